@@ -1,0 +1,3 @@
+from elava.cli.main import main
+
+main()

@@ -1,0 +1,24 @@
+"""What every command shares: settings loading that fails clearly, and the console."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from elava.exceptions import SettingsError
+from elava.settings import Settings, load_settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def settings_or_exit(config: Path | None, **overrides: Any) -> Settings:
+    """Load settings; on a bad field print what is wrong and exit with status 2."""
+    try:
+        return load_settings(config, **overrides)
+    except SettingsError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        raise typer.Exit(code=2) from None

@@ -1,0 +1,91 @@
+"""The `elava` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from elava.cli.common import console, settings_or_exit
+
+app = typer.Typer(help="Elava: living infrastructure engine for AWS.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+topics_app = typer.Typer(help="Kafka topics of the pipeline.", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
+
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="elava.yaml to read (default: ./elava.yaml or $ELAVA_CONFIG).")]
+BootstrapOpt = Annotated[Optional[str], typer.Option("--bootstrap-servers", "-b", help="Kafka bootstrap servers, e.g. 127.0.0.1:9092.")]
+EndpointOpt = Annotated[Optional[str], typer.Option("--endpoint-url", envvar="AWS_ENDPOINT_URL", help="AWS endpoint (e.g. a moto server).")]
+RegionOpt = Annotated[Optional[list[str]], typer.Option("--region", "-r", help="Region to scan (repeatable).")]
+
+
+@topics_app.command("create")
+def topics_create(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None) -> None:
+    """Create every Elava topic with its configs; safe to run twice."""
+    from elava.kafka import ensure_topics
+
+    settings = settings_or_exit(config, kafka__bootstrap_servers=bootstrap_servers)
+    report = asyncio.run(ensure_topics(settings.kafka))
+    for name in report.created:
+        console.print(f"[green]created[/]  {name}")
+    for name in report.existing:
+        console.print(f"[dim]exists[/]   {name}")
+    for name in report.mismatched:
+        console.print(f"[yellow]warning[/]  {name} has a partition count other than {settings.kafka.partitions}")
+
+
+@topics_app.command("list")
+def topics_list(config: ConfigOpt = None) -> None:
+    """Print the topic catalog: name, key, cleanup policy, retention."""
+    from elava.cli.render import topic_catalog_table
+    from elava.topics import Topics
+
+    settings = settings_or_exit(config)
+    console.print(topic_catalog_table(Topics(settings.kafka)))
+
+
+@app.command()
+def worker(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
+           loglevel: Annotated[str, typer.Option(help="Log level.")] = "INFO") -> None:
+    """Run a stream worker (Faust): observations in; changes, drift and DLQ out."""
+    from elava.kafka import ensure_topics
+    from streams.app import run_worker
+
+    settings = settings_or_exit(config, kafka__bootstrap_servers=bootstrap_servers)
+    asyncio.run(ensure_topics(settings.kafka))
+    run_worker(settings, loglevel=loglevel)
+
+
+@app.command()
+def collect(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
+            endpoint_url: EndpointOpt = None, region: RegionOpt = None,
+            interval: Annotated[float, typer.Option(help="Seconds between scans; 0 scans once.")] = 0) -> None:
+    """Scan AWS and publish observations and scan markers to Kafka."""
+    from collectors.service import run_collector
+
+    settings = settings_or_exit(config, kafka__bootstrap_servers=bootstrap_servers,
+                                providers__aws__endpoint_url=endpoint_url, providers__aws__regions=region)
+    partial = asyncio.run(run_collector(settings, interval=interval))
+    raise typer.Exit(code=3 if partial else 0)
+
+
+@app.command()
+def demo(bootstrap_servers: Annotated[Optional[str], typer.Option(
+            "--bootstrap-servers", "-b", help="Play the story through a Kafka pipeline instead of in-process.")] = None,
+         output: Annotated[str, typer.Option(help="table or json.")] = "table") -> None:
+    """Play a short story against a simulated AWS account and show what Elava sees."""
+    from elava.demo.run import run_demo
+
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(run_demo(bootstrap_servers=bootstrap_servers, output=output))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

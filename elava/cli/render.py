@@ -1,0 +1,87 @@
+"""Rich rendering of changes, drift and the topic catalog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from elava.events import ChangeEvent, DriftEvent
+from streams.analyzers.drift import describe
+
+KIND_STYLE = {"created": "green", "modified": "yellow", "deleted": "red"}
+SEVERITY_STYLE = {"info": "dim", "low": "cyan", "medium": "yellow", "high": "bold red", "critical": "bold white on red"}
+
+
+def label(change: ChangeEvent) -> str:
+    resource = change.resource
+    name = resource.name if resource and resource.name else None
+    ident = resource.id if resource else change.uid
+    return f"{change.type} {ident}" + (f" ({name})" if name and name != ident else "")
+
+
+def change_details(change: ChangeEvent) -> str:
+    if change.kind == "modified":
+        return "\n".join(describe(c) for c in change.diff)
+    if change.kind == "deleted":
+        return f"gone since v{change.previous_version} (tombstone v{change.new_version})"
+    tags = change.resource.tags if change.resource else {}
+    return "tags: " + (", ".join(f"{k}={v}" for k, v in sorted(tags.items())) or "none")
+
+
+def changes_table(changes: list[ChangeEvent], drift: list[DriftEvent]) -> Table:
+    severity = {d.change_id: d.severity for d in drift}
+    table = Table(show_header=True, header_style="bold", expand=False)
+    for column in ("when (UTC)", "change", "resource", "what changed", "drift"):
+        table.add_column(column, overflow="fold")
+    for change in changes:
+        level = severity.get(change.event_id, "")
+        table.add_row(
+            change.observed_at.strftime("%H:%M:%S"), f"[{KIND_STYLE[change.kind]}]{change.kind}[/]",
+            label(change), change_details(change),
+            f"[{SEVERITY_STYLE[level]}]{level}[/]" if level else "",
+        )
+    return table
+
+
+def render_intro(console: Console, driver: Any, account: Any) -> None:
+    console.rule("[bold]Elava demo")
+    console.print(f"Simulated AWS account (moto) at {account.endpoint_url}; driver: [bold]{driver.name}[/]")
+    if driver.name == "kafka":
+        console.print(f"Topics: {driver.topics.prefix}.*  (inspect them in Kafka UI)")
+
+
+def render_step(console: Console, number: int, act: Any) -> None:
+    console.print()
+    console.rule(f"[bold]{number}. {act.title}", align="left")
+    if act.partial:
+        console.print("[yellow]partial scan: some types failed; no deletions were inferred for them[/]")
+    if not act.result.changes:
+        console.print("[dim]no changes[/]")
+        return
+    console.print(changes_table(act.result.changes, act.result.drift))
+
+
+def render_summary(console: Console, played: list, seconds: float) -> None:
+    changes = sum(len(a.result.changes) for a in played)
+    drift = sum(len(a.result.drift) for a in played)
+    console.print()
+    console.rule()
+    console.print(f"{len(played)} scans, {changes} changes, {drift} drift events in {seconds:.1f}s.")
+
+
+def step_json(number: int, act: Any) -> dict[str, Any]:
+    return {
+        "act": number, "title": act.title, "partial": act.partial,
+        "changes": [c.model_dump(mode="json") for c in act.result.changes],
+        "drift": [d.model_dump(mode="json") for d in act.result.drift],
+    }
+
+
+def topic_catalog_table(topics: Any) -> Table:
+    table = Table("topic", "key", "cleanup", "retention", "what it carries")
+    for name, spec in topics.all():
+        days = f"{spec.retention_ms // 86_400_000}d" if spec.retention_ms else "forever"
+        table.add_row(name, spec.key, spec.cleanup_policy, days, spec.description)
+    return table

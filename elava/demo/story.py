@@ -1,0 +1,65 @@
+"""The demo's story: what happens in the simulated account, one act at a time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from elava.demo.simulated import SimulatedAccount
+
+
+@dataclass
+class World:
+    """Ids of what the story created, for the later acts."""
+
+    account: SimulatedAccount
+    group_id: str = ""
+    instance_id: str = ""
+    bucket: str = "elava-demo-logs"
+
+
+@dataclass(frozen=True)
+class Act:
+    title: str
+    play: Callable[[World], None]
+
+
+def resources_appear(world: World) -> None:
+    ec2 = world.account.client("ec2")
+    group = ec2.create_security_group(GroupName="web", Description="web servers", TagSpecifications=[
+        {"ResourceType": "security-group", "Tags": [{"Key": "owner", "Value": "alice"}]}])
+    world.group_id = group["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=world.group_id, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    reservation = ec2.run_instances(
+        ImageId=image, InstanceType="t3.micro", MinCount=1, MaxCount=1, SecurityGroupIds=[world.group_id],
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [
+            {"Key": "Name", "Value": "web-1"}, {"Key": "owner", "Value": "alice"}]}])
+    world.instance_id = reservation["Instances"][0]["InstanceId"]
+    s3 = world.account.client("s3")
+    s3.create_bucket(Bucket=world.bucket)
+    s3.put_bucket_tagging(Bucket=world.bucket, Tagging={"TagSet": [{"Key": "owner", "Value": "bob"}]})
+
+
+def ssh_opened_to_world(world: World) -> None:
+    world.account.client("ec2").authorize_security_group_ingress(GroupId=world.group_id, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+
+
+def owner_tag_removed(world: World) -> None:
+    world.account.client("ec2").delete_tags(Resources=[world.instance_id], Tags=[{"Key": "owner"}])
+
+
+def instance_terminated(world: World) -> None:
+    world.account.client("ec2").terminate_instances(InstanceIds=[world.instance_id])
+
+
+STORY = (
+    Act("Resources appear: a security group, an instance and a bucket", resources_appear),
+    Act("Someone opens SSH on the security group to 0.0.0.0/0", ssh_opened_to_world),
+    Act("Someone removes the owner tag from the instance", owner_tag_removed),
+    Act("The instance is terminated", instance_terminated),
+)
+
+DEMO_TYPES = ("ec2.instance", "s3.bucket", "ec2.security-group")

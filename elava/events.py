@@ -1,0 +1,311 @@
+"""Event contracts: one pydantic model per topic, serialised as JSON with orjson.
+
+Every event has a ``schema_version`` and a deterministic ``event_id`` computed from
+its content and its causes, so a redelivered message is recognisable downstream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from typing import Any, ClassVar, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from elava.exceptions import SchemaError
+
+SCHEMA_VERSION = 1
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def canonical_json(value: Any) -> bytes:
+    """Bytes that are equal exactly when the values are equal (sorted keys)."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+
+
+def digest(value: Any, length: int = 32) -> str:
+    return hashlib.blake2b(canonical_json(value), digest_size=length // 2).hexdigest()
+
+
+def stable_hash(text: str) -> int:
+    """A hash that is the same in every process (Python's hash() is salted)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+class Event(BaseModel):
+    """Base of every message: frozen, JSON via orjson, id from content + causes."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    ce_type: ClassVar[str] = "elava.event"
+
+    schema_version: int = SCHEMA_VERSION
+    event_id: str = ""
+
+    def id_material(self) -> Any:
+        """What makes this event what it is; subclasses narrow it to content + causes."""
+        return self.model_dump(mode="json", exclude={"event_id"})
+
+    def model_post_init(self, __context: Any) -> None:
+        if not self.event_id:
+            object.__setattr__(self, "event_id", digest([self.ce_type, self.id_material()]))
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json"))
+
+    @classmethod
+    def from_bytes(cls, data: bytes | str) -> "Event":
+        try:
+            raw = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise SchemaError(f"not valid JSON: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise SchemaError(f"expected a JSON object, got {type(raw).__name__}")
+        version = raw.get("schema_version", SCHEMA_VERSION)
+        if version != SCHEMA_VERSION:
+            raise SchemaError(f"unsupported schema_version {version!r} (this build reads {SCHEMA_VERSION})")
+        try:
+            return cls.model_validate(raw)
+        except ValueError as exc:
+            raise SchemaError(f"invalid {cls.__name__}: {exc}") from exc
+
+
+class Resource(BaseModel):
+    """One normalised AWS resource, as a collector saw it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    uid: str
+    type: str
+    id: str
+    account: str
+    region: str
+    name: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+    def content(self) -> dict[str, Any]:
+        """The part of a resource whose change makes a new version."""
+        return {"name": self.name, "tags": self.tags, "attributes": self.attributes}
+
+    def content_hash(self) -> str:
+        return digest(self.content())
+
+
+ScanStatus = Literal["ok", "failed"]
+ErrorClass = Literal["throttled", "access-denied", "region-disabled", "endpoint-error", "other"]
+
+
+class Observation(Event):
+    """A page of resources of one account/region/type that hash to one shard."""
+
+    ce_type: ClassVar[str] = "elava.observation"
+    scan_id: str
+    account: str
+    region: str
+    type: str
+    shard: str
+    page: int
+    observed_at: datetime
+    resources: list[Resource]
+
+    def id_material(self) -> Any:
+        return [self.scan_id, self.shard, self.page, [r.uid for r in self.resources]]
+
+
+class ScanMarker(Event):
+    """A scan of one account/region/type finished, told to one shard of it.
+
+    ``ids`` are the resource ids seen in this shard: a complete, successful marker
+    is what lets the worker infer deletions, and only for the ids it lacks.
+    """
+
+    ce_type: ClassVar[str] = "elava.scan-marker"
+    scan_id: str
+    account: str
+    region: str
+    type: str
+    shard: str
+    status: ScanStatus
+    error_class: ErrorClass | None = None
+    error: str | None = None
+    count: int = 0
+    ids_digest: str = ""
+    ids: list[str] = Field(default_factory=list)
+    started_at: datetime
+    finished_at: datetime
+
+    def id_material(self) -> Any:
+        return [self.scan_id, self.shard, self.status, self.ids_digest]
+
+
+class Actor(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    type: str = "Unknown"
+    arn: str | None = None
+    name: str | None = None
+    role: str | None = None
+    kind: Literal["human", "service", "automation", "unknown"] = "unknown"
+    via: str | None = None
+    source_ip: str | None = None
+    user_agent: str | None = None
+
+
+class TouchedResource(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    uid: str
+    type: str
+    id: str
+
+
+class TrailEvent(Event):
+    """One CloudTrail record, normalised, published once per resource it touched."""
+
+    ce_type: ClassVar[str] = "elava.cloudtrail"
+    trail_event_id: str
+    event_name: str
+    event_source: str
+    event_time: datetime
+    account: str
+    region: str
+    actor: Actor
+    resource: TouchedResource
+    read_only: bool = False
+    error_code: str | None = None
+
+    def id_material(self) -> Any:
+        return [self.trail_event_id, self.resource.uid]
+
+
+class FieldChange(BaseModel):
+    """One field-level difference. ``path`` is dotted; list items are added/removed."""
+
+    model_config = ConfigDict(frozen=True)
+    path: str
+    op: Literal["add", "remove", "replace"]
+    old: Any = None
+    new: Any = None
+
+
+ChangeKind = Literal["created", "modified", "deleted"]
+
+
+class ChangeEvent(Event):
+    ce_type: ClassVar[str] = "elava.change"
+    uid: str
+    type: str
+    account: str
+    region: str
+    kind: ChangeKind
+    previous_version: int | None
+    new_version: int
+    observed_at: datetime
+    diff: list[FieldChange] = Field(default_factory=list)
+    resource: Resource | None = None
+    cause_id: str
+
+    def id_material(self) -> Any:
+        return [self.uid, self.new_version, self.kind, self.cause_id]
+
+
+class AttributedChange(Event):
+    ce_type: ClassVar[str] = "elava.attributed-change"
+    change: ChangeEvent
+    actor: Actor
+    confidence: float = Field(ge=0.0, le=1.0)
+    evidence: list[str] = Field(default_factory=list)
+    provisional: bool = False
+
+    def id_material(self) -> Any:
+        return [self.change.event_id, self.evidence, round(self.confidence, 3)]
+
+
+class DriftEvent(Event):
+    ce_type: ClassVar[str] = "elava.drift"
+    change_id: str
+    uid: str
+    type: str
+    account: str
+    region: str
+    severity: Literal["info", "low", "medium", "high", "critical"]
+    summary: str
+    diff: list[FieldChange]
+    detected_at: datetime
+    actor: Actor | None = None
+
+    def id_material(self) -> Any:
+        return [self.change_id, self.severity]
+
+
+class WasteFinding(Event):
+    ce_type: ClassVar[str] = "elava.waste"
+    uid: str
+    type: str
+    account: str
+    region: str
+    pattern: str
+    reason: str
+    since: datetime | None = None
+    detected_at: datetime
+
+    def id_material(self) -> Any:
+        return [self.uid, self.pattern, self.since]
+
+
+class PolicyDecision(Event):
+    ce_type: ClassVar[str] = "elava.policy-decision"
+    uid: str
+    policy: str
+    decision: Literal["allow", "deny", "action"]
+    messages: list[str] = Field(default_factory=list)
+    cause_id: str
+    decided_at: datetime
+
+    def id_material(self) -> Any:
+        return [self.uid, self.policy, self.decision, self.cause_id]
+
+
+ActionMode = Literal["monitor", "notify", "enforce"]
+
+
+class ActionRequest(Event):
+    ce_type: ClassVar[str] = "elava.action"
+    uid: str
+    action: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    mode: ActionMode = "monitor"
+    reason: str
+    decision_id: str
+    not_before: datetime | None = None
+
+    def id_material(self) -> Any:
+        return [self.uid, self.action, self.params, self.decision_id]
+
+
+class ActionResult(Event):
+    ce_type: ClassVar[str] = "elava.action-result"
+    request_id: str
+    uid: str
+    action: str
+    status: Literal["planned", "notified", "executed", "skipped", "failed"]
+    dry_run: bool = True
+    detail: str = ""
+    finished_at: datetime
+
+    def id_material(self) -> Any:
+        return [self.request_id, self.status]
+
+
+def cloudevent_headers(event: Event, source: str) -> list[tuple[str, bytes]]:
+    """CloudEvents Kafka binding (binary mode) headers for one event."""
+    return [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", event.event_id.encode()),
+        ("ce_type", event.ce_type.encode()),
+        ("ce_source", source.encode()),
+        ("ce_time", utcnow().isoformat().encode()),
+        ("content-type", b"application/json"),
+    ]

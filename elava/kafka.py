@@ -1,0 +1,62 @@
+"""Kafka plumbing shared by the collectors, the CLI and the worker (aiokafka)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from elava.events import Event, cloudevent_headers
+from elava.settings import KafkaSettings
+from elava.topics import Topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TopicReport:
+    created: list[str]
+    existing: list[str]
+    mismatched: list[str]
+
+
+async def ensure_topics(settings: KafkaSettings) -> TopicReport:
+    """Create every catalog topic that is missing; safe to run any number of times."""
+    topics = Topics(settings)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(name, topics.partitions, topics.replication_factor, topic_configs=spec.configs())
+            for name, spec in topics.all() if name not in existing
+        ]
+        if wanted:
+            await admin.create_topics(wanted)
+        present = [name for name, _ in topics.all() if name in existing]
+        mismatched = await _partition_mismatches(admin, present, topics.partitions)
+        return TopicReport([t.name for t in wanted], present, mismatched)
+    finally:
+        await admin.close()
+
+
+async def _partition_mismatches(admin: AIOKafkaAdminClient, names: list[str], partitions: int) -> list[str]:
+    if not names:
+        return []
+    described = await admin.describe_topics(names)
+    return [d["topic"] for d in described if len(d.get("partitions", [])) != partitions]
+
+
+def new_producer(settings: KafkaSettings) -> AIOKafkaProducer:
+    # Idempotence keeps per-partition order across retries: a scan marker must
+    # never overtake the pages it closes.
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers, enable_idempotence=True,
+        acks="all", linger_ms=5, compression_type=None, max_request_size=4 * 1024 * 1024,
+    )
+
+
+async def publish(producer: AIOKafkaProducer, topic: str, key: str, event: Event, source: str) -> None:
+    await producer.send(topic, value=event.to_bytes(), key=key.encode(), headers=cloudevent_headers(event, source))

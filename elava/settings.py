@@ -1,0 +1,166 @@
+"""Settings: one frozen object from `elava.yaml` plus `ELAVA_*` environment variables.
+
+Nested fields use a double underscore in the environment, e.g.
+``ELAVA_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:9092``. Environment beats the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from platformdirs import user_data_dir
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from elava.exceptions import SettingsError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """'30d', '2h', '90s', a number of seconds, or a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, (int, float)):
+        return timedelta(seconds=value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 15m, 2h, 30d)")
+    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AwsSettings(Section):
+    regions: list[str] = Field(default_factory=lambda: ["us-east-1"], min_length=1)
+    accounts: list[str] = Field(default_factory=list)
+    role_name: str | None = None
+    external_id: SecretStr | None = None
+    endpoint_url: str | None = None
+    max_concurrency: int = Field(default=8, ge=1, le=256)
+
+
+class ProvidersSettings(Section):
+    aws: AwsSettings = AwsSettings()
+
+
+class StorageSettings(Section):
+    path: Path = Field(default_factory=lambda: Path(user_data_dir("elava")) / "store")
+    retention: Duration = timedelta(days=30)
+
+
+class DriftSettings(Section):
+    enabled: bool = True
+    attribution: bool = True
+
+
+class WasteSettings(Section):
+    enabled: bool = True
+    idle_threshold: Duration = timedelta(days=7)
+
+
+class AnalyzerSettings(Section):
+    drift: DriftSettings = DriftSettings()
+    waste: WasteSettings = WasteSettings()
+
+
+class PolicySettings(Section):
+    enforcement_mode: Literal["monitor", "notify", "enforce"] = "notify"
+    path: Path = Path("./policies/")
+
+
+class KafkaSettings(Section):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topic_prefix: str = Field(default="elava", pattern=r"^[A-Za-z0-9._-]+$")
+    partitions: int = Field(default=8, ge=1, le=1024)
+    replication_factor: int = Field(default=1, ge=1)
+    shard_buckets: int = Field(default=16, ge=1, le=4096)
+    page_size: int = Field(default=500, ge=1, le=5000)
+
+
+class WorkerSettings(Section):
+    app_id: str = "elava-worker"
+    data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("elava")) / "worker")
+    web_port: int = Field(default=6066, ge=0, le=65535)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        frozen=True, extra="forbid", env_prefix="ELAVA_", env_nested_delimiter="__"
+    )
+
+    providers: ProvidersSettings = ProvidersSettings()
+    storage: StorageSettings = StorageSettings()
+    analyzer: AnalyzerSettings = AnalyzerSettings()
+    policies: PolicySettings = PolicySettings()
+    kafka: KafkaSettings = KafkaSettings()
+    worker: WorkerSettings = WorkerSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Explicit arguments, then environment, then the YAML file passed as init data.
+        return (env_settings, init_settings)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise SettingsError(f"cannot read settings file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"settings file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SettingsError(f"settings file {path} must hold a mapping at the top level")
+    return data
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"])
+        lines.append(f"invalid setting '{field}': {item['msg']}")
+    return "\n".join(lines)
+
+
+def default_config_path() -> Path | None:
+    explicit = os.environ.get("ELAVA_CONFIG")
+    if explicit:
+        return Path(explicit)
+    local = Path("elava.yaml")
+    return local if local.exists() else None
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Load settings from YAML (if any), environment, then overrides; fail naming the field."""
+    path = path or default_config_path()
+    data = _read_yaml(path) if path else {}
+    for dotted, value in overrides.items():
+        if value is not None:
+            _set_dotted(data, dotted, value)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from exc
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split("__")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value

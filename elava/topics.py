@@ -1,0 +1,73 @@
+"""The topic catalog: every topic Elava reads or writes, with its Kafka configs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from elava.settings import KafkaSettings
+
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    suffix: str
+    description: str
+    key: str
+    cleanup_policy: str = "delete"
+    retention_ms: int | None = 7 * DAY_MS
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def name(self, prefix: str) -> str:
+        return f"{prefix}.{self.suffix}"
+
+    def configs(self) -> dict[str, str]:
+        configs = {"cleanup.policy": self.cleanup_policy, **self.extra}
+        if self.retention_ms is not None:
+            configs["retention.ms"] = str(self.retention_ms)
+        return configs
+
+
+CATALOG: tuple[TopicSpec, ...] = (
+    TopicSpec("observations", "pages of observed resources and the scan markers that close them",
+              key="shard key account/region/type/bucket", retention_ms=3 * DAY_MS),
+    TopicSpec("scan-markers", "one record per finished account/region/type scan, ok or failed",
+              key="account/region/type", retention_ms=30 * DAY_MS),
+    TopicSpec("scan-requests", "work for collectors, shared by partition in one consumer group",
+              key="account id", retention_ms=1 * DAY_MS),
+    TopicSpec("cloudtrail", "normalised CloudTrail events, one per touched resource",
+              key="shard key of the resource", retention_ms=7 * DAY_MS),
+    TopicSpec("changes", "created/modified/deleted versions with field diffs", key="uid",
+              retention_ms=30 * DAY_MS),
+    TopicSpec("attributed-changes", "changes joined with who made them", key="uid",
+              retention_ms=30 * DAY_MS),
+    TopicSpec("drift", "configuration drift of existing resources", key="uid", retention_ms=30 * DAY_MS),
+    TopicSpec("waste", "idle, orphaned and oversized resources", key="uid", retention_ms=30 * DAY_MS),
+    TopicSpec("policy-decisions", "OPA policy results", key="uid", retention_ms=30 * DAY_MS),
+    TopicSpec("actions", "actions requested by policies", key="uid", retention_ms=30 * DAY_MS),
+    TopicSpec("action-results", "what the executor did (or would do in dry-run)", key="uid",
+              retention_ms=90 * DAY_MS),
+    TopicSpec("ocsf", "OCSF-formatted findings for SIEMs", key="uid", retention_ms=30 * DAY_MS),
+    TopicSpec("dlq", "malformed messages: original bytes, reason and origin in headers",
+              key="original key", retention_ms=30 * DAY_MS),
+)
+
+_BY_SUFFIX = {spec.suffix: spec for spec in CATALOG}
+
+
+class Topics:
+    """Topic names for one prefix (the prefix lets tests and tenants stay apart)."""
+
+    def __init__(self, settings: KafkaSettings) -> None:
+        self.prefix = settings.topic_prefix
+        self.partitions = settings.partitions
+        self.replication_factor = settings.replication_factor
+
+    def __getattr__(self, attr: str) -> str:
+        suffix = attr.replace("_", "-")
+        if suffix not in _BY_SUFFIX:
+            raise AttributeError(attr)
+        return _BY_SUFFIX[suffix].name(self.prefix)
+
+    def all(self) -> list[tuple[str, TopicSpec]]:
+        return [(spec.name(self.prefix), spec) for spec in CATALOG]

@@ -1,0 +1,103 @@
+"""The Faust worker: thin wiring of topics, the MVCC table and the core.
+
+One agent reads ``elava.observations`` (pages and the scan markers that close them,
+in order, per shard), applies them to the partition's store, and publishes change
+and drift events keyed by uid. Anything it cannot parse or process goes to the DLQ
+with the reason and the original bytes; the agent keeps going.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+
+from elava.events import Event, Observation, cloudevent_headers
+from elava.exceptions import SchemaError
+from elava.settings import Settings
+from elava.topics import Topics
+from streams.analyzers.drift import drift_for
+from streams.faust_kv import FaustPartitionKV
+from streams.inputs import parse_observation_message
+from streams.observe import Observer
+from streams.store.versioned import VersionStore
+
+log = logging.getLogger("elava.worker")
+SOURCE = "elava/worker"
+RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+
+
+def create_app(settings: Settings) -> faust.App:
+    kafka = settings.kafka
+    app = faust.App(
+        settings.worker.app_id,
+        broker=[f"kafka://{server.strip()}" for server in kafka.bootstrap_servers.split(",")],
+        store="rocksdb://", datadir=str(settings.worker.data_dir),
+        topic_partitions=kafka.partitions, topic_replication_factor=kafka.replication_factor,
+        consumer_auto_offset_reset="earliest", producer_acks=-1, web_enabled=False,
+        broker_commit_interval=1.0, table_standby_replicas=0,
+    )
+    wire(app, settings)
+    return app
+
+
+def wire(app: faust.App, settings: Settings) -> None:
+    topics = Topics(settings.kafka)
+    partitions = settings.kafka.partitions
+    observations = app.topic(topics.observations, partitions=partitions, **RAW)
+    outputs = {name: app.topic(getattr(topics, name), partitions=partitions, **RAW)
+               for name in ("changes", "drift", "dlq")}
+    table = app.Table("mvcc", partitions=partitions, **RAW)
+
+    @app.agent(observations, name="observe")
+    async def observe(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            await handle_observation(event.message, table, outputs)
+
+
+async def handle_observation(message: Any, table: Any, outputs: dict[str, Any]) -> None:
+    try:
+        parsed = parse_observation_message(message.key, message.value, message.headers)
+    except SchemaError as exc:
+        await dead_letter(outputs["dlq"], message, str(exc))
+        return
+    try:
+        observer = Observer(VersionStore(FaustPartitionKV(table, message.partition)))
+        if isinstance(parsed, Observation):
+            changes = observer.observe(parsed)
+        else:
+            changes = observer.close_scan(parsed)
+    except Exception as exc:  # a poison message must not stop the worker
+        log.exception("processing failed; sending to the DLQ")
+        await dead_letter(outputs["dlq"], message, f"processing error: {type(exc).__name__}: {exc}")
+        return
+    for change in changes:
+        await send(outputs["changes"], change.uid, change)
+        drift = drift_for(change)
+        if drift is not None:
+            await send(outputs["drift"], drift.uid, drift)
+
+
+async def send(topic: Any, key: str, event: Event) -> None:
+    await topic.send(key=key.encode(), value=event.to_bytes(), headers=cloudevent_headers(event, SOURCE))
+
+
+async def dead_letter(topic: Any, message: Any, reason: str) -> None:
+    """Original key and bytes, untouched; why and where from in headers (Kafka Connect style)."""
+    headers = [
+        ("elava_dlq_reason", reason.encode()[:8192]),
+        ("elava_dlq_topic", str(message.topic).encode()),
+        ("elava_dlq_partition", str(message.partition).encode()),
+        ("elava_dlq_offset", str(message.offset).encode()),
+    ]
+    log.warning("dead letter from %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason)
+    await topic.send(key=message.key, value=message.value, headers=headers)
+
+
+def run_worker(settings: Settings, loglevel: str = "INFO") -> None:
+    """Run the worker in the foreground until SIGINT/SIGTERM."""
+    from faust.worker import Worker
+
+    app = create_app(settings)
+    Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

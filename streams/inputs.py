@@ -1,0 +1,38 @@
+"""Parse what arrives on the observations topic; anything odd raises SchemaError.
+
+The worker sends whatever raises here to the dead-letter topic, with the reason.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from elava.events import Observation, ScanMarker
+from elava.exceptions import SchemaError
+
+INPUT_TYPES = {Observation.ce_type: Observation, ScanMarker.ce_type: ScanMarker}
+
+
+def header(headers: Iterable[tuple[str, bytes]] | dict | None, name: str) -> bytes | None:
+    if not headers:
+        return None
+    items = headers.items() if isinstance(headers, dict) else headers
+    for key, value in items:
+        if key == name:
+            return value
+    return None
+
+
+def parse_observation_message(key: bytes | None, value: bytes | None, headers) -> Observation | ScanMarker:
+    if not key:
+        raise SchemaError("empty key: observations are keyed by shard key")
+    if not value:
+        raise SchemaError("empty value")
+    ce_type = header(headers, "ce_type")
+    model = INPUT_TYPES.get(ce_type.decode(errors="replace")) if ce_type else None
+    if model is None:
+        raise SchemaError(f"unknown or missing ce_type header: {ce_type!r}")
+    event = model.from_bytes(value)
+    if event.shard.encode() != key:
+        raise SchemaError(f"key {key!r} does not match the shard {event.shard!r} in the body")
+    return event

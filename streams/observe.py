@@ -1,0 +1,116 @@
+"""Turn observation pages and scan markers into versions and change events.
+
+Pure core: no Kafka, no AWS. Both drivers (embedded and Faust) call it.
+
+Redelivery is safe: a page or marker that was already applied finds its own
+``cause`` on the head and re-emits the same change (same event id) instead of
+writing again, so a crash between "stored" and "published" loses nothing.
+"""
+
+from __future__ import annotations
+
+from elava.events import ChangeEvent, FieldChange, Observation, Resource, ScanMarker
+from streams.diff import diff_content
+from streams.store.versioned import Version, VersionStore, from_micros, to_micros
+
+
+class Observer:
+    def __init__(self, store: VersionStore) -> None:
+        self.store = store
+
+    def observe(self, page: Observation) -> list[ChangeEvent]:
+        changes = []
+        valid_from = to_micros(page.observed_at)
+        for resource in page.resources:
+            change = self._observe_one(resource, page, valid_from)
+            if change is not None:
+                changes.append(change)
+        return changes
+
+    def _observe_one(self, resource: Resource, page: Observation, valid_from: int) -> ChangeEvent | None:
+        head = self.store.head(resource.uid)
+        content_hash = resource.content_hash()
+        if head is not None and not head.deleted and head.hash == content_hash:
+            # Unchanged: a read, no write. Unless this very page made the version.
+            return change_from_version(head, resource) if head.cause == page.event_id else None
+        if head is None or head.deleted:
+            kind, diff = "created", []
+        else:
+            kind = "modified"
+            diff = [c.model_dump(mode="json") for c in diff_content(_content_of(head), resource.content())]
+        version = Version(
+            uid=resource.uid, version=(head.version + 1) if head else 1, kind=kind,
+            valid_from=max(valid_from, head.valid_from if head else valid_from),
+            hash=content_hash, cause=page.event_id, shard=page.shard,
+            resource=resource.model_dump(mode="json"), diff=diff,
+        )
+        self.store.append(version)
+        return change_from_version(version, resource)
+
+    def close_scan(self, marker: ScanMarker) -> list[ChangeEvent]:
+        """Record the scan; a complete, successful one turns the unseen into deletions."""
+        self.store.record_scan(marker.shard, marker.model_dump(mode="json", exclude={"ids"}))
+        if marker.status != "ok":
+            return []
+        seen = set(marker.ids)
+        started = to_micros(marker.started_at)
+        changes = []
+        for uid in list(self.store.shard_members(marker.shard)):
+            change = self._maybe_delete(uid, seen, started, marker)
+            if change is not None:
+                changes.append(change)
+        return changes
+
+    def _maybe_delete(self, uid: str, seen: set[str], started: int, marker: ScanMarker) -> ChangeEvent | None:
+        head = self.store.head(uid)
+        if head is None:
+            return None
+        if head.deleted:
+            if head.cause != marker.event_id:
+                return None
+            previous = self.store.get_version(uid, head.version - 1)
+            return change_from_version(head, _resource_of(previous))
+        resource_id = (head.resource or {}).get("id")
+        # Versions written after the scan started may be newer than what it listed.
+        if resource_id in seen or head.valid_from >= started:
+            return None
+        tombstone = Version(
+            uid=uid, version=head.version + 1, kind="deleted", valid_from=max(started, head.valid_from + 1),
+            hash="", cause=marker.event_id, shard=head.shard, resource=None,
+            diff=[], attribution=None,
+        )
+        self.store.append(tombstone)
+        return change_from_version(tombstone, Resource.model_validate(head.resource))
+
+
+def change_from_version(version: Version, resource: Resource | None) -> ChangeEvent:
+    """The change event for a stored version (the same bytes every time).
+
+    For a deletion ``resource`` is the last version seen alive, so readers know what went.
+    """
+    snapshot = resource
+    if snapshot is None and version.resource is not None:
+        snapshot = Resource.model_validate(version.resource)
+    subject = snapshot if snapshot is not None else _subject_from_uid(version)
+    return ChangeEvent(
+        uid=version.uid, type=subject.type, account=subject.account, region=subject.region,
+        kind=version.kind, previous_version=version.version - 1 if version.version > 1 else None,
+        new_version=version.version, observed_at=from_micros(version.valid_from),
+        diff=[FieldChange.model_validate(d) for d in version.diff],
+        resource=snapshot, cause_id=version.cause,
+    )
+
+
+def _content_of(version: Version) -> dict:
+    return Resource.model_validate(version.resource).content() if version.resource else {}
+
+
+def _resource_of(version: Version | None) -> Resource | None:
+    if version is None or version.resource is None:
+        return None
+    return Resource.model_validate(version.resource)
+
+
+def _subject_from_uid(version: Version) -> Resource:
+    account, region, type_name, _ = (version.shard.split("/") + ["", "", "", ""])[:4]
+    return Resource(uid=version.uid, type=type_name, id=version.uid, account=account, region=region)

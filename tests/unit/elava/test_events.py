@@ -1,0 +1,64 @@
+from datetime import datetime, timezone
+
+import orjson
+import pytest
+
+from elava.events import (
+    ActionRequest, ActionResult, Actor, AttributedChange, ChangeEvent, DriftEvent, Observation,
+    PolicyDecision, Resource, ScanMarker, TouchedResource, TrailEvent, WasteFinding,
+)
+from elava.exceptions import SchemaError
+
+NOW = datetime(2026, 11, 28, tzinfo=timezone.utc)
+RES = Resource(uid="arn:aws:s3:::b", type="s3.bucket", id="b", account="1", region="us-east-1")
+CHANGE = ChangeEvent(uid=RES.uid, type=RES.type, account="1", region="us-east-1", kind="created",
+                     previous_version=None, new_version=1, observed_at=NOW, resource=RES, cause_id="p1")
+
+EXAMPLES = [
+    Observation(scan_id="s", account="1", region="global", type="s3.bucket", shard="1/global/s3.bucket/0",
+                page=0, observed_at=NOW, resources=[RES]),
+    ScanMarker(scan_id="s", account="1", region="global", type="s3.bucket", shard="1/global/s3.bucket/0",
+               status="ok", count=1, ids=["b"], started_at=NOW, finished_at=NOW),
+    TrailEvent(trail_event_id="e1", event_name="CreateBucket", event_source="s3.amazonaws.com", event_time=NOW,
+               account="1", region="us-east-1", actor=Actor(type="IAMUser", name="alice", kind="human"),
+               resource=TouchedResource(uid=RES.uid, type=RES.type, id="b")),
+    CHANGE,
+    AttributedChange(change=CHANGE, actor=Actor(name="alice", kind="human"), confidence=0.9, evidence=["e1"]),
+    DriftEvent(change_id=CHANGE.event_id, uid=RES.uid, type=RES.type, account="1", region="us-east-1",
+               severity="low", summary="x", diff=[], detected_at=NOW),
+    WasteFinding(uid=RES.uid, type=RES.type, account="1", region="us-east-1", pattern="orphaned",
+                 reason="no owner tag", detected_at=NOW),
+    PolicyDecision(uid=RES.uid, policy="tagging", decision="deny", cause_id=CHANGE.event_id, decided_at=NOW),
+    ActionRequest(uid=RES.uid, action="tag", reason="orphan", decision_id="d1"),
+    ActionResult(request_id="r1", uid=RES.uid, action="tag", status="planned", finished_at=NOW),
+]
+
+
+@pytest.mark.parametrize("event", EXAMPLES, ids=lambda e: type(e).__name__)
+def test_every_contract_round_trips_through_json(event):
+    data = event.to_bytes()
+    assert orjson.loads(data)["schema_version"] == 1
+    assert type(event).from_bytes(data) == event
+
+
+@pytest.mark.parametrize("event", EXAMPLES, ids=lambda e: type(e).__name__)
+def test_event_id_is_deterministic(event):
+    rebuilt = type(event).model_validate(event.model_dump(exclude={"event_id"}))
+    assert rebuilt.event_id == event.event_id != ""
+
+
+def test_event_id_depends_on_causes():
+    other = CHANGE.model_copy(update={"cause_id": "p2", "event_id": ""})
+    rebuilt = ChangeEvent.model_validate(other.model_dump(exclude={"event_id"}))
+    assert rebuilt.event_id != CHANGE.event_id
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"{not json", "not valid JSON"),
+    (b"[1, 2]", "expected a JSON object"),
+    (b'{"schema_version": 99}', "unsupported schema_version"),
+    (b'{"schema_version": 1, "uid": 5}', "invalid ChangeEvent"),
+])
+def test_bad_bytes_raise_schema_error_with_reason(data, reason):
+    with pytest.raises(SchemaError, match=reason):
+        ChangeEvent.from_bytes(data)

@@ -1,0 +1,93 @@
+from datetime import timedelta
+
+from streams.observe import Observer
+from streams.store.kv import MemoryKV
+from streams.store.versioned import VersionStore
+from tests.unit.streams.fixtures import T0, marker, page, sg, shard
+
+SSH_WORLD = {"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "0.0.0.0/0"}
+
+
+def new_observer():
+    kv = MemoryKV()
+    return Observer(VersionStore(kv)), kv
+
+
+def test_first_observation_creates_version_one():
+    observer, _ = new_observer()
+    changes = observer.observe(page([sg("sg-1", {"owner": "alice"})], T0))
+    assert [(c.kind, c.new_version, c.previous_version) for c in changes] == [("created", 1, None)]
+    assert changes[0].resource.tags == {"owner": "alice"}
+
+
+def test_unchanged_reobservation_writes_nothing():
+    observer, kv = new_observer()
+    observer.observe(page([sg("sg-1")], T0, scan="s1"))
+    before = dict(kv._data)
+    assert observer.observe(page([sg("sg-1")], T0 + timedelta(hours=1), scan="s2")) == []
+    assert kv._data == before
+
+
+def test_modification_carries_field_diff_and_versions():
+    observer, _ = new_observer()
+    observer.observe(page([sg("sg-1", {"owner": "alice"})], T0, scan="s1"))
+    changes = observer.observe(page([sg("sg-1", {}, [SSH_WORLD])], T0 + timedelta(minutes=5), scan="s2"))
+    (change,) = changes
+    assert (change.kind, change.previous_version, change.new_version) == ("modified", 1, 2)
+    assert {(d.path, d.op) for d in change.diff} == {("tags.owner", "remove"), ("attributes.ingress", "add")}
+
+
+def test_redelivered_page_reemits_the_same_change_without_a_new_version():
+    observer, kv = new_observer()
+    first_page = page([sg("sg-1")], T0)
+    (first,) = observer.observe(first_page)
+    before = dict(kv._data)
+    (again,) = observer.observe(first_page)
+    assert again == first
+    assert kv._data == before
+
+
+def test_successful_marker_deletes_only_unseen_resources_of_its_shard():
+    observer, _ = new_observer()
+    a = sg("sg-a")
+    others = [r for r in (sg(f"sg-{i}") for i in range(40)) if shard(r) == shard(a) and r.id != "sg-a"]
+    b = others[0]
+    observer.observe(page([a, b], T0))
+    changes = observer.close_scan(marker(shard(a), [a], T0 + timedelta(hours=1), scan="s2"))
+    assert [(c.uid, c.kind, c.new_version) for c in changes] == [(b.uid, "deleted", 2)]
+    assert changes[0].resource.id == b.id  # the deletion says what went
+
+
+def test_failed_marker_never_deletes():
+    observer, _ = new_observer()
+    a = sg("sg-a")
+    observer.observe(page([a], T0))
+    assert observer.close_scan(marker(shard(a), [], T0 + timedelta(hours=1), status="failed")) == []
+    assert observer.store.head(a.uid).kind == "created"
+
+
+def test_marker_does_not_delete_what_appeared_after_the_scan_started():
+    observer, _ = new_observer()
+    a = sg("sg-a")
+    observer.observe(page([a], T0 + timedelta(minutes=10), scan="s2"))
+    assert observer.close_scan(marker(shard(a), [], T0, scan="s1")) == []
+
+
+def test_redelivered_marker_reemits_the_same_deletion():
+    observer, _ = new_observer()
+    a = sg("sg-a")
+    observer.observe(page([a], T0))
+    closing = marker(shard(a), [], T0 + timedelta(hours=1), scan="s2")
+    (first,) = observer.close_scan(closing)
+    (again,) = observer.close_scan(closing)
+    assert again == first
+    assert observer.store.head(a.uid).version == 2
+
+
+def test_deleted_resource_that_reappears_is_created_again():
+    observer, _ = new_observer()
+    a = sg("sg-a")
+    observer.observe(page([a], T0, scan="s1"))
+    observer.close_scan(marker(shard(a), [], T0 + timedelta(hours=1), scan="s2"))
+    (change,) = observer.observe(page([a], T0 + timedelta(hours=2), scan="s3"))
+    assert (change.kind, change.new_version, change.previous_version) == ("created", 3, 2)
