@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -35,11 +36,26 @@ async def ensure_topics(settings: KafkaSettings) -> TopicReport:
         ]
         if wanted:
             await admin.create_topics(wanted)
+            await _wait_for_leaders(admin, [t.name for t in wanted])
         present = [name for name, _ in topics.all() if name in existing]
         mismatched = await _partition_mismatches(admin, present, topics.partitions)
         return TopicReport([t.name for t in wanted], present, mismatched)
     finally:
         await admin.close()
+
+
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeout: float = 30.0) -> None:
+    """New partitions are not writable until a leader is elected; wait for that."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        described = await admin.describe_topics(names)
+        if all(p.get("leader", -1) >= 0 for d in described for p in d.get("partitions", [])) and all(
+            d.get("partitions") for d in described
+        ):
+            return
+        await asyncio.sleep(0.1)
+    log.warning("topics still without leaders after %.0fs: %s", timeout, ", ".join(names))
 
 
 async def _partition_mismatches(admin: AIOKafkaAdminClient, names: list[str], partitions: int) -> list[str]:

@@ -48,7 +48,8 @@ def wire(app: faust.App, settings: Settings) -> None:
     observations = app.topic(topics.observations, partitions=partitions, **RAW)
     outputs = {name: app.topic(getattr(topics, name), partitions=partitions, **RAW)
                for name in ("changes", "drift", "dlq")}
-    table = app.Table("mvcc", partitions=partitions, **RAW)
+    table = app.Table("mvcc", partitions=partitions, key_type=bytes, value_type=bytes,
+                      schema=faust.Schema(**RAW))
 
     @app.agent(observations, name="observe")
     async def observe(stream: faust.StreamT) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from collectors.publish import KafkaSink
 from elava.events import ChangeEvent, DriftEvent
@@ -102,7 +103,7 @@ class KafkaDriver:
             ends = await self._consumer.end_offsets(parts)
             deadline = asyncio.get_running_loop().time() + self.settle_timeout
             while True:
-                committed = await admin.list_consumer_group_offsets(self.settings.worker.app_id)
+                committed = await self._committed(admin)
                 if all(committed.get(tp) and committed[tp].offset >= end for tp, end in ends.items() if end):
                     return
                 self._check_worker_alive()
@@ -111,6 +112,12 @@ class KafkaDriver:
                 await asyncio.sleep(0.25)
         finally:
             await admin.close()
+
+    async def _committed(self, admin: AIOKafkaAdminClient) -> dict:
+        try:
+            return await admin.list_consumer_group_offsets(self.settings.worker.app_id)
+        except KafkaError:  # the group (or its coordinator) does not exist yet
+            return {}
 
     def _check_worker_alive(self) -> None:
         if self._worker is not None and self._worker.poll() is not None:

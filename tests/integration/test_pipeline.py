@@ -1,0 +1,106 @@
+"""Observations through the real broker and a real `elava worker` process."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from elava.demo.drivers import KafkaDriver
+from elava.events import cloudevent_headers
+from tests.unit.streams.fixtures import T0, marker, page, sg, shard
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+async def pipeline(kafka_bootstrap, tmp_path_factory):
+    driver = KafkaDriver(kafka_bootstrap, tmp_path_factory.mktemp("pipeline"))
+    await driver.start()
+    yield driver
+    await driver.stop()
+
+
+def same_shard_pair(prefix: str):
+    first = sg(f"{prefix}-0")
+    for i in range(1, 200):
+        other = sg(f"{prefix}-{i}")
+        if shard(other) == shard(first):
+            return first, other
+    raise AssertionError("no pair found")
+
+
+async def test_observations_in_change_events_out(pipeline):
+    group = sg("sg-created", {"owner": "alice"})
+    await pipeline.sink.page(page([group], T0, scan="p1"))
+    result = await pipeline.results()
+    assert [(c.uid, c.kind, c.new_version) for c in result.changes] == [(group.uid, "created", 1)]
+    assert result.changes[0].resource.tags == {"owner": "alice"}
+
+    modified = sg("sg-created", {})
+    await pipeline.sink.page(page([modified], T0 + timedelta(minutes=1), scan="p2"))
+    result = await pipeline.results()
+    assert [(c.kind, c.previous_version, c.new_version) for c in result.changes] == [("modified", 1, 2)]
+    assert [(d.uid, d.severity) for d in result.drift] == [(group.uid, "medium")]
+
+
+async def test_deletion_only_after_a_successful_scan_marker(pipeline):
+    kept, gone = same_shard_pair("sg-del")
+    await pipeline.sink.page(page([kept, gone], T0, scan="d1"))
+    assert {c.kind for c in (await pipeline.results()).changes} == {"created"}
+
+    await pipeline.sink.marker(marker(shard(kept), [], T0 + timedelta(hours=1), status="failed", scan="d2"))
+    assert (await pipeline.results()).changes == []
+
+    await pipeline.sink.marker(marker(shard(kept), [kept], T0 + timedelta(hours=2), scan="d3"))
+    result = await pipeline.results()
+    assert [(c.uid, c.kind, c.new_version) for c in result.changes] == [(gone.uid, "deleted", 2)]
+
+
+async def _read_all(bootstrap: str, topic: str, partitions: int) -> list:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
+        await consumer.seek_to_beginning()
+        records = []
+        while batch := await consumer.getmany(timeout_ms=1000):
+            for part in batch.values():
+                records.extend(part)
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def test_malformed_messages_go_to_the_dlq_and_the_worker_goes_on(pipeline, kafka_bootstrap):
+    topics, partitions = pipeline.topics, pipeline.settings.kafka.partitions
+    valid = page([sg("sg-after-poison")], T0, scan="x1")
+    poison = [
+        (b"some/shard", b"{broken json", [("ce_type", b"elava.observation")]),
+        (b"some/shard", b'{"schema_version": 1, "resources": "nope"}', [("ce_type", b"elava.observation")]),
+        (b"some/shard", b'{"schema_version": 7}', [("ce_type", b"elava.scan-marker")]),
+        (b"some/shard", b'{"a": 1}', []),
+    ]
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        for key, value, headers in poison:
+            await producer.send_and_wait(topics.observations, value=value, key=key, headers=headers)
+        await producer.send_and_wait(topics.observations, value=valid.to_bytes(), key=valid.shard.encode(),
+                                     headers=cloudevent_headers(valid, "test"))
+    finally:
+        await producer.stop()
+
+    result = await pipeline.results()
+    assert [c.uid for c in result.changes] == [valid.resources[0].uid]
+
+    letters = await _read_all(kafka_bootstrap, topics.dlq, partitions)
+    assert sorted(r.value for r in letters) == sorted(v for _, v, _ in poison)
+    for record in letters:
+        headers = dict(record.headers)
+        assert headers["elava_dlq_topic"] == topics.observations.encode()
+        assert headers["elava_dlq_reason"]
+        assert int(headers["elava_dlq_offset"]) >= 0
+    reasons = b" | ".join(dict(r.headers)["elava_dlq_reason"] for r in letters)
+    assert b"not valid JSON" in reasons and b"unsupported schema_version" in reasons and b"ce_type" in reasons
