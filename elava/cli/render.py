@@ -25,7 +25,7 @@ def change_details(change: ChangeEvent) -> str:
     if change.kind == "modified":
         return "\n".join(describe(c) for c in change.diff)
     if change.kind == "deleted":
-        return f"gone since v{change.previous_version} (tombstone v{change.new_version})"
+        return f"absent from a complete scan; last version v{change.previous_version}"
     tags = change.resource.tags if change.resource else {}
     return "tags: " + (", ".join(f"{k}={v}" for k, v in sorted(tags.items())) or "none")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 from dataclasses import dataclass
 
@@ -31,6 +32,9 @@ class SimulatedAccount:
 
     def start(self) -> "SimulatedAccount":
         from moto.server import ThreadedMotoServer
+
+        # The simulated endpoint logs every request at INFO; the story is the output.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
         self.port = self.port or free_port()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)

@@ -1,0 +1,197 @@
+"""Scanning one AWS account: every (scope region, type) pair, concurrently.
+
+get -> transform -> publish, generically for every `ResourceType`:
+
+1. page through the type's listing (retried, bounded, counted: `calls.py`);
+2. per item, run the detail calls concurrently and build a `Resource` (`build.py`);
+3. redact secrets (`collectors.redact`) — here, once, for every type;
+4. hand pages and markers to the sink, grouped by shard (`batching.py`).
+
+A type scan that fails (after retries) ends in failed markers for all its shards and
+never stops the other types or regions. Only a sink failure ends the whole scan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, aclosing
+from dataclasses import dataclass, field
+from typing import Any
+
+import aioboto3
+from botocore.exceptions import ClientError
+
+from collectors.aws.batching import ScanScope, ShardBatcher
+from collectors.aws.build import build_resource, detail_params, detail_value
+from collectors.aws.calls import DEFAULT_BACKOFF, AwsCaller, Backoff, BoundClient, ClientPool
+from collectors.aws.errors import classify_error, describe_error, error_code
+from collectors.aws.normalize import extract, partition_for
+from collectors.aws.types import GLOBAL_CLIENT_REGION, DetailCall, ResourceType
+from collectors.exceptions import MalformedResponse, SinkError
+from collectors.redact import redact_resource
+from collectors.sink import ScanSink
+from elava.events import ErrorClass, Resource, ScanStatus, utcnow
+from elava.sharding import GLOBAL_REGION
+
+__all__ = ["ScanReport", "ScanSink", "TypeScanResult", "scan_account"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TypeScanResult:
+    """How the scan of one (scope region, type) ended."""
+
+    region: str
+    type: str
+    status: ScanStatus
+    count: int = 0
+    calls: int = 0
+    error_class: ErrorClass | None = None
+    error: str | None = None
+
+
+@dataclass
+class ScanReport:
+    account: str
+    scan_id: str
+    results: dict[tuple[str, str], TypeScanResult] = field(default_factory=dict)
+
+    @property
+    def partial(self) -> bool:
+        """True when any (region, type) failed: its deletions must not be inferred."""
+        return any(result.status != "ok" for result in self.results.values())
+
+    @property
+    def calls(self) -> int:
+        return sum(result.calls for result in self.results.values())
+
+    def calls_by_type(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for result in self.results.values():
+            totals[result.type] = totals.get(result.type, 0) + result.calls
+        return totals
+
+    def failures(self) -> list[TypeScanResult]:
+        return [result for result in self.results.values() if result.status != "ok"]
+
+
+@dataclass(frozen=True)
+class _AccountScan:
+    """What every type scan of one account shares."""
+
+    account: str
+    scan_id: str
+    sink: ScanSink
+    clients: ClientPool
+    buckets: int
+    page_size: int
+    backoff: Backoff
+    rng: random.Random
+
+
+async def scan_account(
+    session: aioboto3.Session, account: str, regions: list[str], types: list[ResourceType],
+    sink: ScanSink, *, buckets: int, page_size: int, endpoint_url: str | None, scan_id: str,
+    max_concurrency: int = 8, backoff: Backoff = DEFAULT_BACKOFF, seed: int | None = None,
+) -> ScanReport:
+    """Scan ``types`` in ``regions`` of one account (global types once), feeding ``sink``.
+
+    ``backoff`` is our retry on throttling on top of botocore's adaptive retries;
+    ``seed`` makes its jitter reproducible (tests).
+    """
+    report = ScanReport(account=account, scan_id=scan_id)
+    async with AsyncExitStack() as stack:
+        ctx = _AccountScan(
+            account=account, scan_id=scan_id, sink=sink, buckets=buckets, page_size=page_size,
+            clients=ClientPool(session, stack, max_concurrency=max_concurrency, endpoint_url=endpoint_url),
+            backoff=backoff, rng=random.Random(seed),
+        )
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(_scan_type(ctx, rt, scope)) for rt, scope in _plan(types, regions)]
+        except BaseExceptionGroup as failed:
+            raise _first_sink_error(failed) from None
+    for task in tasks:
+        result = task.result()
+        report.results[(result.region, result.type)] = result
+    return report
+
+
+def _plan(types: list[ResourceType], regions: list[str]) -> list[tuple[ResourceType, str]]:
+    """(type, scope region) pairs: a global type once, a regional one per region."""
+    return [(rt, scope) for rt in types for scope in ([GLOBAL_REGION] if rt.global_service else regions)]
+
+
+def _first_sink_error(failed: BaseExceptionGroup) -> BaseException:
+    # _scan_type turns every AWS failure into failed markers; what escapes is the
+    # sink's failure (or a bug), and the caller should see it as itself.
+    sink_errors = failed.subgroup(SinkError)
+    first = (sink_errors or failed).exceptions[0]
+    return _first_sink_error(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+def _client_region(scope: str) -> str:
+    return GLOBAL_CLIENT_REGION if scope == GLOBAL_REGION else scope
+
+
+async def _scan_type(ctx: _AccountScan, rt: ResourceType, scope: str) -> TypeScanResult:
+    caller = AwsCaller(ctx.backoff, ctx.rng)
+    batch = ShardBatcher(ctx.sink, ScanScope(ctx.scan_id, ctx.account, scope, rt.name, ctx.buckets, utcnow()),
+                         page_size=ctx.page_size)
+    try:
+        async with aclosing(_resources(ctx, caller, rt, scope)) as resources:
+            async for resource in resources:
+                await batch.add(redact_resource(resource, rt.secret_fields))
+        await batch.flush_all()
+    except SinkError:
+        raise
+    except Exception as exc:  # any AWS failure: this type/scope is not complete
+        error_class, error = classify_error(exc), describe_error(exc)
+        log.warning("scan of %s %s %s failed (%s): %s", ctx.account, scope, rt.name, error_class, error)
+        await batch.finish_failed(error_class, error, utcnow())
+        return TypeScanResult(scope, rt.name, "failed", batch.count, caller.calls, error_class, error)
+    count = await batch.finish_ok(utcnow())
+    return TypeScanResult(scope, rt.name, "ok", count, caller.calls)
+
+
+async def _resources(ctx: _AccountScan, caller: AwsCaller, rt: ResourceType, scope: str) -> AsyncIterator[Resource]:
+    home = await ctx.clients.get(rt.service, _client_region(scope))
+    async with aclosing(caller.pages(home, rt.list_operation, dict(rt.list_params))) as pages:
+        async for page in pages:
+            items = [item for item in extract(page, rt.result_path) or []
+                     if not (rt.absent_when and rt.absent_when(item))]
+            # A TaskGroup, not gather: when one item fails, its siblings are cancelled.
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(_resource(ctx, caller, rt, scope, home, item)) for item in items]
+            for task in tasks:
+                yield task.result()
+
+
+async def _resource(ctx: _AccountScan, caller: AwsCaller, rt: ResourceType, scope: str,
+                    home: BoundClient, item: dict[str, Any]) -> Resource:
+    raw = dict(item)
+    region, bound = scope, home
+    if rt.region_detail:
+        # Where the resource lives decides its region and the client for its details.
+        region = raw[rt.region_detail.store_as] = await _detail(caller, home, rt.region_detail, raw)
+        if not region:
+            raise MalformedResponse(f"{rt.name}: {rt.region_detail.operation} gave no region")
+        bound = await ctx.clients.get(rt.service, region)
+    async with asyncio.TaskGroup() as group:
+        answers = {d.store_as: group.create_task(_detail(caller, bound, d, raw)) for d in rt.details}
+    raw.update({store_as: task.result() for store_as, task in answers.items()})
+    return build_resource(rt, raw, account=ctx.account, region=region, partition=partition_for(home.region))
+
+
+async def _detail(caller: AwsCaller, bound: BoundClient, detail: DetailCall, item: dict[str, Any]) -> Any:
+    try:
+        response = await caller.call(bound, detail.operation, detail_params(detail, item))
+    except ClientError as exc:
+        if error_code(exc) in detail.none_errors:
+            return detail.default  # "not configured" is a value, not a failure
+        raise
+    return detail_value(detail, response)

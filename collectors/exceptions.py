@@ -1,0 +1,33 @@
+"""Errors the collectors raise on purpose (all under elava's one root exception)."""
+
+from __future__ import annotations
+
+from elava.exceptions import ElavaError
+
+
+class CollectorError(ElavaError):
+    """A collector could not do its job."""
+
+
+class UnknownResourceType(CollectorError, KeyError):
+    """No resource type of that name is registered."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"unknown resource type {name!r} (known: {', '.join(known) or 'none'})")
+        self.name = name
+        self.known = known
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class InvalidResourceType(CollectorError):
+    """A resource type definition contradicts itself (caught when it is declared)."""
+
+
+class MalformedResponse(CollectorError):
+    """AWS answered without a field the resource type relies on (e.g. its id)."""
+
+
+class SinkError(CollectorError):
+    """The sink refused a page or a marker: not an AWS failure, so it ends the scan."""

@@ -1,0 +1,41 @@
+"""Where collectors hand their output: a page of observations, or a scan marker.
+
+The streaming driver publishes to Kafka; the embedded driver and the tests keep them
+in memory (`ListSink`). Collectors know only this protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from elava.events import Observation, ScanMarker
+
+
+class ScanSink(Protocol):
+    async def page(self, obs: Observation) -> None: ...
+
+    async def marker(self, marker: ScanMarker) -> None: ...
+
+
+@dataclass
+class ListSink:
+    """Keeps everything it is given, in order (embedded mode, tests)."""
+
+    observations: list[Observation] = field(default_factory=list)
+    markers: list[ScanMarker] = field(default_factory=list)
+
+    async def page(self, obs: Observation) -> None:
+        self.observations.append(obs)
+
+    async def marker(self, marker: ScanMarker) -> None:
+        self.markers.append(marker)
+
+    def resources(self, type_name: str | None = None) -> list:
+        """Every resource observed (optionally of one type), in arrival order."""
+        return [
+            resource
+            for obs in self.observations
+            if type_name is None or obs.type == type_name
+            for resource in obs.resources
+        ]
