@@ -39,3 +39,18 @@ class ListSink:
             if type_name is None or obs.type == type_name
             for resource in obs.resources
         ]
+
+
+class TeeSink:
+    """Hands everything to several sinks in turn (e.g. the store and a listing)."""
+
+    def __init__(self, *sinks: ScanSink) -> None:
+        self.sinks = sinks
+
+    async def page(self, obs: Observation) -> None:
+        for sink in self.sinks:
+            await sink.page(obs)
+
+    async def marker(self, marker: ScanMarker) -> None:
+        for sink in self.sinks:
+            await sink.marker(marker)

@@ -7,7 +7,7 @@ its content and its causes, so a redelivered message is recognisable downstream.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 import orjson
@@ -19,7 +19,7 @@ SCHEMA_VERSION = 1
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def canonical_json(value: Any) -> bytes:
@@ -57,7 +57,7 @@ class Event(BaseModel):
         return orjson.dumps(self.model_dump(mode="json"))
 
     @classmethod
-    def from_bytes(cls, data: bytes | str) -> "Event":
+    def from_bytes(cls, data: bytes | str) -> Event:
         try:
             raw = orjson.loads(data)
         except orjson.JSONDecodeError as exc:

@@ -48,13 +48,13 @@ def _diff_list(path: str, old: list, new: list, out: list[FieldChange]) -> None:
     old_keys = [canonical_json(item) for item in old]
     new_keys = [canonical_json(item) for item in new]
     remaining = list(new_keys)
-    for key, item in zip(old_keys, old):
+    for key, item in zip(old_keys, old, strict=True):
         if key in remaining:
             remaining.remove(key)
         else:
             out.append(FieldChange(path=path, op="remove", old=item))
     leftover = list(old_keys)
-    for key, item in zip(new_keys, new):
+    for key, item in zip(new_keys, new, strict=True):
         if key in leftover:
             leftover.remove(key)
         else:

@@ -8,7 +8,8 @@ grow its in-memory key index for every key touched.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from streams.store.kv import prefix_scan
 

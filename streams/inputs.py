@@ -5,7 +5,7 @@ The worker sends whatever raises here to the dead-letter topic, with the reason.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from elava.events import Observation, ScanMarker
 from elava.exceptions import SchemaError

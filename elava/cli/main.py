@@ -5,21 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from elava.cli.common import console, settings_or_exit
+from elava.cli.common import console, err_console, settings_or_exit
 
 app = typer.Typer(help="Elava: living infrastructure engine for AWS.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 topics_app = typer.Typer(help="Kafka topics of the pipeline.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="elava.yaml to read (default: ./elava.yaml or $ELAVA_CONFIG).")]
-BootstrapOpt = Annotated[Optional[str], typer.Option("--bootstrap-servers", "-b", help="Kafka bootstrap servers, e.g. 127.0.0.1:9092.")]
-EndpointOpt = Annotated[Optional[str], typer.Option("--endpoint-url", envvar="AWS_ENDPOINT_URL", help="AWS endpoint (e.g. a moto server).")]
-RegionOpt = Annotated[Optional[list[str]], typer.Option("--region", "-r", help="Region to scan (repeatable).")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="elava.yaml to read (default: ./elava.yaml or $ELAVA_CONFIG).")]
+BootstrapOpt = Annotated[str | None, typer.Option("--bootstrap-servers", "-b", help="Kafka bootstrap servers, e.g. 127.0.0.1:9092.")]
+EndpointOpt = Annotated[str | None, typer.Option("--endpoint-url", envvar="AWS_ENDPOINT_URL", help="AWS endpoint (e.g. a moto server).")]
+RegionOpt = Annotated[list[str] | None, typer.Option("--region", "-r", help="Region to scan (repeatable).")]
 
 
 @topics_app.command("create")
@@ -68,12 +68,42 @@ def collect(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
 
     settings = settings_or_exit(config, kafka__bootstrap_servers=bootstrap_servers,
                                 providers__aws__endpoint_url=endpoint_url, providers__aws__regions=region)
-    partial = asyncio.run(run_collector(settings, interval=interval))
+    from elava.cli.render import scan_report_table
+
+    partial = asyncio.run(run_collector(settings, interval=interval,
+                                        on_scan=lambda scans: console.print(scan_report_table(scans))))
+    if partial:
+        console.print("[yellow]partial scan: failed types keep their last known state (no deletions inferred)[/]")
     raise typer.Exit(code=3 if partial else 0)
 
 
 @app.command()
-def demo(bootstrap_servers: Annotated[Optional[str], typer.Option(
+def scan(config: ConfigOpt = None, endpoint_url: EndpointOpt = None, region: RegionOpt = None,
+         type_: Annotated[list[str] | None, typer.Option("--type", "-t", help="Resource type (repeatable).")] = None,
+         output: Annotated[str, typer.Option(help="table or json.")] = "table") -> None:
+    """Scan once in-process (no Kafka): store versions locally and print what exists."""
+    import orjson
+
+    from elava.cli.render import changes_table, resource_json, resources_table, scan_report_table
+    from elava.embedded import embedded_scan
+
+    settings = settings_or_exit(config, providers__aws__endpoint_url=endpoint_url, providers__aws__regions=region)
+    result = asyncio.run(embedded_scan(settings, type_))
+    if output == "json":
+        for resource in result.resources:
+            print(orjson.dumps(resource_json(resource)).decode())
+    else:
+        console.print(resources_table(result.resources))
+        console.print(scan_report_table(result.scans))
+        if result.outputs.changes:
+            console.print(changes_table(result.outputs.changes, result.outputs.drift))
+    if result.partial:
+        err_console.print("[yellow]partial scan: failed types keep their last known state (no deletions inferred)[/]")
+        raise typer.Exit(code=3)
+
+
+@app.command()
+def demo(bootstrap_servers: Annotated[str | None, typer.Option(
             "--bootstrap-servers", "-b", help="Play the story through a Kafka pipeline instead of in-process.")] = None,
          output: Annotated[str, typer.Option(help="table or json.")] = "table") -> None:
     """Play a short story against a simulated AWS account and show what Elava sees."""

@@ -85,3 +85,28 @@ def topic_catalog_table(topics: Any) -> Table:
         days = f"{spec.retention_ms // 86_400_000}d" if spec.retention_ms else "forever"
         table.add_row(name, spec.key, spec.cleanup_policy, days, spec.description)
     return table
+
+
+def scan_report_table(scans: list) -> Table:
+    """Per account/region/type: ok or failed, how many, how many AWS calls."""
+    table = Table("account", "region", "type", "status", "resources", "AWS calls", "error")
+    for scan in scans:
+        for result in sorted(scan.report.results.values(), key=lambda r: (r.region, r.type)):
+            status = "[green]ok[/]" if result.status == "ok" else f"[bold red]failed ({result.error_class})[/]"
+            table.add_row(scan.report.account, result.region, result.type, status, str(result.count),
+                          str(result.calls), result.error or "")
+    return table
+
+
+def resources_table(resources: list) -> Table:
+    table = Table("type", "id", "name", "region", "owner", "tags")
+    for r in sorted(resources, key=lambda r: (r.type, r.region, r.id)):
+        owner = r.tags.get("owner") or r.tags.get("Owner") or "[yellow]untracked[/]"
+        table.add_row(r.type, r.id, r.name or "", r.region, owner, str(len(r.tags)))
+    return table
+
+
+def resource_json(resource: Any) -> dict[str, Any]:
+    return {"uid": resource.uid, "type": resource.type, "id": resource.id, "name": resource.name,
+            "account": resource.account, "region": resource.region, "tags": resource.tags,
+            "attributes": resource.attributes}

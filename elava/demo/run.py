@@ -56,6 +56,7 @@ async def run_demo(bootstrap_servers: str | None = None, output: str = "table") 
         driver = KafkaDriver(bootstrap_servers, Path(tmp)) if bootstrap_servers else EmbeddedDriver(Path(tmp) / "store")
         if output == "table":
             render_intro(console, driver, account)
+        account.reset()
         await driver.start()
         try:
             def show(number: int, act: PlayedAct) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import urllib.request
 from dataclasses import dataclass
 
 import boto3
@@ -30,7 +31,7 @@ class SimulatedAccount:
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "SimulatedAccount":
+    def start(self) -> SimulatedAccount:
         from moto.server import ThreadedMotoServer
 
         # The simulated endpoint logs every request at INFO; the story is the output.
@@ -41,6 +42,12 @@ class SimulatedAccount:
         self._server.start()
         return self
 
+    def reset(self) -> None:
+        """Forget every simulated resource (moto's backends are shared per process)."""
+        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()
@@ -49,7 +56,7 @@ class SimulatedAccount:
     def client(self, service: str, region: str = REGION):
         return boto3.client(service, region_name=region, endpoint_url=self.endpoint_url, **CREDENTIALS)
 
-    def __enter__(self) -> "SimulatedAccount":
+    def __enter__(self) -> SimulatedAccount:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

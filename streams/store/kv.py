@@ -6,8 +6,9 @@ Backends implement get/put/delete and an ordered prefix scan; everything above
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Protocol
 
 from elava.exceptions import StoreError
 

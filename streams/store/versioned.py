@@ -13,9 +13,10 @@ Times are integer microseconds since the epoch.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
@@ -29,7 +30,7 @@ def to_micros(moment: datetime) -> int:
 
 
 def from_micros(micros: int) -> datetime:
-    return datetime.fromtimestamp(micros / 1_000_000, tz=timezone.utc)
+    return datetime.fromtimestamp(micros / 1_000_000, tz=UTC)
 
 
 def head_key(uid: str) -> bytes:
@@ -77,7 +78,7 @@ class Version:
         return orjson.dumps(record)
 
     @classmethod
-    def from_bytes(cls, uid: str, data: bytes) -> "Version":
+    def from_bytes(cls, uid: str, data: bytes) -> Version:
         return cls(uid=uid, **orjson.loads(data))
 
 

@@ -1,4 +1,4 @@
-"""A real Kafka broker and a simulated AWS account for the whole session.
+"""A real Kafka broker for the whole test session.
 
 The broker comes from ``ELAVA_TEST_BOOTSTRAP`` if set (an already running one), from
 testcontainers when a Docker engine answers, and otherwise from the project's own
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from elava.demo.simulated import SimulatedAccount, free_port
+from elava.demo.simulated import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy" / "kafka" / "kafka.sh"
@@ -51,9 +51,3 @@ def kafka_bootstrap():
         yield f"127.0.0.1:{env['KAFKA_PORT']}"
     finally:
         subprocess.run(["bash", str(SCRIPT), "stop"], env=env, capture_output=True)
-
-
-@pytest.fixture(scope="session")
-def aws():
-    with SimulatedAccount() as account:
-        yield account

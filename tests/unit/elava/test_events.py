@@ -1,15 +1,26 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 import pytest
 
 from elava.events import (
-    ActionRequest, ActionResult, Actor, AttributedChange, ChangeEvent, DriftEvent, Observation,
-    PolicyDecision, Resource, ScanMarker, TouchedResource, TrailEvent, WasteFinding,
+    ActionRequest,
+    ActionResult,
+    Actor,
+    AttributedChange,
+    ChangeEvent,
+    DriftEvent,
+    Observation,
+    PolicyDecision,
+    Resource,
+    ScanMarker,
+    TouchedResource,
+    TrailEvent,
+    WasteFinding,
 )
 from elava.exceptions import SchemaError
 
-NOW = datetime(2026, 11, 28, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, tzinfo=UTC)
 RES = Resource(uid="arn:aws:s3:::b", type="s3.bucket", id="b", account="1", region="us-east-1")
 CHANGE = ChangeEvent(uid=RES.uid, type=RES.type, account="1", region="us-east-1", kind="created",
                      previous_version=None, new_version=1, observed_at=NOW, resource=RES, cause_id="p1")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from elava.events import Observation, Resource, ScanMarker, digest
 from elava.sharding import shard_of
 
 ACCOUNT, REGION, TYPE = "111122223333", "eu-west-1", "ec2.security-group"
-T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 BUCKETS = 4
 
 

@@ -1,0 +1,49 @@
+"""The demo story through both drivers: the same changes, embedded and on Kafka."""
+
+from __future__ import annotations
+
+import pytest
+
+from elava.demo.drivers import EmbeddedDriver, KafkaDriver
+from elava.demo.run import play_story
+from elava.demo.simulated import SimulatedAccount
+
+pytestmark = pytest.mark.integration
+
+
+def comparable(played) -> list:
+    """What must agree between drivers; ids and times differ between two moto accounts."""
+    acts = []
+    for act in played:
+        changes = sorted(
+            (c.kind, c.type, c.resource.name if c.resource else None, c.previous_version, c.new_version,
+             sorted((d.path, d.op) for d in c.diff))
+            for c in act.result.changes
+        )
+        drift = sorted((d.type, d.severity, d.summary) for d in act.result.drift)
+        acts.append((act.title, act.partial, changes, drift))
+    return acts
+
+
+async def play(driver) -> list:
+    with SimulatedAccount() as account:
+        account.reset()  # moto's state is per process: start each story from an empty account
+        await driver.start()
+        try:
+            return await play_story(driver, account)
+        finally:
+            await driver.stop()
+
+
+async def test_embedded_and_kafka_drivers_tell_the_same_story(kafka_bootstrap, tmp_path):
+    embedded = comparable(await play(EmbeddedDriver(tmp_path / "embedded")))
+    streamed = comparable(await play(KafkaDriver(kafka_bootstrap, tmp_path)))
+    assert streamed == embedded
+
+    created, ssh, untagged, terminated = embedded
+    assert {(kind, type_, name) for kind, type_, name, *_ in created[2]} >= {
+        ("created", "ec2.instance", "web-1"), ("created", "ec2.security-group", "web"),
+        ("created", "s3.bucket", "elava-demo-logs")}
+    assert ssh[3] == [("ec2.security-group", "critical", "ingress rule added: tcp port 22 from 0.0.0.0/0")]
+    assert untagged[3] == [("ec2.instance", "medium", "tag owner removed (was 'alice')")]
+    assert [(kind, type_, name) for kind, type_, name, *_ in terminated[2]] == [("deleted", "ec2.instance", "web-1")]

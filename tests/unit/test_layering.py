@@ -1,0 +1,18 @@
+"""The core imports neither Faust, aiokafka nor boto (DESIGN: core never imports connectors)."""
+
+import subprocess
+import sys
+
+import pytest
+
+CORE = ["elava.events", "elava.settings", "elava.topics", "elava.sharding", "streams.diff", "streams.observe",
+        "streams.inputs", "streams.store.versioned", "streams.store.kv", "streams.analyzers.drift",
+        "streams.embedded"]
+CONNECTORS = ["faust", "aiokafka", "boto3", "botocore", "aioboto3", "aiobotocore"]
+
+
+@pytest.mark.parametrize("module", CORE)
+def test_core_module_loads_no_connector(module):
+    code = f"import sys, {module}; print(','.join(m for m in {CONNECTORS!r} if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
