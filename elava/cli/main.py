@@ -113,6 +113,10 @@ def demo(bootstrap_servers: Annotated[str | None, typer.Option(
     asyncio.run(run_demo(bootstrap_servers=bootstrap_servers, output=output))
 
 
+# Command groups defined in their own modules register here, one line each.
+# (register(app) adds the module's commands to the root app.)
+
+
 def main() -> None:
     app()
 
