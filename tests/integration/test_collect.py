@@ -1,0 +1,90 @@
+"""`elava collect`'s publishing path: a moto account scanned onto the real broker."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from collectors.service import run_collector
+from elava.demo.simulated import SimulatedAccount
+from elava.events import Observation, ScanMarker
+from elava.settings import load_settings
+from elava.topics import Topics
+
+pytestmark = pytest.mark.integration
+TYPES = ["ec2.instance", "s3.bucket", "ec2.security-group"]
+
+
+async def read_topic(bootstrap: str, topic: str, partitions: int) -> list:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
+        await consumer.seek_to_beginning()
+        records = []
+        while batch := await consumer.getmany(timeout_ms=1000):
+            for part in batch.values():
+                records.extend(part)
+        return records
+    finally:
+        await consumer.stop()
+
+
+@pytest.fixture
+def account(monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    with SimulatedAccount() as simulated:
+        simulated.reset()
+        yield simulated
+
+
+async def test_collect_publishes_pages_then_markers_per_shard_and_summaries(kafka_bootstrap, account):
+    ec2 = account.client("ec2")
+    for n in range(3):
+        ec2.create_security_group(GroupName=f"g{n}", Description="d")
+    account.client("s3").create_bucket(Bucket="collect-test")
+    prefix = f"collect-{uuid.uuid4().hex[:6]}"
+    settings = load_settings(None, kafka__bootstrap_servers=kafka_bootstrap, kafka__topic_prefix=prefix,
+                             kafka__partitions=2, kafka__shard_buckets=4,
+                             providers__aws__endpoint_url=account.endpoint_url)
+    scans = []
+    partial = await run_collector(settings, on_scan=scans.extend)
+    assert partial is False
+    topics = Topics(settings.kafka)
+
+    records = await read_topic(kafka_bootstrap, topics.observations, 2)
+    kinds = Counter(dict(r.headers)["ce_type"] for r in records)
+    assert kinds[b"elava.scan-marker"] == len(TYPES) * 4  # one per shard, empty shards too
+    pages = [Observation.from_bytes(r.value) for r in records if dict(r.headers)["ce_type"] == b"elava.observation"]
+    assert all(r.key.decode() == page.shard for r, page in zip(
+        [r for r in records if dict(r.headers)["ce_type"] == b"elava.observation"], pages, strict=True))
+    names = {res.name for page in pages for res in page.resources if res.type == "ec2.security-group"}
+    assert {"g0", "g1", "g2", "default"} <= names
+    assert any(res.id == "collect-test" for page in pages for res in page.resources)
+
+    summaries = [ScanMarker.from_bytes(r.value) for r in await read_topic(kafka_bootstrap, topics.scan_markers, 2)]
+    assert {(m.type, m.status, m.shard) for m in summaries} == {(t, "ok", "*") for t in TYPES}
+    by_type = {m.type: m.count for m in summaries}
+    assert by_type["ec2.security-group"] >= 4 and by_type["s3.bucket"] >= 1
+    assert scans and scans[0].report.account == "123456789012"
+
+
+async def test_markers_follow_their_pages_within_each_partition(kafka_bootstrap, account):
+    account.client("ec2").create_security_group(GroupName="ordered", Description="d")
+    prefix = f"order-{uuid.uuid4().hex[:6]}"
+    settings = load_settings(None, kafka__bootstrap_servers=kafka_bootstrap, kafka__topic_prefix=prefix,
+                             kafka__partitions=2, kafka__shard_buckets=4,
+                             providers__aws__endpoint_url=account.endpoint_url)
+    await run_collector(settings)
+    records = await read_topic(kafka_bootstrap, Topics(settings.kafka).observations, 2)
+    closed: set[str] = set()
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        shard = record.key.decode()
+        if dict(record.headers)["ce_type"] == b"elava.scan-marker":
+            closed.add(shard)
+        else:
+            assert shard not in closed, "a page arrived after its shard's marker"
