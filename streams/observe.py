@@ -3,8 +3,10 @@
 Pure core: no Kafka, no AWS. Both drivers (embedded and Faust) call it.
 
 Redelivery is safe: a page or marker that was already applied finds its own
-``cause`` on the head and re-emits the same change (same event id) instead of
-writing again, so a crash between "stored" and "published" loses nothing.
+``cause`` on the head and re-emits the same change (same event id), so a crash
+between "stored" and "published" loses nothing. It also rewrites the same bytes:
+in the worker a local write may have outlived a changelog record that never left,
+and the changelog is what restores the store elsewhere.
 """
 
 from __future__ import annotations
@@ -32,7 +34,10 @@ class Observer:
         content_hash = resource.content_hash()
         if head is not None and not head.deleted and head.hash == content_hash:
             # Unchanged: a read, no write. Unless this very page made the version.
-            return change_from_version(head, resource) if head.cause == page.event_id else None
+            if head.cause != page.event_id:
+                return None
+            self.store.append(head)
+            return change_from_version(head, resource)
         if head is None or head.deleted:
             kind, diff = "created", []
         else:
@@ -68,6 +73,7 @@ class Observer:
         if head.deleted:
             if head.cause != marker.event_id:
                 return None
+            self.store.append(head)
             previous = self.store.get_version(uid, head.version - 1)
             return change_from_version(head, _resource_of(previous))
         resource_id = (head.resource or {}).get("id")

@@ -37,14 +37,17 @@ def test_modification_carries_field_diff_and_versions():
     assert {(d.path, d.op) for d in change.diff} == {("tags.owner", "remove"), ("attributes.ingress", "add")}
 
 
-def test_redelivered_page_reemits_the_same_change_without_a_new_version():
+def test_redelivered_page_reemits_the_same_change_and_rewrites_the_same_bytes():
     observer, kv = new_observer()
     first_page = page([sg("sg-1")], T0)
     (first,) = observer.observe(first_page)
     before = dict(kv._data)
+    writes = []
+    kv.put = lambda key, value: writes.append(key) or MemoryKV.put(kv, key, value)
     (again,) = observer.observe(first_page)
     assert again == first
     assert kv._data == before
+    assert writes, "a redelivery must re-send its records (the changelog may have missed them)"
 
 
 def test_successful_marker_deletes_only_unseen_resources_of_its_shard():
