@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import subprocess
-import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 
 from collectors.publish import KafkaSink
 from elava.events import ChangeEvent, DriftEvent
 from elava.kafka import ensure_topics, new_producer
 from elava.settings import Settings, load_settings
 from elava.topics import Topics
+from elava.worker_process import WorkerProcess, wait_until_processed
 from streams.embedded import EmbeddedPipeline
 from streams.store.kv import RocksKV
 from streams.store.versioned import VersionStore
@@ -66,22 +60,13 @@ class KafkaDriver:
         self.settle_timeout = settle_timeout
         self._producer = new_producer(self.settings.kafka)
         self._consumer: AIOKafkaConsumer | None = None
-        self._worker: subprocess.Popen | None = None
-        self._log = work_dir / "worker.log"
+        self.worker = WorkerProcess(self.settings, work_dir / "worker.log")
         self.sink = KafkaSink(self._producer, self.topics)
-
-    def _worker_env(self) -> dict[str, str]:
-        kafka, worker = self.settings.kafka, self.settings.worker
-        return {**os.environ, "ELAVA_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-                "ELAVA_KAFKA__TOPIC_PREFIX": kafka.topic_prefix, "ELAVA_KAFKA__PARTITIONS": str(kafka.partitions),
-                "ELAVA_WORKER__APP_ID": worker.app_id, "ELAVA_WORKER__DATA_DIR": str(worker.data_dir)}
 
     async def start(self) -> None:
         await ensure_topics(self.settings.kafka)
         await self._producer.start()
-        self._worker = subprocess.Popen(
-            [sys.executable, "-m", "elava", "worker", "--loglevel", "WARNING"], env=self._worker_env(),
-            stdout=self._log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        self.worker.start()
         self._consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka.bootstrap_servers,
                                           enable_auto_commit=False, auto_offset_reset="earliest")
         await self._consumer.start()
@@ -91,38 +76,8 @@ class KafkaDriver:
 
     async def results(self) -> StepResult:
         await self._producer.flush()
-        await self._wait_until_processed()
+        await wait_until_processed(self.settings, self.worker, timeout=self.settle_timeout)
         return await self._drain()
-
-    async def _wait_until_processed(self) -> None:
-        """Wait until the worker has committed every observation published so far."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka.bootstrap_servers)
-        await admin.start()
-        try:
-            parts = [TopicPartition(self.topics.observations, p) for p in range(self.settings.kafka.partitions)]
-            ends = await self._consumer.end_offsets(parts)
-            deadline = asyncio.get_running_loop().time() + self.settle_timeout
-            while True:
-                committed = await self._committed(admin)
-                if all(committed.get(tp) and committed[tp].offset >= end for tp, end in ends.items() if end):
-                    return
-                self._check_worker_alive()
-                if asyncio.get_running_loop().time() > deadline:
-                    raise TimeoutError(f"worker did not catch up in {self.settle_timeout}s; see {self._log}")
-                await asyncio.sleep(0.25)
-        finally:
-            await admin.close()
-
-    async def _committed(self, admin: AIOKafkaAdminClient) -> dict:
-        try:
-            return await admin.list_consumer_group_offsets(self.settings.worker.app_id)
-        except KafkaError:  # the group (or its coordinator) does not exist yet
-            return {}
-
-    def _check_worker_alive(self) -> None:
-        if self._worker is not None and self._worker.poll() is not None:
-            tail = self._log.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"the worker exited with {self._worker.returncode}:\n{tail}")
 
     async def _drain(self) -> StepResult:
         result = StepResult()
@@ -138,13 +93,7 @@ class KafkaDriver:
                         result.drift.append(DriftEvent.from_bytes(record.value))
 
     async def stop(self) -> None:
-        if self._worker is not None and self._worker.poll() is None:
-            os.killpg(self._worker.pid, signal.SIGTERM)
-            try:
-                self._worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._worker.pid, signal.SIGKILL)
-                self._worker.wait()
+        self.worker.stop()
         if self._consumer is not None:
             await self._consumer.stop()
         await self._producer.stop()

@@ -1,0 +1,102 @@
+"""An `elava worker` in a child process, and "has it processed everything yet?".
+
+Used by the demo's Kafka driver, the integration tests and the benchmarks: they all
+need a real worker process they can start, stop, or kill, and a way to know that it
+has committed every observation published so far.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from elava.settings import Settings
+from elava.topics import Topics
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    kafka, worker = settings.kafka, settings.worker
+    return {**os.environ, "ELAVA_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+            "ELAVA_KAFKA__TOPIC_PREFIX": kafka.topic_prefix, "ELAVA_KAFKA__PARTITIONS": str(kafka.partitions),
+            "ELAVA_KAFKA__SHARD_BUCKETS": str(kafka.shard_buckets),
+            "ELAVA_WORKER__APP_ID": worker.app_id, "ELAVA_WORKER__DATA_DIR": str(worker.data_dir)}
+
+
+class WorkerProcess:
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "elava", "worker", "--loglevel", "WARNING"], env=worker_env(self.settings),
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no flush, no commit (a crash)."""
+        if self.running:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if not self.running:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def check_alive(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            tail = self.log_path.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the worker exited with {self.process.returncode}:\n{tail}")
+
+
+async def committed_offsets(admin: AIOKafkaAdminClient, group: str) -> dict:
+    try:
+        return await admin.list_consumer_group_offsets(group)
+    except KafkaError:  # the group (or its coordinator) does not exist yet
+        return {}
+
+
+async def wait_until_processed(settings: Settings, worker: WorkerProcess | None = None,
+                               timeout: float = 120.0) -> None:
+    """Wait until the worker group has committed every observation published so far."""
+    bootstrap = settings.kafka.bootstrap_servers
+    topic = Topics(settings.kafka).observations
+    parts = [TopicPartition(topic, p) for p in range(settings.kafka.partitions)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await consumer.start()
+    await admin.start()
+    try:
+        ends = await consumer.end_offsets(parts)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            committed = await committed_offsets(admin, settings.worker.app_id)
+            if all(committed.get(tp) and committed[tp].offset >= end for tp, end in ends.items() if end):
+                return
+            if worker is not None:
+                worker.check_alive()
+            if loop.time() > deadline:
+                raise TimeoutError(f"the worker did not catch up in {timeout:.0f}s")
+            await asyncio.sleep(0.25)
+    finally:
+        await admin.close()
+        await consumer.stop()
