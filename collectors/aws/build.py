@@ -24,11 +24,10 @@ def detail_params(detail: DetailCall, item: dict[str, Any]) -> dict[str, Any]:
 
 
 def detail_value(detail: DetailCall, response: dict[str, Any]) -> Any:
+    """What a detail keeps of one answer (``convert`` is the caller's, applied last)."""
     if detail.result_path:
-        value = extract(response, detail.result_path)
-    else:
-        value = {key: val for key, val in response.items() if key != "ResponseMetadata"}
-    return detail.convert(value) if detail.convert else value
+        return extract(response, detail.result_path)
+    return {key: val for key, val in response.items() if key != "ResponseMetadata"}
 
 
 def resource_id(rt: ResourceType, item: dict[str, Any]) -> str:
@@ -68,7 +67,7 @@ def build_resource(rt: ResourceType, item: dict[str, Any], *, account: str, regi
                    partition: str | None = None) -> Resource:
     """``item`` is the listed item with each detail's answer stored under its ``store_as``."""
     rid = resource_id(rt, item)
-    tags = tags_to_dict(item.get(rt.tags_field)) if rt.tags_field else {}
+    tags = tags_to_dict(extract(item, rt.tags_path)) if rt.tags_path else {}
     partition = partition or partition_for(region)
     return Resource(
         uid=resource_arn(rt, item, rid=rid, account=account, region=region, partition=partition),

@@ -1,11 +1,12 @@
-"""Compute family: EC2 instances."""
+"""Compute family: EC2 instances, Lambda functions, EKS and ECS clusters, ECS services,
+auto scaling groups."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from collectors.aws.registry import register
-from collectors.aws.types import DetailCall, ResourceType
+from collectors.aws.types import Batch, DetailCall, ParentListing, ResourceType
 
 # AWS keeps listing terminated instances for about an hour; they are gone for us.
 # ``shutting-down`` still exists (and still costs), so it is observed.
@@ -62,5 +63,252 @@ EC2_INSTANCE = register(
             "user_data": "UserData",
         },
         secret_fields=("user_data",),
+    )
+)
+
+
+# --- Lambda -----------------------------------------------------------------------------
+
+LAMBDA_FUNCTION = register(
+    ResourceType(
+        name="lambda.function",
+        service="lambda",
+        list_operation="list_functions",  # $LATEST of each function, not every version
+        result_path="Functions",
+        id_field="FunctionName",
+        name_field="FunctionName",
+        arn_field="FunctionArn",
+        arn_template="arn:{partition}:lambda:{region}:{account}:function:{id}",
+        tags_from="detail:Tags",
+        details=(
+            DetailCall("list_tags", {"Resource": "FunctionArn"}, "Tags", result_path="Tags"),
+            # A function URL with AuthType NONE is callable by anyone: public exposure.
+            DetailCall("get_function_url_config", {"FunctionName": "FunctionName"}, "Url",
+                       none_errors=frozenset({"ResourceNotFoundException"})),
+        ),
+        attributes={
+            "runtime": "Runtime",
+            "handler": "Handler",
+            "package_type": "PackageType",
+            "architectures": "Architectures",
+            "memory_mb": "MemorySize",
+            "timeout_seconds": "Timeout",
+            "ephemeral_storage_mb": "EphemeralStorage.Size",
+            "code_size": "CodeSize",
+            "code_sha256": "CodeSha256",
+            "last_modified": "LastModified",
+            "role": "Role",
+            "kms_key_arn": "KMSKeyArn",
+            "vpc_id": "VpcConfig.VpcId || `null`",
+            "subnet_ids": "sort(VpcConfig.SubnetIds || `[]`)",
+            "security_groups": "sort(VpcConfig.SecurityGroupIds || `[]`)",
+            "layers": "Layers[].Arn || `[]`",
+            "tracing": "TracingConfig.Mode",
+            "dead_letter_target": "DeadLetterConfig.TargetArn",
+            "environment": "Environment.Variables",
+            "url": "Url.FunctionUrl",
+            "url_auth_type": "Url.AuthType",
+        },
+        # Every environment value, whatever its name: people paste secrets there.
+        secret_fields=("environment.*",),
+    )
+)
+
+
+# --- EKS --------------------------------------------------------------------------------
+
+def _nodegroup(group: dict[str, Any]) -> dict[str, Any]:
+    scaling = group.get("scalingConfig") or {}
+    template = group.get("launchTemplate") or {}
+    return {
+        "name": group.get("nodegroupName"),
+        "status": group.get("status"),
+        "version": group.get("version"),
+        "release_version": group.get("releaseVersion"),
+        "capacity_type": group.get("capacityType"),
+        "instance_types": sorted(group.get("instanceTypes") or []),
+        "ami_type": group.get("amiType"),
+        "disk_size": group.get("diskSize"),
+        "scaling": {"min": scaling.get("minSize"), "max": scaling.get("maxSize"),
+                    "desired": scaling.get("desiredSize")},
+        "launch_template": (template.get("id") or template.get("name")) if template else None,
+        "node_role": group.get("nodeRole"),
+        "subnets": sorted(group.get("subnets") or []),
+        "created_at": group.get("createdAt"),
+    }
+
+
+def normalise_eks_cluster(attributes: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    groups = sorted((_nodegroup(group) for group in raw.get("Nodegroups") or []), key=lambda g: g["name"] or "")
+    return {**attributes, "nodegroups": groups}
+
+
+EKS_CLUSTER = register(
+    ResourceType(
+        name="eks.cluster",
+        service="eks",
+        list_operation="list_clusters",
+        result_path="clusters",
+        item_key="name",
+        id_field="name",
+        name_field="name",
+        arn_field="Cluster.arn",
+        arn_template="arn:{partition}:eks:{region}:{account}:cluster/{id}",
+        describe=DetailCall("describe_cluster", {"name": "name"}, "Cluster", result_path="cluster",
+                            none_errors=frozenset({"ResourceNotFoundException"})),
+        tags_from="detail:Cluster.tags",
+        details=(
+            DetailCall("list_nodegroups", {"clusterName": "name"}, "Nodegroups", result_path="nodegroups",
+                       paged=True, each=DetailCall(
+                           "describe_nodegroup", {"clusterName": "name", "nodegroupName": "Each"}, "Each",
+                           result_path="nodegroup", none_errors=frozenset({"ResourceNotFoundException"}))),
+        ),
+        attributes={
+            "status": "Cluster.status",
+            "version": "Cluster.version",
+            "platform_version": "Cluster.platformVersion",
+            "created_at": "Cluster.createdAt",
+            "role_arn": "Cluster.roleArn",
+            "vpc_id": "Cluster.resourcesVpcConfig.vpcId",
+            "subnet_ids": "sort(Cluster.resourcesVpcConfig.subnetIds || `[]`)",
+            "security_groups": "sort(Cluster.resourcesVpcConfig.securityGroupIds || `[]`)",
+            "endpoint_public_access": "Cluster.resourcesVpcConfig.endpointPublicAccess",
+            "endpoint_private_access": "Cluster.resourcesVpcConfig.endpointPrivateAccess",
+            "public_access_cidrs": "sort(Cluster.resourcesVpcConfig.publicAccessCidrs || `[]`)",
+            "secrets_encryption_key": "Cluster.encryptionConfig[0].provider.keyArn",
+            "logging": "sort(Cluster.logging.clusterLogging[?enabled].types[] || `[]`)",
+            "authentication_mode": "Cluster.accessConfig.authenticationMode",
+        },
+        transform=normalise_eks_cluster,
+    )
+)
+
+
+# --- ECS --------------------------------------------------------------------------------
+
+def ecs_inactive(item: dict[str, Any]) -> bool:
+    """Deleted clusters and services are still described, as INACTIVE, for a while."""
+    described = item.get("Cluster") or item.get("Service") or {}
+    return described.get("status") == "INACTIVE"
+
+
+ECS_CLUSTER = register(
+    ResourceType(
+        name="ecs.cluster",
+        service="ecs",
+        list_operation="list_clusters",
+        list_params={"maxResults": 100},
+        result_path="clusterArns",
+        item_key="clusterArn",
+        id_field="Cluster.clusterName",
+        name_field="Cluster.clusterName",
+        arn_field="clusterArn",
+        describe=DetailCall("describe_clusters", {"clusters": "clusterArn"}, "Cluster", result_path="clusters",
+                            static_params={"include": ["TAGS", "SETTINGS", "CONFIGURATIONS"]},
+                            batch=Batch("clusters", 100, match="clusterArn")),
+        absent_when=ecs_inactive,
+        tags_from="detail:Cluster.tags",
+        attributes={
+            "status": "Cluster.status",
+            "capacity_providers": "sort(Cluster.capacityProviders || `[]`)",
+            "default_capacity_provider_strategy": "Cluster.defaultCapacityProviderStrategy || `[]`",
+            "container_insights": "Cluster.settings[?name=='containerInsights'].value | [0]",
+            "execute_command_logging": "Cluster.configuration.executeCommandConfiguration.logging",
+            "execute_command_kms_key": "Cluster.configuration.executeCommandConfiguration.kmsKeyId",
+            "service_connect_namespace": "Cluster.serviceConnectDefaults.namespace",
+        },
+    )
+)
+
+ECS_SERVICE = register(
+    ResourceType(
+        name="ecs.service",
+        service="ecs",
+        parent=ParentListing("list_clusters", "clusterArns", child_params={"cluster": "clusterArn"},
+                             store_as="Parent", params={"maxResults": 100}, item_key="clusterArn",
+                             gone_errors=frozenset({"ClusterNotFoundException"})),
+        list_operation="list_services",
+        list_params={"maxResults": 100},
+        result_path="serviceArns",
+        item_key="serviceArn",
+        id_field="serviceArn",  # service names are unique per cluster only
+        name_field="Service.serviceName",
+        arn_field="serviceArn",
+        describe=DetailCall("describe_services", {"cluster": "Parent.clusterArn", "services": "serviceArn"},
+                            "Service", result_path="services", static_params={"include": ["TAGS"]},
+                            batch=Batch("services", 10, match="serviceArn")),
+        absent_when=ecs_inactive,
+        tags_from="detail:Service.tags",
+        attributes={
+            "cluster_arn": "Parent.clusterArn",
+            "status": "Service.status",
+            "launch_type": "Service.launchType",
+            "capacity_provider_strategy": "Service.capacityProviderStrategy || `[]`",
+            "platform_version": "Service.platformVersion",
+            "scheduling_strategy": "Service.schedulingStrategy",
+            "desired_count": "Service.desiredCount",
+            "task_definition": "Service.taskDefinition",
+            "role_arn": "Service.roleArn",
+            "subnets": "sort(Service.networkConfiguration.awsvpcConfiguration.subnets || `[]`)",
+            "security_groups": "sort(Service.networkConfiguration.awsvpcConfiguration.securityGroups || `[]`)",
+            "assign_public_ip": "Service.networkConfiguration.awsvpcConfiguration.assignPublicIp",
+            "load_balancers": "sort(Service.loadBalancers[].targetGroupArn || `[]`)",
+            "deployment_controller": "Service.deploymentController.type",
+            "enable_execute_command": "Service.enableExecuteCommand",
+            "propagate_tags": "Service.propagateTags",
+            "created_at": "Service.createdAt",
+            "created_by": "Service.createdBy",
+        },
+    )
+)
+
+
+# --- Auto Scaling -----------------------------------------------------------------------
+
+def normalise_auto_scaling_group(attributes: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    template = raw.get("LaunchTemplate") or (
+        ((raw.get("MixedInstancesPolicy") or {}).get("LaunchTemplate") or {}).get("LaunchTemplateSpecification"))
+    subnets = raw.get("VPCZoneIdentifier") or ""
+    return {
+        **attributes,
+        "launch_template": {"id": template.get("LaunchTemplateId"), "name": template.get("LaunchTemplateName"),
+                            "version": template.get("Version")} if template else None,
+        "subnets": sorted(subnet for subnet in subnets.split(",") if subnet),
+    }
+
+
+AUTOSCALING_GROUP = register(
+    ResourceType(
+        name="autoscaling.group",
+        service="autoscaling",
+        list_operation="describe_auto_scaling_groups",
+        list_params={"MaxRecords": 100},
+        result_path="AutoScalingGroups",
+        # A group re-created under the same name has a new ARN (it holds a UUID).
+        id_field="AutoScalingGroupARN",
+        name_field="AutoScalingGroupName",
+        arn_field="AutoScalingGroupARN",
+        tags_from="inline:Tags",
+        attributes={
+            "min_size": "MinSize",
+            "max_size": "MaxSize",
+            "desired_capacity": "DesiredCapacity",
+            "launch_configuration": "LaunchConfigurationName",
+            "mixed_instances": "MixedInstancesPolicy != `null`",
+            "instance_types": "sort(MixedInstancesPolicy.LaunchTemplate.Overrides[].InstanceType || `[]`)",
+            "availability_zones": "sort(AvailabilityZones || `[]`)",
+            "target_groups": "sort(TargetGroupARNs || `[]`)",
+            "load_balancers": "sort(LoadBalancerNames || `[]`)",
+            "health_check_type": "HealthCheckType",
+            "health_check_grace_period": "HealthCheckGracePeriod",
+            "termination_policies": "TerminationPolicies || `[]`",
+            "suspended_processes": "sort(SuspendedProcesses[].ProcessName || `[]`)",
+            "protected_from_scale_in": "NewInstancesProtectedFromScaleIn",
+            "capacity_rebalance": "CapacityRebalance",
+            "service_linked_role": "ServiceLinkedRoleARN",
+            "status": "Status",
+            "created_time": "CreatedTime",
+        },
+        transform=normalise_auto_scaling_group,
     )
 )

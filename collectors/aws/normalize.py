@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import jmespath
+from jmespath import functions as jmespath_functions
 from jmespath.parser import ParsedResult
 
 from elava.events import canonical_json
@@ -26,6 +27,17 @@ _PARTITION_PREFIXES = (
 )
 
 
+class _Functions(jmespath_functions.Functions):
+    """JMESPath's functions plus ``split(text, sep)``: ``split(Id, '/')[-1]``."""
+
+    @jmespath_functions.signature({"types": ["string"]}, {"types": ["string"]})
+    def _func_split(self, text: str, sep: str) -> list[str]:
+        return text.split(sep)
+
+
+_OPTIONS = jmespath.Options(custom_functions=_Functions())
+
+
 @functools.lru_cache(maxsize=2048)
 def _compiled(expression: str) -> ParsedResult:
     return jmespath.compile(expression)
@@ -33,7 +45,7 @@ def _compiled(expression: str) -> ParsedResult:
 
 def extract(data: Any, expression: str) -> Any:
     """The value at a JMESPath expression (``Reservations[].Instances[]``, ``State.Name``)."""
-    return _compiled(expression).search(data)
+    return _compiled(expression).search(data, options=_OPTIONS)
 
 
 def compile_check(expression: str) -> None:

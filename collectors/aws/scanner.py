@@ -2,8 +2,10 @@
 
 get -> transform -> publish, generically for every `ResourceType`:
 
-1. page through the type's listing (retried, bounded, counted: `calls.py`);
-2. per item, run the detail calls concurrently and build a `Resource` (`build.py`);
+1. page through the type's listing (retried, bounded, counted: `calls.py`), under its
+   parent listing if it has one (`listing.py`);
+2. per page of items: locate, describe, drop the absent, run the other detail calls
+   concurrently, one per item or batched (`details.py`), build `Resource`s (`build.py`);
 3. redact secrets (`collectors.redact`) — here, once, for every type;
 4. hand pages and markers to the sink, grouped by shard (`batching.py`).
 
@@ -19,17 +21,17 @@ import random
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass, field
-from typing import Any
 
 import aioboto3
-from botocore.exceptions import ClientError
 
 from collectors.aws.batching import ScanScope, ShardBatcher
-from collectors.aws.build import build_resource, detail_params, detail_value
-from collectors.aws.calls import DEFAULT_BACKOFF, AwsCaller, Backoff, BoundClient, ClientPool
-from collectors.aws.errors import classify_error, describe_error, error_code
-from collectors.aws.normalize import extract, partition_for
-from collectors.aws.types import GLOBAL_CLIENT_REGION, DetailCall, ResourceType
+from collectors.aws.build import build_resource
+from collectors.aws.calls import DEFAULT_BACKOFF, AwsCaller, Backoff, ClientPool
+from collectors.aws.details import Entry, fetch, run_details
+from collectors.aws.errors import classify_error, describe_error
+from collectors.aws.listing import listed_pages
+from collectors.aws.normalize import partition_for
+from collectors.aws.types import GLOBAL_CLIENT_REGION, ResourceType
 from collectors.exceptions import MalformedResponse, SinkError
 from collectors.redact import redact_resource
 from collectors.sink import ScanSink
@@ -160,38 +162,34 @@ async def _scan_type(ctx: _AccountScan, rt: ResourceType, scope: str) -> TypeSca
 
 async def _resources(ctx: _AccountScan, caller: AwsCaller, rt: ResourceType, scope: str) -> AsyncIterator[Resource]:
     home = await ctx.clients.get(rt.service, _client_region(scope))
-    async with aclosing(caller.pages(home, rt.list_operation, dict(rt.list_params))) as pages:
-        async for page in pages:
-            items = [item for item in extract(page, rt.result_path) or []
-                     if not (rt.absent_when and rt.absent_when(item))]
-            # A TaskGroup, not gather: when one item fails, its siblings are cancelled.
-            async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(_resource(ctx, caller, rt, scope, home, item)) for item in items]
-            for task in tasks:
-                yield task.result()
+    partition = partition_for(home.region)
+    async with aclosing(listed_pages(caller, home, rt)) as pages:
+        async for items in pages:
+            entries = await _complete(ctx, caller, rt, [Entry(item, scope, home) for item in items])
+            for entry in entries:
+                yield build_resource(rt, entry.raw, account=ctx.account, region=entry.region, partition=partition)
 
 
-async def _resource(ctx: _AccountScan, caller: AwsCaller, rt: ResourceType, scope: str,
-                    home: BoundClient, item: dict[str, Any]) -> Resource:
-    raw = dict(item)
-    region, bound = scope, home
+async def _complete(ctx: _AccountScan, caller: AwsCaller, rt: ResourceType, entries: list[Entry]) -> list[Entry]:
+    """One page of items, completed: located, described, filtered, detailed."""
     if rt.region_detail:
-        # Where the resource lives decides its region and the client for its details.
-        region = raw[rt.region_detail.store_as] = await _detail(caller, home, rt.region_detail, raw)
-        if not region:
-            raise MalformedResponse(f"{rt.name}: {rt.region_detail.operation} gave no region")
-        bound = await ctx.clients.get(rt.service, region)
-    async with asyncio.TaskGroup() as group:
-        answers = {d.store_as: group.create_task(_detail(caller, bound, d, raw)) for d in rt.details}
-    raw.update({store_as: task.result() for store_as, task in answers.items()})
-    return build_resource(rt, raw, account=ctx.account, region=region, partition=partition_for(home.region))
+        # A TaskGroup, not gather: when one item fails, its siblings are cancelled.
+        async with asyncio.TaskGroup() as group:
+            for entry in entries:
+                group.create_task(_locate(ctx, caller, rt, entry))
+    if rt.describe:
+        await run_details(caller, (rt.describe,), entries)
+        entries = [entry for entry in entries if entry.raw.get(rt.describe.store_as) is not None]
+    if rt.absent_when:
+        entries = [entry for entry in entries if not rt.absent_when(entry.raw)]
+    await run_details(caller, rt.details, entries)
+    return entries
 
 
-async def _detail(caller: AwsCaller, bound: BoundClient, detail: DetailCall, item: dict[str, Any]) -> Any:
-    try:
-        response = await caller.call(bound, detail.operation, detail_params(detail, item))
-    except ClientError as exc:
-        if error_code(exc) in detail.none_errors:
-            return detail.default  # "not configured" is a value, not a failure
-        raise
-    return detail_value(detail, response)
+async def _locate(ctx: _AccountScan, caller: AwsCaller, rt: ResourceType, entry: Entry) -> None:
+    """Where the resource lives decides its region and the client for its details."""
+    assert rt.region_detail is not None
+    region = entry.raw[rt.region_detail.store_as] = await fetch(caller, entry.bound, rt.region_detail, entry.raw)
+    if not region:
+        raise MalformedResponse(f"{rt.name}: {rt.region_detail.operation} gave no region")
+    entry.region, entry.bound = region, await ctx.clients.get(rt.service, region)

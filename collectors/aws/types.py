@@ -8,7 +8,13 @@ generic scanner does the paging, the calls and the shaping; a family module
 
 Expressions (``result_path``, ``id_field``, attribute paths, ...) are JMESPath, the
 language botocore's own paginators use: ``Reservations[].Instances[]``, ``State.Name``,
-``sort(SecurityGroups[].GroupId)``.
+``sort(SecurityGroups[].GroupId)``, plus ``split(text, sep)`` (``split(Id, '/')[-1]``).
+
+How the scanner completes a listed item, in order: the listing (under a ``parent``
+listing if the type has one) -> ``region_detail`` -> ``describe`` -> ``absent_when``
+-> ``details`` (concurrently). A ``DetailCall`` is one call per item, or one call per
+``batch`` of items where the API takes a list; it may page (``paged``) and fan out
+(``each``: one more call per element of its answer).
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ Transform = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
 """``transform(attributes, raw_item) -> attributes``: normalise what the paths picked."""
 
 _TYPE_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*\.[a-z0-9]+(-[a-z0-9]+)*$")
-_TAG_SOURCE = re.compile(r"^(inline|detail):([A-Za-z0-9_]+)$")
+_TAG_SOURCE = re.compile(r"^(inline|detail):([A-Za-z0-9_]+)((\.[A-Za-z0-9_]+)*)$")
+EACH = "Each"
+"""In an ``each`` call's params, the element of the outer answer it is made for."""
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -46,6 +54,28 @@ def _check_expressions(owner: str, *expressions: str | None) -> None:
 
 
 @dataclass(frozen=True)
+class Batch:
+    """A detail call that takes many items at once (``describe_tags(ResourceArns=[...20])``).
+
+    ``param`` is the request parameter that gets the list (its expression in the
+    call's ``params`` picks each item's value); ``match`` is the expression, on each
+    element of the answer (at ``result_path``), that gives the value back, so the
+    element finds its item; ``value`` (optional) is what to keep of the element.
+    Items whose other params differ (``cluster``) go in different calls.
+    """
+
+    param: str
+    size: int
+    match: str
+    value: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.size < 1:
+            raise InvalidResourceType(f"batch of {self.param}: size must be at least 1")
+        _check_expressions(f"batch of {self.param}", self.match, self.value)
+
+
+@dataclass(frozen=True)
 class DetailCall:
     """One extra call per listed item; its answer is stored in the item as ``store_as``.
 
@@ -53,6 +83,13 @@ class DetailCall:
     (``{"Bucket": "Name"}``); ``static_params`` are sent as they are. AWS answers
     "not configured" with an error for some settings (``NoSuchTagSet``): those codes
     are listed in ``none_errors`` and give ``default`` instead of failing the scan.
+
+    - ``paged``: the answer comes in pages; the lists at ``result_path`` are joined.
+    - ``each``: one more call per element of the answer (``list_nodegroups`` then
+      ``describe_nodegroup``); its params see the item plus the element as ``Each``;
+      the stored value is the list of its answers (``None`` answers dropped).
+    - ``batch``: see `Batch`; an item the answer does not mention gets ``default``.
+    - ``convert`` is applied last, to the value stored.
     """
 
     operation: str
@@ -63,28 +100,87 @@ class DetailCall:
     none_errors: frozenset[str] = frozenset()
     default: Any = None
     convert: Callable[[Any], Any] | None = None
+    paged: bool = False
+    each: DetailCall | None = None
+    batch: Batch | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", _frozen(self.params))
         object.__setattr__(self, "static_params", _frozen(self.static_params))
         object.__setattr__(self, "none_errors", frozenset(self.none_errors))
         _check_expressions(f"detail call {self.operation}", *self.params.values(), self.result_path)
+        self._check_shape()
+
+    def _check_shape(self) -> None:
+        owner = f"detail call {self.operation}"
+        if self.batch is not None:
+            if self.batch.param not in self.params:
+                raise InvalidResourceType(f"{owner}: batch param {self.batch.param!r} is not in params")
+            if self.paged or self.each is not None:
+                raise InvalidResourceType(f"{owner}: a batched call can neither page nor fan out")
+            if not self.result_path:
+                raise InvalidResourceType(f"{owner}: a batched call needs the result_path of its elements")
+        if self.paged and not self.result_path:
+            raise InvalidResourceType(f"{owner}: a paged call needs the result_path of the list to join")
+        if self.each is not None and self.each.batch is not None:
+            raise InvalidResourceType(f"{owner}: the call made for each element cannot be batched")
+
+    def operations(self) -> tuple[str, ...]:
+        """This call's operation and its fan-out's (for permissions)."""
+        return (self.operation,) + (self.each.operations() if self.each else ())
+
+
+@dataclass(frozen=True)
+class ParentListing:
+    """A type listed per item of another listing (ECS services, per cluster).
+
+    The parent listing is paged with ``params``; each of its items (a scalar becomes
+    ``{item_key: value}``) gives the child listing's ``child_params`` (expressions on
+    the parent item) and is stored in each child item as ``store_as``. A child listing
+    that fails with one of ``gone_errors`` (the parent went in between) lists nothing.
+    """
+
+    operation: str
+    result_path: str
+    child_params: Mapping[str, str]
+    store_as: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    item_key: str | None = None
+    gone_errors: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "child_params", _frozen(self.child_params))
+        object.__setattr__(self, "params", _frozen(self.params))
+        object.__setattr__(self, "gone_errors", frozenset(self.gone_errors))
+        _check_expressions(f"parent listing {self.operation}", self.result_path, *self.child_params.values())
 
 
 @dataclass(frozen=True)
 class ResourceType:
     """Everything the generic scanner needs to know about one AWS resource type.
 
+    - ``item_key``: the listing gives scalars (names, ARNs); each becomes
+      ``{item_key: value}``.
+    - ``parent``: the listing is made once per item of another listing.
+    - ``id_field``: the id must be unique per uid within an account/region/type (a
+      scan marker lists ids): where a re-created resource keeps its name but not its
+      ARN (load balancers, auto scaling groups), the id includes what changes.
     - ``arn_field`` (an expression on the item) wins when AWS returns the ARN;
       otherwise ``arn_template`` is formatted with ``partition``, ``region``,
       ``account`` and ``id``.
     - ``tags_from``: ``"inline:<Field>"`` (the listing carries the tags) or
-      ``"detail:<store_as>"`` (a detail call fetches them).
+      ``"detail:<store_as>"`` (a detail call fetches them), optionally followed by a
+      path inside it (``detail:Cluster.tags``).
+    - ``describe``: the call that completes a listed item before anything else
+      (``describe_key``), so ``absent_when`` and the other details can use its
+      answer. When it answers one of its ``none_errors`` (the resource went between
+      listing and describing), the item is absent.
     - ``global_service``: listed once per account (scope ``global``, asked in
       us-east-1). ``region_detail`` then finds where each resource really lives;
       the other details are asked in that region.
-    - ``absent_when(item)``: listed but gone (a terminated instance); treated as not
-      observed, so the worker records a deletion.
+    - ``absent_when(item)``: listed but gone (a terminated instance) or not ours
+      to observe (an AWS-managed key); treated as not observed. It is asked once
+      the item is described, before the other details are fetched.
     - ``secret_fields``: attribute paths redacted before anything leaves the
       collector (on top of the keys that name secrets, see `collectors.redact`).
     """
@@ -97,11 +193,14 @@ class ResourceType:
     arn_template: str | None = None
     arn_field: str | None = None
     list_params: Mapping[str, Any] = field(default_factory=dict)
+    item_key: str | None = None
+    parent: ParentListing | None = None
     name_field: str | None = None
     name_tag: str | None = "Name"
     tags_from: str | None = None
     global_service: bool = False
     region_detail: DetailCall | None = None
+    describe: DetailCall | None = None
     details: tuple[DetailCall, ...] = ()
     attributes: Mapping[str, str] = field(default_factory=dict)
     transform: Transform | None = None
@@ -125,9 +224,15 @@ class ResourceType:
             self._fail("needs an arn_field or an arn_template")
         if self.region_detail and not self.global_service:
             self._fail("region_detail only makes sense for a global_service type")
+        if self.describe and self.describe.default is not None:
+            self._fail("describe's default must be None: a resource that cannot be described is absent")
+        if self.region_detail and self.region_detail.batch:
+            self._fail("region_detail cannot be batched (it decides each item's client)")
         stored = [detail.store_as for detail in self.all_details()]
         if len(stored) != len(set(stored)):
             self._fail(f"two detail calls store into the same field: {stored}")
+        if self.parent and self.parent.store_as in stored:
+            self._fail(f"the parent and a detail call both store into {self.parent.store_as!r}")
         self._check_tags_from(set(stored))
         _check_expressions(f"resource type {self.name!r}", self.result_path, self.id_field, self.arn_field,
                            self.name_field, *self.attributes.values())
@@ -142,9 +247,16 @@ class ResourceType:
             self._fail(f"tags_from {self.tags_from!r} names no detail call (have: {sorted(stored)})")
 
     def all_details(self) -> tuple[DetailCall, ...]:
-        return ((self.region_detail,) if self.region_detail else ()) + self.details
+        staged = (self.region_detail, self.describe)
+        return tuple(detail for detail in staged if detail is not None) + self.details
+
+    def operations(self) -> list[tuple[str, str]]:
+        """Every (service, operation) a scan of this type may call, in call order."""
+        listing = ([self.parent.operation] if self.parent else []) + [self.list_operation]
+        details = [op for detail in self.all_details() for op in detail.operations()]
+        return [(self.service, op) for op in dict.fromkeys(listing + details)]
 
     @property
-    def tags_field(self) -> str | None:
-        """The item field holding the tags once the details are in."""
+    def tags_path(self) -> str | None:
+        """Where the tags sit in the item once the details are in (an expression)."""
         return self.tags_from.split(":", 1)[1] if self.tags_from else None

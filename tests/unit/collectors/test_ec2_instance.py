@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 from collectors.aws import registry
+from tests.unit.collectors.covers import covers
 
 ACCOUNT = "123456789012"
 SECRET = "hunter2-PLANTED-SECRET-7f3a"
@@ -16,6 +17,7 @@ def _run_instances(ec2, ami: str, count: int = 1, **kwargs) -> list[str]:
     return [instance["InstanceId"] for instance in answer["Instances"]]
 
 
+@covers("ec2.instance")
 async def test_instance_is_observed_with_its_key_attributes(scan, boto, ami):
     ec2 = boto("ec2")
     group = ec2.create_security_group(GroupName="web", Description="web tier")["GroupId"]

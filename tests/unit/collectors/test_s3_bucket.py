@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collectors.aws import registry
 from elava.sharding import GLOBAL_REGION, all_shards
+from tests.unit.collectors.covers import covers
 
 ACCOUNT = "123456789012"
 
@@ -21,6 +22,7 @@ def _configured_bucket(s3, name: str) -> None:
         "RestrictPublicBuckets": False})
 
 
+@covers("s3.bucket")
 async def test_buckets_are_scanned_once_per_account_in_their_own_region(scan, boto):
     s3 = boto("s3")
     s3.create_bucket(Bucket="plain-bucket")

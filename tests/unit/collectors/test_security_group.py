@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collectors.aws import registry
 from collectors.aws.network import normalise_rules
+from tests.unit.collectors.covers import covers
 
 ACCOUNT = "123456789012"
 
@@ -13,6 +14,7 @@ HTTPS_V6 = {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "Ipv6Ranges": [
 DNS = {"IpProtocol": "udp", "FromPort": 53, "ToPort": 53, "IpRanges": [{"CidrIp": "10.1.0.0/16"}]}
 
 
+@covers("ec2.security-group")
 async def test_security_group_is_observed_with_flat_sorted_rules(scan, boto):
     ec2 = boto("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]

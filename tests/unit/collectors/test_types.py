@@ -12,7 +12,7 @@ from collectors.aws.build import build_resource
 from collectors.aws.calls import BOTOCORE_RETRIES, Backoff, client_config
 from collectors.aws.errors import classify_error, describe_error
 from collectors.aws.normalize import partition_for, tags_to_dict, to_json_safe
-from collectors.aws.types import DetailCall, ResourceType
+from collectors.aws.types import Batch, DetailCall, ParentListing, ResourceType
 from collectors.exceptions import InvalidResourceType, UnknownResourceType
 
 MINIMAL = dict(name="ec2.thing", service="ec2", list_operation="describe_things", result_path="Things",
@@ -50,6 +50,47 @@ def test_registering_a_different_type_under_a_taken_name_fails():
 def test_contradictory_declarations_fail_when_declared(change, complaint):
     with pytest.raises(InvalidResourceType, match=complaint):
         ResourceType(**{**MINIMAL, **change})
+
+
+def _detail(**changes) -> DetailCall:
+    return DetailCall(**{"operation": "describe_tags", "params": {"ResourceArns": "Arn"}, "store_as": "Tags",
+                         "result_path": "TagDescriptions", **changes})
+
+
+@pytest.mark.parametrize(("make", "complaint"), [
+    (lambda: _detail(batch=Batch("Arns", 20, match="ResourceArn")), "not in params"),
+    (lambda: _detail(result_path=None, batch=Batch("ResourceArns", 20, match="ResourceArn")), "result_path"),
+    (lambda: _detail(paged=True, batch=Batch("ResourceArns", 20, match="ResourceArn")), "neither page"),
+    (lambda: _detail(result_path=None, paged=True), "result_path"),
+    (lambda: _detail(each=_detail(batch=Batch("ResourceArns", 20, match="ResourceArn"))), "cannot be batched"),
+    (lambda: Batch("ResourceArns", 0, match="ResourceArn"), "at least 1"),
+    (lambda: ResourceType(**MINIMAL, describe=_detail(default=[])), "describe's default"),
+    (lambda: ResourceType(**MINIMAL, parent=ParentListing("list_parents", "Parents", {"Parent": "Id"}, "Tags"),
+                          details=(_detail(),)), "both store"),
+])
+def test_contradictory_detail_calls_fail_when_declared(make, complaint):
+    with pytest.raises(InvalidResourceType, match=complaint):
+        make()
+
+
+def test_a_type_names_every_operation_it_calls_once_in_order():
+    thing = ResourceType(**{**MINIMAL, "parent": ParentListing("list_parents", "Parents", {"Parent": "Id"}, "P"),
+                            "describe": _detail(operation="describe_things", store_as="Thing"),
+                            "details": (_detail(operation="list_parts", each=_detail(operation="describe_part")),)})
+
+    assert thing.operations() == [("ec2", "list_parents"), ("ec2", "describe_things"),
+                                  ("ec2", "list_parts"), ("ec2", "describe_part")]
+
+
+def test_tags_inside_a_detail_and_ids_cut_from_a_path():
+    zone = ResourceType(**{**MINIMAL, "id_field": "split(Id, '/')[-1]", "tags_from": "detail:Thing.tags",
+                           "describe": _detail(operation="get_thing", params={"Id": "Id"}, store_as="Thing")})
+
+    resource = build_resource(zone, {"Id": "/thing/T1", "Thing": {"tags": {"env": "prod"}}},
+                              account="111122223333", region="eu-west-1")
+
+    assert (resource.id, resource.tags) == ("T1", {"env": "prod"})
+    assert resource.uid == "arn:aws:ec2:eu-west-1:111122223333:thing/T1"
 
 
 def test_declarations_are_frozen():

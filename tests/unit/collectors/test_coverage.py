@@ -1,0 +1,25 @@
+"""Adding a type is one registry entry plus one test: every type has its moto test."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import tests.unit.collectors as package
+from collectors.aws import registry
+from tests.unit.collectors.covers import COVERED
+
+
+def _import_every_test_module() -> None:
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name.startswith("test_"):
+            importlib.import_module(f"{package.__name__}.{module.name}")
+
+
+def test_every_registered_type_has_a_moto_test_and_every_test_a_type():
+    _import_every_test_module()
+
+    registered = {rt.name for rt in registry.all_types()}
+    untested = sorted(registered - set(COVERED))
+    assert not untested, f"registered types without a @covers(...) moto test: {untested}"
+    assert set(COVERED) == registered
