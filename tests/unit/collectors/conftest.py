@@ -41,7 +41,8 @@ def moto_url() -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Dummy credentials, us-east-1, and an empty moto: every test starts from nothing."""
+    """Dummy credentials, us-east-1, and an empty moto: every test starts from nothing
+    (no public AMI catalogue either)."""
     for name in _AWS_ENV_TO_CLEAR:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -49,6 +50,10 @@ def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    # moto's catalogue of public AMIs comes with ~1,200 snapshots of other owners, and
+    # moto ignores describe_snapshots(OwnerIds=["self"]): without the catalogue, the
+    # account holds only what a test made (read when moto builds a region's backend).
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")).close()
     return moto_url
 

@@ -1,0 +1,129 @@
+"""Volumes family: EBS volumes, EBS snapshots, AMIs (the account's own).
+
+What waste detection needs is here: a volume's attachments (an ``available`` volume
+is attached to nothing), a snapshot's source volume, an image's snapshots. Snapshots
+and images are listed for this account only (``self``): the public catalogue is not
+ours to observe. Snapshot and image ARNs carry no account (that is AWS's format).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from collectors.aws.registry import register
+from collectors.aws.types import DetailCall, ResourceType
+
+
+def _attachment(attachment: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "instance_id": attachment.get("InstanceId"),
+        "device": attachment.get("Device"),
+        "delete_on_termination": attachment.get("DeleteOnTermination"),
+    }
+
+
+def normalise_volume(attributes: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    attachments = sorted((_attachment(a) for a in raw.get("Attachments") or []),
+                         key=lambda a: (a["instance_id"] or "", a["device"] or ""))
+    return {**attributes, "attachments": attachments, "attached": bool(attachments)}
+
+
+EC2_VOLUME = register(
+    ResourceType(
+        name="ec2.volume",
+        service="ec2",
+        list_operation="describe_volumes",
+        list_params={"MaxResults": 500},
+        result_path="Volumes",
+        id_field="VolumeId",
+        arn_template="arn:{partition}:ec2:{region}:{account}:volume/{id}",
+        tags_from="inline:Tags",
+        attributes={
+            "state": "State",
+            "size_gib": "Size",
+            "volume_type": "VolumeType",
+            "iops": "Iops",
+            "throughput": "Throughput",
+            "encrypted": "Encrypted",
+            "kms_key_id": "KmsKeyId",
+            "availability_zone": "AvailabilityZone",
+            "snapshot_id": "SnapshotId || `null`",
+            "multi_attach": "MultiAttachEnabled",
+            "create_time": "CreateTime",
+        },
+        transform=normalise_volume,
+    )
+)
+
+
+def normalise_snapshot(attributes: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    permissions = raw.get("CreateVolumePermissions") or []
+    return {
+        **attributes,
+        "public": any(permission.get("Group") == "all" for permission in permissions),
+        "shared_with": sorted(p["UserId"] for p in permissions if p.get("UserId")),
+    }
+
+
+EC2_SNAPSHOT = register(
+    ResourceType(
+        name="ec2.snapshot",
+        service="ec2",
+        list_operation="describe_snapshots",
+        list_params={"OwnerIds": ["self"], "MaxResults": 1000},
+        result_path="Snapshots",
+        id_field="SnapshotId",
+        arn_template="arn:{partition}:ec2:{region}::snapshot/{id}",
+        tags_from="inline:Tags",
+        details=(
+            # Who may create a volume from it: "all" is a public snapshot.
+            DetailCall("describe_snapshot_attribute", {"SnapshotId": "SnapshotId"}, "CreateVolumePermissions",
+                       static_params={"Attribute": "createVolumePermission"},
+                       result_path="CreateVolumePermissions", default=[]),
+        ),
+        attributes={
+            "state": "State",
+            "volume_id": "VolumeId",
+            "volume_size_gib": "VolumeSize",
+            "encrypted": "Encrypted",
+            "kms_key_id": "KmsKeyId",
+            "description": "Description",
+            "storage_tier": "StorageTier",
+            "owner_id": "OwnerId",
+            "start_time": "StartTime",
+        },
+        transform=normalise_snapshot,
+    )
+)
+
+EC2_IMAGE = register(
+    ResourceType(
+        name="ec2.image",
+        service="ec2",
+        list_operation="describe_images",
+        list_params={"Owners": ["self"], "MaxResults": 1000},
+        result_path="Images",
+        id_field="ImageId",
+        name_field="Name",
+        arn_template="arn:{partition}:ec2:{region}::image/{id}",
+        tags_from="inline:Tags",
+        attributes={
+            "state": "State",
+            "image_name": "Name",
+            "description": "Description",
+            "public": "Public",
+            "architecture": "Architecture",
+            "platform": "PlatformDetails || Platform",
+            "image_type": "ImageType",
+            "root_device_type": "RootDeviceType",
+            "virtualization_type": "VirtualizationType",
+            "boot_mode": "BootMode",
+            "ena_support": "EnaSupport",
+            "imds_support": "ImdsSupport",
+            "snapshots": "sort(BlockDeviceMappings[].Ebs.SnapshotId || `[]`)",
+            "owner_id": "OwnerId",
+            "creation_date": "CreationDate",
+            "deprecation_time": "DeprecationTime",
+        },
+    )
+)
