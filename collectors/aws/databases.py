@@ -1,0 +1,180 @@
+"""Databases family: RDS instances, RDS (Aurora) clusters, DynamoDB tables, ElastiCache clusters.
+
+What matters to people here: engine and version (end of support), size and class
+(cost), encryption, public reachability, backups and deletion protection. Figures
+AWS refreshes on its own schedule (item counts, table sizes, free storage) are left
+out: they would make a new version of an unchanged database every few hours.
+"""
+
+from __future__ import annotations
+
+from collectors.aws.registry import register
+from collectors.aws.types import DetailCall, ResourceType
+
+RDS_INSTANCE = register(
+    ResourceType(
+        name="rds.instance",
+        service="rds",
+        list_operation="describe_db_instances",
+        list_params={"MaxRecords": 100},
+        result_path="DBInstances",
+        id_field="DBInstanceIdentifier",
+        name_field="DBInstanceIdentifier",
+        arn_field="DBInstanceArn",
+        arn_template="arn:{partition}:rds:{region}:{account}:db:{id}",
+        tags_from="inline:TagList",
+        attributes={
+            "status": "DBInstanceStatus",
+            "engine": "Engine",
+            "engine_version": "EngineVersion",
+            "instance_class": "DBInstanceClass",
+            "cluster": "DBClusterIdentifier",
+            "allocated_storage_gib": "AllocatedStorage",
+            "storage_type": "StorageType",
+            "iops": "Iops",
+            "storage_encrypted": "StorageEncrypted",
+            "kms_key_id": "KmsKeyId",
+            "multi_az": "MultiAZ",
+            "publicly_accessible": "PubliclyAccessible",
+            "endpoint": "Endpoint.Address",
+            "port": "Endpoint.Port || DbInstancePort",
+            "availability_zone": "AvailabilityZone",
+            "vpc_id": "DBSubnetGroup.VpcId",
+            "subnet_group": "DBSubnetGroup.DBSubnetGroupName",
+            "security_groups": "sort(VpcSecurityGroups[].VpcSecurityGroupId || `[]`)",
+            "parameter_groups": "sort(DBParameterGroups[].DBParameterGroupName || `[]`)",
+            "backup_retention_days": "BackupRetentionPeriod",
+            "deletion_protection": "DeletionProtection",
+            "iam_auth": "IAMDatabaseAuthenticationEnabled",
+            "auto_minor_version_upgrade": "AutoMinorVersionUpgrade",
+            "performance_insights": "PerformanceInsightsEnabled",
+            "ca_certificate": "CACertificateIdentifier",
+            "license_model": "LicenseModel",
+            "master_username": "MasterUsername",
+            "created": "InstanceCreateTime",
+        },
+    )
+)
+
+RDS_CLUSTER = register(
+    ResourceType(
+        name="rds.cluster",
+        service="rds",
+        list_operation="describe_db_clusters",
+        list_params={"MaxRecords": 100},
+        result_path="DBClusters",
+        id_field="DBClusterIdentifier",
+        name_field="DBClusterIdentifier",
+        arn_field="DBClusterArn",
+        arn_template="arn:{partition}:rds:{region}:{account}:cluster:{id}",
+        tags_from="inline:TagList",
+        attributes={
+            "status": "Status",
+            "engine": "Engine",
+            "engine_version": "EngineVersion",
+            "engine_mode": "EngineMode",
+            "members": "sort_by(DBClusterMembers || `[]`, &DBInstanceIdentifier)"
+                       "[].{instance: DBInstanceIdentifier, writer: IsClusterWriter}",
+            "serverless_v2_scaling": "ServerlessV2ScalingConfiguration",
+            "instance_class": "DBClusterInstanceClass",
+            "storage_type": "StorageType",
+            "allocated_storage_gib": "AllocatedStorage",
+            "storage_encrypted": "StorageEncrypted",
+            "kms_key_id": "KmsKeyId",
+            "multi_az": "MultiAZ",
+            "publicly_accessible": "PubliclyAccessible",
+            "endpoint": "Endpoint",
+            "reader_endpoint": "ReaderEndpoint",
+            "port": "Port",
+            "availability_zones": "sort(AvailabilityZones || `[]`)",
+            "subnet_group": "DBSubnetGroup",
+            "security_groups": "sort(VpcSecurityGroups[].VpcSecurityGroupId || `[]`)",
+            "parameter_group": "DBClusterParameterGroup",
+            "backup_retention_days": "BackupRetentionPeriod",
+            "deletion_protection": "DeletionProtection",
+            "iam_auth": "IAMDatabaseAuthenticationEnabled",
+            "global_cluster": "GlobalClusterIdentifier",
+            "master_username": "MasterUsername",
+            "created": "ClusterCreateTime",
+        },
+    )
+)
+
+DYNAMODB_TABLE = register(
+    ResourceType(
+        name="dynamodb.table",
+        service="dynamodb",
+        list_operation="list_tables",
+        result_path="TableNames",
+        item_key="TableName",
+        id_field="TableName",
+        name_field="TableName",
+        arn_field="Table.TableArn",
+        arn_template="arn:{partition}:dynamodb:{region}:{account}:table/{id}",
+        describe=DetailCall("describe_table", {"TableName": "TableName"}, "Table", result_path="Table",
+                            none_errors=frozenset({"ResourceNotFoundException"})),
+        tags_from="detail:Tags",
+        details=(
+            DetailCall("list_tags_of_resource", {"ResourceArn": "Table.TableArn"}, "Tags", result_path="Tags",
+                       paged=True),
+            DetailCall("describe_continuous_backups", {"TableName": "TableName"}, "Backups",
+                       result_path="ContinuousBackupsDescription.PointInTimeRecoveryDescription"
+                                   ".PointInTimeRecoveryStatus"),
+        ),
+        attributes={
+            "status": "Table.TableStatus",
+            "billing_mode": "Table.BillingModeSummary.BillingMode || 'PROVISIONED'",
+            "read_capacity": "Table.ProvisionedThroughput.ReadCapacityUnits",
+            "write_capacity": "Table.ProvisionedThroughput.WriteCapacityUnits",
+            "table_class": "Table.TableClassSummary.TableClass || 'STANDARD'",
+            "key_schema": "Table.KeySchema[].{attribute: AttributeName, key: KeyType}",
+            "global_indexes": "sort(Table.GlobalSecondaryIndexes[].IndexName || `[]`)",
+            "local_indexes": "sort(Table.LocalSecondaryIndexes[].IndexName || `[]`)",
+            "stream": "Table.StreamSpecification.StreamEnabled && Table.StreamSpecification.StreamViewType"
+                      " || `null`",
+            # No SSEDescription: encrypted with a key AWS owns (the default).
+            "encryption": "Table.SSEDescription.{status: Status, type: SSEType, kms_key: KMSMasterKeyArn}"
+                          " || `null`",
+            "point_in_time_recovery": "Backups",
+            "deletion_protection": "Table.DeletionProtectionEnabled",
+            "replica_regions": "sort(Table.Replicas[].RegionName || `[]`)",
+            "created": "Table.CreationDateTime",
+        },
+    )
+)
+
+ELASTICACHE_CLUSTER = register(
+    ResourceType(
+        name="elasticache.cluster",
+        service="elasticache",
+        list_operation="describe_cache_clusters",
+        list_params={"MaxRecords": 100},
+        result_path="CacheClusters",
+        id_field="CacheClusterId",
+        name_field="CacheClusterId",
+        arn_field="ARN",
+        arn_template="arn:{partition}:elasticache:{region}:{account}:cluster:{id}",
+        tags_from="detail:TagList",
+        details=(
+            DetailCall("list_tags_for_resource", {"ResourceName": "ARN"}, "TagList", result_path="TagList"),
+        ),
+        attributes={
+            "status": "CacheClusterStatus",
+            "engine": "Engine",
+            "engine_version": "EngineVersion",
+            "node_type": "CacheNodeType",
+            "nodes": "NumCacheNodes",
+            "replication_group": "ReplicationGroupId",
+            "availability_zone": "PreferredAvailabilityZone",
+            "subnet_group": "CacheSubnetGroupName",
+            "security_groups": "sort(SecurityGroups[].SecurityGroupId || `[]`)",
+            "transit_encryption": "TransitEncryptionEnabled",
+            "at_rest_encryption": "AtRestEncryptionEnabled",
+            "auth_token_enabled": "AuthTokenEnabled",
+            "snapshot_retention_days": "SnapshotRetentionLimit",
+            "auto_minor_version_upgrade": "AutoMinorVersionUpgrade",
+            "network_type": "NetworkType",
+            "created": "CacheClusterCreateTime",
+        },
+    )
+)
