@@ -1,6 +1,11 @@
-"""Network family: security groups.
+"""Network family: security groups, VPCs, subnets, NAT gateways, elastic IPs, load balancers.
 
-AWS nests rules (one permission, many CIDRs/groups/prefix lists) and returns them in
+Waste detection reads its facts here: an elastic IP associated with nothing, a NAT
+gateway (idle is a traffic question, for CloudWatch, later), a load balancer whose
+listeners lead nowhere. Public exposure too: internet-facing load balancers and their
+plain-HTTP listeners, subnets that give instances public IPs.
+
+Security groups: AWS nests rules (one permission, many CIDRs/groups/prefix lists) and returns them in
 no promised order. Here every (permission, target) pair becomes one flat rule and the
 list is sorted, so two equal rule sets compare equal however AWS ordered them, and a
 diff names exactly the rule that was added or removed.
@@ -11,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from collectors.aws.registry import register
-from collectors.aws.types import ResourceType
+from collectors.aws.types import Batch, DetailCall, ResourceType
 
 # IP protocol numbers AWS may echo back instead of names; "-1" means every protocol.
 _PROTOCOL_NAMES = {"-1": "all", "1": "icmp", "6": "tcp", "17": "udp", "58": "icmpv6"}
@@ -113,5 +118,170 @@ EC2_SECURITY_GROUP = register(
             "owner_id": "OwnerId",
         },
         transform=normalise_security_group,
+    )
+)
+
+
+EC2_VPC = register(
+    ResourceType(
+        name="ec2.vpc",
+        service="ec2",
+        list_operation="describe_vpcs",
+        list_params={"MaxResults": 1000},
+        result_path="Vpcs",
+        id_field="VpcId",
+        arn_template="arn:{partition}:ec2:{region}:{account}:vpc/{id}",
+        tags_from="inline:Tags",
+        attributes={
+            "state": "State",
+            "cidr_block": "CidrBlock",
+            "cidr_blocks": "sort(CidrBlockAssociationSet[?CidrBlockState.State=='associated'].CidrBlock || `[]`)",
+            "ipv6_cidr_blocks": "sort(Ipv6CidrBlockAssociationSet[?Ipv6CidrBlockState.State=='associated']"
+                                ".Ipv6CidrBlock || `[]`)",
+            "is_default": "IsDefault",
+            "instance_tenancy": "InstanceTenancy",
+            "dhcp_options_id": "DhcpOptionsId",
+            "owner_id": "OwnerId",
+        },
+    )
+)
+
+EC2_SUBNET = register(
+    ResourceType(
+        name="ec2.subnet",
+        service="ec2",
+        list_operation="describe_subnets",
+        list_params={"MaxResults": 1000},
+        result_path="Subnets",
+        id_field="SubnetId",
+        arn_field="SubnetArn",
+        arn_template="arn:{partition}:ec2:{region}:{account}:subnet/{id}",
+        tags_from="inline:Tags",
+        attributes={  # not AvailableIpAddressCount: it moves with every instance started
+            "state": "State",
+            "vpc_id": "VpcId",
+            "cidr_block": "CidrBlock",
+            "ipv6_cidr_blocks": "sort(Ipv6CidrBlockAssociationSet[].Ipv6CidrBlock || `[]`)",
+            "availability_zone": "AvailabilityZone",
+            "availability_zone_id": "AvailabilityZoneId",
+            "map_public_ip_on_launch": "MapPublicIpOnLaunch",
+            "assign_ipv6_on_creation": "AssignIpv6AddressOnCreation",
+            "default_for_az": "DefaultForAz",
+            "owner_id": "OwnerId",
+        },
+    )
+)
+
+
+def nat_gateway_is_gone(item: dict[str, Any]) -> bool:
+    return item.get("State") == "deleted"  # listed for about an hour after deletion
+
+
+NAT_ADDRESSES = ("sort_by(NatGatewayAddresses || `[]`, &to_string(AllocationId || PrivateIp))[]"
+                 ".{allocation_id: AllocationId, public_ip: PublicIp, private_ip: PrivateIp,"
+                 " network_interface_id: NetworkInterfaceId}")
+
+EC2_NAT_GATEWAY = register(
+    ResourceType(
+        name="ec2.nat-gateway",
+        service="ec2",
+        list_operation="describe_nat_gateways",
+        list_params={"MaxResults": 1000},
+        result_path="NatGateways",
+        id_field="NatGatewayId",
+        arn_template="arn:{partition}:ec2:{region}:{account}:natgateway/{id}",
+        tags_from="inline:Tags",
+        absent_when=nat_gateway_is_gone,
+        attributes={
+            "state": "State",
+            "connectivity_type": "ConnectivityType",
+            "vpc_id": "VpcId",
+            "subnet_id": "SubnetId",
+            "addresses": NAT_ADDRESSES,
+            "create_time": "CreateTime",
+        },
+    )
+)
+
+EC2_ELASTIC_IP = register(
+    ResourceType(
+        name="ec2.elastic-ip",
+        service="ec2",
+        list_operation="describe_addresses",  # not paged: an account holds a handful
+        result_path="Addresses",
+        id_field="AllocationId || PublicIp",
+        arn_template="arn:{partition}:ec2:{region}:{account}:elastic-ip/{id}",
+        tags_from="inline:Tags",
+        attributes={
+            "public_ip": "PublicIp",
+            "domain": "Domain",
+            "associated": "AssociationId != `null`",  # false: paid for, used by nothing
+            "association_id": "AssociationId",
+            "instance_id": "InstanceId || `null`",
+            "network_interface_id": "NetworkInterfaceId || `null`",
+            "private_ip": "PrivateIpAddress || `null`",
+            "network_border_group": "NetworkBorderGroup",
+            "public_ipv4_pool": "PublicIpv4Pool",
+        },
+    )
+)
+
+
+_ENCRYPTED_PROTOCOLS = frozenset({"HTTPS", "TLS"})
+
+
+def _listener(listener: dict[str, Any]) -> dict[str, Any]:
+    protocol = listener.get("Protocol")
+    return {
+        "port": listener.get("Port"),
+        "protocol": protocol,
+        # A TLS policy means something on HTTPS/TLS listeners only (moto sets one on all).
+        "ssl_policy": listener.get("SslPolicy") if protocol in _ENCRYPTED_PROTOCOLS else None,
+        "default_actions": sorted(action.get("Type") for action in listener.get("DefaultActions") or []),
+    }
+
+
+def normalise_load_balancer(attributes: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    listeners = sorted((_listener(listener) for listener in raw.get("Listeners") or []),
+                       key=lambda listener: (listener["port"] or 0, listener["protocol"] or ""))
+    return {**attributes, "listeners": listeners}
+
+
+ELBV2_LOAD_BALANCER = register(
+    ResourceType(
+        name="elbv2.load-balancer",
+        service="elbv2",
+        list_operation="describe_load_balancers",
+        list_params={"PageSize": 400},
+        result_path="LoadBalancers",
+        # "app/<name>/<hash>", as CloudWatch names it: a re-created balancer keeps its
+        # name, not its ARN.
+        id_field="join('/', split(LoadBalancerArn, '/')[1:])",
+        name_field="LoadBalancerName",
+        arn_field="LoadBalancerArn",
+        # Tags for 20 balancers a call; one gone since the listing makes the call fail,
+        # and is then found absent when asked alone.
+        describe=DetailCall("describe_tags", {"ResourceArns": "LoadBalancerArn"}, "Tags",
+                            result_path="TagDescriptions", batch=Batch("ResourceArns", 20, match="ResourceArn",
+                                                                       value="Tags || `[]`"),
+                            none_errors=frozenset({"LoadBalancerNotFound"})),
+        tags_from="detail:Tags",
+        details=(
+            DetailCall("describe_listeners", {"LoadBalancerArn": "LoadBalancerArn"}, "Listeners",
+                       result_path="Listeners", paged=True),
+        ),
+        attributes={
+            "type": "Type",
+            "scheme": "Scheme",  # internet-facing: reachable from anywhere the listeners allow
+            "state": "State.Code",
+            "dns_name": "DNSName",
+            "vpc_id": "VpcId",
+            "availability_zones": "sort(AvailabilityZones[].ZoneName || `[]`)",
+            "subnets": "sort(AvailabilityZones[].SubnetId || `[]`)",
+            "security_groups": "sort(SecurityGroups || `[]`)",
+            "ip_address_type": "IpAddressType",
+            "created_time": "CreatedTime",
+        },
+        transform=normalise_load_balancer,
     )
 )

@@ -211,3 +211,40 @@ def _http_answer(status: int, body: bytes):
             return body
 
     return AioAWSResponse("http://moto", status, HeadersDict({"Content-Type": "text/xml"}), Body())
+
+
+async def test_a_batch_refused_because_one_item_went_is_asked_again_item_by_item(scan, boto, faults):
+    ec2 = boto("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"us-east-1{z}")
+               ["Subnet"]["SubnetId"] for i, z in enumerate("ab")]
+    elbv2 = boto("elbv2")
+    arns = {name: elbv2.create_load_balancer(Name=name, Subnets=subnets, Tags=[{"Key": "n", "Value": name}])
+            ["LoadBalancers"][0]["LoadBalancerArn"] for name in ("kept-1", "doomed", "kept-2")}
+    # As if "doomed" were deleted after the listing: AWS refuses the whole describe_tags.
+    faults.fail("before-call.elastic-load-balancing-v2.DescribeTags", "LoadBalancerNotFound",
+                when=lambda request: arns["doomed"] in str(request["body"]))
+
+    run = await scan([registry.get("elbv2.load-balancer")], buckets=1)
+
+    assert {r.name: r.tags for r in run.resources("elbv2.load-balancer")} == {
+        "kept-1": {"n": "kept-1"}, "kept-2": {"n": "kept-2"}}  # "doomed" is absent, not tagless
+    assert not run.report.partial
+    # list; the refused batch; each balancer alone (doomed refused again); listeners of the two kept
+    assert run.report.calls_by_type() == {"elbv2.load-balancer": 1 + 1 + 3 + 2}
+
+
+async def test_a_parent_gone_between_the_listings_has_no_children(scan, boto, faults):
+    ecs = boto("ecs")
+    task = ecs.register_task_definition(family="app", containerDefinitions=[
+        {"name": "app", "image": "nginx", "memory": 128}])["taskDefinition"]["taskDefinitionArn"]
+    for cluster in ("kept", "gone"):
+        ecs.create_cluster(clusterName=cluster)
+        ecs.create_service(cluster=cluster, serviceName="svc", taskDefinition=task, desiredCount=1)
+    faults.fail("before-call.ecs.ListServices", "ClusterNotFoundException",
+                when=lambda request: b"cluster/gone" in request["body"])
+
+    run = await scan([registry.get("ecs.service")], buckets=1)
+
+    assert [r.uid for r in run.resources("ecs.service")] == [f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/kept/svc"]
+    assert not run.report.partial
