@@ -19,12 +19,12 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from elava.exceptions import SettingsError
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def parse_duration(value: Any) -> timedelta:
-    """'30d', '2h', '90s', a number of seconds, or a timedelta."""
+    """'30d', '2h', '90s', a number of seconds (also as text), or a timedelta."""
     if isinstance(value, timedelta):
         return value
     if isinstance(value, (int, float)):
@@ -32,7 +32,7 @@ def parse_duration(value: Any) -> timedelta:
     match = _DURATION.match(str(value))
     if not match:
         raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 15m, 2h, 30d)")
-    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"])
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -93,6 +93,8 @@ class WorkerSettings(Section):
     app_id: str = "elava-worker"
     data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("elava")) / "worker")
     web_port: int = Field(default=6066, ge=0, le=65535)
+    # How long a crashed worker keeps its partitions before the group takes them back.
+    session_timeout: Duration = timedelta(seconds=30)
 
 
 class Settings(BaseSettings):

@@ -37,6 +37,8 @@ def create_app(settings: Settings) -> faust.App:
         topic_partitions=kafka.partitions, topic_replication_factor=kafka.replication_factor,
         consumer_auto_offset_reset="earliest", producer_acks=-1, web_enabled=False,
         broker_commit_interval=1.0, table_standby_replicas=0,
+        broker_session_timeout=settings.worker.session_timeout.total_seconds(),
+        broker_heartbeat_interval=max(1.0, settings.worker.session_timeout.total_seconds() / 10),
     )
     wire(app, settings)
     return app

@@ -2,14 +2,16 @@
 
 Pure core: no Kafka, no AWS. Both drivers (embedded and Faust) call it.
 
-Redelivery is safe: a page or marker that was already applied finds its own
-``cause`` on the head and re-emits the same change (same event id), so a crash
-between "stored" and "published" loses nothing. It also rewrites the same bytes:
-in the worker a local write may have outlived a changelog record that never left,
-and the changelog is what restores the store elsewhere.
+Redelivery is safe. After a crash the worker re-reads input from its last committed
+offset, while the store may already hold what came later. An input that caused the
+head, or is older than the head, is a replay: it re-emits the change it made (same
+event id) and writes nothing new, so the versions never flip back and forth and no
+change event is lost between "stored" and "published".
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from elava.events import ChangeEvent, FieldChange, Observation, Resource, ScanMarker
 from streams.diff import diff_content
@@ -31,13 +33,12 @@ class Observer:
 
     def _observe_one(self, resource: Resource, page: Observation, valid_from: int) -> ChangeEvent | None:
         head = self.store.head(resource.uid)
+        if head is not None and (head.cause == page.event_id or valid_from < head.valid_from):
+            # Applied before (redelivery after a crash) or older than what we know.
+            return self._replay(head, page.event_id)
         content_hash = resource.content_hash()
         if head is not None and not head.deleted and head.hash == content_hash:
-            # Unchanged: a read, no write. Unless this very page made the version.
-            if head.cause != page.event_id:
-                return None
-            self.store.append(head)
-            return change_from_version(head, resource)
+            return None  # unchanged: a read, no write
         if head is None or head.deleted:
             kind, diff = "created", []
         else:
@@ -54,7 +55,7 @@ class Observer:
 
     def close_scan(self, marker: ScanMarker) -> list[ChangeEvent]:
         """Record the scan; a complete, successful one turns the unseen into deletions."""
-        self.store.record_scan(marker.shard, marker.model_dump(mode="json", exclude={"ids"}))
+        self._record_scan(marker)
         if marker.status != "ok":
             return []
         seen = set(marker.ids)
@@ -66,19 +67,19 @@ class Observer:
                 changes.append(change)
         return changes
 
+    def _record_scan(self, marker: ScanMarker) -> None:
+        last = self.store.last_scan(marker.shard)
+        if last is None or datetime.fromisoformat(last["started_at"]) <= marker.started_at:
+            self.store.record_scan(marker.shard, marker.model_dump(mode="json", exclude={"ids"}))
+
     def _maybe_delete(self, uid: str, seen: set[str], started: int, marker: ScanMarker) -> ChangeEvent | None:
         head = self.store.head(uid)
         if head is None:
             return None
-        if head.deleted:
-            if head.cause != marker.event_id:
-                return None
-            self.store.append(head)
-            previous = self.store.get_version(uid, head.version - 1)
-            return change_from_version(head, _resource_of(previous))
-        resource_id = (head.resource or {}).get("id")
-        # Versions written after the scan started may be newer than what it listed.
-        if resource_id in seen or head.valid_from >= started:
+        if head.cause == marker.event_id or head.valid_from > started:
+            # Applied before, or changed since this scan listed: only a replay may re-emit.
+            return self._replay(head, marker.event_id)
+        if head.deleted or (head.resource or {}).get("id") in seen or head.valid_from == started:
             return None
         tombstone = Version(
             uid=uid, version=head.version + 1, kind="deleted", valid_from=max(started, head.valid_from + 1),
@@ -87,6 +88,24 @@ class Observer:
         )
         self.store.append(tombstone)
         return change_from_version(tombstone, Resource.model_validate(head.resource))
+
+    def _replay(self, head: Version, cause: str) -> ChangeEvent | None:
+        """Re-emit the change ``cause`` made to this resource, if any, writing nothing new.
+
+        The version's bytes are written again: in the worker a local write may have
+        outlived its changelog record, and the changelog is what restores the store.
+        """
+        if head.cause == cause:
+            version, is_head = head, True
+        else:
+            version = next((v for v in self.store.versions(head.uid) if v.cause == cause), None)
+            is_head = False
+        if version is None:
+            return None
+        self.store.rewrite(version, is_head=is_head)
+        if version.deleted:
+            return change_from_version(version, _resource_of(self.store.get_version(version.uid, version.version - 1)))
+        return change_from_version(version, None)
 
 
 def change_from_version(version: Version, resource: Resource | None) -> ChangeEvent:

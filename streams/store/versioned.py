@@ -100,6 +100,15 @@ class VersionStore:
         if version.kind == "created":
             self.kv.put(member_key(version.shard, version.uid), b"")
 
+    def rewrite(self, version: Version, *, is_head: bool) -> None:
+        """Write an existing version's bytes again (for the changelog); nothing changes."""
+        encoded = version.to_bytes()
+        self.kv.put(version_key(version.uid, version.version), encoded)
+        if is_head:
+            self.kv.put(head_key(version.uid), encoded)
+        if version.kind == "created":
+            self.kv.put(member_key(version.shard, version.uid), b"")
+
     def get_version(self, uid: str, version: int) -> Version | None:
         data = self.kv.get(version_key(uid, version))
         return Version.from_bytes(uid, data) if data is not None else None

@@ -64,6 +64,6 @@ def test_secrets_are_masked_when_printed(tmp_path):
     assert settings.providers.aws.external_id.get_secret_value() == "s3cr3t"
 
 
-@pytest.mark.parametrize("text, seconds", [("90s", 90), ("15m", 900), ("2h", 7200), ("30d", 2592000), (5, 5)])
+@pytest.mark.parametrize("text, seconds", [("90s", 90), ("15m", 900), ("2h", 7200), ("30d", 2592000), (5, 5), ("6.5", 6.5)])
 def test_durations(text, seconds):
     assert parse_duration(text).total_seconds() == seconds

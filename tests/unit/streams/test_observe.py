@@ -94,3 +94,35 @@ def test_deleted_resource_that_reappears_is_created_again():
     observer.close_scan(marker(shard(a), [], T0 + timedelta(hours=1), scan="s2"))
     (change,) = observer.observe(page([a], T0 + timedelta(hours=2), scan="s3"))
     assert (change.kind, change.new_version, change.previous_version) == ("created", 3, 2)
+
+
+def test_replayed_older_page_reemits_its_change_and_never_flips_versions():
+    observer, _ = new_observer()
+    first = page([sg("sg-1", {"owner": "a"})], T0, scan="s1")
+    (created,) = observer.observe(first)
+    observer.observe(page([sg("sg-1", {"owner": "b"})], T0 + timedelta(hours=1), scan="s2"))
+    (replayed,) = observer.observe(first)  # the worker re-reads from an older offset
+    assert replayed == created
+    assert observer.store.head(sg("sg-1").uid).version == 2
+
+
+def test_replayed_marker_reemits_its_deletion_after_the_resource_came_back():
+    observer, _ = new_observer()
+    a = sg("sg-a")
+    observer.observe(page([a], T0, scan="s1"))
+    closing = marker(shard(a), [], T0 + timedelta(hours=1), scan="s2")
+    (deleted,) = observer.close_scan(closing)
+    observer.observe(page([a], T0 + timedelta(hours=2), scan="s3"))
+    (replayed,) = observer.close_scan(closing)
+    assert replayed == deleted
+    head = observer.store.head(a.uid)
+    assert (head.version, head.kind) == (3, "created")
+    assert observer.store.last_scan(shard(a))["scan_id"] == "s2"
+
+
+def test_older_marker_does_not_replace_the_last_scan_record():
+    observer, _ = new_observer()
+    a = sg("sg-a")
+    observer.close_scan(marker(shard(a), [], T0 + timedelta(hours=2), scan="new"))
+    observer.close_scan(marker(shard(a), [], T0, scan="old"))
+    assert observer.store.last_scan(shard(a))["scan_id"] == "new"
