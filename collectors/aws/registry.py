@@ -11,7 +11,7 @@ import importlib
 from collectors.aws.types import ResourceType
 from collectors.exceptions import InvalidResourceType, UnknownResourceType
 
-FAMILIES = ("compute", "storage", "network", "volumes", "databases")
+FAMILIES = ("compute", "storage", "network", "volumes", "databases", "identity")
 
 _types: dict[str, ResourceType] = {}
 _families_loaded = False

@@ -1,0 +1,209 @@
+"""Identity family: IAM roles, KMS keys (customer managed), ECR repositories, Route 53 zones.
+
+IAM and Route 53 are global: listed once per account (scope ``global``). Roles come
+from ``get_account_authorization_details``, which carries each role's tags, trust
+policy and policies in its pages (about one call per hundred roles instead of
+several per role). Who may act is what a security engineer looks for first, so
+trust and resource policies are summarised as the principals they allow.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from typing import Any
+
+from collectors.aws.registry import register
+from collectors.aws.types import Batch, DetailCall, ResourceType
+
+
+def policy_document(policy: Any) -> dict[str, Any] | None:
+    """A policy as a dict (botocore decodes IAM's; others come as JSON text)."""
+    if policy is None or isinstance(policy, dict):
+        return policy
+    text = str(policy)
+    if text.startswith("%7B"):
+        text = urllib.parse.unquote(text)
+    return json.loads(text)
+
+
+def allowed_principals(policy: Any) -> list[str]:
+    """``["*", "AWS:arn:aws:iam::999999999999:root", "Service:lambda.amazonaws.com"]``."""
+    principals: set[str] = set()
+    statements = (policy_document(policy) or {}).get("Statement") or []
+    for statement in [statements] if isinstance(statements, dict) else statements:
+        if statement.get("Effect") != "Allow":
+            continue
+        principal = statement.get("Principal")
+        if principal == "*":
+            principals.add("*")
+            continue
+        for kind, values in (principal or {}).items():
+            for value in [values] if isinstance(values, str) else values:
+                principals.add("*" if value == "*" else f"{kind}:{value}")
+    return sorted(principals)
+
+
+# --- IAM --------------------------------------------------------------------------------
+
+def normalise_role(attributes: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    trust = policy_document(raw.get("AssumeRolePolicyDocument"))
+    inline = {policy.get("PolicyName"): policy_document(policy.get("PolicyDocument"))
+              for policy in raw.get("RolePolicyList") or []}
+    return {
+        **attributes,
+        "trust_policy": trust,
+        "trusted_principals": allowed_principals(trust),
+        "inline_policies": dict(sorted(inline.items())),
+    }
+
+
+IAM_ROLE = register(
+    ResourceType(
+        name="iam.role",
+        service="iam",
+        list_operation="get_account_authorization_details",
+        list_params={"Filter": ["Role"], "MaxItems": 1000},
+        result_path="RoleDetailList",
+        global_service=True,
+        id_field="RoleName",
+        name_field="RoleName",
+        arn_field="Arn",
+        arn_template="arn:{partition}:iam::{account}:role/{id}",
+        tags_from="inline:Tags",
+        attributes={  # not RoleLastUsed: it moves whenever the role is used
+            "role_id": "RoleId",
+            "path": "Path",
+            "created": "CreateDate",
+            "managed_policies": "sort(AttachedManagedPolicies[].PolicyArn || `[]`)",
+            "permissions_boundary": "PermissionsBoundary.PermissionsBoundaryArn",
+            "instance_profiles": "sort(InstanceProfileList[].InstanceProfileName || `[]`)",
+        },
+        transform=normalise_role,
+    )
+)
+
+
+# --- KMS --------------------------------------------------------------------------------
+
+def not_customer_managed(item: dict[str, Any]) -> bool:
+    """AWS-managed keys (``aws/s3``, ...) belong to AWS: not ours to observe."""
+    return (item.get("Key") or {}).get("KeyManager") != "CUSTOMER"
+
+
+def _key_detail(operation: str, store_as: str, result_path: str, **kwargs: Any) -> DetailCall:
+    return DetailCall(operation, {"KeyId": "KeyId"}, store_as, result_path=result_path, **kwargs)
+
+
+KMS_KEY = register(
+    ResourceType(
+        name="kms.key",
+        service="kms",
+        list_operation="list_keys",
+        list_params={"Limit": 1000},
+        result_path="Keys",
+        id_field="KeyId",
+        name_field="sort(Aliases || `[]`)[0]",
+        arn_field="KeyArn",
+        arn_template="arn:{partition}:kms:{region}:{account}:key/{id}",
+        describe=_key_detail("describe_key", "Key", "KeyMetadata", none_errors=frozenset({"NotFoundException"})),
+        absent_when=not_customer_managed,
+        tags_from="detail:Tags",
+        details=(
+            _key_detail("list_resource_tags", "Tags", "Tags", paged=True),
+            _key_detail("list_aliases", "Aliases", "Aliases[].AliasName", paged=True),
+            # Asymmetric, HMAC and imported keys have no rotation; a key pending deletion
+            # answers nothing: none rather than a failed scan.
+            _key_detail("get_key_rotation_status", "Rotation", "KeyRotationEnabled", none_errors=frozenset(
+                {"UnsupportedOperationException", "KMSInvalidStateException"})),
+        ),
+        attributes={
+            "state": "Key.KeyState",
+            "enabled": "Key.Enabled",
+            "description": "Key.Description",
+            "key_spec": "Key.KeySpec",
+            "key_usage": "Key.KeyUsage",
+            "origin": "Key.Origin",
+            "multi_region": "Key.MultiRegion",
+            "rotation_enabled": "Rotation",
+            "aliases": "sort(Aliases || `[]`)",
+            "deletion_date": "Key.DeletionDate",
+            "created": "Key.CreationDate",
+        },
+    )
+)
+
+
+# --- ECR --------------------------------------------------------------------------------
+
+def normalise_repository(attributes: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    principals = allowed_principals(raw.get("Policy"))
+    return {**attributes, "policy_principals": principals, "public": "*" in principals}
+
+
+def _repository_detail(operation: str, store_as: str, **kwargs: Any) -> DetailCall:
+    return DetailCall(operation, {"repositoryName": "repositoryName", "registryId": "registryId"}, store_as,
+                      **kwargs)
+
+
+ECR_REPOSITORY = register(
+    ResourceType(
+        name="ecr.repository",
+        service="ecr",
+        list_operation="describe_repositories",
+        list_params={"maxResults": 1000},
+        result_path="repositories",
+        id_field="repositoryName",
+        name_field="repositoryName",
+        arn_field="repositoryArn",
+        arn_template="arn:{partition}:ecr:{region}:{account}:repository/{id}",
+        tags_from="detail:Tags",
+        details=(
+            DetailCall("list_tags_for_resource", {"resourceArn": "repositoryArn"}, "Tags", result_path="tags"),
+            # Without a lifecycle policy, images pile up: storage waste.
+            _repository_detail("get_lifecycle_policy", "Lifecycle", result_path="lifecyclePolicyText",
+                               none_errors=frozenset({"LifecyclePolicyNotFoundException"})),
+            _repository_detail("get_repository_policy", "Policy", result_path="policyText",
+                               none_errors=frozenset({"RepositoryPolicyNotFoundException"})),
+        ),
+        attributes={
+            "uri": "repositoryUri",
+            "registry_id": "registryId",
+            "tag_mutability": "imageTagMutability",
+            "scan_on_push": "imageScanningConfiguration.scanOnPush",
+            "encryption": "encryptionConfiguration.encryptionType",
+            "kms_key": "encryptionConfiguration.kmsKey",
+            "lifecycle_policy": "Lifecycle != `null`",
+            "created": "createdAt",
+        },
+        transform=normalise_repository,
+    )
+)
+
+
+# --- Route 53 ---------------------------------------------------------------------------
+
+ROUTE53_HOSTED_ZONE = register(
+    ResourceType(
+        name="route53.hosted-zone",
+        service="route53",
+        list_operation="list_hosted_zones",
+        result_path="HostedZones",
+        global_service=True,
+        id_field="split(Id, '/')[-1]",  # AWS lists "/hostedzone/Z123"
+        name_field="Name",
+        arn_template="arn:{partition}:route53:::hostedzone/{id}",
+        tags_from="detail:Tags",
+        details=(
+            DetailCall("list_tags_for_resources", {"ResourceIds": "split(Id, '/')[-1]"}, "Tags",
+                       static_params={"ResourceType": "hostedzone"}, result_path="ResourceTagSets",
+                       batch=Batch("ResourceIds", 10, match="ResourceId", value="Tags || `[]`"), default=[]),
+        ),
+        attributes={
+            "zone_name": "Name",
+            "private": "Config.PrivateZone",
+            "comment": "Config.Comment",
+            "record_count": "ResourceRecordSetCount",
+        },
+    )
+)
