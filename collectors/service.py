@@ -36,22 +36,42 @@ async def caller_account(session: aioboto3.Session, endpoint_url: str | None) ->
         return (await sts.get_caller_identity())["Account"]
 
 
-async def scan_once(settings: Settings, sink: ScanSink, type_names: list[str] | None = None) -> list[AccountScan]:
-    """Scan every configured account (or the caller's own) once, in turn."""
+async def discover_accounts(settings: Settings) -> list[str]:
+    """Accounts from settings, else AWS Organizations (if enabled), else the caller's own."""
     aws = settings.providers.aws
+    if aws.accounts:
+        return list(aws.accounts)
     base = plain_session(region=aws.regions[0])
-    accounts = aws.accounts or [await caller_account(base, aws.endpoint_url)]
-    types = registry.select(type_names)
-    scans = []
-    for account in accounts:
-        session = await session_for_account(aws, account, base=base)
-        started = utcnow()
-        report = await scan_account(
-            session, account, aws.regions, types, sink, buckets=settings.kafka.shard_buckets,
-            page_size=settings.kafka.page_size, endpoint_url=aws.endpoint_url,
-            scan_id=f"{account}-{uuid.uuid4().hex[:12]}", max_concurrency=aws.max_concurrency)
-        scans.append(AccountScan(report, started, utcnow()))
-    return scans
+    if aws.organizations:
+        return await organization_accounts(base, aws.endpoint_url)
+    return [await caller_account(base, aws.endpoint_url)]
+
+
+async def organization_accounts(session: aioboto3.Session, endpoint_url: str | None) -> list[str]:
+    accounts = []
+    async with session.client("organizations", endpoint_url=endpoint_url) as org:
+        async for page in org.get_paginator("list_accounts").paginate():
+            accounts.extend(a["Id"] for a in page["Accounts"] if a.get("Status", "ACTIVE") == "ACTIVE")
+    return accounts
+
+
+async def scan_account_once(settings: Settings, account: str, sink: ScanSink, regions: list[str] | None = None,
+                            type_names: list[str] | None = None) -> AccountScan:
+    """One scan of one account (through its role, if one is configured)."""
+    aws = settings.providers.aws
+    session = await session_for_account(aws, account, base=plain_session(region=aws.regions[0]))
+    started = utcnow()
+    report = await scan_account(
+        session, account, regions or aws.regions, registry.select(type_names), sink,
+        buckets=settings.kafka.shard_buckets, page_size=settings.kafka.page_size, endpoint_url=aws.endpoint_url,
+        scan_id=f"{account}-{uuid.uuid4().hex[:12]}", max_concurrency=aws.max_concurrency)
+    return AccountScan(report, started, utcnow())
+
+
+async def scan_once(settings: Settings, sink: ScanSink, type_names: list[str] | None = None) -> list[AccountScan]:
+    """Scan every account once, in turn."""
+    return [await scan_account_once(settings, account, sink, None, type_names)
+            for account in await discover_accounts(settings)]
 
 
 def summary_markers(scan: AccountScan) -> list[ScanMarker]:

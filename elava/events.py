@@ -142,6 +142,20 @@ class ScanMarker(Event):
         return [self.scan_id, self.shard, self.status, self.ids_digest]
 
 
+class ScanRequest(Event):
+    """Work for the collector group: scan one account (keyed by account id)."""
+
+    ce_type: ClassVar[str] = "elava.scan-request"
+    account: str
+    regions: list[str] = Field(default_factory=list)
+    types: list[str] = Field(default_factory=list)
+    tier: str = "default"
+    requested_at: datetime
+
+    def id_material(self) -> Any:
+        return [self.account, self.tier, self.requested_at]
+
+
 class Actor(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
     type: str = "Unknown"

@@ -49,6 +49,26 @@ class AwsSettings(Section):
     external_id: SecretStr | None = None
     endpoint_url: str | None = None
     max_concurrency: int = Field(default=8, ge=1, le=256)
+    organizations: bool = False  # discover accounts with organizations:ListAccounts
+
+
+class TierSettings(Section):
+    """A tier: which accounts and resources belong to it, and how often to scan them."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    interval: Duration = timedelta(hours=1)
+    accounts: list[str] = Field(default_factory=lambda: ["*"])
+    tags: dict[str, str] = Field(default_factory=dict)
+    types: list[str] = Field(default_factory=list)  # empty: every type
+
+    def has_account(self, account: str) -> bool:
+        return "*" in self.accounts or account in self.accounts
+
+
+class CollectorSettings(Section):
+    group_id: str = "elava-collectors"
+    # A scan of a large account can take long; the group must not evict its collector.
+    max_scan_time: Duration = timedelta(minutes=30)
 
 
 class ProvidersSettings(Section):
@@ -108,6 +128,8 @@ class Settings(BaseSettings):
     policies: PolicySettings = PolicySettings()
     kafka: KafkaSettings = KafkaSettings()
     worker: WorkerSettings = WorkerSettings()
+    collector: CollectorSettings = CollectorSettings()
+    tiers: list[TierSettings] = Field(default_factory=lambda: [TierSettings(name="default")], min_length=1)
 
     @classmethod
     def settings_customise_sources(

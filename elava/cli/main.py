@@ -62,12 +62,18 @@ def worker(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
 @app.command()
 def collect(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
             endpoint_url: EndpointOpt = None, region: RegionOpt = None,
-            interval: Annotated[float, typer.Option(help="Seconds between scans; 0 scans once.")] = 0) -> None:
+            interval: Annotated[float, typer.Option(help="Seconds between scans; 0 scans once.")] = 0,
+            serve: Annotated[bool, typer.Option(
+                "--serve", help="Join the collector group and scan the accounts of the requests it is given.")] = False,
+            ) -> None:
     """Scan AWS and publish observations and scan markers to Kafka."""
     from collectors.service import run_collector
 
     settings = settings_or_exit(config, kafka__bootstrap_servers=bootstrap_servers,
                                 providers__aws__endpoint_url=endpoint_url, providers__aws__regions=region)
+    if serve:
+        _serve_requests(settings)
+        return
     from elava.cli.render import scan_report_table
 
     partial = asyncio.run(run_collector(settings, interval=interval,
@@ -75,6 +81,23 @@ def collect(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
     if partial:
         console.print("[yellow]partial scan: failed types keep their last known state (no deletions inferred)[/]")
     raise typer.Exit(code=3 if partial else 0)
+
+
+def _serve_requests(settings) -> None:
+    import signal
+
+    from collectors.requests import serve_scan_requests
+    from elava.cli.render import scan_report_table
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve_scan_requests(settings, stop, on_scan=lambda scan: console.print(scan_report_table([scan])),
+                                  on_assign=lambda parts: console.print(f"scan-request partitions: {sorted(parts)}"))
+
+    asyncio.run(serve())
 
 
 @app.command()
@@ -100,6 +123,17 @@ def scan(config: ConfigOpt = None, endpoint_url: EndpointOpt = None, region: Reg
     if result.partial:
         err_console.print("[yellow]partial scan: failed types keep their last known state (no deletions inferred)[/]")
         raise typer.Exit(code=3)
+
+
+@app.command()
+def schedule(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
+             once: Annotated[bool, typer.Option(help="Publish the due requests once and exit.")] = False) -> None:
+    """Publish scan requests per account and tier, as each tier's interval falls due."""
+    from collectors.requests import run_scheduler
+
+    settings = settings_or_exit(config, kafka__bootstrap_servers=bootstrap_servers)
+    count = asyncio.run(run_scheduler(settings, once=once))
+    console.print(f"published {count} scan requests")
 
 
 @app.command()

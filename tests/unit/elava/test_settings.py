@@ -67,3 +67,16 @@ def test_secrets_are_masked_when_printed(tmp_path):
 @pytest.mark.parametrize("text, seconds", [("90s", 90), ("15m", 900), ("2h", 7200), ("30d", 2592000), (5, 5), ("6.5", 6.5)])
 def test_durations(text, seconds):
     assert parse_duration(text).total_seconds() == seconds
+
+
+def test_tiers_have_their_own_intervals_accounts_and_types(tmp_path):
+    path = tmp_path / "elava.yaml"
+    path.write_text("""
+tiers:
+  - {name: critical, interval: 5m, accounts: ["111111111111"], types: [ec2.security-group]}
+  - {name: production, interval: 1h, tags: {env: prod}}
+""")
+    critical, production = load_settings(path).tiers
+    assert critical.interval == timedelta(minutes=5) and critical.has_account("111111111111")
+    assert not critical.has_account("222222222222") and production.has_account("222222222222")
+    assert production.tags == {"env": "prod"} and critical.types == ["ec2.security-group"]
