@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from streams.store.kv import prefix_scan
+from streams.store.kv import prefix_scan, range_scan
 
 
 class FaustPartitionKV:
@@ -30,3 +30,6 @@ class FaustPartitionKV:
 
     def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         return prefix_scan(self._db, prefix)
+
+    def scan_range(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]:
+        return range_scan(self._db, start, end)

@@ -1,7 +1,7 @@
 """Byte-level key/value backends under the versioned store.
 
-Backends implement get/put/delete and an ordered prefix scan; everything above
-(versions, heads, shard membership) is layout, not storage.
+Backends implement get/put/delete and ordered prefix and range scans; everything
+above (versions, heads, shard membership, the time index) is layout, not storage.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from elava.exceptions import StoreError
 
 STORE_FORMAT = b"elava-mvcc-1"
 FORMAT_KEY = b"\x00format"
+# Block compression of new files; see docs/benchmarks.md ("MVCC store") for the choice.
+COMPRESSION = "snappy"
 
 
 class KV(Protocol):
@@ -21,12 +23,25 @@ class KV(Protocol):
     def put(self, key: bytes, value: bytes) -> None: ...
     def delete(self, key: bytes) -> None: ...
     def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]: ...
+    def scan_range(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]: ...
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the store (RocksDB allows one writer at a time)."""
 
 
 def prefix_scan(db, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
     """Ordered items of a raw-mode Rdict whose key starts with ``prefix``."""
     for key, value in db.items(from_key=prefix):
         if not key.startswith(prefix):
+            return
+        yield key, value
+
+
+def range_scan(db, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """Ordered items of a raw-mode Rdict with ``start <= key < end``."""
+    for key, value in db.items(from_key=start):
+        if key >= end:
             return
         yield key, value
 
@@ -50,20 +65,35 @@ class MemoryKV:
         for key in sorted(k for k in self._data if k.startswith(prefix)):
             yield key, self._data[key]
 
+    def scan_range(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]:
+        for key in sorted(k for k in self._data if start <= k < end):
+            yield key, self._data[key]
+
 
 class RocksKV:
-    """The embedded backend: one RocksDB directory through rocksdict (raw bytes)."""
+    """The embedded backend: one RocksDB directory through rocksdict (raw bytes).
 
-    def __init__(self, path: Path) -> None:
+    ``read_only`` opens without taking RocksDB's lock, so queries can read while a
+    scan or a worker writes; such a handle refuses every write.
+    """
+
+    def __init__(self, path: Path, *, read_only: bool = False, compression: str = COMPRESSION) -> None:
         import rocksdict  # imported here so the core stays importable without it
 
-        path.mkdir(parents=True, exist_ok=True)
         self.path = path
-        options = rocksdict.Options(raw_mode=True)
-        options.create_if_missing(True)
+        self.read_only = read_only
+        if read_only and not (path / "CURRENT").exists():
+            raise StoreError(f"no store at {path} yet (run `elava scan` first, or set storage.path)")
+        if not read_only:
+            path.mkdir(parents=True, exist_ok=True)
+        access = rocksdict.AccessType.read_only() if read_only else rocksdict.AccessType.read_write()
         try:
-            self._db = rocksdict.Rdict(str(path), options=options)
+            self._db = rocksdict.Rdict(str(path), options=_options(compression), access_type=access)
         except Exception as exc:  # rocksdict raises plain Exception on open failures
+            if "lock" in str(exc).lower():
+                raise StoreLockedError(
+                    f"the store at {path} is in use by another process (an `elava scan` or a worker?); "
+                    "RocksDB lets one process write at a time: try again when it has finished") from exc
             raise StoreError(f"cannot open store at {path}: {exc}") from exc
         self._check_format()
 
@@ -72,7 +102,8 @@ class RocksKV:
         if found is None:
             if any(True for _ in self._db.keys()):
                 raise StoreError(f"{self.path} holds a RocksDB database that is not an Elava store")
-            self._db.put(FORMAT_KEY, STORE_FORMAT)
+            if not self.read_only:
+                self._db.put(FORMAT_KEY, STORE_FORMAT)
         elif found != STORE_FORMAT:
             raise StoreError(f"{self.path} is an Elava store of another format ({found!r})")
 
@@ -88,5 +119,22 @@ class RocksKV:
     def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         return prefix_scan(self._db, prefix)
 
+    def scan_range(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]:
+        return range_scan(self._db, start, end)
+
+    def compact(self) -> None:
+        """Flush the memtable and compact every file (for measuring bytes on disk)."""
+        self._db.flush()
+        self._db.compact_range(None, None)
+
     def close(self) -> None:
         self._db.close()
+
+
+def _options(compression: str):
+    import rocksdict
+
+    options = rocksdict.Options(raw_mode=True)
+    options.create_if_missing(True)
+    options.set_compression_type(getattr(rocksdict.DBCompressionType, compression)())
+    return options

@@ -6,14 +6,18 @@ Keys (``\\x00`` never occurs in a uid or shard key):
 - ``v\\x00<uid>\\x00<version:4B>``   one record per version; a history is one range read
 - ``m\\x00<shard>\\x00<uid>``        shard membership, for deletion by scan markers
 - ``s\\x00<shard>``                 the last scan marker seen for the shard ("last seen")
+- ``t\\x00<valid_from:8B>\\x00<uid>\\x00<version:4B>``   time index: "what changed between
+  T1 and T2" is one range read instead of a scan of every version
+- ``c\\x00<name>``                  cursors of background work (retention)
 
 Re-observing an unchanged resource writes nothing: "last seen" belongs to the scan.
-Times are integer microseconds since the epoch.
+Times are integer microseconds since the epoch. Version numbers of a resource are
+contiguous and ``valid_from`` never decreases with them; retention drops a prefix.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -51,6 +55,36 @@ def member_key(shard: str, uid: str) -> bytes:
 
 def scan_key(shard: str) -> bytes:
     return b"s" + SEP + shard.encode()
+
+
+def time_key(valid_from: int, uid: str, version: int) -> bytes:
+    return b"t" + SEP + valid_from.to_bytes(8, "big") + SEP + uid.encode() + SEP + version.to_bytes(4, "big")
+
+
+def cursor_key(name: str) -> bytes:
+    return b"c" + SEP + name.encode()
+
+
+def time_bound(micros: int) -> bytes:
+    """The first time-index key at or after ``micros``."""
+    return b"t" + SEP + max(micros, 0).to_bytes(8, "big")
+
+
+@dataclass(frozen=True)
+class TimeEntry:
+    """One time-index entry: version ``version`` of ``uid`` began at ``valid_from``."""
+
+    valid_from: int
+    uid: str
+    version: int
+
+    @classmethod
+    def from_key(cls, key: bytes) -> TimeEntry:
+        return cls(int.from_bytes(key[2:10], "big"), key[11:-5].decode(), int.from_bytes(key[-4:], "big"))
+
+    @property
+    def key(self) -> bytes:
+        return time_key(self.valid_from, self.uid, self.version)
 
 
 @dataclass(frozen=True)
@@ -97,6 +131,7 @@ class VersionStore:
         encoded = version.to_bytes()
         self.kv.put(version_key(version.uid, version.version), encoded)
         self.kv.put(head_key(version.uid), encoded)
+        self.kv.put(time_key(version.valid_from, version.uid, version.version), b"")
         if version.kind == "created":
             self.kv.put(member_key(version.shard, version.uid), b"")
 
@@ -106,6 +141,7 @@ class VersionStore:
         self.kv.put(version_key(version.uid, version.version), encoded)
         if is_head:
             self.kv.put(head_key(version.uid), encoded)
+        self.kv.put(time_key(version.valid_from, version.uid, version.version), b"")
         if version.kind == "created":
             self.kv.put(member_key(version.shard, version.uid), b"")
 
@@ -130,14 +166,66 @@ class VersionStore:
         ]
 
     def as_of(self, uid: str, moment: datetime) -> Version | None:
-        """The version valid at ``moment`` (None if absent or deleted then)."""
+        """The version valid at ``moment`` (None if absent or deleted then, or older than retention)."""
         t = to_micros(moment)
-        found = None
-        for version in self.versions(uid):
-            if version.valid_from > t:
-                break
-            found = version
+        head = self.head(uid)
+        if head is None:
+            return None
+        found = head if head.valid_from <= t else self._latest_started_by(uid, t, head)
         return None if found is None or found.deleted else found
+
+    def _latest_started_by(self, uid: str, t: int, head: Version) -> Version | None:
+        """Binary search of versions older than the head: the last one with valid_from <= t.
+
+        A missing version was dropped by retention, so it is older than every kept one.
+        """
+        lo, hi, found, read = 1, head.version - 1, None, {head.version: head}
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            read[mid] = candidate = self.get_version(uid, mid)
+            if candidate is None or candidate.valid_from <= t:
+                found, lo = candidate or found, mid + 1
+            else:
+                hi = mid - 1
+        if found is None:
+            return None
+        after = read.get(found.version + 1) or self.get_version(uid, found.version + 1)
+        return _with_valid_to(found, after.valid_from if after else None)
+
+    def changed_between(self, start: int, end: int, *, after: TimeEntry | None = None) -> Iterator[TimeEntry]:
+        """Time-index entries of versions that began in ``[start, end)``, oldest first.
+
+        ``after`` resumes a walk strictly after that entry (a cursor).
+        """
+        first = max(time_bound(start), after.key + SEP) if after else time_bound(start)
+        for key, _ in self.kv.scan_range(first, time_bound(end)):
+            yield TimeEntry.from_key(key)
+
+    def versions_below(self, uid: str, version: int) -> list[Version]:
+        """Stored versions of ``uid`` numbered below ``version``, oldest first."""
+        scanned = self.kv.scan_range(version_key(uid, 0), version_key(uid, version))
+        return [Version.from_bytes(uid, data) for _, data in scanned]
+
+    def drop_time_entry(self, entry: TimeEntry) -> None:
+        self.kv.delete(entry.key)
+
+    def drop_versions(self, versions: Iterable[Version]) -> None:
+        """Forget old versions (retention): their records and their time-index entries."""
+        for version in versions:
+            self.kv.delete(version_key(version.uid, version.version))
+            self.kv.delete(time_key(version.valid_from, version.uid, version.version))
+
+    def remove_resource(self, head: Version, versions: Iterable[Version]) -> None:
+        """Forget a resource entirely (a tombstone older than retention)."""
+        self.drop_versions(versions)
+        self.kv.delete(head_key(head.uid))
+        self.forget_member(head.shard, head.uid)
+
+    def get_cursor(self, name: str) -> bytes | None:
+        return self.kv.get(cursor_key(name))
+
+    def set_cursor(self, name: str, value: bytes) -> None:
+        self.kv.put(cursor_key(name), value)
 
     def record_scan(self, shard: str, marker: dict[str, Any]) -> None:
         self.kv.put(scan_key(shard), orjson.dumps(marker))

@@ -1,0 +1,41 @@
+"""Opening the embedded store: one writer, any number of read-only readers, clear errors."""
+
+import pytest
+
+from elava.exceptions import StoreError
+from streams.store.kv import RocksKV, StoreLockedError
+
+
+@pytest.fixture
+def writer(tmp_path):
+    kv = RocksKV(tmp_path / "store")
+    kv.put(b"t\x00a", b"1")
+    kv.put(b"t\x00b", b"2")
+    kv.put(b"t\x00c", b"3")
+    yield kv
+    kv.close()
+
+
+def test_a_second_writer_is_told_the_store_is_in_use(writer, tmp_path):
+    with pytest.raises(StoreLockedError, match="in use by another process"):
+        RocksKV(tmp_path / "store")
+
+
+def test_a_reader_reads_while_the_writer_holds_the_store_and_cannot_write(writer, tmp_path):
+    reader = RocksKV(tmp_path / "store", read_only=True)
+    try:
+        assert reader.get(b"t\x00b") == b"2"
+        with pytest.raises(Exception, match="read only"):
+            reader.put(b"x", b"y")
+    finally:
+        reader.close()
+
+
+def test_reading_a_store_that_does_not_exist_says_so_and_creates_nothing(tmp_path):
+    with pytest.raises(StoreError, match="no store at"):
+        RocksKV(tmp_path / "missing", read_only=True)
+    assert not (tmp_path / "missing").exists()
+
+
+def test_range_scan_is_half_open(writer):
+    assert [k for k, _ in writer.scan_range(b"t\x00a", b"t\x00c")] == [b"t\x00a", b"t\x00b"]
