@@ -96,6 +96,12 @@ class TemporalQueries:
         """Who made each version of ``uid`` in the window; ``unknown`` where attribution has not said."""
         return [authorship(v) for v in self.history(uid, since, until)]
 
+    def resolve(self, ref: str) -> list[str]:
+        """Uids meant by ``ref``: the uid itself, or those ending in ``/ref`` or ``:ref`` (an id)."""
+        if self.store.head(ref) is not None:
+            return [ref]
+        return [uid for uid in self.store.uids() if uid.endswith((f"/{ref}", f":{ref}"))]
+
     def subject(self, version: Version) -> dict[str, Any] | None:
         """What a version is about: its resource, or for a deletion the last version seen alive."""
         if version.resource is not None or version.version <= 1:

@@ -234,6 +234,12 @@ class VersionStore:
         data = self.kv.get(scan_key(shard))
         return orjson.loads(data) if data is not None else None
 
+    def uids(self) -> Iterator[str]:
+        """Every resource the store knows, in uid order, without decoding a record."""
+        prefix = b"h" + SEP
+        for key, _ in self.kv.scan(prefix):
+            yield key[len(prefix):].decode()
+
     def heads(self) -> Iterator[Version]:
         prefix = b"h" + SEP
         for key, data in self.kv.scan(prefix):

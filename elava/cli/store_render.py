@@ -1,0 +1,104 @@
+"""Tables and JSON lines for the time-travel commands (history, at, changes, who)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from elava.events import FieldChange
+from streams.analyzers.drift import describe
+from streams.store.queries import Authorship
+from streams.store.versioned import Version, from_micros
+
+KIND_STYLE = {"created": "green", "modified": "yellow", "deleted": "red"}
+NOT_ATTRIBUTED = "unknown (not attributed)"
+
+
+def when(micros: int | None) -> str:
+    return from_micros(micros).strftime("%Y-%m-%d %H:%M:%S") if micros is not None else ""
+
+
+def iso(micros: int | None) -> str | None:
+    return from_micros(micros).isoformat() if micros is not None else None
+
+
+def kind_cell(kind: str) -> str:
+    return f"[{KIND_STYLE.get(kind, 'white')}]{kind}[/]"
+
+
+def resource_label(resource: dict[str, Any] | None, uid: str) -> str:
+    if not resource:
+        return uid
+    ident, name = resource.get("id") or uid, resource.get("name")
+    return f"{resource.get('type', '')} {ident}" + (f" ({name})" if name and name != ident else "")
+
+
+def what_changed(version: Version) -> str:
+    if version.kind == "modified":
+        return "\n".join(describe(FieldChange.model_validate(d)) for d in version.diff) or "content changed"
+    if version.kind == "deleted":
+        return "absent from a complete scan"
+    tags = (version.resource or {}).get("tags") or {}
+    return "tags: " + (", ".join(f"{k}={v}" for k, v in sorted(tags.items())) or "none")
+
+
+def history_table(versions: list[Version]) -> Table:
+    table = Table("version", "change", "valid from (UTC)", "valid to (UTC)", "what changed")
+    for v in versions:
+        table.add_row(f"v{v.version}", kind_cell(v.kind), when(v.valid_from), when(v.valid_to) or "now",
+                      what_changed(v))
+    return table
+
+
+def inventory_table(versions: list[Version]) -> Table:
+    table = Table("type", "id", "name", "account", "region", "tags", "version", "since (UTC)")
+    rows = sorted(versions, key=lambda v: (v.resource["type"], v.resource["region"], v.resource["id"]))
+    for v in rows:
+        r = v.resource
+        table.add_row(r["type"], r["id"], r.get("name") or "", r["account"], r["region"],
+                      str(len(r.get("tags") or {})), f"v{v.version}", when(v.valid_from))
+    return table
+
+
+def changes_table(rows: list[tuple[Version, dict[str, Any] | None]]) -> Table:
+    table = Table("when (UTC)", "change", "resource", "version", "what changed")
+    for version, subject in rows:
+        table.add_row(when(version.valid_from), kind_cell(version.kind), resource_label(subject, version.uid),
+                      f"v{version.version}", what_changed(version))
+    return table
+
+
+def who_table(rows: list[Authorship]) -> Table:
+    table = Table("version", "when (UTC)", "change", "who", "confidence", "evidence")
+    for row in rows:
+        v = row.version
+        confidence = f"{row.confidence:.2f}" if row.confidence is not None else ""
+        actor = f"{row.actor} ({row.actor_kind})" if row.attributed else f"[dim]{NOT_ATTRIBUTED}[/]"
+        table.add_row(f"v{v.version}", when(v.valid_from), kind_cell(v.kind), actor, confidence,
+                      "\n".join(row.evidence))
+    return table
+
+
+def version_json(version: Version, subject: dict[str, Any] | None) -> dict[str, Any]:
+    """One version as a JSON line; ``subject`` names what a deletion removed."""
+    about = subject or {}
+    return {
+        "uid": version.uid, "version": version.version, "kind": version.kind,
+        "valid_from": iso(version.valid_from), "valid_to": iso(version.valid_to),
+        "type": about.get("type"), "id": about.get("id"), "name": about.get("name"),
+        "account": about.get("account"), "region": about.get("region"),
+        "diff": version.diff, "resource": version.resource, "cause": version.cause,
+        "attribution": version.attribution,
+    }
+
+
+def inventory_json(version: Version) -> dict[str, Any]:
+    return {**(version.resource or {}), "version": version.version, "valid_from": iso(version.valid_from)}
+
+
+def who_json(row: Authorship) -> dict[str, Any]:
+    v = row.version
+    return {"uid": v.uid, "version": v.version, "kind": v.kind, "valid_from": iso(v.valid_from),
+            "actor": row.actor, "actor_kind": row.actor_kind, "confidence": row.confidence,
+            "evidence": row.evidence, "attributed": row.attributed}
