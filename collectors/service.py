@@ -68,10 +68,11 @@ async def scan_account_once(settings: Settings, account: str, sink: ScanSink, re
     return AccountScan(report, started, utcnow())
 
 
-async def scan_once(settings: Settings, sink: ScanSink, type_names: list[str] | None = None) -> list[AccountScan]:
-    """Scan every account once, in turn."""
+async def scan_once(settings: Settings, sink: ScanSink, type_names: list[str] | None = None,
+                    accounts: list[str] | None = None) -> list[AccountScan]:
+    """Scan every account (or the given ones) once, in turn."""
     return [await scan_account_once(settings, account, sink, None, type_names)
-            for account in await discover_accounts(settings)]
+            for account in (accounts if accounts is not None else await discover_accounts(settings))]
 
 
 def summary_markers(scan: AccountScan) -> list[ScanMarker]:
@@ -85,7 +86,8 @@ def summary_markers(scan: AccountScan) -> list[ScanMarker]:
     ]
 
 
-async def run_collector(settings: Settings, interval: float = 0.0, on_scan=None) -> bool:
+async def run_collector(settings: Settings, interval: float = 0.0, on_scan=None,
+                        type_names: list[str] | None = None) -> bool:
     """Scan and publish to Kafka, once or every ``interval`` seconds; True if the last scan was partial."""
     from collectors.publish import KafkaSink
     from elava.kafka import ensure_topics, new_producer
@@ -97,7 +99,7 @@ async def run_collector(settings: Settings, interval: float = 0.0, on_scan=None)
     try:
         sink = KafkaSink(producer, Topics(settings.kafka))
         while True:
-            scans = await scan_once(settings, sink)
+            scans = await scan_once(settings, sink, type_names)
             for scan in scans:
                 for marker in summary_markers(scan):
                     await sink.summary(marker)

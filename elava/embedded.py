@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from collectors.service import AccountScan, scan_once
-from collectors.sink import ListSink, TeeSink
+from collectors.service import AccountScan, discover_accounts, scan_once
+from collectors.sink import ListSink, ScanSink, TeeSink
 from elava.events import Resource
 from elava.settings import Settings
+from elava.tiers import in_tiers, select_tiers, tier_accounts, tier_types
 from streams.embedded import EmbeddedPipeline, Outputs
 from streams.store.kv import RocksKV
 from streams.store.versioned import VersionStore
@@ -24,11 +25,28 @@ class EmbeddedScan:
         return any(scan.report.partial for scan in self.scans)
 
 
-async def embedded_scan(settings: Settings, type_names: list[str] | None = None) -> EmbeddedScan:
+async def scan_plan(settings: Settings, type_names: list[str] | None,
+                    tier_names: list[str] | None) -> tuple[list[str], list[str] | None]:
+    """Which accounts and types to scan: all, or those of the named tiers."""
+    accounts = await discover_accounts(settings)
+    if not tier_names:
+        return accounts, type_names
+    tiers = select_tiers(settings, tier_names)
+    return tier_accounts(tiers, accounts), type_names or tier_types(tiers)
+
+
+async def embedded_scan(settings: Settings, type_names: list[str] | None = None,
+                        tier_names: list[str] | None = None, progress: ScanSink | None = None) -> EmbeddedScan:
+    accounts, types = await scan_plan(settings, type_names, tier_names)
     kv = RocksKV(settings.storage.path)
     try:
         pipeline, listing = EmbeddedPipeline(VersionStore(kv)), ListSink()
-        scans = await scan_once(settings, TeeSink(pipeline, listing), type_names)
-        return EmbeddedScan(scans, listing.resources(), pipeline.outputs)
+        sinks = [pipeline, listing] + ([progress] if progress is not None else [])
+        scans = await scan_once(settings, TeeSink(*sinks), types, accounts)
     finally:
         kv.close()
+    resources = listing.resources()
+    if tier_names:
+        tiers = select_tiers(settings, tier_names)
+        resources = [r for r in resources if in_tiers(r, tiers)]
+    return EmbeddedScan(scans, resources, pipeline.outputs)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from elava.cli.common import console, err_console, settings_or_exit
+from elava.cli.common import console, settings_or_exit
 
 app = typer.Typer(help="Elava: living infrastructure engine for AWS.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -63,6 +63,7 @@ def worker(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
 def collect(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
             endpoint_url: EndpointOpt = None, region: RegionOpt = None,
             interval: Annotated[float, typer.Option(help="Seconds between scans; 0 scans once.")] = 0,
+            type_: Annotated[list[str] | None, typer.Option("--type", "-t", help="Resource type (repeatable).")] = None,
             serve: Annotated[bool, typer.Option(
                 "--serve", help="Join the collector group and scan the accounts of the requests it is given.")] = False,
             ) -> None:
@@ -76,7 +77,7 @@ def collect(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
         return
     from elava.cli.render import scan_report_table
 
-    partial = asyncio.run(run_collector(settings, interval=interval,
+    partial = asyncio.run(run_collector(settings, interval=interval, type_names=type_,
                                         on_scan=lambda scans: console.print(scan_report_table(scans))))
     if partial:
         console.print("[yellow]partial scan: failed types keep their last known state (no deletions inferred)[/]")
@@ -103,26 +104,16 @@ def _serve_requests(settings) -> None:
 @app.command()
 def scan(config: ConfigOpt = None, endpoint_url: EndpointOpt = None, region: RegionOpt = None,
          type_: Annotated[list[str] | None, typer.Option("--type", "-t", help="Resource type (repeatable).")] = None,
+         tiers: Annotated[str | None, typer.Option(help="Only these tiers, e.g. critical,production.")] = None,
+         risk_only: Annotated[bool, typer.Option(
+             "--risk-only", help="Only untracked (no owner tag) resources that are public, open or unencrypted.")] = False,
          output: Annotated[str, typer.Option(help="table or json.")] = "table") -> None:
     """Scan once in-process (no Kafka): store versions locally and print what exists."""
-    import orjson
-
-    from elava.cli.render import changes_table, resource_json, resources_table, scan_report_table
-    from elava.embedded import embedded_scan
+    from elava.cli.scan import run_scan_command
 
     settings = settings_or_exit(config, providers__aws__endpoint_url=endpoint_url, providers__aws__regions=region)
-    result = asyncio.run(embedded_scan(settings, type_))
-    if output == "json":
-        for resource in result.resources:
-            print(orjson.dumps(resource_json(resource)).decode())
-    else:
-        console.print(resources_table(result.resources))
-        console.print(scan_report_table(result.scans))
-        if result.outputs.changes:
-            console.print(changes_table(result.outputs.changes, result.outputs.drift))
-    if result.partial:
-        err_console.print("[yellow]partial scan: failed types keep their last known state (no deletions inferred)[/]")
-        raise typer.Exit(code=3)
+    code = run_scan_command(settings, type_, tiers.split(",") if tiers else None, risk_only, output)
+    raise typer.Exit(code=code)
 
 
 @app.command()

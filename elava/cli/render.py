@@ -99,10 +99,12 @@ def scan_report_table(scans: list) -> Table:
 
 
 def resources_table(resources: list) -> Table:
-    table = Table("type", "id", "name", "region", "owner", "tags")
-    for r in sorted(resources, key=lambda r: (r.type, r.region, r.id)):
+    from streams.analyzers.risk import risks
+
+    table = Table("type", "id", "name", "account", "region", "owner", "risk")
+    for r in sorted(resources, key=lambda r: (r.type, r.account, r.region, r.id)):
         owner = r.tags.get("owner") or r.tags.get("Owner") or "[yellow]untracked[/]"
-        table.add_row(r.type, r.id, r.name or "", r.region, owner, str(len(r.tags)))
+        table.add_row(r.type, r.id, r.name or "", r.account, r.region, owner, ", ".join(risks(r)))
     return table
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import urllib.request
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 import boto3
 
 ACCOUNT = "123456789012"  # moto's default account id
+IMAGE_ID = "ami-12c6146b"  # moto accepts any image id; no catalogue is loaded
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "aws_session_token": "testing"}
 
@@ -36,6 +38,9 @@ class SimulatedAccount:
 
         # The simulated endpoint logs every request at INFO; the story is the output.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # moto's public AMI catalogue would show up as ~1,000 "own" images and snapshots
+        # (it ignores Owners=self) and slow every scan; our accounts start empty.
+        os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
         self.port = self.port or free_port()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from elava.demo.simulated import SimulatedAccount
+from elava.demo.simulated import IMAGE_ID, SimulatedAccount
 
 
 @dataclass
@@ -31,9 +31,8 @@ def resources_appear(world: World) -> None:
     world.group_id = group["GroupId"]
     ec2.authorize_security_group_ingress(GroupId=world.group_id, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     reservation = ec2.run_instances(
-        ImageId=image, InstanceType="t3.micro", MinCount=1, MaxCount=1, SecurityGroupIds=[world.group_id],
+        ImageId=IMAGE_ID, InstanceType="t3.micro", MinCount=1, MaxCount=1, SecurityGroupIds=[world.group_id],
         TagSpecifications=[{"ResourceType": "instance", "Tags": [
             {"Key": "Name", "Value": "web-1"}, {"Key": "owner", "Value": "alice"}]}])
     world.instance_id = reservation["Instances"][0]["InstanceId"]

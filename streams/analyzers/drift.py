@@ -6,11 +6,10 @@ high (critical for admin ports); losing an ownership tag is medium; the rest low
 
 from __future__ import annotations
 
-from elava.events import ChangeEvent, DriftEvent, FieldChange, utcnow
+from elava.events import ChangeEvent, DriftEvent, FieldChange
+from streams.analyzers.risk import OWNERSHIP_TAGS, WORLD
 
-WORLD = {"0.0.0.0/0", "::/0"}
 ADMIN_PORTS = {22, 3389}
-OWNERSHIP_TAGS = {"owner", "Owner", "team", "Team", "cost-center", "CostCenter"}
 _RANK = ["info", "low", "medium", "high", "critical"]
 
 
@@ -88,4 +87,3 @@ def _rule_text(rule: dict) -> str:
     return f"{proto}{ports} from {peer}"
 
 
-__all__ = ["drift_for", "describe", "summarise", "utcnow"]

@@ -52,7 +52,7 @@ async def test_collect_publishes_pages_then_markers_per_shard_and_summaries(kafk
                              kafka__partitions=2, kafka__shard_buckets=4,
                              providers__aws__endpoint_url=account.endpoint_url)
     scans = []
-    partial = await run_collector(settings, on_scan=scans.extend)
+    partial = await run_collector(settings, on_scan=scans.extend, type_names=TYPES)
     assert partial is False
     topics = Topics(settings.kafka)
 
@@ -79,7 +79,7 @@ async def test_markers_follow_their_pages_within_each_partition(kafka_bootstrap,
     settings = load_settings(None, kafka__bootstrap_servers=kafka_bootstrap, kafka__topic_prefix=prefix,
                              kafka__partitions=2, kafka__shard_buckets=4,
                              providers__aws__endpoint_url=account.endpoint_url)
-    await run_collector(settings)
+    await run_collector(settings, type_names=["ec2.security-group"])
     records = await read_topic(kafka_bootstrap, Topics(settings.kafka).observations, 2)
     closed: set[str] = set()
     for record in sorted(records, key=lambda r: (r.partition, r.offset)):

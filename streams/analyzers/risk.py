@@ -1,0 +1,60 @@
+"""Risk signals of one resource: exposed to the internet, public, unencrypted, untracked.
+
+Read from the normalised attributes the collectors publish, whatever the type; a
+type without such attributes simply has no signals.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from elava.events import Resource
+
+WORLD = {"0.0.0.0/0", "::/0"}
+OWNERSHIP_TAGS = {"owner", "Owner", "team", "Team", "cost-center", "CostCenter"}
+
+
+def is_tracked(resource: Resource) -> bool:
+    """Someone owns it: it carries an ownership tag with a value."""
+    return any(resource.tags.get(tag) for tag in OWNERSHIP_TAGS)
+
+
+def risks(resource: Resource) -> list[str]:
+    attributes = resource.attributes
+    found = []
+    if _open_to_world(attributes):
+        found.append("open to 0.0.0.0/0")
+    if _public(attributes):
+        found.append("public")
+    if _unencrypted(resource.type, attributes):
+        found.append("unencrypted")
+    return found
+
+
+def _open_to_world(attributes: dict[str, Any]) -> bool:
+    rules = attributes.get("ingress") or []
+    cidrs = attributes.get("public_access_cidrs") or []
+    return any(isinstance(r, dict) and (r.get("cidr") in WORLD or r.get("ipv6_cidr") in WORLD) for r in rules) or any(
+        c in WORLD for c in cidrs)
+
+
+def _public(attributes: dict[str, Any]) -> bool:
+    if attributes.get("public") is True or attributes.get("publicly_accessible") is True:
+        return True
+    if attributes.get("scheme") == "internet-facing" or attributes.get("url_auth_type") == "NONE":
+        return True
+    if "public_access_block" in attributes:
+        block = attributes["public_access_block"]
+        return block is None or not all(block.values())
+    return False
+
+
+def _unencrypted(type_name: str, attributes: dict[str, Any]) -> bool:
+    if attributes.get("encrypted") is False or attributes.get("storage_encrypted") is False:
+        return True
+    return type_name == "s3.bucket" and "encryption" in attributes and attributes["encryption"] is None
+
+
+def high_risk_untracked(resource: Resource) -> bool:
+    """What `elava scan --risk-only` shows: nobody owns it and it is exposed."""
+    return not is_tracked(resource) and bool(risks(resource))
