@@ -1,0 +1,39 @@
+from elava.events import Resource
+from streams.analyzers.risk import high_risk_untracked, is_tracked, risks
+
+
+def res(type_="ec2.security-group", tags=None, **attributes):
+    return Resource(uid=f"arn:x:{type_}", type=type_, id="x", account="1", region="r", tags=tags or {},
+                    attributes=attributes)
+
+
+def test_world_open_ingress_is_a_risk():
+    assert risks(res(ingress=[{"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "0.0.0.0/0"}])) == [
+        "open to 0.0.0.0/0"]
+    assert risks(res(ingress=[{"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "10.0.0.0/8"}])) == []
+
+
+def test_public_signals():
+    assert risks(res("rds.instance", publicly_accessible=True, storage_encrypted=True)) == ["public"]
+    assert risks(res("elbv2.load-balancer", scheme="internet-facing")) == ["public"]
+    assert risks(res("lambda.function", url_auth_type="NONE")) == ["public"]
+    assert risks(res("ec2.snapshot", public=True, encrypted=True)) == ["public"]
+
+
+def test_s3_without_public_access_block_or_encryption():
+    assert risks(res("s3.bucket", public_access_block=None, encryption=None)) == ["public", "unencrypted"]
+    blocked = {"block_public_acls": True, "ignore_public_acls": True, "block_public_policy": True,
+               "restrict_public_buckets": True}
+    assert risks(res("s3.bucket", public_access_block=blocked, encryption={"algorithm": "AES256"})) == []
+
+
+def test_unencrypted_volume():
+    assert risks(res("ec2.volume", encrypted=False)) == ["unencrypted"]
+
+
+def test_risk_only_means_untracked_and_exposed():
+    exposed = {"ingress": [{"protocol": "-1", "cidr": "0.0.0.0/0"}]}
+    assert high_risk_untracked(res(**exposed))
+    assert not high_risk_untracked(res(tags={"owner": "alice"}, **exposed))
+    assert not high_risk_untracked(res())
+    assert is_tracked(res(tags={"Team": "web"})) and not is_tracked(res(tags={"owner": ""}))
