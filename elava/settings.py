@@ -112,7 +112,8 @@ class KafkaSettings(Section):
 class WorkerSettings(Section):
     app_id: str = "elava-worker"
     data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("elava")) / "worker")
-    web_port: int = Field(default=6066, ge=0, le=65535)
+    web_port: int = Field(default=6066, ge=0, le=65535)  # the read-only query API; 0 turns it off
+    web_host: str = "127.0.0.1"  # 0.0.0.0 to serve other hosts (it has no authentication)
     # How long a crashed worker keeps its partitions before the group takes them back.
     session_timeout: Duration = timedelta(seconds=30)
 

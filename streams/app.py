@@ -18,9 +18,11 @@ from elava.exceptions import SchemaError
 from elava.settings import Settings
 from elava.topics import Topics
 from streams.analyzers.drift import drift_for
-from streams.faust_kv import FaustPartitionKV
+from streams.faust_kv import FaustPartitionKV, WorkerReadKV
 from streams.inputs import parse_observation_message
 from streams.observe import Observer
+from streams.store.api import OPENAPI, ROUTES, answer
+from streams.store.queries import TemporalQueries
 from streams.store.versioned import VersionStore
 
 log = logging.getLogger("elava.worker")
@@ -35,7 +37,9 @@ def create_app(settings: Settings) -> faust.App:
         broker=[f"kafka://{server.strip()}" for server in kafka.bootstrap_servers.split(",")],
         store="rocksdb://", datadir=str(settings.worker.data_dir),
         topic_partitions=kafka.partitions, topic_replication_factor=kafka.replication_factor,
-        consumer_auto_offset_reset="earliest", producer_acks=-1, web_enabled=False,
+        consumer_auto_offset_reset="earliest", producer_acks=-1,
+        web_enabled=settings.worker.web_port > 0, web_port=settings.worker.web_port or None,
+        web_bind=settings.worker.web_host, web_host=settings.worker.web_host,
         broker_commit_interval=1.0, table_standby_replicas=0,
         broker_session_timeout=settings.worker.session_timeout.total_seconds(),
         broker_heartbeat_interval=max(1.0, settings.worker.session_timeout.total_seconds() / 10),
@@ -53,10 +57,31 @@ def wire(app: faust.App, settings: Settings) -> None:
     table = app.Table("mvcc", partitions=partitions, key_type=bytes, value_type=bytes,
                       schema=faust.Schema(**RAW))
 
+    wire_query_api(app, table)
+
     @app.agent(observations, name="observe")
     async def observe(stream: faust.StreamT) -> None:
         async for event in stream.events():
             await handle_observation(event.message, table, outputs)
+
+
+def wire_query_api(app: faust.App, table: Any) -> None:
+    """GET /v1/... : time travel over the partitions this worker holds (read-only)."""
+    for path in ROUTES:
+        app.page(path)(_query_view(path, table))
+
+    @app.page("/openapi.json")
+    async def openapi(self: Any, request: Any) -> Any:
+        return self.json(OPENAPI)
+
+
+def _query_view(path: str, table: Any) -> Any:
+    async def view(self: Any, request: Any) -> Any:
+        status, body = answer(path, TemporalQueries(VersionStore(WorkerReadKV(table))), request.query)
+        return self.json(body, status=status)
+
+    view.__name__ = "query_" + path.rsplit("/", 1)[-1]
+    return view
 
 
 async def handle_observation(message: Any, table: Any, outputs: dict[str, Any]) -> None:

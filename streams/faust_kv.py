@@ -8,6 +8,7 @@ grow its in-memory key index for every key touched.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,3 +34,32 @@ class FaustPartitionKV:
 
     def scan_range(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]:
         return range_scan(self._db, start, end)
+
+
+class WorkerReadKV:
+    """Read-only view over every partition this worker holds (for the HTTP API).
+
+    A uid lives in exactly one partition, so merging the partitions' ordered scans
+    gives the same order as one store would.
+    """
+
+    def __init__(self, table: Any) -> None:
+        self._dbs = list(table.data._dbs.values())
+
+    def get(self, key: bytes) -> bytes | None:
+        for db in self._dbs:
+            value = db.get(key)
+            if value is not None:
+                return value
+        return None
+
+    def put(self, key: bytes, value: bytes) -> None:
+        raise PermissionError("the worker's query API is read-only")
+
+    delete = put
+
+    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        return heapq.merge(*(prefix_scan(db, prefix) for db in self._dbs))
+
+    def scan_range(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]:
+        return heapq.merge(*(range_scan(db, start, end) for db in self._dbs))

@@ -9,6 +9,7 @@ from rich.table import Table
 from elava.events import FieldChange
 from streams.analyzers.drift import describe
 from streams.store.queries import Authorship
+from streams.store.render_json import inventory_json, iso, version_json, who_json  # noqa: F401 (re-exported)
 from streams.store.versioned import Version, from_micros
 
 KIND_STYLE = {"created": "green", "modified": "yellow", "deleted": "red"}
@@ -17,10 +18,6 @@ NOT_ATTRIBUTED = "unknown (not attributed)"
 
 def when(micros: int | None) -> str:
     return from_micros(micros).strftime("%Y-%m-%d %H:%M:%S") if micros is not None else ""
-
-
-def iso(micros: int | None) -> str | None:
-    return from_micros(micros).isoformat() if micros is not None else None
 
 
 def kind_cell(kind: str) -> str:
@@ -78,27 +75,3 @@ def who_table(rows: list[Authorship]) -> Table:
         table.add_row(f"v{v.version}", when(v.valid_from), kind_cell(v.kind), actor, confidence,
                       "\n".join(row.evidence))
     return table
-
-
-def version_json(version: Version, subject: dict[str, Any] | None) -> dict[str, Any]:
-    """One version as a JSON line; ``subject`` names what a deletion removed."""
-    about = subject or {}
-    return {
-        "uid": version.uid, "version": version.version, "kind": version.kind,
-        "valid_from": iso(version.valid_from), "valid_to": iso(version.valid_to),
-        "type": about.get("type"), "id": about.get("id"), "name": about.get("name"),
-        "account": about.get("account"), "region": about.get("region"),
-        "diff": version.diff, "resource": version.resource, "cause": version.cause,
-        "attribution": version.attribution,
-    }
-
-
-def inventory_json(version: Version) -> dict[str, Any]:
-    return {**(version.resource or {}), "version": version.version, "valid_from": iso(version.valid_from)}
-
-
-def who_json(row: Authorship) -> dict[str, Any]:
-    v = row.version
-    return {"uid": v.uid, "version": v.version, "kind": v.kind, "valid_from": iso(v.valid_from),
-            "actor": row.actor, "actor_kind": row.actor_kind, "confidence": row.confidence,
-            "evidence": row.evidence, "attributed": row.attributed}

@@ -9,6 +9,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from collectors.publish import KafkaSink
+from elava.demo.simulated import free_port
 from elava.events import ChangeEvent, DriftEvent
 from elava.kafka import ensure_topics, new_producer
 from elava.settings import Settings, load_settings
@@ -55,7 +56,8 @@ class KafkaDriver:
         run = f"elava-demo-{uuid.uuid4().hex[:8]}"
         self.settings: Settings = load_settings(
             None, kafka__bootstrap_servers=bootstrap_servers, kafka__topic_prefix=run,
-            kafka__partitions=4, worker__app_id=run, worker__data_dir=str(work_dir / "worker"))
+            kafka__partitions=4, worker__app_id=run, worker__data_dir=str(work_dir / "worker"),
+            worker__web_port=free_port())
         self.topics = Topics(self.settings.kafka)
         self.settle_timeout = settle_timeout
         self._producer = new_producer(self.settings.kafka)

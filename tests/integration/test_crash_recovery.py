@@ -66,7 +66,7 @@ def settings_for(bootstrap: str, work: Path) -> Settings:
     run = f"crash-{uuid.uuid4().hex[:6]}"
     return load_settings(None, kafka__bootstrap_servers=bootstrap, kafka__topic_prefix=run, kafka__partitions=4,
                          kafka__shard_buckets=BUCKETS, worker__app_id=run, worker__data_dir=str(work / run),
-                         worker__session_timeout="6s")
+                         worker__session_timeout="6s", worker__web_port=0)
 
 
 async def publish_all(settings: Settings, messages: list) -> None:

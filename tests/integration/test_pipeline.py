@@ -45,6 +45,40 @@ async def test_observations_in_change_events_out(pipeline):
     assert [(d.uid, d.severity) for d in result.drift] == [(group.uid, "medium")]
 
 
+def get_json(port: int, path: str) -> tuple[int, object]:
+    import json
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+async def test_the_worker_answers_time_travel_queries_over_http(pipeline):
+    import asyncio
+    from urllib.parse import quote
+
+    group = sg("sg-api", {"owner": "alice"})
+    await pipeline.sink.page(page([group], T0, scan="api1"))
+    await pipeline.sink.page(page([sg("sg-api", {"owner": "bob"})], T0 + timedelta(hours=1), scan="api2"))
+    await pipeline.results()
+    port, uid = pipeline.settings.worker.web_port, quote(group.uid, safe="")
+
+    status, history = await asyncio.to_thread(get_json, port, f"/v1/history?uid={uid}")
+    assert status == 200 and [(v["version"], v["kind"]) for v in history] == [(1, "created"), (2, "modified")]
+    at = quote((T0 + timedelta(minutes=30)).isoformat(), safe="")
+    status, then = await asyncio.to_thread(get_json, port, f"/v1/resource?uid={uid}&at={at}")
+    assert status == 200 and then["resource"]["tags"] == {"owner": "alice"}
+    status, owned = await asyncio.to_thread(get_json, port, "/v1/inventory?tag=owner=bob")
+    assert status == 200 and [r["uid"] for r in owned] == [group.uid]
+    assert (await asyncio.to_thread(get_json, port, "/v1/changes"))[0] == 400
+    status, spec = await asyncio.to_thread(get_json, port, "/openapi.json")
+    assert status == 200 and "/v1/inventory" in spec["paths"]
+
+
 async def test_deletion_only_after_a_successful_scan_marker(pipeline):
     kept, gone = same_shard_pair("sg-del")
     await pipeline.sink.page(page([kept, gone], T0, scan="d1"))

@@ -65,7 +65,7 @@ def planted(monkeypatch):
 async def test_no_planted_secret_reaches_any_topic_or_the_cli(kafka_bootstrap, planted, tmp_path):
     run = f"secrets-{uuid.uuid4().hex[:6]}"
     settings = load_settings(None, kafka__bootstrap_servers=kafka_bootstrap, kafka__topic_prefix=run,
-                             kafka__partitions=2, worker__app_id=run, worker__data_dir=str(tmp_path / "w"),
+                             kafka__partitions=2, worker__app_id=run, worker__data_dir=str(tmp_path / "w"), worker__web_port=0,
                              providers__aws__endpoint_url=planted.endpoint_url)
     await ensure_topics(settings.kafka)
     worker = WorkerProcess(settings, tmp_path / "worker.log")

@@ -1,0 +1,104 @@
+"""The read-only query API as plain functions: query parameters in, (status, JSON) out.
+
+The worker serves them over HTTP (`streams/app.py`); they are plain so they can be
+tested without a web server. Each worker answers for the partitions it holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from elava.events import utcnow
+from elava.timeparse import parse_time
+from streams.store.openapi import OPENAPI  # noqa: F401 (served by the worker)
+from streams.store.queries import InventoryFilter, TemporalQueries
+from streams.store.render_json import inventory_json, version_json, who_json
+
+Answer = tuple[int, Any]
+LIMIT = 1000
+
+
+class BadRequest(ValueError):
+    pass
+
+
+def _moment(params: Mapping[str, str], name: str, default: datetime | None = None) -> datetime | None:
+    text = params.get(name)
+    if not text:
+        return default
+    try:
+        return parse_time(text, now=utcnow())
+    except ValueError as exc:
+        raise BadRequest(f"{name}: {exc}") from exc
+
+
+def _limit(params: Mapping[str, str]) -> int:
+    try:
+        return max(1, min(int(params.get("limit", LIMIT)), 100_000))
+    except ValueError as exc:
+        raise BadRequest("limit: not a number") from exc
+
+
+def _uid(params: Mapping[str, str]) -> str:
+    uid = params.get("uid")
+    if not uid:
+        raise BadRequest("uid is required")
+    return uid
+
+
+def resource(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
+    uid = _uid(params)
+    version = q.as_of(uid, _moment(params, "at", utcnow()))
+    if version is None:
+        return 404, {"error": f"{uid} did not exist then (or is not held by this worker)"}
+    return 200, version_json(version, q.subject(version))
+
+
+def history(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
+    versions = q.history(_uid(params), _moment(params, "since"), _moment(params, "until"))
+    return 200, [version_json(v, q.subject(v)) for v in versions]
+
+
+def who(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
+    return 200, [who_json(row) for row in q.who(_uid(params), _moment(params, "since"), _moment(params, "until"))]
+
+
+def inventory(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
+    tags = dict(pair.split("=", 1) for pair in params.get("tag", "").split(",") if "=" in pair)
+    where = InventoryFilter(params.get("account"), params.get("region"), params.get("type"), tags)
+    limit, rows = _limit(params), []
+    for version in q.inventory(_moment(params, "at", utcnow()), where):
+        if len(rows) == limit:
+            break
+        rows.append(inventory_json(version))
+    return 200, rows
+
+
+def changes(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
+    since = _moment(params, "since")
+    if since is None:
+        raise BadRequest("since is required")
+    limit, rows = _limit(params), []
+    for version in q.changes(since, _moment(params, "until", utcnow())):
+        if len(rows) == limit:
+            break
+        rows.append(version_json(version, q.subject(version)))
+    return 200, rows
+
+
+ROUTES: dict[str, Callable[[TemporalQueries, Mapping[str, str]], Answer]] = {
+    "/v1/resource": resource, "/v1/history": history, "/v1/who": who,
+    "/v1/inventory": inventory, "/v1/changes": changes,
+}
+
+
+def answer(path: str, queries: TemporalQueries, params: Mapping[str, str]) -> Answer:
+    handler = ROUTES.get(path)
+    if handler is None:
+        return 404, {"error": f"no such endpoint {path}"}
+    try:
+        return handler(queries, params)
+    except BadRequest as exc:
+        return 400, {"error": str(exc)}

@@ -1,0 +1,46 @@
+"""OpenAPI 3.1 description of the worker's read-only query API (served at /openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _param(name: str, description: str, required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "description": description,
+            "schema": {"type": "string"}}
+
+
+TIME = "ISO-8601 time, or how long ago: 90m, 2h, 3d"
+UID = _param("uid", "The resource uid (its ARN)", required=True)
+SINCE, UNTIL = _param("since", f"Window start: {TIME}"), _param("until", f"Window end: {TIME} (default now)")
+LIMIT = _param("limit", "At most this many items (default 1000)")
+VERSION = {"type": "object", "description": "One version: uid, version, kind, valid_from, valid_to, type, id, "
+           "name, account, region, diff, resource, cause, attribution"}
+
+
+def _get(summary: str, parameters: list, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"get": {"summary": summary, "parameters": parameters, "responses": {
+        "200": {"description": "OK", "content": {"application/json": {"schema": schema}}},
+        "400": {"description": "A parameter is missing or malformed"},
+        "404": {"description": "Not found (or held by another worker)"}}}}
+
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "Elava worker query API", "version": "1",
+             "description": "Read-only time travel over the MVCC store partitions this worker holds."},
+    "paths": {
+        "/v1/resource": _get("A resource as of a time", [UID, _param("at", f"{TIME} (default now)")], VERSION),
+        "/v1/history": _get("Versions of a resource overlapping a window", [UID, SINCE, UNTIL],
+                            {"type": "array", "items": VERSION}),
+        "/v1/who": _get("Who made each version of a resource", [UID, SINCE, UNTIL],
+                        {"type": "array", "items": {"type": "object"}}),
+        "/v1/inventory": _get("Every resource that existed at a time", [
+            _param("at", f"{TIME} (default now)"), _param("account", "Only this account"),
+            _param("region", "Only this region"), _param("type", "Only this type, e.g. ec2.instance"),
+            _param("tag", "key=value[,key=value]"), LIMIT], {"type": "array", "items": {"type": "object"}}),
+        "/v1/changes": _get("Versions that began in a window", [
+            _param("since", f"Window start: {TIME}", required=True), UNTIL, LIMIT],
+            {"type": "array", "items": VERSION}),
+    },
+}

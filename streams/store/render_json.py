@@ -1,0 +1,36 @@
+"""Versions as JSON objects: one shape for the CLI's JSON lines and the HTTP API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streams.store.queries import Authorship
+from streams.store.versioned import Version, from_micros
+
+
+def iso(micros: int | None) -> str | None:
+    return from_micros(micros).isoformat() if micros is not None else None
+
+
+def version_json(version: Version, subject: dict[str, Any] | None) -> dict[str, Any]:
+    """One version as a JSON line; ``subject`` names what a deletion removed."""
+    about = subject or {}
+    return {
+        "uid": version.uid, "version": version.version, "kind": version.kind,
+        "valid_from": iso(version.valid_from), "valid_to": iso(version.valid_to),
+        "type": about.get("type"), "id": about.get("id"), "name": about.get("name"),
+        "account": about.get("account"), "region": about.get("region"),
+        "diff": version.diff, "resource": version.resource, "cause": version.cause,
+        "attribution": version.attribution,
+    }
+
+
+def inventory_json(version: Version) -> dict[str, Any]:
+    return {**(version.resource or {}), "version": version.version, "valid_from": iso(version.valid_from)}
+
+
+def who_json(row: Authorship) -> dict[str, Any]:
+    v = row.version
+    return {"uid": v.uid, "version": v.version, "kind": v.kind, "valid_from": iso(v.valid_from),
+            "actor": row.actor, "actor_kind": row.actor_kind, "confidence": row.confidence,
+            "evidence": row.evidence, "attributed": row.attributed}
