@@ -1,0 +1,81 @@
+from datetime import UTC, datetime, timedelta
+
+from elava.events import Actor, ChangeEvent, FieldChange, Resource, TouchedResource, TrailEvent
+from streams.attribution.scoring import Window, attribute, score
+
+T = datetime(2026, 11, 28, 12, tzinfo=UTC)
+UID = "arn:aws:ec2:us-east-1:111122223333:security-group/sg-1"
+ALICE = Actor(type="IAMUser", arn="arn:aws:iam::111122223333:user/alice", name="alice", kind="human")
+BOB = Actor(type="IAMUser", arn="arn:aws:iam::111122223333:user/bob", name="bob", kind="human")
+WINDOW = Window(start=T - timedelta(hours=1), end=T)
+RULE = FieldChange(path="attributes.ingress", op="add", new={"protocol": "tcp", "from_port": 22, "cidr": "0.0.0.0/0"})
+
+
+def change(kind="modified", diff=(RULE,), tags=None):
+    resource = Resource(uid=UID, type="ec2.security-group", id="sg-1", account="111122223333", region="us-east-1",
+                        tags=tags or {})
+    return ChangeEvent(uid=UID, type=resource.type, account=resource.account, region=resource.region, kind=kind,
+                       previous_version=1 if kind != "created" else None, new_version=2, observed_at=T,
+                       diff=list(diff), resource=resource, cause_id="p")
+
+
+def trail(name, actor=ALICE, at=T - timedelta(minutes=10), event_id="e1", uid=UID, **extra):
+    return TrailEvent(trail_event_id=event_id, event_name=name, event_source="ec2.amazonaws.com", event_time=at,
+                      account="111122223333", region="us-east-1", actor=actor,
+                      resource=TouchedResource(uid=uid, type="ec2.security-group", id="sg-1"), **extra)
+
+
+def test_consistent_event_in_window_is_certain():
+    result = attribute(change(), [trail("AuthorizeSecurityGroupIngress")], WINDOW)
+    assert (result.actor.name, result.confidence, result.evidence, result.method) == ("alice", 1.0, ["e1"], "cloudtrail")
+
+
+def test_generic_mutation_scores_lower_than_a_specific_one():
+    assert score(change(), trail("ModifyInstanceAttribute"), WINDOW) < score(change(), trail("AuthorizeSecurityGroupIngress"), WINDOW)
+
+
+def test_competing_actors_share_the_confidence():
+    result = attribute(change(), [trail("AuthorizeSecurityGroupIngress"),
+                                  trail("AuthorizeSecurityGroupIngress", actor=BOB, event_id="e2")], WINDOW)
+    assert result.confidence <= 0.5
+
+
+def test_a_specific_event_beats_a_generic_competitor():
+    result = attribute(change(), [trail("ModifySecurityGroupRules", actor=BOB, event_id="e2"),
+                                  trail("UpdateSecurityGroupRuleDescriptionsIngress", event_id="e3"),
+                                  trail("AuthorizeSecurityGroupIngress")], WINDOW)
+    assert result.actor.name in ("alice", "bob") and result.confidence < 0.9
+
+
+def test_events_that_cannot_explain_the_change_are_ignored():
+    ignored = [
+        trail("AuthorizeSecurityGroupIngress", read_only=True),
+        trail("AuthorizeSecurityGroupIngress", error_code="UnauthorizedOperation"),
+        trail("AuthorizeSecurityGroupIngress", at=T - timedelta(days=2)),  # explains an older version
+        trail("AuthorizeSecurityGroupIngress", uid=UID + "x"),
+    ]
+    assert attribute(change(), ignored, WINDOW).method == "none"
+    assert score(change("created", ()), trail("DeleteSecurityGroup"), WINDOW) == 0.0
+
+
+def test_late_delivery_does_not_matter_only_event_time_does():
+    slightly_late = trail("AuthorizeSecurityGroupIngress", at=T + timedelta(minutes=5))
+    assert 0.85 < attribute(change(), [slightly_late], WINDOW).confidence < 1.0
+
+
+def test_creation_and_deletion_names():
+    created = attribute(change("created", ()), [trail("CreateSecurityGroup")], WINDOW)
+    deleted = attribute(change("deleted", ()), [trail("DeleteSecurityGroup", actor=BOB)], WINDOW)
+    assert (created.actor.name, created.confidence) == ("alice", 1.0)
+    assert (deleted.actor.name, deleted.confidence) == ("bob", 1.0)
+
+
+def test_without_cloudtrail_tags_give_a_lower_confidence_guess():
+    stack = attribute(change(tags={"aws:cloudformation:stack-name": "web"}), [], WINDOW)
+    assert (stack.method, stack.actor.via, stack.confidence) == ("heuristic", "cloudformation", 0.5)
+    assert stack.evidence == ["tag:aws:cloudformation:stack-name=web"]
+    terraform = attribute(change(tags={"ManagedBy": "Terraform"}), [], WINDOW)
+    assert (terraform.actor.via, terraform.actor.kind, terraform.confidence) == ("terraform", "automation", 0.4)
+    creator = attribute(change(tags={"created-by": "carol@example.com"}), [], WINDOW)
+    assert (creator.actor.name, creator.confidence) == ("carol@example.com", 0.35)
+    assert attribute(change(), [], WINDOW).confidence == 0.0
