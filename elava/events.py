@@ -249,9 +249,12 @@ class DriftEvent(Event):
     diff: list[FieldChange]
     detected_at: datetime
     actor: Actor | None = None
+    confidence: float | None = None
 
     def id_material(self) -> Any:
-        return [self.change_id, self.severity]
+        # An attribution arriving later re-reports the drift: a new id, the same change_id.
+        who = (self.actor.arn or self.actor.name) if self.actor else None
+        return [self.change_id, self.severity, who, self.confidence]
 
 
 class WasteFinding(Event):

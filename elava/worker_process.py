@@ -77,10 +77,11 @@ async def committed_offsets(admin: AIOKafkaAdminClient, group: str) -> dict:
 
 
 async def wait_until_processed(settings: Settings, worker: WorkerProcess | None = None,
-                               timeout: float = 120.0) -> None:
-    """Wait until the worker group has committed every observation published so far."""
+                               timeout: float = 120.0, topic: str | None = None) -> None:
+    """Wait until the worker group has committed every message published so far on ``topic``
+    (default: the observations topic)."""
     bootstrap = settings.kafka.bootstrap_servers
-    topic = Topics(settings.kafka).observations
+    topic = topic or Topics(settings.kafka).observations
     parts = [TopicPartition(topic, p) for p in range(settings.kafka.partitions)]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)

@@ -13,14 +13,22 @@ from typing import Any
 
 import faust
 
-from elava.events import Event, Observation, cloudevent_headers
+from elava.events import (
+    AttributedChange,
+    ChangeEvent,
+    DriftEvent,
+    Event,
+    Observation,
+    ScanMarker,
+    TrailEvent,
+    cloudevent_headers,
+)
 from elava.exceptions import SchemaError
 from elava.settings import Settings
 from elava.topics import Topics
-from streams.analyzers.drift import drift_for
 from streams.faust_kv import FaustPartitionKV, WorkerReadKV
 from streams.inputs import parse_observation_message
-from streams.observe import Observer
+from streams.process import PartitionProcessor
 from streams.store.api import OPENAPI, ROUTES, answer
 from streams.store.queries import TemporalQueries
 from streams.store.versioned import VersionStore
@@ -51,18 +59,21 @@ def create_app(settings: Settings) -> faust.App:
 def wire(app: faust.App, settings: Settings) -> None:
     topics = Topics(settings.kafka)
     partitions = settings.kafka.partitions
-    observations = app.topic(topics.observations, partitions=partitions, **RAW)
+    # Observations and trail events share shard keys, so a resource's pages, markers
+    # and CloudTrail events meet in one partition of the table.
+    inputs = app.topic(topics.observations, topics.cloudtrail, partitions=partitions, **RAW)
     outputs = {name: app.topic(getattr(topics, name), partitions=partitions, **RAW)
-               for name in ("changes", "drift", "dlq")}
+               for name in ("changes", "attributed_changes", "drift", "dlq")}
+    outputs["cloudtrail_topic"] = topics.cloudtrail
     table = app.Table("mvcc", partitions=partitions, key_type=bytes, value_type=bytes,
                       schema=faust.Schema(**RAW))
 
     wire_query_api(app, table)
 
-    @app.agent(observations, name="observe")
+    @app.agent(inputs, name="observe")
     async def observe(stream: faust.StreamT) -> None:
         async for event in stream.events():
-            await handle_observation(event.message, table, outputs)
+            await handle_message(event.message, table, outputs)
 
 
 def wire_query_api(app: faust.App, table: Any) -> None:
@@ -84,27 +95,35 @@ def _query_view(path: str, table: Any) -> Any:
     return view
 
 
-async def handle_observation(message: Any, table: Any, outputs: dict[str, Any]) -> None:
+def parse_message(message: Any, cloudtrail_topic: str) -> Observation | ScanMarker | TrailEvent:
+    if message.topic == cloudtrail_topic:
+        if not message.key:
+            raise SchemaError("empty key: trail events are keyed by the shard key of their resource")
+        return TrailEvent.from_bytes(message.value or b"")
+    return parse_observation_message(message.key, message.value, message.headers)
+
+
+async def handle_message(message: Any, table: Any, outputs: dict[str, Any]) -> None:
     try:
-        parsed = parse_observation_message(message.key, message.value, message.headers)
+        parsed = parse_message(message, outputs["cloudtrail_topic"])
     except SchemaError as exc:
         await dead_letter(outputs["dlq"], message, str(exc))
         return
     try:
-        observer = Observer(VersionStore(FaustPartitionKV(table, message.partition)))
-        if isinstance(parsed, Observation):
-            changes = observer.observe(parsed)
-        else:
-            changes = observer.close_scan(parsed)
+        produced = PartitionProcessor(VersionStore(FaustPartitionKV(table, message.partition))).process(parsed)
     except Exception as exc:  # a poison message must not stop the worker
         log.exception("processing failed; sending to the DLQ")
         await dead_letter(outputs["dlq"], message, f"processing error: {type(exc).__name__}: {exc}")
         return
-    for change in changes:
-        await send(outputs["changes"], change.uid, change)
-        drift = drift_for(change)
-        if drift is not None:
-            await send(outputs["drift"], drift.uid, drift)
+    for event in produced:
+        await send(outputs[OUTPUT_OF[type(event)]], _key_of(event), event)
+
+
+OUTPUT_OF = {ChangeEvent: "changes", AttributedChange: "attributed_changes", DriftEvent: "drift"}
+
+
+def _key_of(event: Event) -> str:
+    return event.change.uid if isinstance(event, AttributedChange) else event.uid
 
 
 async def send(topic: Any, key: str, event: Event) -> None:

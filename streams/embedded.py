@@ -1,46 +1,51 @@
 """The embedded driver: collectors feed the core in one process, no broker.
 
 It is a ScanSink: the collector hands it pages and markers exactly as it would
-publish them to Kafka, and it runs the same Observer and analyzers as the worker.
+publish them to Kafka, and it runs the same partition processing as the worker.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from elava.events import ChangeEvent, DriftEvent, Observation, ScanMarker
-from streams.analyzers.drift import drift_for
-from streams.observe import Observer
+from elava.events import AttributedChange, ChangeEvent, DriftEvent, Event, Observation, ScanMarker, TrailEvent
+from streams.process import PartitionProcessor
 from streams.store.versioned import VersionStore
 
 
 @dataclass
 class Outputs:
     changes: list[ChangeEvent] = field(default_factory=list)
+    attributed: list[AttributedChange] = field(default_factory=list)
     drift: list[DriftEvent] = field(default_factory=list)
     markers: list[ScanMarker] = field(default_factory=list)
 
+    def add(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, ChangeEvent):
+                self.changes.append(event)
+            elif isinstance(event, AttributedChange):
+                self.attributed.append(event)
+            elif isinstance(event, DriftEvent):
+                self.drift.append(event)
+
     def clear(self) -> None:
-        self.changes.clear()
-        self.drift.clear()
-        self.markers.clear()
+        for items in (self.changes, self.attributed, self.drift, self.markers):
+            items.clear()
 
 
 class EmbeddedPipeline:
     def __init__(self, store: VersionStore) -> None:
-        self.observer = Observer(store)
+        self.processor = PartitionProcessor(store)
+        self.observer = self.processor.observer
         self.outputs = Outputs()
 
     async def page(self, obs: Observation) -> None:
-        self._emit(self.observer.observe(obs))
+        self.outputs.add(self.processor.process(obs))
 
     async def marker(self, marker: ScanMarker) -> None:
         self.outputs.markers.append(marker)
-        self._emit(self.observer.close_scan(marker))
+        self.outputs.add(self.processor.process(marker))
 
-    def _emit(self, changes: list[ChangeEvent]) -> None:
-        for change in changes:
-            self.outputs.changes.append(change)
-            drift = drift_for(change)
-            if drift is not None:
-                self.outputs.drift.append(drift)
+    async def trail(self, event: TrailEvent) -> None:
+        self.outputs.add(self.processor.process(event))

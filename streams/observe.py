@@ -11,6 +11,7 @@ change event is lost between "stored" and "published".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from elava.events import ChangeEvent, FieldChange, Observation, Resource, ScanMarker
@@ -19,8 +20,11 @@ from streams.store.versioned import Version, VersionStore, from_micros, to_micro
 
 
 class Observer:
-    def __init__(self, store: VersionStore) -> None:
+    """``annotate`` may add to a new version before it is stored (attribution does)."""
+
+    def __init__(self, store: VersionStore, annotate: Callable[[Version], Version] | None = None) -> None:
         self.store = store
+        self.annotate = annotate or (lambda version: version)
 
     def observe(self, page: Observation) -> list[ChangeEvent]:
         changes = []
@@ -50,21 +54,21 @@ class Observer:
             hash=content_hash, cause=page.event_id, shard=page.shard,
             resource=resource.model_dump(mode="json"), diff=diff,
         )
+        version = self.annotate(version)
         self.store.append(version)
         return change_from_version(version, resource)
 
     def close_scan(self, marker: ScanMarker) -> list[ChangeEvent]:
-        """Record the scan; a complete, successful one turns the unseen into deletions."""
-        self._record_scan(marker)
-        if marker.status != "ok":
-            return []
-        seen = set(marker.ids)
-        started = to_micros(marker.started_at)
+        """A complete, successful scan turns the unseen into deletions; then it is recorded."""
         changes = []
-        for uid in list(self.store.shard_members(marker.shard)):
-            change = self._maybe_delete(uid, seen, started, marker)
-            if change is not None:
-                changes.append(change)
+        if marker.status == "ok":
+            seen, started = set(marker.ids), to_micros(marker.started_at)
+            for uid in list(self.store.shard_members(marker.shard)):
+                change = self._maybe_delete(uid, seen, started, marker)
+                if change is not None:
+                    changes.append(change)
+        # Recorded last: until then the previous scan is what bounds when changes happened.
+        self._record_scan(marker)
         return changes
 
     def _record_scan(self, marker: ScanMarker) -> None:
@@ -86,6 +90,7 @@ class Observer:
             hash="", cause=marker.event_id, shard=head.shard, resource=None,
             diff=[], attribution=None,
         )
+        tombstone = self.annotate(tombstone)
         self.store.append(tombstone)
         return change_from_version(tombstone, Resource.model_validate(head.resource))
 
@@ -127,7 +132,11 @@ def change_from_version(version: Version, resource: Resource | None) -> ChangeEv
 
 
 def _content_of(version: Version) -> dict:
-    return Resource.model_validate(version.resource).content() if version.resource else {}
+    """``Resource.content()`` of a stored version, read from its JSON without re-validating it."""
+    if not version.resource:
+        return {}
+    stored = version.resource
+    return {"name": stored.get("name"), "tags": stored.get("tags") or {}, "attributes": stored.get("attributes") or {}}
 
 
 def _resource_of(version: Version | None) -> Resource | None:

@@ -6,21 +6,24 @@ high (critical for admin ports); losing an ownership tag is medium; the rest low
 
 from __future__ import annotations
 
-from elava.events import ChangeEvent, DriftEvent, FieldChange
+from elava.events import AttributedChange, ChangeEvent, DriftEvent, FieldChange
 from streams.analyzers.risk import OWNERSHIP_TAGS, WORLD
 
 ADMIN_PORTS = {22, 3389}
 _RANK = ["info", "low", "medium", "high", "critical"]
 
 
-def drift_for(change: ChangeEvent) -> DriftEvent | None:
+def drift_for(change: ChangeEvent, attributed: AttributedChange | None = None) -> DriftEvent | None:
+    """Drift for a modification, with its actor when attribution names one."""
     if change.kind != "modified" or not change.diff:
         return None
     severity = max((_severity(c) for c in change.diff), key=_RANK.index)
+    known = attributed is not None and attributed.confidence > 0
     return DriftEvent(
         change_id=change.event_id, uid=change.uid, type=change.type, account=change.account,
         region=change.region, severity=severity, summary=summarise(change.diff),
         diff=change.diff, detected_at=change.observed_at,
+        actor=attributed.actor if known else None, confidence=attributed.confidence if known else None,
     )
 
 

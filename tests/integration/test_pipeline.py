@@ -138,3 +138,44 @@ async def test_malformed_messages_go_to_the_dlq_and_the_worker_goes_on(pipeline,
         assert int(headers["elava_dlq_offset"]) >= 0
     reasons = b" | ".join(dict(r.headers)["elava_dlq_reason"] for r in letters)
     assert b"not valid JSON" in reasons and b"unsupported schema_version" in reasons and b"ce_type" in reasons
+
+
+async def test_a_late_trail_event_attributes_the_change_and_re_reports_its_drift(pipeline, kafka_bootstrap):
+    from elava.events import Actor, AttributedChange, TouchedResource, TrailEvent
+
+    group = sg("sg-who")
+    await pipeline.sink.page(page([group], T0, scan="w1"))
+    await pipeline.sink.marker(marker(shard(group), [group], T0, scan="w1"))
+    opened = sg("sg-who", ingress=[{"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "0.0.0.0/0"}])
+    await pipeline.sink.page(page([opened], T0 + timedelta(hours=1), scan="w2"))
+    first = await pipeline.results()
+    (change,) = [c for c in first.changes if c.uid == group.uid and c.kind == "modified"]
+    assert [d.actor for d in first.drift if d.uid == group.uid] == [None]
+
+    trail = TrailEvent(
+        trail_event_id="ct-1", event_name="AuthorizeSecurityGroupIngress", event_source="ec2.amazonaws.com",
+        event_time=T0 + timedelta(minutes=30), account=group.account, region=group.region,
+        actor=Actor(type="IAMUser", arn="arn:aws:iam::111122223333:user/alice", name="alice", kind="human"),
+        resource=TouchedResource(uid=group.uid, type=group.type, id=group.id))
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(pipeline.topics.cloudtrail, value=trail.to_bytes(), key=shard(group).encode(),
+                                     headers=cloudevent_headers(trail, "test"))
+    finally:
+        await producer.stop()
+    await wait_until_trail_processed(pipeline)
+    second = await pipeline.results()
+    (drift,) = [d for d in second.drift if d.uid == group.uid]
+    assert (drift.change_id, drift.actor.name, drift.confidence) == (change.event_id, "alice", 1.0)
+
+    records = await _read_all(kafka_bootstrap, pipeline.topics.attributed_changes, pipeline.settings.kafka.partitions)
+    mine = [AttributedChange.from_bytes(r.value) for r in records]
+    mine = [a for a in mine if a.change.event_id == change.event_id]
+    assert [(a.provisional, a.actor.name, a.confidence) for a in mine] == [(True, None, 0.0), (False, "alice", 1.0)]
+
+
+async def wait_until_trail_processed(pipeline) -> None:
+    from elava.worker_process import wait_until_processed
+
+    await wait_until_processed(pipeline.settings, pipeline.worker, topic=pipeline.topics.cloudtrail)

@@ -1,0 +1,45 @@
+"""One partition's processing, shared by both drivers: input events in, output events out.
+
+Observations and scan markers become versions and change events; every change is
+attributed (CloudTrail evidence or tags) and, if it is drift, reported as drift
+with its actor. A CloudTrail event is kept as evidence and may re-attribute a
+version it explains better, which publishes the attribution and drift again.
+"""
+
+from __future__ import annotations
+
+from elava.events import AttributedChange, ChangeEvent, Event, Observation, ScanMarker, TrailEvent
+from streams.analyzers.drift import drift_for
+from streams.attribution.join import Attributor
+from streams.observe import Observer
+from streams.store.versioned import VersionStore
+
+
+class PartitionProcessor:
+    def __init__(self, store: VersionStore) -> None:
+        self.attributor = Attributor(store)
+        self.observer = Observer(store, annotate=self.attributor.annotate)
+
+    def process(self, event: Observation | ScanMarker | TrailEvent) -> list[Event]:
+        if isinstance(event, Observation):
+            return self._outputs(self.observer.observe(event))
+        if isinstance(event, ScanMarker):
+            return self._outputs(self.observer.close_scan(event))
+        return [out for update in self.attributor.on_trail(event) for out in _attributed_outputs(update)]
+
+    def _outputs(self, changes: list[ChangeEvent]) -> list[Event]:
+        outputs: list[Event] = []
+        for change in changes:
+            outputs.append(change)
+            attributed = self.attributor.attributed(change)
+            if attributed is not None:
+                outputs.extend(_attributed_outputs(attributed))
+            else:
+                drift = drift_for(change)
+                outputs.extend([drift] if drift is not None else [])
+        return outputs
+
+
+def _attributed_outputs(attributed: AttributedChange) -> list[Event]:
+    drift = drift_for(attributed.change, attributed)
+    return [attributed] + ([drift] if drift is not None else [])
