@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from elava.events import FieldChange, canonical_json
 
 _MISSING = object()
@@ -22,6 +24,14 @@ def diff_content(old: dict[str, Any], new: dict[str, Any]) -> list[FieldChange]:
 
 def _join(path: str, key: Any) -> str:
     return f"{path}.{key}" if path else str(key)
+
+
+def _same_json(old: dict | list, new: dict | list) -> bool:
+    """Equal containers that also hold the same JSON types (``==`` lets True, 1 and 1.0 match)."""
+    try:
+        return orjson.dumps(old) == orjson.dumps(new)
+    except TypeError:  # not plain JSON: let the walk decide
+        return False
 
 
 def _diff_value(path: str, old: Any, new: Any, out: list[FieldChange]) -> None:
@@ -40,6 +50,9 @@ def _diff_dict(path: str, old: dict, new: dict, out: list[FieldChange]) -> None:
             out.append(FieldChange(path=_join(path, key), op="add", new=after))
         elif after is _MISSING:
             out.append(FieldChange(path=_join(path, key), op="remove", old=before))
+        elif type(before) is type(after) and before == after and (
+                not isinstance(before, (dict, list)) or _same_json(before, after)):
+            continue  # most of a changed resource is unchanged: skip it without walking it
         else:
             _diff_value(_join(path, key), before, after, out)
 

@@ -13,7 +13,7 @@ from streams.store.render_json import inventory_json, iso, version_json, who_jso
 from streams.store.versioned import Version, from_micros
 
 KIND_STYLE = {"created": "green", "modified": "yellow", "deleted": "red"}
-NOT_ATTRIBUTED = "unknown (not attributed)"
+NOT_ATTRIBUTED = "unknown"
 
 
 def when(micros: int | None) -> str:
@@ -67,11 +67,11 @@ def changes_table(rows: list[tuple[Version, dict[str, Any] | None]]) -> Table:
 
 
 def who_table(rows: list[Authorship]) -> Table:
-    table = Table("version", "when (UTC)", "change", "who", "confidence", "evidence")
+    table = Table("version", "when (UTC)", "change", "who", "how", "confidence", "evidence")
     for row in rows:
         v = row.version
         confidence = f"{row.confidence:.2f}" if row.confidence is not None else ""
         actor = f"{row.actor} ({row.actor_kind})" if row.attributed else f"[dim]{NOT_ATTRIBUTED}[/]"
-        table.add_row(f"v{v.version}", when(v.valid_from), kind_cell(v.kind), actor, confidence,
-                      "\n".join(row.evidence))
+        table.add_row(f"v{v.version}", when(v.valid_from), kind_cell(v.kind), actor, row.method or "",
+                      confidence, "\n".join(row.evidence))
     return table

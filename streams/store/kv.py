@@ -16,6 +16,7 @@ STORE_FORMAT = b"elava-mvcc-1"
 FORMAT_KEY = b"\x00format"
 # Block compression of new files; see docs/benchmarks.md ("MVCC store") for the choice.
 COMPRESSION = "snappy"
+BLOCK_SIZE = 4096
 
 
 class KV(Protocol):
@@ -77,7 +78,8 @@ class RocksKV:
     scan or a worker writes; such a handle refuses every write.
     """
 
-    def __init__(self, path: Path, *, read_only: bool = False, compression: str = COMPRESSION) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False, compression: str = COMPRESSION,
+                 block_size: int = BLOCK_SIZE) -> None:
         import rocksdict  # imported here so the core stays importable without it
 
         self.path = path
@@ -88,7 +90,8 @@ class RocksKV:
             path.mkdir(parents=True, exist_ok=True)
         access = rocksdict.AccessType.read_only() if read_only else rocksdict.AccessType.read_write()
         try:
-            self._db = rocksdict.Rdict(str(path), options=_options(compression), access_type=access)
+            self._db = rocksdict.Rdict(str(path), options=_options(compression, block_size),
+                                      access_type=access)
         except Exception as exc:  # rocksdict raises plain Exception on open failures
             if "lock" in str(exc).lower():
                 raise StoreLockedError(
@@ -131,10 +134,14 @@ class RocksKV:
         self._db.close()
 
 
-def _options(compression: str):
+def _options(compression: str, block_size: int):
     import rocksdict
 
     options = rocksdict.Options(raw_mode=True)
     options.create_if_missing(True)
     options.set_compression_type(getattr(rocksdict.DBCompressionType, compression)())
+    table = rocksdict.BlockBasedOptions()
+    table.set_block_size(block_size)
+    table.set_bloom_filter(10, False)  # a head lookup for a new uid is a miss: skip files cheaply
+    options.set_block_based_table_factory(table)
     return options

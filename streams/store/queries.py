@@ -41,17 +41,22 @@ class InventoryFilter:
 
 @dataclass(frozen=True)
 class Authorship:
-    """Who made one version, as far as attribution knows (``unknown`` until it does)."""
+    """Who made one version, as far as attribution knows: ``unknown`` until it names someone.
+
+    ``method`` is how it was decided (``cloudtrail``, ``heuristic`` from tags: provisional,
+    ``none``), or None while the version has no attribution record at all.
+    """
 
     version: Version
     actor: str
     actor_kind: str
     confidence: float | None
     evidence: list[str]
+    method: str | None
 
     @property
     def attributed(self) -> bool:
-        return self.version.attribution is not None
+        return self.actor != UNKNOWN
 
 
 class TemporalQueries:
@@ -111,10 +116,10 @@ class TemporalQueries:
 
 
 def authorship(version: Version) -> Authorship:
-    attribution = version.attribution or {}
-    actor = attribution.get("actor") or {}
-    name = actor.get("arn") or actor.get("name") or UNKNOWN
+    record = version.attribution or {}
+    actor = record.get("actor") or {}
     return Authorship(
-        version=version, actor=name, actor_kind=actor.get("kind") or UNKNOWN,
-        confidence=attribution.get("confidence"), evidence=list(attribution.get("evidence") or []),
+        version=version, actor=actor.get("arn") or actor.get("name") or UNKNOWN,
+        actor_kind=actor.get("kind") or UNKNOWN, confidence=record.get("confidence"),
+        evidence=list(record.get("evidence") or []), method=record.get("method"),
     )

@@ -33,4 +33,4 @@ def who_json(row: Authorship) -> dict[str, Any]:
     v = row.version
     return {"uid": v.uid, "version": v.version, "kind": v.kind, "valid_from": iso(v.valid_from),
             "actor": row.actor, "actor_kind": row.actor_kind, "confidence": row.confidence,
-            "evidence": row.evidence, "attributed": row.attributed}
+            "evidence": row.evidence, "method": row.method, "attributed": row.attributed}

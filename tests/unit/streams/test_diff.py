@@ -33,3 +33,11 @@ def test_type_change_is_a_replace():
 def test_equal_content_has_no_diff():
     content = {"tags": {"a": "1"}, "attributes": {"list": [1, 2], "nested": {"x": None}}}
     assert diff_content(content, content) == []
+
+
+def test_values_equal_in_python_but_of_other_json_types_still_differ():
+    # The unchanged-subtree shortcut compares with ==, which lets True, 1 and 1.0 match.
+    changes = diff_content({"a": {"x": 1, "l": [1], "same": {"k": [1, 2]}}},
+                           {"a": {"x": True, "l": [1.0], "same": {"k": [1, 2]}}})
+    assert {(c.path, c.op, c.old, c.new) for c in changes} == {
+        ("a.x", "replace", 1, True), ("a.l", "remove", 1, None), ("a.l", "add", None, 1.0)}

@@ -134,14 +134,16 @@ def test_a_deleted_then_recreated_uid_reads_right_at_every_moment():
 
 def test_who_says_unknown_until_attribution_names_someone():
     observer = new_observer()
-    uid = evolve(observer, "sg-1", [0, 1])
+    uid = evolve(observer, "sg-1", [0, 1, 2])
     store = observer.store
-    second = store.get_version(uid, 2)
-    attribution = {"actor": {"arn": "arn:aws:iam::111122223333:user/alice", "kind": "human"},
-                   "confidence": 0.9, "evidence": ["AuthorizeSecurityGroupIngress"]}
-    store.rewrite(replace(second, attribution=attribution), is_head=True)
-    first, attributed = TemporalQueries(store).who(uid)
-    assert (first.actor, first.actor_kind, first.confidence, first.attributed) == ("unknown", "unknown", None, False)
-    assert (attributed.actor, attributed.actor_kind, attributed.confidence) == (
-        "arn:aws:iam::111122223333:user/alice", "human", 0.9)
-    assert attributed.evidence == ["AuthorizeSecurityGroupIngress"] and attributed.attributed
+    nobody = {"actor": {"type": "Unknown", "kind": "unknown"}, "confidence": 0.0, "evidence": [], "method": "none"}
+    store.rewrite(replace(store.get_version(uid, 2), attribution=nobody), is_head=False)
+    alice = {"actor": {"arn": "arn:aws:iam::111122223333:user/alice", "kind": "human"},
+             "confidence": 0.9, "evidence": ["AuthorizeSecurityGroupIngress"], "method": "cloudtrail"}
+    store.rewrite(replace(store.get_version(uid, 3), attribution=alice), is_head=True)
+    never, unnamed, named = TemporalQueries(store).who(uid)
+    assert (never.actor, never.actor_kind, never.method, never.attributed) == ("unknown", "unknown", None, False)
+    assert (unnamed.actor, unnamed.method, unnamed.attributed) == ("unknown", "none", False)
+    assert (named.actor, named.actor_kind, named.confidence, named.method) == (
+        "arn:aws:iam::111122223333:user/alice", "human", 0.9, "cloudtrail")
+    assert named.evidence == ["AuthorizeSecurityGroupIngress"] and named.attributed
