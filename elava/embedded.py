@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 from collectors.service import AccountScan, discover_accounts, scan_once
 from collectors.sink import ListSink, ScanSink, TeeSink
-from elava.events import Resource
+from elava.events import Resource, utcnow
 from elava.settings import Settings
 from elava.tiers import in_tiers, select_tiers, tier_accounts, tier_types
 from streams.embedded import EmbeddedPipeline, Outputs
 from streams.store.kv import RocksKV
+from streams.store.retention import enforce_retention
 from streams.store.versioned import VersionStore
 
 
@@ -40,9 +41,11 @@ async def embedded_scan(settings: Settings, type_names: list[str] | None = None,
     accounts, types = await scan_plan(settings, type_names, tier_names)
     kv = RocksKV(settings.storage.path)
     try:
-        pipeline, listing = EmbeddedPipeline(VersionStore(kv)), ListSink()
+        store = VersionStore(kv)
+        pipeline, listing = EmbeddedPipeline(store), ListSink()
         sinks = [pipeline, listing] + ([progress] if progress is not None else [])
         scans = await scan_once(settings, TeeSink(*sinks), types, accounts)
+        enforce_retention(store, settings.storage.retention, utcnow())  # bounded: the rest next scan
     finally:
         kv.close()
     resources = listing.resources()
