@@ -1,0 +1,80 @@
+"""`elava trail explain FILE`: what attribution makes of CloudTrail records.
+
+FILE is a raw record, an EventBridge event, a CloudTrail log file (gzipped or not),
+a LookupEvents answer or JSON Lines. For each record: who (the normalised actor) and
+which observed resources it touched, with the uids their collectors give them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.table import Table
+
+from elava.cli.common import console, err_console
+
+trail_app = typer.Typer(help="CloudTrail records: who changed what.", no_args_is_help=True)
+
+
+class Output(StrEnum):
+    table = "table"
+    json = "json"
+
+
+FileArg = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
+                                         help="CloudTrail record, EventBridge event, log file (.json or .json.gz).")]
+OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="table, or json (one object per record).")]
+
+
+def _actor_cell(actor: dict[str, Any]) -> str:
+    name = actor["name"] or "?"
+    role = f"\nrole {actor['role']}" if actor["role"] and actor["role"] != actor["name"] else ""
+    return f"{name}{role}\n[dim]{actor['type']}[/]"
+
+
+def _resources_cell(explained: dict[str, Any], why_none: str | None) -> str:
+    if explained["resources"]:
+        return "\n".join(f"{r['type']}  {r['uid']}" for r in explained["resources"])
+    return f"[dim]none ({why_none or 'no mapped event family'})[/]"
+
+
+def _table(rows: list[tuple[dict[str, Any], str | None]]) -> Table:
+    table = Table(show_lines=True)
+    for column in ("time", "event", "actor", "kind / via"):
+        table.add_column(column)
+    table.add_column("resources touched", overflow="fold")  # uids are what to copy: never cut them
+    for explained, why_none in rows:
+        actor = explained["actor"]
+        table.add_row(explained["event_time"], f"{explained['event_name']}\n[dim]{explained['event_source']}[/]",
+                      _actor_cell(actor), f"{actor['kind']}\n{actor['via'] or '-'}",
+                      _resources_cell(explained, why_none))
+    return table
+
+
+def explain(file: FileArg, output: OutputOpt = Output.table) -> None:
+    """Who made each CloudTrail call in FILE, and which observed resources it touched."""
+    from streams.attribution.exceptions import UnreadableTrail
+    from streams.attribution.records import explain as explain_record
+    from streams.attribution.records import parse_document, records_in
+    from streams.attribution.resources import why_nothing_changed
+
+    try:
+        records = list(records_in(parse_document(file.read_bytes())))
+        rows = [(explain_record(record), why_nothing_changed(record)) for record in records]
+    except UnreadableTrail as exc:
+        err_console.print(f"[bold red]error:[/] {file}: {exc}", highlight=False)
+        raise typer.Exit(code=1) from None
+    if output is Output.json:
+        for explained, _ in rows:
+            typer.echo(orjson.dumps(explained).decode())
+        return
+    console.print(_table(rows))
+
+
+def register(app: typer.Typer) -> None:
+    trail_app.command()(explain)
+    app.add_typer(trail_app, name="trail")

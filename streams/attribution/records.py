@@ -1,0 +1,148 @@
+"""CloudTrail records in, `TrailEvent`s out (one per touched resource).
+
+Three shapes arrive: a raw record (what LookupEvents' ``CloudTrailEvent`` holds),
+an EventBridge envelope (``detail-type: "AWS API Call via CloudTrail"``, the record
+in ``detail``), and a log file (``{"Records": [...]}``, as CloudTrail writes to S3,
+gzipped or not). `records_in` accepts any of them, and LookupEvents' own answer.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from elava.events import TouchedResource, TrailEvent, digest
+from elava.sharding import GLOBAL_REGION
+from streams.attribution.arns import NAME_KEYED_TYPES, Place, home
+from streams.attribution.calls import is_read_only
+from streams.attribution.exceptions import UnreadableTrail
+from streams.attribution.identity import actor_from_record
+from streams.attribution.resources import targeted_resources, touched_resources, why_nothing_changed
+
+VIA_CLOUDTRAIL = "via CloudTrail"  # "AWS API Call via CloudTrail", "AWS Service Event via CloudTrail", ...
+
+Resolver = Callable[[TouchedResource], TouchedResource | None]
+"""Names a resource the record could only name approximately (see `arns.NAME_KEYED_TYPES`):
+given the guess, the resource as the store knows it, or None when it does not know."""
+
+
+def _envelope_record(envelope: Mapping[str, Any]) -> dict[str, Any]:
+    record = dict(envelope.get("detail") or {})
+    # EventBridge moves the account and region to the envelope in some deliveries.
+    record.setdefault("recipientAccountId", envelope.get("account"))
+    record.setdefault("awsRegion", envelope.get("region"))
+    return record
+
+
+def records_in(document: Any) -> Iterator[dict[str, Any]]:
+    """Every CloudTrail record in a parsed document, whatever its shape."""
+    if isinstance(document, list):
+        for item in document:
+            yield from records_in(item)
+    elif not isinstance(document, Mapping):
+        raise UnreadableTrail(f"expected a JSON object, got {type(document).__name__}")
+    elif isinstance(document.get("Records"), list):  # a CloudTrail log file
+        yield from records_in(document["Records"])
+    elif isinstance(document.get("Events"), list):  # LookupEvents' answer: records as JSON text
+        for event in document["Events"]:
+            record = event.get("CloudTrailEvent") if isinstance(event, Mapping) else None
+            yield from records_in(orjson.loads(record) if isinstance(record, str | bytes) else record)
+    elif str(document.get("detail-type") or "").endswith(VIA_CLOUDTRAIL):
+        yield _envelope_record(document)
+    elif "eventName" in document and "eventSource" in document:
+        yield dict(document)
+    else:
+        raise UnreadableTrail("not a CloudTrail record, EventBridge envelope or log file "
+                              f"(keys: {sorted(document)[:8]})")
+
+
+def parse_document(data: bytes) -> Any:
+    """JSON (a gzipped log file too), or JSON Lines (one record per line)."""
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        lines = [line for line in data.splitlines() if line.strip()]
+        try:
+            return [orjson.loads(line) for line in lines]
+        except orjson.JSONDecodeError as exc:
+            raise UnreadableTrail(f"neither JSON nor JSON Lines: {exc}") from None
+
+
+def event_time(record: Mapping[str, Any]) -> datetime:
+    text = record.get("eventTime")
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        raise UnreadableTrail(f"eventTime {text!r} is not an ISO-8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def place_of(record: Mapping[str, Any]) -> Place:
+    """The account whose resources a call touched (the recipient) and its region."""
+    identity = record.get("userIdentity") or {}
+    account = record.get("recipientAccountId") or (identity.get("accountId") if isinstance(identity, Mapping) else "")
+    return Place(str(account or ""), str(record.get("awsRegion") or ""))
+
+
+def _resolved(touched: TouchedResource, resolve: Resolver | None) -> TouchedResource:
+    if resolve is None or touched.type not in NAME_KEYED_TYPES:
+        return touched
+    return resolve(touched) or touched
+
+
+def trail_events(record: Mapping[str, Any], *, resolve: Resolver | None = None,
+                 include_unchanged: bool = False) -> list[TrailEvent]:
+    """One `TrailEvent` per resource the call touched.
+
+    Read-only and failed calls give none, unless ``include_unchanged`` (an audit view):
+    then they give their targets with ``read_only`` / ``error_code`` set, and scoring
+    knows to ignore them. ``resolve`` fixes uids a record can only guess.
+    """
+    unchanged = why_nothing_changed(record)
+    if unchanged and not include_unchanged:
+        return []
+    place = place_of(record)
+    actor, when = actor_from_record(record), event_time(record)
+    # CloudTrail always sets eventID; a hand-made record without one still gets a stable id.
+    trail_event_id = str(record.get("eventID") or digest(record))
+    events = []
+    for touched in targeted_resources(record, place):
+        touched = _resolved(touched, resolve)
+        account, region = home(touched, place.account, place.region)
+        events.append(TrailEvent(
+            trail_event_id=trail_event_id, event_name=str(record.get("eventName") or ""),
+            event_source=str(record.get("eventSource") or ""), event_time=when, account=account,
+            region=place.region if region == GLOBAL_REGION else region, actor=actor, resource=touched,
+            read_only=is_read_only(record), error_code=record.get("errorCode") or None,
+        ))
+    return events
+
+
+def events_in(document: Any, **options: Any) -> list[TrailEvent]:
+    """Every `TrailEvent` of a parsed document (see `trail_events` for ``options``)."""
+    return [event for record in records_in(document) for event in trail_events(record, **options)]
+
+
+ACTOR_FIELDS = ("type", "arn", "name", "role", "kind", "via", "source_ip")
+
+
+def explain(record: Mapping[str, Any]) -> dict[str, Any]:
+    """What attribution makes of one record, as plain JSON (``elava trail explain``)."""
+    place = place_of(record)
+    actor = actor_from_record(record)
+    return {
+        "event_id": record.get("eventID"),
+        "event_name": record.get("eventName"),
+        "event_source": record.get("eventSource"),
+        "event_time": event_time(record).isoformat().replace("+00:00", "Z"),
+        "region": place.region,
+        "account": place.account,
+        "actor": actor.model_dump(mode="json", include=set(ACTOR_FIELDS)),
+        "resources": [touched.model_dump(mode="json") for touched in touched_resources(record, place)],
+    }
