@@ -44,15 +44,21 @@ def _diff_value(path: str, old: Any, new: Any, out: list[FieldChange]) -> None:
 
 
 def _diff_dict(path: str, old: dict, new: dict, out: list[FieldChange]) -> None:
-    for key in sorted(set(old) | set(new), key=str):
-        before, after = old.get(key, _MISSING), new.get(key, _MISSING)
+    # Most of a changed resource is unchanged: find the keys that differ in one pass
+    # (no call per key), then walk only those, in key order.
+    get_old, get_new = old.get, new.get
+    changed = [
+        key for key in old.keys() | new.keys()
+        if (before := get_old(key, _MISSING)) != (after := get_new(key, _MISSING))
+        or type(before) is not type(after)
+        or (isinstance(before, (dict, list)) and not _same_json(before, after))
+    ]
+    for key in sorted(changed, key=str):
+        before, after = get_old(key, _MISSING), get_new(key, _MISSING)
         if before is _MISSING:
             out.append(FieldChange(path=_join(path, key), op="add", new=after))
         elif after is _MISSING:
             out.append(FieldChange(path=_join(path, key), op="remove", old=before))
-        elif type(before) is type(after) and before == after and (
-                not isinstance(before, (dict, list)) or _same_json(before, after)):
-            continue  # most of a changed resource is unchanged: skip it without walking it
         else:
             _diff_value(_join(path, key), before, after, out)
 

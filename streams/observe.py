@@ -36,13 +36,14 @@ class Observer:
         return changes
 
     def _observe_one(self, resource: Resource, page: Observation, valid_from: int) -> ChangeEvent | None:
-        head = self.store.head(resource.uid)
-        if head is not None and (head.cause == page.event_id or valid_from < head.valid_from):
+        lead = self.store.head_lead(resource.uid)
+        if lead is not None and (lead.cause == page.event_id or valid_from < lead.valid_from):
             # Applied before (redelivery after a crash) or older than what we know.
-            return self._replay(head, page.event_id)
+            return self._replay(lead.full(), page.event_id)
         content_hash = resource.content_hash()
-        if head is not None and not head.deleted and head.hash == content_hash:
-            return None  # unchanged: a read, no write
+        if lead is not None and not lead.deleted and lead.hash == content_hash:
+            return None  # unchanged: a read, no write, and no decoding of the stored record
+        head = lead.full() if lead is not None else None
         if head is None or head.deleted:
             kind, diff = "created", []
         else:

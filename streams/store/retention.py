@@ -52,13 +52,14 @@ def enforce_retention(store: VersionStore, retention: timedelta, now: datetime,
 
 def _expire(store: VersionStore, entry: TimeEntry, report: RetentionReport) -> None:
     """Version ``entry.version`` began before the cutoff: what it superseded has ended."""
-    head = store.head(entry.uid)
+    head = store.head_lead(entry.uid)  # no need to decode the resource to compare versions
     if head is None:
         store.drop_time_entry(entry)  # left behind by an interrupted run
         return
     older = store.versions_below(entry.uid, entry.version)
     if head.deleted and head.version == entry.version:
-        store.remove_resource(head, [*older, head])
+        tombstone = head.full()
+        store.remove_resource(tombstone, [*older, tombstone])
         report.resources_removed += 1
         report.versions_dropped += len(older) + 1
         return
