@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from elava.events import Actor, AttributedChange, ChangeEvent, Resource, TrailEvent
-from streams.attribution.scoring import Attribution, Window, attribute
+from streams.attribution.scoring import Attribution, Window, attribute, score
 from streams.observe import change_from_version
 from streams.store.versioned import SEP, Version, VersionStore, to_micros
 
@@ -74,14 +74,30 @@ class Attributor:
         if event.read_only or event.error_code:
             return []
         low, high = to_micros(event.event_time - self.slack), to_micros(event.event_time + self.lookback)
-        explained = [v for v in self.store.versions(event.resource.uid) if low <= v.valid_from <= high][:1]
-        updates = [self._reattribute(version) for version in explained]
-        return [u for u in updates if u is not None]
+        nearby = [v for v in self.store.versions(event.resource.uid) if low <= v.valid_from <= high]
+        best = max(nearby, key=lambda v: self._fit(v, event), default=None)
+        if best is None or self._fit(best, event) <= 0:
+            return []
+        update = self._reattribute(best)
+        return [update] if update is not None else []
 
-    def _reattribute(self, version: Version) -> AttributedChange | None:
+    def _change_of(self, version: Version) -> ChangeEvent:
         previous = self.store.get_version(version.uid, version.version - 1)
         last_alive = previous.resource if version.deleted and previous is not None else None
-        change = change_from_version(version, Resource.model_validate(last_alive) if last_alive else None)
+        return change_from_version(version, Resource.model_validate(last_alive) if last_alive else None)
+
+    def _window_of(self, version: Version, change: ChangeEvent) -> Window:
+        start = (version.attribution or {}).get("window_start")
+        return Window(start=datetime.fromisoformat(start) if start else None, end=change.observed_at,
+                      slack=self.slack)
+
+    def _fit(self, version: Version, event: TrailEvent) -> float:
+        """How well ``event`` explains ``version`` (the version it explains best gets it)."""
+        change = self._change_of(version)
+        return score(change, event, self._window_of(version, change))
+
+    def _reattribute(self, version: Version) -> AttributedChange | None:
+        change = self._change_of(version)
         old = version.attribution or {}
         start = old.get("window_start")
         result, record = self._attribute(change, datetime.fromisoformat(start) if start else None)

@@ -8,7 +8,8 @@ exact resource match). Its score adds up:
   diff, an ingress API for a new rule, a create for a creation); a contradicting
   name (a delete for a creation) takes 0.30 away;
 - up to 0.15 for time: inside the window between the previous scan and this one,
-  fading over ``slack`` outside it; beyond that the event explains another version.
+  fading outside it (``slack`` before, ``skew`` after); beyond that the event
+  explains another version.
 
 Competing actors share the confidence: the best actor's score is scaled by its
 share of all actors' best scores, so two equally plausible people get 0.5 each
@@ -38,11 +39,16 @@ MUTATE = ("Modify", "Update", "Put", "Attach", "Detach", "Associate", "Disassoci
 
 @dataclass(frozen=True)
 class Window:
-    """When the change can have happened: after the previous scan, by this one."""
+    """When the change can have happened: after the previous scan, by this one.
+
+    ``slack`` tolerates calls a little before the previous scan's start (a scan takes
+    time); ``skew`` tolerates clocks: a call after the observation cannot explain it.
+    """
 
     start: datetime | None
     end: datetime
     slack: timedelta = timedelta(minutes=15)
+    skew: timedelta = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,8 @@ class Attribution:
 
 
 def _name_score(change: ChangeEvent, name: str) -> float:
+    if change.kind != "modified" and name.startswith(TAGS):
+        return 0.0  # CreateTags creates no resource; DeleteTags deletes none
     if change.kind == "created":
         return CONSISTENT if name.startswith(CREATE) else (-CONSISTENT if name.startswith(DELETE) else 0.0)
     if change.kind == "deleted":
@@ -77,8 +85,9 @@ def _time_score(event_time: datetime, window: Window) -> float:
     after_start = window.start is None or event_time > window.start
     if after_start and event_time <= window.end:
         return TIMELY
-    gap = (window.start - event_time) if not after_start else (event_time - window.end)
-    return max(0.0, TIMELY * (1 - gap / window.slack))
+    if after_start:
+        return max(0.0, TIMELY * (1 - (event_time - window.end) / window.skew))
+    return max(0.0, TIMELY * (1 - (window.start - event_time) / window.slack))
 
 
 def score(change: ChangeEvent, event: TrailEvent, window: Window) -> float:

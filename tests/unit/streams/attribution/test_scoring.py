@@ -58,9 +58,15 @@ def test_events_that_cannot_explain_the_change_are_ignored():
     assert score(change("created", ()), trail("DeleteSecurityGroup"), WINDOW) == 0.0
 
 
-def test_late_delivery_does_not_matter_only_event_time_does():
-    slightly_late = trail("AuthorizeSecurityGroupIngress", at=T + timedelta(minutes=5))
-    assert 0.85 < attribute(change(), [slightly_late], WINDOW).confidence < 1.0
+def test_a_call_stamped_just_after_the_observation_is_clock_skew_a_later_one_is_not():
+    skewed = trail("AuthorizeSecurityGroupIngress", at=T + timedelta(minutes=1))
+    assert 0.85 < attribute(change(), [skewed], WINDOW).confidence < 1.0
+    after = trail("AuthorizeSecurityGroupIngress", at=T + timedelta(minutes=5))
+    assert attribute(change(), [after], WINDOW).method == "none"
+
+
+def test_creating_tags_is_not_creating_the_resource():
+    assert score(change("created", ()), trail("CreateTags"), WINDOW) < score(change("created", ()), trail("CreateSecurityGroup"), WINDOW)
 
 
 def test_creation_and_deletion_names():
