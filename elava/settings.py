@@ -14,7 +14,15 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from platformdirs import user_data_dir
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from elava.exceptions import SettingsError
@@ -118,6 +126,30 @@ class WorkerSettings(Section):
     session_timeout: Duration = timedelta(seconds=30)
 
 
+TrailSource = Literal["lookup", "eventbridge", "s3"]
+
+
+class CloudTrailSettings(Section):
+    """Where `elava trail collect` reads CloudTrail from (see docs/attribution.md, Sources)."""
+
+    sources: list[TrailSource] = Field(default_factory=lambda: ["lookup"])
+    sqs_queue_url: str | None = None  # eventbridge: the queue an EventBridge rule feeds
+    s3_bucket: str | None = None  # s3: the trail's bucket
+    s3_prefix: str = ""  # s3: the trail's key prefix (what comes before AWSLogs/)
+    s3_organization_id: str | None = None  # s3: an organization trail's o-... directory
+    poll_interval: Duration = timedelta(minutes=1)
+    lookback: Duration = timedelta(hours=1)  # how far back the first LookupEvents poll goes
+    sqs_wait: Duration = timedelta(seconds=20)  # SQS long poll (20 s is SQS's maximum)
+
+    @model_validator(mode="after")
+    def _sources_have_their_settings(self) -> CloudTrailSettings:
+        if "eventbridge" in self.sources and not self.sqs_queue_url:
+            raise ValueError("source 'eventbridge' needs cloudtrail.sqs_queue_url")
+        if "s3" in self.sources and not self.s3_bucket:
+            raise ValueError("source 's3' needs cloudtrail.s3_bucket")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         frozen=True, extra="forbid", env_prefix="ELAVA_", env_nested_delimiter="__"
@@ -130,6 +162,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     worker: WorkerSettings = WorkerSettings()
     collector: CollectorSettings = CollectorSettings()
+    cloudtrail: CloudTrailSettings = CloudTrailSettings()
     tiers: list[TierSettings] = Field(default_factory=lambda: [TierSettings(name="default")], min_length=1)
 
     @classmethod

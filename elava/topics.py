@@ -37,6 +37,10 @@ CATALOG: tuple[TopicSpec, ...] = (
               key="account id", retention_ms=1 * DAY_MS),
     TopicSpec("cloudtrail", "normalised CloudTrail events, one per touched resource",
               key="shard key of the resource", retention_ms=7 * DAY_MS),
+    # Compacted: the latest position per source/account/region survives restarts and is
+    # shared by every collector; no retention (compaction keeps one value per key).
+    TopicSpec("checkpoints", "where each CloudTrail source got to (LookupEvents time, last S3 key)",
+              key="source/account/region", cleanup_policy="compact", retention_ms=None),
     TopicSpec("changes", "created/modified/deleted versions with field diffs", key="uid",
               retention_ms=30 * DAY_MS),
     TopicSpec("attributed-changes", "changes joined with who made them", key="uid",
