@@ -75,7 +75,7 @@ async def read_latest(bootstrap_servers: str, topic: str, partitions: int) -> di
         await consumer.seek_to_beginning()
         ends = await consumer.end_offsets(assigned)
         latest: dict[str, dict[str, Any]] = {}
-        while any(await consumer.position(tp) < ends[tp] for tp in assigned):
+        while [tp for tp in assigned if await consumer.position(tp) < ends[tp]]:
             for records in (await consumer.getmany(timeout_ms=1000)).values():
                 for record in records:
                     _apply(latest, record.key, record.value)

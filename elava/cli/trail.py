@@ -1,4 +1,5 @@
-"""`elava trail explain FILE`: what attribution makes of CloudTrail records.
+"""`elava trail explain FILE`: what attribution makes of CloudTrail records;
+`elava trail collect`: the CloudTrail sources of the settings, onto Kafka.
 
 FILE is a raw record, an EventBridge event, a CloudTrail log file (gzipped or not),
 a LookupEvents answer or JSON Lines. For each record: who (the normalised actor) and
@@ -75,6 +76,40 @@ def explain(file: FileArg, output: OutputOpt = Output.table) -> None:
     console.print(_table(rows))
 
 
+def collect(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="elava.yaml to read.")] = None,
+    bootstrap_servers: Annotated[str | None, typer.Option(
+        "--bootstrap-servers", "-b", help="Kafka bootstrap servers, e.g. 127.0.0.1:9092.")] = None,
+    endpoint_url: Annotated[str | None, typer.Option(
+        "--endpoint-url", envvar="AWS_ENDPOINT_URL", help="AWS endpoint (e.g. a moto server).")] = None,
+    once: Annotated[bool, typer.Option("--once", help="Poll each source once (drain the queue) and exit.")] = False,
+) -> None:
+    """Read CloudTrail (cloudtrail.sources: lookup, eventbridge, s3) and publish TrailEvents to Kafka."""
+    import asyncio
+    import signal
+
+    from collectors.cloudtrail.service import run_trail_collector
+    from elava.cli.common import settings_or_exit
+
+    settings = settings_or_exit(config, kafka__bootstrap_servers=bootstrap_servers,
+                                providers__aws__endpoint_url=endpoint_url)
+
+    async def run():
+        stop = asyncio.Event()
+        if not once:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        return await run_trail_collector(settings, once=once, stop=stop)
+
+    report = asyncio.run(run())
+    for name, count in sorted(report.published.items()):
+        console.print(f"{name}: {count} trail events", highlight=False)
+    for name, error in sorted(report.failures.items()):
+        err_console.print(f"[yellow]failed[/] {name}: {error}", highlight=False)
+    raise typer.Exit(code=3 if report.failures else 0)
+
+
 def register(app: typer.Typer) -> None:
     trail_app.command()(explain)
+    trail_app.command()(collect)
     app.add_typer(trail_app, name="trail")
