@@ -26,6 +26,10 @@ class FaustPartitionKV:
     def put(self, key: bytes, value: bytes) -> None:
         self.table[key] = value
 
+    def put_many(self, items: list[tuple[bytes, bytes]]) -> None:
+        for key, value in items:
+            self.table[key] = value  # each one a changelog record
+
     def delete(self, key: bytes) -> None:
         del self.table[key]
 
@@ -57,6 +61,9 @@ class WorkerReadKV:
         raise PermissionError("the worker's query API is read-only")
 
     delete = put
+
+    def put_many(self, items: list[tuple[bytes, bytes]]) -> None:
+        raise PermissionError("the worker's query API is read-only")
 
     def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         return heapq.merge(*(prefix_scan(db, prefix) for db in self._dbs))

@@ -22,6 +22,7 @@ BLOCK_SIZE = 4096
 class KV(Protocol):
     def get(self, key: bytes) -> bytes | None: ...
     def put(self, key: bytes, value: bytes) -> None: ...
+    def put_many(self, items: list[tuple[bytes, bytes]]) -> None: ...
     def delete(self, key: bytes) -> None: ...
     def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]: ...
     def scan_range(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]: ...
@@ -58,6 +59,10 @@ class MemoryKV:
 
     def put(self, key: bytes, value: bytes) -> None:
         self._data[key] = value
+
+    def put_many(self, items: list[tuple[bytes, bytes]]) -> None:
+        for key, value in items:
+            self.put(key, value)
 
     def delete(self, key: bytes) -> None:
         self._data.pop(key, None)
@@ -115,6 +120,15 @@ class RocksKV:
 
     def put(self, key: bytes, value: bytes) -> None:
         self._db.put(key, value)
+
+    def put_many(self, items: list[tuple[bytes, bytes]]) -> None:
+        """All or nothing, and one write to the log instead of one per key."""
+        import rocksdict
+
+        batch = rocksdict.WriteBatch(raw_mode=True)
+        for key, value in items:
+            batch.put(key, value)
+        self._db.write(batch)
 
     def delete(self, key: bytes) -> None:
         self._db.delete(key)

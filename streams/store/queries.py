@@ -83,11 +83,9 @@ class TemporalQueries:
         only resources changed since then need their history read.
         """
         where, t = where or InventoryFilter(), to_micros(moment)
-        for head in self.store.heads():
-            found = head if head.valid_from <= t else self.store.as_of(head.uid, moment)
-            if found is None or found.deleted:
-                continue
-            if where.matches(found.resource or {}):
+        for head in self.store.head_leads():
+            found = self.store.version_at(head, t)
+            if found is not None and where.matches(found.resource or {}):
                 yield found
 
     def changes(self, since: datetime, until: datetime) -> Iterator[Version]:

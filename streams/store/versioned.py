@@ -122,11 +122,12 @@ _LEAD = re.compile(rb'\{"version":(\d+),"kind":"([a-z]+)","valid_from":(\d+),"ha
 
 
 @dataclass(frozen=True, slots=True)
-class HeadLead:
-    """What an unchanged observation needs from a head, read without decoding the resource.
+class RecordLead:
+    """The leading fields of a stored record (head or version), read without decoding the rest.
 
-    Most observations find their resource unchanged; decoding the whole ~1 KB record
-    just to compare a hash was a third of their cost. ``full()`` decodes when needed.
+    Most observations find their resource unchanged, and a binary search over versions
+    only needs their start times: decoding each whole ~1 KB record for that was a third
+    of the cost. ``full()`` decodes when the rest is needed.
     """
 
     uid: str
@@ -145,7 +146,7 @@ class HeadLead:
         return Version.from_bytes(self.uid, self.data)
 
     @classmethod
-    def from_bytes(cls, uid: str, data: bytes) -> HeadLead:
+    def from_bytes(cls, uid: str, data: bytes) -> RecordLead:
         match = _LEAD.match(data)
         if match is None:  # another writer's field order or unusual ids: decode it all
             v = Version.from_bytes(uid, data)
@@ -164,28 +165,17 @@ class VersionStore:
         data = self.kv.get(head_key(uid))
         return Version.from_bytes(uid, data) if data is not None else None
 
-    def head_lead(self, uid: str) -> HeadLead | None:
+    def head_lead(self, uid: str) -> RecordLead | None:
         data = self.kv.get(head_key(uid))
-        return HeadLead.from_bytes(uid, data) if data is not None else None
+        return RecordLead.from_bytes(uid, data) if data is not None else None
 
     def append(self, version: Version) -> None:
-        """Store a new version and make it the head (membership on create/delete)."""
-        encoded = version.to_bytes()
-        self.kv.put(version_key(version.uid, version.version), encoded)
-        self.kv.put(head_key(version.uid), encoded)
-        self.kv.put(time_key(version.valid_from, version.uid, version.version), b"")
-        if version.kind == "created":
-            self.kv.put(member_key(version.shard, version.uid), b"")
+        """Store a new version and make it the head (membership on create), in one write batch."""
+        self.kv.put_many(_records_of(version, is_head=True))
 
     def rewrite(self, version: Version, *, is_head: bool) -> None:
         """Write an existing version's bytes again (for the changelog); nothing changes."""
-        encoded = version.to_bytes()
-        self.kv.put(version_key(version.uid, version.version), encoded)
-        if is_head:
-            self.kv.put(head_key(version.uid), encoded)
-        self.kv.put(time_key(version.valid_from, version.uid, version.version), b"")
-        if version.kind == "created":
-            self.kv.put(member_key(version.shard, version.uid), b"")
+        self.kv.put_many(_records_of(version, is_head=is_head))
 
     def get_version(self, uid: str, version: int) -> Version | None:
         data = self.kv.get(version_key(uid, version))
@@ -209,30 +199,38 @@ class VersionStore:
 
     def as_of(self, uid: str, moment: datetime) -> Version | None:
         """The version valid at ``moment`` (None if absent or deleted then, or older than retention)."""
-        t = to_micros(moment)
-        head = self.head(uid)
-        if head is None:
-            return None
-        found = head if head.valid_from <= t else self._latest_started_by(uid, t, head)
+        head = self.head_lead(uid)
+        return self.version_at(head, to_micros(moment)) if head is not None else None
+
+    def version_at(self, head: RecordLead, t: int) -> Version | None:
+        """The version of ``head``'s resource valid at ``t`` (None if absent or deleted then)."""
+        found = head.full() if head.valid_from <= t else self._latest_started_by(head, t)
         return None if found is None or found.deleted else found
 
-    def _latest_started_by(self, uid: str, t: int, head: Version) -> Version | None:
+    def _latest_started_by(self, head: RecordLead, t: int) -> Version | None:
         """Binary search of versions older than the head: the last one with valid_from <= t.
 
         A missing version was dropped by retention, so it is older than every kept one.
         """
-        lo, hi, found, read = 1, head.version - 1, None, {head.version: head}
+        lo, hi, found, starts = 1, head.version - 1, None, {head.version: head.valid_from}
         while lo <= hi:
             mid = (lo + hi) // 2
-            read[mid] = candidate = self.get_version(uid, mid)
+            candidate = self._version_lead(head.uid, mid)
+            starts[mid] = candidate.valid_from if candidate else None
             if candidate is None or candidate.valid_from <= t:
                 found, lo = candidate or found, mid + 1
             else:
                 hi = mid - 1
         if found is None:
             return None
-        after = read.get(found.version + 1) or self.get_version(uid, found.version + 1)
-        return _with_valid_to(found, after.valid_from if after else None)
+        if found.version + 1 not in starts:
+            after = self._version_lead(head.uid, found.version + 1)
+            starts[found.version + 1] = after.valid_from if after else None
+        return _with_valid_to(found.full(), starts[found.version + 1])
+
+    def _version_lead(self, uid: str, version: int) -> RecordLead | None:
+        data = self.kv.get(version_key(uid, version))
+        return RecordLead.from_bytes(uid, data) if data is not None else None
 
     def changed_between(self, start: int, end: int, *, after: TimeEntry | None = None) -> Iterator[TimeEntry]:
         """Time-index entries of versions that began in ``[start, end)``, oldest first.
@@ -282,10 +280,28 @@ class VersionStore:
         for key, _ in self.kv.scan(prefix):
             yield key[len(prefix):].decode()
 
+    def head_leads(self) -> Iterator[RecordLead]:
+        """Every head's leading fields, in uid order (decode with ``full()`` where needed)."""
+        prefix = b"h" + SEP
+        for key, data in self.kv.scan(prefix):
+            yield RecordLead.from_bytes(key[len(prefix):].decode(), data)
+
     def heads(self) -> Iterator[Version]:
         prefix = b"h" + SEP
         for key, data in self.kv.scan(prefix):
             yield Version.from_bytes(key[len(prefix):].decode(), data)
+
+
+def _records_of(version: Version, *, is_head: bool) -> list[tuple[bytes, bytes]]:
+    """The keys one version writes: its record, the head, its time-index entry, membership."""
+    encoded = version.to_bytes()
+    records = [(version_key(version.uid, version.version), encoded)]
+    if is_head:
+        records.append((head_key(version.uid), encoded))
+    records.append((time_key(version.valid_from, version.uid, version.version), b""))
+    if version.kind == "created":
+        records.append((member_key(version.shard, version.uid), b""))
+    return records
 
 
 def _with_valid_to(version: Version, valid_to: int | None) -> Version:

@@ -39,3 +39,8 @@ def test_reading_a_store_that_does_not_exist_says_so_and_creates_nothing(tmp_pat
 
 def test_range_scan_is_half_open(writer):
     assert [k for k, _ in writer.scan_range(b"t\x00a", b"t\x00c")] == [b"t\x00a", b"t\x00b"]
+
+
+def test_put_many_writes_every_key_at_once(writer):
+    writer.put_many([(b"h\x00x", b"head"), (b"v\x00x\x00\x00\x00\x00\x01", b"v1"), (b"t\x00x", b"")])
+    assert [writer.get(k) for k in (b"h\x00x", b"v\x00x\x00\x00\x00\x00\x01", b"t\x00x")] == [b"head", b"v1", b""]

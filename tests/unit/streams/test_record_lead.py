@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import orjson
 
-from streams.store.versioned import HeadLead, Version
+from streams.store.versioned import RecordLead, Version
 
 CREATED = Version(uid="arn:aws:ec2:eu-west-1:1:security-group/sg-1", version=3, kind="created",
                   valid_from=1_790_000_000_000_000, hash="09230ed9677e66bd", cause="585a7142caa56afb",
@@ -12,7 +12,7 @@ CREATED = Version(uid="arn:aws:ec2:eu-west-1:1:security-group/sg-1", version=3, 
                   attribution={"actor": {"arn": "arn:aws:iam::1:user/alice"}})
 
 
-def lead_fields(lead: HeadLead) -> tuple:
+def lead_fields(lead: RecordLead) -> tuple:
     return lead.version, lead.kind, lead.valid_from, lead.hash, lead.cause, lead.deleted
 
 
@@ -23,7 +23,7 @@ def version_fields(version: Version) -> tuple:
 def test_lead_matches_the_decoded_version_for_every_kind():
     tombstone = replace(CREATED, kind="deleted", hash="", resource=None, version=4)
     for version in (CREATED, replace(CREATED, kind="modified", diff=[{"path": "x"}]), tombstone):
-        lead = HeadLead.from_bytes(version.uid, version.to_bytes())
+        lead = RecordLead.from_bytes(version.uid, version.to_bytes())
         assert lead_fields(lead) == version_fields(version)
         assert lead.full() == version
 
@@ -33,5 +33,5 @@ def test_records_in_another_shape_are_decoded_in_full():
     record = orjson.loads(CREATED.to_bytes())
     reordered = orjson.dumps({"kind": record.pop("kind"), **record})
     for data, expected in ((odd_cause.to_bytes(), odd_cause), (reordered, CREATED)):
-        lead = HeadLead.from_bytes(CREATED.uid, data)
+        lead = RecordLead.from_bytes(CREATED.uid, data)
         assert lead_fields(lead) == version_fields(expected)
