@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from streams.store.versioned import Version, VersionStore, to_micros
 
 UNKNOWN = "unknown"
@@ -37,6 +39,12 @@ class InventoryFilter:
             return False
         tags = resource.get("tags") or {}
         return all(tags.get(key) == value for key, value in self.tags.items())
+
+    def needles(self) -> list[bytes]:
+        """Bytes every stored record of a matching resource holds (account, region and type never
+        change for a uid, and records are compact JSON): a cheap test before any decoding."""
+        fields = {"account": self.account, "region": self.region, "type": self.type}
+        return [b'"%s":%s' % (name.encode(), orjson.dumps(value)) for name, value in fields.items() if value]
 
 
 @dataclass(frozen=True)
@@ -83,7 +91,10 @@ class TemporalQueries:
         only resources changed since then need their history read.
         """
         where, t = where or InventoryFilter(), to_micros(moment)
+        needles = where.needles()
         for head in self.store.head_leads():
+            if needles and not head.deleted and not all(n in head.data for n in needles):
+                continue  # another account/region/type: skip without decoding or searching
             found = self.store.version_at(head, t)
             if found is not None and where.matches(found.resource or {}):
                 yield found

@@ -147,3 +147,15 @@ def test_who_says_unknown_until_attribution_names_someone():
     assert (named.actor, named.actor_kind, named.confidence, named.method) == (
         "arn:aws:iam::111122223333:user/alice", "human", 0.9, "cloudtrail")
     assert named.evidence == ["AuthorizeSecurityGroupIngress"] and named.attributed
+
+
+def test_filtered_inventory_finds_a_resource_deleted_since_and_ignores_lookalike_bytes():
+    observer = new_observer()
+    gone = evolve(observer, "sg-gone", [0])
+    delete(observer, "sg-gone", 2)  # its head is a tombstone: no account in it to test
+    lookalike = {"peering": {"account": ACCOUNT}}  # passes the byte test, fails the real one
+    other = sg("sg-other").model_copy(update={"account": "999999999999", "attributes": lookalike})
+    observer.observe(page([other], T0, scan="o"))
+    queries = TemporalQueries(observer.store)
+    assert [v.uid for v in queries.inventory(T0 + HOUR, InventoryFilter(account=ACCOUNT))] == [gone]
+    assert [v.uid for v in queries.inventory(T0 + HOUR, InventoryFilter(account="999999999999"))] == [other.uid]
