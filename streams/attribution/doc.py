@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from elava import docgen
 from streams.attribution.resources import FAMILIES, Family
 
 BEGIN = "<!-- BEGIN GENERATED: event families (python -m streams.attribution.doc --write docs/attribution.md) -->"
@@ -42,10 +43,7 @@ def render() -> str:
 
 def splice(document: str, block: str) -> str:
     """``document`` with its generated block replaced (appended if it has none)."""
-    if BEGIN in document and END in document:
-        head, rest = document.split(BEGIN, 1)
-        return head + block + rest.split(END, 1)[1]
-    return document.rstrip("\n") + "\n\n" + block + "\n"
+    return docgen.splice(document, block, BEGIN, END)
 
 
 def main(argv: list[str] | None = None) -> int:

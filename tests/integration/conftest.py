@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from elava.demo.simulated import free_port
+from elava.demo.simulated import CREDENTIALS, SimulatedAccount, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy" / "kafka" / "kafka.sh"
@@ -51,3 +51,13 @@ def kafka_bootstrap():
         yield f"127.0.0.1:{env['KAFKA_PORT']}"
     finally:
         subprocess.run(["bash", str(SCRIPT), "stop"], env=env, capture_output=True)
+
+
+@pytest.fixture
+def account(monkeypatch):
+    """An empty simulated AWS account (moto's state is per process: reset first)."""
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name.upper(), value)
+    with SimulatedAccount() as simulated:
+        simulated.reset()
+        yield simulated

@@ -21,7 +21,7 @@ from elava.settings import load_settings
 from elava.topics import Topics
 from elava.worker_process import WorkerProcess, wait_until_processed
 from tests.integration.conftest import SCRIPT
-from tests.integration.test_collect import read_topic
+from tests.integration.reading import read_topic
 from tests.integration.test_crash_recovery import observation, resource
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

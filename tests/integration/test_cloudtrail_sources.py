@@ -20,21 +20,12 @@ from elava.events import TrailEvent
 from elava.settings import load_settings
 from elava.sharding import shard_of
 from elava.topics import Topics
-from tests.integration.test_collect import read_topic
+from tests.integration.reading import read_topic
 from tests.unit.collectors.cloudtrail.fixtures import ACCOUNT, REGION, envelope, group_uid, sg_record
 
 pytestmark = pytest.mark.integration
 BUCKET = "trail-logs"
 LOG_KEY = f"AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/2026/11/02/{ACCOUNT}_CloudTrail_{REGION}_20261102T1005Z_a.json.gz"
-
-
-@pytest.fixture
-def account(monkeypatch):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    with SimulatedAccount() as simulated:
-        simulated.reset()
-        yield simulated
 
 
 def plant(account: SimulatedAccount) -> str:

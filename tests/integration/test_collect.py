@@ -6,40 +6,15 @@ import uuid
 from collections import Counter
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from collectors.service import run_collector
-from elava.demo.simulated import SimulatedAccount
 from elava.events import Observation, ScanMarker
 from elava.settings import load_settings
 from elava.topics import Topics
+from tests.integration.reading import read_topic
 
 pytestmark = pytest.mark.integration
 TYPES = ["ec2.instance", "s3.bucket", "ec2.security-group"]
-
-
-async def read_topic(bootstrap: str, topic: str, partitions: int) -> list:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
-        await consumer.seek_to_beginning()
-        records = []
-        while batch := await consumer.getmany(timeout_ms=1000):
-            for part in batch.values():
-                records.extend(part)
-        return records
-    finally:
-        await consumer.stop()
-
-
-@pytest.fixture
-def account(monkeypatch):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    with SimulatedAccount() as simulated:
-        simulated.reset()
-        yield simulated
 
 
 async def test_collect_publishes_pages_then_markers_per_shard_and_summaries(kafka_bootstrap, account):

@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from collectors.requests import run_scheduler, serve_scan_requests
-from elava.demo.simulated import CREDENTIALS, SimulatedAccount
+from elava.demo.simulated import SimulatedAccount
 from elava.settings import load_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -66,7 +66,7 @@ async def wait_for(condition, timeout: float = 90.0) -> None:
 async def assert_each_account_saw_only_its_own_group(settings) -> None:
     from elava.events import Observation
     from elava.topics import Topics
-    from tests.integration.test_collect import read_topic
+    from tests.integration.reading import read_topic
 
     records = await read_topic(settings.kafka.bootstrap_servers, Topics(settings.kafka).observations, 4)
     names: dict[str, set] = {}
@@ -78,13 +78,9 @@ async def assert_each_account_saw_only_its_own_group(settings) -> None:
 
 
 @pytest.fixture
-def estate(monkeypatch):
-    for name, value in CREDENTIALS.items():
-        monkeypatch.setenv(name.upper(), value)
-    with SimulatedAccount() as account:
-        account.reset()
-        plant_one_group_per_account(account)
-        yield account
+def estate(account):
+    plant_one_group_per_account(account)
+    return account
 
 
 async def test_two_collectors_share_twenty_accounts_and_rebalance_when_one_stops(kafka_bootstrap, estate):

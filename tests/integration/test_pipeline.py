@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from elava.demo.drivers import KafkaDriver
 from elava.events import cloudevent_headers
+from tests.integration.reading import read_topic
 from tests.unit.streams.fixtures import T0, marker, page, sg, shard
 
 pytestmark = pytest.mark.integration
@@ -92,21 +93,6 @@ async def test_deletion_only_after_a_successful_scan_marker(pipeline):
     assert [(c.uid, c.kind, c.new_version) for c in result.changes] == [(gone.uid, "deleted", 2)]
 
 
-async def _read_all(bootstrap: str, topic: str, partitions: int) -> list:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
-        await consumer.seek_to_beginning()
-        records = []
-        while batch := await consumer.getmany(timeout_ms=1000):
-            for part in batch.values():
-                records.extend(part)
-        return records
-    finally:
-        await consumer.stop()
-
-
 async def test_malformed_messages_go_to_the_dlq_and_the_worker_goes_on(pipeline, kafka_bootstrap):
     topics, partitions = pipeline.topics, pipeline.settings.kafka.partitions
     valid = page([sg("sg-after-poison")], T0, scan="x1")
@@ -129,7 +115,7 @@ async def test_malformed_messages_go_to_the_dlq_and_the_worker_goes_on(pipeline,
     result = await pipeline.results()
     assert [c.uid for c in result.changes] == [valid.resources[0].uid]
 
-    letters = await _read_all(kafka_bootstrap, topics.dlq, partitions)
+    letters = await read_topic(kafka_bootstrap, topics.dlq, partitions)
     assert sorted(r.value for r in letters) == sorted(v for _, v, _ in poison)
     for record in letters:
         headers = dict(record.headers)
@@ -169,7 +155,7 @@ async def test_a_late_trail_event_attributes_the_change_and_re_reports_its_drift
     (drift,) = [d for d in second.drift if d.uid == group.uid]
     assert (drift.change_id, drift.actor.name, drift.confidence) == (change.event_id, "alice", 1.0)
 
-    records = await _read_all(kafka_bootstrap, pipeline.topics.attributed_changes, pipeline.settings.kafka.partitions)
+    records = await read_topic(kafka_bootstrap, pipeline.topics.attributed_changes, pipeline.settings.kafka.partitions)
     mine = [AttributedChange.from_bytes(r.value) for r in records]
     mine = [a for a in mine if a.change.event_id == change.event_id]
     assert [(a.provisional, a.actor.name, a.confidence) for a in mine] == [(True, None, 0.0), (False, "alice", 1.0)]

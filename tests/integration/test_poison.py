@@ -20,7 +20,7 @@ from elava.kafka import ensure_topics
 from elava.settings import load_settings
 from elava.topics import Topics
 from elava.worker_process import WorkerProcess, wait_until_processed
-from tests.integration.test_collect import read_topic
+from tests.integration.reading import read_topic
 from tests.unit.streams.fixtures import ACCOUNT, REGION, T0, TYPE, page, sg
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

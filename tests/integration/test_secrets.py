@@ -18,12 +18,12 @@ import zipfile
 import pytest
 
 from collectors.service import run_collector
-from elava.demo.simulated import CREDENTIALS, SimulatedAccount
+from elava.demo.simulated import SimulatedAccount
 from elava.kafka import ensure_topics
 from elava.settings import load_settings
 from elava.topics import Topics
 from elava.worker_process import WorkerProcess, wait_until_processed
-from tests.integration.test_collect import read_topic
+from tests.integration.reading import read_topic
 
 pytestmark = pytest.mark.integration
 MARKER = f"PLANTED-{uuid.uuid4().hex}"
@@ -53,13 +53,9 @@ def leaks(data: bytes | str | None) -> bool:
 
 
 @pytest.fixture
-def planted(monkeypatch):
-    for name, value in CREDENTIALS.items():
-        monkeypatch.setenv(name.upper(), value)
-    with SimulatedAccount() as account:
-        account.reset()
-        plant(account)
-        yield account
+def planted(account):
+    plant(account)
+    return account
 
 
 async def test_no_planted_secret_reaches_any_topic_or_the_cli(kafka_bootstrap, planted, tmp_path):
