@@ -35,6 +35,9 @@ from streams.store.versioned import VersionStore
 
 log = logging.getLogger("elava.worker")
 SOURCE = "elava/worker"
+# aiokafka keeps one batch per partition and one request in flight: with Faust's 16 KiB
+# default a full batch makes every send wait for the broker's round trip.
+PRODUCER_BATCH_BYTES = 1024 * 1024
 RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
 
 
@@ -49,6 +52,7 @@ def create_app(settings: Settings) -> faust.App:
         web_enabled=settings.worker.web_port > 0, web_port=settings.worker.web_port or None,
         web_bind=settings.worker.web_host, web_host=settings.worker.web_host,
         broker_commit_interval=1.0, table_standby_replicas=0,
+        producer_max_batch_size=PRODUCER_BATCH_BYTES,
         broker_session_timeout=settings.worker.session_timeout.total_seconds(),
         broker_heartbeat_interval=max(1.0, settings.worker.session_timeout.total_seconds() / 10),
     )
@@ -147,4 +151,8 @@ def run_worker(settings: Settings, loglevel: str = "INFO") -> None:
     from faust.worker import Worker
 
     app = create_app(settings)
-    Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    worker = Worker(app, loglevel=loglevel, quiet=True)
+    # Faust's terminal spinner sets the root logger to DEBUG so that every log call turns
+    # it: each debug() in aiokafka and Faust (several per message sent) then builds a record.
+    worker.spinner = None
+    worker.execute_from_commandline()
