@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from streams.observe import Observer
-from streams.store.kv import BLOCK_SIZE, COMPRESSION, RocksKV
+from streams.store.kv import BLOCK_SIZE, BOTTOMMOST_COMPRESSION, COMPRESSION, RocksKV
 from streams.store.versioned import VersionStore
 from tests.bench.synthetic import base_resources, pages, revised
 
@@ -95,14 +95,16 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None, help="where to build the store (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the store afterwards")
     parser.add_argument("--compression", default=COMPRESSION, help="snappy, lz4, zstd, none")
+    parser.add_argument("--bottommost", default=BOTTOMMOST_COMPRESSION, help="compression of the last level")
     parser.add_argument("--block-size", type=int, default=BLOCK_SIZE, help="RocksDB block size in bytes")
     args = parser.parse_args()
     workdir = args.dir or Path(tempfile.mkdtemp(prefix="elava-bench-"))
     store_path = workdir / "store"
     shutil.rmtree(store_path, ignore_errors=True)
     try:
-        report = run(store_path, args.resources, args.versions, {"compression": args.compression,
-                                                                  "block_size": args.block_size})
+        layout = {"compression": args.compression, "bottommost_compression": args.bottommost,
+                  "block_size": args.block_size}
+        report = run(store_path, args.resources, args.versions, layout)
     finally:
         if not args.keep:
             shutil.rmtree(store_path, ignore_errors=True)
