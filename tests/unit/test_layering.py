@@ -7,7 +7,7 @@ import pytest
 
 CORE = ["elava.events", "elava.settings", "elava.topics", "elava.sharding", "streams.diff", "streams.observe",
         "streams.inputs", "streams.store.versioned", "streams.store.kv", "streams.analyzers.drift",
-        "streams.embedded"]
+        "streams.embedded", "streams.store.queries", "streams.store.retention", "elava.timeparse"]
 CONNECTORS = ["faust", "aiokafka", "boto3", "botocore", "aioboto3", "aiobotocore"]
 
 
