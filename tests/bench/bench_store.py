@@ -107,7 +107,7 @@ def main() -> None:
         report = run(store_path, args.resources, args.versions, layout)
     finally:
         if not args.keep:
-            shutil.rmtree(store_path, ignore_errors=True)
+            shutil.rmtree(store_path if args.dir else workdir, ignore_errors=True)
     print(json.dumps(report, indent=1))
 
 
