@@ -1,0 +1,288 @@
+"""Benchmark of the whole pipeline on the real broker: one `elava worker` process.
+
+    python -m tests.bench.bench_pipeline [--resources 100000 --rounds 4 --bootstrap HOST:PORT]
+
+Without ``--bootstrap`` it starts its own broker with ``deploy/kafka/kafka.sh`` on a
+free port (``KAFKA_VERSION`` picks the version) and stops it at the end.
+
+Scenario: ``--resources`` ~1 KB instances and security groups over 3 accounts, 2
+regions, 2 types; round 1 sees all of them new, every later round sees them all
+again with ``--modified`` of them changed. The collector's own batcher pages them by
+shard (settings' ``shard_buckets``, ``page_size``) and closes every shard with an ok
+marker; the bytes are what ``KafkaSink`` publishes. Measured:
+
+- worker (``--mode paused``, the default): after a warm-up message, the worker is
+  paused (SIGSTOP) while a whole round is produced, then resumed and timed until its
+  committed offsets reach the end of the round; per round and in total:
+  observations/s, CPU seconds of the worker process per observation; its RSS at the
+  end, change events checked against the expected count, table writes (changelog
+  records) per change. ``--mode continuous`` produces every round before the worker
+  starts and times it from its first output until everything is committed;
+- the raw aiokafka passthrough on the same messages (tests/bench/passthrough.py),
+  orjson and pydantic parsing: the ceiling, and the ratio worker/raw;
+- the embedded driver (EmbeddedPipeline over RocksKV in a temp dir) on the same pages.
+
+``--py-spy FILE`` also samples the worker with py-spy (collapsed stacks, ``--format
+raw``); it slows the worker a little, so take figures from a run without it.
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from elava.demo.simulated import free_port
+from elava.kafka import ensure_topics, new_producer
+from elava.settings import Settings, load_settings
+from elava.topics import Topics
+from tests.bench.passthrough import passthrough
+from tests.bench.pipeline_data import Message, Round, build_rounds
+from tests.bench.pipeline_worker import measure_worker
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "deploy" / "kafka" / "kafka.sh"
+TARGET_RATE = 50_000
+TARGET_RATIO = 0.30
+
+
+def machine() -> dict:
+    model = next((line.split(":", 1)[1].strip() for line in _run(["lscpu"]).splitlines()
+                  if line.startswith("Model name")), platform.processor())
+    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal"))
+    return {"nproc": int(_run(["nproc"]).strip() or os.cpu_count()), "cpu": model,
+            "ram_gib": round(mem_kb / 1024 / 1024, 1), "python": platform.python_version(),
+            "load_average_1m_at_end": round(os.getloadavg()[0], 2)}
+
+
+def _run(argv: list[str]) -> str:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+    except OSError:
+        return ""
+
+
+@contextmanager
+def broker(bootstrap: str | None):
+    """The given broker, or one of our own on free ports (stopped on the way out)."""
+    if bootstrap:
+        yield bootstrap, os.environ.get("KAFKA_VERSION", "external (not started by the benchmark)")
+        return
+    version = os.environ.get("KAFKA_VERSION", "3.9.1")
+    env = {**os.environ, "KAFKA_PORT": str(free_port()), "KAFKA_CONTROLLER_PORT": str(free_port()),
+           "KAFKA_FRESH": "1", "KAFKA_VERSION": version}
+    started = subprocess.run(["bash", str(SCRIPT), "start"], env=env, capture_output=True, text=True)
+    try:
+        if started.returncode != 0:
+            raise SystemExit(f"could not start a broker:\n{started.stdout}\n{started.stderr}")
+        yield f"127.0.0.1:{env['KAFKA_PORT']}", version
+    finally:
+        subprocess.run(["bash", str(SCRIPT), "stop"], env=env, capture_output=True)
+        shutil.rmtree(Path(os.environ.get("ELAVA_KAFKA_RUN", Path.home() / ".cache/elava/kafka-run"))
+                      / env["KAFKA_PORT"], ignore_errors=True)
+
+
+class Publisher:
+    """Publishes encoded messages to the observations topic; the end offsets after each batch."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.topic = Topics(settings.kafka).observations
+        self.producer = new_producer(settings.kafka)
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers)
+        self.messages, self.wall = 0, 0.0
+        self.ends: dict[int, int] = {}
+
+    async def start(self) -> None:
+        await ensure_topics(self.settings.kafka)
+        await self.producer.start()
+        await self.consumer.start()
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+        await self.producer.stop()
+
+    async def __call__(self, messages: list[Message]) -> dict[int, int]:
+        started = time.perf_counter()
+        for message in messages:
+            await self.producer.send(self.topic, key=message.key, value=message.value, headers=message.headers)
+        await self.producer.flush()
+        self.wall += time.perf_counter() - started
+        self.messages += len(messages)
+        parts = [TopicPartition(self.topic, p) for p in range(self.settings.kafka.partitions)]
+        self.ends = {tp.partition: offset for tp, offset in (await self.consumer.end_offsets(parts)).items()}
+        return self.ends
+
+    def summary(self) -> dict:
+        return {"messages": self.messages, "wall_s": round(self.wall, 2),
+                "messages_per_s": round(self.messages / self.wall) if self.wall else None}
+
+
+async def raw_ceiling(settings: Settings, ends: dict[int, int], modes: list[str]) -> dict:
+    kafka = settings.kafka
+    topics = Topics(kafka)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    from aiokafka.admin import NewTopic
+
+    results = {}
+    await admin.start()
+    try:
+        for mode in modes:
+            target = f"{kafka.topic_prefix}.bench-raw-{mode}"
+            await admin.create_topics([NewTopic(target, kafka.partitions, 1)])
+            await asyncio.sleep(1.0)  # leaders
+            result = await passthrough(kafka.bootstrap_servers, topics.observations, kafka.partitions,
+                                       ends, target, mode)
+            results[mode] = result.summary()
+    finally:
+        await admin.close()
+    return results
+
+
+async def embedded(rounds: list[Round], work_dir: Path) -> dict:
+    """The embedded driver on the same pages (parsed before the clock starts, as a
+    collector hands it objects); parsing is timed apart."""
+    from streams.embedded import EmbeddedPipeline
+    from streams.inputs import parse_observation_message
+    from streams.store.kv import RocksKV
+    from streams.store.versioned import VersionStore
+
+    kv = RocksKV(work_dir / "embedded-store")
+    pipeline = EmbeddedPipeline(VersionStore(kv))
+    wall = cpu = parse_cpu = 0.0
+    kinds: dict[str, int] = {}
+    observations = 0
+    try:
+        for round_ in rounds:
+            started = time.process_time()
+            events = [parse_observation_message(m.key, m.value, m.headers) for m in round_.messages]
+            parse_cpu += time.process_time() - started
+            wall_started, cpu_started = time.perf_counter(), time.process_time()
+            for message, event in zip(round_.messages, events, strict=True):
+                if message.observations:
+                    await pipeline.page(event)
+                else:
+                    await pipeline.marker(event)
+            wall += time.perf_counter() - wall_started
+            cpu += time.process_time() - cpu_started
+            observations += round_.observations
+            for change in pipeline.outputs.changes:
+                kinds[change.kind] = kinds.get(change.kind, 0) + 1
+            pipeline.outputs.clear()
+            del events
+    finally:
+        kv.close()
+    return {"observations": observations, "changes": kinds, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
+            "observations_per_s": round(observations / wall),
+            "cpu_us_per_observation": round(cpu / observations * 1e6, 2),
+            "pydantic_parse_us_per_observation": round(parse_cpu / observations * 1e6, 2)}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--resources", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--modified", type=float, default=0.1, help="share changed in every later round")
+    parser.add_argument("--bootstrap", help="a running broker; default: start one with deploy/kafka/kafka.sh")
+    parser.add_argument("--partitions", type=int, help="default: the settings' kafka.partitions")
+    parser.add_argument("--raw", default="orjson,pydantic", help="passthrough modes, comma-separated ('' for none)")
+    parser.add_argument("--no-embedded", action="store_true")
+    parser.add_argument("--py-spy", type=Path, help="record the worker with py-spy into this file (raw format)")
+    parser.add_argument("--py-spy-from", type=int, default=0, metavar="ROUND",
+                        help="start py-spy with this round (0-based; 0: from the worker's start)")
+    parser.add_argument("--mode", choices=["paused", "continuous"], default="paused",
+                        help="paused: each round produced while the worker is paused (SIGSTOP), then timed "
+                             "until committed; continuous: every round produced before the worker starts")
+    parser.add_argument("--timeline", type=Path, help="write the worker's CPU samples (0.1 s) and round spans here")
+    parser.add_argument("--probe", action="store_true",
+                        help="run the worker through tests/bench/worker_probe.py (timers around the agent)")
+    parser.add_argument("--keep", type=Path, help="keep the worker's data dir and log under this directory")
+    return parser.parse_args(argv)
+
+
+async def run(args: argparse.Namespace, bootstrap: str, work_dir: Path) -> dict:
+    name = f"elava-bench-{uuid.uuid4().hex[:8]}"
+    overrides = {"kafka__partitions": args.partitions} if args.partitions else {}
+    settings = load_settings(None, kafka__bootstrap_servers=bootstrap, kafka__topic_prefix=name,
+                             worker__app_id=name, worker__data_dir=str(work_dir / "worker"),
+                             worker__session_timeout="60s", worker__web_port=free_port(), **overrides)
+    kafka = settings.kafka
+    started = time.perf_counter()
+    rounds = await build_rounds(args.resources, args.rounds, modified=args.modified,
+                                buckets=kafka.shard_buckets, page_size=kafka.page_size)
+    scenario = scenario_of(args, settings, rounds, time.perf_counter() - started)
+    publisher = Publisher(settings)
+    await publisher.start()
+    try:
+        worker = await measure_worker(settings, rounds, work_dir, publisher, mode=args.mode,
+                                      py_spy=args.py_spy, py_spy_from=args.py_spy_from,
+                                      timeline=args.timeline, probe=args.probe)
+    finally:
+        await publisher.stop()
+    modes = [m for m in args.raw.split(",") if m]
+    raw = await raw_ceiling(settings, publisher.ends, modes) if modes else {}
+    result = {"machine": machine(), "scenario": scenario, "produce": publisher.summary(), "worker": worker,
+              "raw": raw}
+    if not args.no_embedded:
+        result["embedded"] = await embedded(rounds, work_dir)
+    result["verdict"] = verdict(worker, raw)
+    return result
+
+
+def scenario_of(args: argparse.Namespace, settings: Settings, rounds: list[Round], build_s: float) -> dict:
+    return {
+        "resources": args.resources, "rounds": args.rounds, "modified_per_later_round": args.modified,
+        "partitions": settings.kafka.partitions, "shard_buckets": settings.kafka.shard_buckets,
+        "page_size": settings.kafka.page_size, "observations": sum(r.observations for r in rounds),
+        "pages_per_round": [r.pages for r in rounds], "markers_per_round": [r.markers for r in rounds],
+        "mean_observations_per_page": round(sum(r.observations for r in rounds) / sum(r.pages for r in rounds), 1),
+        "mb_per_round": round(rounds[0].bytes / 1e6, 1),
+        "expected_changes": {"created": sum(r.expected_created for r in rounds),
+                             "modified": sum(r.expected_modified for r in rounds)},
+        "production": {"paused": "each round produced while the worker is paused, then timed to its commit",
+                       "continuous": "every round produced before the worker starts"}[args.mode],
+        "build_s": round(build_s, 1),
+    }
+
+
+def verdict(worker: dict, raw: dict) -> dict:
+    rate = worker["observations_per_s"]
+    out = {"target_observations_per_s": TARGET_RATE, "meets_rate": rate >= TARGET_RATE,
+           "target_ratio_to_raw": TARGET_RATIO, "changes_as_expected": worker["outputs"]["as_expected"]}
+    for mode, figures in raw.items():
+        ratio = rate / figures["observations_per_s"] if figures.get("observations_per_s") else None
+        out[f"ratio_to_raw_{mode}"] = round(ratio, 3) if ratio is not None else None
+        out[f"meets_ratio_{mode}"] = ratio is not None and ratio >= TARGET_RATIO
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    with broker(args.bootstrap) as (bootstrap, version), tempfile.TemporaryDirectory(prefix="elava-bench-") as tmp:
+        work_dir = args.keep or Path(tmp)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        result = asyncio.run(run(args, bootstrap, work_dir))
+        result["kafka"] = {"version": version, "bootstrap": bootstrap}
+    result["command"] = " ".join(["python -m tests.bench.bench_pipeline", *(argv or sys.argv[1:])])
+    result["bench_wall_s"] = round(time.perf_counter() - started, 1)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

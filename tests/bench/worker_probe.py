@@ -1,0 +1,207 @@
+"""`elava worker` with timers around the agent, for the pipeline benchmark's ``--probe``.
+
+    python -m tests.bench.worker_probe worker [elava worker options]
+
+It patches (in this process only) the agent's message handler, its output sends, the
+processing core, Faust's producer-buffer back-pressure, the consumer's fetches and
+the garbage collector, then runs the normal CLI. Every 2 s it logs one JSON line
+(``probe {...}``) with cumulative seconds: how long the agent spent handling messages
+(and, within that, parsing, processing and awaiting sends), how long the conductor
+held the stream waiting for Faust's producer buffer to ebb, how long fetches took,
+how long the GC ran, and how long the event loop had no work at all. Wall time the
+agent did not spend handling messages was spent waiting for the next one.
+
+``PROBE_BYPASS_CHANGELOG=1`` also switches on an experiment that is not product code:
+table writes go to RocksDB directly and to the changelog as one aiokafka batch per
+input message and partition (see docs/benchmarks.md, "Pipeline").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import selectors
+import sys
+import threading
+import time
+from collections import Counter
+
+import orjson
+
+TOTALS: Counter = Counter()
+
+
+def _timed_async(name: str, fn):
+    @functools.wraps(fn)
+    async def wrapper(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return await fn(*args, **kwargs)
+        finally:
+            TOTALS[name] += time.perf_counter() - started
+            TOTALS[name + "#"] += 1
+    return wrapper
+
+
+def _timed(name: str, fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            TOTALS[name] += time.perf_counter() - started
+    return wrapper
+
+
+class _IdleSelector(selectors.EpollSelector):
+    """Counts the time the event loop sleeps in epoll with nothing to do."""
+
+    def select(self, timeout=None):
+        if threading.current_thread() is not threading.main_thread():
+            return super().select(timeout)
+        started = time.perf_counter()
+        try:
+            return super().select(timeout)
+        finally:
+            TOTALS["loop_idle"] += time.perf_counter() - started
+
+
+async def _report() -> None:
+    started = time.perf_counter()
+    while True:
+        await asyncio.sleep(2.0)
+        line = {k: round(v, 3) if isinstance(v, float) else v for k, v in sorted(TOTALS.items())}
+        line["wall"] = round(time.perf_counter() - started, 3)
+        line["now"] = time.time()
+        print("probe " + orjson.dumps(line).decode(), file=sys.stderr, flush=True)
+
+
+def _counted_fetch(fn):
+    @functools.wraps(fn)
+    async def wrapper(*args, **kwargs):
+        started = time.perf_counter()
+        records = await fn(*args, **kwargs)
+        TOTALS["fetch_wait"] += time.perf_counter() - started
+        TOTALS["fetch#"] += 1
+        TOTALS["fetch_records"] += sum(len(r) for r in records.values())
+        if not records:
+            TOTALS["fetch_empty#"] += 1
+        return records
+    return wrapper
+
+
+def _gc_timer() -> None:
+    import gc
+
+    started = [0.0]
+
+    def callback(phase, info):
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            TOTALS[f"gc{info['generation']}"] += time.perf_counter() - started[0]
+            TOTALS[f"gc{info['generation']}#"] += 1
+
+    gc.callbacks.append(callback)
+
+
+def install() -> None:
+    _gc_timer()
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+    from faust.transport.producer import ProducerBuffer
+
+    AIOKafkaConsumerThread.getmany = _counted_fetch(AIOKafkaConsumerThread.getmany)
+    import streams.app as app
+    import streams.process as process
+
+    app.handle_message = _timed_async("agent_handle", app.handle_message)
+    app.send = _timed_async("agent_send", app.send)
+    app.parse_message = _timed("agent_parse", app.parse_message)
+    process.PartitionProcessor.process = _timed("agent_process", process.PartitionProcessor.process)
+    ProducerBuffer.wait_until_ebb = _timed_async("conductor_wait_producer_ebb", ProducerBuffer.wait_until_ebb)
+    original_start = app.create_app
+
+    def create_app(settings):
+        faust_app = original_start(settings)
+
+        @faust_app.task
+        async def probe_report() -> None:
+            await _report()
+
+        return faust_app
+
+    app.create_app = create_app
+    asyncio.set_event_loop_policy(_Policy())
+
+
+class _Policy(asyncio.DefaultEventLoopPolicy):
+    def new_event_loop(self):
+        return asyncio.SelectorEventLoop(_IdleSelector())
+
+
+def _bypass_changelog() -> None:
+    """Experiment (not product code): table writes go to the partition's RocksDB and, once
+    per input message, to the changelog as one aiokafka batch per partition, instead of one
+    Faust ``table[key] = value`` (one changelog send, one persisted-offset write) per key."""
+    from faust.types import TP
+
+    import streams.app as app
+    from streams.faust_kv import FaustPartitionKV
+
+    pending: dict[int, list[tuple[bytes, bytes | None]]] = {}
+
+    class BypassKV(FaustPartitionKV):
+        def __init__(self, table, partition):
+            super().__init__(table, partition)
+            self.partition = partition
+
+        def put(self, key, value):
+            self._db.put(key, value)
+            pending.setdefault(self.partition, []).append((key, value))
+
+        def put_many(self, items):
+            for key, value in items:
+                self.put(key, value)
+
+        def delete(self, key):
+            self._db.delete(key)
+            pending.setdefault(self.partition, []).append((key, None))
+
+    def persisted(table, tp, count, delivery):
+        if not delivery.cancelled() and delivery.exception() is None:
+            table.data.set_persisted_offset(tp, delivery.result().offset + count - 1)
+
+    async def flush(table) -> None:
+        producer = table.app.producer._producer
+        topic = table.changelog_topic.get_topic_name()
+        for partition, records in list(pending.items()):
+            while records:
+                batch, n = producer.create_batch(), 0
+                while n < len(records) and batch.append(timestamp=None, key=records[n][0],
+                                                        value=records[n][1]) is not None:
+                    n += 1
+                records = records[n:]
+                delivery = await producer.send_batch(batch, topic, partition=partition)
+                delivery.add_done_callback(functools.partial(persisted, table, TP(topic, partition), n))
+        pending.clear()
+
+    original = app.handle_message
+
+    async def handle_message(message, table, outputs):
+        await original(message, table, outputs)
+        await flush(table)
+
+    app.FaustPartitionKV = BypassKV
+    app.handle_message = handle_message
+
+
+if __name__ == "__main__":
+    if os.environ.get("PROBE_BYPASS_CHANGELOG"):
+        _bypass_changelog()
+    install()
+    from elava.cli.main import main
+
+    sys.argv[0] = "elava"
+    main()
