@@ -13,14 +13,20 @@ from collectors.exceptions import MalformedResponse
 from elava.events import Resource
 
 
-def detail_params(detail: DetailCall, item: dict[str, Any]) -> dict[str, Any]:
-    params = dict(detail.static_params)
-    for param, expression in detail.params.items():
+def bound_params(fixed: dict[str, Any], expressions: dict[str, str], item: dict[str, Any],
+                 what: str) -> dict[str, Any]:
+    """``fixed`` plus each parameter read from ``item``; ``what`` names the item in errors."""
+    params = dict(fixed)
+    for param, expression in expressions.items():
         value = extract(item, expression)
         if value is None:
-            raise MalformedResponse(f"{detail.operation}: the listed item has no {expression!r} for {param}")
+            raise MalformedResponse(f"{what} has no {expression!r} for {param}")
         params[param] = value
     return params
+
+
+def detail_params(detail: DetailCall, item: dict[str, Any]) -> dict[str, Any]:
+    return bound_params(detail.static_params, detail.params, item, f"{detail.operation}: the listed item")
 
 
 def detail_value(detail: DetailCall, response: dict[str, Any]) -> Any:

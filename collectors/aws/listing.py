@@ -8,11 +8,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from collectors.aws.build import bound_params
 from collectors.aws.calls import AwsCaller, BoundClient
 from collectors.aws.errors import error_code
 from collectors.aws.normalize import extract
 from collectors.aws.types import ParentListing, ResourceType
-from collectors.exceptions import MalformedResponse
 
 
 def items_of(page: dict[str, Any], result_path: str, item_key: str | None) -> list[dict[str, Any]]:
@@ -24,13 +24,7 @@ def items_of(page: dict[str, Any], result_path: str, item_key: str | None) -> li
 
 
 def _child_params(rt: ResourceType, parent: ParentListing, parent_item: dict[str, Any]) -> dict[str, Any]:
-    params = dict(rt.list_params)
-    for param, expression in parent.child_params.items():
-        value = extract(parent_item, expression)
-        if value is None:
-            raise MalformedResponse(f"{rt.name}: a {parent.operation} item has no {expression!r} for {param}")
-        params[param] = value
-    return params
+    return bound_params(rt.list_params, parent.child_params, parent_item, f"{rt.name}: a {parent.operation} item")
 
 
 async def _children(caller: AwsCaller, home: BoundClient, rt: ResourceType, parent: ParentListing,
