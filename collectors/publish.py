@@ -20,16 +20,12 @@ class KafkaSink:
     def __init__(self, producer: AIOKafkaProducer, topics: Topics) -> None:
         self.producer = producer
         self.topics = topics
-        self.pages = 0
-        self.markers = 0
 
     async def page(self, obs: Observation) -> None:
         await publish(self.producer, self.topics.observations, obs.shard, obs, SOURCE)
-        self.pages += 1
 
     async def marker(self, marker: ScanMarker) -> None:
         await publish(self.producer, self.topics.observations, marker.shard, marker, SOURCE)
-        self.markers += 1
 
     async def summary(self, marker: ScanMarker) -> None:
         key = f"{marker.account}/{marker.region}/{marker.type}"

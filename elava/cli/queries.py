@@ -94,7 +94,8 @@ def tag_pairs(tags: list[str] | None) -> dict[str, str]:
 def history(uid: UidArg, since: SinceOpt = None, until: UntilOpt = None,
             output: OutputOpt = Output.table, config: ConfigOpt = None) -> None:
     """Every version of one resource (optionally those valid between --since and --until)."""
-    from elava.cli.store_render import history_table, version_json
+    from elava.cli.store_render import history_table
+    from streams.store.render_json import version_json
 
     start, end = moment(since, "--since"), moment(until, "--until")
     with reading(config) as queries:
@@ -115,7 +116,8 @@ def at(time: Annotated[str, typer.Argument(help="ISO-8601 or how long ago (90m, 
        tag: Annotated[list[str] | None, typer.Option(help="Only resources with this tag, key=value (repeatable).")] = None,
        output: OutputOpt = Output.table, config: ConfigOpt = None) -> None:
     """The inventory as it was at TIME (or one resource, given its uid)."""
-    from elava.cli.store_render import inventory_json, inventory_table, when
+    from elava.cli.store_render import inventory_table, when
+    from streams.store.render_json import inventory_json
 
     then = moment(time, "TIME")
     where = InventoryFilter(account=account, region=region, type=type_, tags=tag_pairs(tag))
@@ -136,7 +138,8 @@ def at(time: Annotated[str, typer.Argument(help="ISO-8601 or how long ago (90m, 
 def changes(since: Annotated[str, typer.Option(help="From this time: ISO-8601 or how long ago (90m, 2h, 3d).")],
             until: UntilOpt = None, output: OutputOpt = Output.table, config: ConfigOpt = None) -> None:
     """What changed between --since and --until: creations, modifications, deletions, by time."""
-    from elava.cli.store_render import changes_table, version_json
+    from elava.cli.store_render import changes_table
+    from streams.store.render_json import version_json
 
     start = moment(since, "--since")
     end = moment(until, "--until", default=datetime.now(UTC))
@@ -154,7 +157,8 @@ def changes(since: Annotated[str, typer.Option(help="From this time: ISO-8601 or
 def who(uid: UidArg, since: SinceOpt = None, until: UntilOpt = None,
         output: OutputOpt = Output.table, config: ConfigOpt = None) -> None:
     """Who made each version of one resource ("unknown" until attribution names someone)."""
-    from elava.cli.store_render import who_json, who_table
+    from elava.cli.store_render import who_table
+    from streams.store.render_json import who_json
 
     start, end = moment(since, "--since"), moment(until, "--until")
     with reading(config) as queries:

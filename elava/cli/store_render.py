@@ -9,7 +9,6 @@ from rich.table import Table
 from elava.events import FieldChange
 from streams.analyzers.drift import describe
 from streams.store.queries import Authorship
-from streams.store.render_json import inventory_json, iso, version_json, who_json  # noqa: F401 (re-exported)
 from streams.store.versioned import Version, from_micros
 
 KIND_STYLE = {"created": "green", "modified": "yellow", "deleted": "red"}
