@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from elava.events import Actor, AttributedChange, ChangeEvent, Resource, TrailEvent
 from streams.attribution.scoring import Attribution, Window, attribute, score
 from streams.observe import change_from_version
-from streams.store.versioned import SEP, Version, VersionStore, to_micros
+from streams.store.versioned import SEP, Version, VersionStore, from_micros, to_micros
 
 LOOKBACK = timedelta(hours=24)
 SLACK = timedelta(minutes=15)
@@ -28,15 +28,6 @@ def evidence_key(uid: str, at: int, event_id: str) -> bytes:
 
 def evidence_bound(uid: str, at: int) -> bytes:
     return b"e" + SEP + uid.encode() + SEP + max(at, 0).to_bytes(8, "big")
-
-
-def window_start_for(store: VersionStore, shard: str, before: datetime) -> datetime | None:
-    """The previous complete look at a shard: a change seen at ``before`` happened after it."""
-    last = store.last_scan(shard)
-    if not last or last.get("status") != "ok":
-        return None
-    started = datetime.fromisoformat(last["started_at"])
-    return started if started < before else None  # a later scan's marker came first: no bound
 
 
 class Attributor:
@@ -59,7 +50,11 @@ class Attributor:
         head = self.store.head(version.uid)
         last_alive = Resource.model_validate(head.resource) if version.deleted and head and head.resource else None
         change = change_from_version(version, last_alive)
-        _, record = self._attribute(change, window_start_for(self.store, version.shard, change.observed_at))
+        # The change happened after the version it replaces began. Taken from the version
+        # chain alone (not from the shard's last scan, which moves with the input), so a
+        # replay after a crash attributes a version exactly as the first pass did.
+        window_start = from_micros(head.valid_from) if head is not None else None
+        _, record = self._attribute(change, window_start)
         return replace(version, attribution=record)
 
     def attributed(self, change: ChangeEvent) -> AttributedChange | None:
