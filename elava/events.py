@@ -289,17 +289,39 @@ ActionMode = Literal["monitor", "notify", "enforce"]
 
 
 class ActionRequest(Event):
+    """What a policy asks for. ``mode`` is the effective mode (global ceiling and the policy's)."""
+
     ce_type: ClassVar[str] = "elava.action"
     uid: str
-    action: str
+    type: str
+    account: str
+    region: str
+    action: str  # tag, notify, stop, delete, ... (see the executor's catalogue)
     params: dict[str, Any] = Field(default_factory=dict)
     mode: ActionMode = "monitor"
+    destructive: bool = False
+    policy: str
     reason: str
     decision_id: str
-    not_before: datetime | None = None
+    resource_version: int
+    requested_at: datetime
 
     def id_material(self) -> Any:
-        return [self.uid, self.action, self.params, self.decision_id]
+        # Re-evaluating the same version (e.g. after a better attribution) asks for the
+        # same action again under the same id: the executor does it once.
+        return [self.uid, self.action, self.params, self.mode, self.policy, self.resource_version]
+
+
+ActionStatus = Literal[
+    "monitored",  # monitor mode: recorded, nothing sent, nothing changed
+    "notified",  # a notification went out; nothing changed
+    "scheduled",  # destructive: announced, waits for its grace period
+    "dry_run",  # enforce, but the executor is in dry-run: what would have been done
+    "executed",  # done in AWS
+    "skipped",  # not done: protected, already in the wanted state, or gone
+    "cancelled",  # a scheduled action whose resource changed or vanished before its time
+    "failed",
+]
 
 
 class ActionResult(Event):
@@ -307,9 +329,11 @@ class ActionResult(Event):
     request_id: str
     uid: str
     action: str
-    status: Literal["planned", "notified", "executed", "skipped", "failed"]
+    policy: str = ""
+    status: ActionStatus
     dry_run: bool = True
     detail: str = ""
+    not_before: datetime | None = None
     finished_at: datetime
 
     def id_material(self) -> Any:

@@ -104,8 +104,20 @@ class AnalyzerSettings(Section):
 
 
 class PolicySettings(Section):
+    # The ceiling for every policy: a policy's own mode (its .yaml) can only be stricter.
     enforcement_mode: Literal["monitor", "notify", "enforce"] = "notify"
     path: Path = Path("./policies/")
+
+
+class ExecutorSettings(Section):
+    """`elava executor`: carries out actions. Nothing changes in AWS unless dry_run is false."""
+
+    app_id: str = "elava-executor"  # consumer group of the executors
+    dry_run: bool = True
+    # A destructive action is announced, then waits this long before it may run.
+    grace_period: Duration = timedelta(hours=24)
+    notify_webhook: SecretStr | None = None  # POSTed JSON for every notification; the URL may hold a token
+    protect_tag: str = "elava:protect"  # a resource carrying this tag is never changed
 
 
 class KafkaSettings(Section):
@@ -161,6 +173,7 @@ class Settings(BaseSettings):
     policies: PolicySettings = PolicySettings()
     kafka: KafkaSettings = KafkaSettings()
     worker: WorkerSettings = WorkerSettings()
+    executor: ExecutorSettings = ExecutorSettings()
     collector: CollectorSettings = CollectorSettings()
     cloudtrail: CloudTrailSettings = CloudTrailSettings()
     tiers: list[TierSettings] = Field(default_factory=lambda: [TierSettings(name="default")], min_length=1)

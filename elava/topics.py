@@ -51,6 +51,10 @@ CATALOG: tuple[TopicSpec, ...] = (
     TopicSpec("actions", "actions requested by policies", key="uid", retention_ms=30 * DAY_MS),
     TopicSpec("action-results", "what the executor did (or would do in dry-run)", key="uid",
               retention_ms=90 * DAY_MS),
+    # Compacted: the executor's write-ahead record per action (started, done, scheduled),
+    # read back on start so that no action runs twice across crashes and rebalances.
+    TopicSpec("executor-ledger", "what the executor has begun and finished, per action id",
+              key="action event id", cleanup_policy="compact", retention_ms=None),
     TopicSpec("ocsf", "OCSF-formatted findings for SIEMs", key="uid", retention_ms=30 * DAY_MS),
     TopicSpec("dlq", "malformed messages: original bytes, reason and origin in headers",
               key="original key", retention_ms=30 * DAY_MS),

@@ -40,8 +40,9 @@ EXAMPLES = [
     WasteFinding(uid=RES.uid, type=RES.type, account="1", region="us-east-1", pattern="orphaned",
                  reason="no owner tag", detected_at=NOW),
     PolicyDecision(uid=RES.uid, policy="tagging", decision="deny", cause_id=CHANGE.event_id, decided_at=NOW),
-    ActionRequest(uid=RES.uid, action="tag", reason="orphan", decision_id="d1"),
-    ActionResult(request_id="r1", uid=RES.uid, action="tag", status="planned", finished_at=NOW),
+    ActionRequest(uid=RES.uid, type=RES.type, account=RES.account, region=RES.region, action="tag",
+                  policy="tagging", reason="orphan", decision_id="d1", resource_version=1, requested_at=NOW),
+    ActionResult(request_id="r1", uid=RES.uid, action="tag", status="dry_run", finished_at=NOW),
 ]
 
 
