@@ -28,7 +28,7 @@ from elava.events import (
 from elava.exceptions import SchemaError
 from elava.settings import Settings
 from elava.topics import Topics
-from streams.faust_kv import FaustPartitionKV, WorkerReadKV
+from streams.faust_kv import ChangelogBatcher, FaustPartitionKV, WorkerReadKV
 from streams.inputs import parse_observation_message
 from streams.process import PartitionProcessor
 from streams.store.api import OPENAPI, ROUTES, answer
@@ -107,11 +107,16 @@ def wire(app: faust.App, settings: Settings) -> None:
                       schema=faust.Schema(**RAW))
 
     wire_query_api(app, table)
+    changelog = ChangelogBatcher(table)
 
     @app.agent(inputs, name="observe")
     async def observe(stream: faust.StreamT) -> None:
         async for event in stream.events():
-            await handle_message(event.message, table, outputs)
+            try:
+                await handle_message(event.message, table, outputs, changelog)
+            finally:
+                # Also after a failure: what reached RocksDB must reach the changelog.
+                await changelog.flush()
 
 
 def wire_query_api(app: faust.App, table: Any) -> None:
@@ -141,14 +146,15 @@ def parse_message(message: Any, cloudtrail_topic: str) -> Observation | ScanMark
     return parse_observation_message(message.key, message.value, message.headers)
 
 
-async def handle_message(message: Any, table: Any, outputs: dict[str, Any]) -> None:
+async def handle_message(message: Any, table: Any, outputs: dict[str, Any], changelog: ChangelogBatcher) -> None:
     try:
         parsed = parse_message(message, outputs["cloudtrail_topic"])
     except SchemaError as exc:
         await dead_letter(outputs["dlq"], message, str(exc))
         return
     try:
-        produced = PartitionProcessor(VersionStore(FaustPartitionKV(table, message.partition))).process(parsed)
+        store = VersionStore(FaustPartitionKV(table, message.partition, changelog))
+        produced = PartitionProcessor(store).process(parsed)
     except Exception as exc:  # a poison message must not stop the worker
         log.exception("processing failed; sending to the DLQ")
         await dead_letter(outputs["dlq"], message, f"processing error: {type(exc).__name__}: {exc}")

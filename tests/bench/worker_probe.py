@@ -11,16 +11,12 @@ held the stream waiting for Faust's producer buffer to ebb, how long fetches too
 how long the GC ran, and how long the event loop had no work at all. Wall time the
 agent did not spend handling messages was spent waiting for the next one.
 
-``PROBE_BYPASS_CHANGELOG=1`` also switches on an experiment that is not product code:
-table writes go to RocksDB directly and to the changelog as one aiokafka batch per
-input message and partition (see docs/benchmarks.md, "Pipeline").
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import selectors
 import sys
 import threading
@@ -141,65 +137,7 @@ class _Policy(asyncio.DefaultEventLoopPolicy):
         return asyncio.SelectorEventLoop(_IdleSelector())
 
 
-def _bypass_changelog() -> None:
-    """Experiment (not product code): table writes go to the partition's RocksDB and, once
-    per input message, to the changelog as one aiokafka batch per partition, instead of one
-    Faust ``table[key] = value`` (one changelog send, one persisted-offset write) per key."""
-    from faust.types import TP
-
-    import streams.app as app
-    from streams.faust_kv import FaustPartitionKV
-
-    pending: dict[int, list[tuple[bytes, bytes | None]]] = {}
-
-    class BypassKV(FaustPartitionKV):
-        def __init__(self, table, partition):
-            super().__init__(table, partition)
-            self.partition = partition
-
-        def put(self, key, value):
-            self._db.put(key, value)
-            pending.setdefault(self.partition, []).append((key, value))
-
-        def put_many(self, items):
-            for key, value in items:
-                self.put(key, value)
-
-        def delete(self, key):
-            self._db.delete(key)
-            pending.setdefault(self.partition, []).append((key, None))
-
-    def persisted(table, tp, count, delivery):
-        if not delivery.cancelled() and delivery.exception() is None:
-            table.data.set_persisted_offset(tp, delivery.result().offset + count - 1)
-
-    async def flush(table) -> None:
-        producer = table.app.producer._producer
-        topic = table.changelog_topic.get_topic_name()
-        for partition, records in list(pending.items()):
-            while records:
-                batch, n = producer.create_batch(), 0
-                while n < len(records) and batch.append(timestamp=None, key=records[n][0],
-                                                        value=records[n][1]) is not None:
-                    n += 1
-                records = records[n:]
-                delivery = await producer.send_batch(batch, topic, partition=partition)
-                delivery.add_done_callback(functools.partial(persisted, table, TP(topic, partition), n))
-        pending.clear()
-
-    original = app.handle_message
-
-    async def handle_message(message, table, outputs):
-        await original(message, table, outputs)
-        await flush(table)
-
-    app.FaustPartitionKV = BypassKV
-    app.handle_message = handle_message
-
-
 if __name__ == "__main__":
-    if os.environ.get("PROBE_BYPASS_CHANGELOG"):
-        _bypass_changelog()
     install()
     from elava.cli.main import main
 
