@@ -1,0 +1,15 @@
+# Unencrypted databases are forbidden in production (collectors: attributes.storage_encrypted).
+package elava.rds_encryption
+
+import rego.v1
+
+production if {
+	some key in data.params.rds_encryption.environment_tags
+	lower(input.resource.tags[key]) in data.params.rds_encryption.production_values
+}
+
+deny contains msg if {
+	production
+	input.resource.attributes.storage_encrypted == false
+	msg := sprintf("unencrypted %s %s in production: storage encryption is off", [input.resource.type, input.resource.id])
+}
