@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import orjson
 from regopy import Interpreter, RegoError
 
 from streams.policy.definitions import Policy
@@ -78,13 +77,14 @@ class CompiledPolicies:
         self._runner.set_input(document)
         try:
             output = self._runner.query_bundle(self._bundle)
-        except RegoError as exc:
+        except (RegoError, ValueError) as exc:
+            # ValueError: regopy could not read its own output (see docs/policies.md, regopy).
             raise self._evaluation_error(document, str(exc)) from exc
         if not output.ok():
             # regopy reports "<error>" without details (a conflict between two values
             # of a complete rule, a builtin error in strict mode...).
             raise self._evaluation_error(document, str(output))
-        return orjson.loads(str(output))["bindings"]["result"]
+        return output.results[0]["result"]  # regopy has parsed its JSON already
 
     def _evaluation_error(self, document: dict[str, Any], detail: str) -> PolicyOutputError:
         culprit = next((p for p in self._policies if not _evaluates(p, document)), None)
@@ -98,5 +98,5 @@ def _evaluates(policy: Policy, document: dict[str, Any]) -> bool:
     runner.set_input(document)
     try:
         return runner.query(f"x = data.elava.{policy.name}").ok()
-    except RegoError:
+    except (RegoError, ValueError):
         return False

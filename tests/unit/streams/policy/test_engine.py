@@ -166,3 +166,11 @@ def test_a_runtime_error_names_the_failing_policy(write_policy, engine_for):
     with pytest.raises(PolicyOutputError, match="evaluation failed") as caught:
         engine_for().evaluate(change())
     assert caught.value.path == path
+
+
+def test_output_regopy_cannot_read_names_the_policy(write_policy, engine_for):
+    # regopy 1.5 leaves the quotes of a concat() result unescaped inside sprintf("%s!").
+    path = write_policy("quotes", 'deny contains sprintf("%s!", [concat(", ", ["a", "b"])])')
+    with pytest.raises(PolicyOutputError, match="evaluation failed") as caught:
+        engine_for().evaluate(change())
+    assert caught.value.path == path
