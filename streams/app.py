@@ -28,6 +28,7 @@ from elava.events import (
 from elava.exceptions import SchemaError
 from elava.settings import Settings
 from elava.topics import Topics
+from streams.batch_send import BatchedSends
 from streams.faust_kv import ChangelogBatcher, FaustPartitionKV, WorkerReadKV
 from streams.inputs import parse_observation_message
 from streams.process import PartitionProcessor
@@ -107,7 +108,9 @@ def wire(app: faust.App, settings: Settings) -> None:
                       schema=faust.Schema(**RAW))
 
     wire_query_api(app, table)
-    changelog = ChangelogBatcher(table)
+    sends = BatchedSends(lambda: app.producer._producer)  # the aiokafka producer Faust started
+    changelog = ChangelogBatcher(table, sends)
+    outputs["sends"] = sends
 
     @app.agent(inputs, name="observe")
     async def observe(stream: faust.StreamT) -> None:
@@ -116,7 +119,7 @@ def wire(app: faust.App, settings: Settings) -> None:
                 await handle_message(event.message, table, outputs, changelog)
             finally:
                 # Also after a failure: what reached RocksDB must reach the changelog.
-                await changelog.flush()
+                await sends.flush()
 
 
 def wire_query_api(app: faust.App, table: Any) -> None:
@@ -160,7 +163,7 @@ async def handle_message(message: Any, table: Any, outputs: dict[str, Any], chan
         await dead_letter(outputs["dlq"], message, f"processing error: {type(exc).__name__}: {exc}")
         return
     for event in produced:
-        await send(outputs[OUTPUT_OF[type(event)]], _key_of(event), event)
+        await send(outputs["sends"], outputs[OUTPUT_OF[type(event)]], _key_of(event), event)
 
 
 OUTPUT_OF = {ChangeEvent: "changes", AttributedChange: "attributed_changes", DriftEvent: "drift"}
@@ -170,20 +173,9 @@ def _key_of(event: Event) -> str:
     return event.change.uid if isinstance(event, AttributedChange) else event.uid
 
 
-async def send(topic: Any, key: str, event: Event) -> None:
-    """One output event, handed straight to the producer (aiokafka's default partitioner, as
-    ``topic.send`` would use): Faust's own send path (future wrappers, codecs, sensors, a debug
-    log) cost several times more per message, and a change emits two or three events."""
-    delivery = await topic.app.producer.send(topic.get_topic_name(), key.encode(), event.to_bytes(),
-                                             None, None, cloudevent_headers(event, SOURCE))
-    delivery.add_done_callback(_log_failed_delivery)
-
-
-def _log_failed_delivery(delivery: Any) -> None:
-    # Faust flushes the producer before it commits the input, so what is not delivered is
-    # what the producer gave up on after its retries: the same as with ``topic.send``.
-    if not delivery.cancelled() and delivery.exception() is not None:
-        log.error("an output event was not delivered: %r", delivery.exception())
+async def send(sends: BatchedSends, topic: Any, key: str, event: Event) -> None:
+    """One output event, keyed by uid, batched with the others of this input message."""
+    await sends.add_keyed(topic.get_topic_name(), key.encode(), event.to_bytes(), cloudevent_headers(event, SOURCE))
 
 
 async def dead_letter(topic: Any, message: Any, reason: str) -> None:

@@ -5,7 +5,7 @@ Reads and prefix scans go straight to the partition's rocksdict handle: Faust's 
 
 Writes go to the partition's RocksDB at once and to the table's changelog topic (what
 restores the store after a crash or on another worker) as one aiokafka batch per input
-message, not as one Faust ``table[key] = value`` per key. Faust's path costs a send
+message (streams/batch_send.py), not as one Faust ``table[key] = value`` per key. Faust's path costs a send
 with its futures, callbacks and a persisted-offset write per record, and a new version
 is about four records: it dominated the first scan of an account (measured, see
 docs/benchmarks.md). The guarantees are Faust's: the batch is in the producer before
@@ -14,47 +14,27 @@ the agent acknowledges the input, and Faust flushes the producer before it commi
 
 from __future__ import annotations
 
-import functools
 import heapq
 import logging
 from collections.abc import Iterator
 from typing import Any
 
+from streams.batch_send import BatchedSends
 from streams.store.kv import prefix_scan, range_scan
 
 log = logging.getLogger("elava.worker")
 
 
 class ChangelogBatcher:
-    """The changelog records written while one input message is handled, per partition."""
+    """The table's changelog records written while one input message is handled."""
 
-    def __init__(self, table: Any) -> None:
-        self.table = table
-        self.pending: dict[int, list[tuple[bytes, bytes | None]]] = {}
+    def __init__(self, table: Any, sends: BatchedSends) -> None:
+        self.table, self.sends = table, sends
+        self.topic = table.changelog_topic.get_topic_name()
+        sends.on_delivered(self.topic, self._persisted)
 
     def add(self, partition: int, key: bytes, value: bytes | None) -> None:
-        self.pending.setdefault(partition, []).append((key, value))
-
-    async def flush(self) -> None:
-        """Hand the pending records to the producer (delivery is awaited at Faust's commit)."""
-        if not self.pending:
-            return
-        producer = self.table.app.producer._producer  # the aiokafka producer Faust started
-        topic = self.table.changelog_topic.get_topic_name()
-        pending, self.pending = self.pending, {}
-        for partition, records in pending.items():
-            start = 0
-            while start < len(records):
-                batch, end = producer.create_batch(), start
-                while end < len(records) and batch.append(
-                        timestamp=None, key=records[end][0], value=records[end][1]) is not None:
-                    end += 1
-                if end == start:
-                    raise ValueError(f"a changelog record of {len(records[start][1] or b'')} bytes "
-                                     "does not fit in one producer batch")
-                delivery = await producer.send_batch(batch, topic, partition=partition)
-                delivery.add_done_callback(functools.partial(self._persisted, partition, end - start))
-                start = end
+        self.sends.add(self.topic, partition, key, value)
 
     def _persisted(self, partition: int, count: int, delivery: Any) -> None:
         # Where recovery starts reading the changelog into the local store again.
@@ -63,8 +43,7 @@ class ChangelogBatcher:
             return
         from faust.types import TP
 
-        tp = TP(self.table.changelog_topic.get_topic_name(), partition)
-        self.table.data.set_persisted_offset(tp, delivery.result().offset + count - 1)
+        self.table.data.set_persisted_offset(TP(self.topic, partition), delivery.result().offset + count - 1)
 
 
 class FaustPartitionKV:

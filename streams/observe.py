@@ -78,14 +78,16 @@ class Observer:
             self.store.record_scan(marker.shard, marker.model_dump(mode="json", exclude={"ids"}))
 
     def _maybe_delete(self, uid: str, seen: set[str], started: int, marker: ScanMarker) -> ChangeEvent | None:
-        head = self.store.head(uid)
-        if head is None:
+        # Most members were seen: read their heads' leading fields and id only.
+        lead = self.store.head_lead(uid)
+        if lead is None:
             return None
-        if head.cause == marker.event_id or head.valid_from > started:
+        if lead.cause == marker.event_id or lead.valid_from > started:
             # Applied before, or changed since this scan listed: only a replay may re-emit.
-            return self._replay(head, marker.event_id)
-        if head.deleted or (head.resource or {}).get("id") in seen or head.valid_from == started:
+            return self._replay(lead.full(), marker.event_id)
+        if lead.deleted or lead.resource_id() in seen or lead.valid_from == started:
             return None
+        head = lead.full()
         tombstone = Version(
             uid=uid, version=head.version + 1, kind="deleted", valid_from=max(started, head.valid_from + 1),
             hash="", cause=marker.event_id, shard=head.shard, resource=None,

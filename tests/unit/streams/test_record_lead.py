@@ -35,3 +35,21 @@ def test_records_in_another_shape_are_decoded_in_full():
     for data, expected in ((odd_cause.to_bytes(), odd_cause), (reordered, CREATED)):
         lead = RecordLead.from_bytes(CREATED.uid, data)
         assert lead_fields(lead) == version_fields(expected)
+
+
+def test_resource_id_is_read_from_a_collector_shaped_record():
+    resource = {"uid": CREATED.uid, "type": "ec2.security-group", "id": "sg-1", "name": None, "tags": {}}
+    lead = RecordLead.from_bytes(CREATED.uid, replace(CREATED, resource=resource).to_bytes())
+    assert lead.resource_id() == "sg-1"
+
+
+def test_resource_id_falls_back_to_decoding_when_the_id_is_escaped_or_fields_are_reordered():
+    quoted = {"uid": CREATED.uid, "type": "t", "id": 'odd"id\\x', "name": None}
+    assert RecordLead.from_bytes(CREATED.uid, replace(CREATED, resource=quoted).to_bytes()).resource_id() == 'odd"id\\x'
+    # CREATED's resource has no uid/type before its id: the fast path does not match.
+    assert RecordLead.from_bytes(CREATED.uid, CREATED.to_bytes()).resource_id() == "sg-1"
+
+
+def test_a_tombstone_has_no_resource_id():
+    tombstone = replace(CREATED, kind="deleted", hash="", resource=None, version=4)
+    assert RecordLead.from_bytes(tombstone.uid, tombstone.to_bytes()).resource_id() is None
