@@ -10,9 +10,10 @@ single query serves all policies.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from regopy import Interpreter, RegoError
+from regopy import Interpreter, LogLevel, RegoError, rego_shared
 
 from streams.policy.definitions import Policy
 from streams.policy.exceptions import PolicyLoadError, PolicyOutputError
@@ -44,8 +45,14 @@ def _policy_rules(policy: Policy) -> list[str]:
     ]
 
 
-def _interpreter(policies: list[Policy]) -> Interpreter:
+def _quiet_interpreter() -> Interpreter:
     interpreter = Interpreter()
+    interpreter.log_level = LogLevel.NONE  # regopy would print compile errors itself; we raise them
+    return interpreter
+
+
+def _interpreter(policies: list[Policy]) -> Interpreter:
+    interpreter = _quiet_interpreter()
     interpreter.add_data({"params": {p.name: p.definition.params for p in policies}})
     for policy in policies:
         interpreter.add_module(str(policy.path), policy.source)
@@ -57,7 +64,16 @@ def check_compiles(policy: Policy) -> None:
     try:
         _interpreter([policy]).build(f"x = data.elava.{policy.name}", [])
     except RegoError as exc:
-        raise PolicyLoadError(policy.path, f"does not compile:\n{exc}") from exc
+        raise PolicyLoadError(policy.path, f"does not compile: {readable_errors(str(exc), policy.source)}") from exc
+
+
+_ERROR = re.compile(r"\(error \d+:[^|]*\|(?P<offset>\d+)\|\d+\s*\(errormsg \d+:(?P<message>[^)]*)\)")
+
+
+def readable_errors(raw: str, source: str) -> str:
+    """regopy's errors are an s-expression with byte offsets: make them 'line N: message'."""
+    found = [(source[: int(m["offset"])].count("\n") + 1, m["message"]) for m in _ERROR.finditer(raw)]
+    return "; ".join(f"line {line}: {message}" for line, message in sorted(set(found))) or raw
 
 
 class CompiledPolicies:
@@ -69,7 +85,7 @@ class CompiledPolicies:
         builder = _interpreter(policies)
         builder.add_module(f"{ENGINE_PACKAGE}.rego", engine_module(policies))
         self._bundle = builder.build(QUERY, [])
-        self._runner = Interpreter()
+        self._runner = _quiet_interpreter()
         self._policies = policies
 
     def query(self, document: dict[str, Any]) -> list[list[Any]]:
@@ -87,16 +103,33 @@ class CompiledPolicies:
         return output.results[0]["result"]  # regopy has parsed its JSON already
 
     def _evaluation_error(self, document: dict[str, Any], detail: str) -> PolicyOutputError:
-        culprit = next((p for p in self._policies if not _evaluates(p, document)), None)
-        path = culprit.path if culprit else "policies"
-        return PolicyOutputError(path, f"evaluation failed for {document['resource'].get('uid')}: {detail}")
+        uid = document["resource"].get("uid")
+        for policy in self._policies:
+            problem = _evaluation_problem(policy, document)
+            if problem:
+                return PolicyOutputError(policy.path, f"evaluation failed for {uid}: {problem}")
+        return PolicyOutputError("policies", f"evaluation failed for {uid}: {detail}")
 
 
-def _evaluates(policy: Policy, document: dict[str, Any]) -> bool:
-    """Whether one policy alone evaluates without error (only asked once something failed)."""
+_MESSAGE = re.compile(r"\(errormsg \d+:(?P<message>[^)]*)\)")
+
+
+def _evaluation_problem(policy: Policy, document: dict[str, Any]) -> str | None:
+    """What goes wrong when one policy alone is evaluated; None if nothing does.
+
+    Only asked once the bundle failed. regopy's Python layer cannot read its own error
+    output (it parses it as JSON), so the raw answer is read with its ctypes layer.
+    """
     runner = _interpreter([policy])
     runner.set_input(document)
-    try:
-        return runner.query(f"x = data.elava.{policy.name}").ok()
-    except (RegoError, ValueError):
-        return False
+    raw = rego_shared.rego_output_string(rego_shared.rego_query(runner._impl, f"x = data.elava.{policy.name}"))
+    if raw.startswith("{"):
+        try:
+            json.loads(raw)
+            return None
+        except ValueError:
+            return f"regopy wrote output it cannot read back (a known regopy bug, see docs/policies.md): {raw}"
+    messages = [m["message"] for m in _MESSAGE.finditer(raw)]
+    if messages:
+        return "; ".join(messages)
+    return "an error regopy gives no detail about (e.g. a complete rule with two different values)"

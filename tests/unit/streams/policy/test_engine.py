@@ -163,7 +163,15 @@ def test_bad_output_names_its_policy(write_policy, engine_for, rule, problem):
 def test_a_runtime_error_names_the_failing_policy(write_policy, engine_for):
     write_policy("fine", DENY_ALL)
     path = write_policy("conflict", 'x := 1 if true\nx := 2 if true\ndeny contains "x" if x > 0')
-    with pytest.raises(PolicyOutputError, match="evaluation failed") as caught:
+    with pytest.raises(PolicyOutputError, match="complete rule with two different values") as caught:
+        engine_for().evaluate(change())
+    assert caught.value.path == path
+
+
+def test_an_unknown_function_is_named(write_policy, engine_for):
+    # regopy compiles a call to an unknown function and fails only when it is reached.
+    path = write_policy("typo", 'deny contains msg if { msg := sprintnf("%s", ["x"]) }')
+    with pytest.raises(PolicyOutputError, match="Function not found: sprintnf") as caught:
         engine_for().evaluate(change())
     assert caught.value.path == path
 
