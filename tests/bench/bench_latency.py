@@ -50,9 +50,9 @@ SSH = {"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "0.0.0.0/0"}
 ALICE = Actor(type="IAMUser", arn=f"arn:aws:iam::{ACCOUNT}:user/alice", name="alice", kind="human")
 
 
-def group(n: int, open_ssh: bool) -> Resource:
+def group(n: int, open_ssh: bool, team: str = "team") -> Resource:
     return Resource(uid=f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/sg-{n:08d}", type=TYPE, id=f"sg-{n:08d}",
-                    account=ACCOUNT, region=REGION, name=f"g{n}", tags={"owner": "team"},
+                    account=ACCOUNT, region=REGION, name=f"g{n}", tags={"owner": team},
                     attributes={"ingress": [SSH] if open_ssh else [], "vpc_id": "vpc-1", "description": "x" * 600})
 
 
@@ -85,11 +85,16 @@ async def publish(settings: Settings, observations: list[Observation], rate: flo
         await producer.stop()
 
 
-async def background(settings: Settings, count: int, rate: float, stop: asyncio.Event, t0) -> int:
-    """Unchanged rounds of ``count`` other resources at ``rate``/s until ``stop``; returns how many."""
-    resources, sent, round_ = [group(1_000_000 + n, False) for n in range(count)], 0, 0
+async def background(settings: Settings, count: int, rate: float, modified: float, stop: asyncio.Event,
+                     t0) -> int:
+    """Rounds of ``count`` other resources at ``rate``/s until ``stop``, a ``modified`` share of
+    them with a new owner tag each round (as in the pipeline benchmark); returns how many."""
+    every = max(1, round(1 / modified)) if modified > 0 else 0
+    sent, round_ = 0, 0
     while not stop.is_set():
         round_ += 1
+        resources = [group(1_000_000 + n, False, f"team-{round_}" if every and n % every == round_ % every else "team")
+                     for n in range(count)]
         await publish(settings, pages(resources, settings, f"bg-{round_}", t0 + timedelta(minutes=round_)), rate)
         sent += count
     return sent
@@ -142,7 +147,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def measure(bootstrap: str, events: int, background_size: int, rate: float, work: Path) -> dict:
+async def measure(bootstrap: str, events: int, background_size: int, rate: float, modified: float,
+                  work: Path) -> dict:
     from tests.unit.streams.fixtures import T0
 
     run = f"latency-{uuid.uuid4().hex[:6]}"
@@ -154,9 +160,12 @@ async def measure(bootstrap: str, events: int, background_size: int, rate: float
     try:
         await publish(settings, pages([group(n, False) for n in range(events)], settings, "base", T0))
         await publish(settings, pages([group(n, True) for n in range(events)], settings, "drift", T0 + timedelta(hours=1)))
+        # The background resources exist before the clock starts: what follows is steady rounds.
+        await publish(settings, pages([group(1_000_000 + n, False) for n in range(background_size)], settings,
+                                      "bg-0", T0 + timedelta(hours=1, minutes=30)))
         await wait_until_processed(settings, worker, timeout=300)
         stop = asyncio.Event()
-        load = asyncio.create_task(background(settings, background_size, rate, stop, T0 + timedelta(hours=2)))
+        load = asyncio.create_task(background(settings, background_size, rate, modified, stop, T0 + timedelta(hours=2)))
         started = time.monotonic()
         await asyncio.sleep(2)  # let the background load build up first
         sent = await trails(settings, events, T0, spacing=0.05)
@@ -169,7 +178,7 @@ async def measure(bootstrap: str, events: int, background_size: int, rate: float
         worker.stop()
     latencies = [drifts[uid] - sent[uid] for uid in sent if uid in drifts]
     return {"events": events, "attributed": len(latencies), "background_observations": observations,
-            "background_rate_per_s": round(observations / elapsed),
+            "background_rate_per_s": round(observations / elapsed), "background_modified_share": modified,
             "latency_ms": {"p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95),
                            "p99": percentile(latencies, 0.99), "max": max(latencies)},
             "target_p95_ms": 1000, "worker_cpu_seconds": cpu}
@@ -193,6 +202,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--background", type=int, default=20_000, help="resources per background round")
     parser.add_argument("--rate", type=float, default=10_000, help="background observations per second")
+    parser.add_argument("--modified", type=float, default=0.1, help="share of background resources changed per round")
     parser.add_argument("--bootstrap")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="elava-latency-") as tmp:
@@ -202,7 +212,7 @@ def main() -> None:
             run_broker("start", env)
         try:
             bootstrap = args.bootstrap or f"127.0.0.1:{env['KAFKA_PORT']}"
-            result = asyncio.run(measure(bootstrap, args.events, args.background, args.rate, Path(tmp)))
+            result = asyncio.run(measure(bootstrap, args.events, args.background, args.rate, args.modified, Path(tmp)))
         finally:
             if not args.bootstrap:
                 run_broker("stop", env)
