@@ -13,6 +13,11 @@ import json
 import re
 from typing import Any
 
+# rocksdict must be loaded before regopy: loaded after it, opening a RocksDB database
+# aborts the process ("double free or corruption"; regopy 1.5.2, rocksdict 0.3).
+import rocksdict  # noqa: F401  (load order only)
+
+# isort: split
 from regopy import Interpreter, LogLevel, RegoError, rego_shared
 
 from streams.policy.definitions import Policy
