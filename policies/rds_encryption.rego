@@ -9,7 +9,7 @@ production if {
 }
 
 deny contains msg if {
+	input.resource.attributes.storage_encrypted == false # cheapest test first: most are encrypted
 	production
-	input.resource.attributes.storage_encrypted == false
 	msg := sprintf("unencrypted %s %s in production: storage encryption is off", [input.resource.type, input.resource.id])
 }

@@ -10,10 +10,10 @@ owner_tag := object.get(data.params.tagging, "owner_tag", "owner")
 has_owner if input.resource.tags[owner_tag] != ""
 
 actions contains action if {
-	not has_owner
-	input.change.kind == "created"
-	input.attribution.actor != ""
+	input.change.kind == "created" # cheapest tests first: most changes are modifications
 	not input.attribution.provisional
+	input.attribution.actor != ""
+	not has_owner
 	action := {
 		"type": "tag",
 		"tags": {owner_tag: input.attribution.actor, "elava_managed": "true"},

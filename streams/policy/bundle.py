@@ -1,10 +1,13 @@
 """One compiled bundle for every policy, queried once per change.
 
 A generated module, ``elava_engine``, gathers what each policy says into one set of
-``[policy, "deny" | "action", value]`` triples, guarded by the policy's resource
-types. Compiling it with regopy's ``Interpreter.build`` and running it with
-``query_bundle`` is about five times faster than a plain ``query`` per change, and a
-single query serves all policies.
+``[policy, "deny" | "action", value]`` triples. Compiling it with regopy's
+``Interpreter.build`` and running it with ``query_bundle`` is about five times
+faster than a plain ``query`` per change, and a single query serves all policies.
+
+Resource types are matched here, not in Rego: one bundle is compiled per distinct
+set of applicable policies (a guard like ``input.resource.type in {...}`` cost more
+than a whole policy in regopy), and a type no policy looks at is not queried at all.
 """
 
 from __future__ import annotations
@@ -13,15 +16,11 @@ import json
 import re
 from typing import Any
 
-# rocksdict must be loaded before regopy: loaded after it, opening a RocksDB database
-# aborts the process ("double free or corruption"; regopy 1.5.2, rocksdict 0.3).
-import rocksdict  # noqa: F401  (load order only)
-
-# isort: split
-from regopy import Interpreter, LogLevel, RegoError, rego_shared
+from regopy import Bundle, Interpreter, LogLevel, RegoError, rego_shared
 
 from streams.policy.definitions import Policy
 from streams.policy.exceptions import PolicyLoadError, PolicyOutputError
+from streams.policy.fast_input import make_input
 
 ENGINE_PACKAGE = "elava_engine"
 QUERY = f"result = data.{ENGINE_PACKAGE}.result"
@@ -35,18 +34,10 @@ def engine_module(policies: list[Policy]) -> str:
 
 
 def _policy_rules(policy: Policy) -> list[str]:
-    guard = f"_applies_{policy.name}"
-    if policy.resource_types:
-        types = ", ".join(json.dumps(t) for t in sorted(policy.resource_types))
-        applies = f"{guard} if input.resource.type in {{{types}}}"
-    else:
-        applies = f"{guard} := true"
     ref = f"data.elava.{policy.name}"
     return [
-        applies,
-        f'result contains ["{policy.name}", "deny", m] if {{ {guard}; some m in {ref}.deny }}',
-        f'result contains ["{policy.name}", "action", a] if {{ {guard}; some a in {ref}.actions }}',
-        "",
+        f'result contains ["{policy.name}", "deny", m] if {{ some m in {ref}.deny }}',
+        f'result contains ["{policy.name}", "action", a] if {{ some a in {ref}.actions }}',
     ]
 
 
@@ -82,22 +73,35 @@ def readable_errors(raw: str, source: str) -> str:
 
 
 class CompiledPolicies:
-    """The bundle and the interpreter that runs it (one per engine: not shared across threads)."""
+    """The bundles and the interpreter that runs them (one per engine: not shared across threads)."""
 
     def __init__(self, policies: list[Policy]) -> None:
         for policy in policies:
             check_compiles(policy)
+        self._policies = policies
+        self._runner = _quiet_interpreter()
+        declared = sorted({t for p in policies for t in p.resource_types})
+        self._untyped = self._bundle([p for p in policies if not p.resource_types])
+        self._by_type = {t: self._bundle([p for p in policies if p.applies_to(t)]) for t in declared}
+
+    def _bundle(self, policies: list[Policy]) -> Bundle | None:
+        if not policies:
+            return None
         builder = _interpreter(policies)
         builder.add_module(f"{ENGINE_PACKAGE}.rego", engine_module(policies))
-        self._bundle = builder.build(QUERY, [])
-        self._runner = _quiet_interpreter()
-        self._policies = policies
+        return builder.build(QUERY, [])
+
+    def applies(self, resource_type: str) -> bool:
+        return self._by_type.get(resource_type, self._untyped) is not None
 
     def query(self, document: dict[str, Any]) -> list[list[Any]]:
-        """Every ``[policy, kind, value]`` the policies produce for this input, sorted."""
-        self._runner.set_input(document)
+        """Every ``[policy, kind, value]`` the applicable policies produce for this input, sorted."""
+        bundle = self._by_type.get(document["resource"]["type"], self._untyped)
+        if bundle is None:
+            return []
+        self._runner.set_input(make_input(document))
         try:
-            output = self._runner.query_bundle(self._bundle)
+            output = self._runner.query_bundle(bundle)
         except (RegoError, ValueError) as exc:
             # ValueError: regopy could not read its own output (see docs/policies.md, regopy).
             raise self._evaluation_error(document, str(exc)) from exc

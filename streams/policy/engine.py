@@ -70,6 +70,8 @@ class PolicyEngine:
         change = attributed.change
         if self._compiled is None or change.kind == "deleted" or change.resource is None:
             return []
+        if not self._compiled.applies(change.type):
+            return []
         results = self._compiled.query(input_document(attributed, self._with_metadata))
         outputs: list[Output] = []
         for name, (messages, actions) in _grouped(results).items():
