@@ -5,16 +5,23 @@ package elava.unattached_volume
 
 import rego.v1
 
+default size_gib := null
+
+size_gib := input.resource.attributes.size_gib
+
+default volume_type := null
+
+volume_type := input.resource.attributes.volume_type
+
 protected if input.resource.tags[data.params.unattached_volume.keep_tag]
 
 actions contains action if {
 	input.resource.attributes.state == "available"
 	not input.resource.attributes.attached
 	not protected
-	size := object.get(input.resource.attributes, "size_gib", null)
 	action := {
 		"type": "delete",
-		"params": {"size_gib": size, "volume_type": object.get(input.resource.attributes, "volume_type", null)},
-		"reason": sprintf("volume %s (%v GiB) is attached to nothing", [input.resource.id, size]),
+		"params": {"size_gib": size_gib, "volume_type": volume_type},
+		"reason": sprintf("volume %s (%v GiB) is attached to nothing", [input.resource.id, size_gib]),
 	}
 }

@@ -21,6 +21,7 @@ from regopy import Bundle, Interpreter, LogLevel, RegoError, rego_shared
 from streams.policy.definitions import Policy
 from streams.policy.exceptions import PolicyLoadError, PolicyOutputError
 from streams.policy.fast_input import make_input
+from streams.policy.projection import Projection, projection_for
 
 ENGINE_PACKAGE = "elava_engine"
 QUERY = f"result = data.{ENGINE_PACKAGE}.result"
@@ -84,22 +85,23 @@ class CompiledPolicies:
         self._untyped = self._bundle([p for p in policies if not p.resource_types])
         self._by_type = {t: self._bundle([p for p in policies if p.applies_to(t)]) for t in declared}
 
-    def _bundle(self, policies: list[Policy]) -> Bundle | None:
+    def _bundle(self, policies: list[Policy]) -> tuple[Bundle, Projection] | None:
         if not policies:
             return None
         builder = _interpreter(policies)
         builder.add_module(f"{ENGINE_PACKAGE}.rego", engine_module(policies))
-        return builder.build(QUERY, [])
+        return builder.build(QUERY, []), projection_for([p.source for p in policies])
 
     def applies(self, resource_type: str) -> bool:
         return self._by_type.get(resource_type, self._untyped) is not None
 
     def query(self, document: dict[str, Any]) -> list[list[Any]]:
         """Every ``[policy, kind, value]`` the applicable policies produce for this input, sorted."""
-        bundle = self._by_type.get(document["resource"]["type"], self._untyped)
-        if bundle is None:
+        compiled = self._by_type.get(document["resource"]["type"], self._untyped)
+        if compiled is None:
             return []
-        self._runner.set_input(make_input(document))
+        bundle, projection = compiled
+        self._runner.set_input(make_input(projection.apply(document)))
         try:
             output = self._runner.query_bundle(bundle)
         except (RegoError, ValueError) as exc:
