@@ -1,9 +1,10 @@
-"""One compiled bundle for every policy, queried once per change.
+"""The policies compiled into bundles, queried once per change.
 
 A generated module, ``elava_engine``, gathers what each policy says into one set of
 ``[policy, "deny" | "action", value]`` triples. Compiling it with regopy's
-``Interpreter.build`` and running it with ``query_bundle`` is about five times
-faster than a plain ``query`` per change, and a single query serves all policies.
+``Interpreter.build`` and running it with ``query_bundle`` is about nine times
+faster than a plain ``query`` per change (measured on ec2.instance changes with the
+shipped policies: ~175 µs against ~1,600 µs), and one query serves all policies.
 
 Resource types are matched here, not in Rego: one bundle is compiled per distinct
 set of applicable policies (a guard like ``input.resource.type in {...}`` cost more
