@@ -118,6 +118,8 @@ class ExecutorSettings(Section):
     grace_period: Duration = timedelta(hours=24)
     notify_webhook: SecretStr | None = None  # POSTed JSON for every notification; the URL may hold a token
     protect_tag: str = "elava:protect"  # a resource carrying this tag is never changed
+    # How long a crashed executor keeps its partitions before the group takes them back.
+    session_timeout: Duration = timedelta(seconds=10)
 
 
 class KafkaSettings(Section):

@@ -8,7 +8,8 @@ import pytest
 CORE = ["elava.events", "elava.settings", "elava.topics", "elava.sharding", "streams.diff", "streams.observe",
         "streams.inputs", "streams.store.versioned", "streams.store.kv", "streams.analyzers.drift",
         "streams.embedded", "streams.store.queries", "streams.store.retention", "elava.timeparse",
-        "streams.policy", "streams.policy.engine", "streams.policy.bundle", "streams.policy.cases"]
+        "streams.policy", "streams.policy.engine", "streams.policy.bundle", "streams.policy.cases",
+        "streams.executor.plan", "streams.executor.ledger"]
 CONNECTORS = ["faust", "aiokafka", "boto3", "botocore", "aioboto3", "aiobotocore"]
 
 

@@ -1,0 +1,168 @@
+"""`elava executor`: action requests in, action results out, on plain aiokafka.
+
+One consumer in the group ``executor.app_id`` on ``<prefix>.actions``, offsets
+committed by hand after each request is finished (or scheduled) in the ledger. When
+it gets partitions it reads their ledger partitions to the end, then resumes what a
+crash left ``started``; a timer runs scheduled actions whose grace period is over.
+
+Faust is not used here on purpose: a Faust table's changelog write is not awaited,
+and the ledger must be in Kafka *before* AWS is called (see ``journal``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from elava.events import ActionRequest, ActionResult, cloudevent_headers, utcnow
+from elava.exceptions import SchemaError
+from elava.kafka import new_producer
+from elava.settings import Settings
+from elava.topics import Topics
+from streams.executor.aws import AwsEffectors
+from streams.executor.journal import KafkaLedger
+from streams.executor.ledger import Ledger
+from streams.executor.notify import Notifier
+from streams.executor.runner import ActionRunner, Effectors
+
+log = logging.getLogger("elava.executor")
+SOURCE = "elava/executor"
+TICK_MS = 500  # how long a fetch waits: also how often due scheduled actions are looked at
+
+
+class ExecutorService:
+    def __init__(self, settings: Settings, effectors: Effectors | None = None, notifier: Notifier | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.settings = settings
+        self.topics = Topics(settings.kafka)
+        self.ledger = Ledger()
+        self.owned: set[int] = set()
+        self.lock = asyncio.Lock()  # one request or rebalance at a time
+        self._effectors = effectors or AwsEffectors(settings.providers.aws)
+        self._notifier = notifier or Notifier(settings.executor.notify_webhook)
+        self._clock = clock
+        self._processed: dict[TopicPartition, int] = {}
+        self._resume_needed = False
+        self.producer: AIOKafkaProducer | None = None
+        self.consumer: AIOKafkaConsumer | None = None
+        self.runner: ActionRunner | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.producer = new_producer(self.settings.kafka)
+        await self.producer.start()
+        journal = KafkaLedger(self.producer, self.settings.kafka.bootstrap_servers, self.topics.executor_ledger)
+        self.runner = ActionRunner(self.settings.executor, self.ledger, journal, self._effectors, self._notifier,
+                                   self._publish, self._clock)
+        self.consumer = self._new_consumer()
+        self.consumer.subscribe([self.topics.actions], listener=_Rebalance(self, journal))
+        await self.consumer.start()
+        try:
+            while not stop.is_set():
+                await self._round()
+        finally:
+            await self._shutdown()
+
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        session_ms = int(self.settings.executor.session_timeout.total_seconds() * 1000)
+        return AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka.bootstrap_servers, group_id=self.settings.executor.app_id,
+            enable_auto_commit=False, auto_offset_reset="earliest", session_timeout_ms=session_ms,
+            heartbeat_interval_ms=max(1000, session_ms // 3), max_poll_records=100)
+
+    async def _round(self) -> None:
+        if self._resume_needed:
+            async with self.lock:
+                self._resume_needed = False
+                await self.runner.resume_started(self.owned.__contains__)
+        batch = await self.consumer.getmany(timeout_ms=TICK_MS)
+        for tp, records in batch.items():
+            for record in records:
+                await self._one(tp, record)
+        await self._commit()
+        async with self.lock:
+            await self.runner.run_due(self.owned.__contains__)
+
+    async def _one(self, tp: TopicPartition, record) -> None:
+        async with self.lock:
+            if tp.partition not in self.owned:  # revoked while this batch was in hand
+                return
+            try:
+                request = ActionRequest.from_bytes(record.value)
+            except SchemaError as exc:
+                await self._dead_letter(record, str(exc))
+            else:
+                await self.runner.handle(request, tp.partition)
+            self._processed[tp] = record.offset + 1
+
+    async def _commit(self, only: set[TopicPartition] | None = None) -> None:
+        offsets = {tp: o for tp, o in self._processed.items() if only is None or tp in only}
+        if not offsets:
+            return
+        try:
+            await self.consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # The ledger already knows these requests: a redelivery is recognised and ignored.
+            log.warning("offset commit failed (%s); the requests will be redelivered and ignored", exc)
+        for tp in offsets:
+            if self._processed.get(tp) == offsets[tp]:
+                del self._processed[tp]
+
+    async def _publish(self, result: ActionResult) -> None:
+        await self.producer.send_and_wait(self.topics.action_results, value=result.to_bytes(), key=result.uid.encode(),
+                                          headers=cloudevent_headers(result, SOURCE))
+
+    async def _dead_letter(self, record, reason: str) -> None:
+        log.warning("dead letter from %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason)
+        headers = [("elava_dlq_reason", reason.encode()[:8192]), ("elava_dlq_topic", record.topic.encode()),
+                   ("elava_dlq_partition", str(record.partition).encode()),
+                   ("elava_dlq_offset", str(record.offset).encode())]
+        await self.producer.send_and_wait(self.topics.dlq, value=record.value, key=record.key, headers=headers)
+
+    async def _shutdown(self) -> None:
+        for closing in (self._commit(), self.consumer.stop(), self.producer.stop(), self._effectors_close(),
+                        self._notifier.close()):
+            try:
+                await closing
+            except Exception as exc:  # noqa: BLE001 - shut the rest down regardless
+                log.warning("during shutdown: %s", exc)
+
+    async def _effectors_close(self) -> None:
+        close = getattr(self._effectors, "close", None)
+        if close is not None:
+            await close()
+
+    async def acquire(self, partitions: set[int], journal: KafkaLedger) -> None:
+        async with self.lock:
+            self.ledger.drop_partitions(partitions)  # what another executor wrote meanwhile is read afresh
+            loaded = await journal.load(partitions, self.ledger)
+            self.owned |= partitions
+            self._resume_needed = True
+        log.info("actions partitions %s: %d ledger entries", sorted(partitions), loaded)
+
+    async def release(self, revoked: set[TopicPartition]) -> None:
+        async with self.lock:
+            await self._commit(only=revoked)
+            partitions = {tp.partition for tp in revoked}
+            self.owned -= partitions
+            self.ledger.drop_partitions(partitions)
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, service: ExecutorService, journal: KafkaLedger) -> None:
+        self.service = service
+        self.journal = journal
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        await self.service.release(set(revoked))
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        await self.service.acquire({tp.partition for tp in assigned}, self.journal)
+
+
+async def run_executor(settings: Settings, stop: asyncio.Event) -> None:
+    await ExecutorService(settings).run(stop)

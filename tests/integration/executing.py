@@ -1,0 +1,193 @@
+"""What the executor tests share: settings, an executor (in-process or as a process),
+a webhook receiver that counts notices, publishing requests and reading results."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from collections import Counter
+from contextlib import asynccontextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from elava.demo.simulated import free_port
+from elava.events import ActionRequest, ActionResult
+from elava.kafka import ensure_topics, new_producer, publish
+from elava.settings import Settings, load_settings
+from elava.topics import Topics
+from streams.executor.service import ExecutorService
+
+FINAL = {"monitored", "notified", "dry_run", "executed", "skipped", "cancelled", "failed"}
+
+
+def executor_settings(bootstrap: str, endpoint_url: str, webhook: str | None, **executor: object) -> Settings:
+    run = f"exec-{uuid.uuid4().hex[:6]}"
+    overrides = {f"executor__{k}": v for k, v in executor.items()}
+    return load_settings(None, kafka__bootstrap_servers=bootstrap, kafka__topic_prefix=run, kafka__partitions=4,
+                         providers__aws__endpoint_url=endpoint_url, executor__app_id=run,
+                         executor__notify_webhook=webhook, executor__session_timeout="6s", **overrides)
+
+
+class WebhookReceiver:
+    """A local HTTP endpoint that keeps every notice it was sent, by idempotency key."""
+
+    def __init__(self) -> None:
+        self.notices: list[dict] = []
+        self.keys: Counter[str] = Counter()
+        received = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the http.server API
+                body = orjson.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                received.notices.append(body)
+                received.keys[self.headers["Idempotency-Key"]] += 1
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+
+    def __enter__(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@asynccontextmanager
+async def running_executor(settings: Settings):
+    """An executor in this process, stopped cleanly at the end."""
+    await ensure_topics(settings.kafka)
+    stop = asyncio.Event()
+    task = asyncio.create_task(ExecutorService(settings).run(stop))
+    try:
+        yield task
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+
+
+async def publish_requests(settings: Settings, requests: list[ActionRequest]) -> None:
+    producer = new_producer(settings.kafka)
+    await producer.start()
+    try:
+        for request in requests:
+            await publish(producer, Topics(settings.kafka).actions, request.uid, request, "elava/test")
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+class ResultReader:
+    """Follows the action-results topic from its beginning."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.results: list[ActionResult] = []
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False)
+
+    async def __aenter__(self) -> ResultReader:
+        await self._consumer.start()
+        topic = Topics(self.settings.kafka).action_results
+        parts = [TopicPartition(topic, p) for p in range(self.settings.kafka.partitions)]
+        self._consumer.assign(parts)
+        await self._consumer.seek_to_beginning(*parts)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._consumer.stop()
+
+    async def poll(self) -> None:
+        batch = await self._consumer.getmany(timeout_ms=200)
+        self.results.extend(ActionResult.from_bytes(r.value) for part in batch.values() for r in part)
+
+    async def until_final(self, requests: list[ActionRequest], timeout: float = 45.0,
+                          check=None) -> dict[str, ActionResult]:
+        """Poll until every request has a final result; ``check()`` may raise (e.g. a dead process)."""
+        wanted = {r.event_id for r in requests}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            await self.poll()
+            final = self.final()
+            if wanted <= final.keys():
+                return {k: final[k] for k in wanted}
+            if check is not None:
+                check()
+        missing = wanted - self.final().keys()
+        raise TimeoutError(f"{len(missing)} of {len(wanted)} requests without a final result")
+
+    def final(self) -> dict[str, ActionResult]:
+        return {r.request_id: r for r in self.results if r.status in FINAL}
+
+    def statuses(self, request: ActionRequest) -> list[str]:
+        return [r.status for r in self.results if r.request_id == request.event_id]
+
+
+def process_env(settings: Settings) -> dict[str, str]:
+    kafka, executor = settings.kafka, settings.executor
+    env = {**os.environ, "ELAVA_CONFIG": "/dev/null",
+           "ELAVA_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "ELAVA_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
+           "ELAVA_KAFKA__PARTITIONS": str(kafka.partitions),
+           "ELAVA_PROVIDERS__AWS__ENDPOINT_URL": settings.providers.aws.endpoint_url or "",
+           "ELAVA_EXECUTOR__APP_ID": executor.app_id, "ELAVA_EXECUTOR__DRY_RUN": str(executor.dry_run).lower(),
+           "ELAVA_EXECUTOR__GRACE_PERIOD": str(executor.grace_period.total_seconds()),
+           "ELAVA_EXECUTOR__SESSION_TIMEOUT": str(executor.session_timeout.total_seconds())}
+    if executor.notify_webhook:
+        env["ELAVA_EXECUTOR__NOTIFY_WEBHOOK"] = executor.notify_webhook.get_secret_value()
+    return env
+
+
+class ExecutorProcess:
+    """`elava executor` as a child process that can be SIGKILLed (a crash)."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "elava", "executor", "--loglevel", "WARNING"],
+                                            env=process_env(self.settings), stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.running:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if not self.running:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def check_alive(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            tail = self.log_path.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the executor exited with {self.process.returncode}:\n{tail}")
