@@ -10,6 +10,7 @@ from elava.events import Resource, utcnow
 from elava.settings import Settings
 from elava.tiers import in_tiers, select_tiers, tier_accounts, tier_types
 from streams.embedded import EmbeddedPipeline, Outputs
+from streams.policy import policies_for
 from streams.store.kv import RocksKV
 from streams.store.retention import enforce_retention
 from streams.store.versioned import VersionStore
@@ -42,7 +43,7 @@ async def embedded_scan(settings: Settings, type_names: list[str] | None = None,
     kv = RocksKV(settings.storage.path)
     try:
         store = VersionStore(kv)
-        pipeline, listing = EmbeddedPipeline(store), ListSink()
+        pipeline, listing = EmbeddedPipeline(store, policies_for(settings.policies)), ListSink()
         sinks = [pipeline, listing] + ([progress] if progress is not None else [])
         scans = await scan_once(settings, TeeSink(*sinks), types, accounts)
         enforce_retention(store, settings.storage.retention, utcnow())  # bounded: the rest next scan

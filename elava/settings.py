@@ -106,7 +106,8 @@ class AnalyzerSettings(Section):
 class PolicySettings(Section):
     # The ceiling for every policy: a policy's own mode (its .yaml) can only be stricter.
     enforcement_mode: Literal["monitor", "notify", "enforce"] = "notify"
-    path: Path = Path("./policies/")
+    enabled: bool = True
+    path: Path | None = None  # a directory of <name>.rego (+ .yaml); unset: the policies shipped with Elava
 
 
 class ExecutorSettings(Section):

@@ -16,11 +16,13 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from elava.events import (
+    ActionRequest,
     AttributedChange,
     ChangeEvent,
     DriftEvent,
     Event,
     Observation,
+    PolicyDecision,
     ScanMarker,
     TrailEvent,
     cloudevent_headers,
@@ -31,6 +33,7 @@ from elava.topics import Topics
 from streams.batch_send import BatchedSends
 from streams.faust_kv import ChangelogBatcher, FaustPartitionKV, WorkerReadKV
 from streams.inputs import parse_observation_message
+from streams.policy import policies_for
 from streams.process import PartitionProcessor
 from streams.store.api import OPENAPI, ROUTES, answer
 from streams.store.queries import TemporalQueries
@@ -102,7 +105,7 @@ def wire(app: faust.App, settings: Settings) -> None:
     # and CloudTrail events meet in one partition of the table.
     inputs = app.topic(topics.observations, topics.cloudtrail, partitions=partitions, **RAW)
     outputs = {name: app.topic(getattr(topics, name), partitions=partitions, **RAW)
-               for name in ("changes", "attributed_changes", "drift", "dlq")}
+               for name in ("changes", "attributed_changes", "drift", "policy_decisions", "actions", "dlq")}
     outputs["cloudtrail_topic"] = topics.cloudtrail
     table = app.Table("mvcc", partitions=partitions, key_type=bytes, value_type=bytes,
                       schema=faust.Schema(**RAW))
@@ -111,6 +114,7 @@ def wire(app: faust.App, settings: Settings) -> None:
     sends = BatchedSends(lambda: app.producer._producer)  # the aiokafka producer Faust started
     changelog = ChangelogBatcher(table, sends)
     outputs["sends"] = sends
+    outputs["policies"] = policies_for(settings.policies)  # compiled once, used by every message
 
     @app.agent(inputs, name="observe")
     async def observe(stream: faust.StreamT) -> None:
@@ -157,7 +161,7 @@ async def handle_message(message: Any, table: Any, outputs: dict[str, Any], chan
         return
     try:
         store = VersionStore(FaustPartitionKV(table, message.partition, changelog))
-        produced = PartitionProcessor(store).process(parsed)
+        produced = PartitionProcessor(store, outputs["policies"]).process(parsed)
     except Exception as exc:  # a poison message must not stop the worker
         log.exception("processing failed; sending to the DLQ")
         await dead_letter(outputs["dlq"], message, f"processing error: {type(exc).__name__}: {exc}")
@@ -166,7 +170,8 @@ async def handle_message(message: Any, table: Any, outputs: dict[str, Any], chan
         await send(outputs["sends"], outputs[OUTPUT_OF[type(event)]], _key_of(event), event)
 
 
-OUTPUT_OF = {ChangeEvent: "changes", AttributedChange: "attributed_changes", DriftEvent: "drift"}
+OUTPUT_OF = {ChangeEvent: "changes", AttributedChange: "attributed_changes", DriftEvent: "drift",
+             PolicyDecision: "policy_decisions", ActionRequest: "actions"}
 
 
 def _key_of(event: Event) -> str:

@@ -8,8 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from elava.events import AttributedChange, ChangeEvent, DriftEvent, Event, Observation, ScanMarker, TrailEvent
-from streams.process import PartitionProcessor
+from elava.events import (
+    ActionRequest,
+    AttributedChange,
+    ChangeEvent,
+    DriftEvent,
+    Event,
+    Observation,
+    PolicyDecision,
+    ScanMarker,
+    TrailEvent,
+)
+from streams.process import PartitionProcessor, Policies
 from streams.store.versioned import VersionStore
 
 
@@ -19,6 +29,8 @@ class Outputs:
     attributed: list[AttributedChange] = field(default_factory=list)
     drift: list[DriftEvent] = field(default_factory=list)
     markers: list[ScanMarker] = field(default_factory=list)
+    decisions: list[PolicyDecision] = field(default_factory=list)
+    actions: list[ActionRequest] = field(default_factory=list)
 
     def add(self, events: list[Event]) -> None:
         for event in events:
@@ -28,15 +40,19 @@ class Outputs:
                 self.attributed.append(event)
             elif isinstance(event, DriftEvent):
                 self.drift.append(event)
+            elif isinstance(event, PolicyDecision):
+                self.decisions.append(event)
+            elif isinstance(event, ActionRequest):
+                self.actions.append(event)
 
     def clear(self) -> None:
-        for items in (self.changes, self.attributed, self.drift, self.markers):
+        for items in (self.changes, self.attributed, self.drift, self.markers, self.decisions, self.actions):
             items.clear()
 
 
 class EmbeddedPipeline:
-    def __init__(self, store: VersionStore) -> None:
-        self.processor = PartitionProcessor(store)
+    def __init__(self, store: VersionStore, policies: Policies | None = None) -> None:
+        self.processor = PartitionProcessor(store, policies)
         self.observer = self.processor.observer
         self.outputs = Outputs()
 

@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from elava.events import ChangeEvent, DriftEvent
+from elava.events import ActionRequest, ChangeEvent, DriftEvent, PolicyDecision
 from streams.analyzers.drift import describe
 
 KIND_STYLE = {"created": "green", "modified": "yellow", "deleted": "red"}
@@ -45,6 +45,28 @@ def changes_table(changes: list[ChangeEvent], drift: list[DriftEvent]) -> Table:
     return table
 
 
+def policy_table(decisions: list[PolicyDecision], actions: list[ActionRequest]) -> Table:
+    """One row per policy finding: what it says and what it asks the executor to do."""
+    asked: dict[str, list[ActionRequest]] = {}
+    for action in actions:
+        asked.setdefault(action.decision_id, []).append(action)
+    table = Table(show_header=True, header_style="bold", expand=False)
+    for column in ("policy", "resource", "finding", "asks (mode)"):
+        table.add_column(column, overflow="fold")
+    for decision in sorted(decisions, key=lambda d: (d.policy, d.uid)):
+        requests = asked.get(decision.event_id, [])
+        findings = decision.messages or [a.reason for a in requests]
+        table.add_row(decision.policy, decision.uid.rsplit(":", 1)[-1], "\n".join(findings),
+                      "\n".join(_asked(a) for a in requests) or "[dim]-[/]")
+    return table
+
+
+def _asked(action: ActionRequest) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in sorted((action.params.get("tags") or {}).items()))
+    danger = " [bold red]destructive[/]" if action.destructive else ""
+    return f"{action.action}{f' {params}' if params else ''} ({action.mode}){danger}"
+
+
 def render_intro(console: Console, driver: Any, account: Any) -> None:
     console.rule("[bold]Elava demo")
     console.print(f"Simulated AWS account (moto) at {account.endpoint_url}; driver: [bold]{driver.name}[/]")
@@ -61,14 +83,19 @@ def render_step(console: Console, number: int, act: Any) -> None:
         console.print("[dim]no changes[/]")
         return
     console.print(changes_table(act.result.changes, act.result.drift))
+    if act.result.decisions:
+        console.print(policy_table(act.result.decisions, act.result.actions))
 
 
 def render_summary(console: Console, played: list, seconds: float) -> None:
     changes = sum(len(a.result.changes) for a in played)
     drift = sum(len(a.result.drift) for a in played)
+    findings = sum(len(a.result.decisions) for a in played)
+    actions = sum(len(a.result.actions) for a in played)
     console.print()
     console.rule()
-    console.print(f"{len(played)} scans, {changes} changes, {drift} drift events in {seconds:.1f}s.")
+    console.print(f"{len(played)} scans, {changes} changes, {drift} drift events, {findings} policy findings "
+                  f"asking for {actions} actions in {seconds:.1f}s.")
 
 
 def step_json(number: int, act: Any) -> dict[str, Any]:
@@ -76,6 +103,8 @@ def step_json(number: int, act: Any) -> dict[str, Any]:
         "act": number, "title": act.title, "partial": act.partial,
         "changes": [c.model_dump(mode="json") for c in act.result.changes],
         "drift": [d.model_dump(mode="json") for d in act.result.drift],
+        "policy_decisions": [d.model_dump(mode="json") for d in act.result.decisions],
+        "actions": [a.model_dump(mode="json") for a in act.result.actions],
     }
 
 

@@ -10,12 +10,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from collectors.publish import KafkaSink
 from elava.demo.simulated import free_port
-from elava.events import ChangeEvent, DriftEvent
+from elava.events import ActionRequest, ChangeEvent, DriftEvent, PolicyDecision
 from elava.kafka import ensure_topics, new_producer
 from elava.settings import Settings, load_settings
 from elava.topics import Topics
 from elava.worker_process import WorkerProcess, wait_until_processed
 from streams.embedded import EmbeddedPipeline
+from streams.policy import policies_for
 from streams.store.kv import RocksKV
 from streams.store.versioned import VersionStore
 
@@ -24,6 +25,8 @@ from streams.store.versioned import VersionStore
 class StepResult:
     changes: list[ChangeEvent] = field(default_factory=list)
     drift: list[DriftEvent] = field(default_factory=list)
+    decisions: list[PolicyDecision] = field(default_factory=list)
+    actions: list[ActionRequest] = field(default_factory=list)
 
 
 class EmbeddedDriver:
@@ -32,14 +35,15 @@ class EmbeddedDriver:
     def __init__(self, store_path: Path) -> None:
         self._kv = RocksKV(store_path)
         self.store = VersionStore(self._kv)
-        self.sink = EmbeddedPipeline(self.store)
+        self.sink = EmbeddedPipeline(self.store, policies_for(load_settings(None).policies))
 
     async def start(self) -> None:
         return None
 
     async def results(self) -> StepResult:
         outputs = self.sink.outputs
-        result = StepResult(list(outputs.changes), list(outputs.drift))
+        result = StepResult(list(outputs.changes), list(outputs.drift), list(outputs.decisions),
+                            list(outputs.actions))
         outputs.clear()
         return result
 
@@ -72,7 +76,7 @@ class KafkaDriver:
         self._consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka.bootstrap_servers,
                                           enable_auto_commit=False, auto_offset_reset="earliest")
         await self._consumer.start()
-        parts = [TopicPartition(t, p) for t in (self.topics.changes, self.topics.drift)
+        parts = [TopicPartition(t, p) for t in self._read_topics()
                  for p in range(self.settings.kafka.partitions)]
         self._consumer.assign(parts)
 
@@ -81,18 +85,21 @@ class KafkaDriver:
         await wait_until_processed(self.settings, self.worker, timeout=self.settle_timeout)
         return await self._drain()
 
+    def _read_topics(self) -> dict[str, tuple[str, type]]:
+        """Topic -> (StepResult field, event model)."""
+        return {self.topics.changes: ("changes", ChangeEvent), self.topics.drift: ("drift", DriftEvent),
+                self.topics.policy_decisions: ("decisions", PolicyDecision),
+                self.topics.actions: ("actions", ActionRequest)}
+
     async def _drain(self) -> StepResult:
-        result = StepResult()
+        result, read = StepResult(), self._read_topics()
         while True:
             batch = await self._consumer.getmany(timeout_ms=500)
             if not batch:
                 return result
             for tp, records in batch.items():
-                for record in records:
-                    if tp.topic == self.topics.changes:
-                        result.changes.append(ChangeEvent.from_bytes(record.value))
-                    else:
-                        result.drift.append(DriftEvent.from_bytes(record.value))
+                name, model = read[tp.topic]
+                getattr(result, name).extend(model.from_bytes(record.value) for record in records)
 
     async def stop(self) -> None:
         self.worker.stop()

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from elava.events import ActionRequest, AttributedChange, PolicyDecision
@@ -25,6 +27,16 @@ from streams.policy.definitions import Policy, load_policy, policy_files
 from streams.policy.document import input_document
 
 log = logging.getLogger(__name__)
+
+
+def policies_for(settings: PolicySettings) -> PolicyEngine | None:
+    """The engine the drivers run, or None when policies are switched off."""
+    return PolicyEngine.load(settings) if settings.enabled else None
+
+
+def shipped_policy_dir() -> Path:
+    """The policies installed with Elava (the repository's policies/ directory)."""
+    return Path(str(resources.files("policies")))
 
 Output = PolicyDecision | ActionRequest
 
@@ -56,7 +68,7 @@ class PolicyEngine:
 
     @classmethod
     def load(cls, settings: PolicySettings) -> PolicyEngine:
-        directory = settings.path
+        directory = settings.path or shipped_policy_dir()
         if not directory.is_dir():
             log.warning("policy directory %s does not exist: no policies are evaluated", directory)
             return cls([], settings.enforcement_mode)

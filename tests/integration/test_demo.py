@@ -1,4 +1,4 @@
-"""The demo story through both drivers: the same changes, embedded and on Kafka."""
+"""The demo story through both drivers: the same changes, drift and policy findings, embedded and on Kafka."""
 
 from __future__ import annotations
 
@@ -21,7 +21,10 @@ def comparable(played) -> list:
             for c in act.result.changes
         )
         drift = sorted((d.type, d.severity, d.summary) for d in act.result.drift)
-        acts.append((act.title, act.partial, changes, drift))
+        # Messages name resource ids, which differ between the two accounts: policy and count.
+        findings = sorted((d.policy, d.decision, len(d.messages)) for d in act.result.decisions)
+        actions = sorted((a.policy, a.action, a.mode, a.destructive) for a in act.result.actions)
+        acts.append((act.title, act.partial, changes, drift, findings, actions))
     return acts
 
 
@@ -47,3 +50,8 @@ async def test_embedded_and_kafka_drivers_tell_the_same_story(kafka_bootstrap, t
     assert ssh[3] == [("ec2.security-group", "critical", "ingress rule added: tcp port 22 from 0.0.0.0/0")]
     assert untagged[3] == [("ec2.instance", "medium", "tag owner removed (was 'alice')")]
     assert [(kind, type_, name) for kind, type_, name, *_ in terminated[2]] == [("deleted", "ec2.instance", "web-1")]
+    # The shipped policies, in the default notify mode: SSH open to the world is denied and
+    # announced; a missing owner tag is reported; a deleted resource is not evaluated.
+    assert ("open_admin_ports", "deny", 1) in ssh[4] and ("open_admin_ports", "notify", "notify", False) in ssh[5]
+    assert ("required_tags", "deny", 2) in untagged[4]
+    assert terminated[4] == [] and terminated[5] == []
