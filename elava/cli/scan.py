@@ -9,7 +9,7 @@ import orjson
 from collectors.aws import registry
 from elava.cli.common import console, err_console
 from elava.cli.progress import ScanProgress
-from elava.cli.render import changes_table, resource_json, resources_table, scan_report_table
+from elava.cli.render import changes_table, policy_table, resource_json, resources_table, scan_report_table
 from elava.embedded import embedded_scan
 from elava.exceptions import SettingsError
 from elava.settings import Settings
@@ -44,6 +44,8 @@ def run_scan_command(settings: Settings, type_names: list[str] | None, tier_name
         console.print(scan_report_table(result.scans))
         if result.outputs.changes and not risk_only:
             console.print(changes_table(result.outputs.changes, result.outputs.drift))
+        if result.outputs.decisions and not risk_only:
+            console.print(policy_table(result.outputs.decisions, result.outputs.actions))
     if result.partial:
         err_console.print("[yellow]partial scan: failed types keep their last known state (no deletions inferred)[/]")
         return 3
