@@ -108,7 +108,7 @@ def wire(app: faust.App, settings: Settings) -> None:
                for name in ("changes", "attributed_changes", "drift", "policy_decisions", "actions", "dlq")}
     outputs["cloudtrail_topic"] = topics.cloudtrail
     table = app.Table("mvcc", partitions=partitions, key_type=bytes, value_type=bytes,
-                      schema=faust.Schema(**RAW))
+                      schema=faust.Schema(**RAW), options=rocksdb_options(settings))
 
     wire_query_api(app, table)
     sends = BatchedSends(lambda: app.producer._producer)  # the aiokafka producer Faust started
@@ -124,6 +124,14 @@ def wire(app: faust.App, settings: Settings) -> None:
             finally:
                 # Also after a failure: what reached RocksDB must reach the changelog.
                 await sends.flush()
+
+
+def rocksdb_options(settings: Settings) -> dict[str, int]:
+    """Bounds on each partition's RocksDB memory (Faust's RocksDBOptions names)."""
+    mib = 1024 * 1024
+    return {"write_buffer_size": settings.worker.rocksdb_write_buffer_mib * mib,
+            "max_write_buffer_number": settings.worker.rocksdb_write_buffers,
+            "block_cache_size": settings.worker.rocksdb_block_cache_mib * mib}
 
 
 def wire_query_api(app: faust.App, table: Any) -> None:

@@ -154,7 +154,7 @@ async def raw_ceiling(settings: Settings, ends: dict[int, int], modes: list[str]
     return results
 
 
-async def embedded(rounds: list[Round], work_dir: Path) -> dict:
+async def embedded(rounds: list[Round], work_dir: Path, settings: Settings) -> dict:
     """The embedded driver on the same pages (parsed before the clock starts, as a
     collector hands it objects); parsing is timed apart."""
     from streams.embedded import EmbeddedPipeline
@@ -163,7 +163,9 @@ async def embedded(rounds: list[Round], work_dir: Path) -> dict:
     from streams.store.versioned import VersionStore
 
     kv = RocksKV(work_dir / "embedded-store")
-    pipeline = EmbeddedPipeline(VersionStore(kv))
+    from streams.policy import policies_for
+
+    pipeline = EmbeddedPipeline(VersionStore(kv), policies_for(settings.policies))
     wall = cpu = parse_cpu = 0.0
     kinds: dict[str, int] = {}
     observations = 0
@@ -202,6 +204,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--partitions", type=int, help="default: the settings' kafka.partitions")
     parser.add_argument("--raw", default="orjson,pydantic", help="passthrough modes, comma-separated ('' for none)")
     parser.add_argument("--no-embedded", action="store_true")
+    parser.add_argument("--no-policies", action="store_true", help="run without the shipped policies")
     parser.add_argument("--py-spy", type=Path, help="record the worker with py-spy into this file (raw format)")
     parser.add_argument("--py-spy-from", type=int, default=0, metavar="ROUND",
                         help="start py-spy with this round (0-based; 0: from the worker's start)")
@@ -218,6 +221,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 async def run(args: argparse.Namespace, bootstrap: str, work_dir: Path) -> dict:
     name = f"elava-bench-{uuid.uuid4().hex[:8]}"
     overrides = {"kafka__partitions": args.partitions} if args.partitions else {}
+    if args.no_policies:
+        overrides["policies__enabled"] = False
     settings = load_settings(None, kafka__bootstrap_servers=bootstrap, kafka__topic_prefix=name,
                              worker__app_id=name, worker__data_dir=str(work_dir / "worker"),
                              worker__session_timeout="60s", worker__web_port=free_port(), **overrides)
@@ -239,7 +244,7 @@ async def run(args: argparse.Namespace, bootstrap: str, work_dir: Path) -> dict:
     result = {"machine": machine(), "scenario": scenario, "produce": publisher.summary(), "worker": worker,
               "raw": raw}
     if not args.no_embedded:
-        result["embedded"] = await embedded(rounds, work_dir)
+        result["embedded"] = await embedded(rounds, work_dir, settings)
     result["verdict"] = verdict(worker, raw)
     return result
 
@@ -257,6 +262,7 @@ def scenario_of(args: argparse.Namespace, settings: Settings, rounds: list[Round
         "production": {"paused": "each round produced while the worker is paused, then timed to its commit",
                        "continuous": "every round produced before the worker starts"}[args.mode],
         "build_s": round(build_s, 1),
+        "policies": "shipped policies evaluated on every change" if settings.policies.enabled else "off",
     }
 
 
