@@ -19,7 +19,7 @@ import rocksdict
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from collectors.publish import KafkaSink
-from elava.events import ChangeEvent, Observation, Resource
+from elava.events import ActionRequest, ChangeEvent, Event, Observation, PolicyDecision, Resource
 from elava.kafka import ensure_topics, new_producer
 from elava.settings import Settings, load_settings
 from elava.sharding import shard_of
@@ -31,13 +31,18 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 RESOURCES, BUCKETS, PAGE = 12_000, 8, 200
 
 
+HTTPS_INSIDE = {"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr": "10.0.0.0/8"}
+SSH_WORLD = {"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "0.0.0.0/0"}
+
+
 def resource(n: int, round_: int) -> Resource:
-    # Every tenth resource changes its tags each round: 10% modified.
+    # Every tenth resource changes its tags each round: 10% modified. One in a hundred also
+    # opens SSH to the world from the second round on: a policy finding and a notify action.
     generation = round_ if n % 10 == 0 else 0
+    ingress = [HTTPS_INSIDE] + ([SSH_WORLD] if n % 100 == 0 and round_ >= 1 else [])
     return Resource(uid=f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/sg-{n:08d}", type=TYPE, id=f"sg-{n:08d}",
                     account=ACCOUNT, region=REGION, name=f"group-{n}", tags={"owner": f"team-{generation}"},
-                    attributes={"ingress": [{"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr": "10.0.0.0/8"}],
-                                "vpc_id": "vpc-1", "description": "x" * 200})
+                    attributes={"ingress": ingress, "vpc_id": "vpc-1", "description": "x" * 200})
 
 
 def observation(members: list[Resource], at, scan: str, number: int) -> Observation:
@@ -93,19 +98,25 @@ def read_store(settings: Settings) -> dict[bytes, bytes]:
     return records
 
 
-async def read_changes(settings: Settings) -> list[ChangeEvent]:
-    topic = Topics(settings.kafka).changes
+async def read_events(settings: Settings, topic: str, model: type[Event]) -> list:
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign([TopicPartition(topic, p) for p in range(settings.kafka.partitions)])
         await consumer.seek_to_beginning()
-        changes = []
+        events = []
         while batch := await consumer.getmany(timeout_ms=1500, max_records=5000):
-            changes.extend(ChangeEvent.from_bytes(r.value) for part in batch.values() for r in part)
-        return changes
+            events.extend(model.from_bytes(r.value) for part in batch.values() for r in part)
+        return events
     finally:
         await consumer.stop()
+
+
+async def read_outputs(settings: Settings) -> dict[str, list]:
+    topics = Topics(settings.kafka)
+    return {"changes": await read_events(settings, topics.changes, ChangeEvent),
+            "policy_decisions": await read_events(settings, topics.policy_decisions, PolicyDecision),
+            "actions": await read_events(settings, topics.actions, ActionRequest)}
 
 
 async def run_uninterrupted(settings: Settings, messages: list) -> None:
@@ -162,10 +173,14 @@ async def test_sigkilled_worker_recovers_to_the_same_store(kafka_bootstrap, tmp_
     kills = await run_with_kills(crashed, messages, random.Random(20261128))
     assert kills >= 1, "the worker finished before any kill: make the input larger"
 
-    calm_changes, crashed_changes = await read_changes(calm), await read_changes(crashed)
-    assert len(calm_changes) == RESOURCES + 2 * RESOURCES // 10 + RESOURCES // 20
-    calm_ids = {c.event_id: c for c in calm_changes}
-    assert {c.event_id: c for c in crashed_changes} == calm_ids
+    calm_changes, crashed_changes = await read_outputs(calm), await read_outputs(crashed)
+    assert len(calm_changes["changes"]) == RESOURCES + 2 * RESOURCES // 10 + RESOURCES // 20
+    # Open SSH is announced for each new version of the hundredth groups: rounds 2 and 3.
+    assert len({a.event_id for a in calm_changes["actions"]}) == 2 * (RESOURCES // 100)
+    for topic in ("changes", "policy_decisions", "actions"):
+        # Duplicates share an event id (and are the same event); nothing is missing or extra.
+        calm_ids = {e.event_id: e for e in calm_changes[topic]}
+        assert {e.event_id: e for e in crashed_changes[topic]} == calm_ids, topic
 
     await rebuild_from_changelog(calm)
     await rebuild_from_changelog(crashed)
