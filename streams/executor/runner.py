@@ -70,6 +70,8 @@ class ActionRunner:
 
     async def handle(self, request: ActionRequest, partition: int) -> None:
         entry = self.ledger.get(request.event_id)
+        if entry is not None and entry.state == "started":
+            log.warning("action %s was interrupted at %s: resuming", request.event_id, entry.stage)
         step = plan(request, entry, self.settings, self.clock())
         await self.run(request, entry, step, partition)
 
@@ -184,5 +186,4 @@ class ActionRunner:
         for entry in self.ledger.in_state("started"):
             partition = self.ledger.partition_of(entry.action_id)
             if owned(partition):
-                log.warning("action %s was interrupted at %s: resuming", entry.action_id, entry.stage)
                 await self.handle(entry.request, partition)

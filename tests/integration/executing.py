@@ -191,3 +191,109 @@ class ExecutorProcess:
         if self.process is not None and self.process.poll() is not None:
             tail = self.log_path.read_text(errors="replace")[-3000:]
             raise RuntimeError(f"the executor exited with {self.process.returncode}:\n{tail}")
+
+
+MUTATIONS = {"CreateTags": "ResourceId.1", "DeleteTags": "ResourceId.1", "StopInstances": "InstanceId.1",
+             "TerminateInstances": "InstanceId.1", "DeleteVolume": "VolumeId"}
+
+
+class AwsCallRecorder:
+    """Counts the mutating EC2 calls the moto server received (moto's own request recorder)."""
+
+    def __init__(self, path: Path) -> None:
+        from moto.moto_api import recorder
+
+        self._recorder = recorder
+        self._path = path
+
+    def __enter__(self) -> AwsCallRecorder:
+        self._recorder._location = str(self._path)  # moto reads its file path from the environment at import only
+        self._recorder.reset_recording()
+        self._recorder.start_recording()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._recorder.stop_recording()
+
+    def mutations(self) -> Counter[tuple[str, str]]:
+        """(action, resource id) -> how many times AWS was asked to do it."""
+        counts: Counter[tuple[str, str]] = Counter()
+        for line in self._path.read_text().splitlines():
+            params = _query_params(orjson.loads(line))
+            action = params.get("Action", "")
+            if action in MUTATIONS:
+                counts[action, params.get(MUTATIONS[action], "")] += 1
+        return counts
+
+
+def _query_params(entry: dict) -> dict[str, str]:
+    import base64
+    from urllib.parse import parse_qsl
+
+    body = entry.get("body") or ""
+    if entry.get("body_encoded"):
+        body = base64.b64decode(body).decode(errors="replace")
+    return dict(parse_qsl(body))
+
+
+async def wait_until_consumed(settings: Settings, timeout: float = 30.0, check=None) -> None:
+    """Until the executor group has committed every request published so far."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from elava.worker_process import committed_offsets
+
+    topic = Topics(settings.kafka).actions
+    parts = [TopicPartition(topic, p) for p in range(settings.kafka.partitions)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
+    await consumer.start()
+    await admin.start()
+    try:
+        ends = await consumer.end_offsets(parts)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            committed = await committed_offsets(admin, settings.executor.app_id)
+            if all(committed.get(tp) and committed[tp].offset >= end for tp, end in ends.items() if end):
+                return
+            if check is not None:
+                check()
+            if loop.time() > deadline:
+                raise TimeoutError("the executor did not consume every request")
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+        await consumer.stop()
+
+
+class LedgerWatcher:
+    """Follows the executor's ledger topic: lets a test strike right after a write-ahead record."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.started = 0
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False,
+                                          fetch_max_wait_ms=10)
+
+    async def __aenter__(self) -> LedgerWatcher:
+        await self._consumer.start()
+        topic = Topics(self.settings.kafka).executor_ledger
+        parts = [TopicPartition(topic, p) for p in range(self.settings.kafka.partitions)]
+        self._consumer.assign(parts)
+        await self._consumer.seek_to_end(*parts)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._consumer.stop()
+
+    async def after_started(self, count: int, timeout: float) -> bool:
+        """Return as soon as ``count`` more steps were written ahead (False: not within ``timeout``)."""
+        target = self.started + count
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.started < target:
+            if loop.time() > deadline:
+                return False
+            batch = await self._consumer.getmany(timeout_ms=20)
+            self.started += sum(1 for part in batch.values() for r in part if b'"state":"started"' in r.value)
+        return True

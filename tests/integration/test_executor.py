@@ -7,11 +7,13 @@ import asyncio
 import pytest
 
 from tests.integration.executing import (
+    AwsCallRecorder,
     ResultReader,
     WebhookReceiver,
     executor_settings,
     publish_requests,
     running_executor,
+    wait_until_consumed,
 )
 from tests.unit.streams.executor.fixtures import request
 
@@ -121,3 +123,26 @@ async def _until_scheduled(reader: ResultReader, requests: list, timeout: float 
         if loop.time() > deadline:
             raise TimeoutError("the destructive requests were not scheduled")
         await reader.poll()
+
+
+async def test_redelivered_requests_are_carried_out_once(kafka_bootstrap, account, tmp_path):
+    ec2 = account.client("ec2")
+    requests = scene(ec2)
+    with WebhookReceiver() as hook, AwsCallRecorder(tmp_path / "aws-calls.jsonl") as calls:
+        settings = executor_settings(kafka_bootstrap, account.endpoint_url, hook.url, grace_period="1s",
+                                     dry_run=False)
+        async with running_executor(settings), ResultReader(settings) as reader:
+            # Each request arrives twice before it is done, and once more after.
+            await publish_requests(settings, list(requests.values()) * 2)
+            await reader.until_final(list(requests.values()))
+            await publish_requests(settings, list(requests.values()))
+            await wait_until_consumed(settings)
+            await reader.poll()
+
+    for name, req in requests.items():
+        expected = ["scheduled", "executed"] if name in ("stop", "delete") else [reader.final()[req.event_id].status]
+        assert reader.statuses(req) == expected, name
+    rid = {name: req.uid.rsplit("/", 1)[1] for name, req in requests.items()}
+    assert calls.mutations() == {("CreateTags", rid["tag"]): 1, ("StopInstances", rid["stop"]): 1,
+                                 ("DeleteVolume", rid["delete"]): 1}
+    assert hook.keys == {requests[n].event_id: 1 for n in ("notify", "stop", "delete")}
