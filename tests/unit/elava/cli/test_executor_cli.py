@@ -1,0 +1,48 @@
+"""`elava executor` says loudly which mode it runs in, and --enforce is the only way out of dry-run."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from elava.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def started(monkeypatch):
+    """The settings the executor would have run with (no broker needed)."""
+    seen = []
+
+    async def no_topics(kafka):
+        return None
+
+    async def run(settings, stop):
+        seen.append(settings)
+
+    monkeypatch.setattr("elava.kafka.ensure_topics", no_topics)
+    monkeypatch.setattr("streams.executor.service.run_executor", run)
+    monkeypatch.setenv("ELAVA_CONFIG", "/dev/null")
+    monkeypatch.delenv("ELAVA_EXECUTOR__DRY_RUN", raising=False)
+    return seen
+
+
+def test_dry_run_is_the_default_and_says_so(started):
+    result = runner.invoke(app, ["executor", "-b", "127.0.0.1:1"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "DRY-RUN" in result.output and "WARNING" not in result.output
+    assert started[0].executor.dry_run
+
+
+def test_enforce_warns_loudly(started):
+    result = runner.invoke(app, ["executor", "-b", "127.0.0.1:1", "--enforce"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "WARNING: executor in ENFORCE mode" in result.output
+    assert not started[0].executor.dry_run
+
+
+def test_enforce_from_the_environment_warns_too(started, monkeypatch):
+    monkeypatch.setenv("ELAVA_EXECUTOR__DRY_RUN", "false")
+    result = runner.invoke(app, ["executor", "-b", "127.0.0.1:1"], env={"COLUMNS": "200"})
+    assert "WARNING: executor in ENFORCE mode" in result.output
