@@ -29,7 +29,18 @@ def worker_env(settings: Settings) -> dict[str, str]:
             "ELAVA_KAFKA__SHARD_BUCKETS": str(kafka.shard_buckets),
             "ELAVA_WORKER__APP_ID": worker.app_id, "ELAVA_WORKER__DATA_DIR": str(worker.data_dir),
             "ELAVA_WORKER__SESSION_TIMEOUT": str(worker.session_timeout.total_seconds()),
-            "ELAVA_WORKER__WEB_PORT": str(worker.web_port), "ELAVA_WORKER__WEB_HOST": worker.web_host}
+            "ELAVA_WORKER__WEB_PORT": str(worker.web_port), "ELAVA_WORKER__WEB_HOST": worker.web_host,
+            "ELAVA_WORKER__ROCKSDB_WRITE_BUFFER_MIB": str(worker.rocksdb_write_buffer_mib),
+            "ELAVA_WORKER__ROCKSDB_WRITE_BUFFERS": str(worker.rocksdb_write_buffers),
+            "ELAVA_WORKER__ROCKSDB_BLOCK_CACHE_MIB": str(worker.rocksdb_block_cache_mib),
+            **policy_env(settings)}
+
+
+def policy_env(settings: Settings) -> dict[str, str]:
+    policies = settings.policies
+    env = {"ELAVA_POLICIES__ENABLED": str(policies.enabled).lower(),
+           "ELAVA_POLICIES__ENFORCEMENT_MODE": policies.enforcement_mode}
+    return env | ({"ELAVA_POLICIES__PATH": str(policies.path)} if policies.path else {})
 
 
 class WorkerProcess:

@@ -33,7 +33,6 @@ from elava.topics import Topics
 from streams.batch_send import BatchedSends
 from streams.faust_kv import ChangelogBatcher, FaustPartitionKV, WorkerReadKV
 from streams.inputs import parse_observation_message
-from streams.policy import policies_for
 from streams.process import PartitionProcessor
 from streams.store.api import OPENAPI, ROUTES, answer
 from streams.store.queries import TemporalQueries
@@ -114,7 +113,7 @@ def wire(app: faust.App, settings: Settings) -> None:
     sends = BatchedSends(lambda: app.producer._producer)  # the aiokafka producer Faust started
     changelog = ChangelogBatcher(table, sends)
     outputs["sends"] = sends
-    outputs["policies"] = policies_for(settings.policies)  # compiled once, used by every message
+    outputs["policies"] = load_policies(settings)  # compiled once, used by every message
 
     @app.agent(inputs, name="observe")
     async def observe(stream: faust.StreamT) -> None:
@@ -124,6 +123,15 @@ def wire(app: faust.App, settings: Settings) -> None:
             finally:
                 # Also after a failure: what reached RocksDB must reach the changelog.
                 await sends.flush()
+
+
+def load_policies(settings: Settings) -> Any:
+    """The policy engine in its own process (streams/policy/isolated.py), when policies are on."""
+    if not settings.policies.enabled:
+        return None
+    from streams.policy.isolated import IsolatedPolicies
+
+    return IsolatedPolicies(settings.policies)
 
 
 def rocksdb_options(settings: Settings) -> dict[str, int]:

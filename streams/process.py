@@ -22,7 +22,7 @@ from streams.store.versioned import VersionStore
 class Policies(Protocol):
     """What the processor needs of the policy engine (streams.policy.PolicyEngine)."""
 
-    def evaluate(self, attributed: AttributedChange) -> list[Event]: ...
+    def evaluate_many(self, batch: list[AttributedChange]) -> list[Event]: ...
 
 
 class PartitionProcessor:
@@ -33,10 +33,15 @@ class PartitionProcessor:
 
     def process(self, event: Observation | ScanMarker | TrailEvent) -> list[Event]:
         if isinstance(event, Observation):
-            return self._outputs(self.observer.observe(event))
-        if isinstance(event, ScanMarker):
-            return self._outputs(self.observer.close_scan(event))
-        return [out for update in self.attributor.on_trail(event) for out in self._attributed_outputs(update)]
+            outputs = self._outputs(self.observer.observe(event))
+        elif isinstance(event, ScanMarker):
+            outputs = self._outputs(self.observer.close_scan(event))
+        else:
+            outputs = [out for update in self.attributor.on_trail(event) for out in _attributed_outputs(update)]
+        if self.policies is not None:
+            # One batch per input message: the engine may live in another process.
+            outputs.extend(self.policies.evaluate_many([o for o in outputs if isinstance(o, AttributedChange)]))
+        return outputs
 
     def _outputs(self, changes: list[ChangeEvent]) -> list[Event]:
         outputs: list[Event] = []
@@ -44,15 +49,13 @@ class PartitionProcessor:
             outputs.append(change)
             attributed = self.attributor.attributed(change)
             if attributed is not None:
-                outputs.extend(self._attributed_outputs(attributed))
+                outputs.extend(_attributed_outputs(attributed))
             else:
                 drift = drift_for(change)
                 outputs.extend([drift] if drift is not None else [])
         return outputs
 
-    def _attributed_outputs(self, attributed: AttributedChange) -> list[Event]:
-        drift = drift_for(attributed.change, attributed)
-        outputs: list[Event] = [attributed] + ([drift] if drift is not None else [])
-        if self.policies is not None:
-            outputs.extend(self.policies.evaluate(attributed))
-        return outputs
+
+def _attributed_outputs(attributed: AttributedChange) -> list[Event]:
+    drift = drift_for(attributed.change, attributed)
+    return [attributed] + ([drift] if drift is not None else [])

@@ -78,6 +78,9 @@ class PolicyEngine:
                  ", ".join(f"{p.name} ({p.effective_mode})" for p in engine.policies) or "none")
         return engine
 
+    def evaluate_many(self, batch: list[AttributedChange]) -> list[Output]:
+        return [output for attributed in batch for output in self.evaluate(attributed)]
+
     def evaluate(self, attributed: AttributedChange) -> list[Output]:
         change = attributed.change
         if self._compiled is None or change.kind == "deleted" or change.resource is None:
