@@ -73,12 +73,13 @@ class WebhookReceiver:
 
 @asynccontextmanager
 async def running_executor(settings: Settings):
-    """An executor in this process, stopped cleanly at the end."""
+    """An executor in this process (the service, to look at what it owns), stopped cleanly at the end."""
     await ensure_topics(settings.kafka)
     stop = asyncio.Event()
-    task = asyncio.create_task(ExecutorService(settings).run(stop))
+    service = ExecutorService(settings)
+    task = asyncio.create_task(service.run(stop))
     try:
-        yield task
+        yield service
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=30)

@@ -92,12 +92,13 @@ async def test_enforce_announces_waits_rechecks_then_executes(kafka_bootstrap, a
     reattached = volume(ec2)
     requests["attached"] = request("delete", type_name="ec2.volume", rid=reattached)
     with WebhookReceiver() as hook:
-        settings = executor_settings(kafka_bootstrap, account.endpoint_url, hook.url, grace_period="2s",
+        settings = executor_settings(kafka_bootstrap, account.endpoint_url, hook.url, grace_period="3s",
                                      dry_run=False)
         async with running_executor(settings), ResultReader(settings) as reader:
             await publish_requests(settings, list(requests.values()))
             await _until_scheduled(reader, [requests["delete"], requests["attached"]])
-            # Someone attaches the volume during the grace period: its deletion must be cancelled.
+            # Someone attaches the volume during the grace period (3 s: time for the test to see
+            # the announcement and act): its deletion must be cancelled.
             ec2.attach_volume(VolumeId=reattached, InstanceId=requests["monitor"].uid.rsplit("/", 1)[1],
                               Device="/dev/sdf")
             final = await reader.until_final(list(requests.values()))
@@ -146,3 +147,42 @@ async def test_redelivered_requests_are_carried_out_once(kafka_bootstrap, accoun
     assert calls.mutations() == {("CreateTags", rid["tag"]): 1, ("StopInstances", rid["stop"]): 1,
                                  ("DeleteVolume", rid["delete"]): 1}
     assert hook.keys == {requests[n].event_id: 1 for n in ("notify", "stop", "delete")}
+
+
+async def test_two_executors_share_the_partitions_and_still_act_once(kafka_bootstrap, account, tmp_path):
+    ec2 = account.client("ec2")
+    first, second = scene(ec2), scene(ec2)
+    everything = list(first.values()) + list(second.values())
+    with WebhookReceiver() as hook, AwsCallRecorder(tmp_path / "aws-calls.jsonl") as calls:
+        settings = executor_settings(kafka_bootstrap, account.endpoint_url, hook.url, grace_period="1s",
+                                     dry_run=False)
+        async with running_executor(settings), ResultReader(settings) as reader:
+            await publish_requests(settings, list(first.values()))
+            async with running_executor(settings) as joined:  # the partitions are shared out again
+                await _until_owning(joined)
+                await publish_requests(settings, list(second.values()) + list(first.values()))
+                await reader.until_final(list(second.values()))
+            # The second one left: the first takes its partitions (and their scheduled actions) back.
+            await publish_requests(settings, everything)
+            final = await reader.until_final(everything)
+            await wait_until_consumed(settings)
+
+    expected = {}
+    for requests in (first, second):
+        rid = {name: req.uid.rsplit("/", 1)[1] for name, req in requests.items()}
+        expected |= {("CreateTags", rid["tag"]): 1, ("StopInstances", rid["stop"]): 1,
+                     ("DeleteVolume", rid["delete"]): 1}
+        assert {name: final[req.event_id].status for name, req in requests.items()} == {
+            "tag": "executed", "stop": "executed", "delete": "executed", "monitor": "monitored",
+            "notify": "notified", "protected": "skipped", "unknown": "failed"}
+    assert calls.mutations() == expected
+    assert all(count == 1 for count in hook.keys.values()) and len(hook.keys) == 6
+
+
+async def _until_owning(service, timeout: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not service.owned:
+        if loop.time() > deadline:
+            raise TimeoutError("the second executor got no partitions")
+        await asyncio.sleep(0.05)
