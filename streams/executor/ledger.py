@@ -58,6 +58,7 @@ class Ledger:
     def __init__(self) -> None:
         self._entries: dict[str, LedgerEntry] = {}
         self._partition: dict[str, int] = {}
+        self._open: set[str] = set()  # started or scheduled: the few the timer and a restart look at
 
     def get(self, action_id: str) -> LedgerEntry | None:
         return self._entries.get(action_id)
@@ -65,6 +66,10 @@ class Ledger:
     def put(self, entry: LedgerEntry, partition: int) -> None:
         self._entries[entry.action_id] = entry
         self._partition[entry.action_id] = partition
+        if entry.state == "done":
+            self._open.discard(entry.action_id)
+        else:
+            self._open.add(entry.action_id)
 
     def partition_of(self, action_id: str) -> int:
         return self._partition[action_id]
@@ -73,9 +78,13 @@ class Ledger:
         """Forget what another executor now owns (its scheduled actions are its own)."""
         for action_id in [a for a, p in self._partition.items() if p in partitions]:
             del self._entries[action_id], self._partition[action_id]
+            self._open.discard(action_id)
 
     def in_state(self, state: LedgerState) -> list[LedgerEntry]:
-        return [e for e in self._entries.values() if e.state == state]
+        """Entries that are ``started`` or ``scheduled`` (``done`` ones are many and never looked at)."""
+        if state == "done":
+            raise ValueError("done entries are only looked up by id")
+        return [e for e in map(self._entries.__getitem__, self._open) if e.state == state]
 
     def due(self, now: datetime) -> list[LedgerEntry]:
         return sorted((e for e in self.in_state("scheduled") if e.not_before and e.not_before <= now),
