@@ -43,16 +43,23 @@ def policy_env(settings: Settings) -> dict[str, str]:
     return env | ({"ELAVA_POLICIES__PATH": str(policies.path)} if policies.path else {})
 
 
-class WorkerProcess:
+class ServiceProcess:
+    """An `elava <command>` child process in its own session, so a kill takes its children too."""
+
+    command = ""
+
     def __init__(self, settings: Settings, log_path: Path) -> None:
         self.settings = settings
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
 
+    def env(self) -> dict[str, str]:
+        raise NotImplementedError
+
     def start(self) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "elava", "worker", "--loglevel", "WARNING"], env=worker_env(self.settings),
+                [sys.executable, "-m", "elava", self.command, "--loglevel", "WARNING"], env=self.env(),
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     @property
@@ -77,7 +84,14 @@ class WorkerProcess:
     def check_alive(self) -> None:
         if self.process is not None and self.process.poll() is not None:
             tail = self.log_path.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"the worker exited with {self.process.returncode}:\n{tail}")
+            raise RuntimeError(f"the {self.command} exited with {self.process.returncode}:\n{tail}")
+
+
+class WorkerProcess(ServiceProcess):
+    command = "worker"
+
+    def env(self) -> dict[str, str]:
+        return worker_env(self.settings)
 
 
 async def committed_offsets(admin: AIOKafkaAdminClient, group: str) -> dict:

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
-import sys
 import threading
 import uuid
 from collections import Counter
@@ -23,6 +20,7 @@ from elava.events import ActionRequest, ActionResult
 from elava.kafka import ensure_topics, new_producer, publish
 from elava.settings import Settings, load_settings
 from elava.topics import Topics
+from elava.worker_process import ServiceProcess
 from streams.executor.service import ExecutorService
 
 FINAL = {"monitored", "notified", "dry_run", "executed", "skipped", "cancelled", "failed"}
@@ -156,42 +154,13 @@ def process_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-class ExecutorProcess:
+class ExecutorProcess(ServiceProcess):
     """`elava executor` as a child process that can be SIGKILLed (a crash)."""
 
-    def __init__(self, settings: Settings, log_path: Path) -> None:
-        self.settings = settings
-        self.log_path = log_path
-        self.process: subprocess.Popen | None = None
+    command = "executor"
 
-    def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "elava", "executor", "--loglevel", "WARNING"],
-                                            env=process_env(self.settings), stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill(self) -> None:
-        if self.running:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-    def stop(self, timeout: float = 20.0) -> None:
-        if not self.running:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-    def check_alive(self) -> None:
-        if self.process is not None and self.process.poll() is not None:
-            tail = self.log_path.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"the executor exited with {self.process.returncode}:\n{tail}")
+    def env(self) -> dict[str, str]:
+        return process_env(self.settings)
 
 
 MUTATIONS = {"CreateTags": "ResourceId.1", "DeleteTags": "ResourceId.1", "StopInstances": "InstanceId.1",
