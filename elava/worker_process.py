@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -105,8 +106,16 @@ async def wait_until_processed(settings: Settings, worker: WorkerProcess | None 
                                timeout: float = 120.0, topic: str | None = None) -> None:
     """Wait until the worker group has committed every message published so far on ``topic``
     (default: the observations topic)."""
+    await wait_until_committed(settings, settings.worker.app_id, topic or Topics(settings.kafka).observations,
+                               timeout, check=worker.check_alive if worker is not None else None,
+                               who="the worker")
+
+
+async def wait_until_committed(settings: Settings, group: str, topic: str, timeout: float,
+                               check: Callable[[], None] | None = None, who: str = "the group") -> None:
+    """Wait until consumer ``group`` has committed every message published so far on ``topic``;
+    ``check`` runs between polls (e.g. to fail fast when the consuming process died)."""
     bootstrap = settings.kafka.bootstrap_servers
-    topic = topic or Topics(settings.kafka).observations
     parts = [TopicPartition(topic, p) for p in range(settings.kafka.partitions)]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -117,14 +126,14 @@ async def wait_until_processed(settings: Settings, worker: WorkerProcess | None 
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            committed = await committed_offsets(admin, settings.worker.app_id)
+            committed = await committed_offsets(admin, group)
             if all(committed.get(tp) and committed[tp].offset >= end for tp, end in ends.items() if end):
                 return
-            if worker is not None:
-                worker.check_alive()
+            if check is not None:
+                check()
             if loop.time() > deadline:
-                raise TimeoutError(f"the worker did not catch up in {timeout:.0f}s")
-            await asyncio.sleep(0.25)
+                raise TimeoutError(f"{who} did not catch up on {topic} in {timeout:.0f}s")
+            await asyncio.sleep(0.2)
     finally:
         await admin.close()
         await consumer.stop()

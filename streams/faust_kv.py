@@ -19,6 +19,8 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+from faust.types import TP
+
 from streams.batch_send import BatchedSends
 from streams.store.kv import prefix_scan, range_scan
 
@@ -41,8 +43,6 @@ class ChangelogBatcher:
         if delivery.cancelled() or delivery.exception() is not None:
             log.error("changelog batch not delivered: %r", None if delivery.cancelled() else delivery.exception())
             return
-        from faust.types import TP
-
         self.table.data.set_persisted_offset(TP(self.topic, partition), delivery.result().offset + count - 1)
 
 

@@ -119,6 +119,7 @@ class Version:
 
 # The leading fields of a record as Version.to_bytes writes them (dataclass order).
 _LEAD = re.compile(rb'\{"version":(\d+),"kind":"([a-z]+)","valid_from":(\d+),"hash":"([0-9a-f]*)","cause":"([0-9a-f]*)"')
+_CAUSE_FIELD = b'"cause":"'
 # What follows the lead in a live record: the shard, then the resource's uid, type and id
 # (Resource field order). Plain strings only; anything escaped falls back to decoding.
 _RESOURCE_ID = re.compile(rb',"shard":"[^"\\]*","resource":\{"uid":"[^"\\]*","type":"[^"\\]*","id":"([^"\\]*)"')
@@ -152,7 +153,8 @@ class RecordLead:
         """The stored resource's id (None for a tombstone), without decoding the record."""
         if self.deleted:
             return None
-        match = _RESOURCE_ID.match(self.data, self.data.index(b'"cause":') + 10 + len(self.cause))
+        after_lead = self.data.index(_CAUSE_FIELD) + len(_CAUSE_FIELD) + len(self.cause) + 1  # + closing quote
+        match = _RESOURCE_ID.match(self.data, after_lead)
         if match is not None:
             return match.group(1).decode()
         return (self.full().resource or {}).get("id")

@@ -20,7 +20,7 @@ from elava.events import ActionRequest, ActionResult
 from elava.kafka import ensure_topics, new_producer, publish
 from elava.settings import Settings, load_settings
 from elava.topics import Topics
-from elava.worker_process import ServiceProcess
+from elava.worker_process import ServiceProcess, wait_until_committed
 from streams.executor.service import ExecutorService
 
 FINAL = {"monitored", "notified", "dry_run", "executed", "skipped", "cancelled", "failed"}
@@ -208,32 +208,8 @@ def _query_params(entry: dict) -> dict[str, str]:
 
 async def wait_until_consumed(settings: Settings, timeout: float = 30.0, check=None) -> None:
     """Until the executor group has committed every request published so far."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    from elava.worker_process import committed_offsets
-
-    topic = Topics(settings.kafka).actions
-    parts = [TopicPartition(topic, p) for p in range(settings.kafka.partitions)]
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
-    await consumer.start()
-    await admin.start()
-    try:
-        ends = await consumer.end_offsets(parts)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            committed = await committed_offsets(admin, settings.executor.app_id)
-            if all(committed.get(tp) and committed[tp].offset >= end for tp, end in ends.items() if end):
-                return
-            if check is not None:
-                check()
-            if loop.time() > deadline:
-                raise TimeoutError("the executor did not consume every request")
-            await asyncio.sleep(0.2)
-    finally:
-        await admin.close()
-        await consumer.stop()
+    await wait_until_committed(settings, settings.executor.app_id, Topics(settings.kafka).actions, timeout,
+                               check=check, who="the executor")
 
 
 class LedgerWatcher:
