@@ -94,8 +94,12 @@ def render_summary(console: Console, played: list, seconds: float) -> None:
     actions = sum(len(a.result.actions) for a in played)
     console.print()
     console.rule()
-    console.print(f"{len(played)} scans, {changes} changes, {drift} drift events, {findings} policy findings "
-                  f"asking for {actions} actions in {seconds:.1f}s.")
+    console.print(f"{len(played)} scans, {_count(changes, 'change')}, {_count(drift, 'drift event')}, "
+                  f"{_count(findings, 'policy finding')} asking for {_count(actions, 'action')} in {seconds:.1f}s.")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def step_json(number: int, act: Any) -> dict[str, Any]:
