@@ -21,7 +21,7 @@ from collectors.publish import KafkaSink
 from collectors.service import AccountScan, discover_accounts, scan_account_once, summary_markers
 from elava.events import ScanRequest, utcnow
 from elava.exceptions import SchemaError
-from elava.kafka import ensure_topics, new_producer, publish
+from elava.kafka import ensure_topics, new_consumer, new_producer, publish
 from elava.settings import Settings, TierSettings
 from elava.topics import Topics
 
@@ -83,9 +83,8 @@ class _Assignments(ConsumerRebalanceListener):
 
 
 def new_request_consumer(settings: Settings) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka.bootstrap_servers,
-        group_id=settings.collector.group_id, enable_auto_commit=False, auto_offset_reset="earliest",
+    return new_consumer(
+        settings.kafka, group_id=settings.collector.group_id, auto_offset_reset="earliest",
         max_poll_records=1, max_poll_interval_ms=int(settings.collector.max_scan_time.total_seconds() * 1000),
         session_timeout_ms=int(settings.worker.session_timeout.total_seconds() * 1000),
         heartbeat_interval_ms=max(1000, int(settings.worker.session_timeout.total_seconds() * 100)),

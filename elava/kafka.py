@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from elava.events import Event, cloudevent_headers
@@ -26,7 +27,7 @@ class TopicReport:
 async def ensure_topics(settings: KafkaSettings) -> TopicReport:
     """Create every catalog topic that is missing; safe to run any number of times."""
     topics = Topics(settings)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = new_admin(settings)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -65,13 +66,26 @@ async def _partition_mismatches(admin: AIOKafkaAdminClient, names: list[str], pa
     return [d["topic"] for d in described if len(d.get("partitions", [])) != partitions]
 
 
-def new_producer(settings: KafkaSettings) -> AIOKafkaProducer:
+def client_options(settings: KafkaSettings) -> dict[str, Any]:
+    """What every aiokafka client of Elava is built with: the one place for connection settings."""
+    return {"bootstrap_servers": settings.bootstrap_servers}
+
+
+def new_producer(settings: KafkaSettings, **options: Any) -> AIOKafkaProducer:
     # Idempotence keeps per-partition order across retries: a scan marker must
     # never overtake the pages it closes.
-    return AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers, enable_idempotence=True,
-        acks="all", linger_ms=5, compression_type=None, max_request_size=4 * 1024 * 1024,
-    )
+    defaults = {"enable_idempotence": True, "acks": "all", "linger_ms": 5, "compression_type": None,
+                "max_request_size": 4 * 1024 * 1024}
+    return AIOKafkaProducer(**client_options(settings), **{**defaults, **options})
+
+
+def new_consumer(settings: KafkaSettings, *topics: str, **options: Any) -> AIOKafkaConsumer:
+    """A consumer (offsets committed by hand unless ``enable_auto_commit`` is passed)."""
+    return AIOKafkaConsumer(*topics, **client_options(settings), **{"enable_auto_commit": False, **options})
+
+
+def new_admin(settings: KafkaSettings) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(**client_options(settings))
 
 
 async def publish(producer: AIOKafkaProducer, topic: str, key: str, event: Event, source: str) -> None:

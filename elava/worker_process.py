@@ -15,10 +15,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from elava.kafka import new_admin, new_consumer
 from elava.settings import Settings
 from elava.topics import Topics
 
@@ -115,10 +116,8 @@ async def wait_until_committed(settings: Settings, group: str, topic: str, timeo
                                check: Callable[[], None] | None = None, who: str = "the group") -> None:
     """Wait until consumer ``group`` has committed every message published so far on ``topic``;
     ``check`` runs between polls (e.g. to fail fast when the consuming process died)."""
-    bootstrap = settings.kafka.bootstrap_servers
     parts = [TopicPartition(topic, p) for p in range(settings.kafka.partitions)]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer, admin = new_consumer(settings.kafka), new_admin(settings.kafka)
     await consumer.start()
     await admin.start()
     try:

@@ -13,9 +13,11 @@ import logging
 from typing import Any, Protocol
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 
 from elava.events import utcnow
+from elava.kafka import new_consumer
+from elava.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +55,8 @@ class KafkaCheckpoints(MemoryCheckpoints):
         self.producer = producer
         self.topic = topic
 
-    async def load(self, bootstrap_servers: str, partitions: int) -> KafkaCheckpoints:
-        self.positions = await read_latest(bootstrap_servers, self.topic, partitions)
+    async def load(self, kafka: KafkaSettings, partitions: int) -> KafkaCheckpoints:
+        self.positions = await read_latest(kafka, self.topic, partitions)
         return self
 
     async def put(self, key: str, position: dict[str, Any]) -> None:
@@ -64,9 +66,9 @@ class KafkaCheckpoints(MemoryCheckpoints):
         await super().put(key, position)
 
 
-async def read_latest(bootstrap_servers: str, topic: str, partitions: int) -> dict[str, dict[str, Any]]:
+async def read_latest(kafka: KafkaSettings, topic: str, partitions: int) -> dict[str, dict[str, Any]]:
     """The last value of every key, reading each partition up to its end at start-up."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = new_consumer(kafka)
     await consumer.start()
     try:
         found = consumer.partitions_for_topic(topic) or range(partitions)

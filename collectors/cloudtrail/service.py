@@ -161,7 +161,7 @@ async def run_trail_collector(settings: Settings, *, once: bool = False,
     await producer.start()
     try:
         checkpoints = await KafkaCheckpoints(producer, topics.checkpoints).load(
-            settings.kafka.bootstrap_servers, settings.kafka.partitions)
+            settings.kafka, settings.kafka.partitions)
         sink = KafkaTrailSink(producer, topics.cloudtrail, settings.kafka.shard_buckets)
         return await collect_trail(settings, sink, checkpoints, once=once, stop=stop)
     finally:

@@ -12,7 +12,8 @@ from elava.exceptions import SettingsError
 from elava.settings import Settings, load_settings
 
 console = Console()
-err_console = Console(stderr=True)
+# Errors are one line whatever the terminal width: never wrapped by rich.
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def settings_or_exit(config: Path | None, **overrides: Any) -> Settings:

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from collectors.publish import KafkaSink
 from elava.demo.simulated import free_port
 from elava.events import ActionRequest, ChangeEvent, DriftEvent, PolicyDecision
-from elava.kafka import ensure_topics, new_producer
+from elava.kafka import ensure_topics, new_consumer, new_producer
 from elava.settings import Settings, load_settings
 from elava.topics import Topics
 from elava.worker_process import WorkerProcess, wait_until_processed
@@ -73,8 +73,7 @@ class KafkaDriver:
         await ensure_topics(self.settings.kafka)
         await self._producer.start()
         self.worker.start()
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka.bootstrap_servers,
-                                          enable_auto_commit=False, auto_offset_reset="earliest")
+        self._consumer = new_consumer(self.settings.kafka, auto_offset_reset="earliest")
         await self._consumer.start()
         parts = [TopicPartition(t, p) for t in self._read_topics()
                  for p in range(self.settings.kafka.partitions)]

@@ -16,15 +16,17 @@ import logging
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from elava.exceptions import SchemaError
+from elava.kafka import new_consumer
+from elava.settings import KafkaSettings
 from streams.executor.ledger import Ledger, LedgerEntry
 
 log = logging.getLogger(__name__)
 
 
 class KafkaLedger:
-    def __init__(self, producer: AIOKafkaProducer, bootstrap_servers: str, topic: str) -> None:
+    def __init__(self, producer: AIOKafkaProducer, kafka: KafkaSettings, topic: str) -> None:
         self._producer = producer
-        self._bootstrap = bootstrap_servers
+        self._kafka = kafka
         self.topic = topic
 
     async def write(self, entry: LedgerEntry, partition: int) -> None:
@@ -36,7 +38,7 @@ class KafkaLedger:
         """Read ledger ``partitions`` from the beginning to their current end into ``ledger``."""
         if not partitions:
             return 0
-        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
+        consumer = new_consumer(self._kafka)
         await consumer.start()
         try:
             parts = [TopicPartition(self.topic, p) for p in sorted(partitions)]

@@ -21,7 +21,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 
 from elava.events import ActionRequest, ActionResult, cloudevent_headers, utcnow
 from elava.exceptions import SchemaError
-from elava.kafka import new_producer
+from elava.kafka import new_consumer, new_producer
 from elava.settings import Settings
 from elava.topics import Topics
 from streams.executor.aws import AwsEffectors
@@ -55,7 +55,7 @@ class ExecutorService:
     async def run(self, stop: asyncio.Event) -> None:
         self.producer = new_producer(self.settings.kafka)
         await self.producer.start()
-        journal = KafkaLedger(self.producer, self.settings.kafka.bootstrap_servers, self.topics.executor_ledger)
+        journal = KafkaLedger(self.producer, self.settings.kafka, self.topics.executor_ledger)
         self.runner = ActionRunner(self.settings.executor, self.ledger, journal, self._effectors, self._notifier,
                                    self._publish, self._clock)
         self.consumer = self._new_consumer()
@@ -69,9 +69,8 @@ class ExecutorService:
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         session_ms = int(self.settings.executor.session_timeout.total_seconds() * 1000)
-        return AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka.bootstrap_servers, group_id=self.settings.executor.app_id,
-            enable_auto_commit=False, auto_offset_reset="earliest", session_timeout_ms=session_ms,
+        return new_consumer(
+            self.settings.kafka, group_id=self.settings.executor.app_id, auto_offset_reset="earliest", session_timeout_ms=session_ms,
             heartbeat_interval_ms=max(1000, session_ms // 3), max_poll_records=100)
 
     async def _round(self) -> None:

@@ -79,7 +79,7 @@ async def test_checkpoints_make_a_second_run_publish_nothing_new(kafka_bootstrap
 
     assert second.published == {"eventbridge": 0, f"s3/{ACCOUNT}/{REGION}": 0}
     assert len(await trail_on(kafka_bootstrap, topics)) == 4
-    positions = await read_latest(kafka_bootstrap, topics.checkpoints, 2)
+    positions = await read_latest(settings.kafka, topics.checkpoints, 2)
     assert positions[f"s3/{ACCOUNT}/{REGION}"]["last_key"] == LOG_KEY
 
 
