@@ -127,7 +127,9 @@ class Actions:
             "create-group": ("CreateSecurityGroup", ec2, {"groupName": "n"}, {"groupId": s.target}),
         }
         others = {
-            "open-ssh": ("CreateTags", ec2, {"resourcesSet": items, "tagSet": {"items": [{"key": "x"}]}}, None),
+            "open-ssh": ("ModifySecurityGroupRules", ec2, {"ModifySecurityGroupRulesRequest": {
+                "GroupId": s.target, "SecurityGroupRule": {"SecurityGroupRuleId": "sgr-0abc", "SecurityGroupRule": {
+                    "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIpv4": "10.0.0.0/8"}}}}, None),
             "untag": ("ModifyInstanceAttribute", ec2, {"instanceId": s.target}, None),
             "terminate": ("StopInstances", ec2, {"instancesSet": {"items": [{"instanceId": s.target}]}}, None),
             "tag-bucket": ("PutBucketVersioning", "s3.amazonaws.com", {"bucketName": s.target}, None),
