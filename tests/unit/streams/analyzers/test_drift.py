@@ -1,5 +1,7 @@
 from datetime import timedelta
 
+import pytest
+
 from streams.analyzers.drift import drift_for
 from streams.observe import Observer
 from streams.store.kv import MemoryKV
@@ -28,6 +30,41 @@ def test_ssh_to_the_world_is_critical_and_readable():
     drift = drift_for(modify(sg("sg-1", ingress=[HTTPS]), sg("sg-1", ingress=[HTTPS, SSH])))
     assert drift.severity == "critical"
     assert drift.summary == "ingress rule added: tcp port 22 from 0.0.0.0/0"
+
+
+def rule(port, peer="0.0.0.0/0", protocol="tcp", to_port=None):
+    target = "ipv6_cidr" if ":" in peer else "cidr"
+    return {"protocol": protocol, "from_port": port, "to_port": port if to_port is None else to_port, target: peer}
+
+
+@pytest.mark.parametrize(("opened", "severity"), [
+    (rule(22), "critical"),
+    (rule(3389, "::/0"), "critical"),  # RDP, over IPv6
+    (rule(3389, protocol="udp"), "critical"),
+    (rule(0, to_port=65535), "critical"),  # a range that holds an admin port
+    ({"protocol": "-1", "cidr": "0.0.0.0/0"}, "critical"),  # all traffic: no ports at all
+    (rule(443), "high"),
+    (rule(5432, "::/0"), "high"),  # a database port is exposed, but not an admin port
+    (rule(23, to_port=3388), "high"),  # between the admin ports, holding neither
+    (rule(22, "10.0.0.0/8"), "low"),  # not the world
+    (rule(3389, "2001:db8::/32"), "low"),
+])
+def test_a_port_opened_to_the_world_is_critical_for_admin_ports_and_high_for_others(opened, severity):
+    assert drift_for(modify(sg("sg-1"), sg("sg-1", ingress=[opened]))).severity == severity
+
+
+def test_egress_to_the_world_is_not_exposure():
+    group = sg("sg-1")
+    before, after = (group.model_copy(update={"attributes": {**group.attributes, "egress": egress}})
+                     for egress in ([], [rule(22)]))
+    drift = drift_for(modify(before, after))
+    assert (drift.severity, drift.summary) == ("low", "egress rule added: tcp port 22 from 0.0.0.0/0")
+
+
+def test_the_worst_change_gives_the_severity():
+    drift = drift_for(modify(sg("sg-1", {"owner": "alice"}, ingress=[OFFICE_SSH]),
+                             sg("sg-1", {}, ingress=[OFFICE_SSH, rule(8080)])))
+    assert drift.severity == "high"  # the owner tag removed alone is medium
 
 
 def test_private_ssh_rule_is_low():
