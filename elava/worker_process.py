@@ -125,8 +125,7 @@ async def wait_until_committed(settings: Settings, group: str, topic: str, timeo
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            committed = await committed_offsets(admin, group)
-            if all(committed.get(tp) and committed[tp].offset >= end for tp, end in ends.items() if end):
+            if _behind(ends, await committed_offsets(admin, group)) == 0:
                 return
             if check is not None:
                 check()
@@ -136,3 +135,21 @@ async def wait_until_committed(settings: Settings, group: str, topic: str, timeo
     finally:
         await admin.close()
         await consumer.stop()
+
+
+async def uncommitted(settings: Settings, group: str, topic: str) -> int:
+    """How many of the messages published so far on ``topic`` consumer ``group`` has not committed."""
+    parts = [TopicPartition(topic, p) for p in range(settings.kafka.partitions)]
+    consumer, admin = new_consumer(settings.kafka), new_admin(settings.kafka)
+    await consumer.start()
+    await admin.start()
+    try:
+        return _behind(await consumer.end_offsets(parts), await committed_offsets(admin, group))
+    finally:
+        await admin.close()
+        await consumer.stop()
+
+
+def _behind(ends: dict, committed: dict) -> int:
+    """Messages between each partition's committed offset (none: its start) and its end."""
+    return sum(max(0, end - max(0, committed[tp].offset if committed.get(tp) else 0)) for tp, end in ends.items())
