@@ -6,18 +6,32 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-from elava.kafka import new_consumer
+from elava.kafka import new_admin, new_consumer
 from elava.settings import KafkaSettings
 
 
+async def partitions_of(kafka: KafkaSettings, topic: str) -> list[int]:
+    """The partitions ``topic`` has, none if it does not exist (asked without creating it:
+    the metadata of every topic, since a broker may auto-create a topic asked for by name)."""
+    admin = new_admin(kafka)
+    await admin.start()
+    try:
+        described = await admin.describe_topics()
+    finally:
+        await admin.close()
+    found = next((d for d in described if d["topic"] == topic and not d.get("error_code")), None)
+    return sorted(p["partition"] for p in found["partitions"]) if found else []
+
+
 async def read_to_end(kafka: KafkaSettings, topic: str) -> list[Any]:
-    """Every record of ``topic`` up to the end offsets it had when called, partition by partition
-    (for compacted bookkeeping topics and the DLQ, which are small)."""
+    """Every record of ``topic`` up to the end offsets it had when called, in partition and
+    offset order (for compacted bookkeeping topics and the DLQ, which are small)."""
+    parts = [TopicPartition(topic, p) for p in await partitions_of(kafka, topic)]
+    if not parts:
+        return []
     consumer = new_consumer(kafka)
     await consumer.start()
     try:
-        found = consumer.partitions_for_topic(topic) or range(kafka.partitions)
-        parts = [TopicPartition(topic, p) for p in sorted(found)]
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
         ends = await consumer.end_offsets(parts)

@@ -28,6 +28,7 @@ from elava.events import (
     cloudevent_headers,
 )
 from elava.exceptions import SchemaError
+from elava.layout_record import layout_record
 from elava.settings import Settings
 from elava.topics import Topics
 from streams.batch_send import BatchedSends
@@ -218,8 +219,6 @@ class WorkerLayout:
     async def refusal(self, event: Any, store: VersionStore, partition: int) -> str | None:
         refusal = self.guard.refusal(event, store, partition)
         if refusal is None and not self.recorded and isinstance(event, Observation | ScanMarker):
-            from elava.layout_record import layout_record
-
             await self.sends.add_keyed(Topics(self.kafka).layout, *layout_record(self.kafka, SOURCE), ())
             self.recorded = True
         return refusal

@@ -143,6 +143,8 @@ async def test_a_refused_scan_is_kept_whole_replayed_after_the_fix_and_processed
         assert await changes_by_id(right) == after_one, "a replay of what was applied adds no effect"
 
     await run_worker(right, tmp_path / "worker-right.log", then=replay_and_check)
+    table = await elava(right, "dlq", "list")
+    assert table.exit_code == 0 and "shard layout mismatch" in table.output and f"{topics.observations}[" in table.output
     listed = await elava(right, "dlq", "list", "-o", "json")
     assert all(orjson.loads(line)["replayed"]["topic"] == topics.observations for line in listed.output.splitlines())
     assert await recorded_layout(right.kafka) == BUCKETS
@@ -160,6 +162,8 @@ async def test_the_worker_dead_letters_a_marker_of_another_layout_and_deletes_no
     settings = load_settings(None, kafka__bootstrap_servers=kafka_bootstrap, kafka__topic_prefix=run,
                              kafka__partitions=2, kafka__shard_buckets=BUCKETS, worker__app_id=run,
                              worker__data_dir=str(tmp_path / "w"), worker__web_port=0)
+    nothing_yet = await elava(settings, "dlq", "list")
+    assert nothing_yet.exit_code == 0 and "the DLQ is empty" in nothing_yet.output, nothing_yet.output
     await ensure_topics(settings.kafka)
     kept, other = pair_in_a_low_bucket()
     page_key, page, page_headers = scan_messages(kept, other)[0]
