@@ -28,18 +28,17 @@ from elava.events import (
     cloudevent_headers,
 )
 from elava.exceptions import SchemaError
-from elava.layout_record import layout_record
 from elava.settings import Settings
 from elava.topics import Topics
 from streams.batch_send import BatchedSends
 from streams.dlq import dead_letter
 from streams.faust_kv import ChangelogBatcher, FaustPartitionKV, WorkerReadKV
 from streams.inputs import parse_observation_message
-from streams.layout import LayoutGuard
 from streams.process import PartitionProcessor
 from streams.store.api import OPENAPI, ROUTES, answer
 from streams.store.queries import TemporalQueries
 from streams.store.versioned import VersionStore
+from streams.worker_layout import WorkerLayout
 
 log = logging.getLogger("elava.worker")
 SOURCE = "elava/worker"
@@ -117,8 +116,9 @@ def wire(app: faust.App, settings: Settings) -> None:
     changelog = ChangelogBatcher(table, sends)
     outputs["sends"] = sends
     outputs["policies"] = load_policies(settings)  # compiled once, used by every message
+    # Dead letters ride with the outputs: headers exactly as given, delivered before the commit.
     outputs["dead_letter"] = lambda key, value, headers: sends.add_keyed(topics.dlq, key, value, headers)
-    outputs["layout"] = WorkerLayout(settings, sends)
+    outputs["layout"] = WorkerLayout(settings.kafka, sends, SOURCE)
 
     @app.agent(inputs, name="observe")
     async def observe(stream: faust.StreamT) -> None:
@@ -207,21 +207,6 @@ def _key_of(event: Event) -> str:
 async def send(sends: BatchedSends, topic: Any, key: str, event: Event) -> None:
     """One output event, keyed by uid, batched with the others of this input message."""
     await sends.add_keyed(topic.get_topic_name(), key.encode(), event.to_bytes(), cloudevent_headers(event, SOURCE))
-
-
-class WorkerLayout:
-    """The layout guard, and the layout record on Kafka once the store holds this layout."""
-
-    def __init__(self, settings: Settings, sends: BatchedSends) -> None:
-        self.guard, self.sends, self.kafka = LayoutGuard(settings.kafka.shard_buckets), sends, settings.kafka
-        self.recorded = False
-
-    async def refusal(self, event: Any, store: VersionStore, partition: int) -> str | None:
-        refusal = self.guard.refusal(event, store, partition)
-        if refusal is None and not self.recorded and isinstance(event, Observation | ScanMarker):
-            await self.sends.add_keyed(Topics(self.kafka).layout, *layout_record(self.kafka, SOURCE), ())
-            self.recorded = True
-        return refusal
 
 
 def run_worker(settings: Settings, loglevel: str = "INFO") -> None:
