@@ -128,6 +128,10 @@ async def test_a_refused_scan_is_kept_whole_replayed_after_the_fix_and_processed
     assert (await elava(right, "dlq", "list", "--reason", "schema", "-o", "json")).output == ""
 
     async def replay_and_check() -> None:
+        dry = await elava(right, "dlq", "replay", "--dry-run")
+        assert "4 would replay" in dry.output, dry.output
+        assert len(await read_topic(kafka_bootstrap, topics.observations, 2)) == len(sent)  # nothing sent
+        assert await read_topic(kafka_bootstrap, topics.dlq_replays, 2) == []  # nothing recorded
         first = await elava(right, "dlq", "replay", "--reason", "layout")
         assert first.exit_code == 0 and "4 replayed" in first.output, first.output
         await wait_until_processed(right, timeout=120)
