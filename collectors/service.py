@@ -91,9 +91,11 @@ async def run_collector(settings: Settings, interval: float = 0.0, on_scan=None,
     """Scan and publish to Kafka, once or every ``interval`` seconds; True if the last scan was partial."""
     from collectors.publish import KafkaSink
     from elava.kafka import ensure_topics, new_producer
+    from elava.layout_record import check_layout
     from elava.topics import Topics
 
     await ensure_topics(settings.kafka)
+    await check_layout(settings.kafka)  # pages of another layout would land where the store cannot use them
     producer = new_producer(settings.kafka)
     await producer.start()
     try:

@@ -111,6 +111,9 @@ class Observation(Event):
     page: int
     observed_at: datetime
     resources: list[Resource]
+    # The kafka.shard_buckets the shard was computed with (None from older collectors):
+    # a store built with another bucket count must refuse the page, not apply it.
+    shard_buckets: int | None = None
 
     def id_material(self) -> Any:
         return [self.scan_id, self.shard, self.page, [r.uid for r in self.resources]]
@@ -137,6 +140,7 @@ class ScanMarker(Event):
     ids: list[str] = Field(default_factory=list)
     started_at: datetime
     finished_at: datetime
+    shard_buckets: int | None = None  # as on Observation: a marker of another layout deletes nothing
 
     def id_material(self) -> Any:
         return [self.scan_id, self.shard, self.status, self.ids_digest]

@@ -31,12 +31,14 @@ from elava.exceptions import SchemaError
 from elava.settings import Settings
 from elava.topics import Topics
 from streams.batch_send import BatchedSends
+from streams.dlq import dead_letter
 from streams.faust_kv import ChangelogBatcher, FaustPartitionKV, WorkerReadKV
 from streams.inputs import parse_observation_message
 from streams.process import PartitionProcessor
 from streams.store.api import OPENAPI, ROUTES, answer
 from streams.store.queries import TemporalQueries
 from streams.store.versioned import VersionStore
+from streams.worker_layout import WorkerLayout
 
 log = logging.getLogger("elava.worker")
 SOURCE = "elava/worker"
@@ -104,7 +106,7 @@ def wire(app: faust.App, settings: Settings) -> None:
     # and CloudTrail events meet in one partition of the table.
     inputs = app.topic(topics.observations, topics.cloudtrail, partitions=partitions, **RAW)
     outputs = {name: app.topic(getattr(topics, name), partitions=partitions, **RAW)
-               for name in ("changes", "attributed_changes", "drift", "policy_decisions", "actions", "dlq")}
+               for name in ("changes", "attributed_changes", "drift", "policy_decisions", "actions")}
     outputs["cloudtrail_topic"] = topics.cloudtrail
     table = app.Table("mvcc", partitions=partitions, key_type=bytes, value_type=bytes,
                       schema=faust.Schema(**RAW), options=rocksdb_options(settings))
@@ -114,6 +116,9 @@ def wire(app: faust.App, settings: Settings) -> None:
     changelog = ChangelogBatcher(table, sends)
     outputs["sends"] = sends
     outputs["policies"] = load_policies(settings)  # compiled once, used by every message
+    # Dead letters ride with the outputs: headers exactly as given, delivered before the commit.
+    outputs["dead_letter"] = lambda key, value, headers: sends.add_keyed(topics.dlq, key, value, headers)
+    outputs["layout"] = WorkerLayout(settings.kafka, sends, SOURCE)
 
     @app.agent(inputs, name="observe")
     async def observe(stream: faust.StreamT) -> None:
@@ -173,14 +178,19 @@ async def handle_message(message: Any, table: Any, outputs: dict[str, Any], chan
     try:
         parsed = parse_message(message, outputs["cloudtrail_topic"])
     except SchemaError as exc:
-        await dead_letter(outputs["dlq"], message, str(exc))
+        await dead_letter(outputs["dead_letter"], message, str(exc), by=SOURCE)
         return
     try:
         store = VersionStore(FaustPartitionKV(table, message.partition, changelog))
+        refusal = await outputs["layout"].refusal(parsed, store, message.partition)
+        if refusal is not None:
+            await dead_letter(outputs["dead_letter"], message, refusal, by=SOURCE)
+            return
         produced = PartitionProcessor(store, outputs["policies"]).process(parsed)
     except Exception as exc:  # a poison message must not stop the worker
         log.exception("processing failed; sending to the DLQ")
-        await dead_letter(outputs["dlq"], message, f"processing error: {type(exc).__name__}: {exc}")
+        reason = f"processing error: {type(exc).__name__}: {exc}"
+        await dead_letter(outputs["dead_letter"], message, reason, by=SOURCE)
         return
     for event in produced:
         await send(outputs["sends"], outputs[OUTPUT_OF[type(event)]], _key_of(event), event)
@@ -197,18 +207,6 @@ def _key_of(event: Event) -> str:
 async def send(sends: BatchedSends, topic: Any, key: str, event: Event) -> None:
     """One output event, keyed by uid, batched with the others of this input message."""
     await sends.add_keyed(topic.get_topic_name(), key.encode(), event.to_bytes(), cloudevent_headers(event, SOURCE))
-
-
-async def dead_letter(topic: Any, message: Any, reason: str) -> None:
-    """Original key and bytes, untouched; why and where from in headers (Kafka Connect style)."""
-    headers = [
-        ("elava_dlq_reason", reason.encode()[:8192]),
-        ("elava_dlq_topic", str(message.topic).encode()),
-        ("elava_dlq_partition", str(message.partition).encode()),
-        ("elava_dlq_offset", str(message.offset).encode()),
-    ]
-    log.warning("dead letter from %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason)
-    await topic.send(key=message.key, value=message.value, headers=headers)
 
 
 def run_worker(settings: Settings, loglevel: str = "INFO") -> None:

@@ -24,6 +24,7 @@ from elava.exceptions import SchemaError
 from elava.kafka import new_consumer, new_producer
 from elava.settings import Settings
 from elava.topics import Topics
+from streams.dlq import dead_letter, via_producer
 from streams.executor.aws import AwsEffectors
 from streams.executor.journal import KafkaLedger
 from streams.executor.ledger import Ledger
@@ -116,11 +117,7 @@ class ExecutorService:
                                           headers=cloudevent_headers(result, SOURCE))
 
     async def _dead_letter(self, record, reason: str) -> None:
-        log.warning("dead letter from %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason)
-        headers = [("elava_dlq_reason", reason.encode()[:8192]), ("elava_dlq_topic", record.topic.encode()),
-                   ("elava_dlq_partition", str(record.partition).encode()),
-                   ("elava_dlq_offset", str(record.offset).encode())]
-        await self.producer.send_and_wait(self.topics.dlq, value=record.value, key=record.key, headers=headers)
+        await dead_letter(via_producer(self.producer, self.topics.dlq), record, reason, by=SOURCE)
 
     async def _shutdown(self) -> None:
         for closing in (self._commit(), self.consumer.stop(), self.producer.stop(), self._effectors_close(),
