@@ -53,8 +53,10 @@ def worker(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
     """Run a stream worker (Faust): observations in; changes, drift and DLQ out."""
     from elava.kafka import ensure_topics
     from streams.app import run_worker
+    from streams.web import check_exposure
 
     settings = settings_or_exit(config, kafka__bootstrap_servers=bootstrap_servers)
+    check_exposure(settings.worker)  # before any broker call: an open API without a token stops start-up
     asyncio.run(ensure_topics(settings.kafka))
     run_worker(settings, loglevel=loglevel)
 
