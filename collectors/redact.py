@@ -78,7 +78,7 @@ class Redactor:
     def __init__(self, key: bytes) -> None:
         if len(key) < 16:
             raise ValueError("a redaction key needs at least 16 bytes")
-        self._key = key
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)  # copied per value: the key is set up once
         self.key_id = hmac.new(key, b"elava redaction key id", hashlib.sha256).hexdigest()[:redaction.KEY_ID_HEX]
 
     @classmethod
@@ -94,7 +94,9 @@ class Redactor:
         if redaction.key_id_of(value) == self.key_id:
             return value  # already redacted with this key: keep the digest of the original
         data = value.encode() if isinstance(value, str) else canonical_json(value)
-        return redaction.redacted(self.key_id, hmac.new(self._key, data, hashlib.sha256).hexdigest())
+        mac = self._keyed.copy()
+        mac.update(data)
+        return redaction.redacted(self.key_id, mac.hexdigest())
 
     def tree(self, value: Any, secret_fields: Iterable[str] = ()) -> Any:
         """A copy of a JSON-like value with every sensitive field's value redacted.
