@@ -36,13 +36,13 @@ from tests.integration.web import http_get, wait_for_web
 pytestmark = pytest.mark.integration
 MARKER = f"PLANTED-{uuid.uuid4().hex}"
 USER_DATA = f"#!/bin/sh\nexport DB_PASSWORD={MARKER}-ud\ncurl -s https://example.com/setup?key={MARKER}-url\n"
-ENV_V1 = {"DB_PASSWORD": "hunter2", "PIN": "4711", "API_TOKEN": f"{MARKER}-api", "LOG_LEVEL": "debug"}
+ENV_V1 = {"DB_PASSWORD": "hunter2", "PIN": "4711", "API_TOKEN": f"{MARKER}-api", "LOG_LEVEL": f"trace-{MARKER[-8:]}"}
 ENV_V2 = {**ENV_V1, "DB_PASSWORD": "correct-horse-battery"}  # the password is rotated between scans
 SECRETS = [Secret("user data script", USER_DATA), Secret("password in user data", f"{MARKER}-ud"),
            Secret("key in a user-data URL", f"{MARKER}-url"), Secret("DB_PASSWORD", "hunter2"),
            Secret("PIN", "4711"), Secret("API_TOKEN", f"{MARKER}-api"),
            Secret("rotated DB_PASSWORD", "correct-horse-battery"), Secret("db_password tag", "TagSecret456"),
-           Secret("debug", "debug")]  # every Lambda environment value is secret, whatever its name
+           Secret("LOG_LEVEL", f"trace-{MARKER[-8:]}")]  # every Lambda environment value is secret, whatever its name
 REDACTION_KEY = uuid.uuid4().hex + uuid.uuid4().hex
 API_TOKEN = f"token-{uuid.uuid4().hex}"
 
