@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from platformdirs import user_data_dir
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -73,10 +74,29 @@ class TierSettings(Section):
         return "*" in self.accounts or account in self.accounts
 
 
+def _long_secret(minimum: int) -> AfterValidator:
+    def check(value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < minimum:
+            raise ValueError(f"must be at least {minimum} characters (e.g. the output of: openssl rand -hex 32)")
+        return value
+    return AfterValidator(check)
+
+
 class CollectorSettings(Section):
     group_id: str = "elava-collectors"
     # A scan of a large account can take long; the group must not evict its collector.
     max_scan_time: Duration = timedelta(minutes=30)
+    # Secrets are published as HMAC digests under this key, so a guess cannot be checked
+    # offline. Every collector of one installation needs the same key (docs/operations.md).
+    # Neither set: a key file created on first use in the data directory (one machine only).
+    redaction_key: Annotated[SecretStr | None, _long_secret(32)] = None
+    redaction_key_file: Path | None = None  # a file holding the key (e.g. a mounted secret)
+
+    @model_validator(mode="after")
+    def _one_redaction_key(self) -> CollectorSettings:
+        if self.redaction_key is not None and self.redaction_key_file is not None:
+            raise ValueError("set collector.redaction_key or collector.redaction_key_file, not both")
+        return self
 
 
 class ProvidersSettings(Section):
@@ -136,7 +156,13 @@ class WorkerSettings(Section):
     app_id: str = "elava-worker"
     data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("elava")) / "worker")
     web_port: int = Field(default=6066, ge=0, le=65535)  # the read-only query API; 0 turns it off
-    web_host: str = "127.0.0.1"  # 0.0.0.0 to serve other hosts (it has no authentication)
+    web_host: str = "127.0.0.1"  # beyond loopback only with api_token (docs/api.md)
+    # Required as "Authorization: Bearer <token>" by every request to the worker's web server.
+    api_token: Annotated[SecretStr | None, _long_secret(16)] = None
+    # Serve the query API beyond loopback without a token: to anyone who can reach the port.
+    insecure_api_without_token: bool = False
+    # Faust's own pages (/table/, /router/, /graph/, statistics) expose table data and topology.
+    faust_pages: bool = False
     # How long a crashed worker keeps its partitions before the group takes them back.
     session_timeout: Duration = timedelta(seconds=30)
     # Memory of each partition's RocksDB: memtables (size x count) and the block cache.

@@ -35,7 +35,15 @@ def worker_env(settings: Settings) -> dict[str, str]:
             "ELAVA_WORKER__ROCKSDB_WRITE_BUFFER_MIB": str(worker.rocksdb_write_buffer_mib),
             "ELAVA_WORKER__ROCKSDB_WRITE_BUFFERS": str(worker.rocksdb_write_buffers),
             "ELAVA_WORKER__ROCKSDB_BLOCK_CACHE_MIB": str(worker.rocksdb_block_cache_mib),
-            **policy_env(settings)}
+            **policy_env(settings), **web_env(settings)}
+
+
+def web_env(settings: Settings) -> dict[str, str]:
+    """Who may ask the worker's web server, and what it serves (docs/api.md)."""
+    worker = settings.worker
+    env = {"ELAVA_WORKER__FAUST_PAGES": str(worker.faust_pages).lower(),
+           "ELAVA_WORKER__INSECURE_API_WITHOUT_TOKEN": str(worker.insecure_api_without_token).lower()}
+    return env | ({"ELAVA_WORKER__API_TOKEN": worker.api_token.get_secret_value()} if worker.api_token else {})
 
 
 def policy_env(settings: Settings) -> dict[str, str]:

@@ -32,12 +32,11 @@ from elava.settings import Settings
 from elava.topics import Topics
 from streams.batch_send import BatchedSends
 from streams.dlq import dead_letter
-from streams.faust_kv import ChangelogBatcher, FaustPartitionKV, WorkerReadKV
+from streams.faust_kv import ChangelogBatcher, FaustPartitionKV
 from streams.inputs import parse_observation_message
 from streams.process import PartitionProcessor
-from streams.store.api import OPENAPI, ROUTES, answer
-from streams.store.queries import TemporalQueries
 from streams.store.versioned import VersionStore
+from streams.web import web_options, wire_query_api
 from streams.worker_layout import WorkerLayout
 
 log = logging.getLogger("elava.worker")
@@ -60,9 +59,7 @@ def create_app(settings: Settings) -> faust.App:
         broker=[f"kafka://{server.strip()}" for server in kafka.bootstrap_servers.split(",")],
         store="rocksdb://", datadir=str(settings.worker.data_dir),
         topic_partitions=kafka.partitions, topic_replication_factor=kafka.replication_factor,
-        consumer_auto_offset_reset="earliest", producer_acks=-1,
-        web_enabled=settings.worker.web_port > 0, web_port=settings.worker.web_port or None,
-        web_bind=settings.worker.web_host, web_host=settings.worker.web_host,
+        consumer_auto_offset_reset="earliest", producer_acks=-1, **web_options(settings.worker),
         broker_commit_interval=1.0, table_standby_replicas=0,
         producer_max_batch_size=PRODUCER_BATCH_BYTES,
         broker_session_timeout=settings.worker.session_timeout.total_seconds(),
@@ -145,25 +142,6 @@ def rocksdb_options(settings: Settings) -> dict[str, int]:
     return {"write_buffer_size": settings.worker.rocksdb_write_buffer_mib * mib,
             "max_write_buffer_number": settings.worker.rocksdb_write_buffers,
             "block_cache_size": settings.worker.rocksdb_block_cache_mib * mib}
-
-
-def wire_query_api(app: faust.App, table: Any) -> None:
-    """GET /v1/... : time travel over the partitions this worker holds (read-only)."""
-    for path in ROUTES:
-        app.page(path)(_query_view(path, table))
-
-    @app.page("/openapi.json")
-    async def openapi(self: Any, request: Any) -> Any:
-        return self.json(OPENAPI)
-
-
-def _query_view(path: str, table: Any) -> Any:
-    async def view(self: Any, request: Any) -> Any:
-        status, body = answer(path, TemporalQueries(VersionStore(WorkerReadKV(table))), request.query)
-        return self.json(body, status=status)
-
-    view.__name__ = "query_" + path.rsplit("/", 1)[-1]
-    return view
 
 
 def parse_message(message: Any, cloudtrail_topic: str) -> Observation | ScanMarker | TrailEvent:

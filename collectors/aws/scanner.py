@@ -6,7 +6,7 @@ get -> transform -> publish, generically for every `ResourceType`:
    parent listing if it has one (`listing.py`);
 2. per page of items: locate, describe, drop the absent, run the other detail calls
    concurrently, one per item or batched (`details.py`), build `Resource`s (`build.py`);
-3. redact secrets (`collectors.redact`) — here, once, for every type;
+3. redact secrets (`collectors.redact`, with the installation's key) — here, once, for every type;
 4. hand pages and markers to the sink, grouped by shard (`batching.py`).
 
 A type scan that fails (after retries) ends in failed markers for all its shards and
@@ -33,7 +33,7 @@ from collectors.aws.listing import listed_pages
 from collectors.aws.normalize import partition_for
 from collectors.aws.types import GLOBAL_CLIENT_REGION, ResourceType
 from collectors.exceptions import MalformedResponse, SinkError
-from collectors.redact import redact_resource
+from collectors.redact import Redactor
 from collectors.sink import ScanSink
 from elava.events import ErrorClass, Resource, ScanStatus, utcnow
 from elava.sharding import GLOBAL_REGION
@@ -91,6 +91,7 @@ class _AccountScan:
     clients: ClientPool
     buckets: int
     page_size: int
+    redactor: Redactor
     backoff: Backoff
     rng: random.Random
 
@@ -98,17 +99,18 @@ class _AccountScan:
 async def scan_account(
     session: aioboto3.Session, account: str, regions: list[str], types: list[ResourceType],
     sink: ScanSink, *, buckets: int, page_size: int, endpoint_url: str | None, scan_id: str,
-    max_concurrency: int = 8, backoff: Backoff = DEFAULT_BACKOFF, seed: int | None = None,
+    redactor: Redactor, max_concurrency: int = 8, backoff: Backoff = DEFAULT_BACKOFF, seed: int | None = None,
 ) -> ScanReport:
     """Scan ``types`` in ``regions`` of one account (global types once), feeding ``sink``.
 
-    ``backoff`` is our retry on throttling on top of botocore's adaptive retries;
-    ``seed`` makes its jitter reproducible (tests).
+    ``redactor`` replaces secrets before anything reaches the sink. ``backoff`` is our
+    retry on throttling on top of botocore's adaptive retries; ``seed`` makes its jitter
+    reproducible (tests).
     """
     report = ScanReport(account=account, scan_id=scan_id)
     async with AsyncExitStack() as stack:
         ctx = _AccountScan(
-            account=account, scan_id=scan_id, sink=sink, buckets=buckets, page_size=page_size,
+            account=account, scan_id=scan_id, sink=sink, buckets=buckets, page_size=page_size, redactor=redactor,
             clients=ClientPool(session, stack, max_concurrency=max_concurrency, endpoint_url=endpoint_url),
             backoff=backoff, rng=random.Random(seed),
         )
@@ -147,7 +149,7 @@ async def _scan_type(ctx: _AccountScan, rt: ResourceType, scope: str) -> TypeSca
     try:
         async with aclosing(_resources(ctx, caller, rt, scope)) as resources:
             async for resource in resources:
-                await batch.add(redact_resource(resource, rt.secret_fields))
+                await batch.add(ctx.redactor.resource(resource, rt.secret_fields))
         await batch.flush_all()
     except SinkError:
         raise

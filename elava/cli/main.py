@@ -54,8 +54,10 @@ def worker(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
     from elava.kafka import ensure_topics
     from elava.layout_record import check_layout
     from streams.app import run_worker
+    from streams.web import check_exposure
 
     settings = settings_or_exit(config, kafka__bootstrap_servers=bootstrap_servers)
+    check_exposure(settings.worker)  # before any broker call: an open API without a token stops start-up
     asyncio.run(ensure_topics(settings.kafka))
     run_or_exit(check_layout(settings.kafka))  # the store's shard layout, if one was recorded
     run_worker(settings, loglevel=loglevel)
