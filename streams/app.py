@@ -31,6 +31,7 @@ from elava.exceptions import SchemaError
 from elava.settings import Settings
 from elava.topics import Topics
 from streams.batch_send import BatchedSends
+from streams.faust_auth import broker_credentials
 from streams.faust_kv import ChangelogBatcher, FaustPartitionKV, WorkerReadKV
 from streams.inputs import parse_observation_message
 from streams.process import PartitionProcessor
@@ -56,6 +57,7 @@ def create_app(settings: Settings) -> faust.App:
     app = faust.App(
         settings.worker.app_id,
         broker=[f"kafka://{server.strip()}" for server in kafka.bootstrap_servers.split(",")],
+        broker_credentials=broker_credentials(kafka),
         store="rocksdb://", datadir=str(settings.worker.data_dir),
         topic_partitions=kafka.partitions, topic_replication_factor=kafka.replication_factor,
         consumer_auto_offset_reset="earliest", producer_acks=-1,

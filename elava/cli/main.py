@@ -147,7 +147,16 @@ from elava.cli import executor; executor.register(app)  # noqa: E402,E702,I001  
 
 
 def main() -> None:
-    app()
+    from rich.markup import escape
+
+    from elava.cli.common import err_console
+    from elava.exceptions import KafkaAccessError
+
+    try:
+        app()
+    except KafkaAccessError as exc:  # refused by the brokers: one line, no traceback
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

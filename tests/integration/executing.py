@@ -20,7 +20,7 @@ from elava.events import ActionRequest, ActionResult
 from elava.kafka import ensure_topics, new_producer, publish
 from elava.settings import Settings, load_settings
 from elava.topics import Topics
-from elava.worker_process import ServiceProcess, wait_until_committed
+from elava.worker_process import ServiceProcess, kafka_env, wait_until_committed
 from streams.executor.service import ExecutorService
 
 FINAL = {"monitored", "notified", "dry_run", "executed", "skipped", "cancelled", "failed"}
@@ -142,9 +142,7 @@ class ResultReader:
 
 def process_env(settings: Settings) -> dict[str, str]:
     kafka, executor = settings.kafka, settings.executor
-    env = {**os.environ, "ELAVA_CONFIG": "/dev/null",
-           "ELAVA_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "ELAVA_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
-           "ELAVA_KAFKA__PARTITIONS": str(kafka.partitions),
+    env = {**os.environ, "ELAVA_CONFIG": "/dev/null", **kafka_env(kafka),
            "ELAVA_PROVIDERS__AWS__ENDPOINT_URL": settings.providers.aws.endpoint_url or "",
            "ELAVA_EXECUTOR__APP_ID": executor.app_id, "ELAVA_EXECUTOR__DRY_RUN": str(executor.dry_run).lower(),
            "ELAVA_EXECUTOR__GRACE_PERIOD": str(executor.grace_period.total_seconds()),
