@@ -105,6 +105,11 @@ async def explain_refusal(kafka: KafkaSettings) -> KafkaAccessError | None:
 
 def _reason(kafka: KafkaSettings, exc: BaseException) -> str:
     protocol, mechanism = kafka.security_protocol, kafka.sasl_mechanism
+    if isinstance(exc, errors.KafkaConnectionError) and isinstance(exc.__cause__, ssl.SSLError):
+        exc = exc.__cause__  # "connection closed" because of what TLS said, e.g. a refused certificate
+    if isinstance(exc, ssl.SSLError) and "ALERT" in (exc.reason or "") and "CERTIFICATE" in (exc.reason or ""):
+        return (f"rejected the TLS client certificate ({exc.reason}): check kafka.ssl_certfile "
+                "(the listener requires one its CA signed)")
     if isinstance(exc, ssl.SSLCertVerificationError):
         return (f"has a TLS certificate this client does not trust ({exc.verify_message}): "
                 "check kafka.ssl_cafile and that the address matches the certificate")
@@ -116,7 +121,7 @@ def _reason(kafka: KafkaSettings, exc: BaseException) -> str:
         return (f"refused the credentials of '{kafka.sasl_username}' ({mechanism}): "
                 "check kafka.sasl_username and kafka.sasl_password")
     if isinstance(exc, (errors.UnsupportedSaslMechanismError, errors.IllegalSaslStateError)):
-        return f"does not accept sasl_mechanism {mechanism} here ({exc}): check kafka.sasl_mechanism"
+        return f"does not accept sasl_mechanism {mechanism} on this listener: check kafka.sasl_mechanism"
     if isinstance(exc, (TimeoutError, errors.KafkaTimeoutError)):
         return (f"did not answer within {PROBE_TIMEOUT_MS // 1000} s: check kafka.bootstrap_servers and "
                 f"kafka.security_protocol ({protocol})")

@@ -155,6 +155,9 @@ def main() -> None:
     try:
         app()
     except KafkaAccessError as exc:  # refused by the brokers: one line, no traceback
+        # The refused connections' futures are collected later and asyncio would print their
+        # tracebacks: the line below already says what they hold.
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
         raise SystemExit(1) from None
 

@@ -13,11 +13,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from elava.demo.simulated import free_port
 from elava.events import ActionRequest, ActionResult
-from elava.kafka import ensure_topics, new_producer, publish
+from elava.kafka import ensure_topics, new_consumer, new_producer, publish
 from elava.settings import Settings, load_settings
 from elava.topics import Topics
 from elava.worker_process import ServiceProcess, kafka_env, wait_until_committed
@@ -100,7 +100,7 @@ class ResultReader:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.results: list[ActionResult] = []
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False)
+        self._consumer = new_consumer(settings.kafka)
 
     async def __aenter__(self) -> ResultReader:
         await self._consumer.start()
@@ -216,8 +216,7 @@ class LedgerWatcher:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.started = 0
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False,
-                                          fetch_max_wait_ms=10)
+        self._consumer = new_consumer(settings.kafka, fetch_max_wait_ms=10)
 
     async def __aenter__(self) -> LedgerWatcher:
         await self._consumer.start()
