@@ -49,6 +49,7 @@ async def test_collector_worker_and_executor_run_through_sasl_ssl_as_their_own_p
         await wait_until_processed(admin, worker)
     finally:
         worker.stop()
+    assert secure.passwords["elava-worker"] not in (tmp_path / "worker.log").read_text()
 
     topics = Topics(admin.kafka)
     changes = [ChangeEvent.from_bytes(r.value) for r in await read_topic(admin.kafka, topics.changes, 2)]
