@@ -430,7 +430,7 @@ main() {
     fetch | start | stop | status) "cmd_$cmd" ;;
     acls) cmd_acls ${args[@]+"${args[@]}"} ;;
     logs) cmd_logs ${args[@]+"${args[@]}"} ;;
-    *) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
   esac
 }
 
