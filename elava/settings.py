@@ -6,6 +6,7 @@ Nested fields use a double underscore in the environment, e.g.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from datetime import timedelta
@@ -20,6 +21,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    FilePath,
     SecretStr,
     ValidationError,
     model_validator,
@@ -143,6 +145,11 @@ class ExecutorSettings(Section):
     session_timeout: Duration = timedelta(seconds=10)
 
 
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "AWS_MSK_IAM"]
+TLS_PROTOCOLS = ("SSL", "SASL_SSL")
+SASL_PROTOCOLS = ("SASL_PLAINTEXT", "SASL_SSL")
+
+
 class KafkaSettings(Section):
     bootstrap_servers: str = "127.0.0.1:9092"
     topic_prefix: str = Field(default="elava", pattern=r"^[A-Za-z0-9._-]+$")
@@ -150,6 +157,73 @@ class KafkaSettings(Section):
     replication_factor: int = Field(default=1, ge=1)
     shard_buckets: int = Field(default=16, ge=1, le=4096)
     page_size: int = Field(default=500, ge=1, le=5000)
+    # Security of every client (collectors, worker, executor, CLI); docs/operations.md, Kafka security.
+    # TLS with SSL and SASL_SSL: the CA that signed the brokers' certificates (unset: the system's),
+    # and a client certificate + key (PEM) where the brokers ask for one (mutual TLS).
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    ssl_cafile: FilePath | None = None
+    ssl_certfile: FilePath | None = None
+    ssl_keyfile: FilePath | None = None  # unset: the key is in ssl_certfile
+    ssl_key_password: SecretStr | None = None
+    # SASL with SASL_PLAINTEXT and SASL_SSL. AWS_MSK_IAM signs a token with the AWS credentials
+    # of the process (pip install 'elava[msk]'): no username or password.
+    sasl_mechanism: SaslMechanism | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    msk_region: str | None = None  # AWS_MSK_IAM: the cluster's region
+
+    @model_validator(mode="after")
+    def _security_is_complete(self) -> KafkaSettings:
+        problem = kafka_security_problem(self)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+def kafka_security_problem(kafka: KafkaSettings) -> str | None:
+    """What is missing or contradictory in the security settings (None: they hold together)."""
+    protocol = kafka.security_protocol
+    tls = (("ssl_cafile", kafka.ssl_cafile), ("ssl_certfile", kafka.ssl_certfile),
+           ("ssl_keyfile", kafka.ssl_keyfile), ("ssl_key_password", kafka.ssl_key_password))
+    for name, value in tls:
+        if value is not None and protocol not in TLS_PROTOCOLS:
+            return f"kafka.{name} is set but kafka.security_protocol is {protocol} (use SSL or SASL_SSL)"
+    if (kafka.ssl_keyfile or kafka.ssl_key_password) and not kafka.ssl_certfile:
+        return "kafka.ssl_keyfile and kafka.ssl_key_password need kafka.ssl_certfile (the client certificate)"
+    if protocol not in SASL_PROTOCOLS:
+        for name in ("sasl_mechanism", "sasl_username", "sasl_password", "msk_region"):
+            if getattr(kafka, name) is not None:
+                return f"kafka.{name} is set but kafka.security_protocol is {protocol} (use SASL_SSL)"
+        return None
+    return _sasl_problem(kafka)
+
+
+def _sasl_problem(kafka: KafkaSettings) -> str | None:
+    protocol, mechanism = kafka.security_protocol, kafka.sasl_mechanism
+    if mechanism is None:
+        return (f"kafka.sasl_mechanism is required with security_protocol {protocol} "
+                "(PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM)")
+    if mechanism == "AWS_MSK_IAM":
+        return _msk_problem(kafka)
+    if kafka.msk_region is not None:
+        return f"kafka.msk_region is only used with sasl_mechanism AWS_MSK_IAM, not {mechanism}"
+    for name in ("sasl_username", "sasl_password"):
+        if not getattr(kafka, name):
+            return f"kafka.{name} is required with security_protocol {protocol} and sasl_mechanism {mechanism}"
+    return None
+
+
+def _msk_problem(kafka: KafkaSettings) -> str | None:
+    if kafka.security_protocol != "SASL_SSL":
+        return "sasl_mechanism AWS_MSK_IAM needs kafka.security_protocol SASL_SSL (MSK serves IAM over TLS only)"
+    for name in ("sasl_username", "sasl_password"):
+        if getattr(kafka, name) is not None:
+            return f"kafka.{name} is not used with AWS_MSK_IAM (the AWS credentials of the process sign a token)"
+    if not kafka.msk_region:
+        return "kafka.msk_region is required with sasl_mechanism AWS_MSK_IAM (the cluster's region)"
+    if importlib.util.find_spec("aws_msk_iam_sasl_signer") is None:
+        return "sasl_mechanism AWS_MSK_IAM needs the MSK signer: pip install 'elava[msk]'"
+    return None
 
 
 class WorkerSettings(Section):
@@ -239,7 +313,8 @@ def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         field = ".".join(str(part) for part in item["loc"])
-        lines.append(f"invalid setting '{field}': {item['msg']}")
+        message = item["msg"].removeprefix("Value error, ")  # a validator's own words are enough
+        lines.append(f"invalid setting '{field}': {message}")
     return "\n".join(lines)
 
 

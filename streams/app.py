@@ -32,6 +32,7 @@ from elava.settings import Settings
 from elava.topics import Topics
 from streams.batch_send import BatchedSends
 from streams.dlq import dead_letter
+from streams.faust_auth import broker_credentials
 from streams.faust_kv import ChangelogBatcher, FaustPartitionKV
 from streams.inputs import parse_observation_message
 from streams.process import PartitionProcessor
@@ -57,6 +58,7 @@ def create_app(settings: Settings) -> faust.App:
     app = faust.App(
         settings.worker.app_id,
         broker=[f"kafka://{server.strip()}" for server in kafka.bootstrap_servers.split(",")],
+        broker_credentials=broker_credentials(kafka),
         store="rocksdb://", datadir=str(settings.worker.data_dir),
         topic_partitions=kafka.partitions, topic_replication_factor=kafka.replication_factor,
         consumer_auto_offset_reset="earliest", producer_acks=-1, **web_options(settings.worker),

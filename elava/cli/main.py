@@ -152,7 +152,19 @@ from elava.cli import dlq; dlq.register(app)  # noqa: E402,E702,I001  dlq list, 
 
 
 def main() -> None:
-    app()
+    from rich.markup import escape
+
+    from elava.cli.common import err_console
+    from elava.exceptions import KafkaAccessError
+
+    try:
+        app()
+    except KafkaAccessError as exc:  # refused by the brokers: one line, no traceback
+        # The refused connections' futures are collected later and asyncio would print their
+        # tracebacks: the line below already says what they hold.
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -13,14 +13,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from elava.demo.simulated import free_port
 from elava.events import ActionRequest, ActionResult
-from elava.kafka import ensure_topics, new_producer, publish
+from elava.kafka import ensure_topics, new_consumer, new_producer, publish
 from elava.settings import Settings, load_settings
 from elava.topics import Topics
-from elava.worker_process import ServiceProcess, wait_until_committed
+from elava.worker_process import ServiceProcess, kafka_env, wait_until_committed
 from streams.executor.service import ExecutorService
 
 FINAL = {"monitored", "notified", "dry_run", "executed", "skipped", "cancelled", "failed"}
@@ -100,7 +100,7 @@ class ResultReader:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.results: list[ActionResult] = []
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False)
+        self._consumer = new_consumer(settings.kafka)
 
     async def __aenter__(self) -> ResultReader:
         await self._consumer.start()
@@ -142,9 +142,7 @@ class ResultReader:
 
 def process_env(settings: Settings) -> dict[str, str]:
     kafka, executor = settings.kafka, settings.executor
-    env = {**os.environ, "ELAVA_CONFIG": "/dev/null",
-           "ELAVA_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "ELAVA_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
-           "ELAVA_KAFKA__PARTITIONS": str(kafka.partitions),
+    env = {**os.environ, "ELAVA_CONFIG": "/dev/null", **kafka_env(kafka),
            "ELAVA_PROVIDERS__AWS__ENDPOINT_URL": settings.providers.aws.endpoint_url or "",
            "ELAVA_EXECUTOR__APP_ID": executor.app_id, "ELAVA_EXECUTOR__DRY_RUN": str(executor.dry_run).lower(),
            "ELAVA_EXECUTOR__GRACE_PERIOD": str(executor.grace_period.total_seconds()),
@@ -218,8 +216,7 @@ class LedgerWatcher:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.started = 0
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False,
-                                          fetch_max_wait_ms=10)
+        self._consumer = new_consumer(settings.kafka, fetch_max_wait_ms=10)
 
     async def __aenter__(self) -> LedgerWatcher:
         await self._consumer.start()
