@@ -125,7 +125,7 @@ class ExecutorSettings(Section):
     # enforcing executor act: it refuses to start so unless this says it is meant.
     allow_unsigned: bool = False
     slack_webhook: SecretStr | None = None  # a Slack incoming webhook: one message per notification
-    sns_topic_arn: str | None = None  # an SNS topic: one message per notification (key in its attributes)
+    sns_topic_arn: str | None = Field(default=None, pattern=r"^arn:[a-z-]+:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+$")  # one message per notification
 
 
 class SigningSettings(Section):
