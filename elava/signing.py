@@ -119,11 +119,13 @@ def _headers(headers: Iterable[tuple[str, bytes]] | None) -> dict[str, str]:
 def keyring_from(settings: SigningSettings) -> Keyring:
     """The keys of ``signing`` (files read now); a bad key stops start-up naming its field."""
     keys = {key_id: secret.get_secret_value().encode() for key_id, secret in settings.keys.items()}
+    fields = {key_id: f"signing.keys.{key_id}" for key_id in keys}
     for key_id, path in settings.key_files.items():
-        keys[key_id] = _read_key(path, f"signing.key_files.{key_id}")
+        fields[key_id] = f"signing.key_files.{key_id}"
+        keys[key_id] = _read_key(path, fields[key_id])
     for key_id, key in keys.items():
         if len(key) < MIN_KEY_BYTES:
-            raise SettingsError(f"invalid setting 'signing.keys.{key_id}': a key needs at least "
+            raise SettingsError(f"invalid setting '{fields[key_id]}': a key needs at least "
                                 f"{MIN_KEY_BYTES} bytes (e.g. `openssl rand -hex 32`)")
     return Keyring(keys, settings.key_id)
 

@@ -29,6 +29,7 @@ from elava.events import (
 )
 from elava.exceptions import SchemaError
 from elava.settings import Settings
+from elava.signing import keyring_from, signed_headers
 from elava.topics import Topics
 from streams.batch_send import BatchedSends
 from streams.faust_kv import ChangelogBatcher, FaustPartitionKV, WorkerReadKV
@@ -114,6 +115,7 @@ def wire(app: faust.App, settings: Settings) -> None:
     changelog = ChangelogBatcher(table, sends)
     outputs["sends"] = sends
     outputs["policies"] = load_policies(settings)  # compiled once, used by every message
+    outputs["signer"] = keyring_from(settings.signing).signer()  # action requests are signed (docs/executor.md)
 
     @app.agent(inputs, name="observe")
     async def observe(stream: faust.StreamT) -> None:
@@ -183,7 +185,7 @@ async def handle_message(message: Any, table: Any, outputs: dict[str, Any], chan
         await dead_letter(outputs["dlq"], message, f"processing error: {type(exc).__name__}: {exc}")
         return
     for event in produced:
-        await send(outputs["sends"], outputs[OUTPUT_OF[type(event)]], _key_of(event), event)
+        await send(outputs["sends"], outputs[OUTPUT_OF[type(event)]], _key_of(event), event, outputs["signer"])
 
 
 OUTPUT_OF = {ChangeEvent: "changes", AttributedChange: "attributed_changes", DriftEvent: "drift",
@@ -194,9 +196,12 @@ def _key_of(event: Event) -> str:
     return event.change.uid if isinstance(event, AttributedChange) else event.uid
 
 
-async def send(sends: BatchedSends, topic: Any, key: str, event: Event) -> None:
+async def send(sends: BatchedSends, topic: Any, key: str, event: Event, signer: Any = None) -> None:
     """One output event, keyed by uid, batched with the others of this input message."""
-    await sends.add_keyed(topic.get_topic_name(), key.encode(), event.to_bytes(), cloudevent_headers(event, SOURCE))
+    value, headers = event.to_bytes(), cloudevent_headers(event, SOURCE)
+    if isinstance(event, ActionRequest):  # the executor acts only on what a key holder signed
+        headers += signed_headers(value, signer)
+    await sends.add_keyed(topic.get_topic_name(), key.encode(), value, headers)
 
 
 async def dead_letter(topic: Any, message: Any, reason: str) -> None:

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import uuid
 from collections import Counter
 from contextlib import asynccontextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from elava.demo.simulated import free_port
 from elava.events import ActionRequest, ActionResult
 from elava.kafka import ensure_topics, new_producer, publish
 from elava.settings import Settings, load_settings
@@ -32,41 +29,6 @@ def executor_settings(bootstrap: str, endpoint_url: str, webhook: str | None, **
     return load_settings(None, kafka__bootstrap_servers=bootstrap, kafka__topic_prefix=run, kafka__partitions=4,
                          providers__aws__endpoint_url=endpoint_url, executor__app_id=run,
                          executor__notify_webhook=webhook, executor__session_timeout="6s", **overrides)
-
-
-class WebhookReceiver:
-    """A local HTTP endpoint that keeps every notice it was sent, by idempotency key."""
-
-    def __init__(self) -> None:
-        self.notices: list[dict] = []
-        self.keys: Counter[str] = Counter()
-        received = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the http.server API
-                body = orjson.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                received.notices.append(body)
-                received.keys[self.headers["Idempotency-Key"]] += 1
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
-
-    def __enter__(self) -> WebhookReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 @asynccontextmanager

@@ -1,11 +1,17 @@
-"""Requests and ledger entries for the executor tests."""
+"""Requests, ledger entries and a notification receiver for the executor tests."""
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from elava.demo.simulated import free_port
 from elava.events import ActionRequest, Actor, AttributedChange, ChangeEvent, Resource
 from elava.settings import ExecutorSettings
 from streams.executor.ledger import LedgerEntry
@@ -81,3 +87,38 @@ def wanted(want: str, rid: str, **tags: str) -> ActionRequest:
 
 def unattached(rid: str) -> ActionRequest:
     return genuine(resource("ec2.volume", rid, state="available", attached=False, size_gib=8))
+
+
+class WebhookReceiver:
+    """A local HTTP endpoint that keeps every notice it was sent, by idempotency key."""
+
+    def __init__(self) -> None:
+        self.notices: list[dict] = []
+        self.keys: Counter[str] = Counter()
+        received = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the http.server API
+                body = orjson.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                received.notices.append(body)
+                received.keys[self.headers["Idempotency-Key"]] += 1
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+
+    def __enter__(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
