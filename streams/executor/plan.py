@@ -230,7 +230,7 @@ def _summary(request: ActionRequest, kind: str, dry_run: bool, not_before: datet
     what = describe(request)
     prefix = "[dry-run] " if dry_run else ""
     if result is not None:
-        return f"{prefix}{result.status}: policy {request.policy}, {what}: {result.detail}"
+        return f"{prefix}{result.status} ({request.policy}, {request.reason}): {result.detail}"
     if kind == "announcement":
         return f"{prefix}policy {request.policy} will {what} after {not_before:%Y-%m-%d %H:%M UTC}: {request.reason}"
     return f"policy {request.policy} asks to {what}: {request.reason}"

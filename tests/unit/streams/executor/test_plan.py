@@ -204,5 +204,5 @@ def test_a_result_notice_has_its_own_key_per_status():
     result = result_for(req, "executed", "stopped instance i-0abc", dry_run=False, now=NOW)
     body = notice(req, kind="executed", dry_run=False, not_before=None, result=result)
     assert body["idempotency_key"] == f"{req.event_id}:executed"
-    assert body["summary"].startswith("executed: policy test_policy, stop ec2.instance i-0abc")
+    assert body["summary"] == "executed (test_policy, because a test says so): stopped instance i-0abc"
     assert notice(req, kind="announcement", dry_run=False, not_before=NOW)["idempotency_key"] == req.event_id
