@@ -77,7 +77,8 @@ async def test_sigkilled_executor_performs_every_action_once(kafka_bootstrap, ac
     ec2 = account.client("ec2")
     waves = [wave(ec2, n) for n in range(WAVES)]
     requests = [r for w in waves for r in w]
-    with WebhookReceiver() as hook, AwsCallRecorder(tmp_path / "aws-calls.jsonl") as calls:
+    # A slow receiver keeps notices in flight: a kill right after a write-ahead record lands mid-step.
+    with WebhookReceiver(answer_after=0.2) as hook, AwsCallRecorder(tmp_path / "aws-calls.jsonl") as calls:
         settings = executor_settings(kafka_bootstrap, account.endpoint_url, hook.url, grace_period="1s",
                                      dry_run=False)
         await ensure_topics(settings.kafka)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -92,7 +93,8 @@ def unattached(rid: str) -> ActionRequest:
 class WebhookReceiver:
     """A local HTTP endpoint that keeps every notice it was sent, by idempotency key."""
 
-    def __init__(self) -> None:
+    def __init__(self, answer_after: float = 0.0) -> None:
+        """``answer_after``: seconds between taking a notice and answering (a slow receiver)."""
         self.notices: list[dict] = []
         self.keys: Counter[str] = Counter()
         received = self
@@ -102,6 +104,7 @@ class WebhookReceiver:
                 body = orjson.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 received.notices.append(body)
                 received.keys[self.headers["Idempotency-Key"]] += 1
+                time.sleep(answer_after)
                 self.send_response(204)
                 self.end_headers()
 
