@@ -47,6 +47,7 @@ from streams.executor.plan import (
     Step,
     Wait,
     decide,
+    describe,
     effective_dry_run,
     notice,
     plan,
@@ -133,10 +134,22 @@ class ActionRunner:
         vetted = vet(entry.request, Verdict(entry.signed_by), self.engine)
         if isinstance(vetted, Refusal):
             job = Job(entry.request, partition, entry.request.mode, entry.signed_by)
-            await self._finish(job, entry, "cancelled", f"no longer allowed: {vetted.reason}")
+            await self._call_off(job, entry, vetted.reason)
             return
         job = Job(entry.request, partition, vetted.mode, entry.signed_by)
         await self.run(job, entry, step or plan(entry.request, entry, self.settings, self.clock(), job.mode))
+
+    async def _call_off(self, job: Job, entry: LedgerEntry, reason: str) -> None:
+        """No longer allowed: cancelled, unless a crash fell after its AWS call (AWS says which)."""
+        if entry.state == "started" and entry.stage == "execute":
+            checked = await self._check(job, entry)
+            if checked is None:
+                return
+            if checked.seen.done:
+                await self._finish(job, entry, "executed", f"{describe(job.request)}: AWS already shows it done "
+                                   "(finished before a restart)", checked.calls)
+                return
+        await self._finish(job, entry, "cancelled", f"no longer allowed: {reason}")
 
     async def run(self, job: Job, entry: LedgerEntry | None, step: Step) -> None:
         request = job.request

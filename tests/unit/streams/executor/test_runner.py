@@ -12,11 +12,13 @@ from streams.executor.aws import AwsEffectors
 from streams.executor.exceptions import NotificationError
 from streams.executor.ledger import Ledger
 from streams.executor.runner import ActionRunner
+from streams.policy.engine import PolicyEngine
 from tests.unit.streams.executor.fixtures import (
     DRY,
     ENFORCING,
     KEY,
     NOW,
+    entry,
     genuine,
     policy_engine,
     resource,
@@ -286,3 +288,17 @@ async def test_a_scheduled_action_whose_policy_was_removed_is_cancelled(ec2, mak
     await runner.run_due(lambda p: True)
     assert trace.results[-1].status == "cancelled" and "no longer allowed" in trace.results[-1].detail
     assert state_of(ec2, rid) == "running"
+
+
+async def test_an_interrupted_execution_whose_policy_went_is_reported_as_aws_shows_it(ec2, make):
+    runner, trace = make(ENFORCING)
+    done_before, not_done = instance(ec2, {"want": "tag"}), instance(ec2, {"want": "tag"})
+    for rid in (done_before, not_done):
+        req = wanted("tag", rid)
+        runner.ledger.put(entry(req, "started", stage="execute"), 0)  # a crash after the write-ahead record
+    ec2.create_tags(Resources=[done_before], Tags=[{"Key": "owner", "Value": "alice"}])  # ... and the call
+    runner.engine = PolicyEngine([], "enforce")  # restarted without the policy
+    await runner.resume_started(lambda p: True)
+    status = {r.uid.rsplit("/", 1)[1]: r.status for r in trace.results}
+    assert status == {done_before: "executed", not_done: "cancelled"}
+    assert ("aws", "tag") not in trace.events
