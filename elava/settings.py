@@ -143,6 +143,34 @@ class ExecutorSettings(Section):
     protect_tag: str = "elava:protect"  # a resource carrying this tag is never changed
     # How long a crashed executor keeps its partitions before the group takes them back.
     session_timeout: Duration = timedelta(seconds=10)
+    # Without a signing key anyone who can write to the actions topic could make an
+    # enforcing executor act: it refuses to start so unless this says it is meant.
+    allow_unsigned: bool = False
+    slack_webhook: SecretStr | None = None  # a Slack incoming webhook: one message per notification
+    sns_topic_arn: str | None = Field(default=None, pattern=r"^arn:[a-z-]+:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+$")  # one message per notification
+
+
+class SigningSettings(Section):
+    """HMAC-SHA256 keys of action requests: the policy stage signs, the executor verifies."""
+
+    key_id: str = "k1"  # the key that signs; its id travels in the elava_key_id header
+    # key id -> key. Every key given here (or in key_files) verifies: two during a rotation.
+    keys: dict[str, SecretStr] = Field(default_factory=dict)
+    key_files: dict[str, Path] = Field(default_factory=dict)  # key id -> a file holding the key
+
+    @model_validator(mode="after")
+    def _signing_key_is_given(self) -> SigningSettings:
+        both = set(self.keys) & set(self.key_files)
+        if both:
+            raise ValueError(f"key ids {sorted(both)} are in both keys and key_files")
+        given = set(self.keys) | set(self.key_files)
+        if given and self.key_id not in given:
+            raise ValueError(f"key_id {self.key_id!r} names none of the keys given ({', '.join(sorted(given))})")
+        return self
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.keys or self.key_files)
 
 
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "AWS_MSK_IAM"]
@@ -283,6 +311,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     worker: WorkerSettings = WorkerSettings()
     executor: ExecutorSettings = ExecutorSettings()
+    signing: SigningSettings = SigningSettings()
     collector: CollectorSettings = CollectorSettings()
     cloudtrail: CloudTrailSettings = CloudTrailSettings()
     tiers: list[TierSettings] = Field(default_factory=lambda: [TierSettings(name="default")], min_length=1)

@@ -8,6 +8,7 @@ has committed every observation published so far.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -34,7 +35,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
             "ELAVA_WORKER__ROCKSDB_WRITE_BUFFER_MIB": str(worker.rocksdb_write_buffer_mib),
             "ELAVA_WORKER__ROCKSDB_WRITE_BUFFERS": str(worker.rocksdb_write_buffers),
             "ELAVA_WORKER__ROCKSDB_BLOCK_CACHE_MIB": str(worker.rocksdb_block_cache_mib),
-            **policy_env(settings), **web_env(settings)}
+            **policy_env(settings), **web_env(settings), **signing_env(settings)}
 
 
 def web_env(settings: Settings) -> dict[str, str]:
@@ -53,6 +54,14 @@ def kafka_env(kafka: KafkaSettings) -> dict[str, str]:
             plain = value.get_secret_value() if isinstance(value, SecretStr) else value
             env[f"ELAVA_KAFKA__{name.upper()}"] = str(plain)
     return env
+
+
+def signing_env(settings: Settings) -> dict[str, str]:
+    """The signing keys, for a child process that signs or verifies action requests."""
+    signing = settings.signing
+    keys = {key_id: secret.get_secret_value() for key_id, secret in signing.keys.items()}
+    return {"ELAVA_SIGNING__KEY_ID": signing.key_id, "ELAVA_SIGNING__KEYS": json.dumps(keys),
+            "ELAVA_SIGNING__KEY_FILES": json.dumps({k: str(v) for k, v in signing.key_files.items()})}
 
 
 def policy_env(settings: Settings) -> dict[str, str]:

@@ -29,6 +29,7 @@ from elava.events import (
 )
 from elava.exceptions import SchemaError
 from elava.settings import Settings
+from elava.signing import keyring_from, signed_headers
 from elava.topics import Topics
 from streams.batch_send import BatchedSends
 from streams.dlq import dead_letter
@@ -118,6 +119,7 @@ def wire(app: faust.App, settings: Settings) -> None:
     # Dead letters ride with the outputs: headers exactly as given, delivered before the commit.
     outputs["dead_letter"] = lambda key, value, headers: sends.add_keyed(topics.dlq, key, value, headers)
     outputs["layout"] = WorkerLayout(settings.kafka, sends, SOURCE)
+    outputs["signer"] = keyring_from(settings.signing).signer()  # action requests are signed (docs/executor.md)
 
     @app.agent(inputs, name="observe")
     async def observe(stream: faust.StreamT) -> None:
@@ -173,7 +175,7 @@ async def handle_message(message: Any, table: Any, outputs: dict[str, Any], chan
         await dead_letter(outputs["dead_letter"], message, reason, by=SOURCE)
         return
     for event in produced:
-        await send(outputs["sends"], outputs[OUTPUT_OF[type(event)]], _key_of(event), event)
+        await send(outputs["sends"], outputs[OUTPUT_OF[type(event)]], _key_of(event), event, outputs["signer"])
 
 
 OUTPUT_OF = {ChangeEvent: "changes", AttributedChange: "attributed_changes", DriftEvent: "drift",
@@ -184,9 +186,12 @@ def _key_of(event: Event) -> str:
     return event.change.uid if isinstance(event, AttributedChange) else event.uid
 
 
-async def send(sends: BatchedSends, topic: Any, key: str, event: Event) -> None:
+async def send(sends: BatchedSends, topic: Any, key: str, event: Event, signer: Any = None) -> None:
     """One output event, keyed by uid, batched with the others of this input message."""
-    await sends.add_keyed(topic.get_topic_name(), key.encode(), event.to_bytes(), cloudevent_headers(event, SOURCE))
+    value, headers = event.to_bytes(), cloudevent_headers(event, SOURCE)
+    if isinstance(event, ActionRequest):  # the executor acts only on what a key holder signed
+        headers += signed_headers(value, signer)
+    await sends.add_keyed(topic.get_topic_name(), key.encode(), value, headers)
 
 
 def run_worker(settings: Settings, loglevel: str = "INFO") -> None:

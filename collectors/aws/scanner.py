@@ -138,7 +138,7 @@ def _first_sink_error(failed: BaseExceptionGroup) -> BaseException:
     return _first_sink_error(first) if isinstance(first, BaseExceptionGroup) else first
 
 
-def _client_region(scope: str) -> str:
+def client_region(scope: str) -> str:
     return GLOBAL_CLIENT_REGION if scope == GLOBAL_REGION else scope
 
 
@@ -163,22 +163,23 @@ async def _scan_type(ctx: _AccountScan, rt: ResourceType, scope: str) -> TypeSca
 
 
 async def _resources(ctx: _AccountScan, caller: AwsCaller, rt: ResourceType, scope: str) -> AsyncIterator[Resource]:
-    home = await ctx.clients.get(rt.service, _client_region(scope))
+    home = await ctx.clients.get(rt.service, client_region(scope))
     partition = partition_for(home.region)
     async with aclosing(listed_pages(caller, home, rt)) as pages:
         async for items in pages:
-            entries = await _complete(ctx, caller, rt, [Entry(item, scope, home) for item in items])
+            entries = await complete_entries(ctx.clients, caller, rt, [Entry(item, scope, home) for item in items])
             for entry in entries:
                 yield build_resource(rt, entry.raw, account=ctx.account, region=entry.region, partition=partition)
 
 
-async def _complete(ctx: _AccountScan, caller: AwsCaller, rt: ResourceType, entries: list[Entry]) -> list[Entry]:
+async def complete_entries(clients: ClientPool, caller: AwsCaller, rt: ResourceType,
+                           entries: list[Entry]) -> list[Entry]:
     """One page of items, completed: located, described, filtered, detailed."""
     if rt.region_detail:
         # A TaskGroup, not gather: when one item fails, its siblings are cancelled.
         async with asyncio.TaskGroup() as group:
             for entry in entries:
-                group.create_task(_locate(ctx, caller, rt, entry))
+                group.create_task(_locate(clients, caller, rt, entry))
     if rt.describe:
         await run_details(caller, (rt.describe,), entries)
         entries = [entry for entry in entries if entry.raw.get(rt.describe.store_as) is not None]
@@ -188,10 +189,10 @@ async def _complete(ctx: _AccountScan, caller: AwsCaller, rt: ResourceType, entr
     return entries
 
 
-async def _locate(ctx: _AccountScan, caller: AwsCaller, rt: ResourceType, entry: Entry) -> None:
+async def _locate(clients: ClientPool, caller: AwsCaller, rt: ResourceType, entry: Entry) -> None:
     """Where the resource lives decides its region and the client for its details."""
     assert rt.region_detail is not None
     region = entry.raw[rt.region_detail.store_as] = await fetch(caller, entry.bound, rt.region_detail, entry.raw)
     if not region:
         raise MalformedResponse(f"{rt.name}: {rt.region_detail.operation} gave no region")
-    entry.region, entry.bound = region, await ctx.clients.get(rt.service, region)
+    entry.region, entry.bound = region, await clients.get(rt.service, region)

@@ -149,6 +149,7 @@ from elava.cli import trail; trail.register(app)  # noqa: E402,E702,I001  trail 
 from elava.cli import policy; policy.register(app)  # noqa: E402,E702,I001  policy list, eval, test
 from elava.cli import executor; executor.register(app)  # noqa: E402,E702,I001  executor
 from elava.cli import dlq; dlq.register(app)  # noqa: E402,E702,I001  dlq list, replay
+from elava.cli import actions; actions.register(app)  # noqa: E402,E702,I001  actions (audit trail)
 
 
 def main() -> None:
