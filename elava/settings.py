@@ -203,10 +203,20 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise SettingsError(f"cannot read settings file {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
-        raise SettingsError(f"settings file {path} is not valid YAML: {exc}") from exc
+        raise SettingsError(f"settings file {path}{_yaml_place(exc)} is not valid YAML: {_yaml_problem(exc)}") from exc
     if not isinstance(data, dict):
         raise SettingsError(f"settings file {path} must hold a mapping at the top level")
     return data
+
+
+def _yaml_place(error: yaml.YAMLError) -> str:
+    # PyYAML names a string it was given "<unicode string>": the place is ours to say.
+    mark = getattr(error, "problem_mark", None)
+    return f", line {mark.line + 1}, column {mark.column + 1}," if mark else ""
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    return " ".join(str(getattr(error, "problem", None) or error).split())
 
 
 def _describe(error: ValidationError) -> str:

@@ -10,9 +10,11 @@ from typing import Annotated
 import typer
 
 from elava.cli.common import console, settings_or_exit
+from elava.cli.errors import ElavaGroup
 
+# ElavaGroup turns every failure into one line and an exit code (elava/cli/errors.py).
 app = typer.Typer(help="Elava: living infrastructure engine for AWS.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+                  pretty_exceptions_enable=False, cls=ElavaGroup)
 topics_app = typer.Typer(help="Kafka topics of the pipeline.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 
@@ -20,6 +22,12 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="elava.ya
 BootstrapOpt = Annotated[str | None, typer.Option("--bootstrap-servers", "-b", help="Kafka bootstrap servers, e.g. 127.0.0.1:9092.")]
 EndpointOpt = Annotated[str | None, typer.Option("--endpoint-url", envvar="AWS_ENDPOINT_URL", help="AWS endpoint (e.g. a moto server).")]
 RegionOpt = Annotated[list[str] | None, typer.Option("--region", "-r", help="Region to scan (repeatable).")]
+
+
+@app.callback()
+def global_options(debug: Annotated[bool, typer.Option(
+        "--debug", envvar="ELAVA_DEBUG", help="On an error, also print its traceback.")] = False) -> None:
+    """Options of every command (read by ElavaGroup)."""
 
 
 @topics_app.command("create")
