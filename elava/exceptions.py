@@ -19,3 +19,7 @@ class SchemaError(ElavaError):
 
 class StoreError(ElavaError):
     """The store cannot be opened or read safely."""
+
+
+class BrokerUnreachable(ElavaError):
+    """No Kafka broker answered at the configured bootstrap servers."""

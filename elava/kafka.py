@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,11 +14,16 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError
 
 from elava.events import Event, cloudevent_headers
+from elava.exceptions import BrokerUnreachable
 from elava.kafka_security import explain_refusal, security_options
 from elava.settings import KafkaSettings
 from elava.topics import Topics
 
 log = logging.getLogger(__name__)
+# How long the first contact with the broker may take. aiokafka's own connect timeout
+# is 40 s per server, and Faust and consumers retry forever: a command told a wrong
+# address must say so promptly instead.
+CONNECT_TIMEOUT = 10.0
 
 
 @dataclass
@@ -29,8 +36,7 @@ class TopicReport:
 async def ensure_topics(settings: KafkaSettings) -> TopicReport:
     """Create every catalog topic that is missing; safe to run any number of times."""
     topics = Topics(settings)
-    admin = new_admin(settings)
-    await admin.start()
+    admin = await start_admin(settings)
     try:
         existing = set(await admin.list_topics())
         wanted = [
@@ -121,6 +127,37 @@ def new_consumer(settings: KafkaSettings, *topics: str, **options: Any) -> Consu
 
 def new_admin(settings: KafkaSettings) -> Admin:
     return _explaining(Admin(**client_options(settings)), settings)
+
+
+async def start_admin(settings: KafkaSettings, timeout: float = CONNECT_TIMEOUT) -> AIOKafkaAdminClient:
+    """A started admin client; BrokerUnreachable (naming the servers and why) after ``timeout``."""
+    admin = new_admin(settings)
+    with _log_records("aiokafka") as reasons:
+        try:
+            await asyncio.wait_for(admin.start(), timeout)
+        except (KafkaConnectionError, TimeoutError) as exc:
+            await admin.close()
+            why = reasons[-1] if reasons else f"no answer within {timeout:.0f}s"
+            raise BrokerUnreachable(f"no Kafka broker answers at {settings.bootstrap_servers} "
+                                    f"(kafka.bootstrap_servers): {why}") from exc
+    for reason in reasons:  # one of several servers failed: still worth knowing
+        log.warning("%s", reason)
+    return admin
+
+
+@contextmanager
+def _log_records(name: str) -> Iterator[list[str]]:
+    """Hold back what a logger says (aiokafka logs why a connect failed, but raises without it)."""
+    logger, messages = logging.getLogger(name), []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: messages.append(record.getMessage())
+    propagate, logger.propagate = logger.propagate, False
+    logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 async def publish(producer: AIOKafkaProducer, topic: str, key: str, event: Event, source: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -26,7 +27,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from elava.exceptions import SettingsError
 
@@ -322,8 +323,13 @@ class Settings(BaseSettings):
         env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Explicit arguments, then environment, then the YAML file passed as init data.
-        return (env_settings, init_settings)
+        # Explicit arguments (command-line flags), then the environment, then the YAML file.
+        return (init_settings, env_settings, InitSettingsSource(settings_cls, init_kwargs=_FILE_DATA.get()))
+
+
+# The YAML file's data while load_settings builds Settings: a source of its own, so that
+# the environment beats the file and command-line flags beat the environment.
+_FILE_DATA: ContextVar[dict[str, Any]] = ContextVar("elava_settings_file", default={})  # noqa: B039
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -332,10 +338,20 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise SettingsError(f"cannot read settings file {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
-        raise SettingsError(f"settings file {path} is not valid YAML: {exc}") from exc
+        raise SettingsError(f"settings file {path}{_yaml_place(exc)} is not valid YAML: {_yaml_problem(exc)}") from exc
     if not isinstance(data, dict):
         raise SettingsError(f"settings file {path} must hold a mapping at the top level")
     return data
+
+
+def _yaml_place(error: yaml.YAMLError) -> str:
+    # PyYAML names a string it was given "<unicode string>": the place is ours to say.
+    mark = getattr(error, "problem_mark", None)
+    return f", line {mark.line + 1}, column {mark.column + 1}," if mark else ""
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    return " ".join(str(getattr(error, "problem", None) or error).split())
 
 
 def _describe(error: ValidationError) -> str:
@@ -358,14 +374,17 @@ def default_config_path() -> Path | None:
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     """Load settings from YAML (if any), environment, then overrides; fail naming the field."""
     path = path or default_config_path()
-    data = _read_yaml(path) if path else {}
+    explicit: dict[str, Any] = {}
     for dotted, value in overrides.items():
         if value is not None:
-            _set_dotted(data, dotted, value)
+            _set_dotted(explicit, dotted, value)
+    token = _FILE_DATA.set(_read_yaml(path) if path else {})
     try:
-        return Settings(**data)
+        return Settings(**explicit)
     except ValidationError as exc:
         raise SettingsError(_describe(exc)) from exc
+    finally:
+        _FILE_DATA.reset(token)
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import socket
 from typing import Any
 
 import faust
@@ -27,7 +28,7 @@ from elava.events import (
     TrailEvent,
     cloudevent_headers,
 )
-from elava.exceptions import SchemaError
+from elava.exceptions import ElavaError, SchemaError
 from elava.settings import Settings
 from elava.signing import keyring_from, signed_headers
 from elava.topics import Topics
@@ -56,6 +57,7 @@ RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_s
 
 def create_app(settings: Settings) -> faust.App:
     kafka = settings.kafka
+    settings.worker.data_dir.mkdir(parents=True, exist_ok=True)  # Faust makes only the last folder
     app = faust.App(
         settings.worker.app_id,
         broker=[f"kafka://{server.strip()}" for server in kafka.bootstrap_servers.split(",")],
@@ -198,9 +200,24 @@ def run_worker(settings: Settings, loglevel: str = "INFO") -> None:
     """Run the worker in the foreground until SIGINT/SIGTERM."""
     from faust.worker import Worker
 
+    check_web_port(settings)
     app = create_app(settings)
     worker = Worker(app, loglevel=loglevel, quiet=True)
     # Faust's terminal spinner sets the root logger to DEBUG so that every log call turns
     # it: each debug() in aiokafka and Faust (several per message sent) then builds a record.
     worker.spinner = None
     worker.execute_from_commandline()
+
+
+def check_web_port(settings: Settings) -> None:
+    """Faust fails deep in its start-up, with pages of log, if the port is taken: say it first."""
+    host, port = settings.worker.web_host, settings.worker.web_port
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the web server does
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ElavaError(f"cannot serve the query API on {host}:{port} (worker.web_port): {exc.strerror}; "
+                             "is another worker running here? Set worker.web_port (0 turns the API off)") from exc

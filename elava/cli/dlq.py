@@ -6,6 +6,7 @@ idempotent.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from datetime import datetime
 from enum import StrEnum
@@ -16,7 +17,7 @@ import orjson
 import typer
 from rich.table import Table
 
-from elava.cli.common import console, err_console, run_or_exit, settings_or_exit
+from elava.cli.common import console, err_console, settings_or_exit
 
 dlq_app = typer.Typer(help="Dead letters: list them, replay them.", no_args_is_help=True)
 
@@ -60,7 +61,7 @@ def list_entries(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = Non
     async def read() -> tuple[list[Any], dict[str, Any]]:
         return await read_entries(settings.kafka, selection), await read_replayed(settings.kafka)
 
-    entries, replayed = run_or_exit(read())
+    entries, replayed = asyncio.run(read())
     if output is Output.json:
         for entry in entries:
             typer.echo(orjson.dumps(entry_json(entry, replayed.get(entry.ref))).decode())
@@ -98,7 +99,7 @@ def replay(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None, rea
 
     settings = settings_or_exit(config, kafka__bootstrap_servers=bootstrap_servers)
     selection = _selection(reason, since, topic)
-    report = run_or_exit(replay_entries(settings.kafka, selection, again=again, dry_run=dry_run))
+    report = asyncio.run(replay_entries(settings.kafka, selection, again=again, dry_run=dry_run))
     verb = "would replay" if dry_run else "replayed"
     for entry in report.replayed:
         console.print(f"{verb} {entry.ref} -> {entry.topic}  ({entry.reason})", highlight=False, markup=False)

@@ -9,10 +9,12 @@ from typing import Annotated
 
 import typer
 
-from elava.cli.common import console, run_or_exit, settings_or_exit
+from elava.cli.common import console, settings_or_exit
+from elava.cli.errors import ElavaGroup
 
+# ElavaGroup turns every failure into one line and an exit code (elava/cli/errors.py).
 app = typer.Typer(help="Elava: living infrastructure engine for AWS.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+                  pretty_exceptions_enable=False, cls=ElavaGroup)
 topics_app = typer.Typer(help="Kafka topics of the pipeline.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 
@@ -20,6 +22,12 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="elava.ya
 BootstrapOpt = Annotated[str | None, typer.Option("--bootstrap-servers", "-b", help="Kafka bootstrap servers, e.g. 127.0.0.1:9092.")]
 EndpointOpt = Annotated[str | None, typer.Option("--endpoint-url", envvar="AWS_ENDPOINT_URL", help="AWS endpoint (e.g. a moto server).")]
 RegionOpt = Annotated[list[str] | None, typer.Option("--region", "-r", help="Region to scan (repeatable).")]
+
+
+@app.callback()
+def global_options(debug: Annotated[bool, typer.Option(
+        "--debug", envvar="ELAVA_DEBUG", help="On an error, also print its traceback.")] = False) -> None:
+    """Options of every command (read by ElavaGroup)."""
 
 
 @topics_app.command("create")
@@ -59,7 +67,7 @@ def worker(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
     settings = settings_or_exit(config, kafka__bootstrap_servers=bootstrap_servers)
     check_exposure(settings.worker)  # before any broker call: an open API without a token stops start-up
     asyncio.run(ensure_topics(settings.kafka))
-    run_or_exit(check_layout(settings.kafka))  # the store's shard layout, if one was recorded
+    asyncio.run(check_layout(settings.kafka))  # the store's shard layout, if one was recorded
     run_worker(settings, loglevel=loglevel)
 
 
@@ -81,7 +89,7 @@ def collect(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
         return
     from elava.cli.render import scan_report_table
 
-    partial = run_or_exit(run_collector(settings, interval=interval, type_names=type_,
+    partial = asyncio.run(run_collector(settings, interval=interval, type_names=type_,
                                         on_scan=lambda scans: console.print(scan_report_table(scans))))
     if partial:
         console.print("[yellow]partial scan: failed types keep their last known state (no deletions inferred)[/]")
@@ -102,7 +110,7 @@ def _serve_requests(settings) -> None:
         await serve_scan_requests(settings, stop, on_scan=lambda scan: console.print(scan_report_table([scan])),
                                   on_assign=lambda parts: console.print(f"scan-request partitions: {sorted(parts)}"))
 
-    run_or_exit(serve())
+    asyncio.run(serve())
 
 
 @app.command()
@@ -153,19 +161,7 @@ from elava.cli import actions; actions.register(app)  # noqa: E402,E702,I001  ac
 
 
 def main() -> None:
-    from rich.markup import escape
-
-    from elava.cli.common import err_console
-    from elava.exceptions import KafkaAccessError
-
-    try:
-        app()
-    except KafkaAccessError as exc:  # refused by the brokers: one line, no traceback
-        # The refused connections' futures are collected later and asyncio would print their
-        # tracebacks: the line below already says what they hold.
-        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
-        raise SystemExit(1) from None
+    app()
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from elava.cli.common import console, err_console
 from elava.cli.progress import ScanProgress
 from elava.cli.render import changes_table, policy_table, resource_json, resources_table, scan_report_table
 from elava.embedded import embedded_scan
-from elava.exceptions import SettingsError
 from elava.settings import Settings
 from streams.analyzers.risk import high_risk_untracked, is_tracked, risks
 
@@ -24,16 +23,12 @@ def _types_per_scope(type_names: list[str] | None) -> dict[str, int]:
 
 def run_scan_command(settings: Settings, type_names: list[str] | None, tier_names: list[str] | None,
                      risk_only: bool, output: str) -> int:
-    try:
-        if output == "json":
-            result = asyncio.run(embedded_scan(settings, type_names, tier_names))
-        else:
-            with ScanProgress.bars() as bars:
-                progress = ScanProgress(bars, _types_per_scope(type_names))
-                result = asyncio.run(embedded_scan(settings, type_names, tier_names, progress))
-    except SettingsError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
-        return 2
+    if output == "json":
+        result = asyncio.run(embedded_scan(settings, type_names, tier_names))
+    else:
+        with ScanProgress.bars() as bars:
+            progress = ScanProgress(bars, _types_per_scope(type_names))
+            result = asyncio.run(embedded_scan(settings, type_names, tier_names, progress))
     resources = [r for r in result.resources if high_risk_untracked(r)] if risk_only else result.resources
     if output == "json":
         for resource in resources:

@@ -54,18 +54,20 @@ async def play_story(driver, account: SimulatedAccount, on_act=None) -> list[Pla
 
 async def run_demo(bootstrap_servers: str | None = None, output: str = "table") -> list[PlayedAct]:
     started = time.monotonic()
+
+    def show(number: int, act: PlayedAct) -> None:
+        if output == "json":
+            console.print_json(data=step_json(number, act))
+        else:
+            render_step(console, number, act)
+
     with tempfile.TemporaryDirectory(prefix="elava-demo-") as tmp, SimulatedAccount() as account:
         driver = KafkaDriver(bootstrap_servers, Path(tmp)) if bootstrap_servers else EmbeddedDriver(Path(tmp) / "store")
-        if output == "table":
-            render_intro(console, driver, account)
-        account.reset()
-        await driver.start()
         try:
-            def show(number: int, act: PlayedAct) -> None:
-                if output == "json":
-                    console.print_json(data=step_json(number, act))
-                else:
-                    render_step(console, number, act)
+            await driver.start()  # first: an unreachable broker is reported before the story begins
+            if output == "table":
+                render_intro(console, driver, account)
+            account.reset()
             played = await play_story(driver, account, on_act=show)
         finally:
             await driver.stop()

@@ -36,6 +36,15 @@ def test_environment_overrides_the_file(tmp_path, monkeypatch):
     assert load_settings(path).kafka.bootstrap_servers == "env:9092"
 
 
+def test_command_line_flags_override_the_environment_and_sections_merge(tmp_path, monkeypatch):
+    path = tmp_path / "elava.yaml"
+    path.write_text("kafka: {bootstrap_servers: 'file:9092', partitions: 3, topic_prefix: file}\n")
+    monkeypatch.setenv("ELAVA_KAFKA__BOOTSTRAP_SERVERS", "env:9092")
+    monkeypatch.setenv("ELAVA_KAFKA__TOPIC_PREFIX", "env")
+    kafka = load_settings(path, kafka__bootstrap_servers="flag:9092").kafka
+    assert (kafka.bootstrap_servers, kafka.topic_prefix, kafka.partitions) == ("flag:9092", "env", 3)
+
+
 @pytest.mark.parametrize("yaml_text, field", [
     ("kafka: {partitions: 0}", "kafka.partitions"),
     ("policies: {enforcement_mode: destroy}", "policies.enforcement_mode"),
