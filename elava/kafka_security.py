@@ -20,7 +20,7 @@ from aiokafka.abc import AbstractTokenProvider
 from aiokafka.conn import collect_hosts, create_conn
 from aiokafka.protocol.metadata import MetadataRequest
 
-from elava.exceptions import KafkaAccessError, SettingsError
+from elava.exceptions import BrokerUnreachable, KafkaAccessError, SettingsError
 from elava.settings import TLS_PROTOCOLS, KafkaSettings
 
 PROBE_TIMEOUT_MS = 10_000
@@ -88,7 +88,7 @@ def msk_token_provider(region: str) -> MskIamTokenProvider:
     return MskIamTokenProvider(region)
 
 
-async def explain_refusal(kafka: KafkaSettings) -> KafkaAccessError | None:
+async def explain_refusal(kafka: KafkaSettings) -> KafkaAccessError | BrokerUnreachable | None:
     """Connect to each bootstrap server as a client would; the first refusal, explained (None: all fine)."""
     options = security_options(kafka)
     for host, port, _ in collect_hosts(kafka.bootstrap_servers):
@@ -99,8 +99,15 @@ async def explain_refusal(kafka: KafkaSettings) -> KafkaAccessError | None:
             finally:
                 conn.close()
         except (TimeoutError, OSError, errors.KafkaError) as exc:
+            if _unreachable(exc):  # nothing listens there: the same words as a start-up probe
+                return BrokerUnreachable(f"no Kafka broker answers at {host}:{port} (kafka.bootstrap_servers): "
+                                         f"{exc.strerror or exc}")
             return KafkaAccessError(f"Kafka at {host}:{port} {_reason(kafka, exc)}")
     return None
+
+
+def _unreachable(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError | ConnectionResetError | TimeoutError)
 
 
 def _reason(kafka: KafkaSettings, exc: BaseException) -> str:
