@@ -3,7 +3,8 @@
 One agent reads ``elava.observations`` (pages and the scan markers that close them,
 in order, per shard), applies them to the partition's store, and publishes change
 and drift events keyed by uid. Anything it cannot parse or process goes to the DLQ
-with the reason and the original bytes; the agent keeps going.
+with the reason and the original bytes; the agent keeps going. Policies are not
+evaluated here: the policy stage (streams/policy_stage.py) reads the attributed changes.
 """
 
 from __future__ import annotations
@@ -16,13 +17,11 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from elava.events import (
-    ActionRequest,
     AttributedChange,
     ChangeEvent,
     DriftEvent,
     Event,
     Observation,
-    PolicyDecision,
     ScanMarker,
     TrailEvent,
     cloudevent_headers,
@@ -104,7 +103,7 @@ def wire(app: faust.App, settings: Settings) -> None:
     # and CloudTrail events meet in one partition of the table.
     inputs = app.topic(topics.observations, topics.cloudtrail, partitions=partitions, **RAW)
     outputs = {name: app.topic(getattr(topics, name), partitions=partitions, **RAW)
-               for name in ("changes", "attributed_changes", "drift", "policy_decisions", "actions", "dlq")}
+               for name in ("changes", "attributed_changes", "drift", "dlq")}
     outputs["cloudtrail_topic"] = topics.cloudtrail
     table = app.Table("mvcc", partitions=partitions, key_type=bytes, value_type=bytes,
                       schema=faust.Schema(**RAW), options=rocksdb_options(settings))
@@ -113,7 +112,6 @@ def wire(app: faust.App, settings: Settings) -> None:
     sends = BatchedSends(lambda: app.producer._producer)  # the aiokafka producer Faust started
     changelog = ChangelogBatcher(table, sends)
     outputs["sends"] = sends
-    outputs["policies"] = load_policies(settings)  # compiled once, used by every message
 
     @app.agent(inputs, name="observe")
     async def observe(stream: faust.StreamT) -> None:
@@ -123,15 +121,6 @@ def wire(app: faust.App, settings: Settings) -> None:
             finally:
                 # Also after a failure: what reached RocksDB must reach the changelog.
                 await sends.flush()
-
-
-def load_policies(settings: Settings) -> Any:
-    """The policy engine in its own process (streams/policy/isolated.py), when policies are on."""
-    if not settings.policies.enabled:
-        return None
-    from streams.policy.isolated import IsolatedPolicies
-
-    return IsolatedPolicies(settings.policies)
 
 
 def rocksdb_options(settings: Settings) -> dict[str, int]:
@@ -177,7 +166,7 @@ async def handle_message(message: Any, table: Any, outputs: dict[str, Any], chan
         return
     try:
         store = VersionStore(FaustPartitionKV(table, message.partition, changelog))
-        produced = PartitionProcessor(store, outputs["policies"]).process(parsed)
+        produced = PartitionProcessor(store).process(parsed)
     except Exception as exc:  # a poison message must not stop the worker
         log.exception("processing failed; sending to the DLQ")
         await dead_letter(outputs["dlq"], message, f"processing error: {type(exc).__name__}: {exc}")
@@ -186,8 +175,7 @@ async def handle_message(message: Any, table: Any, outputs: dict[str, Any], chan
         await send(outputs["sends"], outputs[OUTPUT_OF[type(event)]], _key_of(event), event)
 
 
-OUTPUT_OF = {ChangeEvent: "changes", AttributedChange: "attributed_changes", DriftEvent: "drift",
-             PolicyDecision: "policy_decisions", ActionRequest: "actions"}
+OUTPUT_OF = {ChangeEvent: "changes", AttributedChange: "attributed_changes", DriftEvent: "drift"}
 
 
 def _key_of(event: Event) -> str:

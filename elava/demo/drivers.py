@@ -16,7 +16,7 @@ from elava.settings import Settings, load_settings
 from elava.topics import Topics
 from elava.worker_process import WorkerProcess, wait_until_processed
 from streams.embedded import EmbeddedPipeline
-from streams.policy import policies_for
+from streams.policy.isolated import isolated_policies_for
 from streams.store.kv import RocksKV
 from streams.store.versioned import VersionStore
 
@@ -35,7 +35,8 @@ class EmbeddedDriver:
     def __init__(self, store_path: Path) -> None:
         self._kv = RocksKV(store_path)
         self.store = VersionStore(self._kv)
-        self.sink = EmbeddedPipeline(self.store, policies_for(load_settings(None).policies))
+        self.policies = isolated_policies_for(load_settings(None).policies)
+        self.sink = EmbeddedPipeline(self.store, self.policies)
 
     async def start(self) -> None:
         return None
@@ -49,6 +50,8 @@ class EmbeddedDriver:
 
     async def stop(self) -> None:
         self._kv.close()
+        if self.policies is not None:
+            self.policies.close()
 
 
 class KafkaDriver:

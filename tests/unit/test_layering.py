@@ -9,6 +9,7 @@ CORE = ["elava.events", "elava.settings", "elava.topics", "elava.sharding", "str
         "streams.inputs", "streams.store.versioned", "streams.store.kv", "streams.analyzers.drift",
         "streams.embedded", "streams.store.queries", "streams.store.retention", "elava.timeparse",
         "streams.policy", "streams.policy.engine", "streams.policy.bundle", "streams.policy.cases",
+        "streams.policy.syntax", "streams.policy.outcomes", "streams.policy.isolated",
         "streams.executor.plan", "streams.executor.ledger"]
 CONNECTORS = ["faust", "aiokafka", "boto3", "botocore", "aioboto3", "aiobotocore"]
 
