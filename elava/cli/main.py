@@ -52,6 +52,7 @@ def worker(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
            loglevel: Annotated[str, typer.Option(help="Log level.")] = "INFO") -> None:
     """Run a stream worker (Faust): observations in; changes, drift and DLQ out. The policy stage
     runs beside it as a child process (policies.stage_in_worker; see `elava policy serve`)."""
+    from elava.cli.common import err_console
     from elava.kafka import ensure_topics
     from elava.policy_supervisor import StageStartError, stage_for_worker
     from streams.app import run_worker
@@ -61,8 +62,8 @@ def worker(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
     try:
         stage = stage_for_worker(settings, config, bootstrap_servers, loglevel)
     except StageStartError as exc:  # the stage has said why on stderr
-        console.print(f"[bold red]error:[/] {exc}; the worker does not start without it "
-                      "(policies.stage_in_worker: false runs it apart)", highlight=False)
+        err_console.print(f"[bold red]error:[/] {exc}; the worker does not start without it "
+                          "(policies.stage_in_worker: false runs it apart)", highlight=False)
         raise typer.Exit(code=2) from None
     try:
         run_worker(settings, loglevel=loglevel)

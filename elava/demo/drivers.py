@@ -14,7 +14,7 @@ from elava.events import ActionRequest, ChangeEvent, DriftEvent, PolicyDecision
 from elava.kafka import ensure_topics, new_consumer, new_producer
 from elava.settings import Settings, load_settings
 from elava.topics import Topics
-from elava.worker_process import WorkerProcess, wait_until_processed
+from elava.worker_process import WorkerProcess, wait_until_decided, wait_until_processed
 from streams.embedded import EmbeddedPipeline
 from streams.policy.isolated import isolated_policies_for
 from streams.store.kv import RocksKV
@@ -55,7 +55,8 @@ class EmbeddedDriver:
 
 
 class KafkaDriver:
-    """Publishes like `elava collect`, runs `elava worker` beside it, reads its outputs."""
+    """Publishes like `elava collect`, runs `elava worker` (and so its policy stage) beside it,
+    reads their outputs."""
 
     name = "kafka"
 
@@ -63,7 +64,8 @@ class KafkaDriver:
         run = f"elava-demo-{uuid.uuid4().hex[:8]}"
         self.settings: Settings = load_settings(
             None, kafka__bootstrap_servers=bootstrap_servers, kafka__topic_prefix=run,
-            kafka__partitions=4, worker__app_id=run, worker__data_dir=str(work_dir / "worker"),
+            kafka__partitions=4, worker__app_id=run, policies__app_id=f"{run}-policies",
+            worker__data_dir=str(work_dir / "worker"),
             worker__web_port=free_port())
         self.topics = Topics(self.settings.kafka)
         self.settle_timeout = settle_timeout
@@ -85,6 +87,8 @@ class KafkaDriver:
     async def results(self) -> StepResult:
         await self._producer.flush()
         await wait_until_processed(self.settings, self.worker, timeout=self.settle_timeout)
+        if self.settings.policies.enabled:  # the stage decides once the worker has published
+            await wait_until_decided(self.settings, self.worker, timeout=self.settle_timeout)
         return await self._drain()
 
     def _read_topics(self) -> dict[str, tuple[str, type]]:
