@@ -37,7 +37,7 @@ class StageStartError(RuntimeError):
 
 class PolicyStageSupervisor:
     def __init__(self, options: list[str]) -> None:
-        self.argv = [sys.executable, "-m", "elava", "policy", "serve", *options]
+        self.argv = [sys.executable, "-m", "elava", "policy", "serve", "--with-parent", *options]
         self.process: subprocess.Popen | None = None
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None

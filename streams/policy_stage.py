@@ -130,18 +130,16 @@ class PolicyStage:
             await asyncio.to_thread(self.policies.close)
 
 
-async def serve(settings: Settings, ready_fd: int | None = None) -> None:
-    """Run the stage until SIGINT/SIGTERM; with ``ready_fd`` (a child of `elava worker`), say
-    "ready" on it once the policies are loaded, and stop when the parent is gone."""
+async def serve(settings: Settings, ready_fd: int | None = None, with_parent: bool = False) -> None:
+    """Run the stage until SIGINT/SIGTERM. As a child of `elava worker`: say "ready" on
+    ``ready_fd`` once the policies are loaded, and (``with_parent``) stop when the worker is gone."""
     import signal
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    watch = None
-    if ready_fd is not None:
-        watch = asyncio.create_task(_stop_when_orphaned(os.getppid(), stop))
+    watch = asyncio.create_task(_stop_when_orphaned(os.getppid(), stop)) if with_parent else None
     try:
         await PolicyStage(settings).run(stop, ready=(lambda: _say_ready(ready_fd)) if ready_fd is not None else None)
     finally:

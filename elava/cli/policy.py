@@ -141,8 +141,8 @@ def serve(config: ConfigOpt = None, path: PathOpt = None,
           bootstrap_servers: Annotated[str | None, typer.Option(
               "--bootstrap-servers", "-b", help="Kafka bootstrap servers, e.g. 127.0.0.1:9092.")] = None,
           loglevel: Annotated[str, typer.Option(help="Log level.")] = "INFO",
-          ready_fd: Annotated[int | None, typer.Option(
-              hidden=True, help="Write 'ready' here once loaded; stop when the parent is gone.")] = None,
+          ready_fd: Annotated[int | None, typer.Option(hidden=True, help="Write 'ready' here once loaded.")] = None,
+          with_parent: Annotated[bool, typer.Option(hidden=True, help="Stop when the parent process is gone.")] = False,
           ) -> None:
     """Run the policy stage: attributed changes in, decisions and actions out. Several share the load
     (consumer group policies.app_id); `elava worker` runs one itself unless policies.stage_in_worker is false."""
@@ -159,7 +159,7 @@ def serve(config: ConfigOpt = None, path: PathOpt = None,
     from streams.policy_stage import serve as serve_stage
 
     try:
-        asyncio.run(serve_stage(settings, ready_fd))
+        asyncio.run(serve_stage(settings, ready_fd, with_parent))
     except PolicyError as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None

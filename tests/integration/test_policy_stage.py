@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import subprocess
 import sys
 import urllib.error
@@ -121,3 +123,65 @@ def test_a_policy_that_does_not_load_stops_the_worker_at_start_up(kafka_bootstra
     assert (f"{old / 'old.rego'}: line 5: Rego v0 syntax `deny[msg] {{`; "
             "Rego v1: write `deny contains msg if {`") in done.stderr
     assert "the policy stage did not start" in done.stderr
+
+
+async def stage_child(worker: WorkerProcess, timeout: float = 60.0) -> int:
+    """The pid of the `elava policy serve` the worker started (Linux /proc), once it has one."""
+    pid, loop = worker.process.pid, asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        # Per thread: the supervisor's thread starts the stage again.
+        children = [c for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+        for child in children:
+            if b"serve" in Path(f"/proc/{child}/cmdline").read_bytes():
+                return int(child)
+        worker.check_alive()
+        await asyncio.sleep(0.2)
+    raise AssertionError("the worker has no policy stage child")
+
+
+async def gone(pid: int, timeout: float = 30.0) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        if Path(f"/proc/{pid}/stat").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+            return True  # dead, not yet reaped
+        await asyncio.sleep(0.2)
+    return False
+
+
+async def test_the_worker_restarts_a_dead_stage_and_a_stage_stops_without_its_worker(kafka_bootstrap, tmp_path):
+    settings = settings_for(kafka_bootstrap, tmp_path, write_policies(tmp_path / "policies",
+                                                                      {"denyall": POLICIES["denyall"]}))
+    topics = Topics(settings.kafka)
+    await ensure_topics(settings.kafka)
+    worker = WorkerProcess(settings, tmp_path / "worker.log")
+    worker.start()
+    producer = new_producer(settings.kafka)
+    await producer.start()
+    sink, before, after = KafkaSink(producer, topics), one_shard({"sg-before": {}}), one_shard({"sg-after": {}})
+    try:
+        await sink.page(page(before, T0))
+        await producer.flush()
+        await wait_until_processed(settings, worker, timeout=120)
+        await wait_until_decided(settings, worker, timeout=120)
+        first = await stage_child(worker)
+        os.kill(first, signal.SIGKILL)
+        await sink.page(page(after, T0))
+        await producer.flush()
+        await wait_until_processed(settings, worker, timeout=120)
+        await wait_until_decided(settings, worker, timeout=120)  # by the stage started again
+        second = await stage_child(worker)
+        assert second != first
+        os.kill(worker.process.pid, signal.SIGKILL)  # the worker alone: its stage must not linger
+        worker.process.wait()
+        assert await gone(second), "the policy stage outlived its worker"
+    finally:
+        await producer.stop()
+        worker.kill()
+    decisions = await read_topic(kafka_bootstrap, topics.policy_decisions, 2)
+    assert sorted(PolicyDecision.from_bytes(r.value).uid for r in decisions) == sorted([before[0].uid, after[0].uid])
