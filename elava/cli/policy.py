@@ -156,8 +156,11 @@ def serve(config: ConfigOpt = None, path: PathOpt = None,
         err_console.print("[bold red]error:[/] policies are off (policies.enabled: false)", highlight=False)
         raise typer.Exit(code=2)
     logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+    from elava.kafka import ensure_topics
     from streams.policy_stage import serve as serve_stage
 
+    if not with_parent:  # a child of `elava worker` finds them made
+        asyncio.run(ensure_topics(settings.kafka))
     try:
         asyncio.run(serve_stage(settings, ready_fd, with_parent))
     except PolicyError as exc:
