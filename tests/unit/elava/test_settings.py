@@ -38,6 +38,7 @@ def test_environment_overrides_the_file(tmp_path, monkeypatch):
 @pytest.mark.parametrize("yaml_text, field", [
     ("kafka: {partitions: 0}", "kafka.partitions"),
     ("policies: {enforcement_mode: destroy}", "policies.enforcement_mode"),
+    ("policies: {evaluation_timeout: 0s}", "policies.evaluation_timeout"),
     ("storage: {retention: forever}", "storage.retention"),
     ("providers: {aws: {regions: []}}", "providers.aws.regions"),
     ("kafak: {}", "kafak"),
