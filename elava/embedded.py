@@ -11,7 +11,7 @@ from elava.settings import Settings
 from elava.tiers import in_tiers, select_tiers, tier_accounts, tier_types
 from streams.embedded import EmbeddedPipeline, Outputs
 from streams.layout import align_layout
-from streams.policy import policies_for
+from streams.policy.isolated import isolated_policies_for
 from streams.store.kv import RocksKV
 from streams.store.retention import enforce_retention
 from streams.store.versioned import VersionStore
@@ -43,15 +43,18 @@ async def embedded_scan(settings: Settings, type_names: list[str] | None = None,
                         tier_names: list[str] | None = None, progress: ScanSink | None = None) -> EmbeddedScan:
     accounts, types = await scan_plan(settings, type_names, tier_names)
     kv = RocksKV(settings.storage.path)
+    policies = isolated_policies_for(settings.policies)  # a policy that hangs must not hold the scan
     try:
         store = VersionStore(kv)
         moved = align_layout(store, settings.kafka.shard_buckets)  # never a deletion from a new layout
-        pipeline, listing = EmbeddedPipeline(store, policies_for(settings.policies)), ListSink()
+        pipeline, listing = EmbeddedPipeline(store, policies), ListSink()
         sinks = [pipeline, listing] + ([progress] if progress is not None else [])
         scans = await scan_once(settings, TeeSink(*sinks), types, accounts)
         enforce_retention(store, settings.storage.retention, utcnow())  # bounded: the rest next scan
     finally:
         kv.close()
+        if policies is not None:
+            policies.close()
     resources = listing.resources()
     if tier_names:
         tiers = select_tiers(settings, tier_names)

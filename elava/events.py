@@ -284,7 +284,9 @@ class PolicyDecision(Event):
     ce_type: ClassVar[str] = "elava.policy-decision"
     uid: str
     policy: str
-    decision: Literal["allow", "deny", "action"]
+    # "error": the policy failed or ran past policies.evaluation_timeout on this change;
+    # messages say why. The change itself was published regardless.
+    decision: Literal["allow", "deny", "action", "error"]
     messages: list[str] = Field(default_factory=list)
     cause_id: str
     decided_at: datetime

@@ -131,6 +131,14 @@ class PolicySettings(Section):
     enforcement_mode: Literal["monitor", "notify", "enforce"] = "notify"
     enabled: bool = True
     path: Path | None = None  # a directory of <name>.rego (+ .yaml); unset: the policies shipped with Elava
+    # The policy stage (`elava policy serve`) reads elava.attributed-changes in its own consumer
+    # group, so that the worker never waits for policies; `elava worker` runs it as a supervised
+    # child unless stage_in_worker is false (then run `elava policy serve` apart, as many as needed).
+    app_id: str = "elava-policies"
+    stage_in_worker: bool = True
+    # One evaluation may run this long; then its process is replaced and the change gets a
+    # decision "error" naming the policy (a looping rule must not hold the stage).
+    evaluation_timeout: Duration = Field(default=timedelta(seconds=5), gt=timedelta(0))
 
 
 class ExecutorSettings(Section):

@@ -1,8 +1,10 @@
-"""An `elava worker` in a child process, and "has it processed everything yet?".
+"""An `elava worker` (or `elava policy serve`) in a child process, and "has it processed
+everything yet?".
 
 Used by the demo's Kafka driver, the integration tests and the benchmarks: they all
 need a real worker process they can start, stop, or kill, and a way to know that it
-has committed every observation published so far.
+has committed every observation (and the policy stage every attributed change)
+published so far.
 """
 
 from __future__ import annotations
@@ -67,14 +69,17 @@ def signing_env(settings: Settings) -> dict[str, str]:
 def policy_env(settings: Settings) -> dict[str, str]:
     policies = settings.policies
     env = {"ELAVA_POLICIES__ENABLED": str(policies.enabled).lower(),
-           "ELAVA_POLICIES__ENFORCEMENT_MODE": policies.enforcement_mode}
+           "ELAVA_POLICIES__ENFORCEMENT_MODE": policies.enforcement_mode,
+           "ELAVA_POLICIES__APP_ID": policies.app_id,
+           "ELAVA_POLICIES__STAGE_IN_WORKER": str(policies.stage_in_worker).lower(),
+           "ELAVA_POLICIES__EVALUATION_TIMEOUT": str(policies.evaluation_timeout.total_seconds())}
     return env | ({"ELAVA_POLICIES__PATH": str(policies.path)} if policies.path else {})
 
 
 class ServiceProcess:
     """An `elava <command>` child process in its own session, so a kill takes its children too."""
 
-    command = ""
+    command = ""  # e.g. "worker", "policy serve"
 
     def __init__(self, settings: Settings, log_path: Path) -> None:
         self.settings = settings
@@ -87,7 +92,7 @@ class ServiceProcess:
     def start(self) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "elava", self.command, "--loglevel", "WARNING"], env=self.env(),
+                [sys.executable, "-m", "elava", *self.command.split(), "--loglevel", "WARNING"], env=self.env(),
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     @property
@@ -122,6 +127,15 @@ class WorkerProcess(ServiceProcess):
         return worker_env(self.settings)
 
 
+class PolicyStageProcess(ServiceProcess):
+    """`elava policy serve` on its own (policies.stage_in_worker off in the worker beside it)."""
+
+    command = "policy serve"
+
+    def env(self) -> dict[str, str]:
+        return worker_env(self.settings)
+
+
 async def committed_offsets(admin: AIOKafkaAdminClient, group: str) -> dict:
     try:
         return await admin.list_consumer_group_offsets(group)
@@ -136,6 +150,15 @@ async def wait_until_processed(settings: Settings, worker: WorkerProcess | None 
     await wait_until_committed(settings, settings.worker.app_id, topic or Topics(settings.kafka).observations,
                                timeout, check=worker.check_alive if worker is not None else None,
                                who="the worker")
+
+
+async def wait_until_decided(settings: Settings, stage: ServiceProcess | None = None,
+                             timeout: float = 120.0) -> None:
+    """Wait until the policy stage's group has committed every attributed change published so far
+    (call it after wait_until_processed: the worker publishes them)."""
+    await wait_until_committed(settings, settings.policies.app_id, Topics(settings.kafka).attributed_changes,
+                               timeout, check=stage.check_alive if stage is not None else None,
+                               who="the policy stage")
 
 
 async def wait_until_committed(settings: Settings, group: str, topic: str, timeout: float,

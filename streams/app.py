@@ -3,7 +3,8 @@
 One agent reads ``elava.observations`` (pages and the scan markers that close them,
 in order, per shard), applies them to the partition's store, and publishes change
 and drift events keyed by uid. Anything it cannot parse or process goes to the DLQ
-with the reason and the original bytes; the agent keeps going.
+with the reason and the original bytes; the agent keeps going. Policies are not
+evaluated here: the policy stage (streams/policy_stage.py) reads the attributed changes.
 """
 
 from __future__ import annotations
@@ -17,20 +18,17 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from elava.events import (
-    ActionRequest,
     AttributedChange,
     ChangeEvent,
     DriftEvent,
     Event,
     Observation,
-    PolicyDecision,
     ScanMarker,
     TrailEvent,
     cloudevent_headers,
 )
 from elava.exceptions import ElavaError, SchemaError
 from elava.settings import Settings
-from elava.signing import keyring_from, signed_headers
 from elava.topics import Topics
 from streams.batch_send import BatchedSends
 from streams.dlq import dead_letter
@@ -108,7 +106,7 @@ def wire(app: faust.App, settings: Settings) -> None:
     # and CloudTrail events meet in one partition of the table.
     inputs = app.topic(topics.observations, topics.cloudtrail, partitions=partitions, **RAW)
     outputs = {name: app.topic(getattr(topics, name), partitions=partitions, **RAW)
-               for name in ("changes", "attributed_changes", "drift", "policy_decisions", "actions")}
+               for name in ("changes", "attributed_changes", "drift")}
     outputs["cloudtrail_topic"] = topics.cloudtrail
     table = app.Table("mvcc", partitions=partitions, key_type=bytes, value_type=bytes,
                       schema=faust.Schema(**RAW), options=rocksdb_options(settings))
@@ -117,11 +115,9 @@ def wire(app: faust.App, settings: Settings) -> None:
     sends = BatchedSends(lambda: app.producer._producer)  # the aiokafka producer Faust started
     changelog = ChangelogBatcher(table, sends)
     outputs["sends"] = sends
-    outputs["policies"] = load_policies(settings)  # compiled once, used by every message
     # Dead letters ride with the outputs: headers exactly as given, delivered before the commit.
     outputs["dead_letter"] = lambda key, value, headers: sends.add_keyed(topics.dlq, key, value, headers)
     outputs["layout"] = WorkerLayout(settings.kafka, sends, SOURCE)
-    outputs["signer"] = keyring_from(settings.signing).signer()  # action requests are signed (docs/executor.md)
 
     @app.agent(inputs, name="observe")
     async def observe(stream: faust.StreamT) -> None:
@@ -131,15 +127,6 @@ def wire(app: faust.App, settings: Settings) -> None:
             finally:
                 # Also after a failure: what reached RocksDB must reach the changelog.
                 await sends.flush()
-
-
-def load_policies(settings: Settings) -> Any:
-    """The policy engine in its own process (streams/policy/isolated.py), when policies are on."""
-    if not settings.policies.enabled:
-        return None
-    from streams.policy.isolated import IsolatedPolicies
-
-    return IsolatedPolicies(settings.policies)
 
 
 def rocksdb_options(settings: Settings) -> dict[str, int]:
@@ -170,30 +157,26 @@ async def handle_message(message: Any, table: Any, outputs: dict[str, Any], chan
         if refusal is not None:
             await dead_letter(outputs["dead_letter"], message, refusal, by=SOURCE)
             return
-        produced = PartitionProcessor(store, outputs["policies"]).process(parsed)
+        produced = PartitionProcessor(store).process(parsed)
     except Exception as exc:  # a poison message must not stop the worker
         log.exception("processing failed; sending to the DLQ")
         reason = f"processing error: {type(exc).__name__}: {exc}"
         await dead_letter(outputs["dead_letter"], message, reason, by=SOURCE)
         return
     for event in produced:
-        await send(outputs["sends"], outputs[OUTPUT_OF[type(event)]], _key_of(event), event, outputs["signer"])
+        await send(outputs["sends"], outputs[OUTPUT_OF[type(event)]], _key_of(event), event)
 
 
-OUTPUT_OF = {ChangeEvent: "changes", AttributedChange: "attributed_changes", DriftEvent: "drift",
-             PolicyDecision: "policy_decisions", ActionRequest: "actions"}
+OUTPUT_OF = {ChangeEvent: "changes", AttributedChange: "attributed_changes", DriftEvent: "drift"}
 
 
 def _key_of(event: Event) -> str:
     return event.change.uid if isinstance(event, AttributedChange) else event.uid
 
 
-async def send(sends: BatchedSends, topic: Any, key: str, event: Event, signer: Any = None) -> None:
+async def send(sends: BatchedSends, topic: Any, key: str, event: Event) -> None:
     """One output event, keyed by uid, batched with the others of this input message."""
-    value, headers = event.to_bytes(), cloudevent_headers(event, SOURCE)
-    if isinstance(event, ActionRequest):  # the executor acts only on what a key holder signed
-        headers += signed_headers(value, signer)
-    await sends.add_keyed(topic.get_topic_name(), key.encode(), value, headers)
+    await sends.add_keyed(topic.get_topic_name(), key.encode(), event.to_bytes(), cloudevent_headers(event, SOURCE))
 
 
 def run_worker(settings: Settings, loglevel: str = "INFO") -> None:

@@ -2,11 +2,14 @@
 
 It is a ScanSink: the collector hands it pages and markers exactly as it would
 publish them to Kafka, and it runs the same partition processing as the worker.
+Policies run as the policy stage runs them on Kafka: on the attributed changes of each
+page once they are recorded, and a policy that fails gives a decision "error".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from elava.events import (
     ActionRequest,
@@ -19,8 +22,15 @@ from elava.events import (
     ScanMarker,
     TrailEvent,
 )
-from streams.process import PartitionProcessor, Policies
+from streams.process import PartitionProcessor
 from streams.store.versioned import VersionStore
+
+
+class Policies(Protocol):
+    """What the driver needs of the policies (streams.policy.isolated.IsolatedPolicies, or the
+    engine itself): decisions for every change, a failing policy's as a decision "error"."""
+
+    def decide_many(self, batch: list[AttributedChange]) -> list[Event]: ...
 
 
 @dataclass
@@ -52,16 +62,23 @@ class Outputs:
 
 class EmbeddedPipeline:
     def __init__(self, store: VersionStore, policies: Policies | None = None) -> None:
-        self.processor = PartitionProcessor(store, policies)
+        self.processor = PartitionProcessor(store)
+        self.policies = policies
         self.observer = self.processor.observer
         self.outputs = Outputs()
 
     async def page(self, obs: Observation) -> None:
-        self.outputs.add(self.processor.process(obs))
+        self._record(self.processor.process(obs))
 
     async def marker(self, marker: ScanMarker) -> None:
         self.outputs.markers.append(marker)
-        self.outputs.add(self.processor.process(marker))
+        self._record(self.processor.process(marker))
 
     async def trail(self, event: TrailEvent) -> None:
-        self.outputs.add(self.processor.process(event))
+        self._record(self.processor.process(event))
+
+    def _record(self, events: list[Event]) -> None:
+        """The changes first (the store holds them already), then what the policies say of them."""
+        self.outputs.add(events)
+        if self.policies is not None:
+            self.outputs.add(self.policies.decide_many([e for e in events if isinstance(e, AttributedChange)]))

@@ -4,13 +4,12 @@ Observations and scan markers become versions and change events; every change is
 attributed (CloudTrail evidence or tags) and, if it is drift, reported as drift
 with its actor. A CloudTrail event is kept as evidence and may re-attribute a
 version it explains better, which publishes the attribution and drift again.
-Every attribution published is also checked against the policies (decisions and
-actions), so a better attribution is checked again (same ids if the outcome is the same).
+Policies are not evaluated here: they read the attributed changes after they are
+published (the policy stage on Kafka, the embedded driver after each page), so a
+policy that fails or hangs can neither hold nor lose a change.
 """
 
 from __future__ import annotations
-
-from typing import Protocol
 
 from elava.events import AttributedChange, ChangeEvent, Event, Observation, ScanMarker, TrailEvent
 from streams.analyzers.drift import drift_for
@@ -19,17 +18,10 @@ from streams.observe import Observer
 from streams.store.versioned import VersionStore
 
 
-class Policies(Protocol):
-    """What the processor needs of the policy engine (streams.policy.PolicyEngine)."""
-
-    def evaluate_many(self, batch: list[AttributedChange]) -> list[Event]: ...
-
-
 class PartitionProcessor:
-    def __init__(self, store: VersionStore, policies: Policies | None = None) -> None:
+    def __init__(self, store: VersionStore) -> None:
         self.attributor = Attributor(store)
         self.observer = Observer(store, annotate=self.attributor.annotate)
-        self.policies = policies
 
     def process(self, event: Observation | ScanMarker | TrailEvent) -> list[Event]:
         if isinstance(event, Observation):
@@ -38,9 +30,6 @@ class PartitionProcessor:
             outputs = self._outputs(self.observer.close_scan(event))
         else:
             outputs = [out for update in self.attributor.on_trail(event) for out in _attributed_outputs(update)]
-        if self.policies is not None:
-            # One batch per input message: the engine may live in another process.
-            outputs.extend(self.policies.evaluate_many([o for o in outputs if isinstance(o, AttributedChange)]))
         return outputs
 
     def _outputs(self, changes: list[ChangeEvent]) -> list[Event]:

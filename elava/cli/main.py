@@ -58,9 +58,12 @@ def topics_list(config: ConfigOpt = None) -> None:
 @app.command()
 def worker(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
            loglevel: Annotated[str, typer.Option(help="Log level.")] = "INFO") -> None:
-    """Run a stream worker (Faust): observations in; changes, drift and DLQ out."""
+    """Run a stream worker (Faust): observations in; changes, drift and DLQ out. The policy stage
+    runs beside it as a child process (policies.stage_in_worker; see `elava policy serve`)."""
+    from elava.exceptions import SettingsError
     from elava.kafka import ensure_topics
     from elava.layout_record import check_layout
+    from elava.policy_supervisor import StageStartError, stage_for_worker
     from streams.app import run_worker
     from streams.web import check_exposure
 
@@ -68,7 +71,16 @@ def worker(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
     check_exposure(settings.worker)  # before any broker call: an open API without a token stops start-up
     asyncio.run(ensure_topics(settings.kafka))
     asyncio.run(check_layout(settings.kafka))  # the store's shard layout, if one was recorded
-    run_worker(settings, loglevel=loglevel)
+    try:
+        stage = stage_for_worker(settings, config, bootstrap_servers, loglevel)
+    except StageStartError as exc:  # the stage has said why on stderr
+        raise SettingsError(f"{exc}; the worker does not start without it "
+                            "(policies.stage_in_worker: false runs it apart)") from None
+    try:
+        run_worker(settings, loglevel=loglevel)
+    finally:
+        if stage is not None:
+            stage.stop()
 
 
 @app.command()

@@ -9,12 +9,12 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.markup import escape
+from rich.markup import escape  # a Rego head such as deny[msg] is not markup
 from rich.table import Table
 
 from elava.cli.common import console, err_console, settings_or_exit
 
-policy_app = typer.Typer(help="OPA Rego policies: list, evaluate, test.", no_args_is_help=True)
+policy_app = typer.Typer(help="OPA Rego policies: list, evaluate, test, serve.", no_args_is_help=True)
 
 
 class Output(StrEnum):
@@ -35,7 +35,7 @@ def _engine(config: Path | None, path: Path | None, mode: str | None = None):
     try:
         return PolicyEngine.load(settings.policies)
     except PolicyError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None
 
 
@@ -74,7 +74,7 @@ def evaluate(resource: ResourceArg, config: ConfigOpt = None, path: PathOpt = No
         changes = [_as_change(item, actor, kind, provisional) for item in _documents(resource.read_bytes())]
         outputs = [o for change in changes for o in engine.evaluate(change)]
     except (PolicyError, ValueError, KeyError) as exc:
-        err_console.print(f"[bold red]error:[/] {resource}: {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {resource}: {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from None
     if output is Output.json:
         for item in outputs:
@@ -128,7 +128,7 @@ def test(config: ConfigOpt = None, path: PathOpt = None) -> None:
     try:
         results = run_all(engine)
     except PolicyError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None
     for result in results:
         mark = "[green]pass[/]" if result.passed else "[bold red]FAIL[/]"
@@ -140,8 +140,40 @@ def test(config: ConfigOpt = None, path: PathOpt = None) -> None:
     raise typer.Exit(code=1 if failed else 0)
 
 
+def serve(config: ConfigOpt = None, path: PathOpt = None,
+          bootstrap_servers: Annotated[str | None, typer.Option(
+              "--bootstrap-servers", "-b", help="Kafka bootstrap servers, e.g. 127.0.0.1:9092.")] = None,
+          loglevel: Annotated[str, typer.Option(help="Log level.")] = "INFO",
+          ready_fd: Annotated[int | None, typer.Option(hidden=True, help="Write 'ready' here once loaded.")] = None,
+          with_parent: Annotated[bool, typer.Option(hidden=True, help="Stop when the parent process is gone.")] = False,
+          ) -> None:
+    """Run the policy stage: attributed changes in, decisions and actions out. Several share the load
+    (consumer group policies.app_id); `elava worker` runs one itself unless policies.stage_in_worker is false."""
+    import asyncio
+    import logging
+
+    from streams.policy import PolicyError
+
+    settings = settings_or_exit(config, policies__path=path, kafka__bootstrap_servers=bootstrap_servers)
+    if not settings.policies.enabled:
+        err_console.print("[bold red]error:[/] policies are off (policies.enabled: false)", highlight=False)
+        raise typer.Exit(code=2)
+    logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+    from elava.kafka import ensure_topics
+    from streams.policy_stage import serve as serve_stage
+
+    if not with_parent:  # a child of `elava worker` finds them made
+        asyncio.run(ensure_topics(settings.kafka))
+    try:
+        asyncio.run(serve_stage(settings, ready_fd, with_parent))
+    except PolicyError as exc:
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+
+
 def register(app: typer.Typer) -> None:
     policy_app.command("list")(list_policies)
     policy_app.command("eval")(evaluate)
     policy_app.command("test")(test)
+    policy_app.command("serve")(serve)
     app.add_typer(policy_app, name="policy")

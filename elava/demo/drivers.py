@@ -15,9 +15,9 @@ from elava.events import ActionRequest, ChangeEvent, DriftEvent, PolicyDecision
 from elava.kafka import ensure_topics, new_consumer, new_producer
 from elava.settings import Settings, load_settings
 from elava.topics import Topics
-from elava.worker_process import WorkerProcess, wait_until_processed
+from elava.worker_process import WorkerProcess, wait_until_decided, wait_until_processed
 from streams.embedded import EmbeddedPipeline
-from streams.policy import policies_for
+from streams.policy.isolated import isolated_policies_for
 from streams.store.kv import RocksKV
 from streams.store.versioned import VersionStore
 
@@ -36,7 +36,8 @@ class EmbeddedDriver:
     def __init__(self, store_path: Path) -> None:
         self._kv = RocksKV(store_path)
         self.store = VersionStore(self._kv)
-        self.sink = EmbeddedPipeline(self.store, policies_for(load_settings(None).policies))
+        self.policies = isolated_policies_for(load_settings(None).policies)
+        self.sink = EmbeddedPipeline(self.store, self.policies)
 
     async def start(self) -> None:
         return None
@@ -50,10 +51,13 @@ class EmbeddedDriver:
 
     async def stop(self) -> None:
         self._kv.close()
+        if self.policies is not None:
+            self.policies.close()
 
 
 class KafkaDriver:
-    """Publishes like `elava collect`, runs `elava worker` beside it, reads its outputs."""
+    """Publishes like `elava collect`, runs `elava worker` (and so its policy stage) beside it,
+    reads their outputs."""
 
     name = "kafka"
 
@@ -61,9 +65,9 @@ class KafkaDriver:
         run = f"elava-demo-{uuid.uuid4().hex[:8]}"
         self.settings: Settings = load_settings(
             None, kafka__bootstrap_servers=bootstrap_servers, kafka__topic_prefix=run,
-            kafka__partitions=4, worker__app_id=run, worker__data_dir=str(work_dir / "worker"),
-            worker__web_port=free_port(),
-            # The demo's own signing key: its worker signs action requests as a real one does.
+            kafka__partitions=4, worker__app_id=run, policies__app_id=f"{run}-policies",
+            worker__data_dir=str(work_dir / "worker"), worker__web_port=free_port(),
+            # The demo's own signing key: its policy stage signs action requests as a real one does.
             signing__key_id="demo", signing__keys={"demo": secrets.token_hex(32)})
         self.topics = Topics(self.settings.kafka)
         self.settle_timeout = settle_timeout
@@ -85,6 +89,8 @@ class KafkaDriver:
     async def results(self) -> StepResult:
         await self._producer.flush()
         await wait_until_processed(self.settings, self.worker, timeout=self.settle_timeout)
+        if self.settings.policies.enabled:  # the stage decides once the worker has published
+            await wait_until_decided(self.settings, self.worker, timeout=self.settle_timeout)
         return await self._drain()
 
     def _read_topics(self) -> dict[str, tuple[str, type]]:

@@ -10,7 +10,7 @@ import rocksdict  # noqa: F401  (load order only)
 
 # isort: split
 
-from streams.policy.engine import LoadedPolicy, PolicyEngine, policies_for
+from streams.policy.engine import LoadedPolicy, PolicyEngine
 from streams.policy.exceptions import PolicyError, PolicyLoadError, PolicyOutputError
 
-__all__ = ["LoadedPolicy", "PolicyEngine", "policies_for", "PolicyError", "PolicyLoadError", "PolicyOutputError"]
+__all__ = ["LoadedPolicy", "PolicyEngine", "PolicyError", "PolicyLoadError", "PolicyOutputError"]

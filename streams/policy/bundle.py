@@ -81,6 +81,8 @@ class CompiledPolicies:
         for policy in policies:
             check_compiles(policy)
         self._policies = policies
+        self._by_name = {p.name: p for p in policies}
+        self._single: dict[str, tuple[Bundle, Projection] | None] = {}  # one policy alone: see query_one
         self._runner = _quiet_interpreter()
         declared = sorted({t for p in policies for t in p.resource_types})
         self._untyped = self._bundle([p for p in policies if not p.resource_types])
@@ -101,17 +103,35 @@ class CompiledPolicies:
         compiled = self._by_type.get(document["resource"]["type"], self._untyped)
         if compiled is None:
             return []
+        try:
+            return self._run(compiled, document)
+        except _Failed as failed:
+            raise self._evaluation_error(document, failed.detail) from failed
+
+    def query_one(self, name: str, document: dict[str, Any]) -> list[list[Any]]:
+        """What policy ``name`` alone produces (its bundle is built when first asked for)."""
+        policy = self._by_name[name]
+        if name not in self._single:
+            self._single[name] = self._bundle([policy])
+        try:
+            return self._run(self._single[name], document)
+        except _Failed as failed:
+            problem = _evaluation_problem(policy, document) or failed.detail
+            uid = document["resource"].get("uid")
+            raise PolicyOutputError(policy.path, f"evaluation failed for {uid}: {problem}") from failed
+
+    def _run(self, compiled: tuple[Bundle, Projection], document: dict[str, Any]) -> list[list[Any]]:
         bundle, projection = compiled
         self._runner.set_input(make_input(projection.apply(document)))
         try:
             output = self._runner.query_bundle(bundle)
         except (RegoError, ValueError) as exc:
             # ValueError: regopy could not read its own output (see docs/policies.md, regopy).
-            raise self._evaluation_error(document, str(exc)) from exc
+            raise _Failed(str(exc)) from exc
         if not output.ok():
             # regopy reports "<error>" without details (a conflict between two values
             # of a complete rule, a builtin error in strict mode...).
-            raise self._evaluation_error(document, str(output))
+            raise _Failed(str(output))
         return output.results[0]["result"]  # regopy has parsed its JSON already
 
     def _evaluation_error(self, document: dict[str, Any], detail: str) -> PolicyOutputError:
@@ -121,6 +141,14 @@ class CompiledPolicies:
             if problem:
                 return PolicyOutputError(policy.path, f"evaluation failed for {uid}: {problem}")
         return PolicyOutputError("policies", f"evaluation failed for {uid}: {detail}")
+
+
+class _Failed(Exception):
+    """A bundle query failed; ``detail`` is what regopy said."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
 
 
 _MESSAGE = re.compile(r"\(errormsg \d+:(?P<message>[^)]*)\)")

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from elava.events import ActionMode
 from streams.policy.exceptions import PolicyLoadError
+from streams.policy.syntax import v0_problems
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # a Rego package segment
 TEST_SUFFIX = "_test"  # <name>_test.rego / <name>_test.yaml hold tests, not policies
@@ -70,6 +71,7 @@ def load_policy(path: Path) -> Policy:
         raise PolicyLoadError(path, f"policy name {name!r} must be lowercase letters, digits and _")
     source = _read(path)
     _check_package(path, name, source)
+    _check_v1(path, source)
     return Policy(name=name, path=path, source=source, definition=load_definition(path.with_suffix(".yaml")))
 
 
@@ -105,3 +107,10 @@ def _check_package(path: Path, name: str, source: str) -> None:
     found = match.group(1) if match else None
     if found != f"elava.{name}":
         raise PolicyLoadError(path, f"package must be 'elava.{name}' (found {found!r})")
+
+
+def _check_v1(path: Path, source: str) -> None:
+    # regopy reads some v0 heads as something else, and the policy fails on every change.
+    problems = v0_problems(source)
+    if problems:
+        raise PolicyLoadError(path, "; ".join(str(p) for p in problems[:5]))

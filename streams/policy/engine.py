@@ -4,7 +4,9 @@ Conventions (docs/policies.md):
 - ``deny contains msg`` (strings) -> one PolicyDecision "deny" carrying the messages;
 - ``actions contains {...}`` -> one PolicyDecision "action" and one ActionRequest per action;
 - a policy that neither denies nor acts emits nothing ("allow" would be noise);
-- deleted resources are not evaluated.
+- deleted resources are not evaluated;
+- ``decide`` never raises for a policy's fault: a policy that fails on a change gets a
+  PolicyDecision "error" naming it, and the other policies still decide.
 
 Every time in the output is the change's ``observed_at``, never the clock, so a
 replayed change yields the same events with the same ids.
@@ -25,13 +27,10 @@ from streams.policy.bundle import CompiledPolicies
 from streams.policy.catalogue import effective_mode, is_destructive
 from streams.policy.definitions import Policy, load_policy, policy_files
 from streams.policy.document import decision_context, input_document, resource_document
+from streams.policy.exceptions import PolicyError
+from streams.policy.outcomes import decision, error_decision
 
 log = logging.getLogger(__name__)
-
-
-def policies_for(settings: PolicySettings) -> PolicyEngine | None:
-    """The engine the drivers run, or None when policies are switched off."""
-    return PolicyEngine.load(settings) if settings.enabled else None
 
 
 def shipped_policy_dir() -> Path:
@@ -99,11 +98,36 @@ class PolicyEngine:
     def evaluate_many(self, batch: list[AttributedChange]) -> list[Output]:
         return [output for attributed in batch for output in self.evaluate(attributed)]
 
-    def evaluate(self, attributed: AttributedChange) -> list[Output]:
+    def decide_many(self, batch: list[AttributedChange]) -> list[Output]:
+        return [output for attributed in batch for output in self.decide(attributed)]
+
+    def applicable(self, attributed: AttributedChange) -> list[str]:
+        """The policies that look at this change, in evaluation order (none for a deletion)."""
         change = attributed.change
         if self._compiled is None or change.kind == "deleted" or change.resource is None:
             return []
-        if not self._compiled.applies(change.type):
+        return [loaded.name for loaded in self.policies if loaded.policy.applies_to(change.type)]
+
+    def decide(self, attributed: AttributedChange) -> list[Output]:
+        """What :meth:`evaluate` says; if a policy fails, each policy is asked alone, and the one
+        that fails gets an error decision while the others still decide."""
+        try:
+            return self.evaluate(attributed)
+        except PolicyError:
+            return [output for name in self.applicable(attributed) for output in self.decide_one(attributed, name)]
+
+    def decide_one(self, attributed: AttributedChange, name: str) -> list[Output]:
+        """Policy ``name`` alone on this change; its failure becomes its error decision."""
+        try:
+            results = self._compiled.query_one(name, input_document(attributed, self._with_metadata))
+            messages, actions = _grouped(results).get(name, ([], []))
+            return self._policy_outputs(self._by_name[name], attributed, messages, actions)
+        except PolicyError as exc:
+            return [error_decision(attributed, name, exc.problem)]
+
+    def evaluate(self, attributed: AttributedChange) -> list[Output]:
+        """Every decision and action request for this change; a failing policy raises PolicyError."""
+        if not self.applicable(attributed):
             return []
         results = self._compiled.query(input_document(attributed, self._with_metadata))
         outputs: list[Output] = []
@@ -118,12 +142,12 @@ class PolicyEngine:
         outputs: list[Output] = []
         if messages:
             denied = [parse_message(policy, message) for message in messages]
-            outputs.append(_decision(attributed, policy.name, "deny", denied))
+            outputs.append(decision(attributed, policy.name, "deny", denied))
         if actions:
             planned = [parse_action(policy, action) for action in actions]
-            decision = _decision(attributed, policy.name, "action", sorted({a.reason for a in planned}))
-            outputs.append(decision)
-            outputs += [_request(attributed, loaded, decision, action) for action in planned]
+            acted = decision(attributed, policy.name, "action", sorted({a.reason for a in planned}))
+            outputs.append(acted)
+            outputs += [_request(attributed, loaded, acted, action) for action in planned]
         return outputs
 
 
@@ -134,12 +158,6 @@ def _grouped(results: list[list[Any]]) -> dict[str, tuple[list[Any], list[Any]]]
         messages, actions = grouped.setdefault(name, ([], []))
         (messages if kind == "deny" else actions).append(value)
     return grouped
-
-
-def _decision(attributed: AttributedChange, policy: str, decision: str, messages: list[str]) -> PolicyDecision:
-    change = attributed.change
-    return PolicyDecision(uid=change.uid, policy=policy, decision=decision, messages=messages,
-                          cause_id=attributed.event_id, decided_at=change.observed_at)
 
 
 def _request(attributed: AttributedChange, loaded: LoadedPolicy, decision: PolicyDecision,

@@ -13,6 +13,12 @@ Two ways to feed it (``mode``):
 The worker's CPU time (psutil) is sampled every 0.1 s beside the group's committed
 offsets. A round ends when its offsets are committed: that includes the worker's
 flush of everything it produced, and up to one commit interval (1 s).
+
+The policy stage (`elava policy serve`, the worker's child, with its evaluating
+children) is not paused with the worker and is not waited for by it: its CPU is
+sampled beside the worker's, and after the last round the benchmark waits until the
+stage has committed every attributed change (``policy_stage``: how long after the
+worker, and its CPU over the whole run).
 """
 
 from __future__ import annotations
@@ -41,27 +47,58 @@ TIMEOUT = 900.0
 Publish = Callable[[list[Message]], Awaitable[dict[int, int]]]
 
 
+class _StageCpu:
+    """CPU seconds of the policy stage the worker started, with its evaluating children
+    (live ones, and those it has replaced and reaped)."""
+
+    def __init__(self, worker: psutil.Process) -> None:
+        self.worker, self.process, self.last = worker, None, 0.0
+
+    def __call__(self) -> float:
+        try:
+            if self.process is None:
+                self.process = next((c for c in self.worker.children() if "serve" in c.cmdline()), None)
+            if self.process is None:
+                return self.last
+            own = self.process.cpu_times()
+            total = own.user + own.system + own.children_user + own.children_system
+            for child in self.process.children(recursive=True):
+                times = child.cpu_times()
+                total += times.user + times.system
+        except psutil.Error:  # a child went away between the listing and the reading
+            return self.last
+        self.last = total
+        return total
+
+
 class _Samples:
-    """(wall time, CPU seconds) of a process; CPU at any moment by interpolation."""
+    """(wall time, CPU seconds) of the worker and of its policy stage; CPU at any moment by interpolation."""
 
     def __init__(self, process: psutil.Process) -> None:
         self.process = process
+        self.stage_cpu = _StageCpu(process)
         self.times: list[float] = []
         self.cpu: list[float] = []
+        self.stage: list[float] = []
 
     def take(self) -> None:
         cpu = self.process.cpu_times()
         self.times.append(time.time())
         self.cpu.append(cpu.user + cpu.system)
+        self.stage.append(self.stage_cpu())
 
-    def at(self, moment: float) -> float:
+    def at(self, moment: float, series: list[float] | None = None) -> float:
+        values = self.cpu if series is None else series
         i = bisect.bisect_left(self.times, moment)
         if i <= 0:
-            return self.cpu[0]
+            return values[0]
         if i >= len(self.times):
-            return self.cpu[-1]
-        t0, t1, c0, c1 = self.times[i - 1], self.times[i], self.cpu[i - 1], self.cpu[i]
+            return values[-1]
+        t0, t1, c0, c1 = self.times[i - 1], self.times[i], values[i - 1], values[i]
         return c0 + (c1 - c0) * (moment - t0) / (t1 - t0) if t1 > t0 else c1
+
+    def stage_at(self, moment: float) -> float:
+        return self.at(moment, self.stage)
 
 
 def _rss(process: psutil.Process) -> dict:
@@ -124,14 +161,16 @@ class _Watcher:
         self.topic = Topics(settings.kafka).observations
         self.admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
 
-    async def until_committed(self, ends: dict[int, int], timeout: float = TIMEOUT) -> float:
-        """When the committed offsets reached ``ends`` (partition -> end offset)."""
+    async def until_committed(self, ends: dict[int, int], timeout: float = TIMEOUT,
+                              group: str | None = None, topic: str | None = None) -> float:
+        """When the committed offsets (of the worker, or of ``group`` on ``topic``) reached ``ends``."""
         deadline = time.monotonic() + timeout
+        group, topic = group or self.settings.worker.app_id, topic or self.topic
         while True:
             self.samples.take()
-            committed = await committed_offsets(self.admin, self.settings.worker.app_id)
+            committed = await committed_offsets(self.admin, group)
             now = time.time()
-            if all((c := committed.get(TopicPartition(self.topic, p))) is not None and c.offset >= end
+            if all((c := committed.get(TopicPartition(topic, p))) is not None and c.offset >= end
                    for p, end in ends.items() if end):
                 return now
             self.worker.check_alive()
@@ -161,6 +200,7 @@ async def measure_worker(settings: Settings, rounds: list[Round], work_dir: Path
         else:
             figures = await _paused_rounds(watcher, rounds, publish, spy, launched)
         memory = _rss(process)
+        stage = await _stage_figures(watcher, figures, launched) if settings.policies.enabled else None
         samples.take()
     finally:
         await watcher.admin.close()
@@ -176,7 +216,30 @@ async def measure_worker(settings: Settings, rounds: list[Round], work_dir: Path
     if mode == "continuous":
         figures = _continuous_figures(rounds, outputs, samples, figures["done_at"], launched)
     outputs.pop("_first_ts")
-    return {"mode": mode} | figures | memory | {"outputs": outputs}
+    return {"mode": mode} | figures | memory | {"outputs": outputs, "policy_stage": stage}
+
+
+async def _stage_figures(watcher: _Watcher, figures: dict, launched: float) -> dict:
+    """Wait until the policy stage has decided every attributed change; its lag and CPU."""
+    settings = watcher.settings
+    topic = Topics(settings.kafka).attributed_changes
+    parts = [TopicPartition(topic, p) for p in range(settings.kafka.partitions)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers)
+    await consumer.start()
+    try:
+        ends = {tp.partition: end for tp, end in (await consumer.end_offsets(parts)).items()}
+    finally:
+        await consumer.stop()
+    worker_done = figures["_spans"][-1][1] if figures.get("_spans") else figures["done_at"]
+    start = figures["_spans"][0][0] if figures.get("_spans") else launched
+    done = await watcher.until_committed(ends, group=settings.policies.app_id, topic=topic)
+    samples, changes = watcher.samples, sum(ends.values())
+    cpu = samples.stage_at(done) - samples.stage_at(start)
+    worker_cpu = samples.at(worker_done) - samples.at(start)
+    return {"attributed_changes": changes, "caught_up_s_after_worker": round(max(0.0, done - worker_done), 2),
+            "cpu_s": round(cpu, 2), "cpu_us_per_attributed_change": round(cpu / max(1, changes) * 1e6, 1),
+            "cpu_s_while_worker_ran": round(samples.stage_at(worker_done) - samples.stage_at(start), 2),
+            "worker_cpu_s": round(worker_cpu, 2), "startup_cpu_s": round(samples.stage_at(start), 2)}
 
 
 async def _paused_rounds(watcher: _Watcher, rounds: list[Round], publish: Publish, spy: _Spy,
@@ -228,7 +291,8 @@ def _phase(name: str, observations: int, start: float, end: float, samples: _Sam
     wall, cpu = end - start, samples.at(end) - samples.at(start)
     return {"name": name, "observations": observations, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
             "observations_per_s": round(observations / wall),
-            "cpu_us_per_observation": round(cpu / observations * 1e6, 2)}
+            "cpu_us_per_observation": round(cpu / observations * 1e6, 2),
+            "policy_stage_cpu_s": round(samples.stage_at(end) - samples.stage_at(start), 2)}
 
 
 async def _read_all(consumer: AIOKafkaConsumer, parts: list[TopicPartition]):
@@ -270,7 +334,8 @@ async def read_outputs(settings: Settings, rounds: list[Round]) -> dict:
         changelog = f"{settings.worker.app_id}-mvcc-changelog"
         others = {}
         for name, topic in (("drift", topics.drift), ("attributed", topics.attributed_changes),
-                            ("dlq", topics.dlq), ("changelog", changelog)):
+                            ("dlq", topics.dlq), ("changelog", changelog),
+                            ("decisions", topics.policy_decisions), ("actions", topics.actions)):
             offsets = await consumer.end_offsets([TopicPartition(topic, p) for p in range(kafka.partitions)])
             others[name] = sum(offsets.values())
     finally:
@@ -279,5 +344,7 @@ async def read_outputs(settings: Settings, rounds: list[Round]) -> dict:
     total = sum(sum(c.values()) for c in counts)
     return {"changes_by_round": counts, "changes_total": total, "duplicates": duplicates,
             "expected_by_round": expected, "as_expected": counts == expected,
-            "attributed_changes": others["attributed"], "drift_events": others["drift"], "dlq": others["dlq"], "changelog_records": others["changelog"],
+            "attributed_changes": others["attributed"], "drift_events": others["drift"], "dlq": others["dlq"],
+            "policy_decisions": others["decisions"], "actions": others["actions"],
+            "changelog_records": others["changelog"],
             "changelog_records_per_change": round(others["changelog"] / max(1, total), 2), "_first_ts": first}

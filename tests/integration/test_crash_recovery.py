@@ -1,9 +1,12 @@
-"""A worker killed with SIGKILL mid-stream ends with the store of an uninterrupted run.
+"""A worker killed with SIGKILL mid-stream ends with the store of an uninterrupted run, and
+a policy stage killed mid-stream with the decisions and actions of an uninterrupted one.
 
 Both runs consume the same pages. The killed run is SIGKILLed three times at seeded
 random moments and restarted; then its local state is wiped and rebuilt from the
 changelog topic alone. Its store must equal the uninterrupted run's, record for
 record, and its change events must be the same set (duplicates share an event id).
+The policy stage is killed while attributed changes wait for it, and restarted: its
+decisions and action requests equal an uninterrupted stage's, by event id.
 """
 
 from __future__ import annotations
@@ -20,11 +23,18 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from collectors.publish import KafkaSink
 from elava.events import ActionRequest, ChangeEvent, Event, Observation, PolicyDecision, Resource
-from elava.kafka import ensure_topics, new_producer
+from elava.kafka import ensure_topics, new_admin, new_producer
 from elava.settings import Settings, load_settings
 from elava.sharding import shard_of
 from elava.topics import Topics
-from elava.worker_process import WorkerProcess, uncommitted, wait_until_processed
+from elava.worker_process import (
+    PolicyStageProcess,
+    WorkerProcess,
+    committed_offsets,
+    uncommitted,
+    wait_until_decided,
+    wait_until_processed,
+)
 from tests.unit.streams.fixtures import ACCOUNT, REGION, T0, TYPE, marker
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -67,11 +77,12 @@ def rounds() -> list:
     return messages
 
 
-def settings_for(bootstrap: str, work: Path) -> Settings:
+def settings_for(bootstrap: str, work: Path, **extra) -> Settings:
     run = f"crash-{uuid.uuid4().hex[:6]}"
     return load_settings(None, kafka__bootstrap_servers=bootstrap, kafka__topic_prefix=run, kafka__partitions=4,
                          kafka__shard_buckets=BUCKETS, worker__app_id=run, worker__data_dir=str(work / run),
-                         worker__session_timeout="6s", worker__web_port=0)
+                         worker__session_timeout="6s", worker__web_port=0, policies__app_id=f"{run}-policies",
+                         **extra)
 
 
 async def publish_all(settings: Settings, messages: list) -> None:
@@ -125,6 +136,7 @@ async def run_uninterrupted(settings: Settings, messages: list) -> None:
     worker.start()
     try:
         await wait_until_processed(settings, worker, timeout=300)
+        await wait_until_decided(settings, worker, timeout=300)
     finally:
         worker.stop()
 
@@ -144,6 +156,7 @@ async def run_with_kills(settings: Settings, messages: list, rng: random.Random)
     worker.start()
     try:
         await wait_until_processed(settings, worker, timeout=300)
+        await wait_until_decided(settings, worker, timeout=300)
     finally:
         worker.stop()
     return left_at_kills
@@ -190,3 +203,90 @@ async def test_sigkilled_worker_recovers_to_the_same_store(kafka_bootstrap, tmp_
     calm_store, crashed_store = read_store(calm), read_store(crashed)
     assert len(calm_store) > 3 * RESOURCES
     assert crashed_store == calm_store
+
+
+async def copy_topic(settings: Settings, source: str, target: str) -> None:
+    """Every record of ``source`` into the same partition of ``target``, key, value and headers kept."""
+    producer = new_producer(settings.kafka)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False)
+    await producer.start()
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(source, p) for p in range(settings.kafka.partitions)])
+        await consumer.seek_to_beginning()
+        while batch := await consumer.getmany(timeout_ms=1500, max_records=5000):
+            for tp, records in batch.items():
+                for r in records:
+                    await producer.send(target, key=r.key, value=r.value, headers=list(r.headers), partition=tp.partition)
+        await producer.flush()
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+async def stage_backlog(settings: Settings) -> int:
+    """Attributed changes published but not yet committed by the policy stage's group."""
+    topic = Topics(settings.kafka).attributed_changes
+    parts = [TopicPartition(topic, p) for p in range(settings.kafka.partitions)]
+    consumer, admin = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers), new_admin(settings.kafka)
+    await consumer.start()
+    await admin.start()
+    try:
+        ends = await consumer.end_offsets(parts)
+        committed = await committed_offsets(admin, settings.policies.app_id)
+        return sum(end - (committed[tp].offset if tp in committed else 0) for tp, end in ends.items())
+    finally:
+        await admin.close()
+        await consumer.stop()
+
+
+async def kill_mid_stream(settings: Settings, stage: PolicyStageProcess, rng: random.Random) -> bool:
+    """Start the stage, let it commit some of its input, SIGKILL it; whether input was left undecided."""
+    before = await stage_backlog(settings)
+    stage.start()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 120
+    while await stage_backlog(settings) == before and loop.time() < deadline:
+        stage.check_alive()
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(rng.uniform(0.0, 0.5))
+    stage.kill()
+    await asyncio.sleep(1.0)  # a commit already on its way lands; nothing more can come from the dead stage
+    return await stage_backlog(settings) > 0
+
+
+async def test_sigkilled_policy_stage_decides_like_an_uninterrupted_one(kafka_bootstrap, tmp_path):
+    # The attributed changes of one worker run, decided by two standalone stages on two copies.
+    calm = settings_for(kafka_bootstrap, tmp_path, policies__stage_in_worker=False)
+    crashed = settings_for(kafka_bootstrap, tmp_path, policies__stage_in_worker=False)
+    for settings in (calm, crashed):
+        await ensure_topics(settings.kafka)
+    worker = WorkerProcess(calm, calm.worker.data_dir.with_suffix(".log"))
+    await publish_all(calm, rounds())
+    worker.start()
+    try:
+        await wait_until_processed(calm, worker, timeout=300)
+    finally:
+        worker.stop()
+    await copy_topic(calm, Topics(calm.kafka).attributed_changes, Topics(crashed.kafka).attributed_changes)
+
+    stage = PolicyStageProcess(calm, tmp_path / "calm-stage.log")
+    stage.start()
+    try:
+        await wait_until_decided(calm, stage, timeout=300)
+    finally:
+        stage.stop()
+    stage, rng = PolicyStageProcess(crashed, tmp_path / "crashed-stage.log"), random.Random(20261130)
+    kills_with_backlog = [await kill_mid_stream(crashed, stage, rng) for _ in range(3)]
+    assert any(kills_with_backlog), "every kill came after the stage had decided everything: more input"
+    stage.start()
+    try:
+        await wait_until_decided(crashed, stage, timeout=300)
+    finally:
+        stage.stop()
+
+    calm_out, crashed_out = await read_outputs(calm), await read_outputs(crashed)
+    assert len({a.event_id for a in calm_out["actions"]}) == 2 * (RESOURCES // 100)
+    for topic in ("policy_decisions", "actions"):
+        calm_ids = {e.event_id: e for e in calm_out[topic]}
+        assert calm_ids and {e.event_id: e for e in crashed_out[topic]} == calm_ids, topic

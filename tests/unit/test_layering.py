@@ -10,7 +10,8 @@ CORE = ["elava.events", "elava.redaction", "elava.settings", "elava.topics", "el
         "streams.embedded", "streams.store.queries", "streams.store.retention", "elava.timeparse",
         "streams.policy", "streams.policy.engine", "streams.policy.bundle", "streams.policy.cases",
         "streams.executor.plan", "streams.executor.ledger", "streams.layout", "streams.dlq", "streams.dlq.letters",
-        "streams.executor.vetting", "elava.signing"]
+        "streams.executor.vetting", "elava.signing",
+        "streams.policy.syntax", "streams.policy.outcomes", "streams.policy.isolated"]
 CONNECTORS = ["faust", "aiokafka", "boto3", "botocore", "aioboto3", "aiobotocore"]
 
 

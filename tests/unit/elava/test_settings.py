@@ -48,6 +48,7 @@ def test_command_line_flags_override_the_environment_and_sections_merge(tmp_path
 @pytest.mark.parametrize("yaml_text, field", [
     ("kafka: {partitions: 0}", "kafka.partitions"),
     ("policies: {enforcement_mode: destroy}", "policies.enforcement_mode"),
+    ("policies: {evaluation_timeout: 0s}", "policies.evaluation_timeout"),
     ("storage: {retention: forever}", "storage.retention"),
     ("providers: {aws: {regions: []}}", "providers.aws.regions"),
     ("kafak: {}", "kafak"),

@@ -71,3 +71,12 @@ def test_a_broken_policy_is_reported_with_its_file(tmp_path):
     assert result.exit_code == 2
     assert f"{tmp_path / 'b.rego'}: does not compile: " in result.stderr
     assert "line 3: this is unclosed" in result.stderr
+
+
+def test_list_and_test_refuse_rego_v0_with_file_line_and_the_v1_form(tmp_path):
+    (tmp_path / "old.rego").write_text('package elava.old\n\nimport rego.v1\n\ndeny[msg] {\n\tmsg := "x"\n}\n')
+    for command in ("list", "test"):
+        result = runner.invoke(app, ["policy", command, "--path", str(tmp_path)])
+        assert result.exit_code == 2, result.output
+        assert (f"{tmp_path / 'old.rego'}: line 5: Rego v0 syntax `deny[msg] {{`; "
+                "Rego v1: write `deny contains msg if {`") in result.stderr

@@ -205,3 +205,30 @@ def test_a_policy_asked_again_on_the_resource_as_it_is_now(write_policy, engine_
     assert engine.actions_now("t", tagged, request.context) == []
     other_type = now.model_copy(update={"type": "ec2.volume"})
     assert engine.actions_now("t", other_type, request.context) == []
+
+
+def test_decide_gives_a_failing_policy_an_error_decision_and_the_others_theirs(write_policy, engine_for):
+    write_policy("fine", DENY_ALL)
+    path = write_policy("typo", 'deny contains msg if { msg := sprintnf("%s", ["x"]) }')
+    attributed = change()
+    fine, error = engine_for().decide(attributed)
+    assert (fine.policy, fine.decision, fine.messages) == ("fine", "deny", ["i-1 is denied"])
+    assert (error.policy, error.decision, error.cause_id) == ("typo", "error", attributed.event_id)
+    assert "Function not found: sprintnf" in error.messages[0] and str(path) not in error.messages[0]
+    assert error.event_id == engine_for().decide(attributed)[1].event_id  # deterministic, like every decision
+
+
+def test_decide_turns_bad_output_into_an_error_decision(write_policy, engine_for):
+    write_policy("oops", 'actions contains {"type": "reboot"}')
+    write_policy("tagger", TAG_ALL)
+    outputs = engine_for().decide(change())
+    assert [(o.policy, o.decision if isinstance(o, PolicyDecision) else o.action) for o in outputs] == [
+        ("oops", "error"), ("tagger", "action"), ("tagger", "tag")]
+    assert "unknown action type 'reboot'" in outputs[0].messages[0]
+
+
+def test_decide_is_evaluate_when_nothing_fails(write_policy, engine_for):
+    write_policy("t", TAG_ALL)
+    write_policy("d", DENY_ALL)
+    engine = engine_for()
+    assert engine.decide(change()) == engine.evaluate(change()) != []

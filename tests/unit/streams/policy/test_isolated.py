@@ -1,24 +1,31 @@
-"""The policy engine in a child process gives what the in-process engine gives, and survives its child."""
+"""The policy engine in a child process: it answers like the engine in-process, and a policy
+that fails, hangs or kills the child costs an error decision, never a change or the batch."""
 
 from __future__ import annotations
 
 import os
 import signal
+from datetime import timedelta
 
 import pytest
 
-from elava.events import Actor, AttributedChange, ChangeEvent
+from elava.events import Actor, AttributedChange, ChangeEvent, PolicyDecision
 from elava.settings import PolicySettings
 from streams.policy import PolicyEngine
-from streams.policy.exceptions import PolicyError
+from streams.policy.exceptions import PolicyLoadError
 from streams.policy.isolated import IsolatedPolicies
 from tests.unit.streams.fixtures import T0, sg
 
 SSH_WORLD = [{"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "0.0.0.0/0"}]
+DENY_ALL = 'deny contains sprintf("%s is denied", [input.resource.id])'
+# Loops in regopy's native code (4e8 iterations: about an hour) in little memory, on tagged resources only.
+LOOPS = ('deny contains "never" if {\n\tinput.resource.tags.loop == "yes"\n'
+         '\tsome a in numbers.range(1, 20000)\n\tsome b in numbers.range(1, 20000)\n\ta * b < 0\n}')
+FAILS = 'deny contains msg if {\n\tinput.resource.tags.fail == "yes"\n\tmsg := sprintnf("%s", ["x"])\n}'
 
 
-def attributed(n: int) -> AttributedChange:
-    resource = sg(f"sg-{n}", {}, SSH_WORLD)
+def attributed(n: int, tags: dict | None = None) -> AttributedChange:
+    resource = sg(f"sg-{n}", tags or {}, SSH_WORLD)
     change = ChangeEvent(uid=resource.uid, type=resource.type, account=resource.account, region=resource.region,
                          kind="created", previous_version=None, new_version=1, observed_at=T0, resource=resource,
                          cause_id=f"page-{n}")
@@ -32,24 +39,64 @@ def isolated():
     policies.close()
 
 
+@pytest.fixture
+def troubled(write_policy, tmp_path):
+    """A policy that denies everything, one that loops and one that fails (on tagged resources)."""
+    write_policy("denyall", DENY_ALL)
+    write_policy("looping", LOOPS)
+    write_policy("failing", FAILS)
+    policies = IsolatedPolicies(PolicySettings(path=tmp_path, evaluation_timeout=timedelta(seconds=1)))
+    yield policies
+    policies.close()
+
+
 def test_the_child_answers_like_the_engine_in_process_and_is_replaced_when_due(isolated):
     batch = [attributed(n) for n in range(2)]
     expected = PolicyEngine.load(PolicySettings()).evaluate_many(batch)
     first_child = isolated._process.pid
-    assert expected and isolated.evaluate_many(batch) == expected
-    assert isolated.evaluate_many(batch) == expected  # 2 done, due at 3: this batch still goes to the first
+    assert expected and isolated.decide_many(batch) == expected
+    assert isolated.decide_many(batch) == expected  # 2 done, due at 3: this batch still goes to the first
     assert isolated._process.pid == first_child
-    assert isolated.evaluate_many(batch) == expected  # 4 >= 3: a fresh child answered
+    assert isolated.decide_many(batch) == expected  # 4 >= 3: a fresh child answered
     assert isolated._process.pid != first_child
 
 
-def test_a_child_that_died_is_replaced_and_the_batch_evaluated_again(isolated):
+def test_a_child_that_died_is_replaced_and_the_change_decided_by_each_policy(isolated):
     os.kill(isolated._process.pid, signal.SIGKILL)
     isolated._process.join(timeout=5)
-    assert isolated.evaluate_many([attributed(7)]) == PolicyEngine.load(PolicySettings()).evaluate(attributed(7))
+    assert isolated.decide_many([attributed(7)]) == PolicyEngine.load(PolicySettings()).evaluate(attributed(7))
+    assert isolated.incidents == 0  # the child was dead before it was asked: no policy is to blame
+
+
+def test_a_looping_policy_times_out_into_an_error_decision_and_the_batch_goes_on(troubled):
+    batch = [attributed(1), attributed(2, {"loop": "yes"}), attributed(3)]
+    first_child = troubled._process.pid
+    outputs = troubled.decide_many(batch)
+    said = [(o.uid.rsplit("/", 1)[1], o.policy, o.decision) for o in outputs]
+    assert said == [("sg-1", "denyall", "deny"), ("sg-2", "denyall", "deny"), ("sg-2", "looping", "error"),
+                    ("sg-3", "denyall", "deny")]
+    error = outputs[2]
+    assert error.messages == ["evaluation ran past 1s (policies.evaluation_timeout); "
+                              "the evaluating process was replaced"]
+    assert error.cause_id == batch[1].event_id and troubled.incidents == 1
+    assert troubled._process.pid != first_child and troubled._process.is_alive()
+
+
+def test_a_failing_policy_is_an_error_decision_beside_the_others(troubled):
+    outputs = troubled.decide_many([attributed(1, {"fail": "yes"}), attributed(2)])
+    assert [(o.uid.rsplit("/", 1)[1], o.policy, o.decision) for o in outputs] == [
+        ("sg-1", "denyall", "deny"), ("sg-1", "failing", "error"), ("sg-2", "denyall", "deny")]
+    assert isinstance(outputs[1], PolicyDecision) and "Function not found: sprintnf" in outputs[1].messages[0]
+    assert troubled.incidents == 0  # an error is an answer: the child is kept
 
 
 def test_a_policy_that_does_not_compile_stops_start_up_with_its_file(tmp_path):
     (tmp_path / "broken.rego").write_text("package elava.broken\nimport rego.v1\ndeny contains msg if {\n")
-    with pytest.raises(PolicyError, match="broken.rego"):
+    with pytest.raises(PolicyLoadError, match="broken.rego: does not compile"):
+        IsolatedPolicies(PolicySettings(path=tmp_path))
+
+
+def test_rego_v0_stops_start_up_with_file_and_line(tmp_path):
+    (tmp_path / "old.rego").write_text('package elava.old\n\ndeny[msg] {\n\tmsg := "x"\n}\n')
+    with pytest.raises(PolicyLoadError, match=r"old.rego: line 3: Rego v0 syntax `deny\[msg\] \{`"):
         IsolatedPolicies(PolicySettings(path=tmp_path))
