@@ -2,18 +2,27 @@
 
 The streaming driver publishes to Kafka; the embedded driver and the tests keep them
 in memory (`ListSink`). Collectors know only this protocol.
+
+``page`` may return before the page is delivered, handing back its delivery (an
+awaitable that raises if the page was lost); the batcher awaits it before the
+shard's marker. A sink that is done when ``page`` returns hands back None.
+``marker`` returns once the marker is delivered, or raises ``DeliveryFailed``.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from elava.events import Observation, ScanMarker
 
+Delivery = Awaitable[object] | None
+
 
 class ScanSink(Protocol):
-    async def page(self, obs: Observation) -> None: ...
+    async def page(self, obs: Observation) -> Delivery: ...
 
     async def marker(self, marker: ScanMarker) -> None: ...
 
@@ -47,9 +56,9 @@ class TeeSink:
     def __init__(self, *sinks: ScanSink) -> None:
         self.sinks = sinks
 
-    async def page(self, obs: Observation) -> None:
-        for sink in self.sinks:
-            await sink.page(obs)
+    async def page(self, obs: Observation) -> Delivery:
+        deliveries = [delivery for sink in self.sinks if (delivery := await sink.page(obs)) is not None]
+        return asyncio.gather(*deliveries) if deliveries else None
 
     async def marker(self, marker: ScanMarker) -> None:
         for sink in self.sinks:

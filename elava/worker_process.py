@@ -29,6 +29,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
     return {**os.environ, "ELAVA_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
             "ELAVA_KAFKA__TOPIC_PREFIX": kafka.topic_prefix, "ELAVA_KAFKA__PARTITIONS": str(kafka.partitions),
             "ELAVA_KAFKA__SHARD_BUCKETS": str(kafka.shard_buckets),
+            "ELAVA_KAFKA__MAX_MESSAGE_BYTES": str(kafka.max_message_bytes),
             "ELAVA_WORKER__APP_ID": worker.app_id, "ELAVA_WORKER__DATA_DIR": str(worker.data_dir),
             "ELAVA_WORKER__SESSION_TIMEOUT": str(worker.session_timeout.total_seconds()),
             "ELAVA_WORKER__WEB_PORT": str(worker.web_port), "ELAVA_WORKER__WEB_HOST": worker.web_host,

@@ -28,9 +28,11 @@ from elava.events import (
     cloudevent_headers,
 )
 from elava.exceptions import SchemaError
+from elava.parts import Part
 from elava.settings import Settings
 from elava.topics import Topics
 from streams.batch_send import BatchedSends
+from streams.chunks import PartAssembler
 from streams.faust_kv import ChangelogBatcher, FaustPartitionKV, WorkerReadKV
 from streams.inputs import parse_observation_message
 from streams.process import PartitionProcessor
@@ -62,7 +64,10 @@ def create_app(settings: Settings) -> faust.App:
         web_enabled=settings.worker.web_port > 0, web_port=settings.worker.web_port or None,
         web_bind=settings.worker.web_host, web_host=settings.worker.web_host,
         broker_commit_interval=1.0, table_standby_replicas=0,
-        producer_max_batch_size=PRODUCER_BATCH_BYTES,
+        # A part of a chunked page is kept in the table: its changelog record (or its
+        # dead letter) is as large as the collectors' messages.
+        producer_max_batch_size=max(PRODUCER_BATCH_BYTES, kafka.max_message_bytes),
+        producer_max_request_size=max(PRODUCER_BATCH_BYTES, kafka.max_message_bytes),
         broker_session_timeout=settings.worker.session_timeout.total_seconds(),
         broker_heartbeat_interval=max(1.0, settings.worker.session_timeout.total_seconds() / 10),
     )
@@ -161,7 +166,7 @@ def _query_view(path: str, table: Any) -> Any:
     return view
 
 
-def parse_message(message: Any, cloudtrail_topic: str) -> Observation | ScanMarker | TrailEvent:
+def parse_message(message: Any, cloudtrail_topic: str) -> Observation | ScanMarker | TrailEvent | Part:
     if message.topic == cloudtrail_topic:
         if not message.key:
             raise SchemaError("empty key: trail events are keyed by the shard key of their resource")
@@ -170,13 +175,16 @@ def parse_message(message: Any, cloudtrail_topic: str) -> Observation | ScanMark
 
 
 async def handle_message(message: Any, table: Any, outputs: dict[str, Any], changelog: ChangelogBatcher) -> None:
+    kv = FaustPartitionKV(table, message.partition, changelog)
     try:
-        parsed = parse_message(message, outputs["cloudtrail_topic"])
+        parsed = PartAssembler(kv).complete(parse_message(message, outputs["cloudtrail_topic"]))
     except SchemaError as exc:
         await dead_letter(outputs["dlq"], message, str(exc))
         return
+    if parsed is None:
+        return  # one part of a chunked page or marker: handled whole when its last part arrives
     try:
-        store = VersionStore(FaustPartitionKV(table, message.partition, changelog))
+        store = VersionStore(kv)
         produced = PartitionProcessor(store, outputs["policies"]).process(parsed)
     except Exception as exc:  # a poison message must not stop the worker
         log.exception("processing failed; sending to the DLQ")
