@@ -27,6 +27,7 @@ from aiobotocore.config import AioConfig
 from collectors.aws.errors import is_throttling
 
 BOTOCORE_RETRIES = {"mode": "adaptive", "max_attempts": 10}
+_EPSILON = 1e-9
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,8 @@ class TokenBucket:
                 now = self._clock()
                 self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
                 self._stamp = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
+                if self._tokens >= 1 - _EPSILON:  # a float sum may fall a hair short of 1
+                    self._tokens = max(0.0, self._tokens - 1)
                     return
                 await self._sleep((1 - self._tokens) / self.rate)
 

@@ -131,6 +131,17 @@ def scan_report_table(scans: list) -> Table:
     return table
 
 
+def unscanned_accounts(scans: list) -> list[str]:
+    """One line per account of which nothing could be scanned (its role, STS, its keys)."""
+    lines = []
+    for scan in scans:
+        results = list(scan.report.results.values())
+        if results and all(result.status != "ok" for result in results):
+            first = results[0]
+            lines.append(f"account {scan.report.account} not scanned ({first.error_class}): {first.error}")
+    return lines
+
+
 def resources_table(resources: list) -> Table:
     from streams.analyzers.risk import risks
 
