@@ -131,6 +131,13 @@ def scan_report_table(scans: list) -> Table:
     return table
 
 
+def print_scan_report(console: Console, scans: list) -> None:
+    """The per account/region/type table, then a line per account that could not be scanned."""
+    console.print(scan_report_table(scans))
+    for line in unscanned_accounts(scans):
+        console.print(f"[yellow]{line}[/]", markup=True, highlight=False)
+
+
 def unscanned_accounts(scans: list) -> list[str]:
     """One line per account of which nothing could be scanned (its role, STS, its keys)."""
     lines = []

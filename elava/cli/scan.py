@@ -56,6 +56,6 @@ def run_scan_command(settings: Settings, type_names: list[str] | None, tier_name
     if result.partial:
         for line in unscanned_accounts(result.scans):
             err_console.print(f"[yellow]{line}[/]", markup=True, highlight=False)
-        err_console.print("[yellow]partial scan: failed types keep their last known state (no deletions inferred)[/]")
+        err_console.print("[yellow]partial scan: failed or undelivered types keep their last known state (no deletions inferred)[/]")
         return 3
     return 0

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import random
+from contextlib import AsyncExitStack
+from types import SimpleNamespace
 
 import pytest
 
-from collectors.aws.calls import TokenBucket
+from collectors.aws.calls import AwsCaller, Backoff, BoundClient, ClientPool, TokenBucket
 
 
 class VirtualTime:
@@ -52,3 +55,30 @@ async def test_an_idle_bucket_refills_only_up_to_its_burst():
 def test_a_rate_must_be_positive():
     with pytest.raises(ValueError):
         TokenBucket(0)
+
+
+async def test_every_call_takes_a_token_from_its_region():
+    time = VirtualTime()
+    bound = BoundClient(SimpleNamespace(describe_things=_answer), asyncio.Semaphore(4), "us-east-1",
+                        TokenBucket(1, clock=time.clock, sleep=time.sleep))
+    caller = AwsCaller(Backoff(attempts=1), random.Random(0))
+
+    for _ in range(3):
+        assert await caller.call(bound, "describe_things", {}) == {"ok": True}
+
+    assert time.now == pytest.approx(2.0) and caller.calls == 3
+
+
+async def test_one_bucket_per_region_of_the_account_shared_by_its_services(session, aws):
+    async with AsyncExitStack() as stack:
+        pool = ClientPool(session, stack, max_concurrency=4, endpoint_url=aws, calls_per_second=10)
+        ec2, iam = await pool.get("ec2", "us-east-1"), await pool.get("iam", "us-east-1")
+        elsewhere = await pool.get("ec2", "eu-west-1")
+        unlimited = await ClientPool(session, stack, max_concurrency=4, endpoint_url=aws).get("ec2", "us-east-1")
+
+    assert ec2.limiter is iam.limiter and ec2.limiter is not elsewhere.limiter
+    assert ec2.limiter.rate == 10 and unlimited.limiter is None
+
+
+async def _answer() -> dict:
+    return {"ok": True}

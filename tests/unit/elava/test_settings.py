@@ -40,6 +40,9 @@ def test_environment_overrides_the_file(tmp_path, monkeypatch):
     ("policies: {enforcement_mode: destroy}", "policies.enforcement_mode"),
     ("storage: {retention: forever}", "storage.retention"),
     ("providers: {aws: {regions: []}}", "providers.aws.regions"),
+    ("providers: {aws: {account_concurrency: 0}}", "providers.aws.account_concurrency"),
+    ("providers: {aws: {calls_per_second: -1}}", "providers.aws.calls_per_second"),
+    ("kafka: {max_message_bytes: 1000}", "kafka.max_message_bytes"),  # no room for a page
     ("kafak: {}", "kafak"),
 ])
 def test_bad_settings_name_the_field(tmp_path, yaml_text, field):
