@@ -4,9 +4,9 @@ Pages and the per-shard scan markers go to ``observations`` keyed by shard key, 
 a marker always follows the pages it closes in the same partition. A summary marker
 per account/region/type goes to ``scan-markers`` for people and other systems.
 
-Nothing is fire-and-forget. A page hands back its delivery (the producer's futures,
-resolved when the broker acknowledges); the batcher awaits them before the shard's
-marker, and a marker is awaited here. An event whose bytes do not fit one message
+Nothing is fire-and-forget. A page or marker hands back its delivery (the producer's
+futures, resolved when the broker acknowledges); the batcher awaits a shard's page
+deliveries before its marker, and the marker's before it reports the scan. An event whose bytes do not fit one message
 goes out in parts (`elava.parts`) that the worker joins again.
 """
 
@@ -35,8 +35,8 @@ class KafkaSink:
     async def page(self, obs: Observation) -> asyncio.Future:
         return await self._publish(self.topics.observations, obs.shard, obs, obs.scan_id)
 
-    async def marker(self, marker: ScanMarker) -> None:
-        await _delivered(await self._publish(self.topics.observations, marker.shard, marker, marker.scan_id))
+    async def marker(self, marker: ScanMarker) -> asyncio.Future:
+        return await self._publish(self.topics.observations, marker.shard, marker, marker.scan_id)
 
     async def summaries(self, markers: list[ScanMarker]) -> None:
         """Publish the summary markers, all enqueued before any is awaited."""

@@ -3,10 +3,11 @@
 The streaming driver publishes to Kafka; the embedded driver and the tests keep them
 in memory (`ListSink`). Collectors know only this protocol.
 
-``page`` may return before the page is delivered, handing back its delivery (an
-awaitable that raises if the page was lost); the batcher awaits it before the
-shard's marker. A sink that is done when ``page`` returns hands back None.
-``marker`` returns once the marker is delivered, or raises ``DeliveryFailed``.
+``page`` and ``marker`` may return before the event is delivered, handing back its
+delivery (an awaitable that raises if it was lost); the batcher awaits a shard's
+page deliveries before its marker, and the marker's before the scan is reported. A
+sink that is done when the call returns hands back None; one that knows at once
+that it could not deliver raises ``DeliveryFailed``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ Delivery = Awaitable[object] | None
 class ScanSink(Protocol):
     async def page(self, obs: Observation) -> Delivery: ...
 
-    async def marker(self, marker: ScanMarker) -> None: ...
+    async def marker(self, marker: ScanMarker) -> Delivery: ...
 
 
 @dataclass
@@ -60,6 +61,6 @@ class TeeSink:
         deliveries = [delivery for sink in self.sinks if (delivery := await sink.page(obs)) is not None]
         return asyncio.gather(*deliveries) if deliveries else None
 
-    async def marker(self, marker: ScanMarker) -> None:
-        for sink in self.sinks:
-            await sink.marker(marker)
+    async def marker(self, marker: ScanMarker) -> Delivery:
+        deliveries = [delivery for sink in self.sinks if (delivery := await sink.marker(marker)) is not None]
+        return asyncio.gather(*deliveries) if deliveries else None

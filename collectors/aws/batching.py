@@ -8,8 +8,9 @@ infer deletions; a failed one lists none, so nothing is ever inferred from it.
 A page closes at ``page_size`` resources or before its encoded bytes would pass
 ``page_bytes`` (under the topic's ``max.message.bytes``); a resource larger than that
 alone is a page of its own, which the Kafka sink sends in parts (`elava.parts`).
-A sink may hand back a delivery for each page: a shard's marker is sent only after
-every delivery of its pages is confirmed, and is ``failed`` if any was not.
+A sink may hand back a delivery for each page and marker: a shard's marker is sent
+only after every delivery of its pages is confirmed, and is ``failed`` if any was
+not; a marker that is not delivered fails its scan too.
 """
 
 from __future__ import annotations
@@ -127,17 +128,20 @@ class ShardBatcher:
         their markers say ``failed`` (if they could be sent at all)."""
         await self.flush_all()
         undelivered: dict[str, str] = {}
+        markers = []
         for key in self._all_keys():
             shard = self._shards.get(key)
             reason = await _settle(shard.deliveries) if shard is not None else None
             if reason is None:
                 ids = sorted(shard.ids) if shard is not None else []
-                marker = self._marker(key, finished_at, status="ok", count=len(ids), ids=ids, ids_digest=digest(ids))
+                markers.append(self._marker(key, finished_at, status="ok", count=len(ids), ids=ids,
+                                            ids_digest=digest(ids)))
             else:
-                marker = self._marker(key, finished_at, status="failed", error_class="delivery-failed", error=reason)
-            reason = await self._send_marker(marker) or reason
-            if reason is not None:
                 undelivered[key] = reason
+                markers.append(self._marker(key, finished_at, status="failed", error_class="delivery-failed",
+                                            error=reason))
+        for key, reason in (await self._send_markers(markers)).items():
+            undelivered.setdefault(key, reason)
         return undelivered
 
     async def finish_failed(self, error_class: ErrorClass, error: str, finished_at: datetime) -> None:
@@ -146,11 +150,10 @@ class ShardBatcher:
         for shard in self._shards.values():
             await _settle(shard.deliveries)  # the scan is failed already; only collect the outcomes
         self._shards.clear()
-        for key in self._all_keys():
-            reason = await self._send_marker(self._marker(
-                key, finished_at, status="failed", error_class=error_class, error=error))
-            if reason is not None:
-                log.warning("failed marker for %s not delivered: %s", key, reason)
+        markers = [self._marker(key, finished_at, status="failed", error_class=error_class, error=error)
+                   for key in self._all_keys()]
+        for key, reason in (await self._send_markers(markers)).items():
+            log.warning("failed marker for %s not delivered: %s", key, reason)
 
     def _all_keys(self) -> list[str]:
         scope = self._scope
@@ -163,13 +166,25 @@ class ShardBatcher:
             shard=key, started_at=scope.started_at, finished_at=finished_at, **fields,
         )
 
-    async def _send_marker(self, marker: ScanMarker) -> str | None:
-        """Send a marker and wait for its delivery; why it was not delivered, or None."""
-        try:
-            await self._send(self._sink.marker, marker)
-        except DeliveryFailed as exc:
-            return str(exc)
-        return None
+    async def _send_markers(self, markers: list[ScanMarker]) -> dict[str, str]:
+        """Send markers, all before waiting for any (they are small and go in order);
+        the shards whose marker was not delivered, with why."""
+        reasons: dict[str, str] = {}
+        sent: list[tuple[str, Awaitable[object]]] = []
+        for marker in markers:
+            try:
+                delivery = await self._send(self._sink.marker, marker)
+            except DeliveryFailed as exc:
+                reasons[marker.shard] = str(exc)
+                continue
+            if delivery is not None:
+                sent.append((marker.shard, delivery))
+        for shard, delivery in sent:
+            try:
+                await delivery
+            except Exception as exc:
+                reasons[shard] = f"marker not delivered: {type(exc).__name__}: {exc}"
+        return reasons
 
     @staticmethod
     async def _send(send, event):

@@ -121,12 +121,20 @@ async def test_a_lost_page_makes_its_shards_marker_failed_with_the_reason():
 
 
 async def test_a_marker_that_is_not_delivered_is_reported():
-    class MarkerLost(ListSink):
+    class MarkerRefused(ListSink):
         async def marker(self, marker):
             raise DeliveryFailed("not delivered: KafkaTimeoutError")
 
-    _, undelivered = await batch_all(MarkerLost(), [sg("sg-1")])
+    class MarkerLost(ListSink):
+        async def marker(self, marker):
+            lost = asyncio.get_running_loop().create_future()
+            lost.set_exception(RuntimeError("NotLeaderForPartitionError"))
+            return lost
+
+    _, undelivered = await batch_all(MarkerRefused(), [sg("sg-1")])
     assert list(undelivered.values()) == ["not delivered: KafkaTimeoutError"]
+    _, undelivered = await batch_all(MarkerLost(), [sg("sg-1")])
+    assert list(undelivered.values()) == ["marker not delivered: RuntimeError: NotLeaderForPartitionError"]
 
 
 async def test_a_failed_scan_still_collects_its_deliveries():
