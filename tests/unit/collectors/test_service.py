@@ -144,3 +144,18 @@ async def test_a_slow_account_does_not_hold_the_others(aws, monkeypatch):
 
     assert finished[-1] == accounts[0]
 
+
+
+async def test_an_account_whose_sts_does_not_answer_fails_alone(aws):
+    from elava.demo.simulated import free_port
+
+    settings = load_settings(None, providers__aws__endpoint_url=f"http://127.0.0.1:{free_port()}",
+                             providers__aws__role_name=ROLE)
+    sink = ListSink()
+
+    scan = await service.scan_account_once(settings, ACCOUNTS[0], sink, None, [TYPE])
+
+    [failure] = scan.report.failures()
+    assert failure.error_class == "endpoint-error" and ACCOUNTS[0] in failure.error
+    assert {(m.status, m.error_class) for m in sink.markers} == {("failed", "endpoint-error")}
+    assert len(sink.markers) == 16
