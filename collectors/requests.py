@@ -23,6 +23,7 @@ from collectors.service import AccountScan, discover_accounts, publish_summaries
 from elava.events import ScanRequest, utcnow
 from elava.exceptions import SchemaError
 from elava.kafka import ensure_topics, new_consumer, new_producer, publish
+from elava.layout_record import check_layout
 from elava.settings import Settings, TierSettings
 from elava.topics import Topics
 
@@ -86,7 +87,8 @@ class _Assignments(ConsumerRebalanceListener):
 def new_request_consumer(settings: Settings) -> AIOKafkaConsumer:
     return new_consumer(
         settings.kafka, group_id=settings.collector.group_id, auto_offset_reset="earliest",
-        max_poll_records=settings.providers.aws.account_concurrency, max_poll_interval_ms=int(settings.collector.max_scan_time.total_seconds() * 1000),
+        max_poll_records=settings.providers.aws.account_concurrency,  # scanned together, committed together
+        max_poll_interval_ms=int(settings.collector.max_scan_time.total_seconds() * 1000),
         session_timeout_ms=int(settings.worker.session_timeout.total_seconds() * 1000),
         heartbeat_interval_ms=max(1000, int(settings.worker.session_timeout.total_seconds() * 100)),
     )
@@ -97,6 +99,7 @@ async def serve_scan_requests(settings: Settings, stop: asyncio.Event,
                               on_assign: Callable[[set[int]], None] | None = None) -> None:
     """Consume scan requests as a member of the collector group until ``stop`` is set."""
     await ensure_topics(settings.kafka)
+    await check_layout(settings.kafka)  # before joining the group: another layout's pages help no one
     consumer, producer = new_request_consumer(settings), new_producer(settings.kafka)
     consumer.subscribe([Topics(settings.kafka).scan_requests], listener=_Assignments(on_assign))
     await consumer.start()

@@ -23,6 +23,7 @@ from collectors.aws.errors import SESSION_ERRORS
 from collectors.aws.scanner import ScanReport, fail_account, scan_account
 from collectors.aws.session import plain_session, session_for_account
 from collectors.exceptions import DeliveryFailed
+from collectors.redaction_key import redactor_for
 from collectors.sink import ScanSink
 from elava.events import ScanMarker, utcnow
 from elava.settings import Settings
@@ -75,7 +76,8 @@ async def scan_account_once(settings: Settings, account: str, sink: ScanSink, re
     report = await scan_account(
         session, account, regions, types, sink, buckets=kafka.shard_buckets, page_size=kafka.page_size,
         page_bytes=page_budget(kafka.max_message_bytes), endpoint_url=aws.endpoint_url, scan_id=scan_id,
-        max_concurrency=aws.max_concurrency, calls_per_second=aws.calls_per_second)
+        redactor=redactor_for(settings.collector), max_concurrency=aws.max_concurrency,
+        calls_per_second=aws.calls_per_second)
     return AccountScan(report, started, utcnow())
 
 
@@ -129,9 +131,11 @@ async def run_collector(settings: Settings, interval: float = 0.0, on_scan=None,
     """Scan and publish to Kafka, once or every ``interval`` seconds; True if the last scan was partial."""
     from collectors.publish import KafkaSink
     from elava.kafka import ensure_topics, new_producer
+    from elava.layout_record import check_layout
     from elava.topics import Topics
 
     await ensure_topics(settings.kafka)
+    await check_layout(settings.kafka)  # pages of another layout would land where the store cannot use them
     producer = new_producer(settings.kafka)
     await producer.start()
     try:

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError
 
 from elava.events import Event, cloudevent_headers
+from elava.exceptions import BrokerUnreachable
+from elava.kafka_security import explain_refusal, security_options
 from elava.settings import KafkaSettings
 from elava.topics import Topics
 
 log = logging.getLogger(__name__)
+# How long the first contact with the broker may take. aiokafka's own connect timeout
+# is 40 s per server, and Faust and consumers retry forever: a command told a wrong
+# address must say so promptly instead.
+CONNECT_TIMEOUT = 10.0
 
 
 @dataclass
@@ -27,8 +36,7 @@ class TopicReport:
 async def ensure_topics(settings: KafkaSettings) -> TopicReport:
     """Create every catalog topic that is missing; safe to run any number of times."""
     topics = Topics(settings)
-    admin = new_admin(settings)
-    await admin.start()
+    admin = await start_admin(settings)
     try:
         existing = set(await admin.list_topics())
         wanted = [
@@ -69,25 +77,89 @@ async def _partition_mismatches(admin: AIOKafkaAdminClient, names: list[str], pa
 
 def client_options(settings: KafkaSettings) -> dict[str, Any]:
     """What every aiokafka client of Elava is built with: the one place for connection settings."""
-    return {"bootstrap_servers": settings.bootstrap_servers}
+    return {"bootstrap_servers": settings.bootstrap_servers, **security_options(settings)}
 
 
-def new_producer(settings: KafkaSettings, **options: Any) -> AIOKafkaProducer:
+class _ExplainsRefusal:
+    """A client whose start() says why the brokers refused it, instead of "Unable to bootstrap"."""
+
+    _elava_kafka: KafkaSettings
+
+    async def start(self) -> None:
+        try:
+            await super().start()
+        except KafkaConnectionError as exc:
+            refusal = await explain_refusal(self._elava_kafka)
+            if refusal is None:
+                raise
+            raise refusal from exc
+
+
+class Producer(_ExplainsRefusal, AIOKafkaProducer):
+    pass
+
+
+class Consumer(_ExplainsRefusal, AIOKafkaConsumer):
+    pass
+
+
+class Admin(_ExplainsRefusal, AIOKafkaAdminClient):
+    pass
+
+
+def _explaining(client: _ExplainsRefusal, settings: KafkaSettings) -> Any:
+    client._elava_kafka = settings
+    return client
+
+
+def new_producer(settings: KafkaSettings, **options: Any) -> Producer:
     # Idempotence keeps per-partition order across retries: a scan marker must
     # never overtake the pages it closes. A record over the topic's limit is refused
     # here, at send, rather than by the broker after the fact.
     defaults = {"enable_idempotence": True, "acks": "all", "linger_ms": 5, "compression_type": None,
                 "max_request_size": settings.max_message_bytes}
-    return AIOKafkaProducer(**client_options(settings), **{**defaults, **options})
+    return _explaining(Producer(**client_options(settings), **{**defaults, **options}), settings)
 
 
-def new_consumer(settings: KafkaSettings, *topics: str, **options: Any) -> AIOKafkaConsumer:
+def new_consumer(settings: KafkaSettings, *topics: str, **options: Any) -> Consumer:
     """A consumer (offsets committed by hand unless ``enable_auto_commit`` is passed)."""
-    return AIOKafkaConsumer(*topics, **client_options(settings), **{"enable_auto_commit": False, **options})
+    consumer = Consumer(*topics, **client_options(settings), **{"enable_auto_commit": False, **options})
+    return _explaining(consumer, settings)
 
 
-def new_admin(settings: KafkaSettings) -> AIOKafkaAdminClient:
-    return AIOKafkaAdminClient(**client_options(settings))
+def new_admin(settings: KafkaSettings) -> Admin:
+    return _explaining(Admin(**client_options(settings)), settings)
+
+
+async def start_admin(settings: KafkaSettings, timeout: float = CONNECT_TIMEOUT) -> AIOKafkaAdminClient:
+    """A started admin client; BrokerUnreachable (naming the servers and why) after ``timeout``."""
+    admin = new_admin(settings)
+    with _log_records("aiokafka") as reasons:
+        try:
+            await asyncio.wait_for(admin.start(), timeout)
+        except (KafkaConnectionError, TimeoutError) as exc:
+            await admin.close()
+            why = reasons[-1] if reasons else f"no answer within {timeout:.0f}s"
+            raise BrokerUnreachable(f"no Kafka broker answers at {settings.bootstrap_servers} "
+                                    f"(kafka.bootstrap_servers): {why}") from exc
+    for reason in reasons:  # one of several servers failed: still worth knowing
+        log.warning("%s", reason)
+    return admin
+
+
+@contextmanager
+def _log_records(name: str) -> Iterator[list[str]]:
+    """Hold back what a logger says (aiokafka logs why a connect failed, but raises without it)."""
+    logger, messages = logging.getLogger(name), []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: messages.append(record.getMessage())
+    propagate, logger.propagate = logger.propagate, False
+    logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 async def publish(producer: AIOKafkaProducer, topic: str, key: str, event: Event, source: str) -> asyncio.Future:

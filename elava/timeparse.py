@@ -24,7 +24,13 @@ def parse_ago(text: str) -> timedelta | None:
 
 def parse_time(text: str, now: datetime | None = None) -> datetime:
     """An aware UTC datetime for ``text``; ValueError saying what is accepted otherwise."""
-    now = now or datetime.now(UTC)
+    try:
+        return _parse_time(text, now or datetime.now(UTC))
+    except OverflowError:  # e.g. 99999999999d ago, or year 1 moved to UTC
+        raise ValueError(f"out of range: {text!r} (times go from year 1 to 9999)") from None
+
+
+def _parse_time(text: str, now: datetime) -> datetime:
     if text.strip().lower() == "now":
         return now
     ago = parse_ago(text)

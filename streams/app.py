@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import socket
 from typing import Any
 
 import faust
@@ -27,18 +28,21 @@ from elava.events import (
     TrailEvent,
     cloudevent_headers,
 )
-from elava.exceptions import SchemaError
+from elava.exceptions import ElavaError, SchemaError
 from elava.parts import Part
 from elava.settings import Settings
+from elava.signing import keyring_from, signed_headers
 from elava.topics import Topics
 from streams.batch_send import BatchedSends
 from streams.chunks import PartAssembler
-from streams.faust_kv import ChangelogBatcher, FaustPartitionKV, WorkerReadKV
+from streams.dlq import dead_letter
+from streams.faust_auth import broker_credentials
+from streams.faust_kv import ChangelogBatcher, FaustPartitionKV
 from streams.inputs import parse_observation_message
 from streams.process import PartitionProcessor
-from streams.store.api import OPENAPI, ROUTES, answer
-from streams.store.queries import TemporalQueries
 from streams.store.versioned import VersionStore
+from streams.web import web_options, wire_query_api
+from streams.worker_layout import WorkerLayout
 
 log = logging.getLogger("elava.worker")
 SOURCE = "elava/worker"
@@ -55,14 +59,14 @@ RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_s
 
 def create_app(settings: Settings) -> faust.App:
     kafka = settings.kafka
+    settings.worker.data_dir.mkdir(parents=True, exist_ok=True)  # Faust makes only the last folder
     app = faust.App(
         settings.worker.app_id,
         broker=[f"kafka://{server.strip()}" for server in kafka.bootstrap_servers.split(",")],
+        broker_credentials=broker_credentials(kafka),
         store="rocksdb://", datadir=str(settings.worker.data_dir),
         topic_partitions=kafka.partitions, topic_replication_factor=kafka.replication_factor,
-        consumer_auto_offset_reset="earliest", producer_acks=-1,
-        web_enabled=settings.worker.web_port > 0, web_port=settings.worker.web_port or None,
-        web_bind=settings.worker.web_host, web_host=settings.worker.web_host,
+        consumer_auto_offset_reset="earliest", producer_acks=-1, **web_options(settings.worker),
         broker_commit_interval=1.0, table_standby_replicas=0,
         # A part of a chunked page is kept in the table: its changelog record (or its
         # dead letter) is as large as the collectors' messages.
@@ -109,7 +113,7 @@ def wire(app: faust.App, settings: Settings) -> None:
     # and CloudTrail events meet in one partition of the table.
     inputs = app.topic(topics.observations, topics.cloudtrail, partitions=partitions, **RAW)
     outputs = {name: app.topic(getattr(topics, name), partitions=partitions, **RAW)
-               for name in ("changes", "attributed_changes", "drift", "policy_decisions", "actions", "dlq")}
+               for name in ("changes", "attributed_changes", "drift", "policy_decisions", "actions")}
     outputs["cloudtrail_topic"] = topics.cloudtrail
     table = app.Table("mvcc", partitions=partitions, key_type=bytes, value_type=bytes,
                       schema=faust.Schema(**RAW), options=rocksdb_options(settings))
@@ -119,6 +123,10 @@ def wire(app: faust.App, settings: Settings) -> None:
     changelog = ChangelogBatcher(table, sends)
     outputs["sends"] = sends
     outputs["policies"] = load_policies(settings)  # compiled once, used by every message
+    # Dead letters ride with the outputs: headers exactly as given, delivered before the commit.
+    outputs["dead_letter"] = lambda key, value, headers: sends.add_keyed(topics.dlq, key, value, headers)
+    outputs["layout"] = WorkerLayout(settings.kafka, sends, SOURCE)
+    outputs["signer"] = keyring_from(settings.signing).signer()  # action requests are signed (docs/executor.md)
 
     @app.agent(inputs, name="observe")
     async def observe(stream: faust.StreamT) -> None:
@@ -147,25 +155,6 @@ def rocksdb_options(settings: Settings) -> dict[str, int]:
             "block_cache_size": settings.worker.rocksdb_block_cache_mib * mib}
 
 
-def wire_query_api(app: faust.App, table: Any) -> None:
-    """GET /v1/... : time travel over the partitions this worker holds (read-only)."""
-    for path in ROUTES:
-        app.page(path)(_query_view(path, table))
-
-    @app.page("/openapi.json")
-    async def openapi(self: Any, request: Any) -> Any:
-        return self.json(OPENAPI)
-
-
-def _query_view(path: str, table: Any) -> Any:
-    async def view(self: Any, request: Any) -> Any:
-        status, body = answer(path, TemporalQueries(VersionStore(WorkerReadKV(table))), request.query)
-        return self.json(body, status=status)
-
-    view.__name__ = "query_" + path.rsplit("/", 1)[-1]
-    return view
-
-
 def parse_message(message: Any, cloudtrail_topic: str) -> Observation | ScanMarker | TrailEvent | Part:
     if message.topic == cloudtrail_topic:
         if not message.key:
@@ -179,19 +168,24 @@ async def handle_message(message: Any, table: Any, outputs: dict[str, Any], chan
     try:
         parsed = PartAssembler(kv).complete(parse_message(message, outputs["cloudtrail_topic"]))
     except SchemaError as exc:
-        await dead_letter(outputs["dlq"], message, str(exc))
+        await dead_letter(outputs["dead_letter"], message, str(exc), by=SOURCE)
         return
     if parsed is None:
         return  # one part of a chunked page or marker: handled whole when its last part arrives
     try:
         store = VersionStore(kv)
+        refusal = await outputs["layout"].refusal(parsed, store, message.partition)
+        if refusal is not None:
+            await dead_letter(outputs["dead_letter"], message, refusal, by=SOURCE)
+            return
         produced = PartitionProcessor(store, outputs["policies"]).process(parsed)
     except Exception as exc:  # a poison message must not stop the worker
         log.exception("processing failed; sending to the DLQ")
-        await dead_letter(outputs["dlq"], message, f"processing error: {type(exc).__name__}: {exc}")
+        reason = f"processing error: {type(exc).__name__}: {exc}"
+        await dead_letter(outputs["dead_letter"], message, reason, by=SOURCE)
         return
     for event in produced:
-        await send(outputs["sends"], outputs[OUTPUT_OF[type(event)]], _key_of(event), event)
+        await send(outputs["sends"], outputs[OUTPUT_OF[type(event)]], _key_of(event), event, outputs["signer"])
 
 
 OUTPUT_OF = {ChangeEvent: "changes", AttributedChange: "attributed_changes", DriftEvent: "drift",
@@ -202,30 +196,36 @@ def _key_of(event: Event) -> str:
     return event.change.uid if isinstance(event, AttributedChange) else event.uid
 
 
-async def send(sends: BatchedSends, topic: Any, key: str, event: Event) -> None:
+async def send(sends: BatchedSends, topic: Any, key: str, event: Event, signer: Any = None) -> None:
     """One output event, keyed by uid, batched with the others of this input message."""
-    await sends.add_keyed(topic.get_topic_name(), key.encode(), event.to_bytes(), cloudevent_headers(event, SOURCE))
-
-
-async def dead_letter(topic: Any, message: Any, reason: str) -> None:
-    """Original key and bytes, untouched; why and where from in headers (Kafka Connect style)."""
-    headers = [
-        ("elava_dlq_reason", reason.encode()[:8192]),
-        ("elava_dlq_topic", str(message.topic).encode()),
-        ("elava_dlq_partition", str(message.partition).encode()),
-        ("elava_dlq_offset", str(message.offset).encode()),
-    ]
-    log.warning("dead letter from %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason)
-    await topic.send(key=message.key, value=message.value, headers=headers)
+    value, headers = event.to_bytes(), cloudevent_headers(event, SOURCE)
+    if isinstance(event, ActionRequest):  # the executor acts only on what a key holder signed
+        headers += signed_headers(value, signer)
+    await sends.add_keyed(topic.get_topic_name(), key.encode(), value, headers)
 
 
 def run_worker(settings: Settings, loglevel: str = "INFO") -> None:
     """Run the worker in the foreground until SIGINT/SIGTERM."""
     from faust.worker import Worker
 
+    check_web_port(settings)
     app = create_app(settings)
     worker = Worker(app, loglevel=loglevel, quiet=True)
     # Faust's terminal spinner sets the root logger to DEBUG so that every log call turns
     # it: each debug() in aiokafka and Faust (several per message sent) then builds a record.
     worker.spinner = None
     worker.execute_from_commandline()
+
+
+def check_web_port(settings: Settings) -> None:
+    """Faust fails deep in its start-up, with pages of log, if the port is taken: say it first."""
+    host, port = settings.worker.web_host, settings.worker.web_port
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the web server does
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ElavaError(f"cannot serve the query API on {host}:{port} (worker.web_port): {exc.strerror}; "
+                             "is another worker running here? Set worker.web_port (0 turns the API off)") from exc

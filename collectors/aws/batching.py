@@ -107,6 +107,7 @@ class ShardBatcher:
         return Observation(
             scan_id=scope.scan_id, account=scope.account, region=scope.region, type=scope.type_name,
             shard=key, page=number, observed_at=scope.started_at, resources=resources,
+            shard_buckets=scope.buckets,
         )
 
     async def _flush(self, key: str, shard: _Shard) -> None:
@@ -163,7 +164,7 @@ class ShardBatcher:
         scope = self._scope
         return ScanMarker(
             scan_id=scope.scan_id, account=scope.account, region=scope.region, type=scope.type_name,
-            shard=key, started_at=scope.started_at, finished_at=finished_at, **fields,
+            shard=key, started_at=scope.started_at, finished_at=finished_at, shard_buckets=scope.buckets, **fields,
         )
 
     async def _send_markers(self, markers: list[ScanMarker]) -> dict[str, str]:

@@ -1,14 +1,12 @@
-"""What every command shares: settings loading that fails clearly, and the console."""
+"""What every command shares: settings loading, and the consoles."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import typer
 from rich.console import Console
 
-from elava.exceptions import SettingsError
 from elava.settings import Settings, load_settings
 
 console = Console()
@@ -17,9 +15,5 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 
 def settings_or_exit(config: Path | None, **overrides: Any) -> Settings:
-    """Load settings; on a bad field print what is wrong and exit with status 2."""
-    try:
-        return load_settings(config, **overrides)
-    except SettingsError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-        raise typer.Exit(code=2) from None
+    """Load settings; a bad field raises SettingsError, which ends the command with status 2."""
+    return load_settings(config, **overrides)

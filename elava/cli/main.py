@@ -10,9 +10,11 @@ from typing import Annotated
 import typer
 
 from elava.cli.common import console, settings_or_exit
+from elava.cli.errors import ElavaGroup
 
+# ElavaGroup turns every failure into one line and an exit code (elava/cli/errors.py).
 app = typer.Typer(help="Elava: living infrastructure engine for AWS.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+                  pretty_exceptions_enable=False, cls=ElavaGroup)
 topics_app = typer.Typer(help="Kafka topics of the pipeline.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 
@@ -20,6 +22,12 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="elava.ya
 BootstrapOpt = Annotated[str | None, typer.Option("--bootstrap-servers", "-b", help="Kafka bootstrap servers, e.g. 127.0.0.1:9092.")]
 EndpointOpt = Annotated[str | None, typer.Option("--endpoint-url", envvar="AWS_ENDPOINT_URL", help="AWS endpoint (e.g. a moto server).")]
 RegionOpt = Annotated[list[str] | None, typer.Option("--region", "-r", help="Region to scan (repeatable).")]
+
+
+@app.callback()
+def global_options(debug: Annotated[bool, typer.Option(
+        "--debug", envvar="ELAVA_DEBUG", help="On an error, also print its traceback.")] = False) -> None:
+    """Options of every command (read by ElavaGroup)."""
 
 
 @topics_app.command("create")
@@ -52,10 +60,14 @@ def worker(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
            loglevel: Annotated[str, typer.Option(help="Log level.")] = "INFO") -> None:
     """Run a stream worker (Faust): observations in; changes, drift and DLQ out."""
     from elava.kafka import ensure_topics
+    from elava.layout_record import check_layout
     from streams.app import run_worker
+    from streams.web import check_exposure
 
     settings = settings_or_exit(config, kafka__bootstrap_servers=bootstrap_servers)
+    check_exposure(settings.worker)  # before any broker call: an open API without a token stops start-up
     asyncio.run(ensure_topics(settings.kafka))
+    asyncio.run(check_layout(settings.kafka))  # the store's shard layout, if one was recorded
     run_worker(settings, loglevel=loglevel)
 
 
@@ -144,6 +156,8 @@ from elava.cli import queries; queries.register(app)  # noqa: E402,E702,I001  hi
 from elava.cli import trail; trail.register(app)  # noqa: E402,E702,I001  trail explain
 from elava.cli import policy; policy.register(app)  # noqa: E402,E702,I001  policy list, eval, test
 from elava.cli import executor; executor.register(app)  # noqa: E402,E702,I001  executor
+from elava.cli import dlq; dlq.register(app)  # noqa: E402,E702,I001  dlq list, replay
+from elava.cli import actions; actions.register(app)  # noqa: E402,E702,I001  actions (audit trail)
 
 
 def main() -> None:

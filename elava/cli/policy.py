@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import orjson
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from elava.cli.common import console, err_console, settings_or_exit
@@ -41,13 +42,16 @@ def _engine(config: Path | None, path: Path | None, mode: str | None = None):
 def list_policies(config: ConfigOpt = None, path: PathOpt = None, mode: ModeOpt = None) -> None:
     """The loaded policies: mode, effective mode under the global ceiling, types, description."""
     engine = _engine(config, path, mode)
-    table = Table(title=f"global enforcement mode: {engine.enforcement_mode}")
-    for column in ("policy", "mode", "effective", "severity", "resource types", "description"):
-        table.add_column(column, overflow="fold")
+    from elava.cli.render import make_table
+
+    # The description under the name: on 80 columns the short columns stay whole.
+    table = make_table("policy", "mode", "effective", "severity", "resource types",
+                       whole=("mode", "effective", "severity", "resource types"), show_lines=True,
+                       title=f"global enforcement mode: {engine.enforcement_mode}")
     for loaded in engine.policies:
         definition = loaded.policy.definition
-        table.add_row(loaded.name, loaded.mode, loaded.effective_mode, definition.severity,
-                      "\n".join(definition.resource_types) or "all", definition.description)
+        table.add_row(f"{loaded.name}\n[dim]{escape(definition.description)}[/]", loaded.mode, loaded.effective_mode,
+                      definition.severity, "\n".join(definition.resource_types) or "all")
     console.print(table)
 
 

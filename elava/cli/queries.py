@@ -18,7 +18,6 @@ import orjson
 import typer
 
 from elava.cli.common import console, err_console, settings_or_exit
-from elava.exceptions import StoreError
 from elava.timeparse import parse_time
 from streams.store.queries import InventoryFilter, TemporalQueries
 
@@ -41,11 +40,7 @@ def reading(config: Path | None) -> Iterator[TemporalQueries]:
     from streams.store.kv import RocksKV
     from streams.store.versioned import VersionStore
 
-    settings = settings_or_exit(config)
-    try:
-        kv = RocksKV(settings.storage.path, read_only=True)
-    except StoreError as exc:
-        fail(str(exc))
+    kv = RocksKV(settings_or_exit(config).storage.path, read_only=True)  # StoreError: one line, exit 1
     try:
         yield TemporalQueries(VersionStore(kv))
     finally:

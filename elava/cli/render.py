@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 
 from elava.events import ActionRequest, ChangeEvent, DriftEvent, PolicyDecision
@@ -12,6 +12,16 @@ from streams.analyzers.drift import describe
 
 KIND_STYLE = {"created": "green", "modified": "yellow", "deleted": "red"}
 SEVERITY_STYLE = {"info": "dim", "low": "cyan", "medium": "yellow", "high": "bold red", "critical": "bold white on red"}
+
+
+def make_table(*headers: str, whole: tuple[str, ...] = (), **options: Any) -> Table:
+    """A table that never cuts a cell: on a narrow terminal text folds onto a next line
+    instead of ending in "…". The ``whole`` columns (ids: what people copy into the next
+    command) keep their width; the others give way to them."""
+    made = Table(**options)
+    for header in headers:
+        made.add_column(header, overflow="fold", no_wrap=header in whole)
+    return made
 
 
 def label(change: ChangeEvent) -> str:
@@ -32,9 +42,7 @@ def change_details(change: ChangeEvent) -> str:
 
 def changes_table(changes: list[ChangeEvent], drift: list[DriftEvent]) -> Table:
     severity = {d.change_id: d.severity for d in drift}
-    table = Table(show_header=True, header_style="bold", expand=False)
-    for column in ("when (UTC)", "change", "resource", "what changed", "drift"):
-        table.add_column(column, overflow="fold")
+    table = make_table("when (UTC)", "change", "resource", "what changed", "drift", header_style="bold")
     for change in changes:
         level = severity.get(change.event_id, "")
         table.add_row(
@@ -50,9 +58,7 @@ def policy_table(decisions: list[PolicyDecision], actions: list[ActionRequest]) 
     asked: dict[str, list[ActionRequest]] = {}
     for action in actions:
         asked.setdefault(action.decision_id, []).append(action)
-    table = Table(show_header=True, header_style="bold", expand=False)
-    for column in ("policy", "resource", "finding", "asks (mode)"):
-        table.add_column(column, overflow="fold")
+    table = make_table("policy", "resource", "finding", "asks (mode)", header_style="bold")
     for decision in sorted(decisions, key=lambda d: (d.policy, d.uid)):
         requests = asked.get(decision.event_id, [])
         findings = decision.messages or [a.reason for a in requests]
@@ -113,21 +119,24 @@ def step_json(number: int, act: Any) -> dict[str, Any]:
 
 
 def topic_catalog_table(topics: Any) -> Table:
-    table = Table("topic", "key", "cleanup", "retention", "what it carries")
+    table = make_table("topic", "key", "cleanup", "retention", "what it carries")
     for name, spec in topics.all():
         days = f"{spec.retention_ms // 86_400_000}d" if spec.retention_ms else "forever"
         table.add_row(name, spec.key, spec.cleanup_policy, days, spec.description)
     return table
 
 
-def scan_report_table(scans: list) -> Table:
-    """Per account/region/type: ok or failed, how many, how many AWS calls."""
-    table = Table("account", "region", "type", "status", "resources", "AWS calls", "error")
-    for scan in scans:
-        for result in sorted(scan.report.results.values(), key=lambda r: (r.region, r.type)):
-            status = "[green]ok[/]" if result.status == "ok" else f"[bold red]failed ({result.error_class})[/]"
-            table.add_row(scan.report.account, result.region, result.type, status, str(result.count),
-                          str(result.calls), result.error or "")
+def scan_report_table(scans: list) -> Group:
+    """Per account (a table each), per region and type: ok or failed, how many, how many AWS calls."""
+    return Group(*(_scan_table(scan.report) for scan in scans))
+
+
+def _scan_table(report: Any) -> Table:
+    table = make_table("region", "type", "status", "found", "calls", "error", whole=("region", "type"),
+                       title=f"scan of account {report.account}")
+    for result in sorted(report.results.values(), key=lambda r: (r.region, r.type)):
+        status = "[green]ok[/]" if result.status == "ok" else f"[bold red]failed ({result.error_class})[/]"
+        table.add_row(result.region, result.type, status, str(result.count), str(result.calls), result.error or "")
     return table
 
 
@@ -152,10 +161,10 @@ def unscanned_accounts(scans: list) -> list[str]:
 def resources_table(resources: list) -> Table:
     from streams.analyzers.risk import risks
 
-    table = Table("type", "id", "name", "account", "region", "owner", "risk")
+    table = make_table("type\nid", "name", "account\nregion", "owner", "risk", whole=("type\nid", "account\nregion"))
     for r in sorted(resources, key=lambda r: (r.type, r.account, r.region, r.id)):
         owner = r.tags.get("owner") or r.tags.get("Owner") or "[yellow]untracked[/]"
-        table.add_row(r.type, r.id, r.name or "", r.account, r.region, owner, ", ".join(risks(r)))
+        table.add_row(f"{r.type}\n{r.id}", r.name or "", f"{r.account}\n{r.region}", owner, ", ".join(risks(r)))
     return table
 
 

@@ -18,7 +18,6 @@ from elava.cli.render import (
     unscanned_accounts,
 )
 from elava.embedded import embedded_scan
-from elava.exceptions import SettingsError
 from elava.settings import Settings
 from streams.analyzers.risk import high_risk_untracked, is_tracked, risks
 
@@ -31,22 +30,21 @@ def _types_per_scope(type_names: list[str] | None) -> dict[str, int]:
 
 def run_scan_command(settings: Settings, type_names: list[str] | None, tier_names: list[str] | None,
                      risk_only: bool, output: str) -> int:
-    try:
-        if output == "json":
-            result = asyncio.run(embedded_scan(settings, type_names, tier_names))
-        else:
-            with ScanProgress.bars() as bars:
-                progress = ScanProgress(bars, _types_per_scope(type_names))
-                result = asyncio.run(embedded_scan(settings, type_names, tier_names, progress))
-    except SettingsError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
-        return 2
+    if output == "json":
+        result = asyncio.run(embedded_scan(settings, type_names, tier_names))
+    else:
+        with ScanProgress.bars() as bars:
+            progress = ScanProgress(bars, _types_per_scope(type_names))
+            result = asyncio.run(embedded_scan(settings, type_names, tier_names, progress))
     resources = [r for r in result.resources if high_risk_untracked(r)] if risk_only else result.resources
     if output == "json":
         for resource in resources:
             record = {**resource_json(resource), "tracked": is_tracked(resource), "risks": risks(resource)}
             print(orjson.dumps(record).decode())
     else:
+        if result.layout_moved:
+            console.print(f"store layout: {result.layout_moved} memberships moved to "
+                          f"kafka.shard_buckets={settings.kafka.shard_buckets}", highlight=False)
         console.print(resources_table(resources))
         console.print(scan_report_table(result.scans))
         if result.outputs.changes and not risk_only:

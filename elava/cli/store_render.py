@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.table import Table
 
+from elava.cli.render import make_table
 from elava.events import FieldChange
 from streams.analyzers.drift import describe
 from streams.store.queries import Authorship
@@ -24,10 +25,11 @@ def kind_cell(kind: str) -> str:
 
 
 def resource_label(resource: dict[str, Any] | None, uid: str) -> str:
+    """Type, id and name on lines of their own: a narrow table keeps each whole."""
     if not resource:
         return uid
     ident, name = resource.get("id") or uid, resource.get("name")
-    return f"{resource.get('type', '')} {ident}" + (f" ({name})" if name and name != ident else "")
+    return f"{resource.get('type', '')}\n{ident}" + (f"\n({name})" if name and name != ident else "")
 
 
 def what_changed(version: Version) -> str:
@@ -40,7 +42,7 @@ def what_changed(version: Version) -> str:
 
 
 def history_table(versions: list[Version]) -> Table:
-    table = Table("version", "change", "valid from (UTC)", "valid to (UTC)", "what changed")
+    table = make_table("version", "change", "valid from (UTC)", "valid to (UTC)", "what changed")
     for v in versions:
         table.add_row(f"v{v.version}", kind_cell(v.kind), when(v.valid_from), when(v.valid_to) or "now",
                       what_changed(v))
@@ -48,17 +50,18 @@ def history_table(versions: list[Version]) -> Table:
 
 
 def inventory_table(versions: list[Version]) -> Table:
-    table = Table("type", "id", "name", "account", "region", "tags", "version", "since (UTC)")
+    table = make_table("resource", "account\nregion", "tags", "version", "since (UTC)",
+                       whole=("resource", "account\nregion"))
     rows = sorted(versions, key=lambda v: (v.resource["type"], v.resource["region"], v.resource["id"]))
     for v in rows:
         r = v.resource
-        table.add_row(r["type"], r["id"], r.get("name") or "", r["account"], r["region"],
-                      str(len(r.get("tags") or {})), f"v{v.version}", when(v.valid_from))
+        table.add_row(resource_label(r, v.uid), f"{r['account']}\n{r['region']}", str(len(r.get("tags") or {})),
+                      f"v{v.version}", when(v.valid_from))
     return table
 
 
 def changes_table(rows: list[tuple[Version, dict[str, Any] | None]]) -> Table:
-    table = Table("when (UTC)", "change", "resource", "version", "what changed")
+    table = make_table("when (UTC)", "change", "resource", "version", "what changed", whole=("resource",))
     for version, subject in rows:
         table.add_row(when(version.valid_from), kind_cell(version.kind), resource_label(subject, version.uid),
                       f"v{version.version}", what_changed(version))
@@ -66,7 +69,7 @@ def changes_table(rows: list[tuple[Version, dict[str, Any] | None]]) -> Table:
 
 
 def who_table(rows: list[Authorship]) -> Table:
-    table = Table("version", "when (UTC)", "change", "who", "how", "confidence", "evidence")
+    table = make_table("version", "when (UTC)", "change", "who", "how", "confidence", "evidence")
     for row in rows:
         v = row.version
         confidence = f"{row.confidence:.2f}" if row.confidence is not None else ""

@@ -5,8 +5,10 @@ exact resource match). Its score adds up:
 
 - 0.55 exact resource match;
 - up to 0.30 for an event name consistent with the change (a tag API for a tag
-  diff, an ingress API for a new rule, a create for a creation); a contradicting
-  name (a delete for a creation) takes 0.30 away;
+  diff, the rule call whose effect the diff shows — an Authorize…Ingress for a new
+  ingress rule —, a create for a creation), 0.10 for a generic mutation (another
+  Modify*/Update*, another rule call on a rule diff); a contradicting name (a delete
+  for a creation) takes 0.30 away;
 - up to 0.15 for time: inside the window between the previous scan and this one,
   fading outside it (``slack`` before, ``skew`` after); beyond that the event
   explains another version.
@@ -21,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from elava.events import Actor, ChangeEvent, TrailEvent
+from elava.events import Actor, ChangeEvent, FieldChange, TrailEvent
 from streams.attribution.heuristics import guess_from_tags
 
 RESOURCE_MATCH, CONSISTENT, GENERIC, TIMELY = 0.55, 0.30, 0.10, 0.15
@@ -32,6 +34,7 @@ TAGS = ("CreateTags", "DeleteTags", "TagResource", "UntagResource", "AddTags", "
         "RemoveTagsFromResource", "TagLogGroup", "TagQueue")
 RULES = ("AuthorizeSecurityGroup", "RevokeSecurityGroup", "ModifySecurityGroupRules",
          "UpdateSecurityGroupRuleDescriptions")
+RULE_SIDES = {"attributes.ingress": "Ingress", "attributes.egress": "Egress"}
 STATE = ("Start", "Stop", "Reboot", "Terminate", "Hibernate")
 MUTATE = ("Modify", "Update", "Put", "Attach", "Detach", "Associate", "Disassociate", "Enable", "Disable", "Set",
           "Change", "Replace", "Reset", "Add", "Remove", "Apply", "Authorize", "Revoke")
@@ -63,6 +66,33 @@ class Attribution:
                 "evidence": self.evidence, "method": self.method}
 
 
+def _without_description(rule: object) -> object:
+    return {k: v for k, v in rule.items() if k != "description"} if isinstance(rule, dict) else rule
+
+
+def _rule_calls(diff: list[FieldChange]) -> set[str]:
+    """The security-group rule calls (exact event names) whose effect ``diff`` shows.
+
+    A rule added is an Authorize, a rule removed a Revoke, on its side (ingress or
+    egress); a rule removed and another added on one side may be one
+    ModifySecurityGroupRules, and an UpdateSecurityGroupRuleDescriptions when the two
+    differ only by their description.
+    """
+    calls: set[str] = set()
+    for path, side in RULE_SIDES.items():
+        added = [d.new for d in diff if d.path == path and d.op == "add"]
+        removed = [d.old for d in diff if d.path == path and d.op == "remove"]
+        if added:
+            calls.add(f"AuthorizeSecurityGroup{side}")
+        if removed:
+            calls.add(f"RevokeSecurityGroup{side}")
+        if added and removed:
+            calls.add("ModifySecurityGroupRules")
+            if any(_without_description(a) == _without_description(r) for a in added for r in removed):
+                calls.add(f"UpdateSecurityGroupRuleDescriptions{side}")
+    return calls
+
+
 def _name_score(change: ChangeEvent, name: str) -> float:
     if change.kind != "modified" and name.startswith(TAGS):
         return 0.0  # CreateTags creates no resource; DeleteTags deletes none
@@ -70,15 +100,17 @@ def _name_score(change: ChangeEvent, name: str) -> float:
         return CONSISTENT if name.startswith(CREATE) else (-CONSISTENT if name.startswith(DELETE) else 0.0)
     if change.kind == "deleted":
         return CONSISTENT if name.startswith(DELETE) else (-CONSISTENT if name.startswith(CREATE) else 0.0)
+    if name.startswith(RULES):  # a rule call on a rule diff it does not show still touched the rules
+        rule_calls = _rule_calls(change.diff)
+        return (CONSISTENT if name in rule_calls else GENERIC) if rule_calls else 0.0
     paths = [d.path for d in change.diff]
     specific = (
         (any(p.startswith("tags.") for p in paths) and name.startswith(TAGS))
-        or (any(p.startswith(("attributes.ingress", "attributes.egress")) for p in paths) and name.startswith(RULES))
         or ("attributes.state" in paths and name.startswith(STATE))
     )
     if specific:
         return CONSISTENT
-    return GENERIC if name.startswith(MUTATE) and not name.startswith(TAGS + RULES) else 0.0
+    return GENERIC if name.startswith(MUTATE) and not name.startswith(TAGS) else 0.0
 
 
 def _time_score(event_time: datetime, window: Window) -> float:

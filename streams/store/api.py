@@ -12,7 +12,7 @@ from typing import Any
 
 from elava.events import utcnow
 from elava.timeparse import parse_time
-from streams.store.openapi import OPENAPI  # noqa: F401 (served by the worker)
+from streams.store.openapi import OPENAPI
 from streams.store.queries import InventoryFilter, TemporalQueries
 from streams.store.render_json import inventory_json, version_json, who_json
 
@@ -65,8 +65,18 @@ def who(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
     return 200, [who_json(row) for row in q.who(_uid(params), _moment(params, "since"), _moment(params, "until"))]
 
 
+def _tags(params: Mapping[str, str]) -> dict[str, str]:
+    text, tags = params.get("tag"), {}
+    for pair in text.split(",") if text else []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise BadRequest(f"tag: expected key=value[,key=value], got {text!r}")
+        tags[key] = value
+    return tags
+
+
 def inventory(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
-    tags = dict(pair.split("=", 1) for pair in params.get("tag", "").split(",") if "=" in pair)
+    tags = _tags(params)
     where = InventoryFilter(params.get("account"), params.get("region"), params.get("type"), tags)
     limit, rows = _limit(params), []
     for version in q.inventory(_moment(params, "at", utcnow()), where):
@@ -94,11 +104,23 @@ ROUTES: dict[str, Callable[[TemporalQueries, Mapping[str, str]], Answer]] = {
 }
 
 
+# What each endpoint accepts, from its OpenAPI description (one home for the fact).
+ACCEPTED = {path: frozenset(p["name"] for p in OPENAPI["paths"][path]["get"]["parameters"]) for path in ROUTES}
+
+
+def _known_only(path: str, params: Mapping[str, str]) -> None:
+    """A misspelt filter must not answer as if there were none."""
+    unknown = sorted(set(params) - ACCEPTED[path])
+    if unknown:
+        raise BadRequest(f"unknown parameter(s) {', '.join(unknown)}; {path} takes {', '.join(sorted(ACCEPTED[path]))}")
+
+
 def answer(path: str, queries: TemporalQueries, params: Mapping[str, str]) -> Answer:
     handler = ROUTES.get(path)
     if handler is None:
         return 404, {"error": f"no such endpoint {path}"}
     try:
+        _known_only(path, params)
         return handler(queries, params)
     except BadRequest as exc:
         return 400, {"error": str(exc)}

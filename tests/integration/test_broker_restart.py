@@ -1,4 +1,7 @@
-"""The broker restarts mid-run: the worker and the publishers reconnect and lose nothing.
+"""The broker restarts mid-run: the worker and the publisher reconnect and lose nothing.
+
+One producer and one worker process live through the restart; the second round is
+handed to the producer while the broker is down, so it crosses the restart in flight.
 
 This test runs its own broker (the session's one stays up for the other tests).
 """
@@ -6,6 +9,7 @@ This test runs its own broker (the session's one stays up for the other tests).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import uuid
@@ -25,7 +29,7 @@ from tests.integration.reading import read_topic
 from tests.integration.test_crash_recovery import observation, resource
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-RESOURCES = 2000
+RESOURCES, PAGE = 2000, 200
 
 
 def broker(command: str, env: dict) -> None:
@@ -33,17 +37,11 @@ def broker(command: str, env: dict) -> None:
     assert done.returncode == 0, done.stderr
 
 
-async def publish_round(settings, round_: int) -> None:
-    producer = new_producer(settings.kafka)
-    await producer.start()
-    try:
-        sink = KafkaSink(producer, Topics(settings.kafka))
-        members = [resource(n, round_) for n in range(RESOURCES)]
-        for start in range(0, RESOURCES, 200):
-            await sink.page(observation(members[start:start + 200], _at(round_), f"restart-{round_}", start))
-        await producer.flush()
-    finally:
-        await producer.stop()
+async def publish_round(sink: KafkaSink, round_: int) -> None:
+    members = [resource(n, round_) for n in range(RESOURCES)]
+    for start in range(0, RESOURCES, PAGE):
+        await sink.page(observation(members[start:start + PAGE], _at(round_), f"restart-{round_}", start))
+    await sink.producer.flush()
 
 
 def _at(round_: int):
@@ -62,21 +60,32 @@ async def test_worker_and_publishers_survive_a_broker_restart(tmp_path):
                              kafka__partitions=2, kafka__shard_buckets=1, worker__app_id=run,
                              worker__data_dir=str(tmp_path / "w"), worker__web_port=0)
     worker = WorkerProcess(settings, tmp_path / "worker.log")
+    producer = new_producer(settings.kafka)  # one publisher for both rounds, across the restart
     try:
         await ensure_topics(settings.kafka)
         worker.start()
-        await publish_round(settings, 0)
+        await producer.start()
+        sink = KafkaSink(producer, Topics(settings.kafka))
+        await publish_round(sink, 0)
         await wait_until_processed(settings, worker, timeout=120)
+        worker_pid = worker.process.pid
 
-        broker("stop", env)
+        await asyncio.to_thread(broker, "stop", env)
+        publishing = asyncio.create_task(publish_round(sink, 1))  # sent while the broker is away
         await asyncio.sleep(5)
         assert worker.running, "the worker must wait for the broker, not exit"
-        broker("start", env)
-        await publish_round(settings, 1)
+        if publishing.done():
+            publishing.result()  # raises what went wrong
+            pytest.fail("round 1 was delivered while the broker was down")
+        await asyncio.to_thread(broker, "start", env)
+        await asyncio.wait_for(publishing, timeout=120)
         await wait_until_processed(settings, worker, timeout=180)
-        assert worker.running
+        assert worker.running and worker.process.pid == worker_pid  # the same worker, never restarted
 
-        changes = await read_topic(settings.kafka.bootstrap_servers, Topics(settings.kafka).changes, 2)
+        topics = Topics(settings.kafka)
+        pages = await read_topic(settings.kafka.bootstrap_servers, topics.observations, 2)
+        assert len(pages) == 2 * RESOURCES // PAGE  # every page once: none lost, none doubled by a retry
+        changes = await read_topic(settings.kafka.bootstrap_servers, topics.changes, 2)
         versions: dict[bytes, set] = {}
         for record in changes:  # a redelivered change may repeat; it keeps its event id
             versions.setdefault(record.key, set()).add(orjson.loads(record.value)["event_id"])
@@ -84,4 +93,6 @@ async def test_worker_and_publishers_survive_a_broker_restart(tmp_path):
         assert sum(1 for ids in versions.values() if len(ids) == 2) == RESOURCES // 10  # 10% modified after
     finally:
         worker.stop()
+        with contextlib.suppress(TimeoutError):  # it flushes first: a broker that never came back must not hang us
+            await asyncio.wait_for(producer.stop(), timeout=30)
         broker("stop", env)

@@ -24,7 +24,7 @@ from elava.kafka import ensure_topics, new_producer
 from elava.settings import Settings, load_settings
 from elava.sharding import shard_of
 from elava.topics import Topics
-from elava.worker_process import WorkerProcess, wait_until_processed
+from elava.worker_process import WorkerProcess, uncommitted, wait_until_processed
 from tests.unit.streams.fixtures import ACCOUNT, REGION, T0, TYPE, marker
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -129,22 +129,24 @@ async def run_uninterrupted(settings: Settings, messages: list) -> None:
         worker.stop()
 
 
-async def run_with_kills(settings: Settings, messages: list, rng: random.Random) -> int:
+async def run_with_kills(settings: Settings, messages: list, rng: random.Random) -> list[int]:
+    """Kill the worker three times; for each kill, how many input messages it left uncommitted."""
     worker = WorkerProcess(settings, settings.worker.data_dir.with_suffix(".log"))
     await publish_all(settings, messages)
-    kills = 0
+    left_at_kills = []
     for _ in range(3):
         worker.start()
         await asyncio.sleep(rng.uniform(3.0, 9.0))
         if worker.running:
             worker.kill()
-            kills += 1
+            # Read after the kill: a dead worker commits nothing more, so this is where it stopped.
+            left_at_kills.append(await uncommitted(settings, settings.worker.app_id, Topics(settings.kafka).observations))
     worker.start()
     try:
         await wait_until_processed(settings, worker, timeout=300)
     finally:
         worker.stop()
-    return kills
+    return left_at_kills
 
 
 async def rebuild_from_changelog(settings: Settings) -> None:
@@ -170,8 +172,9 @@ async def test_sigkilled_worker_recovers_to_the_same_store(kafka_bootstrap, tmp_
         await ensure_topics(settings.kafka)
 
     await run_uninterrupted(calm, messages)
-    kills = await run_with_kills(crashed, messages, random.Random(20261128))
-    assert kills >= 1, "the worker finished before any kill: make the input larger"
+    left_at_kills = await run_with_kills(crashed, messages, random.Random(20261128))
+    assert any(left > 0 for left in left_at_kills), (
+        f"no kill landed while input was unprocessed (left at each kill: {left_at_kills}): make the input larger")
 
     calm_changes, crashed_changes = await read_outputs(calm), await read_outputs(crashed)
     assert len(calm_changes["changes"]) == RESOURCES + 2 * RESOURCES // 10 + RESOURCES // 20

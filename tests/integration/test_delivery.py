@@ -20,6 +20,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from collectors.aws import registry
 from collectors.aws.batching import page_budget
 from collectors.aws.scanner import scan_account
+from collectors.redaction_key import redactor_for
 from collectors.service import run_collector
 from elava.demo.simulated import ACCOUNT, CREDENTIALS, free_port
 from elava.events import ChangeEvent, ScanMarker
@@ -146,11 +147,12 @@ async def test_a_scan_whose_pages_are_refused_is_failed_and_deletes_nothing(kafk
     assert (last.status, last.error_class) == ("failed", "delivery-failed") and "not delivered" in last.error
 
 
-async def _embedded_changes(account, page_bytes: int) -> list[ChangeEvent]:
+async def _embedded_changes(account, settings: Settings) -> list[ChangeEvent]:
     pipeline = EmbeddedPipeline(VersionStore(MemoryKV()))
     session = aioboto3.Session(region_name="us-east-1", **CREDENTIALS)
     await scan_account(session, ACCOUNT, ["us-east-1"], [registry.get(TYPE)], pipeline, buckets=1, page_size=500,
-                       page_bytes=page_bytes, endpoint_url=account.endpoint_url, scan_id="embedded")
+                       page_bytes=page_budget(settings.kafka.max_message_bytes), endpoint_url=account.endpoint_url,
+                       scan_id="embedded", redactor=redactor_for(settings.collector))
     return pipeline.outputs.changes
 
 
@@ -168,7 +170,7 @@ async def test_a_group_larger_than_a_message_arrives_whole_through_both_drivers(
     observations = await read_topic(kafka_bootstrap, Topics(settings.kafka).observations, PARTITIONS)
     streamed = [ChangeEvent.from_bytes(r.value)
                 for r in await read_topic(kafka_bootstrap, Topics(settings.kafka).changes, PARTITIONS)]
-    embedded = await _embedded_changes(account, page_budget(settings.kafka.max_message_bytes))
+    embedded = await _embedded_changes(account, settings)
 
     assert sum(1 for r in observations if dict(r.headers)["ce_type"] == PART_TYPE.encode()) >= 2
     assert max(len(r.value) for r in observations) <= page_budget(settings.kafka.max_message_bytes)

@@ -1,10 +1,15 @@
+import asyncio
+import uuid
+
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from typer.testing import CliRunner
 
-from elava.kafka import ensure_topics
+from elava.cli.main import app
+from elava.kafka import ensure_topics, new_admin
 from elava.settings import KafkaSettings
-from elava.topics import CATALOG
+from elava.topics import CATALOG, Topics
 
 pytestmark = pytest.mark.integration
 
@@ -29,5 +34,37 @@ async def test_topics_create_is_idempotent_and_applies_configs(kafka_bootstrap):
         assert configs["max.message.bytes"] == str(settings.max_message_bytes)  # what collectors size pages by
         (meta,) = await admin.describe_topics(["topics-test.changes"])
         assert len(meta["partitions"]) == 3
+    finally:
+        await admin.close()
+
+
+def test_elava_topics_create_compacts_the_ledger_and_the_checkpoints(kafka_bootstrap, tmp_path):
+    prefix = f"catalog-{uuid.uuid4().hex[:6]}"
+    config = tmp_path / "elava.yaml"
+    config.write_text(f"kafka: {{topic_prefix: {prefix}, partitions: 2}}\n")
+
+    done = CliRunner().invoke(app, ["topics", "create", "-c", str(config), "-b", kafka_bootstrap])
+
+    assert done.exit_code == 0, done.output
+    settings = KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=prefix)
+    configs = asyncio.run(topic_configs(settings, [name for name, _ in Topics(settings).all()]))
+    # Both are read back whole on start (last value per key): deleting by age would lose a
+    # finished action (run twice) or a CloudTrail position (read again from the lookback).
+    compacted = {name for name, c in configs.items() if c["cleanup.policy"] == "compact"}
+    assert compacted == {f"{prefix}.executor-ledger", f"{prefix}.checkpoints"}
+    for name, spec in Topics(settings).all():
+        if name not in compacted:
+            assert (configs[name]["cleanup.policy"], configs[name]["retention.ms"]) == (
+                "delete", str(spec.retention_ms)), name
+
+
+async def topic_configs(settings: KafkaSettings, names: list[str]) -> dict[str, dict[str, str]]:
+    """Each topic's configs, as the broker applies them."""
+    admin = new_admin(settings)
+    await admin.start()
+    try:
+        answers = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in names])
+        return {name: {entry[0]: entry[1] for entry in entries}
+                for answer in answers for _, _, _, name, entries in answer.resources}
     finally:
         await admin.close()

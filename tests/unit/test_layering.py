@@ -5,11 +5,12 @@ import sys
 
 import pytest
 
-CORE = ["elava.events", "elava.settings", "elava.topics", "elava.sharding", "streams.diff", "streams.observe",
+CORE = ["elava.events", "elava.redaction", "elava.settings", "elava.topics", "elava.sharding", "streams.diff", "streams.observe",
         "streams.inputs", "streams.chunks", "elava.parts", "streams.store.versioned", "streams.store.kv", "streams.analyzers.drift",
         "streams.embedded", "streams.store.queries", "streams.store.retention", "elava.timeparse",
         "streams.policy", "streams.policy.engine", "streams.policy.bundle", "streams.policy.cases",
-        "streams.executor.plan", "streams.executor.ledger"]
+        "streams.executor.plan", "streams.executor.ledger", "streams.layout", "streams.dlq", "streams.dlq.letters",
+        "streams.executor.vetting", "elava.signing"]
 CONNECTORS = ["faust", "aiokafka", "boto3", "botocore", "aioboto3", "aiobotocore"]
 
 

@@ -38,3 +38,9 @@ def test_now_is_now():
 def test_other_text_is_refused_saying_what_is_accepted(text):
     with pytest.raises(ValueError, match="ISO-8601"):
         parse_time(text, now=NOW)
+
+
+@pytest.mark.parametrize("text", ["99999999999d", "99999999999999999999999999999999s", "0001-01-01T00:00+01:00"])
+def test_times_beyond_the_calendar_are_refused_as_out_of_range(text):
+    with pytest.raises(ValueError, match="out of range"):
+        parse_time(text, now=NOW)

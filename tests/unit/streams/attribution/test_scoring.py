@@ -1,5 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from elava.events import Actor, ChangeEvent, FieldChange, Resource, TouchedResource, TrailEvent
 from streams.attribution.scoring import Window, attribute, score
 
@@ -41,10 +43,42 @@ def test_competing_actors_share_the_confidence():
 
 
 def test_a_specific_event_beats_a_generic_competitor():
-    result = attribute(change(), [trail("ModifySecurityGroupRules", actor=BOB, event_id="e2"),
-                                  trail("UpdateSecurityGroupRuleDescriptionsIngress", event_id="e3"),
-                                  trail("AuthorizeSecurityGroupIngress")], WINDOW)
-    assert result.actor.name in ("alice", "bob") and result.confidence < 0.9
+    # A new ingress rule is what AuthorizeSecurityGroupIngress makes; bob's calls only
+    # touched the group's rules (Modify changes an existing rule, Update a description).
+    generic = [trail("ModifySecurityGroupRules", actor=BOB, event_id="e2"),
+               trail("UpdateSecurityGroupRuleDescriptionsIngress", actor=BOB, event_id="e3")]
+    specific = trail("AuthorizeSecurityGroupIngress")
+    for candidates in (generic + [specific], [specific, *generic]):  # not won by the order of arrival
+        result = attribute(change(), candidates, WINDOW)
+        assert (result.actor.name, result.evidence) == ("alice", ["e1"])
+        assert 0.5 < result.confidence < 0.9  # the competitor still costs confidence
+
+
+DESCRIBED = {"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "10.0.0.0/8", "description": "vpn"}
+
+
+@pytest.mark.parametrize(("diff", "specific", "generic"), [
+    ([RULE], "AuthorizeSecurityGroupIngress",
+     ["RevokeSecurityGroupIngress", "AuthorizeSecurityGroupEgress", "ModifySecurityGroupRules"]),
+    ([FieldChange(path="attributes.egress", op="remove", old=DESCRIBED)], "RevokeSecurityGroupEgress",
+     ["RevokeSecurityGroupIngress", "AuthorizeSecurityGroupEgress"]),
+    ([FieldChange(path="attributes.ingress", op="remove", old=DESCRIBED),
+      FieldChange(path="attributes.ingress", op="add", new={**DESCRIBED, "from_port": 2222, "to_port": 2222})],
+     "ModifySecurityGroupRules", ["UpdateSecurityGroupRuleDescriptionsIngress"]),
+    ([FieldChange(path="attributes.ingress", op="remove", old=DESCRIBED),
+      FieldChange(path="attributes.ingress", op="add", new={**DESCRIBED, "description": "office"})],
+     "UpdateSecurityGroupRuleDescriptionsIngress", ["UpdateSecurityGroupRuleDescriptionsEgress"]),
+])
+def test_the_rule_call_whose_effect_the_diff_shows_is_the_specific_one(diff, specific, generic):
+    best = score(change(diff=diff), trail(specific), WINDOW)
+    assert best == pytest.approx(1.0)
+    for name in generic:
+        assert score(change(diff=diff), trail(name), WINDOW) == pytest.approx(0.8), name
+
+
+def test_a_rule_call_does_not_explain_a_diff_of_no_rule():
+    tagged = FieldChange(path="tags.owner", op="remove", old="team")
+    assert score(change(diff=[tagged]), trail("AuthorizeSecurityGroupIngress"), WINDOW) == pytest.approx(0.7)
 
 
 def test_events_that_cannot_explain_the_change_are_ignored():

@@ -1,0 +1,361 @@
+"""The README holds on a fresh machine: every command it shows runs as written.
+
+The commands are read from README.md itself (its bash blocks, and the commands it
+quotes inline), so a command added there fails here until it is run here. They run
+in a user's folder holding the README's sample elava.yaml, against a simulated AWS
+account and the session's Kafka broker, with fresh data folders. What is machine-
+specific comes from the environment, as the README says settings can: the broker
+address, the AWS endpoint, the store and worker folders, the query API port. One
+substitution is made: ``sg-0abc`` is the README's example of a security group id,
+which AWS (here moto) chooses, so it stands for the group created here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from elava.demo.simulated import ACCOUNT, CREDENTIALS, free_port
+from elava.kafka import new_consumer
+from elava.settings import load_settings
+from elava.topics import Topics
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+EXAMPLE_GROUP = "sg-0abc"
+
+# Commands of the README not run here, and why.
+NOT_RUN = {
+    "python3 -m pip install .": "installs; the test runs this checkout (PYTHONPATH)",
+    "scripts/test": "runs the whole suite, of which this test is a part",
+    "bash deploy/kafka/kafka.sh start": "the session's broker is started by this very script (conftest.py)",
+}
+
+
+def readme_commands() -> list[str]:
+    """The README's commands in order: each line of its bash blocks (split at `&&`, comments
+    dropped, a trailing `&` kept), then the examples it quotes in its prose (`elava demo -b
+    ...`; a bare `elava scan` there names a command, shown with its options in a block)."""
+    text = README.read_text()
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        for line in block.splitlines():
+            for part in " ".join(shlex.split(line, comments=True)).split(" && "):
+                if part:
+                    commands.append(part)
+    prose = re.sub(r"```.*?```", "", text, flags=re.S)
+    commands += [quoted for quoted in re.findall(r"`(elava [^`]+ [^`]+)`", prose) if quoted not in commands]
+    return commands
+
+
+def test_the_readme_commands_are_the_ones_this_test_runs():
+    assert set(readme_commands()) == set(RUNS) | set(NOT_RUN), "README.md and tests/integration/test_readme.py differ"
+
+
+def sample_config() -> str:
+    """The README's sample settings: the yaml block that starts with ``# elava.yaml``."""
+    (block,) = [b for b in re.findall(r"```yaml\n(.*?)```", README.read_text(), flags=re.S)
+                if b.startswith("# elava.yaml")]
+    return block
+
+
+def test_the_tiers_the_readme_uses_are_in_its_sample(tmp_path):
+    (tmp_path / "elava.yaml").write_text(sample_config())
+    tiers = {tier.name for tier in load_settings(tmp_path / "elava.yaml").tiers}
+    used = [set(m.split(",")) for c in readme_commands() for m in re.findall(r"--tiers (\S+)", c)]
+    assert used and all(names <= tiers for names in used)
+
+
+class Shell:
+    """A user's folder (the README's elava.yaml, the shipped policies) and a fresh home."""
+
+    def __init__(self, folder: Path, env: dict[str, str], planted: dict[str, str]) -> None:
+        self.folder, self.env, self.planted, self.background = folder, env, planted, []
+
+    @property
+    def group(self) -> str:
+        return self.planted["group"]
+
+    @property
+    def instance(self) -> str:
+        return self.planted["instance"]
+
+    @property
+    def web_port(self) -> int:
+        return int(self.env["ELAVA_WORKER__WEB_PORT"])
+
+    def kafka_settings(self):
+        return load_settings(None, kafka__bootstrap_servers=self.env["ELAVA_KAFKA__BOOTSTRAP_SERVERS"],
+                             kafka__topic_prefix=self.env["ELAVA_KAFKA__TOPIC_PREFIX"]).kafka
+
+    def argv(self, command: str) -> list[str]:
+        words = shlex.split(command.removesuffix("&").replace(EXAMPLE_GROUP, self.group))
+        assert words[0] == "elava", command
+        return [sys.executable, "-m", "elava", *words[1:]]
+
+    def run(self, command: str, code: int = 0) -> subprocess.CompletedProcess:
+        done = subprocess.run(self.argv(command), cwd=self.folder, env=self.env, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == code, f"{command}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        assert "Traceback" not in done.stderr, done.stderr
+        return done
+
+    def start(self, command: str) -> Service:
+        log = self.folder / f"{len(self.background)}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(self.argv(command), cwd=self.folder, env=self.env, stdout=out,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+        self.background.append(Service(command, process, log))
+        return self.background[-1]
+
+    def stop_all(self) -> None:
+        for service in reversed(self.background):
+            service.stop()
+
+
+class Service:
+    def __init__(self, command: str, process: subprocess.Popen, log: Path) -> None:
+        self.command, self.process, self.log = command, process, log
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for(self, ready, what: str, timeout: float = 180.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            assert self.process.poll() is None, f"{self.command} exited: {self.output()[-3000:]}"
+            assert time.monotonic() < deadline, f"{self.command}: no {what} in {timeout:.0f}s: {self.output()[-3000:]}"
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def get_json(port: int, path: str):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return json.loads(response.read())
+    except OSError:
+        return None
+
+
+def plant(account) -> dict[str, str]:
+    """What the README's examples look at: an untracked security group open to the world
+    (for --risk-only), an instance of the production tier (for --tiers) and a bucket."""
+    ec2 = account.client("ec2")
+    group = ec2.create_security_group(GroupName="web", Description="web servers")["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    instance = ec2.run_instances(ImageId="ami-12c6146b", InstanceType="t3.micro", MinCount=1, MaxCount=1,
+                                 TagSpecifications=[{"ResourceType": "instance", "Tags": [
+                                     {"Key": "env", "Value": "prod"}, {"Key": "owner", "Value": "alice"}]}],
+                                 )["Instances"][0]["InstanceId"]
+    account.client("s3").create_bucket(Bucket="readme-logs")
+    return {"group": group, "instance": instance}
+
+
+@pytest.fixture
+def shell(tmp_path, kafka_bootstrap, account):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "elava.yaml").write_text(sample_config())
+    (folder / "policies").symlink_to(ROOT / "policies")  # the sample's policies.path: ./policies/
+    planted = plant(account)
+    run = f"readme-{free_port()}"
+    env = {name: value for name, value in os.environ.items() if not name.startswith("ELAVA_") or
+           name.startswith("ELAVA_TEST_")}
+    env.update({name.upper(): value for name, value in CREDENTIALS.items()})
+    env.update(
+        PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", COLUMNS="80", HOME=str(tmp_path / "home"),
+        XDG_DATA_HOME=str(tmp_path / "home" / ".local" / "share"),  # nothing in it yet, as on a fresh machine
+        AWS_ENDPOINT_URL=account.endpoint_url, AWS_DEFAULT_REGION="us-east-1",
+        ELAVA_KAFKA__BOOTSTRAP_SERVERS=kafka_bootstrap, ELAVA_STORAGE__PATH=str(tmp_path / "store"),
+        # Apart from other tests on the session's broker and other workers on this host:
+        ELAVA_KAFKA__TOPIC_PREFIX=run, ELAVA_WORKER__APP_ID=run, ELAVA_EXECUTOR__APP_ID=f"{run}-executor",
+        ELAVA_COLLECTOR__GROUP_ID=f"{run}-collectors", ELAVA_WORKER__WEB_PORT=str(free_port()))
+    shell = Shell(folder, env, planted)
+    try:
+        yield shell
+    finally:
+        shell.stop_all()
+
+
+# --- what each README command must do -------------------------------------------
+
+def demo(shell: Shell, command: str) -> None:
+    assert "4 scans, 7 changes, 2 drift events" in shell.run(command).stdout
+
+
+def topics_create(shell: Shell, command: str) -> None:
+    observations = f"{shell.env['ELAVA_KAFKA__TOPIC_PREFIX']}.observations"
+    assert f"created  {observations}" in shell.run(command).stdout
+    assert f"exists   {observations}" in shell.run(command).stdout  # "safe to run twice"
+
+
+def worker(shell: Shell, command: str) -> None:
+    service = shell.start(command)
+    service.wait_for(lambda: get_json(shell.web_port, "/v1/inventory") is not None, "query API")
+    assert (Path(shell.env["XDG_DATA_HOME"]) / "elava" / "worker").is_dir()  # made by the worker itself
+
+
+def collect(shell: Shell, command: str) -> None:
+    service = shell.start(command)
+    suffix = f"security-group/{shell.group}"
+
+    def stored() -> bool:
+        rows = get_json(shell.web_port, "/v1/inventory?type=ec2.security-group") or []
+        return any(row["uid"].endswith(suffix) for row in rows)
+
+    service.wait_for(stored, "security group in the worker's store")
+
+
+def executor(shell: Shell, command: str) -> None:
+    service = shell.start(command)
+    service.wait_for(lambda: "DRY-RUN" in service.output(), "dry-run announcement")
+    # SSH open to the world: the shipped policy asks for a notification; the executor answers.
+    result = asyncio.run(first_record(shell.kafka_settings(), "action_results", shell.group))
+    assert result["dry_run"] is True and result["policy"] == "open_admin_ports", result
+
+
+async def first_record(kafka, topic: str, mentioning: str, timeout: float = 180.0) -> dict:
+    consumer = new_consumer(kafka, getattr(Topics(kafka), topic), auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for record in records:
+                    if mentioning.encode() in record.value:
+                        return json.loads(record.value)
+        raise AssertionError(f"nothing on {topic} about {mentioning} in {timeout:.0f}s")
+    finally:
+        await consumer.stop()
+
+
+def collect_serve(shell: Shell, command: str) -> None:
+    service = shell.start(command)
+    service.wait_for(lambda: "scan-request partitions" in service.output(), "partition assignment")
+    shell.run("elava schedule --once")  # one request per tier of the sample, for the caller's account
+    service.wait_for(lambda: ACCOUNT in service.output(), "a scan of the requested account")
+    service.stop()
+
+
+def scan_one_region(shell: Shell, command: str) -> None:
+    done = shell.run(command)
+    assert "eu-west-1" in done.stdout and shell.group not in done.stdout  # the group lives in us-east-1
+
+
+def scan_risk_only(shell: Shell, command: str) -> None:
+    done = shell.run(command)
+    assert shell.group in done.stdout and shell.instance not in done.stdout  # the instance has an owner
+
+
+def scan_tiers(shell: Shell, command: str) -> None:
+    done = shell.run(command)
+    assert shell.instance in done.stdout and shell.group not in done.stdout  # only env=prod or critical
+
+
+def history(shell: Shell, command: str) -> None:
+    done = shell.run(command)
+    assert "v1" in done.stdout and "created" in done.stdout and "tags: none" in done.stdout
+
+
+def inventory_then(shell: Shell, command: str) -> None:
+    assert "0 resources as of" in shell.run(command).stdout  # the store began today
+
+
+def changes(shell: Shell, command: str) -> None:
+    done = shell.run(command)
+    assert shell.group in done.stdout and shell.instance in done.stdout
+
+
+def who(shell: Shell, command: str) -> None:
+    done = shell.run(command)
+    assert "created" in done.stdout and "unknown" in done.stdout  # no CloudTrail in this story
+
+
+def policy_list(shell: Shell, command: str) -> None:
+    assert "open_admin_ports" in shell.run(command).stdout
+
+
+def policy_eval(shell: Shell, command: str) -> None:
+    scanned = shell.run("elava scan --output json --type ec2.security-group").stdout.splitlines()
+    (group,) = [line for line in scanned if shell.group in line]
+    (shell.folder / "resource.json").write_text(group)
+    done = shell.run(command)
+    assert "open_admin_ports" in done.stdout and "notify" in done.stdout
+
+
+def policy_test(shell: Shell, command: str) -> None:
+    assert " 0 failed" in shell.run(command).stdout
+
+
+def trail_explain(shell: Shell, command: str) -> None:
+    (shell.folder / "event.json").write_text(json.dumps(ingress_record(shell.group)))
+    explained = json.loads(shell.run(command).stdout)
+    assert explained["actor"]["name"] == "alice"
+    assert [r["uid"] for r in explained["resources"]] == [
+        f"arn:aws:ec2:us-east-1:{ACCOUNT}:security-group/{shell.group}"]
+
+
+def ingress_record(group: str) -> dict:
+    """CloudTrail's record of alice opening SSH on the group."""
+    return {
+        "eventVersion": "1.09", "eventTime": "2026-11-02T10:04:31Z", "eventSource": "ec2.amazonaws.com",
+        "eventName": "AuthorizeSecurityGroupIngress", "awsRegion": "us-east-1", "recipientAccountId": ACCOUNT,
+        "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::{ACCOUNT}:user/alice", "accountId": ACCOUNT,
+                         "userName": "alice"},
+        "requestParameters": {"groupId": group, "ipPermissions": {"items": [
+            {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}},
+    }
+
+
+RUNS = {
+    "elava demo": demo,
+    "elava topics create": topics_create,
+    "elava worker &": worker,
+    "elava collect --interval 300 &": collect,
+    "elava executor &": executor,
+    "elava scan --region eu-west-1": scan_one_region,
+    "elava scan --risk-only": scan_risk_only,
+    "elava scan --tiers critical,production": scan_tiers,
+    f"elava history arn:aws:ec2:us-east-1:{ACCOUNT}:security-group/{EXAMPLE_GROUP}": history,
+    "elava at 3d --type ec2.instance --tag env=prod": inventory_then,
+    "elava changes --since 2h": changes,
+    f"elava who {EXAMPLE_GROUP}": who,
+    "elava policy list": policy_list,
+    "elava policy eval resource.json --actor alice": policy_eval,
+    "elava policy test": policy_test,
+    "elava trail explain event.json --output json": trail_explain,
+    "elava demo --bootstrap-servers 127.0.0.1:9092": demo,
+    "elava collect --serve": collect_serve,
+}
+
+
+def test_every_readme_command_runs_as_written(shell, kafka_bootstrap):
+    for command in readme_commands():
+        if command in NOT_RUN:
+            continue
+        RUNS[command](shell, command.replace("127.0.0.1:9092", kafka_bootstrap))
+    shell.stop_all()
+    for service in shell.background:
+        assert "Traceback" not in service.output(), f"{service.command}: {service.output()[-3000:]}"

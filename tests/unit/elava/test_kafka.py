@@ -1,0 +1,32 @@
+"""The first contact with the broker is bounded and says what went wrong (no broker needed)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+import pytest
+
+from elava.demo.simulated import free_port
+from elava.exceptions import BrokerUnreachable
+from elava.kafka import start_admin
+from elava.settings import KafkaSettings
+
+
+async def test_a_refused_connection_names_the_servers_and_why(caplog):
+    address = f"127.0.0.1:{free_port()}"
+    with caplog.at_level(logging.WARNING), pytest.raises(BrokerUnreachable) as raised:
+        await start_admin(KafkaSettings(bootstrap_servers=address))
+    assert str(raised.value).startswith(f"no Kafka broker answers at {address} (kafka.bootstrap_servers): ")
+    assert "Connect call failed" in str(raised.value)
+    assert not [r for r in caplog.records if r.name.startswith("aiokafka")]  # said once, in the error
+
+
+async def test_a_server_that_never_answers_is_given_up_on():
+    with socket.socket() as silent:  # accepts connections, never speaks Kafka
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        address = f"127.0.0.1:{silent.getsockname()[1]}"
+        with pytest.raises(BrokerUnreachable, match=f"at {address} .*: no answer within 1s"):
+            await asyncio.wait_for(start_admin(KafkaSettings(bootstrap_servers=address), timeout=1.0), 30)
