@@ -6,8 +6,9 @@ per account/region/type goes to ``scan-markers`` for people and other systems.
 
 Nothing is fire-and-forget. A page or marker hands back its delivery (the producer's
 futures, resolved when the broker acknowledges); the batcher awaits a shard's page
-deliveries before its marker, and the marker's before it reports the scan. An event whose bytes do not fit one message
-goes out in parts (`elava.parts`) that the worker joins again.
+deliveries before its marker, and the marker's before it reports the scan. An event
+whose bytes do not fit one message goes out in parts (`elava.parts`) that the worker
+joins again.
 """
 
 from __future__ import annotations
