@@ -31,3 +31,11 @@ class MalformedResponse(CollectorError):
 
 class SinkError(CollectorError):
     """The sink refused a page or a marker: not an AWS failure, so it ends the scan."""
+
+
+class DeliveryFailed(CollectorError):
+    """A page or marker was not delivered (the broker refused it or never answered).
+
+    Not the end of the scan: the shards it belongs to get failed markers, so nothing
+    is inferred from them, and the other shards, types and accounts carry on.
+    """

@@ -5,7 +5,8 @@ keyed by account id. Collectors in one consumer group share that topic's
 partitions, so they share the accounts: start a second collector and the group
 rebalances; stop one and its accounts move to the others. A request's offset is
 committed only after its scan is published, so a collector that dies mid-scan
-leaves the request to whoever takes the partition over.
+leaves the request to whoever takes the partition over. A collector takes up to
+``providers.aws.account_concurrency`` requests at a time and scans them concurrently.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import datetime
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
 from collectors.publish import KafkaSink
-from collectors.service import AccountScan, discover_accounts, scan_account_once, summary_markers
+from collectors.service import AccountScan, discover_accounts, publish_summaries, scan_accounts
 from elava.events import ScanRequest, utcnow
 from elava.exceptions import SchemaError
 from elava.kafka import ensure_topics, new_consumer, new_producer, publish
@@ -86,7 +87,8 @@ class _Assignments(ConsumerRebalanceListener):
 def new_request_consumer(settings: Settings) -> AIOKafkaConsumer:
     return new_consumer(
         settings.kafka, group_id=settings.collector.group_id, auto_offset_reset="earliest",
-        max_poll_records=1, max_poll_interval_ms=int(settings.collector.max_scan_time.total_seconds() * 1000),
+        max_poll_records=settings.providers.aws.account_concurrency,  # scanned together, committed together
+        max_poll_interval_ms=int(settings.collector.max_scan_time.total_seconds() * 1000),
         session_timeout_ms=int(settings.worker.session_timeout.total_seconds() * 1000),
         heartbeat_interval_ms=max(1000, int(settings.worker.session_timeout.total_seconds() * 100)),
     )
@@ -106,29 +108,32 @@ async def serve_scan_requests(settings: Settings, stop: asyncio.Event,
     try:
         while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=500)
+            if not batch:
+                continue
+            scans = await _handle_requests(settings, sink, [r for records in batch.values() for r in records])
             for tp, records in batch.items():
-                for record in records:
-                    scan = await _handle_request(settings, sink, record)
-                    await producer.flush()
-                    await _commit(consumer, tp, record.offset + 1)
-                    if scan is not None and on_scan is not None:
-                        on_scan(scan)
+                await _commit(consumer, tp, records[-1].offset + 1)
+            for scan in scans if on_scan is not None else []:
+                on_scan(scan)
     finally:
         await consumer.stop()
         await producer.stop()
 
 
-async def _handle_request(settings: Settings, sink: KafkaSink, record) -> AccountScan | None:
-    try:
-        request = ScanRequest.from_bytes(record.value)
-    except SchemaError as exc:
-        log.warning("ignoring a malformed scan request at %s[%s]@%s: %s",
-                    record.topic, record.partition, record.offset, exc)
-        return None
-    scan = await scan_account_once(settings, request.account, sink, request.regions or None, request.types or None)
-    for marker in summary_markers(scan):
-        await sink.summary(marker)
-    return scan
+async def _handle_requests(settings: Settings, sink: KafkaSink, records: list) -> list[AccountScan]:
+    """Scan the accounts of these requests concurrently and publish their summaries."""
+    work = []
+    for record in records:
+        try:
+            request = ScanRequest.from_bytes(record.value)
+        except SchemaError as exc:
+            log.warning("ignoring a malformed scan request at %s[%s]@%s: %s",
+                        record.topic, record.partition, record.offset, exc)
+            continue
+        work.append((request.account, request.regions or None, request.types or None))
+    scans = await scan_accounts(settings, sink, work)
+    await publish_summaries(sink, scans)
+    return scans
 
 
 async def _commit(consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:

@@ -1,7 +1,10 @@
 """Running collectors: which accounts, which types, and where the output goes.
 
 `elava collect` publishes to Kafka; `elava scan` hands the same output to the
-embedded pipeline. Both scan through `scan_once`.
+embedded pipeline. Both scan through `scan_once`: accounts concurrently, at most
+``providers.aws.account_concurrency`` at a time, each failing alone — an account whose
+role cannot be assumed, whose STS does not answer or whose credentials are refused
+gets failed markers for all its scopes, and the others are scanned as usual.
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ from datetime import datetime
 import aioboto3
 
 from collectors.aws import registry
-from collectors.aws.scanner import ScanReport, scan_account
+from collectors.aws.batching import page_budget
+from collectors.aws.errors import SESSION_ERRORS
+from collectors.aws.scanner import ScanReport, fail_account, scan_account
 from collectors.aws.session import plain_session, session_for_account
+from collectors.exceptions import DeliveryFailed
 from collectors.redaction_key import redactor_for
 from collectors.sink import ScanSink
 from elava.events import ScanMarker, utcnow
@@ -59,22 +65,44 @@ async def organization_accounts(session: aioboto3.Session, endpoint_url: str | N
 async def scan_account_once(settings: Settings, account: str, sink: ScanSink, regions: list[str] | None = None,
                             type_names: list[str] | None = None) -> AccountScan:
     """One scan of one account (through its role, if one is configured)."""
-    aws = settings.providers.aws
-    session = await session_for_account(aws, account, base=plain_session(region=aws.regions[0]))
-    started = utcnow()
+    aws, kafka = settings.providers.aws, settings.kafka
+    regions, types = regions or aws.regions, registry.select(type_names)
+    scan_id, started = f"{account}-{uuid.uuid4().hex[:12]}", utcnow()
+    try:
+        session = await session_for_account(aws, account, base=plain_session(region=aws.regions[0]))
+    except SESSION_ERRORS as exc:
+        report = await fail_account(account, regions, types, sink, exc, buckets=kafka.shard_buckets, scan_id=scan_id)
+        return AccountScan(report, started, utcnow())
     report = await scan_account(
-        session, account, regions or aws.regions, registry.select(type_names), sink,
-        buckets=settings.kafka.shard_buckets, page_size=settings.kafka.page_size, endpoint_url=aws.endpoint_url,
-        scan_id=f"{account}-{uuid.uuid4().hex[:12]}", redactor=redactor_for(settings.collector),
-        max_concurrency=aws.max_concurrency)
+        session, account, regions, types, sink, buckets=kafka.shard_buckets, page_size=kafka.page_size,
+        page_bytes=page_budget(kafka.max_message_bytes), endpoint_url=aws.endpoint_url, scan_id=scan_id,
+        redactor=redactor_for(settings.collector), max_concurrency=aws.max_concurrency,
+        calls_per_second=aws.calls_per_second)
     return AccountScan(report, started, utcnow())
 
 
 async def scan_once(settings: Settings, sink: ScanSink, type_names: list[str] | None = None,
                     accounts: list[str] | None = None) -> list[AccountScan]:
-    """Scan every account (or the given ones) once, in turn."""
-    return [await scan_account_once(settings, account, sink, None, type_names)
-            for account in (accounts if accounts is not None else await discover_accounts(settings))]
+    """Scan every account (or the given ones) once, concurrently; results in account order."""
+    accounts = accounts if accounts is not None else await discover_accounts(settings)
+    return await scan_accounts(settings, sink, [(account, None, type_names) for account in accounts])
+
+
+async def scan_accounts(settings: Settings, sink: ScanSink,
+                        work: list[tuple[str, list[str] | None, list[str] | None]]) -> list[AccountScan]:
+    """(account, regions, types) scans, at most ``account_concurrency`` at a time."""
+    slots = asyncio.Semaphore(settings.providers.aws.account_concurrency)
+
+    async def one(account: str, regions: list[str] | None, types: list[str] | None) -> AccountScan:
+        async with slots:
+            return await scan_account_once(settings, account, sink, regions, types)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one(*item)) for item in work]
+    except BaseExceptionGroup as failed:  # a broken sink (or a bug): the caller sees it as itself
+        raise failed.exceptions[0] from None
+    return [task.result() for task in tasks]
 
 
 def summary_markers(scan: AccountScan) -> list[ScanMarker]:
@@ -86,6 +114,16 @@ def summary_markers(scan: AccountScan) -> list[ScanMarker]:
                    finished_at=scan.finished_at)
         for result in scan.report.results.values()
     ]
+
+
+async def publish_summaries(sink, scans: list[AccountScan]) -> bool:
+    """Summary markers of ``scans`` to ``scan-markers``; False if they were not delivered."""
+    try:
+        await sink.summaries([marker for scan in scans for marker in summary_markers(scan)])
+    except DeliveryFailed as exc:
+        log.warning("summary markers %s", exc)
+        return False
+    return True
 
 
 async def run_collector(settings: Settings, interval: float = 0.0, on_scan=None,
@@ -104,14 +142,11 @@ async def run_collector(settings: Settings, interval: float = 0.0, on_scan=None,
         sink = KafkaSink(producer, Topics(settings.kafka))
         while True:
             scans = await scan_once(settings, sink, type_names)
-            for scan in scans:
-                for marker in summary_markers(scan):
-                    await sink.summary(marker)
-            await producer.flush()
+            summarised = await publish_summaries(sink, scans)
             if on_scan is not None:
                 on_scan(scans)
             if interval <= 0:
-                return any(scan.report.partial for scan in scans)
+                return not summarised or any(scan.report.partial for scan in scans)
             await asyncio.sleep(interval)
     finally:
         await producer.stop()

@@ -2,20 +2,30 @@
 
 The streaming driver publishes to Kafka; the embedded driver and the tests keep them
 in memory (`ListSink`). Collectors know only this protocol.
+
+``page`` and ``marker`` may return before the event is delivered, handing back its
+delivery (an awaitable that raises if it was lost); the batcher awaits a shard's
+page deliveries before its marker, and the marker's before the scan is reported. A
+sink that is done when the call returns hands back None; one that knows at once
+that it could not deliver raises ``DeliveryFailed``.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from elava.events import Observation, ScanMarker
 
+Delivery = Awaitable[object] | None
+
 
 class ScanSink(Protocol):
-    async def page(self, obs: Observation) -> None: ...
+    async def page(self, obs: Observation) -> Delivery: ...
 
-    async def marker(self, marker: ScanMarker) -> None: ...
+    async def marker(self, marker: ScanMarker) -> Delivery: ...
 
 
 @dataclass
@@ -47,10 +57,10 @@ class TeeSink:
     def __init__(self, *sinks: ScanSink) -> None:
         self.sinks = sinks
 
-    async def page(self, obs: Observation) -> None:
-        for sink in self.sinks:
-            await sink.page(obs)
+    async def page(self, obs: Observation) -> Delivery:
+        deliveries = [delivery for sink in self.sinks if (delivery := await sink.page(obs)) is not None]
+        return asyncio.gather(*deliveries) if deliveries else None
 
-    async def marker(self, marker: ScanMarker) -> None:
-        for sink in self.sinks:
-            await sink.marker(marker)
+    async def marker(self, marker: ScanMarker) -> Delivery:
+        deliveries = [delivery for sink in self.sinks if (delivery := await sink.marker(marker)) is not None]
+        return asyncio.gather(*deliveries) if deliveries else None

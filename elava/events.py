@@ -100,7 +100,8 @@ class Resource(BaseModel):
 
 
 ScanStatus = Literal["ok", "failed"]
-ErrorClass = Literal["throttled", "access-denied", "region-disabled", "endpoint-error", "other"]
+# delivery-failed: AWS answered, but what was seen did not all reach Kafka.
+ErrorClass = Literal["throttled", "access-denied", "region-disabled", "endpoint-error", "delivery-failed", "other"]
 
 
 class Observation(Event):

@@ -40,7 +40,8 @@ async def ensure_topics(settings: KafkaSettings) -> TopicReport:
     try:
         existing = set(await admin.list_topics())
         wanted = [
-            NewTopic(name, topics.partitions, topics.replication_factor, topic_configs=spec.configs())
+            NewTopic(name, topics.partitions, topics.replication_factor,
+                     topic_configs=spec.configs(topics.max_message_bytes))
             for name, spec in topics.all() if name not in existing
         ]
         if wanted:
@@ -113,9 +114,10 @@ def _explaining(client: _ExplainsRefusal, settings: KafkaSettings) -> Any:
 
 def new_producer(settings: KafkaSettings, **options: Any) -> Producer:
     # Idempotence keeps per-partition order across retries: a scan marker must
-    # never overtake the pages it closes.
+    # never overtake the pages it closes. A record over the topic's limit is refused
+    # here, at send, rather than by the broker after the fact.
     defaults = {"enable_idempotence": True, "acks": "all", "linger_ms": 5, "compression_type": None,
-                "max_request_size": 4 * 1024 * 1024}
+                "max_request_size": settings.max_message_bytes}
     return _explaining(Producer(**client_options(settings), **{**defaults, **options}), settings)
 
 
@@ -160,5 +162,7 @@ def _log_records(name: str) -> Iterator[list[str]]:
         logger.propagate = propagate
 
 
-async def publish(producer: AIOKafkaProducer, topic: str, key: str, event: Event, source: str) -> None:
-    await producer.send(topic, value=event.to_bytes(), key=key.encode(), headers=cloudevent_headers(event, source))
+async def publish(producer: AIOKafkaProducer, topic: str, key: str, event: Event, source: str) -> asyncio.Future:
+    """Enqueue one event; the returned future is its delivery (the broker's acknowledgement)."""
+    return await producer.send(topic, value=event.to_bytes(), key=key.encode(),
+                               headers=cloudevent_headers(event, source))

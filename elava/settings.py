@@ -62,6 +62,11 @@ class AwsSettings(Section):
     endpoint_url: str | None = None
     max_concurrency: int = Field(default=8, ge=1, le=256)
     organizations: bool = False  # discover accounts with organizations:ListAccounts
+    # Accounts scanned at once: one slow or failing account must not hold the others.
+    account_concurrency: int = Field(default=4, ge=1, le=256)
+    # AWS calls per second in each account/region (a token bucket; 0: unlimited).
+    # AWS throttles per account and region; staying under its rate beats retrying.
+    calls_per_second: float = Field(default=50.0, ge=0)
 
 
 class TierSettings(Section):
@@ -194,6 +199,9 @@ class KafkaSettings(Section):
     replication_factor: int = Field(default=1, ge=1)
     shard_buckets: int = Field(default=16, ge=1, le=4096)
     page_size: int = Field(default=500, ge=1, le=5000)
+    # The observations topic's max.message.bytes (set when Elava creates it) and the
+    # producer's max_request_size: pages are split below it, anything larger is chunked.
+    max_message_bytes: int = Field(default=1024 * 1024, ge=16 * 1024, le=64 * 1024 * 1024)
     # Security of every client (collectors, worker, executor, CLI); docs/operations.md, Kafka security.
     # TLS with SSL and SASL_SSL: the CA that signed the brokers' certificates (unset: the system's),
     # and a client certificate + key (PEM) where the brokers ask for one (mutual TLS).

@@ -17,20 +17,25 @@ class TopicSpec:
     cleanup_policy: str = "delete"
     retention_ms: int | None = 7 * DAY_MS
     extra: dict[str, str] = field(default_factory=dict)
+    # Created with max.message.bytes = kafka.max_message_bytes: what collectors write
+    # there is sized (pages) or chunked below it, so the limit must be the one they use.
+    sized: bool = False
 
     def name(self, prefix: str) -> str:
         return f"{prefix}.{self.suffix}"
 
-    def configs(self) -> dict[str, str]:
+    def configs(self, max_message_bytes: int | None = None) -> dict[str, str]:
         configs = {"cleanup.policy": self.cleanup_policy, **self.extra}
         if self.retention_ms is not None:
             configs["retention.ms"] = str(self.retention_ms)
+        if self.sized and max_message_bytes is not None:
+            configs["max.message.bytes"] = str(max_message_bytes)
         return configs
 
 
 CATALOG: tuple[TopicSpec, ...] = (
     TopicSpec("observations", "pages of observed resources and the scan markers that close them",
-              key="shard key account/region/type/bucket", retention_ms=3 * DAY_MS),
+              key="shard key account/region/type/bucket", retention_ms=3 * DAY_MS, sized=True),
     TopicSpec("scan-markers", "one record per finished account/region/type scan, ok or failed",
               key="account/region/type", retention_ms=30 * DAY_MS),
     TopicSpec("scan-requests", "work for collectors, shared by partition in one consumer group",
@@ -78,6 +83,7 @@ class Topics:
         self.prefix = settings.topic_prefix
         self.partitions = settings.partitions
         self.replication_factor = settings.replication_factor
+        self.max_message_bytes = settings.max_message_bytes
 
     def __getattr__(self, attr: str) -> str:
         suffix = attr.replace("_", "-")

@@ -28,9 +28,11 @@ from elava.events import (
     cloudevent_headers,
 )
 from elava.exceptions import ElavaError, SchemaError
+from elava.parts import Part
 from elava.settings import Settings
 from elava.topics import Topics
 from streams.batch_send import BatchedSends
+from streams.chunks import PartAssembler
 from streams.dlq import dead_letter
 from streams.faust_auth import broker_credentials
 from streams.faust_kv import ChangelogBatcher, FaustPartitionKV
@@ -64,7 +66,10 @@ def create_app(settings: Settings) -> faust.App:
         topic_partitions=kafka.partitions, topic_replication_factor=kafka.replication_factor,
         consumer_auto_offset_reset="earliest", producer_acks=-1, **web_options(settings.worker),
         broker_commit_interval=1.0, table_standby_replicas=0,
-        producer_max_batch_size=PRODUCER_BATCH_BYTES,
+        # A part of a chunked page is kept in the table: its changelog record (or its
+        # dead letter) is as large as the collectors' messages.
+        producer_max_batch_size=max(PRODUCER_BATCH_BYTES, kafka.max_message_bytes),
+        producer_max_request_size=max(PRODUCER_BATCH_BYTES, kafka.max_message_bytes),
         broker_session_timeout=settings.worker.session_timeout.total_seconds(),
         broker_heartbeat_interval=max(1.0, settings.worker.session_timeout.total_seconds() / 10),
     )
@@ -137,7 +142,7 @@ def rocksdb_options(settings: Settings) -> dict[str, int]:
             "block_cache_size": settings.worker.rocksdb_block_cache_mib * mib}
 
 
-def parse_message(message: Any, cloudtrail_topic: str) -> Observation | ScanMarker | TrailEvent:
+def parse_message(message: Any, cloudtrail_topic: str) -> Observation | ScanMarker | TrailEvent | Part:
     if message.topic == cloudtrail_topic:
         if not message.key:
             raise SchemaError("empty key: trail events are keyed by the shard key of their resource")
@@ -146,13 +151,16 @@ def parse_message(message: Any, cloudtrail_topic: str) -> Observation | ScanMark
 
 
 async def handle_message(message: Any, table: Any, outputs: dict[str, Any], changelog: ChangelogBatcher) -> None:
+    kv = FaustPartitionKV(table, message.partition, changelog)
     try:
-        parsed = parse_message(message, outputs["cloudtrail_topic"])
+        parsed = PartAssembler(kv).complete(parse_message(message, outputs["cloudtrail_topic"]))
     except SchemaError as exc:
         await dead_letter(outputs["dead_letter"], message, str(exc), by=SOURCE)
         return
+    if parsed is None:
+        return  # one part of a chunked page or marker: handled whole when its last part arrives
     try:
-        store = VersionStore(FaustPartitionKV(table, message.partition, changelog))
+        store = VersionStore(kv)
         refusal = await outputs["layout"].refusal(parsed, store, message.partition)
         if refusal is not None:
             await dead_letter(outputs["dead_letter"], message, refusal, by=SOURCE)

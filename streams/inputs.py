@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 from elava.events import Observation, ScanMarker
 from elava.exceptions import SchemaError
+from elava.parts import PART_TYPE, Part, parse_part
 
 INPUT_TYPES = {Observation.ce_type: Observation, ScanMarker.ce_type: ScanMarker}
 
@@ -23,12 +24,15 @@ def header(headers: Iterable[tuple[str, bytes]] | dict | None, name: str) -> byt
     return None
 
 
-def parse_observation_message(key: bytes | None, value: bytes | None, headers) -> Observation | ScanMarker:
+def parse_observation_message(key: bytes | None, value: bytes | None, headers) -> Observation | ScanMarker | Part:
+    """A page, a marker, or one part of a chunked page or marker (joined by streams.chunks)."""
     if not key:
         raise SchemaError("empty key: observations are keyed by shard key")
     if not value:
         raise SchemaError("empty value")
     ce_type = header(headers, "ce_type")
+    if ce_type == PART_TYPE.encode():
+        return parse_part(key, value, headers.items() if isinstance(headers, dict) else headers)
     model = INPUT_TYPES.get(ce_type.decode(errors="replace")) if ce_type else None
     if model is None:
         raise SchemaError(f"unknown or missing ce_type header: {ce_type!r}")

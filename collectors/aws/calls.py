@@ -1,7 +1,8 @@
 """Every AWS request of a scan goes through here: bounded, retried, counted.
 
 - One client and one semaphore per (service, region): concurrency is bounded where
-  AWS applies its rate limits.
+  AWS applies its rate limits; one token bucket per region of the account bounds the
+  rate of calls there (``providers.aws.calls_per_second``), across services and types.
 - botocore retries in ``adaptive`` mode (10 attempts, client-side rate limiting);
   on top of that our own jittered backoff retries throttling errors that still get
   through, including those raised before a request is sent (botocore's retry loop
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from aiobotocore.config import AioConfig
 from collectors.aws.errors import is_throttling
 
 BOTOCORE_RETRIES = {"mode": "adaptive", "max_attempts": 10}
+_EPSILON = 1e-9
 
 
 @dataclass(frozen=True)
@@ -57,27 +60,67 @@ def client_config(max_concurrency: int, endpoint_url: str | None = None) -> AioC
     return AioConfig(**options)
 
 
+class TokenBucket:
+    """At most ``rate`` calls a second on average, in bursts of up to one second's worth.
+
+    Callers wait their turn in order (the lock is held while one waits for a token).
+    ``clock`` and ``sleep`` are injectable so that tests run on virtual time.
+    """
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self.capacity = max(1.0, rate)
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = self.capacity
+        self._stamp = clock()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                now = self._clock()
+                self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
+                self._stamp = now
+                if self._tokens >= 1 - _EPSILON:  # a float sum may fall a hair short of 1
+                    self._tokens = max(0.0, self._tokens - 1)
+                    return
+                await self._sleep((1 - self._tokens) / self.rate)
+
+
 @dataclass(frozen=True)
 class BoundClient:
-    """A client and the semaphore that bounds calls to its (service, region)."""
+    """A client, the semaphore that bounds calls to its (service, region), and the rate
+    limit of its region in this account (None: unlimited)."""
 
     client: Any
     semaphore: asyncio.Semaphore
     region: str
+    limiter: TokenBucket | None = None
 
 
 class ClientPool:
     """Opens one client per (service, region) on first use; closes them all at the end."""
 
     def __init__(self, session: aioboto3.Session, stack: AsyncExitStack, *,
-                 max_concurrency: int, endpoint_url: str | None) -> None:
+                 max_concurrency: int, endpoint_url: str | None, calls_per_second: float = 0) -> None:
         self._session = session
         self._stack = stack
         self._max_concurrency = max_concurrency
         self._endpoint_url = endpoint_url
         self._config = client_config(max_concurrency, endpoint_url)
         self._clients: dict[tuple[str, str], BoundClient] = {}
+        self._calls_per_second = calls_per_second
+        self._limiters: dict[str, TokenBucket] = {}
         self._lock = asyncio.Lock()
+
+    def _limiter(self, region: str) -> TokenBucket | None:
+        if self._calls_per_second <= 0:
+            return None
+        return self._limiters.setdefault(region, TokenBucket(self._calls_per_second))
 
     async def get(self, service: str, region: str) -> BoundClient:
         key = (service, region)
@@ -86,7 +129,8 @@ class ClientPool:
                 if key not in self._clients:
                     client = await self._stack.enter_async_context(self._session.client(
                         service, region_name=region, endpoint_url=self._endpoint_url, config=self._config))
-                    self._clients[key] = BoundClient(client, asyncio.Semaphore(self._max_concurrency), region)
+                    self._clients[key] = BoundClient(client, asyncio.Semaphore(self._max_concurrency), region,
+                                                     self._limiter(region))
         return self._clients[key]
 
 
@@ -103,6 +147,8 @@ class AwsCaller:
             self.calls += 1
             try:
                 async with bound.semaphore:
+                    if bound.limiter is not None:
+                        await bound.limiter.acquire()
                     return await request()
             except Exception as exc:
                 if not is_throttling(exc) or retry + 1 >= self.backoff.attempts:

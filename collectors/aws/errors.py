@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from botocore.exceptions import (
+    BotoCoreError,
     ClientError,
     ConnectionClosedError,
     EndpointConnectionError,
@@ -20,6 +21,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from collectors.exceptions import DeliveryFailed
 from elava.events import ErrorClass
 
 THROTTLING_CODES = frozenset({
@@ -31,6 +33,9 @@ THROTTLING_CODES = frozenset({
 ACCESS_DENIED_CODES = frozenset({
     "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthFailure",
     "UnauthorizedAccess", "AllAccessDisabled", "Forbidden",
+    # the credentials themselves refused (unknown, mistyped, expired keys)
+    "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken", "ExpiredTokenException",
+    "UnrecognizedClientException", "InvalidAccessKeyId", "InvalidToken",
 })
 REGION_DISABLED_CODES = frozenset({"OptInRequired", "RegionDisabledException", "InvalidRegion"})
 
@@ -39,6 +44,9 @@ _ENDPOINT_ERRORS = (
     HTTPClientError, ConnectionError, asyncio.TimeoutError,
 )
 _MAX_ERROR_TEXT = 300
+# What getting a session for an account can fail with: AWS said no (a role that
+# cannot be assumed, refused credentials), or did not answer.
+SESSION_ERRORS = (ClientError, BotoCoreError, ConnectionError, asyncio.TimeoutError)
 
 
 def root_error(exc: BaseException) -> BaseException:
@@ -61,6 +69,8 @@ def is_throttling(exc: BaseException) -> bool:
 
 def classify_error(exc: BaseException) -> ErrorClass:
     exc = root_error(exc)
+    if isinstance(exc, DeliveryFailed):
+        return "delivery-failed"
     code = error_code(exc)
     if code in THROTTLING_CODES:
         return "throttled"

@@ -10,7 +10,8 @@ get -> transform -> publish, generically for every `ResourceType`:
 4. hand pages and markers to the sink, grouped by shard (`batching.py`).
 
 A type scan that fails (after retries) ends in failed markers for all its shards and
-never stops the other types or regions. Only a sink failure ends the whole scan.
+never stops the other types or regions; so does one whose pages were not delivered
+(``delivery-failed``). Only a sink that breaks (raises) ends the whole scan.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 
 import aioboto3
 
-from collectors.aws.batching import ScanScope, ShardBatcher
+from collectors.aws.batching import ScanScope, ShardBatcher, page_budget
 from collectors.aws.build import build_resource
 from collectors.aws.calls import DEFAULT_BACKOFF, AwsCaller, Backoff, ClientPool
 from collectors.aws.details import Entry, fetch, run_details
@@ -36,9 +37,10 @@ from collectors.exceptions import MalformedResponse, SinkError
 from collectors.redact import Redactor
 from collectors.sink import ScanSink
 from elava.events import ErrorClass, Resource, ScanStatus, utcnow
+from elava.settings import KafkaSettings
 from elava.sharding import GLOBAL_REGION
 
-__all__ = ["ScanReport", "ScanSink", "TypeScanResult", "scan_account"]
+__all__ = ["ScanReport", "ScanSink", "TypeScanResult", "fail_account", "scan_account"]
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,7 @@ class _AccountScan:
     clients: ClientPool
     buckets: int
     page_size: int
+    page_bytes: int
     redactor: Redactor
     backoff: Backoff
     rng: random.Random
@@ -99,19 +102,23 @@ class _AccountScan:
 async def scan_account(
     session: aioboto3.Session, account: str, regions: list[str], types: list[ResourceType],
     sink: ScanSink, *, buckets: int, page_size: int, endpoint_url: str | None, scan_id: str,
-    redactor: Redactor, max_concurrency: int = 8, backoff: Backoff = DEFAULT_BACKOFF, seed: int | None = None,
+    redactor: Redactor, page_bytes: int | None = None, max_concurrency: int = 8, calls_per_second: float = 0,
+    backoff: Backoff = DEFAULT_BACKOFF, seed: int | None = None,
 ) -> ScanReport:
     """Scan ``types`` in ``regions`` of one account (global types once), feeding ``sink``.
 
-    ``redactor`` replaces secrets before anything reaches the sink. ``backoff`` is our
-    retry on throttling on top of botocore's adaptive retries; ``seed`` makes its jitter
-    reproducible (tests).
+    ``redactor`` replaces secrets before anything reaches the sink. ``page_bytes``
+    bounds a page's JSON (default: under the default topic limit); ``calls_per_second``
+    bounds AWS calls per region (0: unlimited); ``backoff`` is our retry on throttling
+    on top of botocore's adaptive retries; ``seed`` makes its jitter reproducible (tests).
     """
     report = ScanReport(account=account, scan_id=scan_id)
     async with AsyncExitStack() as stack:
         ctx = _AccountScan(
             account=account, scan_id=scan_id, sink=sink, buckets=buckets, page_size=page_size, redactor=redactor,
-            clients=ClientPool(session, stack, max_concurrency=max_concurrency, endpoint_url=endpoint_url),
+            page_bytes=page_bytes or page_budget(KafkaSettings().max_message_bytes),
+            clients=ClientPool(session, stack, max_concurrency=max_concurrency, endpoint_url=endpoint_url,
+                               calls_per_second=calls_per_second),
             backoff=backoff, rng=random.Random(seed),
         )
         try:
@@ -122,6 +129,22 @@ async def scan_account(
     for task in tasks:
         result = task.result()
         report.results[(result.region, result.type)] = result
+    return report
+
+
+async def fail_account(account: str, regions: list[str], types: list[ResourceType], sink: ScanSink, exc: BaseException,
+                       *, buckets: int, scan_id: str) -> ScanReport:
+    """An account that cannot be scanned at all (its role cannot be assumed, STS does not
+    answer, its credentials are refused): failed markers for every scope and type it has."""
+    error_class, error = classify_error(exc), f"account {account}: {describe_error(exc)}"
+    log.warning("cannot scan account %s (%s): %s", account, error_class, error)
+    report = ScanReport(account=account, scan_id=scan_id)
+    started = utcnow()
+    for rt, scope in _plan(types, regions):
+        batch = ShardBatcher(sink, ScanScope(scan_id, account, scope, rt.name, buckets, started),
+                             page_size=1, page_bytes=1)
+        await batch.finish_failed(error_class, error, utcnow())
+        report.results[(scope, rt.name)] = TypeScanResult(scope, rt.name, "failed", 0, 0, error_class, error)
     return report
 
 
@@ -145,7 +168,7 @@ def client_region(scope: str) -> str:
 async def _scan_type(ctx: _AccountScan, rt: ResourceType, scope: str) -> TypeScanResult:
     caller = AwsCaller(ctx.backoff, ctx.rng)
     batch = ShardBatcher(ctx.sink, ScanScope(ctx.scan_id, ctx.account, scope, rt.name, ctx.buckets, utcnow()),
-                         page_size=ctx.page_size)
+                         page_size=ctx.page_size, page_bytes=ctx.page_bytes)
     try:
         async with aclosing(_resources(ctx, caller, rt, scope)) as resources:
             async for resource in resources:
@@ -158,8 +181,12 @@ async def _scan_type(ctx: _AccountScan, rt: ResourceType, scope: str) -> TypeSca
         log.warning("scan of %s %s %s failed (%s): %s", ctx.account, scope, rt.name, error_class, error)
         await batch.finish_failed(error_class, error, utcnow())
         return TypeScanResult(scope, rt.name, "failed", batch.count, caller.calls, error_class, error)
-    count = await batch.finish_ok(utcnow())
-    return TypeScanResult(scope, rt.name, "ok", count, caller.calls)
+    undelivered = await batch.finish_ok(utcnow())
+    if undelivered:
+        error = f"{len(undelivered)} shard(s) not delivered; {next(iter(undelivered.values()))}"
+        log.warning("scan of %s %s %s not delivered: %s", ctx.account, scope, rt.name, error)
+        return TypeScanResult(scope, rt.name, "failed", batch.count, caller.calls, "delivery-failed", error)
+    return TypeScanResult(scope, rt.name, "ok", batch.count, caller.calls)
 
 
 async def _resources(ctx: _AccountScan, caller: AwsCaller, rt: ResourceType, scope: str) -> AsyncIterator[Resource]:

@@ -99,12 +99,12 @@ def collect(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
     if serve:
         _serve_requests(settings)
         return
-    from elava.cli.render import scan_report_table
+    from elava.cli.render import print_scan_report
 
     partial = asyncio.run(run_collector(settings, interval=interval, type_names=type_,
-                                        on_scan=lambda scans: console.print(scan_report_table(scans))))
+                                        on_scan=lambda scans: print_scan_report(console, scans)))
     if partial:
-        console.print("[yellow]partial scan: failed types keep their last known state (no deletions inferred)[/]")
+        console.print("[yellow]partial scan: failed or undelivered types keep their last known state (no deletions inferred)[/]")
     raise typer.Exit(code=3 if partial else 0)
 
 
@@ -112,14 +112,14 @@ def _serve_requests(settings) -> None:
     import signal
 
     from collectors.requests import serve_scan_requests
-    from elava.cli.render import scan_report_table
+    from elava.cli.render import print_scan_report
 
     async def serve() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await serve_scan_requests(settings, stop, on_scan=lambda scan: console.print(scan_report_table([scan])),
+        await serve_scan_requests(settings, stop, on_scan=lambda scan: print_scan_report(console, [scan]),
                                   on_assign=lambda parts: console.print(f"scan-request partitions: {sorted(parts)}"))
 
     asyncio.run(serve())

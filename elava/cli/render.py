@@ -140,6 +140,24 @@ def _scan_table(report: Any) -> Table:
     return table
 
 
+def print_scan_report(console: Console, scans: list) -> None:
+    """The per account/region/type table, then a line per account that could not be scanned."""
+    console.print(scan_report_table(scans))
+    for line in unscanned_accounts(scans):
+        console.print(f"[yellow]{line}[/]", markup=True, highlight=False)
+
+
+def unscanned_accounts(scans: list) -> list[str]:
+    """One line per account of which nothing could be scanned (its role, STS, its keys)."""
+    lines = []
+    for scan in scans:
+        results = list(scan.report.results.values())
+        if results and all(result.status != "ok" for result in results):
+            first = results[0]
+            lines.append(f"account {scan.report.account} not scanned ({first.error_class}): {first.error}")
+    return lines
+
+
 def resources_table(resources: list) -> Table:
     from streams.analyzers.risk import risks
 

@@ -9,7 +9,14 @@ import orjson
 from collectors.aws import registry
 from elava.cli.common import console, err_console
 from elava.cli.progress import ScanProgress
-from elava.cli.render import changes_table, policy_table, resource_json, resources_table, scan_report_table
+from elava.cli.render import (
+    changes_table,
+    policy_table,
+    resource_json,
+    resources_table,
+    scan_report_table,
+    unscanned_accounts,
+)
 from elava.embedded import embedded_scan
 from elava.settings import Settings
 from streams.analyzers.risk import high_risk_untracked, is_tracked, risks
@@ -45,6 +52,8 @@ def run_scan_command(settings: Settings, type_names: list[str] | None, tier_name
         if result.outputs.decisions and not risk_only:
             console.print(policy_table(result.outputs.decisions, result.outputs.actions))
     if result.partial:
-        err_console.print("[yellow]partial scan: failed types keep their last known state (no deletions inferred)[/]")
+        for line in unscanned_accounts(result.scans):
+            err_console.print(f"[yellow]{line}[/]", markup=True, highlight=False)
+        err_console.print("[yellow]partial scan: failed or undelivered types keep their last known state (no deletions inferred)[/]")
         return 3
     return 0

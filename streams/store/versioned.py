@@ -10,6 +10,8 @@ Keys (``\\x00`` never occurs in a uid or shard key):
   T1 and T2" is one range read instead of a scan of every version
 - ``c\\x00<name>``                  cursors of background work (retention)
 - ``l\\x00shard_buckets``            the shard layout membership was built with (streams/layout.py)
+- ``p\\x00<shard>\\x00<scan>\\x00<whole id>\\x00<index:4B>``   parts of a chunked message
+  until its last part arrives (streams/chunks.py)
 
 Re-observing an unchanged resource writes nothing: "last seen" belongs to the scan.
 Times are integer microseconds since the epoch. Version numbers of a resource are

@@ -28,6 +28,10 @@ async def test_topics_create_is_idempotent_and_applies_configs(kafka_bootstrap):
         configs = {c[0]: c[1] for c in described[0].resources[0][4]}
         assert configs["retention.ms"] == str(30 * 86_400_000)
         assert configs["cleanup.policy"] == "delete"
+        described = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, "topics-test.observations")])
+        configs = {c[0]: c[1] for c in described[0].resources[0][4]}
+        assert configs["max.message.bytes"] == str(settings.max_message_bytes)  # what collectors size pages by
         (meta,) = await admin.describe_topics(["topics-test.changes"])
         assert len(meta["partitions"]) == 3
     finally:

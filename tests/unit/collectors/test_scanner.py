@@ -90,6 +90,8 @@ async def test_access_denied_on_one_type_fails_only_that_type(scan, boto, ami, f
 @pytest.mark.parametrize(("code", "error_class"), [
     ("RequestLimitExceeded", "throttled"),
     ("OptInRequired", "region-disabled"),
+    ("InvalidClientTokenId", "access-denied"),  # credentials refused
+    ("ExpiredToken", "access-denied"),
     ("InternalError", "other"),
 ])
 async def test_failed_markers_say_why(scan, faults, code, error_class):

@@ -51,6 +51,9 @@ def test_command_line_flags_override_the_environment_and_sections_merge(tmp_path
     ("policies: {evaluation_timeout: 0s}", "policies.evaluation_timeout"),
     ("storage: {retention: forever}", "storage.retention"),
     ("providers: {aws: {regions: []}}", "providers.aws.regions"),
+    ("providers: {aws: {account_concurrency: 0}}", "providers.aws.account_concurrency"),
+    ("providers: {aws: {calls_per_second: -1}}", "providers.aws.calls_per_second"),
+    ("kafka: {max_message_bytes: 1000}", "kafka.max_message_bytes"),  # no room for a page
     ("kafak: {}", "kafak"),
 ])
 def test_bad_settings_name_the_field(tmp_path, yaml_text, field):
