@@ -9,7 +9,8 @@ CORE = ["elava.events", "elava.settings", "elava.topics", "elava.sharding", "str
         "streams.inputs", "streams.store.versioned", "streams.store.kv", "streams.analyzers.drift",
         "streams.embedded", "streams.store.queries", "streams.store.retention", "elava.timeparse",
         "streams.policy", "streams.policy.engine", "streams.policy.bundle", "streams.policy.cases",
-        "streams.executor.plan", "streams.executor.ledger"]
+        "streams.executor.plan", "streams.executor.ledger", "streams.siem.ocsf", "streams.siem.validate",
+        "streams.siem.sink", "elava.examples"]
 CONNECTORS = ["faust", "aiokafka", "boto3", "botocore", "aioboto3", "aiobotocore"]
 
 
