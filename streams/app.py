@@ -34,6 +34,8 @@ from streams.batch_send import BatchedSends
 from streams.faust_kv import ChangelogBatcher, FaustPartitionKV, WorkerReadKV
 from streams.inputs import parse_observation_message
 from streams.process import PartitionProcessor
+from streams.siem.policies import policy_severities
+from streams.siem.sink import ocsf_messages
 from streams.store.api import OPENAPI, ROUTES, answer
 from streams.store.queries import TemporalQueries
 from streams.store.versioned import VersionStore
@@ -104,7 +106,7 @@ def wire(app: faust.App, settings: Settings) -> None:
     # and CloudTrail events meet in one partition of the table.
     inputs = app.topic(topics.observations, topics.cloudtrail, partitions=partitions, **RAW)
     outputs = {name: app.topic(getattr(topics, name), partitions=partitions, **RAW)
-               for name in ("changes", "attributed_changes", "drift", "policy_decisions", "actions", "dlq")}
+               for name in ("changes", "attributed_changes", "drift", "policy_decisions", "actions", "dlq", "ocsf")}
     outputs["cloudtrail_topic"] = topics.cloudtrail
     table = app.Table("mvcc", partitions=partitions, key_type=bytes, value_type=bytes,
                       schema=faust.Schema(**RAW), options=rocksdb_options(settings))
@@ -114,6 +116,7 @@ def wire(app: faust.App, settings: Settings) -> None:
     changelog = ChangelogBatcher(table, sends)
     outputs["sends"] = sends
     outputs["policies"] = load_policies(settings)  # compiled once, used by every message
+    outputs["severities"] = policy_severities(settings.policies)  # for the OCSF findings of decisions
 
     @app.agent(inputs, name="observe")
     async def observe(stream: faust.StreamT) -> None:
@@ -184,6 +187,7 @@ async def handle_message(message: Any, table: Any, outputs: dict[str, Any], chan
         return
     for event in produced:
         await send(outputs["sends"], outputs[OUTPUT_OF[type(event)]], _key_of(event), event)
+    await send_ocsf(outputs, [parsed, *produced])
 
 
 OUTPUT_OF = {ChangeEvent: "changes", AttributedChange: "attributed_changes", DriftEvent: "drift",
@@ -197,6 +201,14 @@ def _key_of(event: Event) -> str:
 async def send(sends: BatchedSends, topic: Any, key: str, event: Event) -> None:
     """One output event, keyed by uid, batched with the others of this input message."""
     await sends.add_keyed(topic.get_topic_name(), key.encode(), event.to_bytes(), cloudevent_headers(event, SOURCE))
+
+
+async def send_ocsf(outputs: dict[str, Any], events: list[Event]) -> None:
+    """The SIEM's view (streams/siem) of what one message produced, and of a CloudTrail event read."""
+    topic = outputs["ocsf"].get_topic_name()
+    for event in events:
+        for message in ocsf_messages(event, SOURCE, outputs["severities"]):
+            await outputs["sends"].add_keyed(topic, message.key, message.value, message.headers)
 
 
 async def dead_letter(topic: Any, message: Any, reason: str) -> None:

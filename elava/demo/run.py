@@ -13,7 +13,7 @@ import aioboto3
 from collectors.aws import registry
 from collectors.aws.scanner import scan_account
 from elava.cli.common import console
-from elava.cli.render import render_intro, render_step, render_summary, step_json
+from elava.cli.render import ocsf_lines, render_intro, render_step, render_summary, step_json
 from elava.demo.drivers import EmbeddedDriver, KafkaDriver, StepResult
 from elava.demo.simulated import ACCOUNT, CREDENTIALS, REGION, SimulatedAccount
 from elava.demo.story import DEMO_TYPES, STORY, World
@@ -62,6 +62,9 @@ async def run_demo(bootstrap_servers: str | None = None, output: str = "table") 
             def show(number: int, act: PlayedAct) -> None:
                 if output == "json":
                     console.print_json(data=step_json(number, act))
+                elif output == "ocsf":
+                    for line in ocsf_lines(act.result.ocsf):
+                        print(line)
                 else:
                     render_step(console, number, act)
             played = await play_story(driver, account, on_act=show)

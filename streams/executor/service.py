@@ -29,6 +29,7 @@ from streams.executor.journal import KafkaLedger
 from streams.executor.ledger import Ledger
 from streams.executor.notify import Notifier
 from streams.executor.runner import ActionRunner, Effectors
+from streams.siem.sink import ocsf_messages
 
 log = logging.getLogger("elava.executor")
 SOURCE = "elava/executor"
@@ -114,6 +115,9 @@ class ExecutorService:
     async def _publish(self, result: ActionResult) -> None:
         await self.producer.send_and_wait(self.topics.action_results, value=result.to_bytes(), key=result.uid.encode(),
                                           headers=cloudevent_headers(result, SOURCE))
+        for message in ocsf_messages(result, SOURCE):  # the SIEM's copy (streams/siem)
+            await self.producer.send_and_wait(self.topics.ocsf, value=message.value, key=message.key,
+                                              headers=message.headers)
 
     async def _dead_letter(self, record, reason: str) -> None:
         log.warning("dead letter from %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason)

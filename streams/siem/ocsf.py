@@ -68,7 +68,7 @@ def drift_finding(drift: DriftEvent, _: Mapping[str, str] = NO_SEVERITIES) -> li
         **o.classification(DETECTION_FINDING, 1), **o.severity(drift.severity), **NEW,
         "time": o.epoch_ms(drift.detected_at), "message": drift.summary,
         "finding_info": _finding_info(drift.change_id, f"Configuration drift of {drift.type} {_short(drift.uid)}",
-                                      DRIFT, drift.summary, drift.detected_at),
+                                      DRIFT, drift.summary, drift.detected_at, "drift"),
         "resources": [o.resource(drift.uid, drift.type, drift.region)],
         "cloud": o.cloud(drift.account, drift.region), "evidences": [evidence],
         "metadata": o.metadata(drift, "drift", correlation_uid=drift.change_id),
@@ -88,7 +88,8 @@ def out_of_band_finding(attributed: AttributedChange, _: Mapping[str, str] = NO_
     return [{
         **o.classification(DETECTION_FINDING, 1), **o.severity("low"), **NEW,
         "time": o.epoch_ms(change.observed_at), "message": title,
-        "finding_info": _finding_info(change.event_id, title, OUT_OF_BAND, None, change.observed_at),
+        "finding_info": _finding_info(change.event_id, title, OUT_OF_BAND, None, change.observed_at,
+                                      "out-of-band"),
         "resources": [o.resource(change.uid, change.type, change.region, resource.name if resource else None,
                                  resource.id if resource else None)],
         "cloud": o.cloud(change.account, change.region),
@@ -133,7 +134,7 @@ def policy_finding(decision: PolicyDecision, policy_severity: Mapping[str, str] 
         **o.classification(COMPLIANCE_FINDING, 1), **o.severity(level), **NEW,
         "time": o.epoch_ms(decision.decided_at), "message": detail or title,
         "finding_info": _finding_info(f"{decision.policy}:{decision.uid}", title, POLICY, detail or None,
-                                      decision.decided_at),
+                                      decision.decided_at, decision.policy),
         "compliance": compliance, "resources": [o.resource(decision.uid)], "cloud": o.cloud(account, region),
         "metadata": o.metadata(decision, "policy-decisions", correlation_uid=decision.cause_id),
     }]
@@ -141,7 +142,7 @@ def policy_finding(decision: PolicyDecision, policy_severity: Mapping[str, str] 
 
 def waste_finding(waste: WasteFinding, _: Mapping[str, str] = NO_SEVERITIES) -> list[dict[str, Any]]:
     title = f"Waste: {waste.pattern} {waste.type} {_short(waste.uid)}"
-    info = _finding_info(f"waste:{waste.pattern}:{waste.uid}", title, WASTE, waste.reason, waste.detected_at)
+    info = _finding_info(f"waste:{waste.pattern}:{waste.uid}", title, WASTE, waste.reason, waste.detected_at, waste.pattern)
     if waste.since is not None:
         info["first_seen_time"] = o.epoch_ms(waste.since)
     return [{
@@ -192,9 +193,10 @@ def _activity_of(operation: str) -> int:
     return 3
 
 
-def _finding_info(uid: str, title: str, kind: str, desc: str | None, created) -> dict[str, Any]:
+def _finding_info(uid: str, title: str, kind: str, desc: str | None, created, rule: str) -> dict[str, Any]:
+    """``rule``: what found it (a policy, a waste pattern, the drift or out-of-band rule)."""
     info = {"uid": uid, "title": title, "types": [kind], "created_time": o.epoch_ms(created),
-            "product": o.product(), "analytic": {"name": kind, "type_id": 1, "type": "Rule"}}
+            "product": o.product(), "analytic": {"name": rule, "uid": rule, "type_id": 1, "type": "Rule"}}
     if desc:
         info["desc"] = desc
     return info
