@@ -22,6 +22,7 @@ from collectors.service import AccountScan, discover_accounts, scan_account_once
 from elava.events import ScanRequest, utcnow
 from elava.exceptions import SchemaError
 from elava.kafka import ensure_topics, new_consumer, new_producer, publish
+from elava.layout_record import check_layout
 from elava.settings import Settings, TierSettings
 from elava.topics import Topics
 
@@ -96,6 +97,7 @@ async def serve_scan_requests(settings: Settings, stop: asyncio.Event,
                               on_assign: Callable[[set[int]], None] | None = None) -> None:
     """Consume scan requests as a member of the collector group until ``stop`` is set."""
     await ensure_topics(settings.kafka)
+    await check_layout(settings.kafka)  # before joining the group: another layout's pages help no one
     consumer, producer = new_request_consumer(settings), new_producer(settings.kafka)
     consumer.subscribe([Topics(settings.kafka).scan_requests], listener=_Assignments(on_assign))
     await consumer.start()

@@ -17,6 +17,7 @@ import aioboto3
 from collectors.aws import registry
 from collectors.aws.scanner import ScanReport, scan_account
 from collectors.aws.session import plain_session, session_for_account
+from collectors.redaction_key import redactor_for
 from collectors.sink import ScanSink
 from elava.events import ScanMarker, utcnow
 from elava.settings import Settings
@@ -64,7 +65,8 @@ async def scan_account_once(settings: Settings, account: str, sink: ScanSink, re
     report = await scan_account(
         session, account, regions or aws.regions, registry.select(type_names), sink,
         buckets=settings.kafka.shard_buckets, page_size=settings.kafka.page_size, endpoint_url=aws.endpoint_url,
-        scan_id=f"{account}-{uuid.uuid4().hex[:12]}", max_concurrency=aws.max_concurrency)
+        scan_id=f"{account}-{uuid.uuid4().hex[:12]}", redactor=redactor_for(settings.collector),
+        max_concurrency=aws.max_concurrency)
     return AccountScan(report, started, utcnow())
 
 
@@ -91,9 +93,11 @@ async def run_collector(settings: Settings, interval: float = 0.0, on_scan=None,
     """Scan and publish to Kafka, once or every ``interval`` seconds; True if the last scan was partial."""
     from collectors.publish import KafkaSink
     from elava.kafka import ensure_topics, new_producer
+    from elava.layout_record import check_layout
     from elava.topics import Topics
 
     await ensure_topics(settings.kafka)
+    await check_layout(settings.kafka)  # pages of another layout would land where the store cannot use them
     producer = new_producer(settings.kafka)
     await producer.start()
     try:

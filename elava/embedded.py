@@ -10,6 +10,7 @@ from elava.events import Resource, utcnow
 from elava.settings import Settings
 from elava.tiers import in_tiers, select_tiers, tier_accounts, tier_types
 from streams.embedded import EmbeddedPipeline, Outputs
+from streams.layout import align_layout
 from streams.policy import policies_for
 from streams.store.kv import RocksKV
 from streams.store.retention import enforce_retention
@@ -21,6 +22,7 @@ class EmbeddedScan:
     scans: list[AccountScan]
     resources: list[Resource]
     outputs: Outputs
+    layout_moved: int = 0  # memberships moved to a changed kafka.shard_buckets before the scan
 
     @property
     def partial(self) -> bool:
@@ -43,6 +45,7 @@ async def embedded_scan(settings: Settings, type_names: list[str] | None = None,
     kv = RocksKV(settings.storage.path)
     try:
         store = VersionStore(kv)
+        moved = align_layout(store, settings.kafka.shard_buckets)  # never a deletion from a new layout
         pipeline, listing = EmbeddedPipeline(store, policies_for(settings.policies)), ListSink()
         sinks = [pipeline, listing] + ([progress] if progress is not None else [])
         scans = await scan_once(settings, TeeSink(*sinks), types, accounts)
@@ -53,4 +56,4 @@ async def embedded_scan(settings: Settings, type_names: list[str] | None = None,
     if tier_names:
         tiers = select_tiers(settings, tier_names)
         resources = [r for r in resources if in_tiers(r, tiers)]
-    return EmbeddedScan(scans, resources, pipeline.outputs)
+    return EmbeddedScan(scans, resources, pipeline.outputs, moved)

@@ -51,7 +51,11 @@ class Event(BaseModel):
 
     def model_post_init(self, __context: Any) -> None:
         if not self.event_id:
-            object.__setattr__(self, "event_id", digest([self.ce_type, self.id_material()]))
+            object.__setattr__(self, "event_id", self.content_id())
+
+    def content_id(self) -> str:
+        """The id this content has: a message whose ``event_id`` differs lies about itself."""
+        return digest([self.ce_type, self.id_material()])
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json"))
@@ -111,6 +115,9 @@ class Observation(Event):
     page: int
     observed_at: datetime
     resources: list[Resource]
+    # The kafka.shard_buckets the shard was computed with (None from older collectors):
+    # a store built with another bucket count must refuse the page, not apply it.
+    shard_buckets: int | None = None
 
     def id_material(self) -> Any:
         return [self.scan_id, self.shard, self.page, [r.uid for r in self.resources]]
@@ -137,6 +144,7 @@ class ScanMarker(Event):
     ids: list[str] = Field(default_factory=list)
     started_at: datetime
     finished_at: datetime
+    shard_buckets: int | None = None  # as on Observation: a marker of another layout deletes nothing
 
     def id_material(self) -> Any:
         return [self.scan_id, self.shard, self.status, self.ids_digest]
@@ -305,6 +313,12 @@ class ActionRequest(Event):
     decision_id: str
     resource_version: int
     requested_at: datetime
+    # The chain behind the request, and what the policy saw besides the resource
+    # ({"change": ..., "attribution": ...} of its input): the executor asks the policy
+    # again with the resource as AWS shows it when it acts.
+    change_id: str = ""
+    attribution_id: str = ""
+    context: dict[str, Any] = Field(default_factory=dict)
 
     def id_material(self) -> Any:
         # Re-evaluating the same version (e.g. after a better attribution) asks for the
@@ -319,9 +333,19 @@ ActionStatus = Literal[
     "dry_run",  # enforce, but the executor is in dry-run: what would have been done
     "executed",  # done in AWS
     "skipped",  # not done: protected, already in the wanted state, or gone
-    "cancelled",  # a scheduled action whose resource changed or vanished before its time
+    "cancelled",  # the policy no longer asks for it, or the resource is protected, changed or gone
     "failed",
+    "rejected",  # not a request the executor will act on (unsigned, unknown policy, false claims)
 ]
+
+
+class AwsCall(BaseModel):
+    """One AWS request the executor made for an action (find it in CloudTrail by its id)."""
+
+    model_config = ConfigDict(frozen=True)
+    operation: str  # service:operation, e.g. ec2:stop_instances
+    request_id: str
+
 
 
 class ActionResult(Event):
@@ -335,6 +359,14 @@ class ActionResult(Event):
     detail: str = ""
     not_before: datetime | None = None
     finished_at: datetime
+    # The audit trail: change -> attribution -> decision -> request (request_id) -> this
+    # result; who acted in AWS, with which calls; which key signed the request.
+    change_id: str = ""
+    attribution_id: str = ""
+    decision_id: str = ""
+    principal: str | None = None
+    aws_calls: list[AwsCall] = Field(default_factory=list)
+    signed_by: str | None = None
 
     def id_material(self) -> Any:
         return [self.request_id, self.status]

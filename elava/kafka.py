@@ -9,8 +9,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError
 
 from elava.events import Event, cloudevent_headers
+from elava.kafka_security import explain_refusal, security_options
 from elava.settings import KafkaSettings
 from elava.topics import Topics
 
@@ -68,24 +70,57 @@ async def _partition_mismatches(admin: AIOKafkaAdminClient, names: list[str], pa
 
 def client_options(settings: KafkaSettings) -> dict[str, Any]:
     """What every aiokafka client of Elava is built with: the one place for connection settings."""
-    return {"bootstrap_servers": settings.bootstrap_servers}
+    return {"bootstrap_servers": settings.bootstrap_servers, **security_options(settings)}
 
 
-def new_producer(settings: KafkaSettings, **options: Any) -> AIOKafkaProducer:
+class _ExplainsRefusal:
+    """A client whose start() says why the brokers refused it, instead of "Unable to bootstrap"."""
+
+    _elava_kafka: KafkaSettings
+
+    async def start(self) -> None:
+        try:
+            await super().start()
+        except KafkaConnectionError as exc:
+            refusal = await explain_refusal(self._elava_kafka)
+            if refusal is None:
+                raise
+            raise refusal from exc
+
+
+class Producer(_ExplainsRefusal, AIOKafkaProducer):
+    pass
+
+
+class Consumer(_ExplainsRefusal, AIOKafkaConsumer):
+    pass
+
+
+class Admin(_ExplainsRefusal, AIOKafkaAdminClient):
+    pass
+
+
+def _explaining(client: _ExplainsRefusal, settings: KafkaSettings) -> Any:
+    client._elava_kafka = settings
+    return client
+
+
+def new_producer(settings: KafkaSettings, **options: Any) -> Producer:
     # Idempotence keeps per-partition order across retries: a scan marker must
     # never overtake the pages it closes.
     defaults = {"enable_idempotence": True, "acks": "all", "linger_ms": 5, "compression_type": None,
                 "max_request_size": 4 * 1024 * 1024}
-    return AIOKafkaProducer(**client_options(settings), **{**defaults, **options})
+    return _explaining(Producer(**client_options(settings), **{**defaults, **options}), settings)
 
 
-def new_consumer(settings: KafkaSettings, *topics: str, **options: Any) -> AIOKafkaConsumer:
+def new_consumer(settings: KafkaSettings, *topics: str, **options: Any) -> Consumer:
     """A consumer (offsets committed by hand unless ``enable_auto_commit`` is passed)."""
-    return AIOKafkaConsumer(*topics, **client_options(settings), **{"enable_auto_commit": False, **options})
+    consumer = Consumer(*topics, **client_options(settings), **{"enable_auto_commit": False, **options})
+    return _explaining(consumer, settings)
 
 
-def new_admin(settings: KafkaSettings) -> AIOKafkaAdminClient:
-    return AIOKafkaAdminClient(**client_options(settings))
+def new_admin(settings: KafkaSettings) -> Admin:
+    return _explaining(Admin(**client_options(settings)), settings)
 
 
 async def publish(producer: AIOKafkaProducer, topic: str, key: str, event: Event, source: str) -> None:

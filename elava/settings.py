@@ -6,6 +6,7 @@ Nested fields use a double underscore in the environment, e.g.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from datetime import timedelta
@@ -15,10 +16,12 @@ from typing import Annotated, Any, Literal
 import yaml
 from platformdirs import user_data_dir
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    FilePath,
     SecretStr,
     ValidationError,
     model_validator,
@@ -73,10 +76,29 @@ class TierSettings(Section):
         return "*" in self.accounts or account in self.accounts
 
 
+def _long_secret(minimum: int) -> AfterValidator:
+    def check(value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < minimum:
+            raise ValueError(f"must be at least {minimum} characters (e.g. the output of: openssl rand -hex 32)")
+        return value
+    return AfterValidator(check)
+
+
 class CollectorSettings(Section):
     group_id: str = "elava-collectors"
     # A scan of a large account can take long; the group must not evict its collector.
     max_scan_time: Duration = timedelta(minutes=30)
+    # Secrets are published as HMAC digests under this key, so a guess cannot be checked
+    # offline. Every collector of one installation needs the same key (docs/operations.md).
+    # Neither set: a key file created on first use in the data directory (one machine only).
+    redaction_key: Annotated[SecretStr | None, _long_secret(32)] = None
+    redaction_key_file: Path | None = None  # a file holding the key (e.g. a mounted secret)
+
+    @model_validator(mode="after")
+    def _one_redaction_key(self) -> CollectorSettings:
+        if self.redaction_key is not None and self.redaction_key_file is not None:
+            raise ValueError("set collector.redaction_key or collector.redaction_key_file, not both")
+        return self
 
 
 class ProvidersSettings(Section):
@@ -121,6 +143,39 @@ class ExecutorSettings(Section):
     protect_tag: str = "elava:protect"  # a resource carrying this tag is never changed
     # How long a crashed executor keeps its partitions before the group takes them back.
     session_timeout: Duration = timedelta(seconds=10)
+    # Without a signing key anyone who can write to the actions topic could make an
+    # enforcing executor act: it refuses to start so unless this says it is meant.
+    allow_unsigned: bool = False
+    slack_webhook: SecretStr | None = None  # a Slack incoming webhook: one message per notification
+    sns_topic_arn: str | None = Field(default=None, pattern=r"^arn:[a-z-]+:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+$")  # one message per notification
+
+
+class SigningSettings(Section):
+    """HMAC-SHA256 keys of action requests: the policy stage signs, the executor verifies."""
+
+    key_id: str = "k1"  # the key that signs; its id travels in the elava_key_id header
+    # key id -> key. Every key given here (or in key_files) verifies: two during a rotation.
+    keys: dict[str, SecretStr] = Field(default_factory=dict)
+    key_files: dict[str, Path] = Field(default_factory=dict)  # key id -> a file holding the key
+
+    @model_validator(mode="after")
+    def _signing_key_is_given(self) -> SigningSettings:
+        both = set(self.keys) & set(self.key_files)
+        if both:
+            raise ValueError(f"key ids {sorted(both)} are in both keys and key_files")
+        given = set(self.keys) | set(self.key_files)
+        if given and self.key_id not in given:
+            raise ValueError(f"key_id {self.key_id!r} names none of the keys given ({', '.join(sorted(given))})")
+        return self
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.keys or self.key_files)
+
+
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "AWS_MSK_IAM"]
+TLS_PROTOCOLS = ("SSL", "SASL_SSL")
+SASL_PROTOCOLS = ("SASL_PLAINTEXT", "SASL_SSL")
 
 
 class KafkaSettings(Section):
@@ -130,13 +185,86 @@ class KafkaSettings(Section):
     replication_factor: int = Field(default=1, ge=1)
     shard_buckets: int = Field(default=16, ge=1, le=4096)
     page_size: int = Field(default=500, ge=1, le=5000)
+    # Security of every client (collectors, worker, executor, CLI); docs/operations.md, Kafka security.
+    # TLS with SSL and SASL_SSL: the CA that signed the brokers' certificates (unset: the system's),
+    # and a client certificate + key (PEM) where the brokers ask for one (mutual TLS).
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    ssl_cafile: FilePath | None = None
+    ssl_certfile: FilePath | None = None
+    ssl_keyfile: FilePath | None = None  # unset: the key is in ssl_certfile
+    ssl_key_password: SecretStr | None = None
+    # SASL with SASL_PLAINTEXT and SASL_SSL. AWS_MSK_IAM signs a token with the AWS credentials
+    # of the process (pip install 'elava[msk]'): no username or password.
+    sasl_mechanism: SaslMechanism | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    msk_region: str | None = None  # AWS_MSK_IAM: the cluster's region
+
+    @model_validator(mode="after")
+    def _security_is_complete(self) -> KafkaSettings:
+        problem = kafka_security_problem(self)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+def kafka_security_problem(kafka: KafkaSettings) -> str | None:
+    """What is missing or contradictory in the security settings (None: they hold together)."""
+    protocol = kafka.security_protocol
+    tls = (("ssl_cafile", kafka.ssl_cafile), ("ssl_certfile", kafka.ssl_certfile),
+           ("ssl_keyfile", kafka.ssl_keyfile), ("ssl_key_password", kafka.ssl_key_password))
+    for name, value in tls:
+        if value is not None and protocol not in TLS_PROTOCOLS:
+            return f"kafka.{name} is set but kafka.security_protocol is {protocol} (use SSL or SASL_SSL)"
+    if (kafka.ssl_keyfile or kafka.ssl_key_password) and not kafka.ssl_certfile:
+        return "kafka.ssl_keyfile and kafka.ssl_key_password need kafka.ssl_certfile (the client certificate)"
+    if protocol not in SASL_PROTOCOLS:
+        for name in ("sasl_mechanism", "sasl_username", "sasl_password", "msk_region"):
+            if getattr(kafka, name) is not None:
+                return f"kafka.{name} is set but kafka.security_protocol is {protocol} (use SASL_SSL)"
+        return None
+    return _sasl_problem(kafka)
+
+
+def _sasl_problem(kafka: KafkaSettings) -> str | None:
+    protocol, mechanism = kafka.security_protocol, kafka.sasl_mechanism
+    if mechanism is None:
+        return (f"kafka.sasl_mechanism is required with security_protocol {protocol} "
+                "(PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM)")
+    if mechanism == "AWS_MSK_IAM":
+        return _msk_problem(kafka)
+    if kafka.msk_region is not None:
+        return f"kafka.msk_region is only used with sasl_mechanism AWS_MSK_IAM, not {mechanism}"
+    for name in ("sasl_username", "sasl_password"):
+        if not getattr(kafka, name):
+            return f"kafka.{name} is required with security_protocol {protocol} and sasl_mechanism {mechanism}"
+    return None
+
+
+def _msk_problem(kafka: KafkaSettings) -> str | None:
+    if kafka.security_protocol != "SASL_SSL":
+        return "sasl_mechanism AWS_MSK_IAM needs kafka.security_protocol SASL_SSL (MSK serves IAM over TLS only)"
+    for name in ("sasl_username", "sasl_password"):
+        if getattr(kafka, name) is not None:
+            return f"kafka.{name} is not used with AWS_MSK_IAM (the AWS credentials of the process sign a token)"
+    if not kafka.msk_region:
+        return "kafka.msk_region is required with sasl_mechanism AWS_MSK_IAM (the cluster's region)"
+    if importlib.util.find_spec("aws_msk_iam_sasl_signer") is None:
+        return "sasl_mechanism AWS_MSK_IAM needs the MSK signer: pip install 'elava[msk]'"
+    return None
 
 
 class WorkerSettings(Section):
     app_id: str = "elava-worker"
     data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("elava")) / "worker")
     web_port: int = Field(default=6066, ge=0, le=65535)  # the read-only query API; 0 turns it off
-    web_host: str = "127.0.0.1"  # 0.0.0.0 to serve other hosts (it has no authentication)
+    web_host: str = "127.0.0.1"  # beyond loopback only with api_token (docs/api.md)
+    # Required as "Authorization: Bearer <token>" by every request to the worker's web server.
+    api_token: Annotated[SecretStr | None, _long_secret(16)] = None
+    # Serve the query API beyond loopback without a token: to anyone who can reach the port.
+    insecure_api_without_token: bool = False
+    # Faust's own pages (/table/, /router/, /graph/, statistics) expose table data and topology.
+    faust_pages: bool = False
     # How long a crashed worker keeps its partitions before the group takes them back.
     session_timeout: Duration = timedelta(seconds=30)
     # Memory of each partition's RocksDB: memtables (size x count) and the block cache.
@@ -183,6 +311,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     worker: WorkerSettings = WorkerSettings()
     executor: ExecutorSettings = ExecutorSettings()
+    signing: SigningSettings = SigningSettings()
     collector: CollectorSettings = CollectorSettings()
     cloudtrail: CloudTrailSettings = CloudTrailSettings()
     tiers: list[TierSettings] = Field(default_factory=lambda: [TierSettings(name="default")], min_length=1)
@@ -213,7 +342,8 @@ def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         field = ".".join(str(part) for part in item["loc"])
-        lines.append(f"invalid setting '{field}': {item['msg']}")
+        message = item["msg"].removeprefix("Value error, ")  # a validator's own words are enough
+        lines.append(f"invalid setting '{field}': {message}")
     return "\n".join(lines)
 
 

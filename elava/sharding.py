@@ -26,3 +26,17 @@ def shard_of(uid: str, account: str, region: str, type_name: str, buckets: int) 
 
 def all_shards(account: str, region: str, type_name: str, buckets: int) -> list[str]:
     return [shard_key(account, region, type_name, b) for b in range(buckets)]
+
+
+def split_shard(shard: str) -> tuple[str, int]:
+    """``account/region/type`` and the bucket of a shard key (ValueError if it is not one)."""
+    scope, _, bucket = shard.rpartition("/")
+    if not scope or not bucket.isdigit():
+        raise ValueError(f"not a shard key: {shard!r}")
+    return scope, int(bucket)
+
+
+def rebucket(shard: str, uid: str, buckets: int) -> str:
+    """The shard of ``uid`` in the same account/region/type under ``buckets`` buckets."""
+    scope, _ = split_shard(shard)
+    return f"{scope}/{bucket_of(uid, buckets)}"

@@ -56,8 +56,16 @@ CATALOG: tuple[TopicSpec, ...] = (
     TopicSpec("executor-ledger", "what the executor has begun and finished, per action id",
               key="action event id", cleanup_policy="compact", retention_ms=None),
     TopicSpec("ocsf", "OCSF-formatted findings for SIEMs", key="uid", retention_ms=30 * DAY_MS),
-    TopicSpec("dlq", "malformed messages: original bytes, reason and origin in headers",
+    TopicSpec("dlq", "messages that could not be processed: original key, bytes and headers; reason and origin added",
               key="original key", retention_ms=30 * DAY_MS),
+    # Compacted: which DLQ entries `elava dlq replay` sent back, so a second run does not
+    # send them again; kept longer than the DLQ entries it describes.
+    TopicSpec("dlq-replays", "DLQ entries replayed: when, and where the copy went",
+              key="dlq partition/offset", cleanup_policy="compact,delete", retention_ms=60 * DAY_MS),
+    # Compacted: the kafka.shard_buckets the worker's store was built with, so that a
+    # collector or worker set to another value refuses to start (streams/layout.py).
+    TopicSpec("layout", "the shard layout (kafka.shard_buckets) the worker's store was built with",
+              key="setting name", cleanup_policy="compact", retention_ms=None),
 )
 
 _BY_SUFFIX = {spec.suffix: spec for spec in CATALOG}

@@ -8,6 +8,7 @@ has committed every observation published so far.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -18,24 +19,49 @@ from pathlib import Path
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+from pydantic import SecretStr
 
 from elava.kafka import new_admin, new_consumer
-from elava.settings import Settings
+from elava.settings import KafkaSettings, Settings
 from elava.topics import Topics
 
 
 def worker_env(settings: Settings) -> dict[str, str]:
     kafka, worker = settings.kafka, settings.worker
-    return {**os.environ, "ELAVA_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-            "ELAVA_KAFKA__TOPIC_PREFIX": kafka.topic_prefix, "ELAVA_KAFKA__PARTITIONS": str(kafka.partitions),
-            "ELAVA_KAFKA__SHARD_BUCKETS": str(kafka.shard_buckets),
+    return {**os.environ, **kafka_env(kafka),
             "ELAVA_WORKER__APP_ID": worker.app_id, "ELAVA_WORKER__DATA_DIR": str(worker.data_dir),
             "ELAVA_WORKER__SESSION_TIMEOUT": str(worker.session_timeout.total_seconds()),
             "ELAVA_WORKER__WEB_PORT": str(worker.web_port), "ELAVA_WORKER__WEB_HOST": worker.web_host,
             "ELAVA_WORKER__ROCKSDB_WRITE_BUFFER_MIB": str(worker.rocksdb_write_buffer_mib),
             "ELAVA_WORKER__ROCKSDB_WRITE_BUFFERS": str(worker.rocksdb_write_buffers),
             "ELAVA_WORKER__ROCKSDB_BLOCK_CACHE_MIB": str(worker.rocksdb_block_cache_mib),
-            **policy_env(settings)}
+            **policy_env(settings), **web_env(settings), **signing_env(settings)}
+
+
+def web_env(settings: Settings) -> dict[str, str]:
+    """Who may ask the worker's web server, and what it serves (docs/api.md)."""
+    worker = settings.worker
+    env = {"ELAVA_WORKER__FAUST_PAGES": str(worker.faust_pages).lower(),
+           "ELAVA_WORKER__INSECURE_API_WITHOUT_TOKEN": str(worker.insecure_api_without_token).lower()}
+    return env | ({"ELAVA_WORKER__API_TOKEN": worker.api_token.get_secret_value()} if worker.api_token else {})
+
+
+def kafka_env(kafka: KafkaSettings) -> dict[str, str]:
+    """Every kafka.* setting that is set, security included, for a child process's environment."""
+    env = {}
+    for name, value in kafka:
+        if value is not None:
+            plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+            env[f"ELAVA_KAFKA__{name.upper()}"] = str(plain)
+    return env
+
+
+def signing_env(settings: Settings) -> dict[str, str]:
+    """The signing keys, for a child process that signs or verifies action requests."""
+    signing = settings.signing
+    keys = {key_id: secret.get_secret_value() for key_id, secret in signing.keys.items()}
+    return {"ELAVA_SIGNING__KEY_ID": signing.key_id, "ELAVA_SIGNING__KEYS": json.dumps(keys),
+            "ELAVA_SIGNING__KEY_FILES": json.dumps({k: str(v) for k, v in signing.key_files.items()})}
 
 
 def policy_env(settings: Settings) -> dict[str, str]:

@@ -29,16 +29,19 @@ from elava.events import (
 )
 from elava.exceptions import SchemaError
 from elava.settings import Settings
+from elava.signing import keyring_from, signed_headers
 from elava.topics import Topics
 from streams.batch_send import BatchedSends
-from streams.faust_kv import ChangelogBatcher, FaustPartitionKV, WorkerReadKV
+from streams.dlq import dead_letter
+from streams.faust_auth import broker_credentials
+from streams.faust_kv import ChangelogBatcher, FaustPartitionKV
 from streams.inputs import parse_observation_message
 from streams.process import PartitionProcessor
 from streams.siem.policies import policy_severities
 from streams.siem.sink import ocsf_messages
-from streams.store.api import OPENAPI, ROUTES, answer
-from streams.store.queries import TemporalQueries
 from streams.store.versioned import VersionStore
+from streams.web import web_options, wire_query_api
+from streams.worker_layout import WorkerLayout
 
 log = logging.getLogger("elava.worker")
 SOURCE = "elava/worker"
@@ -58,11 +61,10 @@ def create_app(settings: Settings) -> faust.App:
     app = faust.App(
         settings.worker.app_id,
         broker=[f"kafka://{server.strip()}" for server in kafka.bootstrap_servers.split(",")],
+        broker_credentials=broker_credentials(kafka),
         store="rocksdb://", datadir=str(settings.worker.data_dir),
         topic_partitions=kafka.partitions, topic_replication_factor=kafka.replication_factor,
-        consumer_auto_offset_reset="earliest", producer_acks=-1,
-        web_enabled=settings.worker.web_port > 0, web_port=settings.worker.web_port or None,
-        web_bind=settings.worker.web_host, web_host=settings.worker.web_host,
+        consumer_auto_offset_reset="earliest", producer_acks=-1, **web_options(settings.worker),
         broker_commit_interval=1.0, table_standby_replicas=0,
         producer_max_batch_size=PRODUCER_BATCH_BYTES,
         broker_session_timeout=settings.worker.session_timeout.total_seconds(),
@@ -106,7 +108,7 @@ def wire(app: faust.App, settings: Settings) -> None:
     # and CloudTrail events meet in one partition of the table.
     inputs = app.topic(topics.observations, topics.cloudtrail, partitions=partitions, **RAW)
     outputs = {name: app.topic(getattr(topics, name), partitions=partitions, **RAW)
-               for name in ("changes", "attributed_changes", "drift", "policy_decisions", "actions", "dlq", "ocsf")}
+               for name in ("changes", "attributed_changes", "drift", "policy_decisions", "actions", "ocsf")}
     outputs["cloudtrail_topic"] = topics.cloudtrail
     table = app.Table("mvcc", partitions=partitions, key_type=bytes, value_type=bytes,
                       schema=faust.Schema(**RAW), options=rocksdb_options(settings))
@@ -117,6 +119,10 @@ def wire(app: faust.App, settings: Settings) -> None:
     outputs["sends"] = sends
     outputs["policies"] = load_policies(settings)  # compiled once, used by every message
     outputs["severities"] = policy_severities(settings.policies)  # for the OCSF findings of decisions
+    # Dead letters ride with the outputs: headers exactly as given, delivered before the commit.
+    outputs["dead_letter"] = lambda key, value, headers: sends.add_keyed(topics.dlq, key, value, headers)
+    outputs["layout"] = WorkerLayout(settings.kafka, sends, SOURCE)
+    outputs["signer"] = keyring_from(settings.signing).signer()  # action requests are signed (docs/executor.md)
 
     @app.agent(inputs, name="observe")
     async def observe(stream: faust.StreamT) -> None:
@@ -145,25 +151,6 @@ def rocksdb_options(settings: Settings) -> dict[str, int]:
             "block_cache_size": settings.worker.rocksdb_block_cache_mib * mib}
 
 
-def wire_query_api(app: faust.App, table: Any) -> None:
-    """GET /v1/... : time travel over the partitions this worker holds (read-only)."""
-    for path in ROUTES:
-        app.page(path)(_query_view(path, table))
-
-    @app.page("/openapi.json")
-    async def openapi(self: Any, request: Any) -> Any:
-        return self.json(OPENAPI)
-
-
-def _query_view(path: str, table: Any) -> Any:
-    async def view(self: Any, request: Any) -> Any:
-        status, body = answer(path, TemporalQueries(VersionStore(WorkerReadKV(table))), request.query)
-        return self.json(body, status=status)
-
-    view.__name__ = "query_" + path.rsplit("/", 1)[-1]
-    return view
-
-
 def parse_message(message: Any, cloudtrail_topic: str) -> Observation | ScanMarker | TrailEvent:
     if message.topic == cloudtrail_topic:
         if not message.key:
@@ -176,17 +163,22 @@ async def handle_message(message: Any, table: Any, outputs: dict[str, Any], chan
     try:
         parsed = parse_message(message, outputs["cloudtrail_topic"])
     except SchemaError as exc:
-        await dead_letter(outputs["dlq"], message, str(exc))
+        await dead_letter(outputs["dead_letter"], message, str(exc), by=SOURCE)
         return
     try:
         store = VersionStore(FaustPartitionKV(table, message.partition, changelog))
+        refusal = await outputs["layout"].refusal(parsed, store, message.partition)
+        if refusal is not None:
+            await dead_letter(outputs["dead_letter"], message, refusal, by=SOURCE)
+            return
         produced = PartitionProcessor(store, outputs["policies"]).process(parsed)
     except Exception as exc:  # a poison message must not stop the worker
         log.exception("processing failed; sending to the DLQ")
-        await dead_letter(outputs["dlq"], message, f"processing error: {type(exc).__name__}: {exc}")
+        reason = f"processing error: {type(exc).__name__}: {exc}"
+        await dead_letter(outputs["dead_letter"], message, reason, by=SOURCE)
         return
     for event in produced:
-        await send(outputs["sends"], outputs[OUTPUT_OF[type(event)]], _key_of(event), event)
+        await send(outputs["sends"], outputs[OUTPUT_OF[type(event)]], _key_of(event), event, outputs["signer"])
     await send_ocsf(outputs, [parsed, *produced])
 
 
@@ -198,9 +190,12 @@ def _key_of(event: Event) -> str:
     return event.change.uid if isinstance(event, AttributedChange) else event.uid
 
 
-async def send(sends: BatchedSends, topic: Any, key: str, event: Event) -> None:
+async def send(sends: BatchedSends, topic: Any, key: str, event: Event, signer: Any = None) -> None:
     """One output event, keyed by uid, batched with the others of this input message."""
-    await sends.add_keyed(topic.get_topic_name(), key.encode(), event.to_bytes(), cloudevent_headers(event, SOURCE))
+    value, headers = event.to_bytes(), cloudevent_headers(event, SOURCE)
+    if isinstance(event, ActionRequest):  # the executor acts only on what a key holder signed
+        headers += signed_headers(value, signer)
+    await sends.add_keyed(topic.get_topic_name(), key.encode(), value, headers)
 
 
 async def send_ocsf(outputs: dict[str, Any], events: list[Event]) -> None:
@@ -209,18 +204,6 @@ async def send_ocsf(outputs: dict[str, Any], events: list[Event]) -> None:
     for event in events:
         for message in ocsf_messages(event, SOURCE, outputs["severities"]):
             await outputs["sends"].add_keyed(topic, message.key, message.value, message.headers)
-
-
-async def dead_letter(topic: Any, message: Any, reason: str) -> None:
-    """Original key and bytes, untouched; why and where from in headers (Kafka Connect style)."""
-    headers = [
-        ("elava_dlq_reason", reason.encode()[:8192]),
-        ("elava_dlq_topic", str(message.topic).encode()),
-        ("elava_dlq_partition", str(message.partition).encode()),
-        ("elava_dlq_offset", str(message.offset).encode()),
-    ]
-    log.warning("dead letter from %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason)
-    await topic.send(key=message.key, value=message.value, headers=headers)
 
 
 def run_worker(settings: Settings, loglevel: str = "INFO") -> None:

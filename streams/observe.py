@@ -64,20 +64,31 @@ class Observer:
         changes = []
         if marker.status == "ok":
             seen, started = set(marker.ids), to_micros(marker.started_at)
+            stale = self._newer_scan_recorded(marker)
             for uid in list(self.store.shard_members(marker.shard)):
-                change = self._maybe_delete(uid, seen, started, marker)
+                change = self._maybe_delete(uid, seen, started, marker, stale)
                 if change is not None:
                     changes.append(change)
         # Recorded last: until then the previous scan is what bounds when changes happened.
         self._record_scan(marker)
         return changes
 
+    def _newer_scan_recorded(self, marker: ScanMarker) -> bool:
+        """A later scan of the shard was closed already (e.g. this marker is replayed from the DLQ).
+
+        What this marker did not see may have been seen since, unchanged (no write), so
+        its absence is no longer news: the marker may re-emit what it deleted, nothing more.
+        """
+        last = self.store.last_scan(marker.shard)
+        return last is not None and datetime.fromisoformat(last["started_at"]) > marker.started_at
+
     def _record_scan(self, marker: ScanMarker) -> None:
         last = self.store.last_scan(marker.shard)
         if last is None or datetime.fromisoformat(last["started_at"]) <= marker.started_at:
             self.store.record_scan(marker.shard, marker.model_dump(mode="json", exclude={"ids"}))
 
-    def _maybe_delete(self, uid: str, seen: set[str], started: int, marker: ScanMarker) -> ChangeEvent | None:
+    def _maybe_delete(self, uid: str, seen: set[str], started: int, marker: ScanMarker,
+                      stale: bool) -> ChangeEvent | None:
         # Most members were seen: read their heads' leading fields and id only.
         lead = self.store.head_lead(uid)
         if lead is None:
@@ -85,7 +96,7 @@ class Observer:
         if lead.cause == marker.event_id or lead.valid_from > started:
             # Applied before, or changed since this scan listed: only a replay may re-emit.
             return self._replay(lead.full(), marker.event_id)
-        if lead.deleted or lead.resource_id() in seen or lead.valid_from == started:
+        if stale or lead.deleted or lead.resource_id() in seen or lead.valid_from == started:
             return None
         head = lead.full()
         tombstone = Version(

@@ -66,6 +66,19 @@ CHECKPOINT = {
 }
 DEAD_LETTER = {"description": "the original value bytes of the message that failed, untouched (any bytes, not "
                               "necessarily JSON); the reason and origin are in the elava_dlq_* headers"}
+DLQ_REPLAY = {
+    "type": "object", "required": ["replayed_at", "topic", "partition", "offset", "reason"],
+    "properties": {"replayed_at": {"type": "string", "format": "date-time"},
+                   "topic": {"type": "string", "description": "where the copy went (the entry's source topic)"},
+                   "partition": {"type": "integer"}, "offset": {"type": "integer"},
+                   "reason": {"type": "string", "description": "why the entry was put aside"}},
+}
+LAYOUT = {
+    "type": "object", "required": ["shard_buckets", "recorded_at", "by"],
+    "properties": {"shard_buckets": {"type": "integer", "minimum": 1},
+                   "recorded_at": {"type": "string", "format": "date-time"},
+                   "by": {"type": "string", "description": "the process that recorded it (elava/worker)"}},
+}
 OCSF = {
     "description": f"an OCSF {OCSF_VERSION} event of one of the classes {', '.join(EMITTED_CLASSES)} "
                    "(docs/siem.md); validated against the OCSF schema by streams/siem/validate.py",
@@ -111,8 +124,15 @@ TOPIC_VALUES: dict[str, TopicValue] = {
                                   (_ledger_sample,)),
     "ocsf": TopicValue("`elava worker`, `elava executor`", "SIEMs (docs/siem.md)",
                        samples=(lambda: ocsf_events_for(examples.drift())[0],), schema=OCSF),
-    "dlq": TopicValue("`elava worker`, `elava executor`", "people (inspect, fix, replay)",
+    "dlq": TopicValue("`elava worker`, `elava executor`", "`elava dlq list`, `elava dlq replay`",
                       samples=(lambda: {"not": "an observation"},), schema=DEAD_LETTER),
+    "dlq-replays": TopicValue("`elava dlq replay`", "`elava dlq replay` (what was already sent back)",
+                              samples=(lambda: {"replayed_at": "2026-11-28T11:02:00+00:00", "topic": "elava.observations",
+                                                "partition": 3, "offset": 1742, "reason": "not valid JSON: …"},),
+                              schema=DLQ_REPLAY),
+    "layout": TopicValue("`elava worker`", "`elava worker`, `elava collect` (at start-up)",
+                         samples=(lambda: {"shard_buckets": 16, "recorded_at": "2026-11-28T10:36:32+00:00",
+                                           "by": "elava/worker"},), schema=LAYOUT),
 }
 
 

@@ -69,6 +69,7 @@ class ShardBatcher:
         page = Observation(
             scan_id=scope.scan_id, account=scope.account, region=scope.region, type=scope.type_name,
             shard=key, page=shard.next_page, observed_at=scope.started_at, resources=shard.buffer,
+            shard_buckets=scope.buckets,
         )
         shard.buffer, shard.next_page = [], shard.next_page + 1
         await self._send(self._sink.page, page)
@@ -102,7 +103,7 @@ class ShardBatcher:
         scope = self._scope
         return ScanMarker(
             scan_id=scope.scan_id, account=scope.account, region=scope.region, type=scope.type_name,
-            shard=key, started_at=scope.started_at, finished_at=finished_at, **fields,
+            shard=key, started_at=scope.started_at, finished_at=finished_at, shard_buckets=scope.buckets, **fields,
         )
 
     @staticmethod

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from collectors.aws.registry import register
-from collectors.aws.types import Batch, DetailCall, ParentListing, ResourceType
+from collectors.aws.types import Batch, DetailCall, Lookup, ParentListing, ResourceType
 
 # AWS keeps listing terminated instances for about an hour; they are gone for us.
 # ``shutting-down`` still exists (and still costs), so it is observed.
@@ -25,6 +25,7 @@ EC2_INSTANCE = register(
         list_params={"MaxResults": 1000},  # unpaged, a large account's answer can time out
         result_path="Reservations[].Instances[]",
         id_field="InstanceId",
+        lookup=Lookup("InstanceIds", gone_errors=frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"})),
         arn_template="arn:{partition}:ec2:{region}:{account}:instance/{id}",
         tags_from="inline:Tags",
         absent_when=instance_is_gone,

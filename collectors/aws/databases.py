@@ -9,7 +9,7 @@ out: they would make a new version of an unchanged database every few hours.
 from __future__ import annotations
 
 from collectors.aws.registry import register
-from collectors.aws.types import DetailCall, ResourceType
+from collectors.aws.types import DetailCall, Lookup, ResourceType
 
 RDS_INSTANCE = register(
     ResourceType(
@@ -19,6 +19,7 @@ RDS_INSTANCE = register(
         list_params={"MaxRecords": 100},
         result_path="DBInstances",
         id_field="DBInstanceIdentifier",
+        lookup=Lookup("DBInstanceIdentifier", as_list=False, gone_errors=frozenset({"DBInstanceNotFound"})),
         name_field="DBInstanceIdentifier",
         arn_field="DBInstanceArn",
         arn_template="arn:{partition}:rds:{region}:{account}:db:{id}",
@@ -64,6 +65,7 @@ RDS_CLUSTER = register(
         list_params={"MaxRecords": 100},
         result_path="DBClusters",
         id_field="DBClusterIdentifier",
+        lookup=Lookup("DBClusterIdentifier", as_list=False, gone_errors=frozenset({"DBClusterNotFoundFault"})),
         name_field="DBClusterIdentifier",
         arn_field="DBClusterArn",
         arn_template="arn:{partition}:rds:{region}:{account}:cluster:{id}",

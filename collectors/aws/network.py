@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from collectors.aws.registry import register
-from collectors.aws.types import Batch, DetailCall, ResourceType
+from collectors.aws.types import Batch, DetailCall, Lookup, ResourceType
 
 # IP protocol numbers AWS may echo back instead of names; "-1" means every protocol.
 _PROTOCOL_NAMES = {"-1": "all", "1": "icmp", "6": "tcp", "17": "udp", "58": "icmpv6"}
@@ -107,6 +107,7 @@ EC2_SECURITY_GROUP = register(
         list_params={"MaxResults": 1000},
         result_path="SecurityGroups",
         id_field="GroupId",
+        lookup=Lookup("GroupIds", gone_errors=frozenset({"InvalidGroup.NotFound", "InvalidGroupId.Malformed"})),
         name_field="GroupName",
         arn_field="SecurityGroupArn",
         arn_template="arn:{partition}:ec2:{region}:{account}:security-group/{id}",
@@ -130,6 +131,7 @@ EC2_VPC = register(
         list_params={"MaxResults": 1000},
         result_path="Vpcs",
         id_field="VpcId",
+        lookup=Lookup("VpcIds", gone_errors=frozenset({"InvalidVpcID.NotFound", "InvalidVpcID.Malformed"})),
         arn_template="arn:{partition}:ec2:{region}:{account}:vpc/{id}",
         tags_from="inline:Tags",
         attributes={
@@ -154,6 +156,7 @@ EC2_SUBNET = register(
         list_params={"MaxResults": 1000},
         result_path="Subnets",
         id_field="SubnetId",
+        lookup=Lookup("SubnetIds", gone_errors=frozenset({"InvalidSubnetID.NotFound", "InvalidSubnetID.Malformed"})),
         arn_field="SubnetArn",
         arn_template="arn:{partition}:ec2:{region}:{account}:subnet/{id}",
         tags_from="inline:Tags",

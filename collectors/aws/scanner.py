@@ -6,7 +6,7 @@ get -> transform -> publish, generically for every `ResourceType`:
    parent listing if it has one (`listing.py`);
 2. per page of items: locate, describe, drop the absent, run the other detail calls
    concurrently, one per item or batched (`details.py`), build `Resource`s (`build.py`);
-3. redact secrets (`collectors.redact`) — here, once, for every type;
+3. redact secrets (`collectors.redact`, with the installation's key) — here, once, for every type;
 4. hand pages and markers to the sink, grouped by shard (`batching.py`).
 
 A type scan that fails (after retries) ends in failed markers for all its shards and
@@ -33,7 +33,7 @@ from collectors.aws.listing import listed_pages
 from collectors.aws.normalize import partition_for
 from collectors.aws.types import GLOBAL_CLIENT_REGION, ResourceType
 from collectors.exceptions import MalformedResponse, SinkError
-from collectors.redact import redact_resource
+from collectors.redact import Redactor
 from collectors.sink import ScanSink
 from elava.events import ErrorClass, Resource, ScanStatus, utcnow
 from elava.sharding import GLOBAL_REGION
@@ -91,6 +91,7 @@ class _AccountScan:
     clients: ClientPool
     buckets: int
     page_size: int
+    redactor: Redactor
     backoff: Backoff
     rng: random.Random
 
@@ -98,17 +99,18 @@ class _AccountScan:
 async def scan_account(
     session: aioboto3.Session, account: str, regions: list[str], types: list[ResourceType],
     sink: ScanSink, *, buckets: int, page_size: int, endpoint_url: str | None, scan_id: str,
-    max_concurrency: int = 8, backoff: Backoff = DEFAULT_BACKOFF, seed: int | None = None,
+    redactor: Redactor, max_concurrency: int = 8, backoff: Backoff = DEFAULT_BACKOFF, seed: int | None = None,
 ) -> ScanReport:
     """Scan ``types`` in ``regions`` of one account (global types once), feeding ``sink``.
 
-    ``backoff`` is our retry on throttling on top of botocore's adaptive retries;
-    ``seed`` makes its jitter reproducible (tests).
+    ``redactor`` replaces secrets before anything reaches the sink. ``backoff`` is our
+    retry on throttling on top of botocore's adaptive retries; ``seed`` makes its jitter
+    reproducible (tests).
     """
     report = ScanReport(account=account, scan_id=scan_id)
     async with AsyncExitStack() as stack:
         ctx = _AccountScan(
-            account=account, scan_id=scan_id, sink=sink, buckets=buckets, page_size=page_size,
+            account=account, scan_id=scan_id, sink=sink, buckets=buckets, page_size=page_size, redactor=redactor,
             clients=ClientPool(session, stack, max_concurrency=max_concurrency, endpoint_url=endpoint_url),
             backoff=backoff, rng=random.Random(seed),
         )
@@ -136,7 +138,7 @@ def _first_sink_error(failed: BaseExceptionGroup) -> BaseException:
     return _first_sink_error(first) if isinstance(first, BaseExceptionGroup) else first
 
 
-def _client_region(scope: str) -> str:
+def client_region(scope: str) -> str:
     return GLOBAL_CLIENT_REGION if scope == GLOBAL_REGION else scope
 
 
@@ -147,7 +149,7 @@ async def _scan_type(ctx: _AccountScan, rt: ResourceType, scope: str) -> TypeSca
     try:
         async with aclosing(_resources(ctx, caller, rt, scope)) as resources:
             async for resource in resources:
-                await batch.add(redact_resource(resource, rt.secret_fields))
+                await batch.add(ctx.redactor.resource(resource, rt.secret_fields))
         await batch.flush_all()
     except SinkError:
         raise
@@ -161,22 +163,23 @@ async def _scan_type(ctx: _AccountScan, rt: ResourceType, scope: str) -> TypeSca
 
 
 async def _resources(ctx: _AccountScan, caller: AwsCaller, rt: ResourceType, scope: str) -> AsyncIterator[Resource]:
-    home = await ctx.clients.get(rt.service, _client_region(scope))
+    home = await ctx.clients.get(rt.service, client_region(scope))
     partition = partition_for(home.region)
     async with aclosing(listed_pages(caller, home, rt)) as pages:
         async for items in pages:
-            entries = await _complete(ctx, caller, rt, [Entry(item, scope, home) for item in items])
+            entries = await complete_entries(ctx.clients, caller, rt, [Entry(item, scope, home) for item in items])
             for entry in entries:
                 yield build_resource(rt, entry.raw, account=ctx.account, region=entry.region, partition=partition)
 
 
-async def _complete(ctx: _AccountScan, caller: AwsCaller, rt: ResourceType, entries: list[Entry]) -> list[Entry]:
+async def complete_entries(clients: ClientPool, caller: AwsCaller, rt: ResourceType,
+                           entries: list[Entry]) -> list[Entry]:
     """One page of items, completed: located, described, filtered, detailed."""
     if rt.region_detail:
         # A TaskGroup, not gather: when one item fails, its siblings are cancelled.
         async with asyncio.TaskGroup() as group:
             for entry in entries:
-                group.create_task(_locate(ctx, caller, rt, entry))
+                group.create_task(_locate(clients, caller, rt, entry))
     if rt.describe:
         await run_details(caller, (rt.describe,), entries)
         entries = [entry for entry in entries if entry.raw.get(rt.describe.store_as) is not None]
@@ -186,10 +189,10 @@ async def _complete(ctx: _AccountScan, caller: AwsCaller, rt: ResourceType, entr
     return entries
 
 
-async def _locate(ctx: _AccountScan, caller: AwsCaller, rt: ResourceType, entry: Entry) -> None:
+async def _locate(clients: ClientPool, caller: AwsCaller, rt: ResourceType, entry: Entry) -> None:
     """Where the resource lives decides its region and the client for its details."""
     assert rt.region_detail is not None
     region = entry.raw[rt.region_detail.store_as] = await fetch(caller, entry.bound, rt.region_detail, entry.raw)
     if not region:
         raise MalformedResponse(f"{rt.name}: {rt.region_detail.operation} gave no region")
-    entry.region, entry.bound = region, await ctx.clients.get(rt.service, region)
+    entry.region, entry.bound = region, await clients.get(rt.service, region)

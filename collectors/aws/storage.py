@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from collectors.aws.registry import register
-from collectors.aws.types import DetailCall, ResourceType
+from collectors.aws.types import DetailCall, Lookup, ResourceType
 
 # get_bucket_location answers null for us-east-1 and "EU" for the oldest eu-west-1 buckets.
 _LEGACY_LOCATIONS = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}
@@ -68,6 +68,8 @@ S3_BUCKET = register(
         list_params={"MaxBuckets": 1000},
         result_path="Buckets",
         id_field="Name",
+        # ListBuckets by prefix (its CreationDate is in no other call); the exact name is kept.
+        lookup=Lookup("Prefix", as_list=False, params={"MaxBuckets": 1000}, gone_errors=frozenset({"NoSuchBucket"})),
         name_field="Name",
         arn_template="arn:{partition}:s3:::{id}",
         global_service=True,

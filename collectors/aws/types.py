@@ -156,6 +156,31 @@ class ParentListing:
 
 
 @dataclass(frozen=True)
+class Lookup:
+    """How to describe one resource by its id (the executor's fresh look right before it acts).
+
+    With ``id_param`` the type's own listing is asked for that id alone: ``params``
+    replace ``list_params`` (AWS refuses ``MaxResults`` beside ids) and ``id_param`` gets
+    the id, in a list when ``as_list``. Without it the item is made as the listing
+    would give it, ``{id_field: id}`` (an S3 bucket by name). Either way the type's
+    describe and detail calls then complete it, exactly as in a scan. ``gone_errors``
+    are AWS's answers for "no such resource": the resource is gone, not an error.
+    """
+
+    id_param: str | None = None
+    as_list: bool = True
+    params: Mapping[str, Any] = field(default_factory=dict)
+    gone_errors: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", _frozen(self.params))
+        object.__setattr__(self, "gone_errors", frozenset(self.gone_errors))
+
+
+_PLAIN_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
 class ResourceType:
     """Everything the generic scanner needs to know about one AWS resource type.
 
@@ -183,6 +208,8 @@ class ResourceType:
       the item is described, before the other details are fetched.
     - ``secret_fields``: attribute paths redacted before anything leaves the
       collector (on top of the keys that name secrets, see `collectors.redact`).
+    - ``lookup``: how to describe one resource by id (`Lookup`); a type without one
+      cannot be looked at alone (the executor has no effector for it).
     """
 
     name: str
@@ -206,6 +233,7 @@ class ResourceType:
     transform: Transform | None = None
     absent_when: Callable[[dict[str, Any]], bool] | None = None
     secret_fields: tuple[str, ...] = ()
+    lookup: Lookup | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "list_params", _frozen(self.list_params))
@@ -234,6 +262,7 @@ class ResourceType:
         if self.parent and self.parent.store_as in stored:
             self._fail(f"the parent and a detail call both store into {self.parent.store_as!r}")
         self._check_tags_from(set(stored))
+        self._check_lookup()
         _check_expressions(f"resource type {self.name!r}", self.result_path, self.id_field, self.arn_field,
                            self.name_field, *self.attributes.values())
 
@@ -245,6 +274,15 @@ class ResourceType:
             self._fail(f"tags_from {self.tags_from!r} must be 'inline:<Field>' or 'detail:<store_as>'")
         if match.group(1) == "detail" and match.group(2) not in stored:
             self._fail(f"tags_from {self.tags_from!r} names no detail call (have: {sorted(stored)})")
+
+    def _check_lookup(self) -> None:
+        if self.lookup is None:
+            return
+        if self.parent is not None:
+            self._fail("a type listed under a parent cannot be looked up by id alone")
+        if self.lookup.id_param is None and not _PLAIN_FIELD.match(self.id_field):
+            self._fail(f"a lookup without id_param makes the item {{id_field: id}}: "
+                       f"id_field {self.id_field!r} must be a plain field name")
 
     def all_details(self) -> tuple[DetailCall, ...]:
         staged = (self.region_detail, self.describe)

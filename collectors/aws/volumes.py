@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from collectors.aws.registry import register
-from collectors.aws.types import DetailCall, ResourceType
+from collectors.aws.types import DetailCall, Lookup, ResourceType
 
 
 def _attachment(attachment: dict[str, Any]) -> dict[str, Any]:
@@ -36,6 +36,7 @@ EC2_VOLUME = register(
         list_params={"MaxResults": 500},
         result_path="Volumes",
         id_field="VolumeId",
+        lookup=Lookup("VolumeIds", gone_errors=frozenset({"InvalidVolume.NotFound", "InvalidVolumeID.Malformed"})),
         arn_template="arn:{partition}:ec2:{region}:{account}:volume/{id}",
         tags_from="inline:Tags",
         attributes={
@@ -73,6 +74,7 @@ EC2_SNAPSHOT = register(
         list_params={"OwnerIds": ["self"], "MaxResults": 1000},
         result_path="Snapshots",
         id_field="SnapshotId",
+        lookup=Lookup("SnapshotIds", gone_errors=frozenset({"InvalidSnapshot.NotFound", "InvalidSnapshotID.Malformed"})),
         arn_template="arn:{partition}:ec2:{region}::snapshot/{id}",
         tags_from="inline:Tags",
         details=(
@@ -104,6 +106,7 @@ EC2_IMAGE = register(
         list_params={"Owners": ["self"], "MaxResults": 1000},
         result_path="Images",
         id_field="ImageId",
+        lookup=Lookup("ImageIds", gone_errors=frozenset({"InvalidAMIID.NotFound", "InvalidAMIID.Malformed", "InvalidAMIID.Unavailable"})),
         name_field="Name",
         arn_template="arn:{partition}:ec2:{region}::image/{id}",
         tags_from="inline:Tags",

@@ -28,6 +28,7 @@ from collectors.cloudtrail.s3logs import S3LogPoller
 from collectors.cloudtrail.sink import KafkaTrailSink, TrailSink
 from collectors.service import discover_accounts
 from elava.kafka import ensure_topics, new_producer
+from elava.layout_record import check_layout
 from elava.settings import Settings
 from elava.topics import Topics
 
@@ -156,6 +157,7 @@ async def run_trail_collector(settings: Settings, *, once: bool = False,
                               stop: asyncio.Event | None = None) -> TrailReport:
     """`collect_trail` onto Kafka, with checkpoints from (and to) the checkpoints topic."""
     await ensure_topics(settings.kafka)
+    await check_layout(settings.kafka)  # trail events are keyed by shard: another layout misses the store
     topics = Topics(settings.kafka)
     producer = new_producer(settings.kafka)
     await producer.start()

@@ -3,6 +3,7 @@
 # JVM) without Docker, from Maven Central jars. For tests and local development.
 #
 #   kafka.sh fetch | start [--fresh] | stop | status | logs [tail args]
+#   kafka.sh acls <kafka-acls args>   (kafka-acls against this broker, as KAFKA_ADMIN_USER)
 #
 # Environment (defaults in brackets):
 #   KAFKA_VERSION [3.9.1]  KAFKA_PORT [9092]  KAFKA_CONTROLLER_PORT [9093]
@@ -10,6 +11,15 @@
 #   KAFKA_START_TIMEOUT [90]  KAFKA_STOP_TIMEOUT [30]  (seconds)
 #   ELAVA_KAFKA_HOME [~/.cache/elava/kafka]      jars, one dir per version
 #   ELAVA_KAFKA_RUN  [~/.cache/elava/kafka-run]  data/logs/pid, one dir per port
+# Security (see docs/operations.md, Kafka security):
+#   KAFKA_SECURITY [plaintext]  plaintext | sasl_ssl (SASL_SSL on KAFKA_PORT, no PLAINTEXT)
+#                  | both (PLAINTEXT on KAFKA_PORT, SASL_SSL on KAFKA_SASL_SSL_PORT [9094])
+#   KAFKA_ADMIN_USER [admin] KAFKA_ADMIN_PASSWORD  the broker's own (super) user
+#   KAFKA_SCRAM_USERS ["name:password ..."]  SCRAM-SHA-256/512 users made at format time
+#   KAFKA_SSL_CA (PEM) and KAFKA_SSL_CERT + KAFKA_SSL_KEY [+ KAFKA_SSL_KEY_PASSWORD] (PEM),
+#     or KAFKA_SSL_KEYSTORE (.p12 or .jks) + KAFKA_SSL_KEYSTORE_PASSWORD
+#   KAFKA_SSL_CLIENT_AUTH [none]  required: clients must present a certificate
+#   KAFKA_ACLS [0]  1: StandardAuthorizer on; no matching ACL = denied
 set -euo pipefail
 
 KAFKA_VERSION="${KAFKA_VERSION:-3.9.1}"
@@ -19,6 +29,11 @@ KAFKA_HEAP="${KAFKA_HEAP:--Xms256m -Xmx1g}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 KAFKA_STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
 KAFKA_FRESH="${KAFKA_FRESH:-0}"
+KAFKA_SECURITY="${KAFKA_SECURITY:-plaintext}"
+KAFKA_SASL_SSL_PORT="${KAFKA_SASL_SSL_PORT:-9094}"
+KAFKA_ADMIN_USER="${KAFKA_ADMIN_USER:-admin}"
+KAFKA_SSL_CLIENT_AUTH="${KAFKA_SSL_CLIENT_AUTH:-none}"
+KAFKA_ACLS="${KAFKA_ACLS:-0}"
 
 HOME_DIR="${ELAVA_KAFKA_HOME:-$HOME/.cache/elava/kafka}/$KAFKA_VERSION"
 LIB_DIR="$HOME_DIR/lib"
@@ -27,6 +42,7 @@ MARKER="$HOME_DIR/.complete"
 RUN_DIR="${ELAVA_KAFKA_RUN:-$HOME/.cache/elava/kafka-run}/$KAFKA_PORT"
 DATA_DIR="$RUN_DIR/data"
 CONF="$RUN_DIR/server.properties"
+ADMIN_CONF="$RUN_DIR/admin.properties"  # client settings of KAFKA_ADMIN_USER, for `acls`
 PID_FILE="$RUN_DIR/kafka.pid"
 LOG_FILE="$RUN_DIR/logs/server.log"
 BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
@@ -121,6 +137,7 @@ cmd_fetch() {
 # --- configuration -----------------------------------------------------------
 write_configs() {
   mkdir -p "$DATA_DIR" "$(dirname "$LOG_FILE")"
+  chmod 700 "$RUN_DIR"  # server.properties may hold passwords
   # One node on a small (2-core) machine: every replication factor and ISR is
   # 1, few threads, few internal partitions so the first group join is quick.
   # The share.* keys are 4.x-only (3.9 just warns that they are unknown).
@@ -128,11 +145,7 @@ write_configs() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+$(listener_configs)
 log.dirs=$DATA_DIR
 num.network.threads=2
 num.io.threads=2
@@ -167,6 +180,148 @@ EOF
   } >"$RUN_DIR/log4j2.properties"
 }
 
+listener_configs() {
+  local plain="PLAINTEXT://127.0.0.1:$KAFKA_PORT" sasl="SASL_SSL://127.0.0.1" listeners
+  case "$KAFKA_SECURITY" in
+    plaintext) listeners=$plain ;;
+    sasl_ssl) listeners="$sasl:$KAFKA_PORT" ;;
+    both) listeners="$plain,$sasl:$KAFKA_SASL_SSL_PORT" ;;
+  esac
+  printf '%s\n' "listeners=$listeners,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT" \
+    "advertised.listeners=$listeners" "controller.listener.names=CONTROLLER"
+  if ! secure; then
+    printf '%s\n' "inter.broker.listener.name=PLAINTEXT" "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    return 0
+  fi
+  # The broker talks to itself over SASL_SSL when that is its only listener.
+  echo "inter.broker.listener.name=$([[ $KAFKA_SECURITY == both ]] && echo PLAINTEXT || echo SASL_SSL)"
+  echo "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:SASL_PLAINTEXT"
+  security_configs
+}
+
+# --- security ----------------------------------------------------------------
+secure() { [[ "$KAFKA_SECURITY" != plaintext ]]; }
+sasl_port() { if [[ "$KAFKA_SECURITY" == both ]]; then echo "$KAFKA_SASL_SSL_PORT"; else echo "$KAFKA_PORT"; fi; }
+scram_users() { echo "$KAFKA_ADMIN_USER:$KAFKA_ADMIN_PASSWORD" ${KAFKA_SCRAM_USERS:-}; }
+
+check_security() {
+  case "$KAFKA_SECURITY" in plaintext | sasl_ssl | both) ;;
+    *) die "KAFKA_SECURITY must be plaintext, sasl_ssl or both, not '$KAFKA_SECURITY'" ;; esac
+  if ! secure; then
+    [[ "$KAFKA_ACLS" != 1 ]] || die "KAFKA_ACLS=1 needs authenticated clients: set KAFKA_SECURITY=sasl_ssl or both"
+    return 0
+  fi
+  [[ -n "${KAFKA_ADMIN_PASSWORD:-}" ]] || die "KAFKA_SECURITY=$KAFKA_SECURITY needs KAFKA_ADMIN_PASSWORD"
+  [[ -r "${KAFKA_SSL_CA:-}" ]] || die "KAFKA_SSL_CA must name a readable PEM file of the CA(s) to trust"
+  if [[ -n "${KAFKA_SSL_KEYSTORE:-}" ]]; then
+    [[ -r "$KAFKA_SSL_KEYSTORE" ]] || die "KAFKA_SSL_KEYSTORE: cannot read $KAFKA_SSL_KEYSTORE"
+    [[ -n "${KAFKA_SSL_KEYSTORE_PASSWORD:-}" ]] || die "KAFKA_SSL_KEYSTORE needs KAFKA_SSL_KEYSTORE_PASSWORD"
+  elif [[ ! -r "${KAFKA_SSL_CERT:-}" || ! -r "${KAFKA_SSL_KEY:-}" ]]; then
+    die "set KAFKA_SSL_CERT and KAFKA_SSL_KEY (PEM files), or KAFKA_SSL_KEYSTORE"
+  fi
+  case "$KAFKA_SSL_CLIENT_AUTH" in none | requested | required) ;;
+    *) die "KAFKA_SSL_CLIENT_AUTH must be none, requested or required" ;; esac
+  local user users pattern='^[A-Za-z0-9._-]+:[^][,="\\[:space:]]+$'
+  read -ra users <<<"$(scram_users)"
+  for user in "${users[@]}"; do
+    # Never echo the password: only the name goes into the message.
+    [[ "$user" =~ $pattern ]] || die "SCRAM user '${user%%:*}': use name:password, without spaces, commas, quotes, '=', '\\' or brackets"
+  done
+}
+
+security_configs() {
+  local scram="org.apache.kafka.common.security.scram.ScramLoginModule required" \
+    plain="org.apache.kafka.common.security.plain.PlainLoginModule required" \
+    me="username=\"$KAFKA_ADMIN_USER\" password=\"$KAFKA_ADMIN_PASSWORD\""
+  # KRaft keeps SCRAM credentials in the metadata log, which the controller has to serve
+  # first: the broker logs in to the controller (loopback only) with PLAIN instead.
+  printf '%s\n' "sasl.mechanism.controller.protocol=PLAIN" \
+    "listener.name.controller.sasl.enabled.mechanisms=PLAIN" \
+    "listener.name.controller.plain.sasl.jaas.config=$plain $me user_$KAFKA_ADMIN_USER=\"$KAFKA_ADMIN_PASSWORD\";" \
+    "listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512" \
+    "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512" \
+    "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=$scram $me;" \
+    "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=$scram $me;" \
+    "listener.name.sasl_ssl.ssl.client.auth=$KAFKA_SSL_CLIENT_AUTH" \
+    "ssl.truststore.type=PEM" "ssl.truststore.location=$KAFKA_SSL_CA"
+  keystore_configs
+  if [[ "$KAFKA_ACLS" == 1 ]]; then
+    printf '%s\n' "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer" \
+      "super.users=User:$KAFKA_ADMIN_USER" "allow.everyone.if.no.acl.found=false"
+  fi
+}
+
+keystore_configs() {
+  if [[ -n "${KAFKA_SSL_KEYSTORE:-}" ]]; then
+    printf '%s\n' "ssl.keystore.type=$([[ "$KAFKA_SSL_KEYSTORE" == *.jks ]] && echo JKS || echo PKCS12)" \
+      "ssl.keystore.location=$KAFKA_SSL_KEYSTORE" "ssl.keystore.password=$KAFKA_SSL_KEYSTORE_PASSWORD" \
+      "ssl.key.password=${KAFKA_SSL_KEY_PASSWORD:-$KAFKA_SSL_KEYSTORE_PASSWORD}"
+    return 0
+  fi
+  # Kafka's PEM keystore is one file: the private key (PKCS#8), then the certificate chain.
+  (umask 077 && cat "$KAFKA_SSL_KEY" "$KAFKA_SSL_CERT" >"$RUN_DIR/keystore.pem")
+  printf '%s\n' "ssl.keystore.type=PEM" "ssl.keystore.location=$RUN_DIR/keystore.pem"
+  [[ -z "${KAFKA_SSL_KEY_PASSWORD:-}" ]] || echo "ssl.key.password=$KAFKA_SSL_KEY_PASSWORD"
+}
+
+# The format-time SCRAM credentials: each user gets both SCRAM mechanisms.
+scram_args() {
+  local user users mechanism
+  secure || return 0
+  read -ra users <<<"$(scram_users)"
+  for user in "${users[@]}"; do
+    for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+      echo "--add-scram=$mechanism=[name=${user%%:*},password=${user#*:}]"
+    done
+  done
+}
+
+# Client settings of the admin user, for `kafka.sh acls` (kafka-acls --command-config).
+write_admin_conf() {
+  rm -f "$ADMIN_CONF"
+  secure || return 0
+  (umask 077 && {
+    printf '%s\n' "security.protocol=SASL_SSL" "sasl.mechanism=SCRAM-SHA-512" \
+      "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"$KAFKA_ADMIN_USER\" password=\"$KAFKA_ADMIN_PASSWORD\";" \
+      "ssl.truststore.type=PEM" "ssl.truststore.location=$KAFKA_SSL_CA"
+    # With client authentication on, the admin shows the broker's own certificate.
+    [[ "$KAFKA_SSL_CLIENT_AUTH" == none ]] || keystore_configs
+  } >"$ADMIN_CONF")
+  echo "127.0.0.1:$(sasl_port)" >"$RUN_DIR/sasl_ssl_bootstrap"
+}
+
+# kafka-acls lives in Kafka's core on 3.x and in the separate kafka-tools artifact on 4.x.
+fetch_tools() {
+  local dir="$HOME_DIR/tools" tmp
+  [[ -f "$dir/.complete" ]] && return 0
+  need mvn "install Maven 3 (e.g. apt-get install maven, or brew install maven)"
+  tmp=$(mktemp -d "$HOME_DIR/tools.tmp.XXXXXX")
+  log "resolving kafka-tools $KAFKA_VERSION with Maven"
+  write_pom "$tmp" "org.apache.kafka:kafka-tools:$KAFKA_VERSION" && mvn_copy "$tmp"
+  touch "$tmp/.complete"
+  if [[ -f "$dir/.complete" ]]; then rm -rf "$tmp"; else rm -rf "$dir" && mv "$tmp" "$dir"; fi
+}
+
+cmd_acls() {
+  [[ -f "$ADMIN_CONF" ]] || die "no SASL_SSL broker was started on port $KAFKA_PORT (KAFKA_SECURITY=sasl_ssl or both)"
+  need_java
+  cmd_fetch
+  local main=kafka.admin.AclCommand cp="$LIB_DIR/*"
+  if (("${KAFKA_VERSION%%.*}" >= 4)); then
+    fetch_tools && main=org.apache.kafka.tools.AclCommand cp="$HOME_DIR/tools/lib/*:$LIB_DIR/*"
+  fi
+  # The tool's own logging: warnings only, on stderr.
+  printf '%s\n' "log4j.rootLogger=WARN, err" "log4j.appender.err=org.apache.log4j.ConsoleAppender" \
+    "log4j.appender.err.target=System.err" "log4j.appender.err.layout=org.apache.log4j.SimpleLayout" \
+    >"$RUN_DIR/tools-log4j.properties"
+  printf '%s\n' "appender.err.type=Console" "appender.err.name=ERR" "appender.err.target=SYSTEM_ERR" \
+    "appender.err.layout.type=PatternLayout" "rootLogger.level=WARN" "rootLogger.appenderRef.err.ref=ERR" \
+    >"$RUN_DIR/tools-log4j2.properties"
+  java -Xmx256m "-Dlog4j.configuration=file:$RUN_DIR/tools-log4j.properties" \
+    "-Dlog4j2.configurationFile=$RUN_DIR/tools-log4j2.properties" -cp "$cp" "$main" \
+    --bootstrap-server "$(<"$RUN_DIR/sasl_ssl_bootstrap")" --command-config "$ADMIN_CONF" "$@"
+}
+
 # --- process control ---------------------------------------------------------
 run_java() { java "${JVM_FLAGS[@]}" -cp "$LIB_DIR/*" "$@"; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -188,8 +343,10 @@ format_storage() {
   local id
   id=$(run_java kafka.tools.StorageTool random-uuid 2>>"$LOG_FILE" | tail -n1) || true
   [[ -n "$id" ]] || fail "could not generate a cluster id"
-  run_java kafka.tools.StorageTool format --cluster-id="$id" --config="$CONF" >>"$LOG_FILE" 2>&1 \
-    || fail "formatting KRaft storage failed"
+  local scram=()
+  mapfile -t scram < <(scram_args)
+  run_java kafka.tools.StorageTool format --cluster-id="$id" --config="$CONF" ${scram[@]+"${scram[@]}"} \
+    >>"$LOG_FILE" 2>&1 || fail "formatting KRaft storage failed"
 }
 
 wait_ready() {
@@ -213,12 +370,16 @@ cmd_start() {
     else log "already running (pid $pid)"; echo "$BOOTSTRAP"; return 0; fi
   fi
   need_java
+  check_security
   cmd_fetch
-  for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+  local ports=("$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT")
+  [[ "$KAFKA_SECURITY" != both ]] || ports+=("$KAFKA_SASL_SSL_PORT")
+  for p in "${ports[@]}"; do
     ! port_open "$p" || die "port $p is already in use by another process"
   done
   [[ "$KAFKA_FRESH" != 1 ]] || rm -rf "$DATA_DIR"
   write_configs
+  write_admin_conf
   # Keep the previous run's log for post-mortems; readiness greps only this one.
   [[ ! -f "$LOG_FILE" ]] || mv -f "$LOG_FILE" "$LOG_FILE.1"
   : >"$LOG_FILE"
@@ -267,8 +428,9 @@ main() {
   done
   case "$cmd" in
     fetch | start | stop | status) "cmd_$cmd" ;;
+    acls) cmd_acls ${args[@]+"${args[@]}"} ;;
     logs) cmd_logs ${args[@]+"${args[@]}"} ;;
-    *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
   esac
 }
 

@@ -23,3 +23,15 @@ def settings_or_exit(config: Path | None, **overrides: Any) -> Settings:
     except SettingsError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
         raise typer.Exit(code=2) from None
+
+
+def run_or_exit(coroutine: Any) -> Any:
+    """``asyncio.run``; a setting refused on the way (e.g. kafka.shard_buckets against the
+    layout the store was built with) is a one-line error and exit status 2."""
+    import asyncio
+
+    try:
+        return asyncio.run(coroutine)
+    except SettingsError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        raise typer.Exit(code=2) from None

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from elava.cli.common import console, err_console, settings_or_exit
+from elava.exceptions import SettingsError
 from elava.settings import Settings
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="elava.yaml to read (default: ./elava.yaml or $ELAVA_CONFIG).")]
@@ -28,12 +29,17 @@ def executor(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None, e
              enforce: EnforceOpt = False, loglevel: Annotated[str, typer.Option(help="Log level.")] = "INFO") -> None:
     """Run the executor: action requests in, action results out (dry-run by default)."""
     from elava.kafka import ensure_topics
-    from streams.executor.service import run_executor
+    from streams.executor.service import run_executor, startup_keyring
 
     settings = settings_or_exit(config, kafka__bootstrap_servers=bootstrap_servers,
                                 providers__aws__endpoint_url=endpoint_url,
                                 executor__dry_run=False if enforce else None)
     logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        startup_keyring(settings)  # an enforcing executor without a key stops here, naming the setting
+    except SettingsError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(code=2) from None
     announce_mode(settings)
     asyncio.run(ensure_topics(settings.kafka))
     asyncio.run(_serve(settings, run_executor))

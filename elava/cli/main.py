@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from elava.cli.common import console, settings_or_exit
+from elava.cli.common import console, run_or_exit, settings_or_exit
 
 app = typer.Typer(help="Elava: living infrastructure engine for AWS.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -52,10 +52,14 @@ def worker(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
            loglevel: Annotated[str, typer.Option(help="Log level.")] = "INFO") -> None:
     """Run a stream worker (Faust): observations in; changes, drift and DLQ out."""
     from elava.kafka import ensure_topics
+    from elava.layout_record import check_layout
     from streams.app import run_worker
+    from streams.web import check_exposure
 
     settings = settings_or_exit(config, kafka__bootstrap_servers=bootstrap_servers)
+    check_exposure(settings.worker)  # before any broker call: an open API without a token stops start-up
     asyncio.run(ensure_topics(settings.kafka))
+    run_or_exit(check_layout(settings.kafka))  # the store's shard layout, if one was recorded
     run_worker(settings, loglevel=loglevel)
 
 
@@ -77,7 +81,7 @@ def collect(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
         return
     from elava.cli.render import scan_report_table
 
-    partial = asyncio.run(run_collector(settings, interval=interval, type_names=type_,
+    partial = run_or_exit(run_collector(settings, interval=interval, type_names=type_,
                                         on_scan=lambda scans: console.print(scan_report_table(scans))))
     if partial:
         console.print("[yellow]partial scan: failed types keep their last known state (no deletions inferred)[/]")
@@ -98,7 +102,7 @@ def _serve_requests(settings) -> None:
         await serve_scan_requests(settings, stop, on_scan=lambda scan: console.print(scan_report_table([scan])),
                                   on_assign=lambda parts: console.print(f"scan-request partitions: {sorted(parts)}"))
 
-    asyncio.run(serve())
+    run_or_exit(serve())
 
 
 @app.command()
@@ -144,10 +148,24 @@ from elava.cli import queries; queries.register(app)  # noqa: E402,E702,I001  hi
 from elava.cli import trail; trail.register(app)  # noqa: E402,E702,I001  trail explain
 from elava.cli import policy; policy.register(app)  # noqa: E402,E702,I001  policy list, eval, test
 from elava.cli import executor; executor.register(app)  # noqa: E402,E702,I001  executor
+from elava.cli import dlq; dlq.register(app)  # noqa: E402,E702,I001  dlq list, replay
+from elava.cli import actions; actions.register(app)  # noqa: E402,E702,I001  actions (audit trail)
 
 
 def main() -> None:
-    app()
+    from rich.markup import escape
+
+    from elava.cli.common import err_console
+    from elava.exceptions import KafkaAccessError
+
+    try:
+        app()
+    except KafkaAccessError as exc:  # refused by the brokers: one line, no traceback
+        # The refused connections' futures are collected later and asyncio would print their
+        # tracebacks: the line below already says what they hold.
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

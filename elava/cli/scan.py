@@ -49,6 +49,9 @@ def run_scan_command(settings: Settings, type_names: list[str] | None, tier_name
             record = {**resource_json(resource), "tracked": is_tracked(resource), "risks": risks(resource)}
             print(orjson.dumps(record).decode())
     else:
+        if result.layout_moved:
+            console.print(f"store layout: {result.layout_moved} memberships moved to "
+                          f"kafka.shard_buckets={settings.kafka.shard_buckets}", highlight=False)
         console.print(resources_table(resources))
         console.print(scan_report_table(result.scans))
         if result.outputs.changes and not risk_only:

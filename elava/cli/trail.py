@@ -89,7 +89,7 @@ def collect(
     import signal
 
     from collectors.cloudtrail.service import run_trail_collector
-    from elava.cli.common import settings_or_exit
+    from elava.cli.common import run_or_exit, settings_or_exit
 
     settings = settings_or_exit(config, kafka__bootstrap_servers=bootstrap_servers,
                                 providers__aws__endpoint_url=endpoint_url)
@@ -101,7 +101,7 @@ def collect(
                 asyncio.get_running_loop().add_signal_handler(sig, stop.set)
         return await run_trail_collector(settings, once=once, stop=stop)
 
-    report = asyncio.run(run())
+    report = run_or_exit(run())
     for name, count in sorted(report.published.items()):
         console.print(f"{name}: {count} trail events", highlight=False)
     for name, error in sorted(report.failures.items()):

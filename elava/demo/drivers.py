@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,7 +71,9 @@ class KafkaDriver:
         self.settings: Settings = load_settings(
             None, kafka__bootstrap_servers=bootstrap_servers, kafka__topic_prefix=run,
             kafka__partitions=4, worker__app_id=run, worker__data_dir=str(work_dir / "worker"),
-            worker__web_port=free_port())
+            worker__web_port=free_port(),
+            # The demo's own signing key: its worker signs action requests as a real one does.
+            signing__key_id="demo", signing__keys={"demo": secrets.token_hex(32)})
         self.topics = Topics(self.settings.kafka)
         self.settle_timeout = settle_timeout
         self._producer = new_producer(self.settings.kafka)

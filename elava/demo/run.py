@@ -12,6 +12,7 @@ import aioboto3
 
 from collectors.aws import registry
 from collectors.aws.scanner import scan_account
+from collectors.redact import Redactor
 from elava.cli.common import console
 from elava.cli.render import ocsf_lines, render_intro, render_step, render_summary, step_json
 from elava.demo.drivers import EmbeddedDriver, KafkaDriver, StepResult
@@ -35,12 +36,13 @@ async def play_story(driver, account: SimulatedAccount, on_act=None) -> list[Pla
     types = [registry.get(name) for name in DEMO_TYPES]
     world = World(account)
     run = uuid.uuid4().hex[:8]
+    redactor = Redactor.ephemeral()  # the demo's stores live as long as the demo
     played = []
     for number, act in enumerate(STORY, start=1):
         act.play(world)
         report = await scan_account(
             session, ACCOUNT, [REGION], types, driver.sink, buckets=BUCKETS, page_size=PAGE_SIZE,
-            endpoint_url=account.endpoint_url, scan_id=f"demo-{run}-{number}")
+            endpoint_url=account.endpoint_url, scan_id=f"demo-{run}-{number}", redactor=redactor)
         result = await driver.results()
         result.changes.sort(key=lambda c: (c.type, c.uid))
         result.drift.sort(key=lambda d: (d.type, d.uid))

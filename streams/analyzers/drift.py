@@ -2,11 +2,14 @@
 
 Severity is about exposure first: a rule opening a port to the whole internet is
 high (critical for admin ports); losing an ownership tag is medium; the rest low.
+A redacted secret whose digest changed only because the redaction key was rotated is
+not drift (the change event still records the new version).
 """
 
 from __future__ import annotations
 
 from elava.events import AttributedChange, ChangeEvent, DriftEvent, FieldChange
+from elava.redaction import only_rekeyed
 from streams.analyzers.risk import OWNERSHIP_TAGS, WORLD
 
 ADMIN_PORTS = {22, 3389}
@@ -15,16 +18,33 @@ _RANK = ["info", "low", "medium", "high", "critical"]
 
 def drift_for(change: ChangeEvent, attributed: AttributedChange | None = None) -> DriftEvent | None:
     """Drift for a modification, with its actor when attribution names one."""
-    if change.kind != "modified" or not change.diff:
+    diff = without_key_rotation(change.diff) if change.kind == "modified" else []
+    if not diff:
         return None
-    severity = max((_severity(c) for c in change.diff), key=_RANK.index)
+    severity = max((_severity(c) for c in diff), key=_RANK.index)
     known = attributed is not None and attributed.confidence > 0
     return DriftEvent(
         change_id=change.event_id, uid=change.uid, type=change.type, account=change.account,
-        region=change.region, severity=severity, summary=summarise(change.diff),
-        diff=change.diff, detected_at=change.observed_at,
+        region=change.region, severity=severity, summary=summarise(diff),
+        diff=diff, detected_at=change.observed_at,
         actor=attributed.actor if known else None, confidence=attributed.confidence if known else None,
     )
+
+
+def without_key_rotation(diff: list[FieldChange]) -> list[FieldChange]:
+    """The field changes that are not just a secret redacted again under a rotated key.
+
+    A redacted value in a dict changes in place (``replace``); one inside a list item
+    reads as that item removed and an item added at the same path.
+    """
+    kept = [c for c in diff if not (c.op == "replace" and only_rekeyed(c.old, c.new))]
+    removed = [c for c in kept if c.op == "remove"]
+    for added in [c for c in kept if c.op == "add"]:
+        twin = next((r for r in removed if r.path == added.path and only_rekeyed(r.old, added.new)), None)
+        if twin is not None:
+            removed.remove(twin)
+            kept = [c for c in kept if c is not twin and c is not added]
+    return kept
 
 
 def _severity(change: FieldChange) -> str:

@@ -1,11 +1,14 @@
 """Effectors: how each (action, resource type) is checked and carried out in AWS.
 
-A small catalogue on purpose: every entry has a check of the current state
-(``inspect``: does the resource exist, is it protected, is the action already done,
-does it still apply?) used before acting and to reconcile after a crash, and an
-``apply`` that makes exactly one mutating call. What is not in the catalogue fails
-clearly ("no effector"), it is never guessed.
+The look before acting is generic: the resource is described by id exactly as a scan
+builds it (`collectors.aws.lookup`, from the type's declaration), so the same
+`Resource` serves the policy's re-evaluation, the protect tag and the effector's own
+check. An effector only says, from that resource, whether its action is already done
+or still applies (``inspect``, pure), and makes exactly one mutating call (``apply``).
+What is not in the catalogue fails clearly ("no effector"), it is never guessed.
 
+Every AWS request is recorded with its request id (`AwsCall`), and each account's
+principal is asked of STS once: the results say who did what, with which calls.
 Sessions come from the collectors' session code (the same credentials, assumed role
 and ``providers.aws.endpoint_url``), under their own session name.
 """
@@ -13,88 +16,36 @@ and ``providers.aws.endpoint_url``), under their own session name.
 from __future__ import annotations
 
 import contextlib
+import random
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from collectors.aws.session import session_for_account
-from elava.events import ActionRequest
+from collectors.aws import registry
+from collectors.aws.calls import AwsCaller, Backoff, BoundClient, ClientPool
+from collectors.aws.lookup import describe_resource
+from collectors.aws.session import plain_session, session_for_account
+from elava.events import ActionRequest, AwsCall, Resource
 from elava.settings import AwsSettings
 from streams.executor.exceptions import EffectorError
 from streams.executor.plan import Inspection, resource_id
 
 SESSION_NAME = "elava-executor"
-_RETRIES = Config(retries={"mode": "standard", "max_attempts": 5})
+BACKOFF = Backoff(attempts=3, base_seconds=0.5, cap_seconds=5.0)  # on top of botocore's own retries
 
 
 class Effector(Protocol):
     service: str
 
-    async def inspect(self, client: Any, rid: str, request: ActionRequest, protect_tag: str) -> Inspection: ...
+    def inspect(self, resource: Resource, request: ActionRequest) -> Inspection: ...
 
     async def apply(self, client: Any, rid: str, request: ActionRequest) -> str: ...
 
 
 def _code(exc: ClientError) -> str:
     return exc.response.get("Error", {}).get("Code", "")
-
-
-def _tags(items: list[dict[str, str]] | None) -> dict[str, str]:
-    return {t["Key"]: t.get("Value", "") for t in items or []}
-
-
-# EC2 resources by type: the describe call, its id parameter and its result list.
-EC2_DESCRIBE: dict[str, tuple[str, str, str]] = {
-    "ec2.instance": ("describe_instances", "InstanceIds", "Reservations"),
-    "ec2.volume": ("describe_volumes", "VolumeIds", "Volumes"),
-    "ec2.snapshot": ("describe_snapshots", "SnapshotIds", "Snapshots"),
-    "ec2.image": ("describe_images", "ImageIds", "Images"),
-    "ec2.security-group": ("describe_security_groups", "GroupIds", "SecurityGroups"),
-    "ec2.vpc": ("describe_vpcs", "VpcIds", "Vpcs"),
-    "ec2.subnet": ("describe_subnets", "SubnetIds", "Subnets"),
-}
-
-
-async def describe_ec2(client: Any, type_name: str, rid: str) -> dict[str, Any] | None:
-    """The resource as EC2 describes it now, or None if it is gone (terminated instances too)."""
-    operation, id_param, list_key = EC2_DESCRIBE[type_name]
-    try:
-        answer = await getattr(client, operation)(**{id_param: [rid]})
-    except ClientError as exc:
-        if "NotFound" in _code(exc) or "Malformed" in _code(exc):
-            return None
-        raise
-    items = answer.get(list_key) or []
-    if list_key == "Reservations":
-        items = [i for r in items for i in r.get("Instances", [])]
-        items = [i for i in items if i.get("State", {}).get("Name") != "terminated"]
-    return items[0] if items else None
-
-
-@dataclass(frozen=True)
-class Ec2Tags:
-    """tag / untag any EC2 resource of ``EC2_DESCRIBE``: create_tags / delete_tags."""
-
-    type_name: str
-    remove: bool = False
-    service: str = "ec2"
-
-    async def inspect(self, client: Any, rid: str, request: ActionRequest, protect_tag: str) -> Inspection:
-        item = await describe_ec2(client, self.type_name, rid)
-        if item is None:
-            return Inspection(exists=False)
-        tags = _tags(item.get("Tags"))
-        return Inspection(exists=True, protected=protect_tag in tags, done=_tags_done(tags, request, self.remove))
-
-    async def apply(self, client: Any, rid: str, request: ActionRequest) -> str:
-        wanted = request.params["tags"]
-        if self.remove:
-            await client.delete_tags(Resources=[rid], Tags=[{"Key": k} for k in wanted])
-            return f"removed tags {', '.join(wanted)} from {rid}"
-        await client.create_tags(Resources=[rid], Tags=[{"Key": k, "Value": v} for k, v in wanted.items()])
-        return f"tagged {rid}"
 
 
 def _tags_done(tags: dict[str, str], request: ActionRequest, remove: bool) -> bool:
@@ -105,20 +56,36 @@ def _tags_done(tags: dict[str, str], request: ActionRequest, remove: bool) -> bo
 
 
 @dataclass(frozen=True)
+class Ec2Tags:
+    """tag / untag any EC2 resource: create_tags / delete_tags."""
+
+    remove: bool = False
+    service: str = "ec2"
+
+    def inspect(self, resource: Resource, request: ActionRequest) -> Inspection:
+        return Inspection(exists=True, done=_tags_done(resource.tags, request, self.remove))
+
+    async def apply(self, client: Any, rid: str, request: ActionRequest) -> str:
+        wanted = request.params["tags"]
+        if self.remove:
+            await client.delete_tags(Resources=[rid], Tags=[{"Key": k} for k in wanted])
+            return f"removed tags {', '.join(wanted)} from {rid}"
+        await client.create_tags(Resources=[rid], Tags=[{"Key": k, "Value": v} for k, v in wanted.items()])
+        return f"tagged {rid}"
+
+
+@dataclass(frozen=True)
 class BucketTags:
     """tag / untag an S3 bucket: its tag set is replaced as a whole, so merge first."""
 
     remove: bool = False
     service: str = "s3"
 
-    async def inspect(self, client: Any, rid: str, request: ActionRequest, protect_tag: str) -> Inspection:
-        tags = await self._current(client, rid)
-        if tags is None:
-            return Inspection(exists=False)
-        return Inspection(exists=True, protected=protect_tag in tags, done=_tags_done(tags, request, self.remove))
+    def inspect(self, resource: Resource, request: ActionRequest) -> Inspection:
+        return Inspection(exists=True, done=_tags_done(resource.tags, request, self.remove))
 
     async def apply(self, client: Any, rid: str, request: ActionRequest) -> str:
-        tags = await self._current(client, rid) or {}
+        tags = await self._current(client, rid)
         wanted = request.params["tags"]
         if self.remove:
             tags = {k: v for k, v in tags.items() if k not in wanted}
@@ -131,19 +98,17 @@ class BucketTags:
         return f"{'untagged' if self.remove else 'tagged'} bucket {rid}"
 
     @staticmethod
-    async def _current(client: Any, bucket: str) -> dict[str, str] | None:
+    async def _current(client: Any, bucket: str) -> dict[str, str]:
         try:
-            return _tags((await client.get_bucket_tagging(Bucket=bucket)).get("TagSet"))
+            answer = await client.get_bucket_tagging(Bucket=bucket)
         except ClientError as exc:
             if _code(exc) == "NoSuchTagSet":
                 return {}
-            if _code(exc) in ("NoSuchBucket", "404"):
-                return None
             raise
+        return {t["Key"]: t.get("Value", "") for t in answer.get("TagSet") or []}
 
 
 _STOPPED = {"stopping", "stopped"}
-_GONE = {"shutting-down", "terminated"}
 
 
 @dataclass(frozen=True)
@@ -153,16 +118,12 @@ class InstanceState:
     action: str  # "stop" or "terminate"
     service: str = "ec2"
 
-    async def inspect(self, client: Any, rid: str, request: ActionRequest, protect_tag: str) -> Inspection:
-        item = await describe_ec2(client, "ec2.instance", rid)
-        if item is None:
-            return Inspection(exists=False, done=self.action == "terminate")  # terminated: gone, which is done
-        state = item.get("State", {}).get("Name", "")
-        protected = protect_tag in _tags(item.get("Tags"))
-        done_states = _GONE if self.action == "terminate" else _STOPPED
-        if self.action == "stop" and state in _GONE:
-            return Inspection(exists=False, detail=f"state {state}")
-        return Inspection(exists=True, protected=protected, done=state in done_states, detail=f"state {state}")
+    def inspect(self, resource: Resource, request: ActionRequest) -> Inspection:
+        state = resource.attributes.get("state") or ""
+        if state == "shutting-down":  # a terminated instance is no resource at all (absent_when)
+            return Inspection(exists=self.action == "terminate", done=self.action == "terminate",
+                              detail=f"state {state}")
+        return Inspection(exists=True, done=self.action == "stop" and state in _STOPPED, detail=f"state {state}")
 
     async def apply(self, client: Any, rid: str, request: ActionRequest) -> str:
         if self.action == "terminate":
@@ -178,26 +139,28 @@ class DeleteVolume:
 
     service: str = "ec2"
 
-    async def inspect(self, client: Any, rid: str, request: ActionRequest, protect_tag: str) -> Inspection:
-        item = await describe_ec2(client, "ec2.volume", rid)
-        if item is None:
-            return Inspection(exists=False, done=True)  # a deleted volume is gone: done
-        attached = [a.get("InstanceId") for a in item.get("Attachments") or []]
-        state = item.get("State", "")
-        detail = f"attached to {', '.join(attached)}" if attached else f"state {state}"
-        return Inspection(exists=True, protected=protect_tag in _tags(item.get("Tags")),
-                          applies=not attached and state == "available", detail=detail)
+    def inspect(self, resource: Resource, request: ActionRequest) -> Inspection:
+        attached = [a.get("instance_id") for a in resource.attributes.get("attachments") or []]
+        state = resource.attributes.get("state") or ""
+        detail = f"attached to {', '.join(map(str, attached))}" if attached else f"state {state}"
+        return Inspection(exists=True, applies=not attached and state == "available", detail=detail)
 
     async def apply(self, client: Any, rid: str, request: ActionRequest) -> str:
         await client.delete_volume(VolumeId=rid)
         return f"deleted volume {rid}"
 
 
+# Gone is done for these: a terminated instance or a deleted volume is what was asked.
+GONE_IS_DONE = {"terminate", "delete"}
+EC2_TAGGED = ("ec2.instance", "ec2.volume", "ec2.snapshot", "ec2.image", "ec2.security-group", "ec2.vpc",
+              "ec2.subnet")
+
+
 def _catalogue() -> dict[tuple[str, str], Effector]:
     entries: dict[tuple[str, str], Effector] = {}
-    for type_name in EC2_DESCRIBE:
-        entries["tag", type_name] = Ec2Tags(type_name)
-        entries["untag", type_name] = Ec2Tags(type_name, remove=True)
+    for type_name in EC2_TAGGED:
+        entries["tag", type_name] = Ec2Tags()
+        entries["untag", type_name] = Ec2Tags(remove=True)
     entries["tag", "s3.bucket"] = BucketTags()
     entries["untag", "s3.bucket"] = BucketTags(remove=True)
     entries["stop", "ec2.instance"] = InstanceState("stop")
@@ -209,49 +172,159 @@ def _catalogue() -> dict[tuple[str, str], Effector]:
 CATALOGUE: dict[tuple[str, str], Effector] = _catalogue()
 
 
+def inspect(request: ActionRequest, resource: Resource | None) -> Inspection:
+    """What the effector of ``request`` sees in the resource as AWS shows it now (None: gone)."""
+    if resource is None:
+        return Inspection(exists=False, done=request.action in GONE_IS_DONE)
+    return CATALOGUE[request.action, request.type].inspect(resource, request)
+
+
+class CallLog:
+    """The AWS requests of one step, with their request ids (failed ones too: AWS logged them)."""
+
+    def __init__(self) -> None:
+        self.calls: list[AwsCall] = []
+
+    def note(self, client: Any, operation: str, answer: dict[str, Any]) -> None:
+        request_id = (answer.get("ResponseMetadata") or {}).get("RequestId")
+        if request_id and all(call.request_id != request_id for call in self.calls):
+            service = client.meta.service_model.service_name
+            self.calls.append(AwsCall(operation=f"{service}:{operation}", request_id=request_id))
+
+
+class _RecordingCaller(AwsCaller):
+    """The collectors' caller (bounded, retried), noting every answer in a `CallLog`."""
+
+    def __init__(self, log: CallLog) -> None:
+        super().__init__(BACKOFF, random.Random())
+        self.log = log
+
+    async def call(self, bound: BoundClient, operation: str, params: dict[str, Any]) -> dict:
+        with _noting(self.log, bound.client, operation):
+            answer = await super().call(bound, operation, params)
+        self.log.note(bound.client, operation, answer)
+        return answer
+
+    async def pages(self, bound: BoundClient, operation: str, params: dict[str, Any]) -> AsyncIterator[dict]:
+        with _noting(self.log, bound.client, operation):
+            async for page in super().pages(bound, operation, params):
+                self.log.note(bound.client, operation, page)
+                yield page
+
+
+class _RecordingClient:
+    """A client whose every call is noted: the effectors' mutating calls go through it."""
+
+    def __init__(self, client: Any, log: CallLog) -> None:
+        self._client, self._log = client, log
+
+    def __getattr__(self, operation: str) -> Any:
+        method = getattr(self._client, operation)
+
+        async def call(**params: Any) -> Any:
+            with _noting(self._log, self._client, operation):
+                answer = await method(**params)
+            self._log.note(self._client, operation, answer)
+            return answer
+
+        return call
+
+
+@contextlib.contextmanager
+def _noting(log: CallLog, client: Any, operation: str):
+    try:
+        yield
+    except ClientError as exc:
+        log.note(client, operation, exc.response)
+        raise
+
+
+@dataclass(frozen=True)
+class Look:
+    """The resource as AWS shows it now (None: gone), and the calls it took."""
+
+    resource: Resource | None
+    calls: tuple[AwsCall, ...] = ()
+
+
+@dataclass(frozen=True)
+class Applied:
+    detail: str
+    calls: tuple[AwsCall, ...] = ()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who the executor is in one account, as STS says (GetCallerIdentity)."""
+
+    arn: str
+    account: str
+
+
 class AwsEffectors:
-    """Inspect and apply actions with one client per account/region/service, kept open."""
+    """Look, check and act with one client pool per account, kept open; who it is, per account."""
 
     def __init__(self, aws: AwsSettings) -> None:
         self._aws = aws
-        self._sessions: dict[str, Any] = {}
-        self._clients: dict[tuple[str, str, str], Any] = {}
+        self._pools: dict[str, ClientPool] = {}
+        self._principals: dict[str, Principal] = {}
         self._stack = contextlib.AsyncExitStack()
 
     async def close(self) -> None:
         await self._stack.aclose()
-        self._clients.clear()
+        self._pools.clear()
 
     def supports(self, request: ActionRequest) -> bool:
         return (request.action, request.type) in CATALOGUE
 
-    async def inspect(self, request: ActionRequest, protect_tag: str) -> Inspection:
+    def inspect(self, request: ActionRequest, resource: Resource | None) -> Inspection:
+        return inspect(request, resource)
+
+    async def identity(self, account: str | None = None) -> Principal:
+        """The principal acting in ``account`` (the executor's own credentials without one)."""
+        key = account or ""
+        if key not in self._principals:
+            pool = await self._pool(account)
+            log = CallLog()
+            answer = await _guarded(_RecordingCaller(log).call(await pool.get("sts", self._aws.regions[0]),
+                                                               "get_caller_identity", {}), log)
+            self._principals[key] = Principal(arn=answer["Arn"], account=answer["Account"])
+        return self._principals[key]
+
+    async def look(self, request: ActionRequest) -> Look:
+        """The resource built as a scan builds it, in the account the executor's credentials are in."""
+        principal = await self.identity(request.account)
+        log = CallLog()
+        caller = _RecordingCaller(log)
+        pool = await self._pool(request.account)
+        resource = await _guarded(describe_resource(
+            pool, caller, registry.get(request.type), account=principal.account, region=request.region,
+            rid=resource_id(request.uid)), log)
+        return Look(resource, tuple(log.calls))
+
+    async def apply(self, request: ActionRequest) -> Applied:
         effector = CATALOGUE[request.action, request.type]
-        client = await self._client(request, effector.service)
-        return await _guarded(effector.inspect(client, resource_id(request.uid), request, protect_tag))
+        pool = await self._pool(request.account)
+        log = CallLog()
+        client = _RecordingClient((await pool.get(effector.service, request.region)).client, log)
+        detail = await _guarded(effector.apply(client, resource_id(request.uid), request), log)
+        return Applied(detail, tuple(log.calls))
 
-    async def apply(self, request: ActionRequest) -> str:
-        effector = CATALOGUE[request.action, request.type]
-        client = await self._client(request, effector.service)
-        return await _guarded(effector.apply(client, resource_id(request.uid), request))
-
-    async def _client(self, request: ActionRequest, service: str) -> Any:
-        key = (request.account, request.region, service)
-        if key not in self._clients:
-            session = self._sessions.get(request.account)
-            if session is None:
-                session = await session_for_account(self._aws, request.account, session_name=SESSION_NAME)
-                self._sessions[request.account] = session
-            client = session.client(service, region_name=request.region, endpoint_url=self._aws.endpoint_url,
-                                    config=_RETRIES)
-            self._clients[key] = await self._stack.enter_async_context(client)
-        return self._clients[key]
+    async def _pool(self, account: str | None) -> ClientPool:
+        key = account or ""
+        if key not in self._pools:
+            session = (plain_session(region=self._aws.regions[0]) if account is None
+                       else await session_for_account(self._aws, account, session_name=SESSION_NAME))
+            self._pools[key] = ClientPool(session, self._stack, max_concurrency=self._aws.max_concurrency,
+                                          endpoint_url=self._aws.endpoint_url)
+        return self._pools[key]
 
 
-async def _guarded(call: Any) -> Any:
+async def _guarded(call: Any, log: CallLog) -> Any:
     try:
         return await call
     except ClientError as exc:
-        raise EffectorError(f"{_code(exc)}: {exc.response.get('Error', {}).get('Message', '')}", _code(exc)) from exc
+        message = f"{_code(exc)}: {exc.response.get('Error', {}).get('Message', '')}"
+        raise EffectorError(message, _code(exc), tuple(log.calls)) from exc
     except BotoCoreError as exc:
-        raise EffectorError(f"{type(exc).__name__}: {exc}") from exc
+        raise EffectorError(f"{type(exc).__name__}: {exc}", calls=tuple(log.calls)) from exc

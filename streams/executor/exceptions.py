@@ -14,8 +14,10 @@ class NotificationError(ExecutorError):
 
 
 class EffectorError(ExecutorError):
-    """AWS refused a check or an action; ``code`` is AWS's error code when there is one."""
+    """AWS refused a check or an action; ``code`` is AWS's error code when there is one,
+    ``calls`` the AWS requests made for it (their ids are in the audit trail)."""
 
-    def __init__(self, message: str, code: str | None = None) -> None:
+    def __init__(self, message: str, code: str | None = None, calls: tuple = ()) -> None:
         super().__init__(message)
         self.code = code
+        self.calls = calls

@@ -40,6 +40,7 @@ class LedgerEntry(BaseModel):
     announced_dry_run: bool | None = None
     result: ActionResult | None = None
     updated_at: datetime
+    signed_by: str | None = None  # the key the request was signed with (checked when it arrived)
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json"))

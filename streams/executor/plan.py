@@ -11,7 +11,11 @@ Two questions, both answered here without touching Kafka or AWS:
 Safety rules live here, where they are easy to test: monitor changes nothing; notify
 only tells; enforce changes AWS only when the executor is not in dry-run; a
 destructive action is first announced and waits ``grace_period``; a protected
-resource is never changed; a finished or scheduled action is never started again.
+resource is never changed; an action its policy no longer asks for is not done; a
+finished or scheduled action is never started again.
+
+The mode is the executor's own (its policy's, under its ceiling: see ``vetting``) and
+whether an action destroys comes from the action catalogue: never from the request.
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from elava.events import ActionRequest, ActionResult, ActionStatus
+from elava.events import ActionMode, ActionRequest, ActionResult, ActionStatus, AwsCall
 from elava.settings import ExecutorSettings
 from streams.executor.ledger import LedgerEntry
+from streams.policy.catalogue import is_destructive
 
 
 @dataclass(frozen=True)
@@ -72,14 +77,16 @@ class Wait:
 Step = Ignore | Finish | Notify | Announce | Execute | Wait
 
 
-def plan(request: ActionRequest, entry: LedgerEntry | None, settings: ExecutorSettings, now: datetime) -> Step:
+def plan(request: ActionRequest, entry: LedgerEntry | None, settings: ExecutorSettings, now: datetime,
+         mode: ActionMode) -> Step:
+    """``mode``: the executor's own for the request's policy (what the request claims is not used)."""
     if entry is not None:
         return _continue(entry, now)
-    if request.mode == "monitor":
+    if mode == "monitor":
         return Finish("monitored", f"monitor mode: would {describe(request)}")
-    if request.mode == "notify" or request.action == "notify":
+    if mode == "notify" or request.action == "notify":
         return Notify()
-    if request.destructive:
+    if is_destructive(request.action):
         return Announce(now + settings.grace_period)
     return Execute()
 
@@ -115,6 +122,9 @@ class Inspection:
     done: bool = False  # already in the wanted state (for a delete: gone)
     applies: bool = True  # still in the state that made the policy ask
     detail: str = ""  # e.g. "attached to i-0abc", "state stopped"
+    # Does the policy, evaluated on the resource as it is now, still ask for this action?
+    asked: bool = True
+    asked_detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,7 +134,7 @@ class Decision:
     detail: str
 
 
-def decide(request: ActionRequest, seen: Inspection, *, dry_run: bool, scheduled: bool = False,
+def decide(request: ActionRequest, seen: Inspection, *, mode: ActionMode, dry_run: bool, scheduled: bool = False,
            reconcile: bool = False, protect_tag: str = "elava:protect") -> Decision:
     """May the action go ahead now? If not, the result that says why."""
     refused: ActionStatus = "cancelled" if scheduled else "skipped"
@@ -136,16 +146,18 @@ def decide(request: ActionRequest, seen: Inspection, *, dry_run: bool, scheduled
         return Decision(False, refused, f"{describe(request)}: protected by tag {protect_tag}")
     if seen.done:
         return Decision(False, refused, f"{describe(request)}: already done ({seen.detail or 'wanted state'})")
+    if not seen.asked:  # whether announced or not: the policy itself calls it off
+        return Decision(False, "cancelled", f"{describe(request)}: {seen.asked_detail}")
     if not seen.applies:
         return Decision(False, refused, f"{describe(request)}: no longer applies ({seen.detail})")
-    if dry_run or request.mode != "enforce":
+    if dry_run or mode != "enforce":
         return Decision(False, "dry_run", f"dry-run: would {describe(request)}")
     return Decision(True, "executed", describe(request))
 
 
 def vet_announcement(request: ActionRequest, seen: Inspection, protect_tag: str) -> Decision:
     """Before announcing a destructive action: only what could really happen is announced."""
-    decision = decide(request, seen, dry_run=True, protect_tag=protect_tag)
+    decision = decide(request, seen, mode="enforce", dry_run=True, protect_tag=protect_tag)
     if decision.status == "dry_run":
         return Decision(True, "scheduled", f"announced: will {describe(request)}")
     return decision
@@ -172,26 +184,54 @@ def resource_id(uid: str) -> str:
     return resource_part.rsplit("/", 1)[-1]
 
 
+@dataclass(frozen=True)
+class Audit:
+    """Who acted and how, for a result: the AWS principal, the AWS calls, the signing key."""
+
+    principal: str | None = None
+    calls: tuple[AwsCall, ...] = ()
+    signed_by: str | None = None
+
+
 def result_for(request: ActionRequest, status: ActionStatus, detail: str, *, dry_run: bool, now: datetime,
-               not_before: datetime | None = None) -> ActionResult:
+               not_before: datetime | None = None, audit: Audit = Audit()) -> ActionResult:
     return ActionResult(request_id=request.event_id, uid=request.uid, action=request.action, policy=request.policy,
-                        status=status, dry_run=dry_run, detail=detail, not_before=not_before, finished_at=now)
+                        status=status, dry_run=dry_run, detail=detail, not_before=not_before, finished_at=now,
+                        change_id=request.change_id, attribution_id=request.attribution_id,
+                        decision_id=request.decision_id, principal=audit.principal, aws_calls=list(audit.calls),
+                        signed_by=audit.signed_by)
 
 
-def notice(request: ActionRequest, *, kind: str, dry_run: bool, not_before: datetime | None) -> dict[str, Any]:
-    """The JSON a notification carries; ``action_id`` doubles as its idempotency key."""
-    return {"action_id": request.event_id, "kind": kind, "uid": request.uid, "type": request.type,
-            "account": request.account, "region": request.region, "action": request.action,
-            "params": request.params, "mode": request.mode, "destructive": request.destructive,
-            "policy": request.policy, "reason": request.reason, "dry_run": dry_run,
-            "not_before": not_before.isoformat() if not_before else None,
-            "summary": _summary(request, kind, dry_run, not_before)}
+NOTIFIED_RESULTS = frozenset({"executed", "cancelled", "failed"})  # besides notices and announcements
 
 
-def _summary(request: ActionRequest, kind: str, dry_run: bool, not_before: datetime | None) -> str:
+def notice(request: ActionRequest, *, kind: str, dry_run: bool, not_before: datetime | None,
+           result: ActionResult | None = None) -> dict[str, Any]:
+    """The JSON a notification carries, with its idempotency key.
+
+    ``kind``: ``notice`` (notify mode), ``announcement`` (a destructive action will run), or
+    the status of a result (``executed``, ``cancelled``, ``failed``). The key is the action id
+    for the first two (as it always was) and ``<action id>:<status>`` for a result.
+    """
+    key = request.event_id if result is None else f"{request.event_id}:{result.status}"
+    body = {"idempotency_key": key, "action_id": request.event_id, "kind": kind, "uid": request.uid,
+            "type": request.type, "account": request.account, "region": request.region, "action": request.action,
+            "params": request.params, "destructive": is_destructive(request.action), "policy": request.policy,
+            "reason": request.reason, "dry_run": dry_run, "not_before": not_before.isoformat() if not_before else None,
+            "decision_id": request.decision_id, "summary": _summary(request, kind, dry_run, not_before, result)}
+    if result is not None:
+        body |= {"detail": result.detail, "principal": result.principal,
+                 "aws_request_ids": [call.request_id for call in result.aws_calls]}
+    return body
+
+
+def _summary(request: ActionRequest, kind: str, dry_run: bool, not_before: datetime | None,
+             result: ActionResult | None) -> str:
     what = describe(request)
+    prefix = "[dry-run] " if dry_run else ""
+    if result is not None:
+        return f"{prefix}{result.status} ({request.policy}, {request.reason}): {result.detail}"
     if kind == "announcement":
-        prefix = "[dry-run] " if dry_run else ""
         return f"{prefix}policy {request.policy} will {what} after {not_before:%Y-%m-%d %H:%M UTC}: {request.reason}"
     return f"policy {request.policy} asks to {what}: {request.reason}"
 

@@ -20,15 +20,19 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from elava.events import ActionRequest, ActionResult, cloudevent_headers, utcnow
-from elava.exceptions import SchemaError
+from elava.exceptions import SchemaError, SettingsError
 from elava.kafka import new_consumer, new_producer
 from elava.settings import Settings
+from elava.signing import Keyring, keyring_from
 from elava.topics import Topics
+from streams.dlq import dead_letter, via_producer
 from streams.executor.aws import AwsEffectors
+from streams.executor.exceptions import EffectorError
 from streams.executor.journal import KafkaLedger
 from streams.executor.ledger import Ledger
-from streams.executor.notify import Notifier
+from streams.executor.notify import Notifier, notifier_for
 from streams.executor.runner import ActionRunner, Effectors
+from streams.policy.engine import PolicyEngine
 from streams.siem.sink import ocsf_messages
 
 log = logging.getLogger("elava.executor")
@@ -44,8 +48,11 @@ class ExecutorService:
         self.ledger = Ledger()
         self.owned: set[int] = set()
         self.lock = asyncio.Lock()  # one request or rebalance at a time
+        self.keyring = startup_keyring(settings)
+        # The executor's own policies: what a request names is checked against them, never trusted.
+        self.engine = PolicyEngine.load(settings.policies) if settings.policies.enabled else PolicyEngine([])
         self._effectors = effectors or AwsEffectors(settings.providers.aws)
-        self._notifier = notifier or Notifier(settings.executor.notify_webhook)
+        self._notifier = notifier or notifier_for(settings)
         self._clock = clock
         self._processed: dict[TopicPartition, int] = {}
         self._resume_needed = False
@@ -57,8 +64,8 @@ class ExecutorService:
         self.producer = new_producer(self.settings.kafka)
         await self.producer.start()
         journal = KafkaLedger(self.producer, self.settings.kafka, self.topics.executor_ledger)
-        self.runner = ActionRunner(self.settings.executor, self.ledger, journal, self._effectors, self._notifier,
-                                   self._publish, self._clock)
+        self.runner = ActionRunner(self.settings.executor, self.engine, self.ledger, journal, self._effectors,
+                                   self._notifier, self._publish, self._clock, await self._principal())
         self.consumer = self._new_consumer()
         self.consumer.subscribe([self.topics.actions], listener=_Rebalance(self, journal))
         await self.consumer.start()
@@ -96,7 +103,8 @@ class ExecutorService:
             except SchemaError as exc:
                 await self._dead_letter(record, str(exc))
             else:
-                await self.runner.handle(request, tp.partition)
+                verdict = self.keyring.verify(record.value, record.headers)
+                await self.runner.handle(request, tp.partition, verdict)
             self._processed[tp] = record.offset + 1
 
     async def _commit(self, only: set[TopicPartition] | None = None) -> None:
@@ -112,6 +120,16 @@ class ExecutorService:
             if self._processed.get(tp) == offsets[tp]:
                 del self._processed[tp]
 
+    async def _principal(self) -> str | None:
+        """Who this executor is in AWS (STS GetCallerIdentity, once): every result names it."""
+        try:
+            principal = (await self._effectors.identity()).arn
+        except EffectorError as exc:
+            log.error("could not ask AWS who this executor is (%s): results will not name a principal", exc)
+            return None
+        log.info("executor acts as %s", principal)
+        return principal
+
     async def _publish(self, result: ActionResult) -> None:
         await self.producer.send_and_wait(self.topics.action_results, value=result.to_bytes(), key=result.uid.encode(),
                                           headers=cloudevent_headers(result, SOURCE))
@@ -120,11 +138,7 @@ class ExecutorService:
                                               headers=message.headers)
 
     async def _dead_letter(self, record, reason: str) -> None:
-        log.warning("dead letter from %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason)
-        headers = [("elava_dlq_reason", reason.encode()[:8192]), ("elava_dlq_topic", record.topic.encode()),
-                   ("elava_dlq_partition", str(record.partition).encode()),
-                   ("elava_dlq_offset", str(record.offset).encode())]
-        await self.producer.send_and_wait(self.topics.dlq, value=record.value, key=record.key, headers=headers)
+        await dead_letter(via_producer(self.producer, self.topics.dlq), record, reason, by=SOURCE)
 
     async def _shutdown(self) -> None:
         for closing in (self._commit(), self.consumer.stop(), self.producer.stop(), self._effectors_close(),
@@ -165,6 +179,20 @@ class _Rebalance(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned) -> None:
         await self.service.acquire({tp.partition for tp in assigned}, self.journal)
+
+
+def startup_keyring(settings: Settings) -> Keyring:
+    """The keys that verify requests; an enforcing executor without one refuses to start."""
+    keyring = keyring_from(settings.signing)
+    executor = settings.executor
+    if not keyring.required and not executor.dry_run and not executor.allow_unsigned:
+        raise SettingsError(
+            "invalid setting 'signing.keys': an executor in enforce mode needs a key to verify action requests "
+            "(signing.keys or signing.key_files), or executor.allow_unsigned: true to accept unsigned requests")
+    if not keyring.required:
+        log.warning("no signing key: action requests are accepted unsigned (anyone who can write to the "
+                    "actions topic can ask for actions)")
+    return keyring
 
 
 async def run_executor(settings: Settings, stop: asyncio.Event) -> None:

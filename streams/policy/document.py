@@ -23,8 +23,13 @@ from elava.events import AttributedChange, FieldChange, Resource
 def input_document(attributed: AttributedChange, with_metadata: bool = False) -> dict[str, Any]:
     change = attributed.change
     assert change.resource is not None, "only changes that carry their resource are evaluated"
+    return {"resource": resource_document(change.resource, with_metadata), **decision_context(attributed)}
+
+
+def decision_context(attributed: AttributedChange) -> dict[str, Any]:
+    """Everything of the input but the resource: what an action request carries to be re-checked."""
+    change = attributed.change
     return {
-        "resource": resource_document(change.resource, with_metadata),
         "change": {
             "kind": change.kind,
             "diff": [_field_change(item) for item in change.diff],

@@ -18,13 +18,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from elava.events import ActionRequest, AttributedChange, PolicyDecision
+from elava.events import ActionRequest, AttributedChange, PolicyDecision, Resource
 from elava.settings import PolicySettings
 from streams.policy.actions import PlannedAction, parse_action, parse_message
 from streams.policy.bundle import CompiledPolicies
 from streams.policy.catalogue import effective_mode, is_destructive
 from streams.policy.definitions import Policy, load_policy, policy_files
-from streams.policy.document import input_document
+from streams.policy.document import decision_context, input_document, resource_document
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,24 @@ class PolicyEngine:
         log.info("loaded %d policies from %s: %s", len(policies), directory,
                  ", ".join(f"{p.name} ({p.effective_mode})" for p in engine.policies) or "none")
         return engine
+
+    def policy(self, name: str) -> LoadedPolicy | None:
+        return self._by_name.get(name)
+
+    def actions_now(self, name: str, resource: Resource, context: dict[str, Any]) -> list[PlannedAction]:
+        """What policy ``name`` asks for on ``resource`` as it is now, in the context of its decision.
+
+        The executor's re-check right before it acts: the same compiled policies, the
+        current resource (its tags and attributes as AWS shows them), the change and
+        attribution the decision was made on.
+        """
+        loaded = self._by_name[name]
+        if self._compiled is None or not loaded.policy.applies_to(resource.type):
+            return []
+        document = {"resource": resource_document(resource, self._with_metadata), **context}
+        results = self._compiled.query(document)
+        return [parse_action(loaded.policy, value) for policy, kind, value in results
+                if policy == name and kind == "action"]
 
     def evaluate_many(self, batch: list[AttributedChange]) -> list[Output]:
         return [output for attributed in batch for output in self.evaluate(attributed)]
@@ -132,5 +150,6 @@ def _request(attributed: AttributedChange, loaded: LoadedPolicy, decision: Polic
         action=action.type, params=action.params, mode=loaded.effective_mode,
         destructive=is_destructive(action.type), policy=loaded.name, reason=action.reason,
         decision_id=decision.event_id, resource_version=change.new_version,
-        requested_at=change.observed_at,
+        requested_at=change.observed_at, change_id=change.event_id, attribution_id=attributed.event_id,
+        context=decision_context(attributed),
     )

@@ -163,20 +163,30 @@ def action_activity(result: ActionResult, _: Mapping[str, str] = NO_SEVERITIES) 
     activity, name = _action_activity(result.action)
     status_id, status = ACTION_STATUS.get(result.status, (o.OTHER, result.status))
     account, region = o.arn_scope(result.uid)
-    elava = {"status": result.status, "dry_run": result.dry_run, "policy": result.policy}
-    if result.not_before is not None:
-        elava["not_before"] = result.not_before.isoformat()
+    principal = result.principal
+    actor = {"app_name": EXECUTOR, **({"user": {"uid": principal, "name": principal.rsplit("/", 1)[-1]}}
+                                      if principal else {})}
     return [{
         **o.classification(API_ACTIVITY, activity, name), **o.severity("info"),
         "status_id": status_id, "status": status, **({"status_detail": result.detail} if result.detail else {}),
         "time": o.epoch_ms(result.finished_at),
         "message": f"{result.action} {_short(result.uid)}: {result.status}" + (" (dry run)" if result.dry_run else ""),
-        "actor": {"app_name": EXECUTOR}, "src_endpoint": {"name": EXECUTOR},
+        "actor": actor, "src_endpoint": {"name": EXECUTOR},
         "api": {"operation": result.action, "request": {"uid": result.request_id}},
         "resources": [o.resource(result.uid)], "cloud": o.cloud(account, region),
-        "unmapped": {"elava": elava},
+        "unmapped": {"elava": _executor_audit(result)},
         "metadata": o.metadata(result, "action-results", correlation_uid=result.request_id),
     }]
+
+
+def _executor_audit(result: ActionResult) -> dict[str, Any]:
+    """What OCSF has no place for: Elava's status and dry-run flag, the AWS requests made
+    (their ids are in CloudTrail), the chain of ids behind the request, the signing key."""
+    audit = {"status": result.status, "dry_run": result.dry_run, "policy": result.policy,
+             "not_before": result.not_before.isoformat() if result.not_before else None,
+             "aws_calls": [call.model_dump(mode="json") for call in result.aws_calls],
+             "change_id": result.change_id, "decision_id": result.decision_id, "signed_by": result.signed_by}
+    return {key: value for key, value in audit.items() if value not in (None, "", [])}
 
 
 def _action_activity(action: str) -> tuple[int, str | None]:

@@ -22,6 +22,7 @@ def _get(summary: str, parameters: list, schema: dict[str, Any]) -> dict[str, An
     return {"get": {"summary": summary, "parameters": parameters, "responses": {
         "200": {"description": "OK", "content": {"application/json": {"schema": schema}}},
         "400": {"description": "A parameter is missing or malformed"},
+        "401": {"description": "The worker has an API token and the request did not carry it"},
         "404": {"description": "Not found (or held by another worker)"}}}}
 
 
@@ -29,6 +30,9 @@ OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "Elava worker query API", "version": "1",
              "description": "Read-only time travel over the MVCC store partitions this worker holds."},
+    # Required when the worker has worker.api_token (always when it serves beyond loopback).
+    "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    "security": [{"bearer": []}],
     "paths": {
         "/v1/resource": _get("A resource as of a time", [UID, _param("at", f"{TIME} (default now)")], VERSION),
         "/v1/history": _get("Versions of a resource overlapping a window", [UID, SINCE, UNTIL],

@@ -9,6 +9,7 @@ Keys (``\\x00`` never occurs in a uid or shard key):
 - ``t\\x00<valid_from:8B>\\x00<uid>\\x00<version:4B>``   time index: "what changed between
   T1 and T2" is one range read instead of a scan of every version
 - ``c\\x00<name>``                  cursors of background work (retention)
+- ``l\\x00shard_buckets``            the shard layout membership was built with (streams/layout.py)
 
 Re-observing an unchanged resource writes nothing: "last seen" belongs to the scan.
 Times are integer microseconds since the epoch. Version numbers of a resource are
@@ -25,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from elava.sharding import rebucket
 from streams.store.kv import KV
 
 SEP = b"\x00"
@@ -64,6 +66,18 @@ def time_key(valid_from: int, uid: str, version: int) -> bytes:
 
 def cursor_key(name: str) -> bytes:
     return b"c" + SEP + name.encode()
+
+
+LAYOUT_KEY = b"l" + SEP + b"shard_buckets"
+MEMBERS_START, MEMBERS_END = b"m" + SEP, b"m" + bytes([SEP[0] + 1])
+
+
+@dataclass(frozen=True)
+class ShardLayout:
+    """The ``kafka.shard_buckets`` membership keys follow; not complete while a migration runs."""
+
+    shard_buckets: int
+    complete: bool = True
 
 
 def time_bound(micros: int) -> bytes:
@@ -203,6 +217,34 @@ class VersionStore:
     def forget_member(self, shard: str, uid: str) -> None:
         self.kv.delete(member_key(shard, uid))
 
+    def members_after(self, after: bytes, limit: int) -> list[tuple[str, str]]:
+        """Up to ``limit`` memberships ``(shard, uid)`` whose key sorts after ``after`` (a cursor)."""
+        found = []
+        for key, _ in self.kv.scan_range(max(after + SEP, MEMBERS_START), MEMBERS_END):
+            shard, uid = key[2:].decode().split("\x00", 1)
+            found.append((shard, uid))
+            if len(found) == limit:
+                break
+        return found
+
+    def move_member(self, uid: str, old_shard: str, new_shard: str) -> None:
+        self.kv.put(member_key(new_shard, uid), b"")
+        self.kv.delete(member_key(old_shard, uid))
+
+    def shard_layout(self) -> ShardLayout | None:
+        data = self.kv.get(LAYOUT_KEY)
+        return ShardLayout(**orjson.loads(data)) if data is not None else None
+
+    def record_shard_layout(self, layout: ShardLayout) -> None:
+        self.kv.put(LAYOUT_KEY, orjson.dumps(layout.__dict__))
+
+    def drop_scan_records(self) -> int:
+        """Forget every shard's last scan (their shards mean other buckets after a layout change)."""
+        keys = [key for key, _ in self.kv.scan(b"s" + SEP)]
+        for key in keys:
+            self.kv.delete(key)
+        return len(keys)
+
     def versions(self, uid: str) -> list[Version]:
         """All versions of a resource, oldest first, with ``valid_to`` filled in."""
         stored = [Version.from_bytes(uid, data) for _, data in self.kv.scan(versions_prefix(uid))]
@@ -273,7 +315,13 @@ class VersionStore:
         """Forget a resource entirely (a tombstone older than retention)."""
         self.drop_versions(versions)
         self.kv.delete(head_key(head.uid))
-        self.forget_member(head.shard, head.uid)
+        for shard in self._member_shards(head):
+            self.forget_member(shard, head.uid)
+
+    def _member_shards(self, head: Version) -> set[str]:
+        """Where ``head``'s membership may be: its own shard, or where a layout change moved it."""
+        layout = self.shard_layout()
+        return {head.shard} | ({rebucket(head.shard, head.uid, layout.shard_buckets)} if layout else set())
 
     def get_cursor(self, name: str) -> bytes | None:
         return self.kv.get(cursor_key(name))

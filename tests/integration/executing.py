@@ -1,72 +1,40 @@
-"""What the executor tests share: settings, an executor (in-process or as a process),
-a webhook receiver that counts notices, publishing requests and reading results."""
+"""What the executor tests share: settings (the test policies, a signing key), an executor
+(in-process or as a process), publishing signed requests and reading results."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import uuid
 from collections import Counter
 from contextlib import asynccontextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
-from elava.demo.simulated import free_port
-from elava.events import ActionRequest, ActionResult
-from elava.kafka import ensure_topics, new_producer, publish
+from elava.events import ActionRequest, ActionResult, cloudevent_headers
+from elava.kafka import ensure_topics, new_consumer, new_producer
 from elava.settings import Settings, load_settings
+from elava.signing import keyring_from, signed_headers
 from elava.topics import Topics
-from elava.worker_process import ServiceProcess, wait_until_committed
+from elava.worker_process import ServiceProcess, kafka_env, policy_env, signing_env, wait_until_committed
 from streams.executor.service import ExecutorService
+from tests.unit.streams.executor.fixtures import KEY, POLICIES
 
-FINAL = {"monitored", "notified", "dry_run", "executed", "skipped", "cancelled", "failed"}
+FINAL = {"monitored", "notified", "dry_run", "executed", "skipped", "cancelled", "failed", "rejected"}
 
 
 def executor_settings(bootstrap: str, endpoint_url: str, webhook: str | None, **executor: object) -> Settings:
+    """An executor with the test policies (under an enforce ceiling) and the tests' signing key."""
     run = f"exec-{uuid.uuid4().hex[:6]}"
     overrides = {f"executor__{k}": v for k, v in executor.items()}
+    key_id, key = KEY
     return load_settings(None, kafka__bootstrap_servers=bootstrap, kafka__topic_prefix=run, kafka__partitions=4,
                          providers__aws__endpoint_url=endpoint_url, executor__app_id=run,
-                         executor__notify_webhook=webhook, executor__session_timeout="6s", **overrides)
-
-
-class WebhookReceiver:
-    """A local HTTP endpoint that keeps every notice it was sent, by idempotency key."""
-
-    def __init__(self) -> None:
-        self.notices: list[dict] = []
-        self.keys: Counter[str] = Counter()
-        received = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the http.server API
-                body = orjson.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                received.notices.append(body)
-                received.keys[self.headers["Idempotency-Key"]] += 1
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
-
-    def __enter__(self) -> WebhookReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+                         executor__notify_webhook=webhook, executor__session_timeout="6s",
+                         policies__path=str(POLICIES), policies__enforcement_mode="enforce",
+                         signing__key_id=key_id, signing__keys={key_id: key.decode()}, **overrides)
 
 
 @asynccontextmanager
@@ -83,12 +51,18 @@ async def running_executor(settings: Settings):
         await asyncio.wait_for(task, timeout=30)
 
 
-async def publish_requests(settings: Settings, requests: list[ActionRequest]) -> None:
+async def publish_requests(settings: Settings, requests: list[ActionRequest], *, signed: bool = True,
+                           headers: list[tuple[str, bytes]] | None = None) -> None:
+    """As the policy stage publishes them: signed with the settings' key (unless told otherwise)."""
+    signer = keyring_from(settings.signing).signer() if signed else None
     producer = new_producer(settings.kafka)
     await producer.start()
     try:
         for request in requests:
-            await publish(producer, Topics(settings.kafka).actions, request.uid, request, "elava/test")
+            value = request.to_bytes()
+            extra = headers if headers is not None else signed_headers(value, signer)
+            await producer.send(Topics(settings.kafka).actions, value=value, key=request.uid.encode(),
+                                headers=cloudevent_headers(request, "elava/test") + extra)
         await producer.flush()
     finally:
         await producer.stop()
@@ -100,7 +74,7 @@ class ResultReader:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.results: list[ActionResult] = []
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False)
+        self._consumer = new_consumer(settings.kafka)
 
     async def __aenter__(self) -> ResultReader:
         await self._consumer.start()
@@ -142,16 +116,14 @@ class ResultReader:
 
 def process_env(settings: Settings) -> dict[str, str]:
     kafka, executor = settings.kafka, settings.executor
-    env = {**os.environ, "ELAVA_CONFIG": "/dev/null",
-           "ELAVA_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "ELAVA_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
-           "ELAVA_KAFKA__PARTITIONS": str(kafka.partitions),
+    env = {**os.environ, "ELAVA_CONFIG": "/dev/null", **kafka_env(kafka),
            "ELAVA_PROVIDERS__AWS__ENDPOINT_URL": settings.providers.aws.endpoint_url or "",
            "ELAVA_EXECUTOR__APP_ID": executor.app_id, "ELAVA_EXECUTOR__DRY_RUN": str(executor.dry_run).lower(),
            "ELAVA_EXECUTOR__GRACE_PERIOD": str(executor.grace_period.total_seconds()),
            "ELAVA_EXECUTOR__SESSION_TIMEOUT": str(executor.session_timeout.total_seconds())}
     if executor.notify_webhook:
         env["ELAVA_EXECUTOR__NOTIFY_WEBHOOK"] = executor.notify_webhook.get_secret_value()
-    return env
+    return env | policy_env(settings) | signing_env(settings)
 
 
 class ExecutorProcess(ServiceProcess):
@@ -218,8 +190,7 @@ class LedgerWatcher:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.started = 0
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False,
-                                          fetch_max_wait_ms=10)
+        self._consumer = new_consumer(settings.kafka, fetch_max_wait_ms=10)
 
     async def __aenter__(self) -> LedgerWatcher:
         await self._consumer.start()

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
+
+from elava.kafka import new_consumer
+from elava.settings import KafkaSettings
 
 
-async def read_topic(bootstrap: str, topic: str, partitions: int) -> list:
-    """Every record of ``topic`` from the beginning, until a second passes with none."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+async def read_topic(kafka: str | KafkaSettings, topic: str, partitions: int) -> list:
+    """Every record of ``topic`` from the beginning, until a second passes with none.
+    ``kafka``: the bootstrap servers of a plaintext broker, or the settings to connect with."""
+    settings = KafkaSettings(bootstrap_servers=kafka) if isinstance(kafka, str) else kafka
+    consumer = new_consumer(settings)
     await consumer.start()
     try:
         consumer.assign([TopicPartition(topic, p) for p in range(partitions)])

@@ -23,6 +23,7 @@ import aioboto3
 
 from collectors.aws import registry
 from collectors.aws.scanner import scan_account
+from collectors.redact import Redactor
 from elava.demo.simulated import ACCOUNT, CREDENTIALS, IMAGE_ID, REGION, SimulatedAccount
 from streams.attribution.records import trail_events
 from streams.embedded import EmbeddedPipeline
@@ -30,6 +31,7 @@ from streams.store.kv import MemoryKV
 from streams.store.versioned import VersionStore
 
 TYPES = [registry.get(n) for n in ("ec2.instance", "ec2.security-group", "s3.bucket")]
+REDACTOR = Redactor(b"attribution-scenarios-redaction-key")
 IDENTITIES = {
     "alice": {"type": "IAMUser", "arn": f"arn:aws:iam::{ACCOUNT}:user/alice", "accountId": ACCOUNT,
               "principalId": "AIDAALICE", "userName": "alice"},
@@ -185,7 +187,8 @@ class Outcome:
 async def _scan(pipeline: EmbeddedPipeline, cloud: SimulatedAccount, number: int) -> None:
     session = aioboto3.Session(region_name=REGION, **CREDENTIALS)
     report = await scan_account(session, ACCOUNT, [REGION], TYPES, pipeline, buckets=8, page_size=500,
-                                endpoint_url=cloud.endpoint_url, scan_id=f"scenario-scan-{number}")
+                                endpoint_url=cloud.endpoint_url, scan_id=f"scenario-scan-{number}",
+                                redactor=REDACTOR)
     assert not report.partial, report.failures()
 
 

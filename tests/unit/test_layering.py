@@ -5,12 +5,13 @@ import sys
 
 import pytest
 
-CORE = ["elava.events", "elava.settings", "elava.topics", "elava.sharding", "streams.diff", "streams.observe",
+CORE = ["elava.events", "elava.redaction", "elava.settings", "elava.topics", "elava.sharding", "streams.diff", "streams.observe",
         "streams.inputs", "streams.store.versioned", "streams.store.kv", "streams.analyzers.drift",
         "streams.embedded", "streams.store.queries", "streams.store.retention", "elava.timeparse",
         "streams.policy", "streams.policy.engine", "streams.policy.bundle", "streams.policy.cases",
-        "streams.executor.plan", "streams.executor.ledger", "streams.siem.ocsf", "streams.siem.validate",
-        "streams.siem.sink", "elava.examples"]
+        "streams.executor.plan", "streams.executor.ledger", "streams.layout", "streams.dlq", "streams.dlq.letters",
+        "streams.executor.vetting", "elava.signing",
+        "streams.siem.ocsf", "streams.siem.validate", "streams.siem.sink", "elava.examples"]
 CONNECTORS = ["faust", "aiokafka", "boto3", "botocore", "aioboto3", "aiobotocore"]
 
 

@@ -21,11 +21,14 @@ from moto.server import ThreadedMotoServer
 from collectors.aws.calls import Backoff
 from collectors.aws.scanner import ScanReport, scan_account
 from collectors.aws.types import ResourceType
+from collectors.redact import Redactor
 from collectors.sink import ListSink
 
 ACCOUNT = "123456789012"  # moto's default account
 # Our retry in tests: as many attempts as in production, but no real waiting.
 FAST_BACKOFF = Backoff(attempts=10, base_seconds=0.001, cap_seconds=0.005)
+# One key for every scan of a test: the same secret, the same digest.
+REDACTOR = Redactor(b"collector-tests-redaction-key-0123456789")
 _AWS_ENV_TO_CLEAR = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
                      "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ROLE_ARN")
 
@@ -101,6 +104,7 @@ def scan(aws: str, session: aioboto3.Session) -> Callable[..., Any]:
         sink = ListSink() if sink is None else sink
         options.setdefault("backoff", FAST_BACKOFF)
         options.setdefault("seed", 7)
+        options.setdefault("redactor", REDACTOR)
         report = await scan_account(
             options.pop("session", session), ACCOUNT, regions or ["us-east-1"], types, sink,
             buckets=buckets, page_size=page_size, endpoint_url=aws, scan_id=scan_id, **options,

@@ -7,6 +7,8 @@ import json
 import zipfile
 
 from collectors.aws import registry
+from elava.redaction import key_id_of
+from tests.unit.collectors.conftest import REDACTOR
 from tests.unit.collectors.covers import covers
 
 ACCOUNT = "123456789012"
@@ -59,7 +61,7 @@ async def test_lambda_function_with_redacted_environment_and_public_url(scan, bo
     # Every value is redacted, whatever the variable's name; the names stay visible.
     variables = attributes["environment"]
     assert set(variables) == {"LOG_LEVEL", "PLAIN_SETTING", "DB_PASSWORD"}
-    assert all(value.startswith("redacted:sha256:") for value in variables.values())
+    assert all(key_id_of(value) == REDACTOR.key_id for value in variables.values())
     emitted = b"".join(obs.to_bytes() for obs in run.sink.observations)
     assert PLANTED.encode() not in emitted
     assert run.report.calls_by_type() == {"lambda.function": 1 + 2}  # list; tags and URL per function

@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 
 import pytest
@@ -80,3 +81,52 @@ tiers:
     assert critical.interval == timedelta(minutes=5) and critical.has_account("111111111111")
     assert not critical.has_account("222222222222") and production.has_account("222222222222")
     assert production.tags == {"env": "prod"} and critical.types == ["ec2.security-group"]
+
+
+SCRAM = "security_protocol: SASL_SSL, sasl_mechanism: SCRAM-SHA-512"
+
+
+@pytest.mark.parametrize("kafka_yaml, message", [
+    ("security_protocol: SASL_SSL", "kafka.sasl_mechanism is required with security_protocol SASL_SSL"),
+    (SCRAM, "kafka.sasl_username is required with security_protocol SASL_SSL and sasl_mechanism SCRAM-SHA-512"),
+    (f"{SCRAM}, sasl_username: u", "kafka.sasl_password is required"),
+    ("sasl_username: u, sasl_password: p", "kafka.sasl_username is set but kafka.security_protocol is PLAINTEXT"),
+    ("security_protocol: SASL_PLAINTEXT, sasl_mechanism: PLAIN, sasl_username: u, sasl_password: p, "
+     "ssl_cafile: /etc/hostname", "kafka.ssl_cafile is set but kafka.security_protocol is SASL_PLAINTEXT"),
+    ("security_protocol: SSL, ssl_keyfile: /etc/hostname", "kafka.ssl_keyfile and kafka.ssl_key_password need kafka.ssl_certfile"),
+    ("security_protocol: SSL, ssl_cafile: /no/such/ca.pem", "invalid setting 'kafka.ssl_cafile': Path does not point to a file"),
+    ("security_protocol: TLS", "invalid setting 'kafka.security_protocol'"),
+    ("security_protocol: SASL_SSL, sasl_mechanism: GSSAPI", "invalid setting 'kafka.sasl_mechanism'"),
+    ("security_protocol: SASL_PLAINTEXT, sasl_mechanism: AWS_MSK_IAM, msk_region: eu-west-1",
+     "AWS_MSK_IAM needs kafka.security_protocol SASL_SSL"),
+    ("security_protocol: SASL_SSL, sasl_mechanism: AWS_MSK_IAM", "kafka.msk_region is required"),
+    ("security_protocol: SASL_SSL, sasl_mechanism: AWS_MSK_IAM, msk_region: eu-west-1, sasl_username: u",
+     "kafka.sasl_username is not used with AWS_MSK_IAM"),
+    (f"{SCRAM}, sasl_username: u, sasl_password: p, msk_region: eu-west-1", "kafka.msk_region is only used with"),
+])
+def test_kafka_security_combinations_are_checked_at_start_naming_the_field(tmp_path, kafka_yaml, message):
+    path = tmp_path / "elava.yaml"
+    path.write_text(f"kafka: {{{kafka_yaml}}}\n")
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        load_settings(path)
+
+
+def test_msk_iam_without_the_signer_installed_says_how_to_install_it(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "aws_msk_iam_sasl_signer" else real(name, *a))
+    with pytest.raises(SettingsError, match=re.escape("pip install 'elava[msk]'")):
+        load_settings(None, kafka__security_protocol="SASL_SSL", kafka__sasl_mechanism="AWS_MSK_IAM",
+                      kafka__msk_region="eu-west-1")
+
+
+def test_a_complete_security_setup_is_accepted_from_the_environment(monkeypatch):
+    for name, value in {"SECURITY_PROTOCOL": "SASL_SSL", "SASL_MECHANISM": "SCRAM-SHA-256",
+                        "SASL_USERNAME": "collector", "SASL_PASSWORD": "pw"}.items():
+        monkeypatch.setenv(f"ELAVA_KAFKA__{name}", value)
+    kafka = load_settings(None).kafka
+    assert (kafka.security_protocol, kafka.sasl_mechanism, kafka.sasl_username) == ("SASL_SSL", "SCRAM-SHA-256",
+                                                                                      "collector")
+    assert kafka.sasl_password.get_secret_value() == "pw"

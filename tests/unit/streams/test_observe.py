@@ -126,3 +126,26 @@ def test_older_marker_does_not_replace_the_last_scan_record():
     observer.close_scan(marker(shard(a), [], T0 + timedelta(hours=2), scan="new"))
     observer.close_scan(marker(shard(a), [], T0, scan="old"))
     assert observer.store.last_scan(shard(a))["scan_id"] == "new"
+
+
+def test_a_marker_older_than_the_shards_last_scan_deletes_nothing_new():
+    """E.g. replayed from the DLQ after later scans: what it missed was seen since, unchanged."""
+    observer, _ = new_observer()
+    a = sg("sg-a")
+    b = next(r for r in (sg(f"sg-{i}") for i in range(40)) if shard(r) == shard(a) and r.id != "sg-a")
+    observer.observe(page([a, b], T0))
+    late = marker(shard(a), [a], T0 + timedelta(hours=1), scan="s-late")  # b missing from this listing
+    assert observer.close_scan(marker(shard(a), [a, b], T0 + timedelta(hours=2), scan="s-newer")) == []
+    assert observer.close_scan(late) == []
+    assert observer.store.head(b.uid).kind == "created"
+
+
+def test_a_replayed_marker_reemits_its_own_deletions_after_newer_scans():
+    observer, _ = new_observer()
+    a = sg("sg-a")
+    b = next(r for r in (sg(f"sg-{i}") for i in range(40)) if shard(r) == shard(a) and r.id != "sg-a")
+    observer.observe(page([a, b], T0))
+    first = marker(shard(a), [a], T0 + timedelta(hours=1), scan="s1")
+    (deleted,) = observer.close_scan(first)
+    observer.close_scan(marker(shard(a), [a], T0 + timedelta(hours=2), scan="s2"))
+    assert observer.close_scan(first) == [deleted]

@@ -25,6 +25,7 @@ def started(monkeypatch):
     monkeypatch.setattr("streams.executor.service.run_executor", run)
     monkeypatch.setenv("ELAVA_CONFIG", "/dev/null")
     monkeypatch.delenv("ELAVA_EXECUTOR__DRY_RUN", raising=False)
+    monkeypatch.setenv("ELAVA_SIGNING__KEYS", '{"k1": "0123456789abcdef0123456789abcdef"}')
     return seen
 
 
@@ -46,3 +47,18 @@ def test_enforce_from_the_environment_warns_too(started, monkeypatch):
     monkeypatch.setenv("ELAVA_EXECUTOR__DRY_RUN", "false")
     result = runner.invoke(app, ["executor", "-b", "127.0.0.1:1"], env={"COLUMNS": "200"})
     assert "WARNING: executor in ENFORCE mode" in result.output
+
+
+def test_enforce_without_a_signing_key_refuses_to_start(started, monkeypatch):
+    monkeypatch.delenv("ELAVA_SIGNING__KEYS")
+    result = runner.invoke(app, ["executor", "-b", "127.0.0.1:1", "--enforce"], env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and started == []
+    assert "invalid setting 'signing.keys'" in result.output and "allow_unsigned" in result.output
+
+
+def test_enforce_unsigned_only_when_said_so(started, monkeypatch):
+    monkeypatch.delenv("ELAVA_SIGNING__KEYS")
+    monkeypatch.setenv("ELAVA_EXECUTOR__ALLOW_UNSIGNED", "true")
+    result = runner.invoke(app, ["executor", "-b", "127.0.0.1:1", "--enforce"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert started[0].executor.allow_unsigned and not started[0].executor.dry_run

@@ -80,3 +80,37 @@ def test_owner_tag_removal_is_medium():
 def test_drift_id_is_stable_for_the_same_change():
     change = modify(sg("sg-1", {"owner": "a"}), sg("sg-1", {"owner": "b"}))
     assert drift_for(change).event_id == drift_for(change).event_id
+
+
+OLD_KEY = "redacted:hmac-sha256:0a0a0a0a:" + "1" * 32
+NEW_KEY = "redacted:hmac-sha256:0b0b0b0b:" + "2" * 32
+SAME_KEY_OTHER_SECRET = "redacted:hmac-sha256:0a0a0a0a:" + "3" * 32
+LEGACY = "redacted:sha256:" + "4" * 16
+
+
+def test_a_secret_redacted_again_under_a_rotated_key_is_a_version_but_not_drift():
+    for before in (OLD_KEY, LEGACY):  # a rotated key, or the switch from unkeyed digests
+        change = modify(sg("sg-1", {"db_password": before}), sg("sg-1", {"db_password": NEW_KEY}))
+        assert change.kind == "modified" and [c.path for c in change.diff] == ["tags.db_password"]
+        assert drift_for(change) is None
+
+
+def test_a_changed_secret_under_the_same_key_is_drift():
+    drift = drift_for(modify(sg("sg-1", {"db_password": OLD_KEY}), sg("sg-1", {"db_password": SAME_KEY_OTHER_SECRET})))
+    assert drift is not None and [c.path for c in drift.diff] == ["tags.db_password"]
+
+
+def test_a_rotation_does_not_hide_the_real_drift_beside_it():
+    before = sg("sg-1", {"owner": "alice", "db_password": OLD_KEY})
+    after = sg("sg-1", {"db_password": NEW_KEY})
+    drift = drift_for(modify(before, after))
+    assert drift.severity == "medium" and [c.path for c in drift.diff] == ["tags.owner"]
+
+
+def test_a_rotated_secret_inside_a_list_item_is_not_drift_but_a_new_item_is():
+    rule = {"protocol": "tcp", "from_port": 5432, "to_port": 5432, "cidr": "10.0.0.0/8"}
+    before = sg("sg-1", ingress=[{**rule, "auth_token": OLD_KEY}])
+    assert drift_for(modify(before, sg("sg-1", ingress=[{**rule, "auth_token": NEW_KEY}]))) is None
+    moved = {**rule, "from_port": 5433, "to_port": 5433, "auth_token": NEW_KEY}
+    drift = drift_for(modify(before, sg("sg-1", ingress=[moved])))
+    assert drift is not None and {c.op for c in drift.diff} == {"add", "remove"}

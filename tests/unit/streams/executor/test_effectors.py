@@ -40,13 +40,19 @@ def state_of(ec2, rid: str) -> str:
     return ec2.describe_instances(InstanceIds=[rid])["Reservations"][0]["Instances"][0]["State"]["Name"]
 
 
+async def seen(effectors, req):
+    """What the executor sees right before acting: the fresh look, then the effector's check."""
+    return effectors.inspect(req, (await effectors.look(req)).resource)
+
+
 async def test_tag_an_instance(ec2, effectors):
     req = request("tag", rid=instance(ec2), tags={"owner": "alice"})
-    before = await effectors.inspect(req, PROTECT)
-    assert (before.exists, before.protected, before.done) == (True, False, False)
-    await effectors.apply(req)
+    before = await seen(effectors, req)
+    assert (before.exists, before.done) == (True, False)
+    applied = await effectors.apply(req)
     assert tags_of(ec2, req.uid.rsplit("/", 1)[1]) == {"owner": "alice"}
-    assert (await effectors.inspect(req, PROTECT)).done
+    assert [call.operation for call in applied.calls] == ["ec2:create_tags"]
+    assert (await seen(effectors, req)).done
 
 
 async def test_untag_an_instance(ec2, effectors):
@@ -54,7 +60,7 @@ async def test_untag_an_instance(ec2, effectors):
     req = request("untag", rid=rid, tags=["temp"])
     await effectors.apply(req)
     assert tags_of(ec2, rid) == {"keep": "2"}
-    assert (await effectors.inspect(req, PROTECT)).done
+    assert (await seen(effectors, req)).done
 
 
 async def test_tag_a_bucket_keeps_its_other_tags(s3, effectors):
@@ -64,58 +70,80 @@ async def test_tag_a_bucket_keeps_its_other_tags(s3, effectors):
     await effectors.apply(req)
     tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket="logs")["TagSet"]}
     assert tags == {"team": "a", "owner": "bob"}
-    assert (await effectors.inspect(req, PROTECT)).done
-    gone = await effectors.inspect(request("tag", type_name="s3.bucket", rid="nope"), PROTECT)
+    assert (await seen(effectors, req)).done
+    gone = await seen(effectors, request("tag", type_name="s3.bucket", rid="nope"))
     assert not gone.exists
 
 
 async def test_stop_an_instance(ec2, effectors):
     req = request("stop", rid=instance(ec2))
-    assert not (await effectors.inspect(req, PROTECT)).done
+    assert not (await seen(effectors, req)).done
     await effectors.apply(req)
     assert state_of(ec2, req.uid.rsplit("/", 1)[1]) in ("stopping", "stopped")
-    assert (await effectors.inspect(req, PROTECT)).done
+    assert (await seen(effectors, req)).done
+
+
+async def test_a_terminated_instance_is_gone_which_is_done(ec2, effectors):
+    req = request("terminate", rid=instance(ec2))
+    await effectors.apply(req)
+    after = await seen(effectors, req)
+    assert (after.exists, after.done) == (False, True)
 
 
 async def test_delete_an_unattached_volume(ec2, effectors):
     rid = volume(ec2)
     req = request("delete", type_name="ec2.volume", rid=rid)
-    seen = await effectors.inspect(req, PROTECT)
-    assert (seen.exists, seen.applies, seen.done) == (True, True, False)
+    before = await seen(effectors, req)
+    assert (before.exists, before.applies, before.done) == (True, True, False)
     await effectors.apply(req)
     assert ec2.describe_volumes(Filters=[{"Name": "volume-id", "Values": [rid]}])["Volumes"] == []
-    after = await effectors.inspect(req, PROTECT)
+    after = await seen(effectors, req)
     assert (after.exists, after.done) == (False, True)
 
 
 async def test_an_attached_volume_no_longer_applies(ec2, effectors):
     rid, server = volume(ec2), instance(ec2)
     ec2.attach_volume(VolumeId=rid, InstanceId=server, Device="/dev/sdf")
-    seen = await effectors.inspect(request("delete", type_name="ec2.volume", rid=rid), PROTECT)
-    assert (seen.exists, seen.applies) == (True, False)
-    assert server in seen.detail
+    now = await seen(effectors, request("delete", type_name="ec2.volume", rid=rid))
+    assert (now.exists, now.applies) == (True, False)
+    assert server in now.detail
 
 
-async def test_aws_refusing_a_delete_is_an_effector_error(ec2, effectors):
+async def test_aws_refusing_a_delete_is_an_effector_error_with_its_request_id(ec2, effectors):
     rid, server = volume(ec2), instance(ec2)
     ec2.attach_volume(VolumeId=rid, InstanceId=server, Device="/dev/sdf")
     with pytest.raises(EffectorError) as raised:
         await effectors.apply(request("delete", type_name="ec2.volume", rid=rid))
     assert raised.value.code == "VolumeInUse"
+    assert [call.operation for call in raised.value.calls] == ["ec2:delete_volume"]
+    assert raised.value.calls[0].request_id
 
 
-@pytest.mark.parametrize(("action", "type_name", "make"), [
-    ("tag", "ec2.instance", instance), ("stop", "ec2.instance", instance), ("delete", "ec2.volume", volume)])
-async def test_the_protect_tag_is_seen(ec2, effectors, action, type_name, make):
-    rid = make(ec2, {PROTECT: "true"})
-    assert (await effectors.inspect(request(action, type_name=type_name, rid=rid), PROTECT)).protected
+async def test_the_look_is_the_resource_a_scan_builds_with_its_calls(ec2, effectors):
+    rid = instance(ec2, {PROTECT: "true", "team": "a"})
+    look = await effectors.look(request("stop", rid=rid))
+    assert look.resource.tags == {PROTECT: "true", "team": "a"}
+    assert look.resource.attributes["state"] == "running"
+    assert "ec2:describe_instances" in [call.operation for call in look.calls]
+    assert all(call.request_id for call in look.calls)
 
 
 async def test_a_missing_instance_is_gone(effectors, aws):
-    seen = await effectors.inspect(request("stop", rid="i-0123456789abcdef0"), PROTECT)
-    assert not seen.exists
+    assert (await effectors.look(request("stop", rid="i-0123456789abcdef0"))).resource is None
+
+
+async def test_the_executor_knows_who_it_is(effectors, aws):
+    principal = await effectors.identity()
+    assert principal.account == "123456789012" and principal.arn.startswith("arn:aws:")
 
 
 def test_the_catalogue_is_explicit(effectors):
     assert effectors.supports(request("delete", type_name="ec2.volume", rid="vol-1"))
     assert not effectors.supports(request("delete", type_name="s3.bucket", rid="b"))
+
+
+def test_every_type_in_the_catalogue_can_be_looked_up():
+    from collectors.aws import registry
+    from streams.executor.aws import CATALOGUE
+
+    assert all(registry.get(type_name).lookup for _, type_name in CATALOGUE)

@@ -182,3 +182,26 @@ def test_output_regopy_cannot_read_names_the_policy(write_policy, engine_for):
     with pytest.raises(PolicyOutputError, match="evaluation failed") as caught:
         engine_for().evaluate(change())
     assert caught.value.path == path
+
+
+def test_a_request_carries_its_chain_and_what_the_policy_saw_besides_the_resource(write_policy, engine_for):
+    write_policy("t", TAG_ALL)
+    attributed = change()
+    _, request = engine_for().evaluate(attributed)
+    assert (request.change_id, request.attribution_id) == (attributed.change.event_id, attributed.event_id)
+    assert set(request.context) == {"change", "attribution"}
+    assert request.context["attribution"]["actor"] == "alice" and request.context["change"]["kind"] == "created"
+
+
+def test_a_policy_asked_again_on_the_resource_as_it_is_now(write_policy, engine_for):
+    write_policy("t", 'actions contains {"type": "tag", "tags": {"owner": input.attribution.actor}} '
+                      "if not input.resource.tags.owner", "resource_types: [ec2.instance]\n")
+    engine = engine_for()
+    _, request = engine.evaluate(change())
+    now = change().change.resource
+    assert [(a.type, a.params) for a in engine.actions_now("t", now, request.context)] == [
+        ("tag", {"tags": {"owner": "alice"}})]  # the actor comes from the decision's context
+    tagged = now.model_copy(update={"tags": {"owner": "bob"}})
+    assert engine.actions_now("t", tagged, request.context) == []
+    other_type = now.model_copy(update={"type": "ec2.volume"})
+    assert engine.actions_now("t", other_type, request.context) == []

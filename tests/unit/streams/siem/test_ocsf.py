@@ -178,6 +178,19 @@ def test_every_executor_result_is_api_activity_and_only_executed_is_success(stat
     assert ocsf["unmapped"]["elava"]["status"] == status
 
 
+def test_an_executed_action_names_the_aws_identity_and_requests_behind_it():
+    from elava.events import AwsCall
+
+    result = examples.action_result().model_copy(update={
+        "action": "stop", "status": "executed", "dry_run": False, "decision_id": "d-1",
+        "principal": "arn:aws:sts::123456789012:assumed-role/ElavaExecutor/elava",
+        "aws_calls": [AwsCall(operation="ec2:stop_instances", request_id="r-1")]})
+    ocsf = one(result)
+    assert ocsf["status_id"] == 1 and ocsf["actor"]["user"]["uid"].endswith("ElavaExecutor/elava")
+    assert ocsf["unmapped"]["elava"]["aws_calls"] == [{"operation": "ec2:stop_instances", "request_id": "r-1"}]
+    assert ocsf["unmapped"]["elava"]["decision_id"] == "d-1" and ocsf["unmapped"]["elava"]["dry_run"] is False
+
+
 def test_events_a_siem_does_not_need_map_to_nothing():
     for example in (examples.observation, examples.scan_marker, examples.change, examples.action_request):
         assert ocsf_events_for(example()) == []

@@ -1,0 +1,110 @@
+"""The worker's web server: Elava's query API on Faust's aiohttp server, and who may ask.
+
+- Beyond loopback only with a token: start-up refuses to bind the API anywhere else
+  without ``worker.api_token``, unless ``worker.insecure_api_without_token`` says so.
+- With a token, every request needs ``Authorization: Bearer <token>`` (401 otherwise),
+  checked by an aiohttp middleware installed through Faust's public
+  ``web_application_options`` setting, so it also guards Faust's own pages.
+- Faust's own pages (``/table/`` reads table data, ``/router/`` shows the cluster,
+  ``/graph/``, statistics, ``/performance/``) are off unless ``worker.faust_pages``;
+  faust-streaming 0.15 has one public ``web_*_enabled`` setting per blueprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+from typing import Any
+
+import faust
+from aiohttp import web as aiohttp_web
+from pydantic import SecretStr
+
+from elava.exceptions import SettingsError
+from elava.settings import WorkerSettings
+from streams.faust_kv import WorkerReadKV
+from streams.store.api import OPENAPI, ROUTES, answer
+from streams.store.queries import TemporalQueries
+from streams.store.versioned import VersionStore
+
+FAUST_PAGE_SETTINGS = ("web_router_enabled", "web_tables_enabled", "web_graph_enabled", "web_stats_enabled",
+                       "web_metrics_enabled")
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (``localhost``, 127.0.0.0/8, ``::1``)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:  # another host name: it may resolve to anything
+        return False
+
+
+def check_exposure(worker: WorkerSettings) -> None:
+    """Refuse to serve the query API beyond this machine to anyone who asks."""
+    if worker.web_port == 0 or worker.api_token is not None or is_loopback(worker.web_host):
+        return
+    if worker.insecure_api_without_token:
+        return
+    raise SettingsError(
+        f"invalid setting 'worker.api_token': the query API would listen on {worker.web_host} (beyond this "
+        "machine) without a token; set worker.api_token (ELAVA_WORKER__API_TOKEN), bind worker.web_host to "
+        "127.0.0.1, or set worker.insecure_api_without_token: true to serve the store to anyone")
+
+
+def web_options(worker: WorkerSettings) -> dict[str, Any]:
+    """`faust.App` keyword arguments for the web server (after `check_exposure`)."""
+    check_exposure(worker)
+    options: dict[str, Any] = {
+        "web_enabled": worker.web_port > 0, "web_port": worker.web_port or None,
+        "web_bind": worker.web_host, "web_host": worker.web_host,
+        **{setting: worker.faust_pages for setting in FAUST_PAGE_SETTINGS},
+    }
+    if worker.api_token is not None:
+        options["web_application_options"] = {"middlewares": [bearer_token_middleware(worker.api_token)]}
+    return options
+
+
+def _fingerprint(text: str) -> bytes:
+    # Compare digests of equal length: compare_digest then leaks not even the token's length.
+    return hashlib.sha256(text.encode()).digest()
+
+
+def bearer_token_ok(authorization: str | None, token: SecretStr) -> bool:
+    """``Authorization: Bearer <token>`` (the scheme in any case), compared in constant time."""
+    scheme, _, given = (authorization or "").strip().partition(" ")
+    matches = hmac.compare_digest(_fingerprint(given.strip()), _fingerprint(token.get_secret_value()))
+    return scheme.lower() == "bearer" and matches
+
+
+def bearer_token_middleware(token: SecretStr) -> Any:
+    @aiohttp_web.middleware
+    async def require_bearer_token(request: aiohttp_web.Request, handler: Any) -> aiohttp_web.StreamResponse:
+        if not bearer_token_ok(request.headers.get("Authorization"), token):
+            return aiohttp_web.json_response(
+                {"error": "missing or wrong token: send Authorization: Bearer <worker.api_token>"},
+                status=401, headers={"WWW-Authenticate": 'Bearer realm="elava"'})
+        return await handler(request)
+
+    return require_bearer_token
+
+
+def wire_query_api(app: faust.App, table: Any) -> None:
+    """GET /v1/... : time travel over the partitions this worker holds (read-only)."""
+    for path in ROUTES:
+        app.page(path)(_query_view(path, table))
+
+    @app.page("/openapi.json")
+    async def openapi(self: Any, request: Any) -> Any:
+        return self.json(OPENAPI)
+
+
+def _query_view(path: str, table: Any) -> Any:
+    async def view(self: Any, request: Any) -> Any:
+        status, body = answer(path, TemporalQueries(VersionStore(WorkerReadKV(table))), request.query)
+        return self.json(body, status=status)
+
+    view.__name__ = "query_" + path.rsplit("/", 1)[-1]
+    return view
