@@ -21,14 +21,14 @@ from collectors.aws.normalize import partition_for
 from collectors.aws.scanner import client_region, complete_entries
 from collectors.aws.types import Lookup, ResourceType
 from collectors.exceptions import InvalidResourceType
-from collectors.redact import redact_resource
+from collectors.redact import Redactor
 from elava.events import Resource
 from elava.sharding import GLOBAL_REGION
 
 
 async def describe_resource(clients: ClientPool, caller: AwsCaller, rt: ResourceType, *, account: str,
-                            region: str, rid: str) -> Resource | None:
-    """The resource ``rid`` of type ``rt`` as AWS shows it now; None when it is gone."""
+                            region: str, rid: str, redactor: Redactor) -> Resource | None:
+    """The resource ``rid`` of type ``rt`` as AWS shows it now (secrets redacted); None when it is gone."""
     lookup = rt.lookup
     if lookup is None:
         raise InvalidResourceType(f"resource type {rt.name!r} declares no lookup: it cannot be described by id")
@@ -45,7 +45,7 @@ async def describe_resource(clients: ClientPool, caller: AwsCaller, rt: Resource
     for entry in entries:
         if resource_id(rt, entry.raw) == rid:  # never another resource than the one asked for
             resource = build_resource(rt, entry.raw, account=account, region=entry.region, partition=partition)
-            return redact_resource(resource, rt.secret_fields)
+            return redactor.resource(resource, rt.secret_fields)
     return None
 
 

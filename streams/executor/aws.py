@@ -27,10 +27,16 @@ from collectors.aws import registry
 from collectors.aws.calls import AwsCaller, Backoff, BoundClient, ClientPool
 from collectors.aws.lookup import describe_resource
 from collectors.aws.session import plain_session, session_for_account
+from collectors.redact import Redactor
 from elava.events import ActionRequest, AwsCall, Resource
 from elava.settings import AwsSettings
 from streams.executor.exceptions import EffectorError
 from streams.executor.plan import Inspection, resource_id
+
+# The executor's fresh look at a resource never leaves the process and is never compared
+# with stored digests: a key of its own keeps secrets out of its memory without sharing the
+# collectors' key with it.
+REDACTOR = Redactor.ephemeral()
 
 SESSION_NAME = "elava-executor"
 BACKOFF = Backoff(attempts=3, base_seconds=0.5, cap_seconds=5.0)  # on top of botocore's own retries
@@ -299,7 +305,7 @@ class AwsEffectors:
         pool = await self._pool(request.account)
         resource = await _guarded(describe_resource(
             pool, caller, registry.get(request.type), account=principal.account, region=request.region,
-            rid=resource_id(request.uid)), log)
+            rid=resource_id(request.uid), redactor=REDACTOR), log)
         return Look(resource, tuple(log.calls))
 
     async def apply(self, request: ActionRequest) -> Applied:

@@ -12,7 +12,7 @@ from collectors.aws.calls import AwsCaller, ClientPool
 from collectors.aws.lookup import describe_resource
 from collectors.aws.types import Lookup, ParentListing, ResourceType
 from collectors.exceptions import InvalidResourceType
-from tests.unit.collectors.conftest import ACCOUNT, FAST_BACKOFF
+from tests.unit.collectors.conftest import ACCOUNT, FAST_BACKOFF, REDACTOR
 
 
 async def look(session, aws, type_name: str, rid: str, region: str = "us-east-1"):
@@ -20,7 +20,7 @@ async def look(session, aws, type_name: str, rid: str, region: str = "us-east-1"
         clients = ClientPool(session, stack, max_concurrency=4, endpoint_url=aws)
         caller = AwsCaller(FAST_BACKOFF, random.Random(1))
         return await describe_resource(clients, caller, registry.get(type_name), account=ACCOUNT, region=region,
-                                       rid=rid)
+                                       rid=rid, redactor=REDACTOR)
 
 
 def _made(boto, ami: str) -> dict[str, str]:
