@@ -14,16 +14,11 @@ from elava.demo.drivers import KafkaDriver
 from elava.events import Actor, TouchedResource, TrailEvent, cloudevent_headers, dataschema
 from elava.topics import Topics
 from streams.siem.validate import validate
-from tests.integration.executing import (
-    ResultReader,
-    WebhookReceiver,
-    executor_settings,
-    publish_requests,
-    running_executor,
-)
+from tests.integration.executing import ResultReader, executor_settings, publish_requests, running_executor
 from tests.integration.reading import read_topic
 from tests.integration.test_executor import scene
 from tests.integration.test_pipeline import wait_until_trail_processed
+from tests.unit.streams.executor.fixtures import WebhookReceiver
 from tests.unit.streams.fixtures import T0, marker, page, sg, shard
 
 pytestmark = pytest.mark.integration
