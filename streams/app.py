@@ -38,7 +38,7 @@ from streams.faust_kv import ChangelogBatcher, FaustPartitionKV
 from streams.inputs import parse_observation_message
 from streams.process import PartitionProcessor
 from streams.siem.policies import policy_severities
-from streams.siem.sink import ocsf_messages
+from streams.siem.sink import ocsf_copies
 from streams.store.versioned import VersionStore
 from streams.web import web_options, wire_query_api
 from streams.worker_layout import WorkerLayout
@@ -202,7 +202,7 @@ async def send_ocsf(outputs: dict[str, Any], events: list[Event]) -> None:
     """The SIEM's view (streams/siem) of what one message produced, and of a CloudTrail event read."""
     topic = outputs["ocsf"].get_topic_name()
     for event in events:
-        for message in ocsf_messages(event, SOURCE, outputs["severities"]):
+        for message in ocsf_copies(event, SOURCE, outputs["severities"]):
             await outputs["sends"].add_keyed(topic, message.key, message.value, message.headers)
 
 

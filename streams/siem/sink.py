@@ -6,6 +6,7 @@ with their own producer (``publish_ocsf`` does it for a send callable).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ import orjson
 from elava.events import Event, binding_headers, dataschema
 from streams.siem.ocsf import ocsf_events_for
 
+log = logging.getLogger("elava.siem")
 TOPIC = "ocsf"  # the catalog's suffix: <prefix>.ocsf
 CE_TYPE_PREFIX = "elava.ocsf."  # + the OCSF class name, e.g. elava.ocsf.detection_finding
 
@@ -39,10 +41,21 @@ def ocsf_messages(event: Event, source: str, policy_severity: Mapping[str, str] 
     return [ocsf_message(ocsf, source) for ocsf in ocsf_events_for(event, policy_severity)]
 
 
+def ocsf_copies(event: Event, source: str, policy_severity: Mapping[str, str] | None = None) -> list[OcsfMessage]:
+    """``ocsf_messages`` for a process that has already published ``event`` itself: the OCSF
+    copy is a derived view, so a mapping failure (a bug) is logged and gives none rather
+    than stopping the worker or an executor in the middle of an action."""
+    try:
+        return ocsf_messages(event, source, policy_severity)
+    except Exception:  # noqa: BLE001 - logged with its traceback; the event itself is on its topic
+        log.exception("no OCSF copy of %s %s", event.ce_type, event.event_id)
+        return []
+
+
 async def publish_ocsf(send: Send, event: Event, source: str,
                        policy_severity: Mapping[str, str] | None = None) -> int:
     """Send the OCSF events of ``event`` (key, value, headers) through ``send``; how many."""
-    messages = ocsf_messages(event, source, policy_severity)
+    messages = ocsf_copies(event, source, policy_severity)
     for message in messages:
         await send(message.key, message.value, message.headers)
     return len(messages)

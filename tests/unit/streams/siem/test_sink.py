@@ -31,3 +31,14 @@ async def test_publish_sends_each_message_through_the_callable():
     assert await publish_ocsf(send, examples.trail_event(), "elava/worker") == 1
     assert await publish_ocsf(send, examples.change(), "elava/worker") == 0  # not for SIEMs
     assert sent == [(examples.SG_UID.encode(), 6003)]
+
+
+def test_a_mapping_failure_gives_no_copy_and_is_logged(caplog):
+    from elava.events import ActionResult
+    from streams.siem.sink import ocsf_copies
+
+    broken = ActionResult.model_construct(event_id="e-1", uid="arn:aws:ec2:us-east-1:1:instance/i-1")  # no status
+    with caplog.at_level("ERROR", logger="elava.siem"):
+        assert ocsf_copies(broken, "elava/executor") == []
+    assert "no OCSF copy of elava.action-result e-1" in caplog.text
+    assert len(ocsf_copies(examples.drift(), "elava/worker")) == 1
