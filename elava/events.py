@@ -375,13 +375,35 @@ class ActionResult(Event):
         return [self.request_id, self.status]
 
 
+# The topic whose published JSON Schema (docs/schemas/<topic>.json, streams/schemas.py)
+# describes each event type; a scan marker also travels on observations, whose schema
+# is the union of a page's and a marker's.
+VALUE_TOPIC = {
+    "elava.observation": "observations", "elava.scan-marker": "scan-markers", "elava.scan-request": "scan-requests",
+    "elava.cloudtrail": "cloudtrail", "elava.change": "changes", "elava.attributed-change": "attributed-changes",
+    "elava.drift": "drift", "elava.waste": "waste", "elava.policy-decision": "policy-decisions",
+    "elava.action": "actions", "elava.action-result": "action-results",
+}
+
+
+def dataschema(topic: str) -> str:
+    """The ``$id`` of a topic's value schema, sent as ``ce_dataschema``; its version is the schema_version."""
+    return f"urn:elava:schema:{topic}:v{SCHEMA_VERSION}"
+
+
 def cloudevent_headers(event: Event, source: str) -> list[tuple[str, bytes]]:
     """CloudEvents Kafka binding (binary mode) headers for one event."""
-    return [
+    topic = VALUE_TOPIC.get(event.ce_type)
+    return binding_headers(event.event_id, event.ce_type, source, dataschema(topic) if topic else None)
+
+
+def binding_headers(ce_id: str, ce_type: str, source: str, schema: str | None) -> list[tuple[str, bytes]]:
+    headers = [
         ("ce_specversion", b"1.0"),
-        ("ce_id", event.event_id.encode()),
-        ("ce_type", event.ce_type.encode()),
+        ("ce_id", ce_id.encode()),
+        ("ce_type", ce_type.encode()),
         ("ce_source", source.encode()),
         ("ce_time", utcnow().isoformat().encode()),
         ("content-type", b"application/json"),
     ]
+    return headers + ([("ce_dataschema", schema.encode())] if schema else [])

@@ -38,6 +38,7 @@ from streams.faust_auth import broker_credentials
 from streams.faust_kv import ChangelogBatcher, FaustPartitionKV
 from streams.inputs import parse_observation_message
 from streams.process import PartitionProcessor
+from streams.siem.sink import ocsf_copies
 from streams.store.versioned import VersionStore
 from streams.web import web_options, wire_query_api
 from streams.worker_layout import WorkerLayout
@@ -111,7 +112,7 @@ def wire(app: faust.App, settings: Settings) -> None:
     # and CloudTrail events meet in one partition of the table.
     inputs = app.topic(topics.observations, topics.cloudtrail, partitions=partitions, **RAW)
     outputs = {name: app.topic(getattr(topics, name), partitions=partitions, **RAW)
-               for name in ("changes", "attributed_changes", "drift")}
+               for name in ("changes", "attributed_changes", "drift", "ocsf")}
     outputs["cloudtrail_topic"] = topics.cloudtrail
     table = app.Table("mvcc", partitions=partitions, key_type=bytes, value_type=bytes,
                       schema=faust.Schema(**RAW), options=rocksdb_options(settings))
@@ -120,6 +121,8 @@ def wire(app: faust.App, settings: Settings) -> None:
     sends = BatchedSends(lambda: app.producer._producer)  # the aiokafka producer Faust started
     changelog = ChangelogBatcher(table, sends)
     outputs["sends"] = sends
+    # The worker maps no policy decisions to OCSF (the policy stage does): no severities needed.
+    outputs["severities"] = {}
     # Dead letters ride with the outputs: headers exactly as given, delivered before the commit.
     outputs["dead_letter"] = lambda key, value, headers: sends.add_keyed(topics.dlq, key, value, headers)
     outputs["layout"] = WorkerLayout(settings.kafka, sends, SOURCE)
@@ -173,6 +176,7 @@ async def handle_message(message: Any, table: Any, outputs: dict[str, Any], chan
         return
     for event in produced:
         await send(outputs["sends"], outputs[OUTPUT_OF[type(event)]], _key_of(event), event)
+    await send_ocsf(outputs, [parsed, *produced])
 
 
 OUTPUT_OF = {ChangeEvent: "changes", AttributedChange: "attributed_changes", DriftEvent: "drift"}
@@ -185,6 +189,14 @@ def _key_of(event: Event) -> str:
 async def send(sends: BatchedSends, topic: Any, key: str, event: Event) -> None:
     """One output event, keyed by uid, batched with the others of this input message."""
     await sends.add_keyed(topic.get_topic_name(), key.encode(), event.to_bytes(), cloudevent_headers(event, SOURCE))
+
+
+async def send_ocsf(outputs: dict[str, Any], events: list[Event]) -> None:
+    """The SIEM's view (streams/siem) of what one message produced, and of a CloudTrail event read."""
+    topic = outputs["ocsf"].get_topic_name()
+    for event in events:
+        for message in ocsf_copies(event, SOURCE, outputs["severities"]):
+            await outputs["sends"].add_keyed(topic, message.key, message.value, message.headers)
 
 
 def run_worker(settings: Settings, loglevel: str = "INFO") -> None:

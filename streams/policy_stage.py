@@ -32,6 +32,8 @@ from elava.signing import Signer, keyring_from, signed_headers
 from elava.topics import Topics
 from streams.dlq import dead_letter
 from streams.policy.isolated import IsolatedPolicies
+from streams.siem.policies import policy_severities
+from streams.siem.sink import ocsf_copies
 
 log = logging.getLogger("elava.policies")
 SOURCE = "elava/policies"
@@ -66,6 +68,7 @@ class PolicyStage:
         self.producer: AIOKafkaProducer | None = None
         self.consumer: AIOKafkaConsumer | None = None
         self.signer = keyring_from(settings.signing).signer()
+        self.severities = policy_severities(settings.policies)  # for the OCSF findings of decisions
 
     async def run(self, stop: asyncio.Event, ready: Callable[[], None] | None = None) -> None:
         # Policies first: one that does not load stops the start-up, before any offset moves.
@@ -104,6 +107,9 @@ class PolicyStage:
         outputs = await asyncio.to_thread(self.policies.decide_many, changes)
         for event in outputs:
             deliveries.append(await self._publish(event))
+            for message in ocsf_copies(event, SOURCE, self.severities):  # the SIEM's view (docs/siem.md)
+                deliveries.append(await self.producer.send(self.topics.ocsf, value=message.value, key=message.key,
+                                                           headers=message.headers))
         await asyncio.gather(*deliveries)  # a failed delivery raises: nothing is committed
 
     async def _publish(self, event: Event) -> Delivery:

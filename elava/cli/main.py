@@ -131,7 +131,7 @@ def scan(config: ConfigOpt = None, endpoint_url: EndpointOpt = None, region: Reg
          tiers: Annotated[str | None, typer.Option(help="Only these tiers, e.g. critical,production.")] = None,
          risk_only: Annotated[bool, typer.Option(
              "--risk-only", help="Only untracked (no owner tag) resources that are public, open or unencrypted.")] = False,
-         output: Annotated[str, typer.Option(help="table or json.")] = "table") -> None:
+         output: Annotated[str, typer.Option(help="table, json or ocsf (OCSF JSON lines for a SIEM).")] = "table") -> None:
     """Scan once in-process (no Kafka): store versions locally and print what exists."""
     from elava.cli.scan import run_scan_command
 
@@ -154,7 +154,7 @@ def schedule(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
 @app.command()
 def demo(bootstrap_servers: Annotated[str | None, typer.Option(
             "--bootstrap-servers", "-b", help="Play the story through a Kafka pipeline instead of in-process.")] = None,
-         output: Annotated[str, typer.Option(help="table or json.")] = "table") -> None:
+         output: Annotated[str, typer.Option(help="table, json or ocsf (OCSF JSON lines for a SIEM).")] = "table") -> None:
     """Play a short story against a simulated AWS account and show what Elava sees."""
     from elava.demo.run import run_demo
 

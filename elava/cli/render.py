@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from rich.console import Console, Group
 from rich.table import Table
 
@@ -116,6 +117,12 @@ def step_json(number: int, act: Any) -> dict[str, Any]:
         "policy_decisions": [d.model_dump(mode="json") for d in act.result.decisions],
         "actions": [a.model_dump(mode="json") for a in act.result.actions],
     }
+
+
+def ocsf_lines(events: list[dict[str, Any]]) -> list[str]:
+    """OCSF events as JSON lines, in time order (what a SIEM's file or HTTP input takes)."""
+    ordered = sorted(events, key=lambda e: (e["time"], e["class_uid"], e["metadata"]["uid"]))
+    return [orjson.dumps(event).decode() for event in ordered]
 
 
 def topic_catalog_table(topics: Any) -> Table:

@@ -11,6 +11,7 @@ from elava.cli.common import console, err_console
 from elava.cli.progress import ScanProgress
 from elava.cli.render import (
     changes_table,
+    ocsf_lines,
     policy_table,
     resource_json,
     resources_table,
@@ -30,14 +31,16 @@ def _types_per_scope(type_names: list[str] | None) -> dict[str, int]:
 
 def run_scan_command(settings: Settings, type_names: list[str] | None, tier_names: list[str] | None,
                      risk_only: bool, output: str) -> int:
-    if output == "json":
+    if output in ("json", "ocsf"):
         result = asyncio.run(embedded_scan(settings, type_names, tier_names))
     else:
         with ScanProgress.bars() as bars:
             progress = ScanProgress(bars, _types_per_scope(type_names))
             result = asyncio.run(embedded_scan(settings, type_names, tier_names, progress))
     resources = [r for r in result.resources if high_risk_untracked(r)] if risk_only else result.resources
-    if output == "json":
+    if output == "ocsf":
+        print_ocsf(settings, result.outputs)
+    elif output == "json":
         for resource in resources:
             record = {**resource_json(resource), "tracked": is_tracked(resource), "risks": risks(resource)}
             print(orjson.dumps(record).decode())
@@ -57,3 +60,14 @@ def run_scan_command(settings: Settings, type_names: list[str] | None, tier_name
         err_console.print("[yellow]partial scan: failed or undelivered types keep their last known state (no deletions inferred)[/]")
         return 3
     return 0
+
+
+def print_ocsf(settings: Settings, outputs) -> None:
+    """Drift, out-of-band changes and policy findings of this scan as OCSF JSON lines (docs/siem.md)."""
+    from streams.siem.ocsf import ocsf_events_for
+    from streams.siem.policies import policy_severities
+
+    severities = policy_severities(settings.policies)
+    events = [*outputs.drift, *outputs.attributed, *outputs.decisions]
+    for line in ocsf_lines([ocsf for event in events for ocsf in ocsf_events_for(event, severities)]):
+        print(line)

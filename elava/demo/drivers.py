@@ -6,7 +6,9 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from collectors.publish import KafkaSink
@@ -18,6 +20,8 @@ from elava.topics import Topics
 from elava.worker_process import WorkerProcess, wait_until_decided, wait_until_processed
 from streams.embedded import EmbeddedPipeline
 from streams.policy.isolated import isolated_policies_for
+from streams.siem.ocsf import ocsf_events_for
+from streams.siem.policies import policy_severities
 from streams.store.kv import RocksKV
 from streams.store.versioned import VersionStore
 
@@ -28,6 +32,7 @@ class StepResult:
     drift: list[DriftEvent] = field(default_factory=list)
     decisions: list[PolicyDecision] = field(default_factory=list)
     actions: list[ActionRequest] = field(default_factory=list)
+    ocsf: list[dict[str, Any]] = field(default_factory=list)  # what the worker puts on elava.ocsf
 
 
 class EmbeddedDriver:
@@ -36,8 +41,10 @@ class EmbeddedDriver:
     def __init__(self, store_path: Path) -> None:
         self._kv = RocksKV(store_path)
         self.store = VersionStore(self._kv)
-        self.policies = isolated_policies_for(load_settings(None).policies)
+        settings = load_settings(None)
+        self.policies = isolated_policies_for(settings.policies)
         self.sink = EmbeddedPipeline(self.store, self.policies)
+        self.severities = policy_severities(settings.policies)
 
     async def start(self) -> None:
         return None
@@ -46,6 +53,8 @@ class EmbeddedDriver:
         outputs = self.sink.outputs
         result = StepResult(list(outputs.changes), list(outputs.drift), list(outputs.decisions),
                             list(outputs.actions))
+        result.ocsf = [ocsf for event in [*outputs.drift, *outputs.attributed, *outputs.decisions]
+                       for ocsf in ocsf_events_for(event, self.severities)]
         outputs.clear()
         return result
 
@@ -93,11 +102,11 @@ class KafkaDriver:
             await wait_until_decided(self.settings, self.worker, timeout=self.settle_timeout)
         return await self._drain()
 
-    def _read_topics(self) -> dict[str, tuple[str, type]]:
-        """Topic -> (StepResult field, event model)."""
-        return {self.topics.changes: ("changes", ChangeEvent), self.topics.drift: ("drift", DriftEvent),
-                self.topics.policy_decisions: ("decisions", PolicyDecision),
-                self.topics.actions: ("actions", ActionRequest)}
+    def _read_topics(self) -> dict[str, tuple[str, Any]]:
+        """Topic -> (StepResult field, parser of a value)."""
+        return {self.topics.changes: ("changes", ChangeEvent.from_bytes), self.topics.drift: ("drift", DriftEvent.from_bytes),
+                self.topics.policy_decisions: ("decisions", PolicyDecision.from_bytes),
+                self.topics.actions: ("actions", ActionRequest.from_bytes), self.topics.ocsf: ("ocsf", orjson.loads)}
 
     async def _drain(self) -> StepResult:
         result, read = StepResult(), self._read_topics()
@@ -106,8 +115,8 @@ class KafkaDriver:
             if not batch:
                 return result
             for tp, records in batch.items():
-                name, model = read[tp.topic]
-                getattr(result, name).extend(model.from_bytes(record.value) for record in records)
+                name, parse = read[tp.topic]
+                getattr(result, name).extend(parse(record.value) for record in records)
 
     async def stop(self) -> None:
         self.worker.stop()

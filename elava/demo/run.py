@@ -14,7 +14,7 @@ from collectors.aws import registry
 from collectors.aws.scanner import scan_account
 from collectors.redact import Redactor
 from elava.cli.common import console
-from elava.cli.render import render_intro, render_step, render_summary, step_json
+from elava.cli.render import ocsf_lines, render_intro, render_step, render_summary, step_json
 from elava.demo.drivers import EmbeddedDriver, KafkaDriver, StepResult
 from elava.demo.simulated import ACCOUNT, CREDENTIALS, REGION, SimulatedAccount
 from elava.demo.story import DEMO_TYPES, STORY, World
@@ -58,6 +58,9 @@ async def run_demo(bootstrap_servers: str | None = None, output: str = "table") 
     def show(number: int, act: PlayedAct) -> None:
         if output == "json":
             console.print_json(data=step_json(number, act))
+        elif output == "ocsf":
+            for line in ocsf_lines(act.result.ocsf):
+                print(line)
         else:
             render_step(console, number, act)
 

@@ -19,6 +19,9 @@ CLOUDFORMATION = "cloudformation.amazonaws.com"
 # Calls the console's back end makes for you; it tells nothing about who or how.
 AWS_INTERNAL = "AWS Internal"
 CONSOLE_AGENTS = frozenset({"signin.amazonaws.com", "console.amazonaws.com"})
+# The vias of infrastructure-as-code tools: a change made through one is in band (the
+# SIEM adapter reports the others as out-of-band changes).
+IAC_TOOLS = frozenset({"cloudformation", "cdk", "pulumi", "opentofu", "terraform", "ansible", "crossplane"})
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from streams.executor.ledger import Ledger
 from streams.executor.notify import Notifier, notifier_for
 from streams.executor.runner import ActionRunner, Effectors
 from streams.policy.engine import PolicyEngine
+from streams.siem.sink import ocsf_copies
 
 log = logging.getLogger("elava.executor")
 SOURCE = "elava/executor"
@@ -132,6 +133,9 @@ class ExecutorService:
     async def _publish(self, result: ActionResult) -> None:
         await self.producer.send_and_wait(self.topics.action_results, value=result.to_bytes(), key=result.uid.encode(),
                                           headers=cloudevent_headers(result, SOURCE))
+        for message in ocsf_copies(result, SOURCE):  # the SIEM's copy (streams/siem)
+            await self.producer.send_and_wait(self.topics.ocsf, value=message.value, key=message.key,
+                                              headers=message.headers)
 
     async def _dead_letter(self, record, reason: str) -> None:
         await dead_letter(via_producer(self.producer, self.topics.dlq), record, reason, by=SOURCE)

@@ -11,7 +11,8 @@ CORE = ["elava.events", "elava.redaction", "elava.settings", "elava.topics", "el
         "streams.policy", "streams.policy.engine", "streams.policy.bundle", "streams.policy.cases",
         "streams.executor.plan", "streams.executor.ledger", "streams.layout", "streams.dlq", "streams.dlq.letters",
         "streams.executor.vetting", "elava.signing",
-        "streams.policy.syntax", "streams.policy.outcomes", "streams.policy.isolated"]
+        "streams.policy.syntax", "streams.policy.outcomes", "streams.policy.isolated",
+        "streams.siem.ocsf", "streams.siem.validate", "streams.siem.sink", "elava.examples"]
 CONNECTORS = ["faust", "aiokafka", "boto3", "botocore", "aioboto3", "aiobotocore"]
 
 

@@ -28,3 +28,22 @@ def test_demo_json_output_is_parseable():
         text = text[end:].strip()
     assert [a["act"] for a in acts] == [1, 2, 3, 4]
     assert [c["kind"] for c in acts[3]["changes"]] == ["deleted"]
+
+
+def test_demo_ocsf_output_is_json_lines_of_valid_ocsf_events():
+    import json
+
+    from streams.siem.validate import validate
+
+    done = subprocess.run([sys.executable, "-m", "elava", "demo", "--output", "ocsf"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]  # every line is one JSON object
+    assert events and {event["metadata"]["uid"]: validate(event) for event in events} == {
+        event["metadata"]["uid"]: [] for event in events}
+    drift = [e for e in events if e["finding_info"]["types"] == ["Configuration Drift"]]
+    assert sorted(e["severity"] for e in drift) == ["Critical", "Medium"]  # SSH to the world; owner tag removed
+    ssh = next(e for e in drift if e["severity"] == "Critical")
+    assert "tcp port 22 from 0.0.0.0/0" in ssh["message"] and ssh["cloud"]["account"]["uid"] == "123456789012"
+    findings = [e for e in events if e["class_uid"] == 2003]
+    assert {e["compliance"]["control"] for e in findings} >= {"open_admin_ports", "required_tags"}
