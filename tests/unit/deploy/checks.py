@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import click
 import typer.main
 from pydantic import BaseModel
 
@@ -86,21 +85,24 @@ def settings_for(config_file: Path | None, env: Mapping[str, str]) -> Settings:
 
 
 def cli_error(args: list[str]) -> str | None:
-    """None when ``elava <args>`` names a command and its options parse, else why not."""
-    command: click.Command = typer.main.get_command(app)
+    """None when ``elava <args>`` names a command and its options parse, else why not.
+
+    Typer builds its commands on its own copy of click, so this goes by the commands'
+    public interface (a group has ``commands``; ``make_context`` parses without running).
+    """
+    command = typer.main.get_command(app)
     rest, path = list(args), ["elava"]
-    while isinstance(command, click.Group) and rest and not rest[0].startswith("-"):
-        sub = command.get_command(click.Context(command), rest[0])
-        if sub is None:
+    while hasattr(command, "commands") and rest and not rest[0].startswith("-"):
+        if rest[0] not in command.commands:
             return f"no command {' '.join(path + rest[:1])!r}"
         path.append(rest.pop(0))
-        command = sub
-    if isinstance(command, click.Group):
+        command = command.commands[path[-1]]
+    if hasattr(command, "commands"):
         return f"{' '.join(path)!r} is a group, not a command"
     try:
         command.make_context(" ".join(path), rest)
-    except click.ClickException as exc:
-        return f"{' '.join(path + rest)}: {exc.format_message()}"
+    except Exception as exc:  # click's UsageError family, from typer's copy of click
+        return f"{' '.join(path + rest)}: {getattr(exc, 'format_message', exc.__str__)()}"
     return None
 
 
@@ -118,8 +120,8 @@ def unknown_topic_mentions(text: str) -> list[str]:
 
 
 def image_is_pinned(image: str) -> bool:
-    """A tag that is a version (or a digest), never a moving one like latest."""
+    """A tag that names a patch release (or a digest), never a moving one like latest or 3.11."""
     if "@sha256:" in image:
         return True
     name, _, tag = image.rpartition(":")
-    return bool(name) and "/" not in tag and re.fullmatch(r"v?\d+(\.\d+)+(-[a-z0-9.]+)*", tag) is not None
+    return bool(name) and "/" not in tag and re.fullmatch(r"v?\d+\.\d+\.\d+(-[a-z0-9.]+)*", tag) is not None
