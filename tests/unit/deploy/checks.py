@@ -77,11 +77,36 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
+def image_environment() -> dict[str, str]:
+    """The ELAVA_* variables deploy/Dockerfile sets (ENV): every container starts with them."""
+    text = (REPO / "deploy" / "Dockerfile").read_text()
+    return dict(re.findall(r"^ENV\s+(ELAVA_[A-Z0-9_]+)=(\S+)", text, re.MULTILINE))
+
+
 def settings_for(config_file: Path | None, env: Mapping[str, str]) -> Settings:
-    """The settings a container gets: its config file, then its ELAVA_* variables."""
+    """The settings a container gets: its config file, then the image's and its own ELAVA_* variables."""
+    return _load(config_file, {**image_environment(), **env})
+
+
+def _load(config_file: Path | None, env: Mapping[str, str]) -> Settings:
     elava_env = {key: value for key, value in env.items() if key.startswith("ELAVA_") and key != CONFIG_VARIABLE}
     with environment(elava_env):
         return load_settings(config_file)
+
+
+def shadowed_settings(config_file: Path) -> list[str]:
+    """Settings of the file that the image's environment overrides (env beats the file)."""
+    from_file, effective = _load(config_file, {}), settings_for(config_file, {})
+    config = Settings.model_config
+    shadowed = []
+    for name in image_environment():
+        path = name.removeprefix(config["env_prefix"]).lower().split(config["env_nested_delimiter"])
+        ours, theirs = from_file, effective
+        for part in path:
+            ours, theirs = getattr(ours, part), getattr(theirs, part)
+        if ours != theirs:
+            shadowed.append(".".join(path))
+    return shadowed
 
 
 def cli_error(args: list[str]) -> str | None:

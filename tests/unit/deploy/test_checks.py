@@ -9,6 +9,7 @@ from tests.unit.deploy.checks import (
     cli_error,
     image_is_pinned,
     setting_exists,
+    shadowed_settings,
     unknown_topic_mentions,
     unknown_variables,
 )
@@ -56,3 +57,9 @@ def test_only_release_tags_count_as_pinned(image, pinned):
 def test_topic_mentions_are_checked_against_the_catalog():
     assert unknown_topic_mentions("<prefix>.scan-requests and <prefix>.changes") == []
     assert unknown_topic_mentions("<prefix>.scan-request") == ["scan-request"]
+
+
+def test_a_file_setting_the_image_overrides_is_found(tmp_path):
+    config = tmp_path / "elava.yaml"
+    config.write_text("worker:\n  data_dir: /var/lib/elava\n")  # the image sets ELAVA_WORKER__DATA_DIR
+    assert shadowed_settings(config) == ["worker.data_dir"]

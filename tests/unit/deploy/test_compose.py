@@ -20,6 +20,7 @@ from tests.unit.deploy.checks import (
     pending_settings,
     setting_exists,
     settings_for,
+    shadowed_settings,
     unknown_topic_mentions,
     unknown_variables,
 )
@@ -112,6 +113,10 @@ def test_every_elava_service_loads_its_settings(services):
     for name, service in elava_services(services).items():
         assert mounted_config(service) is not None, f"{name} does not get deploy/compose/elava.yaml"
         service_settings(service)  # raises, naming the field, on a bad value
+
+
+def test_the_image_environment_does_not_hide_a_setting_of_the_file():
+    assert shadowed_settings(REPO / "deploy" / "compose" / "elava.yaml") == []
 
 
 def test_every_command_is_an_elava_command(services):

@@ -21,6 +21,7 @@ from tests.unit.deploy.checks import (
     pending_settings,
     setting_exists,
     settings_for,
+    shadowed_settings,
     unknown_topic_mentions,
     unknown_variables,
 )
@@ -140,6 +141,10 @@ def test_every_elava_variable_is_a_setting(objects):
 def test_every_container_loads_its_settings_from_the_config_map(objects):
     for _, workload, container in containers(objects):
         container_settings(objects, workload, container)  # raises, naming the field, on a bad value
+
+
+def test_the_image_environment_does_not_hide_a_setting_of_the_config_map():
+    assert shadowed_settings(K8S / "elava.yaml") == []
 
 
 def test_secrets_come_from_the_documented_secret(objects, secret):
