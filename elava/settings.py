@@ -284,6 +284,9 @@ class WorkerSettings(Section):
     faust_pages: bool = False
     # How long a crashed worker keeps its partitions before the group takes them back.
     session_timeout: Duration = timedelta(seconds=30)
+    # Warm copies of other workers' table partitions (Faust standby replicas): a failed
+    # worker's partitions move to one that already holds them instead of replaying the changelog.
+    standby_replicas: int = Field(default=0, ge=0, le=8)
     # Memory of each partition's RocksDB: memtables (size x count) and the block cache.
     # Faust's defaults (64 MiB x 3 and a 2 GiB cache, per partition) let a worker with 8
     # partitions grow past 3 GiB for a million resources (measured).

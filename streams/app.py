@@ -66,7 +66,7 @@ def create_app(settings: Settings) -> faust.App:
         store="rocksdb://", datadir=str(settings.worker.data_dir),
         topic_partitions=kafka.partitions, topic_replication_factor=kafka.replication_factor,
         consumer_auto_offset_reset="earliest", producer_acks=-1, **web_options(settings.worker),
-        broker_commit_interval=1.0, table_standby_replicas=0,
+        broker_commit_interval=1.0, table_standby_replicas=settings.worker.standby_replicas,
         # A part of a chunked page is kept in the table: its changelog record (or its
         # dead letter) is as large as the collectors' messages.
         producer_max_batch_size=max(PRODUCER_BATCH_BYTES, kafka.max_message_bytes),
