@@ -9,22 +9,6 @@ class CollectorError(ElavaError):
     """A collector could not do its job."""
 
 
-class UnknownResourceType(CollectorError, KeyError):
-    """No resource type of that name is registered."""
-
-    def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(f"unknown resource type {name!r} (known: {', '.join(known) or 'none'})")
-        self.name = name
-        self.known = known
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0])
-
-
-class InvalidResourceType(CollectorError):
-    """A resource type definition contradicts itself (caught when it is declared)."""
-
-
 class MalformedResponse(CollectorError):
     """AWS answered without a field the resource type relies on (e.g. its id)."""
 

@@ -17,7 +17,6 @@ from datetime import datetime
 
 import aioboto3
 
-from collectors.aws import registry
 from collectors.aws.batching import page_budget
 from collectors.aws.errors import SESSION_ERRORS
 from collectors.aws.scanner import ScanReport, fail_account, scan_account
@@ -25,6 +24,7 @@ from collectors.aws.session import plain_session, session_for_account
 from collectors.exceptions import DeliveryFailed
 from collectors.redaction_key import redactor_for
 from collectors.sink import ScanSink
+from elava.catalogue import registry
 from elava.events import ScanMarker, utcnow
 from elava.settings import Settings
 

@@ -6,11 +6,10 @@ package elava.open_admin_ports
 
 import rego.v1
 
-world := {"0.0.0.0/0", "::/0"}
+# World CIDRs and admin ports are Elava's shared constants (elava/catalogue/constants.py).
+from_world(rule) if rule.cidr in data.elava.constants.world_cidrs
 
-from_world(rule) if rule.cidr in world
-
-from_world(rule) if rule.ipv6_cidr in world
+from_world(rule) if rule.ipv6_cidr in data.elava.constants.world_cidrs
 
 opens(rule, _) if rule.protocol == "all"
 
@@ -23,7 +22,7 @@ opens(rule, port) if {
 exposed contains port if {
 	some rule in input.resource.attributes.ingress
 	from_world(rule)
-	some port in data.params.open_admin_ports.ports
+	some port in data.elava.constants.admin_ports
 	opens(rule, port)
 }
 

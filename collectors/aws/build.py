@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from collectors.aws.normalize import extract, partition_for, tags_to_dict, to_json_safe
-from collectors.aws.types import DetailCall, ResourceType
+from collectors.aws.normalize import tags_to_dict, to_json_safe
 from collectors.exceptions import MalformedResponse
+from elava.catalogue.arns import partition_for
+from elava.catalogue.expressions import extract
+from elava.catalogue.types import DetailCall, ResourceType
 from elava.events import Resource
 
 
@@ -51,7 +53,7 @@ def resource_arn(rt: ResourceType, item: dict[str, Any], *, rid: str, account: s
             return str(arn)
     if rt.arn_template is None:
         raise MalformedResponse(f"{rt.name}: item {rid} has no {rt.arn_field!r} and the type has no arn_template")
-    return rt.arn_template.format(partition=partition, region=region, account=account, id=rid)
+    return rt.uid_for(rid, account=account, region=region, partition=partition)
 
 
 def resource_name(rt: ResourceType, item: dict[str, Any], tags: dict[str, str]) -> str | None:

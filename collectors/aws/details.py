@@ -17,8 +17,8 @@ from botocore.exceptions import ClientError
 from collectors.aws.build import detail_params, detail_value
 from collectors.aws.calls import AwsCaller, BoundClient
 from collectors.aws.errors import error_code
-from collectors.aws.normalize import extract
-from collectors.aws.types import EACH, DetailCall
+from elava.catalogue.expressions import extract
+from elava.catalogue.types import EACH, DetailCall
 
 
 @dataclass

@@ -11,8 +11,8 @@ from botocore.exceptions import ClientError
 from collectors.aws.build import bound_params
 from collectors.aws.calls import AwsCaller, BoundClient
 from collectors.aws.errors import error_code
-from collectors.aws.normalize import extract
-from collectors.aws.types import ParentListing, ResourceType
+from elava.catalogue.expressions import extract
+from elava.catalogue.types import ParentListing, ResourceType
 
 
 def items_of(page: dict[str, Any], result_path: str, item_key: str | None) -> list[dict[str, Any]]:

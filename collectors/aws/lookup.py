@@ -17,11 +17,11 @@ from collectors.aws.calls import AwsCaller, BoundClient, ClientPool
 from collectors.aws.details import Entry
 from collectors.aws.errors import error_code
 from collectors.aws.listing import items_of
-from collectors.aws.normalize import partition_for
 from collectors.aws.scanner import client_region, complete_entries
-from collectors.aws.types import Lookup, ResourceType
-from collectors.exceptions import InvalidResourceType
 from collectors.redact import Redactor
+from elava.catalogue.arns import partition_for
+from elava.catalogue.exceptions import InvalidResourceType
+from elava.catalogue.types import Lookup, ResourceType
 from elava.events import Resource
 from elava.sharding import GLOBAL_REGION
 

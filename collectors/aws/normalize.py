@@ -1,63 +1,17 @@
 """Turning AWS answers into plain, comparable JSON: what every resource type shares.
 
 Nothing here talks to AWS; it is the pure part of "get -> transform -> publish".
+Where a field sits in an answer (JMESPath) is the catalogue's: `elava.catalogue.expressions`.
 """
 
 from __future__ import annotations
 
 import base64
 import decimal
-import functools
 from datetime import UTC, date, datetime
 from typing import Any
 
-import jmespath
-from jmespath import functions as jmespath_functions
-from jmespath.parser import ParsedResult
-
 from elava.events import canonical_json
-
-# Partitions by region prefix; everything else is the commercial partition.
-_PARTITION_PREFIXES = (
-    ("cn-", "aws-cn"),
-    ("us-gov-", "aws-us-gov"),
-    ("us-isob-", "aws-iso-b"),
-    ("us-iso-", "aws-iso"),
-    ("eusc-", "aws-eusc"),
-)
-
-
-class _Functions(jmespath_functions.Functions):
-    """JMESPath's functions plus ``split(text, sep)``: ``split(Id, '/')[-1]``."""
-
-    @jmespath_functions.signature({"types": ["string"]}, {"types": ["string"]})
-    def _func_split(self, text: str, sep: str) -> list[str]:
-        return text.split(sep)
-
-
-_OPTIONS = jmespath.Options(custom_functions=_Functions())
-
-
-@functools.lru_cache(maxsize=2048)
-def _compiled(expression: str) -> ParsedResult:
-    return jmespath.compile(expression)
-
-
-def extract(data: Any, expression: str) -> Any:
-    """The value at a JMESPath expression (``Reservations[].Instances[]``, ``State.Name``)."""
-    return _compiled(expression).search(data, options=_OPTIONS)
-
-
-def compile_check(expression: str) -> None:
-    """Raise early (at type declaration) on an expression that cannot compile."""
-    _compiled(expression)
-
-
-def partition_for(region: str) -> str:
-    for prefix, partition in _PARTITION_PREFIXES:
-        if region.startswith(prefix):
-            return partition
-    return "aws"
 
 
 def _utc_iso(moment: datetime) -> str:

@@ -31,11 +31,11 @@ from collectors.aws.calls import DEFAULT_BACKOFF, AwsCaller, Backoff, ClientPool
 from collectors.aws.details import Entry, fetch, run_details
 from collectors.aws.errors import classify_error, describe_error
 from collectors.aws.listing import listed_pages
-from collectors.aws.normalize import partition_for
-from collectors.aws.types import GLOBAL_CLIENT_REGION, ResourceType
 from collectors.exceptions import MalformedResponse, SinkError
 from collectors.redact import Redactor
 from collectors.sink import ScanSink
+from elava.catalogue.arns import partition_for
+from elava.catalogue.types import GLOBAL_CLIENT_REGION, ResourceType
 from elava.events import ErrorClass, Resource, ScanStatus, utcnow
 from elava.settings import KafkaSettings
 from elava.sharding import GLOBAL_REGION

@@ -15,7 +15,7 @@ from aiobotocore.credentials import AioRefreshableCredentials
 from aiobotocore.session import AioSession
 from botocore.credentials import CredentialProvider
 
-from collectors.aws.normalize import partition_for
+from elava.catalogue.arns import partition_for
 from elava.settings import AwsSettings
 
 DEFAULT_SESSION_NAME = "elava-collector"

@@ -6,7 +6,7 @@ import asyncio
 
 import orjson
 
-from collectors.aws import registry
+from elava.catalogue import registry
 from elava.cli.common import console, err_console
 from elava.cli.progress import ScanProgress
 from elava.cli.render import (

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import aioboto3
 
-from collectors.aws import registry
 from collectors.aws.scanner import scan_account
 from collectors.redact import Redactor
+from elava.catalogue import registry
 from elava.cli.common import console
 from elava.cli.render import ocsf_lines, render_intro, render_step, render_summary, step_json
 from elava.demo.drivers import EmbeddedDriver, KafkaDriver, StepResult

@@ -8,11 +8,11 @@ not drift (the change event still records the new version).
 
 from __future__ import annotations
 
+from elava.catalogue.constants import ADMIN_PORTS, WORLD_CIDRS
 from elava.events import AttributedChange, ChangeEvent, DriftEvent, FieldChange
 from elava.redaction import only_rekeyed
-from streams.analyzers.risk import OWNERSHIP_TAGS, WORLD
+from streams.analyzers.risk import OWNERSHIP_TAGS
 
-ADMIN_PORTS = {22, 3389}
 _RANK = ["info", "low", "medium", "high", "critical"]
 
 
@@ -59,7 +59,7 @@ def _opens_to_world(change: FieldChange) -> bool:
     rule = change.new
     return (
         change.op == "add" and change.path.startswith("attributes.ingress")
-        and isinstance(rule, dict) and (rule.get("cidr") in WORLD or rule.get("ipv6_cidr") in WORLD)
+        and isinstance(rule, dict) and (rule.get("cidr") in WORLD_CIDRS or rule.get("ipv6_cidr") in WORLD_CIDRS)
     )
 
 

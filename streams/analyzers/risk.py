@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from elava.catalogue.constants import WORLD_CIDRS
 from elava.events import Resource
 
-WORLD = {"0.0.0.0/0", "::/0"}
 OWNERSHIP_TAGS = {"owner", "Owner", "team", "Team", "cost-center", "CostCenter"}
 
 
@@ -34,8 +34,8 @@ def risks(resource: Resource) -> list[str]:
 def _open_to_world(attributes: dict[str, Any]) -> bool:
     rules = attributes.get("ingress") or []
     cidrs = attributes.get("public_access_cidrs") or []
-    return any(isinstance(r, dict) and (r.get("cidr") in WORLD or r.get("ipv6_cidr") in WORLD) for r in rules) or any(
-        c in WORLD for c in cidrs)
+    return any(isinstance(r, dict) and (r.get("cidr") in WORLD_CIDRS or r.get("ipv6_cidr") in WORLD_CIDRS)
+               for r in rules) or any(c in WORLD_CIDRS for c in cidrs)
 
 
 def _public(attributes: dict[str, Any]) -> bool:

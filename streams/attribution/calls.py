@@ -2,7 +2,9 @@
 
 A `Family` names an ``eventSource``, the event names it covers (``PutBucket*`` is a
 prefix), the resource types it can touch and an extractor that reads them out of the
-call's ``requestParameters`` / ``responseElements`` / ``resources``.
+call's ``requestParameters`` / ``responseElements`` / ``resources``. Families are
+declared with their types in the catalogue (`elava.catalogue.trail`); `Call` is what
+their reads see (`elava.catalogue.trail.TrailCall`).
 """
 
 from __future__ import annotations
@@ -39,8 +41,12 @@ class Call:
     def get(self, path: str) -> Any:
         return lookup(self.data, path)
 
-    def make(self, type_name: str, rid: str) -> TouchedResource:
-        return make(type_name, rid, self.place)
+    def make(self, type_name: str, rid: str, *, account: str | None = None) -> TouchedResource:
+        """``rid`` of a template type, in the call's place (``account``: another account's)."""
+        return make(type_name, rid, self.place, account=account)
+
+    def from_arn(self, text: str) -> TouchedResource | None:
+        return from_arn(text)
 
     def named(self, type_name: str, *paths: str) -> list[TouchedResource]:
         """Resources named by id or by ARN at ``paths``; ARNs of other types are left out."""

@@ -17,7 +17,7 @@ import orjson
 
 from elava.events import TouchedResource, TrailEvent, digest
 from elava.sharding import GLOBAL_REGION
-from streams.attribution.arns import NAME_KEYED_TYPES, Place, home
+from streams.attribution.arns import Place, home, is_guessed_from_names
 from streams.attribution.calls import is_read_only
 from streams.attribution.exceptions import UnreadableTrail
 from streams.attribution.identity import actor_from_record
@@ -26,7 +26,7 @@ from streams.attribution.resources import targeted_resources, touched_resources,
 VIA_CLOUDTRAIL = "via CloudTrail"  # "AWS API Call via CloudTrail", "AWS Service Event via CloudTrail", ...
 
 Resolver = Callable[[TouchedResource], TouchedResource | None]
-"""Names a resource the record could only name approximately (see `arns.NAME_KEYED_TYPES`):
+"""Names a resource the record could only name approximately (a type ``guessed_from_names``):
 given the guess, the resource as the store knows it, or None when it does not know."""
 
 
@@ -91,7 +91,7 @@ def place_of(record: Mapping[str, Any]) -> Place:
 
 
 def _resolved(touched: TouchedResource, resolve: Resolver | None) -> TouchedResource:
-    if resolve is None or touched.type not in NAME_KEYED_TYPES:
+    if resolve is None or not is_guessed_from_names(touched.type):
         return touched
     return resolve(touched) or touched
 

@@ -23,11 +23,11 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from collectors.aws import registry
 from collectors.aws.calls import AwsCaller, Backoff, BoundClient, ClientPool
 from collectors.aws.lookup import describe_resource
 from collectors.aws.session import plain_session, session_for_account
 from collectors.redact import Redactor
+from elava.catalogue import registry
 from elava.events import ActionRequest, AwsCall, Resource
 from elava.settings import AwsSettings
 from streams.executor.exceptions import EffectorError

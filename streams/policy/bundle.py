@@ -19,6 +19,7 @@ from typing import Any
 
 from regopy import Bundle, Interpreter, LogLevel, RegoError, rego_shared
 
+from elava.catalogue.constants import POLICY_DATA
 from streams.policy.definitions import Policy
 from streams.policy.exceptions import PolicyLoadError, PolicyOutputError
 from streams.policy.fast_input import make_input
@@ -51,7 +52,9 @@ def _quiet_interpreter() -> Interpreter:
 
 def _interpreter(policies: list[Policy]) -> Interpreter:
     interpreter = _quiet_interpreter()
-    interpreter.add_data({"params": {p.name: p.definition.params for p in policies}})
+    # The shared constants (world CIDRs, admin ports) have one home: policies read them as data.
+    interpreter.add_data({"params": {p.name: p.definition.params for p in policies},
+                          "elava": {"constants": POLICY_DATA}})
     for policy in policies:
         interpreter.add_module(str(policy.path), policy.source)
     return interpreter

@@ -21,6 +21,7 @@ from streams.policy.exceptions import PolicyLoadError
 from streams.policy.syntax import v0_problems
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # a Rego package segment
+RESERVED_NAMES = frozenset({"constants"})  # data.elava.constants: the shared constants (streams.policy.bundle)
 TEST_SUFFIX = "_test"  # <name>_test.rego / <name>_test.yaml hold tests, not policies
 DEFAULT_MODE: ActionMode = "notify"  # a policy without a definition never enforces
 
@@ -69,6 +70,8 @@ def load_policy(path: Path) -> Policy:
     name = path.stem
     if not NAME.match(name):
         raise PolicyLoadError(path, f"policy name {name!r} must be lowercase letters, digits and _")
+    if name in RESERVED_NAMES:
+        raise PolicyLoadError(path, f"policy name {name!r} is reserved: data.elava.{name} is Elava's own data")
     source = _read(path)
     _check_package(path, name, source)
     _check_v1(path, source)

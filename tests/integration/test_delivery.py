@@ -17,11 +17,11 @@ import aioboto3
 import pytest
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from collectors.aws import registry
 from collectors.aws.batching import page_budget
 from collectors.aws.scanner import scan_account
 from collectors.redaction_key import redactor_for
 from collectors.service import run_collector
+from elava.catalogue import registry
 from elava.demo.simulated import ACCOUNT, CREDENTIALS, free_port
 from elava.events import ChangeEvent, ScanMarker
 from elava.kafka import ensure_topics, new_admin

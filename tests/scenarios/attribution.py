@@ -21,9 +21,9 @@ from datetime import UTC, datetime, timedelta
 
 import aioboto3
 
-from collectors.aws import registry
 from collectors.aws.scanner import scan_account
 from collectors.redact import Redactor
+from elava.catalogue import registry
 from elava.demo.simulated import ACCOUNT, CREDENTIALS, IMAGE_ID, REGION, SimulatedAccount
 from streams.attribution.records import trail_events
 from streams.embedded import EmbeddedPipeline

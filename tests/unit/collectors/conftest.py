@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,9 +21,10 @@ from moto.server import ThreadedMotoServer
 
 from collectors.aws.calls import Backoff
 from collectors.aws.scanner import ScanReport, scan_account
-from collectors.aws.types import ResourceType
 from collectors.redact import Redactor
 from collectors.sink import ListSink
+from elava.catalogue.types import ResourceType
+from tests.unit.elava.catalogue.round_trip import problems
 
 ACCOUNT = "123456789012"  # moto's default account
 # Our retry in tests: as many attempts as in production, but no real waiting.
@@ -109,9 +111,21 @@ def scan(aws: str, session: aioboto3.Session) -> Callable[..., Any]:
             options.pop("session", session), ACCOUNT, regions or ["us-east-1"], types, sink,
             buckets=buckets, page_size=page_size, endpoint_url=aws, scan_id=scan_id, **options,
         )
+        check_trail_round_trip(sink)
         return ScanRun(sink, report)
 
     return run
+
+
+def check_trail_round_trip(sink: object, per_type: int = 3) -> None:
+    """Every type's moto test checks that a CloudTrail record naming what it scanned gives
+    back the same uid, id and shard (`tests.unit.elava.catalogue.round_trip`)."""
+    checked: Counter[str] = Counter()
+    for observation in getattr(sink, "observations", []):
+        for resource in observation.resources:
+            if checked[resource.type] < per_type:
+                checked[resource.type] += 1
+                assert not (found := problems(resource, observation.region)), found
 
 
 class FaultInjector:

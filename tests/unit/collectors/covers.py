@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from collectors.aws import registry
+from elava.catalogue import registry
 
 COVERED: dict[str, list[str]] = {}
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collectors.aws import registry
 from collectors.aws.catalog import BEGIN, END, iam_action, policy, render, splice
+from elava.catalogue import registry
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "resource-types.md"
 

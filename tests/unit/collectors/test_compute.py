@@ -6,7 +6,7 @@ import io
 import json
 import zipfile
 
-from collectors.aws import registry
+from elava.catalogue import registry
 from elava.redaction import key_id_of
 from tests.unit.collectors.conftest import REDACTOR
 from tests.unit.collectors.covers import covers

@@ -6,7 +6,7 @@ import importlib
 import pkgutil
 
 import tests.unit.collectors as package
-from collectors.aws import registry
+from elava.catalogue import registry
 from tests.unit.collectors.covers import COVERED
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collectors.aws import registry
+from elava.catalogue import registry
 from tests.unit.collectors.covers import covers
 
 ACCOUNT = "123456789012"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from collectors.aws import registry
+from elava.catalogue import registry
 from elava.redaction import key_id_of
 from tests.unit.collectors.conftest import REDACTOR
 from tests.unit.collectors.covers import covers

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from collectors.aws import registry
-from collectors.aws.identity import allowed_principals, not_customer_managed
+from elava.catalogue import registry
+from elava.catalogue.identity import allowed_principals, not_customer_managed
 from elava.sharding import GLOBAL_REGION
 from tests.unit.collectors.covers import covers
 

@@ -7,11 +7,11 @@ from contextlib import AsyncExitStack
 
 import pytest
 
-from collectors.aws import registry
 from collectors.aws.calls import AwsCaller, ClientPool
 from collectors.aws.lookup import describe_resource
-from collectors.aws.types import Lookup, ParentListing, ResourceType
-from collectors.exceptions import InvalidResourceType
+from elava.catalogue import registry
+from elava.catalogue.exceptions import InvalidResourceType
+from elava.catalogue.types import Lookup, ParentListing, ResourceType
 from tests.unit.collectors.conftest import ACCOUNT, FAST_BACKOFF, REDACTOR
 
 

@@ -1,7 +1,7 @@
 """Partial is partial: a failed or throttled scan never turns into deletions."""
 
-from collectors.aws import registry
 from collectors.sink import TeeSink
+from elava.catalogue import registry
 from streams.embedded import EmbeddedPipeline
 from streams.store.kv import MemoryKV
 from streams.store.versioned import VersionStore

@@ -99,7 +99,7 @@ def test_resources_lose_their_secrets_in_attributes_and_tags():
 
 def test_every_lambda_environment_value_is_secret_whatever_its_name():
     """PIN=4711 would be found among 10,000 guesses: the path, not the name, redacts it."""
-    from collectors.aws import registry
+    from elava.catalogue import registry
 
     lam = registry.get("lambda.function")
     attributes = {"environment": {"PIN": "4711", "LOG_LEVEL": "debug", "X": "hunter2"}, "runtime": "python3.12"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collectors.aws import registry
+from elava.catalogue import registry
 from elava.sharding import GLOBAL_REGION, all_shards
 from tests.unit.collectors.covers import covers
 

@@ -8,10 +8,10 @@ from collections import defaultdict
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from collectors.aws import registry
-from collectors.aws.types import ResourceType
 from collectors.exceptions import SinkError
 from collectors.sink import ListSink
+from elava.catalogue import registry
+from elava.catalogue.types import ResourceType
 from elava.events import digest
 from elava.sharding import all_shards, shard_of
 

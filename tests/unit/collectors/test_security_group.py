@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collectors.aws import registry
-from collectors.aws.network import normalise_rules
+from elava.catalogue import registry
+from elava.catalogue.network import normalise_rules
 from tests.unit.collectors.covers import covers
 
 ACCOUNT = "123456789012"

@@ -7,13 +7,14 @@ from decimal import Decimal
 
 import pytest
 
-from collectors.aws import registry
 from collectors.aws.build import build_resource
 from collectors.aws.calls import BOTOCORE_RETRIES, Backoff, client_config
 from collectors.aws.errors import classify_error, describe_error
-from collectors.aws.normalize import partition_for, tags_to_dict, to_json_safe
-from collectors.aws.types import Batch, DetailCall, ParentListing, ResourceType
-from collectors.exceptions import InvalidResourceType, UnknownResourceType
+from collectors.aws.normalize import tags_to_dict, to_json_safe
+from elava.catalogue import registry
+from elava.catalogue.arns import partition_for
+from elava.catalogue.exceptions import InvalidResourceType, UnknownResourceType
+from elava.catalogue.types import Batch, DetailCall, ParentListing, ResourceType
 
 MINIMAL = dict(name="ec2.thing", service="ec2", list_operation="describe_things", result_path="Things",
                id_field="ThingId", arn_template="arn:{partition}:ec2:{region}:{account}:thing/{id}")

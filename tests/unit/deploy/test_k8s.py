@@ -11,7 +11,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from collectors.aws import catalog, registry
+from collectors.aws import catalog
+from elava.catalogue import registry
 from tests.unit.deploy.checks import (
     CONFIG_VARIABLE,
     LOOPBACK,

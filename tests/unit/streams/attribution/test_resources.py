@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collectors.aws import registry
+from elava.catalogue import registry
 from streams.attribution.arns import Place, is_exact
 from streams.attribution.calls import event_base_name
 from streams.attribution.resources import FAMILIES, family_of, targeted_resources, touched_resources

@@ -143,7 +143,7 @@ def test_the_catalogue_is_explicit(effectors):
 
 
 def test_every_type_in_the_catalogue_can_be_looked_up():
-    from collectors.aws import registry
+    from elava.catalogue import registry
     from streams.executor.aws import CATALOGUE
 
     assert all(registry.get(type_name).lookup for _, type_name in CATALOGUE)

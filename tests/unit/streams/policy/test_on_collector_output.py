@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collectors.aws import registry
+from elava.catalogue import registry
 from streams.policy.cases import said
 from streams.policy.samples import sample_change
 from tests.unit.collectors.conftest import ami, aws, boto, moto_url, scan, session  # noqa: F401  moto fixtures

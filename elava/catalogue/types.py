@@ -2,9 +2,12 @@
 
 A `ResourceType` says which API lists the type, where the items sit in the answer,
 which field is the id, how the ARN is formed, where the tags come from, which extra
-calls complete an item (`DetailCall`) and which attributes are worth keeping. The
-generic scanner does the paging, the calls and the shaping; a family module
+calls complete an item (`DetailCall`), which attributes are worth keeping, how one
+resource is described by id (`Lookup`) and which CloudTrail calls change it
+(`TrailFamily`). The collectors' generic scanner does the paging, the calls and the
+shaping; attribution reads records with the same facts; a family module
 (`compute.py`, `storage.py`, ...) declares its types and registers them.
+Nothing here imports boto: every layer may read the catalogue.
 
 Expressions (``result_path``, ``id_field``, attribute paths, ...) are JMESPath, the
 language botocore's own paginators use: ``Reservations[].Instances[]``, ``State.Name``,
@@ -25,8 +28,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from collectors.aws.normalize import compile_check
-from collectors.exceptions import InvalidResourceType
+from elava.catalogue.arns import DEFAULT_ID_PATTERN, ArnMatch
+from elava.catalogue.exceptions import InvalidResourceType
+from elava.catalogue.expressions import compile_check
+from elava.catalogue.trail import TrailFamily
 
 GLOBAL_CLIENT_REGION = "us-east-1"  # where per-account ("global") listings are asked
 
@@ -210,6 +215,18 @@ class ResourceType:
       collector (on top of the keys that name secrets, see `collectors.redact`).
     - ``lookup``: how to describe one resource by id (`Lookup`); a type without one
       cannot be looked at alone (the executor has no effector for it).
+
+    What attribution needs to find the type in CloudTrail records:
+
+    - ``trail``: its event families (`TrailFamily`); or ``no_trail``, saying why no
+      CloudTrail call can be attributed to it. A family of several types (EC2 tags)
+      is registered on its own (`registry.register_family`).
+    - ``arn_match``: how an ARN in a record names it (`ArnMatch`); by default the
+      ``arn_template`` read backwards, its ``{id}`` matching ``arn_id_pattern``.
+    - ``id_prefix``: its ids say their type (``i`` of ``i-0abc``): any EC2 tagging call.
+    - ``lower_case_ids``: the service stores the id lower case, whatever the caller typed.
+    - ``guessed_from_names``: a record may name it only by a name, so the uid read from
+      it is a guess the store resolves (an auto scaling group's UUID, a role's path).
     """
 
     name: str
@@ -234,13 +251,23 @@ class ResourceType:
     absent_when: Callable[[dict[str, Any]], bool] | None = None
     secret_fields: tuple[str, ...] = ()
     lookup: Lookup | None = None
+    trail: tuple[TrailFamily, ...] = ()
+    no_trail: str | None = None
+    arn_match: ArnMatch | None = None
+    arn_id_pattern: str = DEFAULT_ID_PATTERN
+    id_prefix: str | None = None
+    lower_case_ids: bool = False
+    guessed_from_names: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "list_params", _frozen(self.list_params))
         object.__setattr__(self, "attributes", _frozen(self.attributes))
         object.__setattr__(self, "details", tuple(self.details))
         object.__setattr__(self, "secret_fields", tuple(self.secret_fields))
+        object.__setattr__(self, "trail", tuple(self.trail))
         self._check()
+        if self.arn_match is None and self.arn_template:
+            object.__setattr__(self, "arn_match", ArnMatch.from_template(self.arn_template, self.arn_id_pattern))
 
     def _fail(self, why: str) -> None:
         raise InvalidResourceType(f"resource type {self.name!r}: {why}")
@@ -263,6 +290,7 @@ class ResourceType:
             self._fail(f"the parent and a detail call both store into {self.parent.store_as!r}")
         self._check_tags_from(set(stored))
         self._check_lookup()
+        self._check_trail()
         _check_expressions(f"resource type {self.name!r}", self.result_path, self.id_field, self.arn_field,
                            self.name_field, *self.attributes.values())
 
@@ -283,6 +311,21 @@ class ResourceType:
         if self.lookup.id_param is None and not _PLAIN_FIELD.match(self.id_field):
             self._fail(f"a lookup without id_param makes the item {{id_field: id}}: "
                        f"id_field {self.id_field!r} must be a plain field name")
+
+    def _check_trail(self) -> None:
+        if self.trail and self.no_trail:
+            self._fail("has trail families and says it has none (no_trail)")
+        if self.arn_template:
+            try:
+                ArnMatch.from_template(self.arn_template, self.arn_id_pattern)
+            except ValueError as exc:
+                self._fail(str(exc))
+
+    def uid_for(self, rid: str, *, account: str, region: str, partition: str) -> str:
+        """The uid of resource ``rid`` made from the ``arn_template`` (AWS gives no ARN for it)."""
+        if self.arn_template is None:
+            raise InvalidResourceType(f"resource type {self.name!r} has no arn_template: its uid is AWS's ARN")
+        return self.arn_template.format(partition=partition, region=region, account=account, id=rid)
 
     def all_details(self) -> tuple[DetailCall, ...]:
         staged = (self.region_detail, self.describe)

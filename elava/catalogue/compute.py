@@ -3,10 +3,18 @@ auto scaling groups."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
-from collectors.aws.registry import register
-from collectors.aws.types import Batch, DetailCall, Lookup, ParentListing, ResourceType
+from elava.catalogue.arns import ArnMatch
+from elava.catalogue.registry import register, register_family
+from elava.catalogue.trail import UNKNOWN_PART, Custom, TrailCall, arns, family, ids
+from elava.catalogue.types import Batch, DetailCall, Lookup, ParentListing, ResourceType
+from elava.events import TouchedResource
+
+EC2, LAMBDA, EKS = "ec2.amazonaws.com", "lambda.amazonaws.com", "eks.amazonaws.com"
+ECS, AUTOSCALING = "ecs.amazonaws.com", "autoscaling.amazonaws.com"
 
 # AWS keeps listing terminated instances for about an hour; they are gone for us.
 # ``shutting-down`` still exists (and still costs), so it is observed.
@@ -27,6 +35,7 @@ EC2_INSTANCE = register(
         id_field="InstanceId",
         lookup=Lookup("InstanceIds", gone_errors=frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"})),
         arn_template="arn:{partition}:ec2:{region}:{account}:instance/{id}",
+        id_prefix="i",
         tags_from="inline:Tags",
         absent_when=instance_is_gone,
         details=(
@@ -64,11 +73,38 @@ EC2_INSTANCE = register(
             "user_data": "UserData",
         },
         secret_fields=("user_data",),
+        trail=(
+            family("EC2 instances launched", EC2, "RunInstances", ids("response.instancesSet/instanceId"),
+                   where="responseElements.instancesSet.items[].instanceId"),
+            family("EC2 instance state and settings", EC2,
+                   "TerminateInstances StopInstances StartInstances RebootInstances ModifyInstanceAttribute "
+                   "ModifyInstanceMetadataOptions MonitorInstances UnmonitorInstances AssociateIamInstanceProfile",
+                   ids("request.instancesSet/instanceId", "request.instanceId"),
+                   where="requestParameters.instancesSet.items[].instanceId, instanceId"),
+        ),
     )
 )
 
 
 # --- Lambda -----------------------------------------------------------------------------
+
+# "my-fn", "my-fn:PROD" or the partial ARN "123456789012:function:my-fn" (whose account is the function's).
+_FUNCTION_REFERENCE = re.compile(r"^(?:(?P<account>\d{12}):function:)?(?P<name>[^:]+)(?::[^:]+)?$")
+_FUNCTION_PATHS = ("response.functionArn", "request.functionName", "request.resource")
+
+
+def functions_named(call: TrailCall, type_name: str) -> list[TouchedResource]:
+    """Functions named by ARN, partial ARN or name, a version or alias qualifier dropped."""
+    found = []
+    for reference in call.ids(*_FUNCTION_PATHS):
+        if reference.startswith("arn:"):
+            touched = call.from_arn(reference)
+            if touched is not None and touched.type == type_name:
+                found.append(touched)
+        elif match := _FUNCTION_REFERENCE.match(reference):
+            found.append(call.make(type_name, match["name"], account=match["account"]))
+    return found
+
 
 LAMBDA_FUNCTION = register(
     ResourceType(
@@ -80,6 +116,7 @@ LAMBDA_FUNCTION = register(
         name_field="FunctionName",
         arn_field="FunctionArn",
         arn_template="arn:{partition}:lambda:{region}:{account}:function:{id}",
+        arn_match=ArnMatch("lambda", r"^function:(?P<id>[^:]+)(:[^:]+)?$"),  # a qualifier is dropped
         tags_from="detail:Tags",
         details=(
             DetailCall("list_tags", {"Resource": "FunctionArn"}, "Tags", result_path="Tags"),
@@ -112,6 +149,14 @@ LAMBDA_FUNCTION = register(
         },
         # Every environment value, whatever its name: people paste secrets there.
         secret_fields=("environment.*",),
+        trail=(
+            family("Lambda functions", LAMBDA,
+                   "CreateFunction UpdateFunctionConfiguration UpdateFunctionCode DeleteFunction PublishVersion "
+                   "PutFunctionConcurrency DeleteFunctionConcurrency AddPermission RemovePermission "
+                   "CreateFunctionUrlConfig UpdateFunctionUrlConfig DeleteFunctionUrlConfig TagResource UntagResource",
+                   Custom(functions_named, _FUNCTION_PATHS),
+                   where="functionName (name, partial ARN or ARN, qualifier dropped), resource, functionArn"),
+        ),
     )
 )
 
@@ -181,6 +226,15 @@ EKS_CLUSTER = register(
             "authentication_mode": "Cluster.accessConfig.authenticationMode",
         },
         transform=normalise_eks_cluster,
+        trail=(
+            family("EKS clusters", EKS,
+                   "CreateCluster DeleteCluster UpdateClusterConfig UpdateClusterVersion AssociateEncryptionConfig "
+                   "CreateNodegroup DeleteNodegroup UpdateNodegroupConfig UpdateNodegroupVersion TagResource "
+                   "UntagResource",
+                   ids("response.cluster.arn", "request.name", "request.clusterName", "response.nodegroup.clusterName",
+                       "request.resourceArn"),
+                   where="cluster.arn, name / clusterName, resourceArn"),
+        ),
     )
 )
 
@@ -191,6 +245,33 @@ def ecs_inactive(item: dict[str, Any]) -> bool:
     """Deleted clusters and services are still described, as INACTIVE, for a while."""
     described = item.get("Cluster") or item.get("Service") or {}
     return described.get("status") == "INACTIVE"
+
+
+_CLUSTER_PATHS = ("response.cluster.clusterArn", "request.cluster", "request.clusterName")
+
+
+def clusters_named(call: TrailCall, type_name: str) -> list[TouchedResource]:
+    touched = call.named(type_name, *_CLUSTER_PATHS)
+    if not touched and call.name == "CreateCluster":
+        touched = [call.make(type_name, "default")]  # no name given: ECS calls it "default"
+    return touched
+
+
+_SERVICE_PATHS = ("response.service.serviceArn", "request.service")
+
+
+def services_named(call: TrailCall, type_name: str) -> list[TouchedResource]:
+    """By ARN; else by cluster and name, in the long ARN format AWS has given every new service since 2021."""
+    touched = [t for t in call.by_arn(*_SERVICE_PATHS) if t.type == type_name]
+    if touched:
+        return touched
+    name = call.get("request.serviceName") or call.get("request.service")
+    if not isinstance(name, str):
+        return []
+    cluster = str(call.get("request.cluster") or "default").rsplit("/", 1)[-1]
+    place = call.place
+    uid = f"arn:{place.partition}:ecs:{place.region}:{place.account}:service/{cluster}/{name}"
+    return [TouchedResource(uid=uid, type=type_name, id=uid)]
 
 
 ECS_CLUSTER = register(
@@ -204,6 +285,7 @@ ECS_CLUSTER = register(
         id_field="Cluster.clusterName",
         name_field="Cluster.clusterName",
         arn_field="clusterArn",
+        arn_template="arn:{partition}:ecs:{region}:{account}:cluster/{id}",  # a record may name it only
         describe=DetailCall("describe_clusters", {"clusters": "clusterArn"}, "Cluster", result_path="clusters",
                             static_params={"include": ["TAGS", "SETTINGS", "CONFIGURATIONS"]},
                             batch=Batch("clusters", 100, match="clusterArn")),
@@ -218,6 +300,12 @@ ECS_CLUSTER = register(
             "execute_command_kms_key": "Cluster.configuration.executeCommandConfiguration.kmsKeyId",
             "service_connect_namespace": "Cluster.serviceConnectDefaults.namespace",
         },
+        trail=(
+            family("ECS clusters", ECS,
+                   "CreateCluster DeleteCluster UpdateCluster UpdateClusterSettings PutClusterCapacityProviders",
+                   Custom(clusters_named, _CLUSTER_PATHS),
+                   where="cluster.clusterArn, cluster / clusterName (\"default\" when unnamed)"),
+        ),
     )
 )
 
@@ -235,6 +323,7 @@ ECS_SERVICE = register(
         id_field="serviceArn",  # service names are unique per cluster only
         name_field="Service.serviceName",
         arn_field="serviceArn",
+        arn_match=ArnMatch("ecs", r"^service/", keep_arn=True),
         describe=DetailCall("describe_services", {"cluster": "Parent.clusterArn", "services": "serviceArn"},
                             "Service", result_path="services", static_params={"include": ["TAGS"]},
                             batch=Batch("services", 10, match="serviceArn")),
@@ -260,8 +349,17 @@ ECS_SERVICE = register(
             "created_at": "Service.createdAt",
             "created_by": "Service.createdBy",
         },
+        trail=(
+            family("ECS services", ECS, "CreateService UpdateService DeleteService",
+                   Custom(services_named, _SERVICE_PATHS),
+                   where="service.serviceArn; else cluster + serviceName (long ARN format)"),
+        ),
     )
 )
+
+register_family(family("ECS tags", ECS, "TagResource UntagResource",
+                       arns("request.resourceArn", types=(ECS_CLUSTER.name, ECS_SERVICE.name)),
+                       where="requestParameters.resourceArn"))
 
 
 # --- Auto Scaling -----------------------------------------------------------------------
@@ -278,6 +376,22 @@ def normalise_auto_scaling_group(attributes: dict[str, Any], raw: dict[str, Any]
     }
 
 
+_GROUP_ARN_PATHS = ("resources/ARN", "request.autoScalingGroupARN")
+
+
+def groups_named(call: TrailCall, type_name: str) -> list[TouchedResource]:
+    """By the record's ARNs; else by name, the UUID of the ARN unknown (the store resolves it)."""
+    known = [t for t in call.by_arn(*_GROUP_ARN_PATHS) if t.type == type_name]
+    names = set(call.ids("request.autoScalingGroupName"))
+    names |= {tag.get("resourceId") for tag in call.get("request.tags") or []
+              if isinstance(tag, Mapping) and tag.get("resourceType") == "auto-scaling-group"}
+    named_by_arn = {t.uid.rsplit("autoScalingGroupName/", 1)[-1] for t in known}
+    place = call.place
+    guessed = [f"arn:{place.partition}:autoscaling:{place.region}:{place.account}:autoScalingGroup:{UNKNOWN_PART}"
+               f":autoScalingGroupName/{name}" for name in sorted(n for n in names if n) if name not in named_by_arn]
+    return known + [TouchedResource(uid=uid, type=type_name, id=uid) for uid in guessed]
+
+
 AUTOSCALING_GROUP = register(
     ResourceType(
         name="autoscaling.group",
@@ -289,6 +403,8 @@ AUTOSCALING_GROUP = register(
         id_field="AutoScalingGroupARN",
         name_field="AutoScalingGroupName",
         arn_field="AutoScalingGroupARN",
+        arn_match=ArnMatch("autoscaling", r"^autoScalingGroup:", keep_arn=True),
+        guessed_from_names=True,
         tags_from="inline:Tags",
         attributes={
             "min_size": "MinSize",
@@ -311,5 +427,13 @@ AUTOSCALING_GROUP = register(
             "created_time": "CreatedTime",
         },
         transform=normalise_auto_scaling_group,
+        trail=(
+            family("Auto Scaling groups", AUTOSCALING,
+                   "CreateAutoScalingGroup UpdateAutoScalingGroup DeleteAutoScalingGroup SetDesiredCapacity "
+                   "SuspendProcesses ResumeProcesses AttachLoadBalancerTargetGroups DetachLoadBalancerTargetGroups "
+                   "AttachLoadBalancers DetachLoadBalancers AttachTrafficSources DetachTrafficSources "
+                   "CreateOrUpdateTags DeleteTags", Custom(groups_named, _GROUP_ARN_PATHS),
+                   where="the record's resources ARN; else autoScalingGroupName / tags[].resourceId (UUID unknown)"),
+        ),
     )
 )

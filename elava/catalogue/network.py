@@ -15,8 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from collectors.aws.registry import register
-from collectors.aws.types import Batch, DetailCall, Lookup, ResourceType
+from elava.catalogue.arns import ArnMatch
+from elava.catalogue.registry import register, register_family
+from elava.catalogue.trail import Custom, IdPrefixed, TrailCall, arns, family, ids
+from elava.catalogue.types import Batch, DetailCall, Lookup, ResourceType
+from elava.events import TouchedResource
+
+EC2, ELB = "ec2.amazonaws.com", "elasticloadbalancing.amazonaws.com"
 
 # IP protocol numbers AWS may echo back instead of names; "-1" means every protocol.
 _PROTOCOL_NAMES = {"-1": "all", "1": "icmp", "6": "tcp", "17": "udp", "58": "icmpv6"}
@@ -111,6 +116,7 @@ EC2_SECURITY_GROUP = register(
         name_field="GroupName",
         arn_field="SecurityGroupArn",
         arn_template="arn:{partition}:ec2:{region}:{account}:security-group/{id}",
+        id_prefix="sg",
         tags_from="inline:Tags",
         attributes={
             "group_name": "GroupName",
@@ -119,6 +125,14 @@ EC2_SECURITY_GROUP = register(
             "owner_id": "OwnerId",
         },
         transform=normalise_security_group,
+        trail=(
+            family("Security groups", EC2,
+                   "CreateSecurityGroup DeleteSecurityGroup AuthorizeSecurityGroupIngress AuthorizeSecurityGroupEgress "
+                   "RevokeSecurityGroupIngress RevokeSecurityGroupEgress ModifySecurityGroupRules "
+                   "UpdateSecurityGroupRuleDescriptionsIngress UpdateSecurityGroupRuleDescriptionsEgress",
+                   ids("response.groupId", "request.groupId", "response.securityGroupRuleSet/groupId"),
+                   where="groupId (also inside ModifySecurityGroupRulesRequest)"),
+        ),
     )
 )
 
@@ -133,6 +147,7 @@ EC2_VPC = register(
         id_field="VpcId",
         lookup=Lookup("VpcIds", gone_errors=frozenset({"InvalidVpcID.NotFound", "InvalidVpcID.Malformed"})),
         arn_template="arn:{partition}:ec2:{region}:{account}:vpc/{id}",
+        id_prefix="vpc",
         tags_from="inline:Tags",
         attributes={
             "state": "State",
@@ -145,6 +160,10 @@ EC2_VPC = register(
             "dhcp_options_id": "DhcpOptionsId",
             "owner_id": "OwnerId",
         },
+        trail=(
+            family("VPCs", EC2, "CreateVpc DeleteVpc ModifyVpcAttribute ModifyVpcTenancy AssociateVpcCidrBlock",
+                   ids("response.vpc.vpcId", "request.vpcId"), where="responseElements.vpc.vpcId, vpcId"),
+        ),
     )
 )
 
@@ -159,6 +178,7 @@ EC2_SUBNET = register(
         lookup=Lookup("SubnetIds", gone_errors=frozenset({"InvalidSubnetID.NotFound", "InvalidSubnetID.Malformed"})),
         arn_field="SubnetArn",
         arn_template="arn:{partition}:ec2:{region}:{account}:subnet/{id}",
+        id_prefix="subnet",
         tags_from="inline:Tags",
         attributes={  # not AvailableIpAddressCount: it moves with every instance started
             "state": "State",
@@ -172,6 +192,11 @@ EC2_SUBNET = register(
             "default_for_az": "DefaultForAz",
             "owner_id": "OwnerId",
         },
+        trail=(
+            family("Subnets", EC2, "CreateSubnet DeleteSubnet ModifySubnetAttribute",
+                   ids("response.subnet.subnetId", "request.subnetId"),
+                   where="responseElements.subnet.subnetId, subnetId"),
+        ),
     )
 )
 
@@ -193,6 +218,7 @@ EC2_NAT_GATEWAY = register(
         result_path="NatGateways",
         id_field="NatGatewayId",
         arn_template="arn:{partition}:ec2:{region}:{account}:natgateway/{id}",
+        id_prefix="nat",
         tags_from="inline:Tags",
         absent_when=nat_gateway_is_gone,
         attributes={
@@ -203,8 +229,23 @@ EC2_NAT_GATEWAY = register(
             "addresses": NAT_ADDRESSES,
             "create_time": "CreateTime",
         },
+        trail=(
+            family("NAT gateways", EC2, "CreateNatGateway DeleteNatGateway",
+                   ids("response.natGateway.natGatewayId", "request.natGatewayId"),
+                   where="natGatewayId (inside the *Request/*Response wrappers)"),
+        ),
     )
 )
+
+
+_ALLOCATION_PATHS = ("response.allocationId", "request.allocationId")
+
+
+def addresses_named(call: TrailCall, type_name: str) -> list[TouchedResource]:
+    """The collector's id is the allocation id, or the public IP for an EC2-Classic address."""
+    allocations = call.ids(*_ALLOCATION_PATHS)
+    public_ips = [] if allocations else call.ids("request.publicIp", "response.publicIp")
+    return [call.make(type_name, rid) for rid in allocations + public_ips]
 
 EC2_ELASTIC_IP = register(
     ResourceType(
@@ -214,6 +255,7 @@ EC2_ELASTIC_IP = register(
         result_path="Addresses",
         id_field="AllocationId || PublicIp",
         arn_template="arn:{partition}:ec2:{region}:{account}:elastic-ip/{id}",
+        id_prefix="eipalloc",
         tags_from="inline:Tags",
         attributes={
             "public_ip": "PublicIp",
@@ -226,6 +268,11 @@ EC2_ELASTIC_IP = register(
             "network_border_group": "NetworkBorderGroup",
             "public_ipv4_pool": "PublicIpv4Pool",
         },
+        trail=(
+            family("Elastic IPs", EC2, "AllocateAddress ReleaseAddress AssociateAddress DisassociateAddress",
+                   Custom(addresses_named, _ALLOCATION_PATHS), ids("request.instanceId", type="ec2.instance"),
+                   where="allocationId (else publicIp); instanceId when associating"),
+        ),
     )
 )
 
@@ -262,6 +309,9 @@ ELBV2_LOAD_BALANCER = register(
         id_field="join('/', split(LoadBalancerArn, '/')[1:])",
         name_field="LoadBalancerName",
         arn_field="LoadBalancerArn",
+        arn_template="arn:{partition}:elasticloadbalancing:{region}:{account}:loadbalancer/{id}",
+        # A listener's ARN names its load balancer: "listener/app/<name>/<lb>/<listener>".
+        arn_match=ArnMatch("elasticloadbalancing", r"^(loadbalancer|listener)/(?P<id>(app|net|gwy)/[^/]+/[^/]+)(/[^/]+)?$"),
         # Tags for 20 balancers a call; one gone since the listing makes the call fail,
         # and is then found absent when asked alone.
         describe=DetailCall("describe_tags", {"ResourceArns": "LoadBalancerArn"}, "Tags",
@@ -286,5 +336,20 @@ ELBV2_LOAD_BALANCER = register(
             "created_time": "CreatedTime",
         },
         transform=normalise_load_balancer,
+        trail=(
+            family("ELBv2 load balancers", ELB,
+                   "CreateLoadBalancer DeleteLoadBalancer ModifyLoadBalancerAttributes SetSecurityGroups SetSubnets "
+                   "SetIpAddressType AddTags RemoveTags",
+                   arns("response.loadBalancers/loadBalancerArn", "request.loadBalancerArn", "request.resourceArns"),
+                   where="loadBalancers[].loadBalancerArn, loadBalancerArn, resourceArns (load balancers only)"),
+            family("ELBv2 listeners", ELB, "CreateListener ModifyListener DeleteListener",
+                   arns("request.loadBalancerArn", "request.listenerArn", "response.listeners/listenerArn"),
+                   where="loadBalancerArn, or the load balancer in listenerArn"),
+        ),
     )
 )
+
+
+# EC2 ids say their type ("i-0abc" is an instance): CreateTags names any of them.
+register_family(family("EC2 tags", EC2, "CreateTags DeleteTags", IdPrefixed(("request.resourcesSet/resourceId",)),
+                       where="requestParameters.resourcesSet.items[].resourceId, typed by prefix"))

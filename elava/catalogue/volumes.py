@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from collectors.aws.registry import register
-from collectors.aws.types import DetailCall, Lookup, ResourceType
+from elava.catalogue.registry import register
+from elava.catalogue.trail import family, ids
+from elava.catalogue.types import DetailCall, Lookup, ResourceType
+
+EC2 = "ec2.amazonaws.com"
 
 
 def _attachment(attachment: dict[str, Any]) -> dict[str, Any]:
@@ -38,6 +41,7 @@ EC2_VOLUME = register(
         id_field="VolumeId",
         lookup=Lookup("VolumeIds", gone_errors=frozenset({"InvalidVolume.NotFound", "InvalidVolumeID.Malformed"})),
         arn_template="arn:{partition}:ec2:{region}:{account}:volume/{id}",
+        id_prefix="vol",
         tags_from="inline:Tags",
         attributes={
             "state": "State",
@@ -53,6 +57,13 @@ EC2_VOLUME = register(
             "create_time": "CreateTime",
         },
         transform=normalise_volume,
+        trail=(
+            # Attaching changes the instance too (its volumes), detaching likewise.
+            family("EBS volumes", EC2, "CreateVolume DeleteVolume ModifyVolume AttachVolume DetachVolume",
+                   ids("response.volumeId", "request.volumeId"),
+                   ids("request.instanceId", "response.instanceId", type="ec2.instance"),
+                   where="volumeId (request or response); instanceId for attach/detach"),
+        ),
     )
 )
 
@@ -76,6 +87,7 @@ EC2_SNAPSHOT = register(
         id_field="SnapshotId",
         lookup=Lookup("SnapshotIds", gone_errors=frozenset({"InvalidSnapshot.NotFound", "InvalidSnapshotID.Malformed"})),
         arn_template="arn:{partition}:ec2:{region}::snapshot/{id}",
+        id_prefix="snap",
         tags_from="inline:Tags",
         details=(
             # Who may create a volume from it: "all" is a public snapshot.
@@ -95,6 +107,13 @@ EC2_SNAPSHOT = register(
             "start_time": "StartTime",
         },
         transform=normalise_snapshot,
+        trail=(
+            family("EBS snapshots", EC2,
+                   "CreateSnapshot CreateSnapshots CopySnapshot DeleteSnapshot ModifySnapshotAttribute "
+                   "ResetSnapshotAttribute",
+                   ids("response.snapshotId", "response.snapshotSet/snapshotId", "request.snapshotId"),
+                   where="snapshotId (response, then request)"),
+        ),
     )
 )
 
@@ -109,6 +128,7 @@ EC2_IMAGE = register(
         lookup=Lookup("ImageIds", gone_errors=frozenset({"InvalidAMIID.NotFound", "InvalidAMIID.Malformed", "InvalidAMIID.Unavailable"})),
         name_field="Name",
         arn_template="arn:{partition}:ec2:{region}::image/{id}",
+        id_prefix="ami",
         tags_from="inline:Tags",
         attributes={
             "state": "State",
@@ -128,5 +148,10 @@ EC2_IMAGE = register(
             "creation_date": "CreationDate",
             "deprecation_time": "DeprecationTime",
         },
+        trail=(
+            family("AMIs", EC2, "CreateImage RegisterImage CopyImage DeregisterImage ModifyImageAttribute "
+                   "ResetImageAttribute EnableImageDeprecation DisableImageDeprecation",
+                   ids("response.imageId", "request.imageId"), where="imageId (response, then request)"),
+        ),
     )
 )

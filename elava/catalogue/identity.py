@@ -13,8 +13,13 @@ import json
 import urllib.parse
 from typing import Any
 
-from collectors.aws.registry import register
-from collectors.aws.types import Batch, DetailCall, ResourceType
+from elava.catalogue.arns import ArnMatch
+from elava.catalogue.registry import register
+from elava.catalogue.trail import Custom, TrailCall, family
+from elava.catalogue.types import Batch, DetailCall, ResourceType
+from elava.events import TouchedResource
+
+IAM, KMS, ECR, ROUTE53 = "iam.amazonaws.com", "kms.amazonaws.com", "ecr.amazonaws.com", "route53.amazonaws.com"
 
 
 def policy_document(policy: Any) -> dict[str, Any] | None:
@@ -58,6 +63,23 @@ def normalise_role(attributes: dict[str, Any], raw: dict[str, Any]) -> dict[str,
     }
 
 
+_ROLE_ARN_PATHS = ("response.role.arn", "resources/ARN")
+
+
+def roles_named(call: TrailCall, type_name: str) -> list[TouchedResource]:
+    """By ARN; else by name, with the record's path ("/" when it gives none: the store resolves it)."""
+    known = [t for t in call.by_arn(*_ROLE_ARN_PATHS) if t.type == type_name]
+    if known:
+        return known
+    path = call.get("request.path")
+    inner = (path if isinstance(path, str) else "/").strip("/")
+    found = []
+    for name in call.ids("request.roleName"):
+        uid = call.make(type_name, f"{inner}/{name}" if inner else name).uid
+        found.append(TouchedResource(uid=uid, type=type_name, id=name))
+    return found
+
+
 IAM_ROLE = register(
     ResourceType(
         name="iam.role",
@@ -70,6 +92,9 @@ IAM_ROLE = register(
         name_field="RoleName",
         arn_field="Arn",
         arn_template="arn:{partition}:iam::{account}:role/{id}",
+        # The ARN holds the role's path; the id is the name.
+        arn_match=ArnMatch("iam", r"^role/(?:.*/)?(?P<id>[^/]+)$", keep_arn=True),
+        guessed_from_names=True,
         tags_from="inline:Tags",
         attributes={  # not RoleLastUsed: it moves whenever the role is used
             "role_id": "RoleId",
@@ -80,6 +105,14 @@ IAM_ROLE = register(
             "instance_profiles": "sort(InstanceProfileList[].InstanceProfileName || `[]`)",
         },
         transform=normalise_role,
+        trail=(
+            family("IAM roles", IAM,
+                   "CreateRole CreateServiceLinkedRole DeleteRole DeleteServiceLinkedRole UpdateRole "
+                   "UpdateRoleDescription UpdateAssumeRolePolicy AttachRolePolicy DetachRolePolicy PutRolePolicy "
+                   "DeleteRolePolicy TagRole UntagRole PutRolePermissionsBoundary DeleteRolePermissionsBoundary "
+                   "AddRoleToInstanceProfile RemoveRoleFromInstanceProfile", Custom(roles_named, _ROLE_ARN_PATHS),
+                   where="role.arn; else roleName (+ path) — a role with a path needs the ARN"),
+        ),
     )
 )
 
@@ -93,6 +126,14 @@ def not_customer_managed(item: dict[str, Any]) -> bool:
 
 def _key_detail(operation: str, store_as: str, result_path: str, **kwargs: Any) -> DetailCall:
     return DetailCall(operation, {"KeyId": "KeyId"}, store_as, result_path=result_path, **kwargs)
+
+
+_KEY_PATHS = ("response.keyMetadata.arn", "resources/ARN", "request.keyId", "request.targetKeyId")
+
+
+def keys_named(call: TrailCall, type_name: str) -> list[TouchedResource]:
+    # KMS fills the record's "resources" with the key ARN; a keyId may also be an alias.
+    return [t for t in call.named(type_name, *_KEY_PATHS) if not t.id.startswith("alias/")]
 
 
 KMS_KEY = register(
@@ -130,6 +171,13 @@ KMS_KEY = register(
             "deletion_date": "Key.DeletionDate",
             "created": "Key.CreationDate",
         },
+        trail=(
+            family("KMS keys", KMS,
+                   "CreateKey ScheduleKeyDeletion CancelKeyDeletion DisableKey EnableKey EnableKeyRotation "
+                   "DisableKeyRotation PutKeyPolicy UpdateKeyDescription TagResource UntagResource CreateAlias "
+                   "UpdateAlias DeleteAlias", Custom(keys_named, _KEY_PATHS),
+                   where="keyMetadata.arn, the record's resources, keyId / targetKeyId"),
+        ),
     )
 )
 
@@ -146,6 +194,16 @@ def _repository_detail(operation: str, store_as: str, **kwargs: Any) -> DetailCa
                       **kwargs)
 
 
+_REPOSITORY_ARN_PATHS = ("response.repository.repositoryArn", "request.resourceArn")
+
+
+def repositories_named(call: TrailCall, type_name: str) -> list[TouchedResource]:
+    known = [t for t in call.by_arn(*_REPOSITORY_ARN_PATHS) if t.type == type_name]
+    registry = call.get("request.registryId")  # the account of a repository named by name
+    account = registry if isinstance(registry, str) and registry else None
+    return known + [call.make(type_name, name, account=account) for name in call.ids("request.repositoryName")]
+
+
 ECR_REPOSITORY = register(
     ResourceType(
         name="ecr.repository",
@@ -157,6 +215,7 @@ ECR_REPOSITORY = register(
         name_field="repositoryName",
         arn_field="repositoryArn",
         arn_template="arn:{partition}:ecr:{region}:{account}:repository/{id}",
+        arn_id_pattern=".+",  # names hold slashes: team/orders-api
         tags_from="detail:Tags",
         details=(
             DetailCall("list_tags_for_resource", {"resourceArn": "repositoryArn"}, "Tags", result_path="tags"),
@@ -177,11 +236,29 @@ ECR_REPOSITORY = register(
             "created": "createdAt",
         },
         transform=normalise_repository,
+        trail=(
+            family("ECR repositories", ECR,
+                   "CreateRepository DeleteRepository PutImageTagMutability PutImageScanningConfiguration "
+                   "PutLifecyclePolicy DeleteLifecyclePolicy SetRepositoryPolicy DeleteRepositoryPolicy TagResource "
+                   "UntagResource", Custom(repositories_named, _REPOSITORY_ARN_PATHS),
+                   where="repository.repositoryArn, resourceArn, repositoryName (+ registryId)"),
+        ),
     )
 )
 
 
 # --- Route 53 ---------------------------------------------------------------------------
+
+_ZONE_PATHS = ("response.hostedZone.id", "request.hostedZoneId", "request.id")
+
+
+def zones_named(call: TrailCall, type_name: str) -> list[TouchedResource]:
+    """Route 53 answers "/hostedzone/Z123"; the collector's id is "Z123"."""
+    references = call.ids(*_ZONE_PATHS)
+    if str(call.get("request.resourceType") or "").lower() == "hostedzone":  # ChangeTagsForResource
+        references += call.ids("request.resourceId")
+    return [call.make(type_name, reference.rsplit("/", 1)[-1]) for reference in references]
+
 
 ROUTE53_HOSTED_ZONE = register(
     ResourceType(
@@ -205,5 +282,12 @@ ROUTE53_HOSTED_ZONE = register(
             "comment": "Config.Comment",
             "record_count": "ResourceRecordSetCount",
         },
+        trail=(
+            family("Route 53 hosted zones", ROUTE53,
+                   "CreateHostedZone DeleteHostedZone ChangeResourceRecordSets UpdateHostedZoneComment "
+                   "AssociateVPCWithHostedZone DisassociateVPCFromHostedZone ChangeTagsForResource",
+                   Custom(zones_named, _ZONE_PATHS),
+                   where="hostedZone.id, hostedZoneId / id, resourceId (/hostedzone/ prefix dropped)"),
+        ),
     )
 )

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from collectors.aws.registry import register
-from collectors.aws.types import DetailCall, Lookup, ResourceType
+from elava.catalogue.registry import register
+from elava.catalogue.trail import family, ids
+from elava.catalogue.types import DetailCall, Lookup, ResourceType
+
+S3 = "s3.amazonaws.com"
 
 # get_bucket_location answers null for us-east-1 and "EU" for the oldest eu-west-1 buckets.
 _LEGACY_LOCATIONS = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}
@@ -90,5 +93,9 @@ S3_BUCKET = register(
         ),
         attributes={"creation_date": "CreationDate", "region": "Region"},
         transform=normalise_bucket,
+        trail=(
+            family("S3 buckets", S3, "CreateBucket PutBucket* DeleteBucket*", ids("request.bucketName"),
+                   where="requestParameters.bucketName"),
+        ),
     )
 )

@@ -8,8 +8,11 @@ out: they would make a new version of an unchanged database every few hours.
 
 from __future__ import annotations
 
-from collectors.aws.registry import register
-from collectors.aws.types import DetailCall, Lookup, ResourceType
+from elava.catalogue.registry import register, register_family
+from elava.catalogue.trail import arns, family, ids
+from elava.catalogue.types import DetailCall, Lookup, ResourceType
+
+RDS, DYNAMODB, ELASTICACHE = "rds.amazonaws.com", "dynamodb.amazonaws.com", "elasticache.amazonaws.com"
 
 RDS_INSTANCE = register(
     ResourceType(
@@ -23,6 +26,7 @@ RDS_INSTANCE = register(
         name_field="DBInstanceIdentifier",
         arn_field="DBInstanceArn",
         arn_template="arn:{partition}:rds:{region}:{account}:db:{id}",
+        lower_case_ids=True,
         tags_from="inline:TagList",
         attributes={
             "status": "DBInstanceStatus",
@@ -54,6 +58,18 @@ RDS_INSTANCE = register(
             "master_username": "MasterUsername",
             "created": "InstanceCreateTime",
         },
+        trail=(
+            family("RDS DB instances", RDS,
+                   "CreateDBInstance CreateDBInstanceReadReplica ModifyDBInstance DeleteDBInstance RebootDBInstance "
+                   "StartDBInstance StopDBInstance RestoreDBInstanceFromDBSnapshot RestoreDBInstanceToPointInTime "
+                   "PromoteReadReplica",
+                   ids("response.dBInstanceArn", "request.dBInstanceIdentifier", "request.newDBInstanceIdentifier",
+                       "request.targetDBInstanceIdentifier"),
+                   # an Aurora member joins or leaves its cluster
+                   ids("request.dBClusterIdentifier", "response.dBClusterIdentifier", type="rds.cluster",
+                       only_on=("Create", "Delete")),
+                   where="dBInstanceArn, dBInstanceIdentifier (lower-cased); dBClusterIdentifier on create/delete"),
+        ),
     )
 )
 
@@ -69,6 +85,7 @@ RDS_CLUSTER = register(
         name_field="DBClusterIdentifier",
         arn_field="DBClusterArn",
         arn_template="arn:{partition}:rds:{region}:{account}:cluster:{id}",
+        lower_case_ids=True,
         tags_from="inline:TagList",
         attributes={
             "status": "Status",
@@ -99,8 +116,19 @@ RDS_CLUSTER = register(
             "master_username": "MasterUsername",
             "created": "ClusterCreateTime",
         },
+        trail=(
+            family("RDS DB clusters", RDS,
+                   "CreateDBCluster ModifyDBCluster DeleteDBCluster StartDBCluster StopDBCluster FailoverDBCluster "
+                   "RebootDBCluster RestoreDBClusterFromSnapshot RestoreDBClusterToPointInTime",
+                   ids("response.dBClusterArn", "request.dBClusterIdentifier", "request.newDBClusterIdentifier"),
+                   where="dBClusterArn, dBClusterIdentifier (lower-cased)"),
+        ),
     )
 )
+
+register_family(family("RDS tags", RDS, "AddTagsToResource RemoveTagsFromResource",
+                       arns("request.resourceName", types=(RDS_INSTANCE.name, RDS_CLUSTER.name)),
+                       where="requestParameters.resourceName (an ARN)"))
 
 DYNAMODB_TABLE = register(
     ResourceType(
@@ -142,6 +170,12 @@ DYNAMODB_TABLE = register(
             "replica_regions": "sort(Table.Replicas[].RegionName || `[]`)",
             "created": "Table.CreationDateTime",
         },
+        trail=(
+            family("DynamoDB tables", DYNAMODB,
+                   "CreateTable UpdateTable DeleteTable UpdateContinuousBackups TagResource UntagResource",
+                   ids("response.tableDescription.tableArn", "request.tableName", "request.resourceArn"),
+                   where="tableDescription.tableArn, tableName, resourceArn"),
+        ),
     )
 )
 
@@ -156,6 +190,7 @@ ELASTICACHE_CLUSTER = register(
         name_field="CacheClusterId",
         arn_field="ARN",
         arn_template="arn:{partition}:elasticache:{region}:{account}:cluster:{id}",
+        lower_case_ids=True,
         tags_from="detail:TagList",
         details=(
             DetailCall("list_tags_for_resource", {"ResourceName": "ARN"}, "TagList", result_path="TagList"),
@@ -178,5 +213,12 @@ ELASTICACHE_CLUSTER = register(
             "network_type": "NetworkType",
             "created": "CacheClusterCreateTime",
         },
+        trail=(
+            family("ElastiCache clusters", ELASTICACHE,
+                   "CreateCacheCluster ModifyCacheCluster DeleteCacheCluster RebootCacheCluster",
+                   ids("response.aRN", "request.cacheClusterId"), where="ARN in the response, cacheClusterId (lower-cased)"),
+            family("ElastiCache tags", ELASTICACHE, "AddTagsToResource RemoveTagsFromResource",
+                   arns("request.resourceName"), where="requestParameters.resourceName (an ARN)"),
+        ),
     )
 )
