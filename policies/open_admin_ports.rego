@@ -1,5 +1,5 @@
 # A security group that lets the whole internet reach SSH or RDP: deny, and tell someone.
-# Rules are the collectors' flat rules (collectors/aws/network.py):
+# Rules are the collectors' flat rules (elava/catalogue/network.py):
 # {"protocol": "tcp"|"udp"|"all"|..., "from_port", "to_port", "cidr" | "ipv6_cidr" | ...};
 # protocol "all" has no ports and opens every port.
 package elava.open_admin_ports

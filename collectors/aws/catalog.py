@@ -1,4 +1,4 @@
-"""The registry, described for people: the resource-type table and the IAM policy.
+"""The type catalogue (`elava.catalogue`), described for people: the type table and the IAM policy.
 
 ``docs/resource-types.md`` holds a block generated from here, so the documentation
 cannot drift from the types (a test compares them). Regenerate it with::

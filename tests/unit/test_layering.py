@@ -12,7 +12,9 @@ CORE = ["elava.events", "elava.redaction", "elava.settings", "elava.topics", "el
         "streams.executor.plan", "streams.executor.ledger", "streams.layout", "streams.dlq", "streams.dlq.letters",
         "streams.executor.vetting", "elava.signing",
         "streams.policy.syntax", "streams.policy.outcomes", "streams.policy.isolated",
-        "streams.siem.ocsf", "streams.siem.validate", "streams.siem.sink", "elava.examples"]
+        "streams.siem.ocsf", "streams.siem.validate", "streams.siem.sink", "elava.examples",
+        # the type catalogue (every family module: resources.FAMILIES loads them) and attribution's reading of it
+        "elava.catalogue.constants", "streams.attribution.resources", "streams.attribution.records"]
 CONNECTORS = ["faust", "aiokafka", "boto3", "botocore", "aioboto3", "aiobotocore"]
 
 
