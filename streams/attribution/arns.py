@@ -68,7 +68,7 @@ def home(touched: TouchedResource, account: str, region: str) -> tuple[str, str]
 
 # --- from an ARN a record carries (TagResource-style calls, responses) --------------------
 
-@functools.cache
+@functools.cache  # the family modules register every type once, at import
 def _matches_by_service() -> dict[str, list[tuple[ResourceType, ArnMatch]]]:
     by_service: dict[str, list[tuple[ResourceType, ArnMatch]]] = {}
     for rt in registry.all_types():
