@@ -49,11 +49,22 @@ class InventoryFilter:
 
 
 @dataclass(frozen=True)
+class CoAuthor:
+    """One of the actors who made a version, with the share of its diff they made."""
+
+    actor: str
+    actor_kind: str
+    share: float
+    confidence: float
+
+
+@dataclass(frozen=True)
 class Authorship:
     """Who made one version, as far as attribution knows: ``unknown`` until it names someone.
 
     ``method`` is how it was decided (``cloudtrail``, ``heuristic`` from tags: provisional,
-    ``none``), or None while the version has no attribution record at all.
+    ``none``), or None while the version has no attribution record at all. ``actors`` are
+    all who made it, largest share first (``actor`` is the first).
     """
 
     version: Version
@@ -62,6 +73,7 @@ class Authorship:
     confidence: float | None
     evidence: list[str]
     method: str | None
+    actors: list[CoAuthor] = field(default_factory=list)
 
     @property
     def attributed(self) -> bool:
@@ -160,11 +172,17 @@ class TemporalQueries:
         return previous.resource if previous else None
 
 
+def _name(actor: dict[str, Any]) -> str:
+    return actor.get("arn") or actor.get("name") or UNKNOWN
+
+
 def authorship(version: Version) -> Authorship:
     record = version.attribution or {}
     actor = record.get("actor") or {}
+    actors = [CoAuthor(_name(a.get("actor") or {}), (a.get("actor") or {}).get("kind") or UNKNOWN,
+                       a.get("share") or 0.0, a.get("confidence") or 0.0) for a in record.get("actors") or []]
     return Authorship(
-        version=version, actor=actor.get("arn") or actor.get("name") or UNKNOWN,
-        actor_kind=actor.get("kind") or UNKNOWN, confidence=record.get("confidence"),
-        evidence=list(record.get("evidence") or []), method=record.get("method"),
+        version=version, actor=_name(actor), actor_kind=actor.get("kind") or UNKNOWN,
+        confidence=record.get("confidence"), evidence=list(record.get("evidence") or []),
+        method=record.get("method"), actors=actors,
     )

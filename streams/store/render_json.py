@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from streams.store.net import NetChange
-from streams.store.queries import Authorship, authorship
+from streams.store.queries import UNKNOWN, Authorship, authorship
 from streams.store.versioned import Version, from_micros
 
 
@@ -34,7 +34,9 @@ def who_json(row: Authorship) -> dict[str, Any]:
     v = row.version
     return {"uid": v.uid, "version": v.version, "kind": v.kind, "valid_from": iso(v.valid_from),
             "actor": row.actor, "actor_kind": row.actor_kind, "confidence": row.confidence,
-            "evidence": row.evidence, "method": row.method, "attributed": row.attributed}
+            "evidence": row.evidence, "method": row.method, "attributed": row.attributed,
+            "actors": [{"actor": a.actor, "actor_kind": a.actor_kind, "share": a.share, "confidence": a.confidence}
+                       for a in row.actors]}
 
 
 def net_change_json(found: NetChange) -> dict[str, Any]:
@@ -50,5 +52,15 @@ def net_change_json(found: NetChange) -> dict[str, Any]:
         "diff": [c.model_dump(mode="json") for c in found.diff],
         "before": found.before.resource if found.before else None,
         "after": found.after.resource if found.after else None,
-        "actors": sorted({row.actor for row in map(authorship, found.between) if row.attributed}),
+        "actors": names_of(found.between),
     }
+
+
+def names_of(versions: list[Version]) -> list[str]:
+    """Everyone attribution names for these versions (every co-author), sorted."""
+    names = set()
+    for row in map(authorship, versions):
+        names.update(a.actor for a in row.actors if a.actor != UNKNOWN)
+        if row.attributed:
+            names.add(row.actor)
+    return sorted(names)
