@@ -116,7 +116,7 @@ def test_tag_apis_neither_create_nor_delete_and_do_not_compete_for_it():
                   trail("TerminateInstances", actor=ROOT, event_id="kill")]
     result = attribute(change("deleted", ()), candidates, WINDOW)
     assert (result.actor.name, result.evidence, result.confidence) == ("root", ["kill"], cloudtrail_confidence(1.0))
-    assert [(c.actor.name, c.share) for c in result.credits] == [("root", 1.0)]
+    assert [(c.actor.name, c.share, c.score) for c in result.credits] == [("root", 1.0, 1.0)]  # nobody competed
 
 
 def test_without_a_consistent_call_a_deletion_still_takes_what_touched_the_resource():
