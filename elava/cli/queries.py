@@ -180,7 +180,7 @@ def diff(since: Annotated[str, typer.Argument(metavar="T1", help="The earlier ti
         rows = list(found)
         if rows:
             console.print(diff_table(rows))
-        console.print(net_summary(rows, start, end))
+        console.print(net_summary(rows, start, end), soft_wrap=True)
 
 
 def who(uid: UidArg, since: SinceOpt = None, until: UntilOpt = None,

@@ -246,25 +246,38 @@ def explain_part(part: Part, candidates: list[TrailEvent], window: Window) -> Pa
                       max(e.event_time for e in mine))
 
 
+@dataclass
+class _Tally:
+    """What one actor explained of a change, summed over the parts it won."""
+
+    actor: Actor
+    latest: datetime
+    weight: int = 0
+    weighted_raw: float = 0.0
+    evidence: set[str] = field(default_factory=set)
+
+    def add(self, part: Part, won: PartWinner) -> None:
+        self.weight += part.weight
+        self.weighted_raw += won.raw * part.weight
+        self.evidence.update(won.evidence)
+        self.latest = max(self.latest, won.latest)
+
+
 def _credits(parts: list[Part], winners: list[PartWinner | None]) -> list[Credit]:
-    """Co-authors: each actor's share of the explained field changes, its weighted raw score."""
-    totals: dict[str, list] = {}  # key -> [actor, weight, weighted raw, evidence, latest]
+    """Co-authors: each actor's share of the explained field changes, its weighted raw score;
+    largest share first, then the surer, then the later."""
+    tallies: dict[str, _Tally] = {}
     for part, won in zip(parts, winners, strict=True):
-        if won is None:
-            continue
-        entry = totals.setdefault(_actor_key(won.actor), [won.actor, 0, 0.0, set(), won.latest])
-        entry[1] += part.weight
-        entry[2] += won.raw * part.weight
-        entry[3].update(won.evidence)
-        entry[4] = max(entry[4], won.latest)
-    explained = sum(entry[1] for entry in totals.values())
-    credits = []
-    for actor, weight, weighted, evidence, latest in totals.values():
-        raw = round(weighted / weight, 3)
-        credits.append((Credit(actor, round(weight / explained, 3), raw, cloudtrail_confidence(raw),
-                               sorted(evidence)), latest))
-    credits.sort(key=lambda pair: (pair[0].share, pair[0].confidence, pair[1]), reverse=True)
-    return [credit for credit, _ in credits]
+        if won is not None:
+            tallies.setdefault(_actor_key(won.actor), _Tally(won.actor, won.latest)).add(part, won)
+    explained = sum(t.weight for t in tallies.values())
+    ranked = []
+    for t in tallies.values():
+        raw = round(t.weighted_raw / t.weight, 3)
+        credit = Credit(t.actor, round(t.weight / explained, 3), raw, cloudtrail_confidence(raw), sorted(t.evidence))
+        ranked.append((credit.share, credit.confidence, t.latest, credit))
+    ranked.sort(key=lambda row: row[:3], reverse=True)
+    return [row[3] for row in ranked]
 
 
 def attribute(change: ChangeEvent, candidates: list[TrailEvent], window: Window) -> Attribution:
