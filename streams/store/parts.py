@@ -49,27 +49,29 @@ class PartStore:
             self.kv.delete(key)
 
     def sweep(self, cutoff: int, now: int, budget: int, cursor: bytes | None) -> tuple[Sweep, bytes | None]:
-        """Forget the parts of scans whose first part arrived before ``cutoff``; at most ``budget`` keys.
+        """Forget the parts of scans whose first part arrived before ``cutoff``, visiting at most
+        ``budget`` keys after ``cursor``; a scan found old goes whole, with its arrival time.
 
         A scan's parts stored without an arrival time (by an older version) get ``now``.
         """
-        report, last, expired, arrived = Sweep(), None, [], {}
+        report, last, current, expired = Sweep(), None, None, []
         start = cursor + SEP if cursor else PARTS_START
         for key, _ in self.kv.scan_range(start, PARTS_END):
             if report.scanned == budget:
                 break
             report.scanned += 1
-            last = key
-            scan = parts_scan_prefix_of(key)
-            if scan not in arrived:
-                arrived[scan] = self._arrival(scan, now)
-            if arrived[scan] < cutoff:
-                expired.append(key)
+            last, scan = key, parts_scan_prefix_of(key)
+            if scan != current:
+                current = scan
+                if self._arrival(scan, now) < cutoff:
+                    expired.append(scan)
         else:
             report.wrapped, last = True, None
-        for key in expired:
-            self.kv.delete(key)
-        report.dropped = len(expired)
+        for scan in expired:
+            keys = [key for key, _ in self.kv.scan(scan)]
+            for key in keys:
+                self.kv.delete(key)
+            report.dropped += len(keys)
         return report, last
 
     def _arrival(self, scan_prefix: bytes, now: int) -> int:
