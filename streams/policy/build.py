@@ -49,13 +49,25 @@ def build(directory: Path, policies: list[Policy], opa: str) -> Path:
         bundle = Path(scratch) / "bundle.tar.gz"
         command = [opa, "build", "-t", "wasm", "-o", str(bundle)]
         command += [arg for entrypoint in entrypoints(names) for arg in ("-e", entrypoint)]
-        done = subprocess.run([*command, str(root)], capture_output=True, text=True, check=False)
+        # Run from the sources' folder: messages then name "conflict.rego:6:1", not a temporary path.
+        done = subprocess.run([*command, "."], cwd=root, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise PolicyLoadError(directory, f"opa build failed: {done.stderr.strip() or done.stdout.strip()}")
         module = _policy_wasm(bundle.read_bytes())
+    _check_runs(directory, module, policies)
     target = module_path(directory)
     target.write_bytes(with_fingerprint(module, fingerprint(policies)))
     return target
+
+
+def _check_runs(directory: Path, module: bytes, policies: list[Policy]) -> None:
+    """Refuse a module this host cannot run (a builtin it does not provide): regopy runs those."""
+    from streams.policy.wasm import OpaWasm, WasmError
+
+    try:
+        OpaWasm(module, b"{}")
+    except WasmError as exc:
+        raise PolicyLoadError(directory, f"{exc}; without a module these policies run on regopy") from exc
 
 
 def _policy_wasm(bundle: bytes) -> bytes:

@@ -201,7 +201,12 @@ def _evaluator(policies: list[Policy], choice: str, directory: Path | None) -> t
 
         reason = stale_reason(directory, policies) if directory else "no policy directory"
         if reason is None:
-            return "wasm", WasmPolicies(policies, module_path(directory))
+            try:
+                return "wasm", WasmPolicies(policies, module_path(directory))
+            except PolicyLoadError as exc:  # e.g. a builtin this host does not provide
+                if choice == "wasm":
+                    raise
+                reason = exc.problem
         if choice == "wasm":
             raise PolicyLoadError(directory or "policies", f"policies.engine is wasm but {reason}: "
                                   "compile them with `elava policy build` (needs the opa binary)")
