@@ -81,3 +81,14 @@ def test_a_type_outside_every_policy_costs_nothing(tmp_path, write_policy, engin
     outputs = engine.decide_each([bucket, group, bucket])
     assert counting.asked == ["ec2.security-group"]
     assert [[o.messages for o in out] for out in outputs] == [[], [["open"]], []]
+
+
+def test_in_a_batch_each_change_meets_only_the_policies_of_its_type(tmp_path, write_policy, engine_kind):
+    write_policy("sg", 'deny contains "open" if input.resource.attributes.open', "resource_types: [ec2.security-group]\n")
+    write_policy("every", 'deny contains "seen" if input.resource.attributes.open')  # so buckets pass `open`
+    engine = load_engine(tmp_path, engine_kind)
+    group = sample_change(sample_resource({"type": "ec2.security-group", "id": "sg-1", "attributes": {"open": True}}))
+    bucket = sample_change(sample_resource({"type": "s3.bucket", "id": "b", "attributes": {"open": True}}))
+    outputs = engine.decide_each([bucket, group])
+    assert [[(o.policy, o.messages) for o in out] for out in outputs] == [
+        [("every", ["seen"])], [("every", ["seen"]), ("sg", ["open"])]]
