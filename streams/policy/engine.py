@@ -69,6 +69,7 @@ class PolicyEngine:
         # regopy copies input by value: carry resource.metadata only if a policy reads it.
         self._with_metadata = any("metadata" in p.source for p in policies)
         self.evaluator, self._compiled = _evaluator(policies, evaluator, directory)
+        self._applicable: dict[str, tuple[str, ...]] = {}  # resource type -> the policies that look at it
 
     @classmethod
     def load(cls, settings: PolicySettings) -> PolicyEngine:
@@ -126,12 +127,16 @@ class PolicyEngine:
         except PolicyError:  # e.g. a bad action: find the policy, the others still decide
             return self.decide(attributed)
 
-    def applicable(self, attributed: AttributedChange) -> list[str]:
+    def applicable(self, attributed: AttributedChange) -> tuple[str, ...]:
         """The policies that look at this change, in evaluation order (none for a deletion)."""
         change = attributed.change
         if self._compiled is None or change.kind == "deleted" or change.resource is None:
-            return []
-        return [loaded.name for loaded in self.policies if loaded.policy.applies_to(change.type)]
+            return ()
+        names = self._applicable.get(change.type)
+        if names is None:
+            names = self._applicable[change.type] = tuple(loaded.name for loaded in self.policies
+                                                          if loaded.policy.applies_to(change.type))
+        return names
 
     def decide(self, attributed: AttributedChange) -> list[Output]:
         """What :meth:`evaluate` says; if a policy fails, each policy is asked alone, and the one

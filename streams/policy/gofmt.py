@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -27,24 +28,38 @@ def sprintf(template: str, args: list[Any]) -> str:
     values = [_go_value(arg) for arg in args]
     used = 0
     out: list[str] = []
-    position = 0
-    for match in _VERB.finditer(template):
-        out.append(template[position:match.start()])
-        position = match.end()
-        flags, width, precision, verb = match.groups()
-        if verb == "%":
-            out.append("%")
+    for text, verb in _parsed(template):
+        out.append(text)
+        if verb is None:
             continue
+        flags, width, precision, letter = verb
         if used >= len(values):
-            out.append(f"%!{verb}(MISSING)")
+            out.append(f"%!{letter}(MISSING)")
             continue
-        out.append(_pad(_format(verb, flags, precision, values[used]), flags, width))
+        value = values[used]
+        if letter in "sv" and not flags and width is None and precision is None and type(value) is str:
+            out.append(value)  # the common case, as _format would say it
+        else:
+            out.append(_pad(_format(letter, flags, precision, value), flags, width))
         used += 1
-    out.append(template[position:])
     if used < len(values):
         extra = ", ".join(f"{_type(v)}={_plain(v)}" for v in values[used:])
         out.append(f"%!(EXTRA {extra})")
     return "".join(out)
+
+
+@lru_cache(maxsize=1024)
+def _parsed(template: str) -> tuple[tuple[str, tuple[str, str | None, str | None, str] | None], ...]:
+    """The template as (literal text, verb or None) pieces; policies use a few templates often."""
+    pieces: list[tuple[str, tuple[str, str | None, str | None, str] | None]] = []
+    position = 0
+    for match in _VERB.finditer(template):
+        text = template[position:match.start()]
+        position = match.end()
+        flags, width, precision, letter = match.groups()
+        pieces.append((text + "%", None) if letter == "%" else (text, (flags, width, precision, letter)))
+    pieces.append((template[position:], None))
+    return tuple(pieces)
 
 
 class _Text(str):

@@ -22,6 +22,7 @@ thread can interrupt. So a child evaluates, and its parent keeps the clock:
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 from typing import Any
@@ -50,6 +51,7 @@ def _serve(connection: Any, settings: PolicySettings) -> None:
     except Exception as exc:
         connection.send(("error", ("policies", f"{type(exc).__name__}: {exc}")))
         return
+    gc.freeze()  # what loading made lives as long as the child: the collector need not walk it again
     connection.send(("ready", ([(p.name, p.effective_mode) for p in engine.policies], engine.evaluator)))
     while True:
         try:

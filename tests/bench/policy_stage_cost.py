@@ -43,7 +43,7 @@ def stage_cost(settings: Settings, changes: list[AttributedChange]) -> dict[str,
     """µs of CPU per change in the stage and in its evaluating child, over polls of BATCH_RECORDS."""
     records = _records(changes)
     stage = PolicyStage(settings)
-    stage.policies = IsolatedPolicies(settings.policies)
+    stage.policies = IsolatedPolicies(settings.policies, recycle_after=10**9)  # no restart mid-measurement
     stage.producer = producer = _KeptSends()
     child = psutil.Process(stage.policies._process.pid)
     try:
