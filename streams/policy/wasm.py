@@ -93,6 +93,10 @@ class OpaWasm:
         self._dump = _Call(self, "opa_json_dump", 1)
         self._heap = _Call(self, "opa_heap_ptr_get", 0)
         self._eval = _Call(self, "opa_eval", 7)
+        # Below this address is the module's static data: its constant strings (sprintf's
+        # templates) are read once, then remembered by address (strings never change).
+        self._static_end = self._heap()
+        self._constants: dict[int, str] = {}
         self.entrypoints: dict[str, int] = self._json(_Call(self, "entrypoints", 0)())
         self._builtins = self._host_builtins(self._json(_Call(self, "builtins", 0)()))
         self._data = self._load(data)
@@ -152,7 +156,7 @@ class OpaWasm:
         function = self._builtins.get(number)
         if function is None:
             raise WasmError(f"unknown builtin {number}")
-        answer = orjson.dumps(function(*[self._json(address) for address in operands]))
+        answer = orjson.dumps(function(*[self._operand(address) for address in operands]))
         if len(answer) > SCRATCH:
             return self._load(answer)
         ctypes.memmove(self._memory_base + self._scratch, answer, len(answer))
@@ -160,6 +164,15 @@ class OpaWasm:
 
     def _abort(self, address: int) -> None:
         raise WasmError(ctypes.string_at(self._memory_base + address).decode(errors="replace"))
+
+    def _operand(self, address: int) -> Any:
+        known = self._constants.get(address)
+        if known is not None:
+            return known
+        value = self._json(address)
+        if address < self._static_end and isinstance(value, str):
+            self._constants[address] = value
+        return value
 
     def _json(self, address: int) -> Any:
         return orjson.loads(ctypes.string_at(self._memory_base + self._dump(address)))
