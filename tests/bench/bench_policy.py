@@ -107,7 +107,8 @@ def _batches(changes: list[AttributedChange]) -> list[list[AttributedChange]]:
 def _figures(wall: float, cpu: float, evaluated: int, decisions: int) -> dict[str, float]:
     return {"us_wall_per_evaluation": round(wall / evaluated * 1e6, 1),
             "us_cpu_per_evaluation": round(cpu / evaluated * 1e6, 1),
-            "us_wall_per_decision": round(wall / decisions * 1e6, 1)}
+            "us_wall_per_decision": round(wall / decisions * 1e6, 1),
+            "us_cpu_per_decision": round(cpu / decisions * 1e6, 1)}
 
 
 def engine_figures(engine: PolicyEngine, changes: list[AttributedChange]) -> dict[str, Any]:
