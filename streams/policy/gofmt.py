@@ -148,7 +148,7 @@ def _integer(verb: str, flags: str, value: int) -> str:
 
 
 def _digits(value: int, base: int) -> str:
-    return {10: str, 16: lambda v: format(v, "x"), 8: lambda v: format(v, "o"), 2: lambda v: format(v, "b")}[base](value)
+    return format(value, {10: "d", 16: "x", 8: "o", 2: "b"}[base])
 
 
 def _float(verb: str, flags: str, precision: str | None, value: float) -> str:

@@ -8,10 +8,11 @@ shipped policies) are Python functions here; a module that needs one this host d
 not have is refused at load.
 
 wasmtime's public ``Func.__call__`` checks and converts every argument in Python
-(~30 µs a call on this machine). All calls here pass i32 values only, so they go
-through ``wasmtime_func_call_unchecked`` with a reused argument array (~3 µs): the
-only use of wasmtime's private ``_ffi`` layer, guarded by
-``tests/unit/streams/policy/test_wasm.py``.
+(~30 µs a call on the development machine), and so does its trampoline for host
+functions. Every value crossing here is an i32, so calls go through
+``wasmtime_func_call_unchecked`` with a reused argument array (~2 µs) and host
+functions are made with ``wasmtime_func_new_unchecked``: the only use of wasmtime's
+private ``_bindings``/``_ffi`` layer, guarded by ``tests/unit/streams/policy/test_wasm.py``.
 """
 
 from __future__ import annotations
