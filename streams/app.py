@@ -22,9 +22,11 @@ from elava.events import (
     ChangeEvent,
     DriftEvent,
     Event,
+    MetricsObservation,
     Observation,
     ScanMarker,
     TrailEvent,
+    WasteFinding,
     cloudevent_headers,
 )
 from elava.exceptions import ElavaError, SchemaError
@@ -40,6 +42,7 @@ from streams.inputs import parse_observation_message
 from streams.process import PartitionProcessor
 from streams.siem.sink import ocsf_copies
 from streams.store.versioned import VersionStore
+from streams.waste_stage import waste_findings
 from streams.web import web_options, wire_query_api
 from streams.worker_layout import WorkerLayout
 
@@ -112,8 +115,9 @@ def wire(app: faust.App, settings: Settings) -> None:
     # and CloudTrail events meet in one partition of the table.
     inputs = app.topic(topics.observations, topics.cloudtrail, partitions=partitions, **RAW)
     outputs = {name: app.topic(getattr(topics, name), partitions=partitions, **RAW)
-               for name in ("changes", "attributed_changes", "drift", "ocsf")}
+               for name in ("changes", "attributed_changes", "drift", "ocsf", "waste")}
     outputs["cloudtrail_topic"] = topics.cloudtrail
+    outputs["waste_settings"] = settings.analyzer.waste
     table = app.Table("mvcc", partitions=partitions, key_type=bytes, value_type=bytes,
                       schema=faust.Schema(**RAW), options=rocksdb_options(settings))
 
@@ -168,7 +172,8 @@ async def handle_message(message: Any, table: Any, outputs: dict[str, Any], chan
         if refusal is not None:
             await dead_letter(outputs["dead_letter"], message, refusal, by=SOURCE)
             return
-        produced = PartitionProcessor(store).process(parsed)
+        produced = [] if isinstance(parsed, MetricsObservation) else PartitionProcessor(store).process(parsed)
+        produced += waste_findings(store, outputs["waste_settings"], parsed)
     except Exception as exc:  # a poison message must not stop the worker
         log.exception("processing failed; sending to the DLQ")
         reason = f"processing error: {type(exc).__name__}: {exc}"
@@ -179,7 +184,7 @@ async def handle_message(message: Any, table: Any, outputs: dict[str, Any], chan
     await send_ocsf(outputs, [parsed, *produced])
 
 
-OUTPUT_OF = {ChangeEvent: "changes", AttributedChange: "attributed_changes", DriftEvent: "drift"}
+OUTPUT_OF = {ChangeEvent: "changes", AttributedChange: "attributed_changes", DriftEvent: "drift", WasteFinding: "waste"}
 
 
 def _key_of(event: Event) -> str:

@@ -17,13 +17,17 @@ from elava.events import (
     ChangeEvent,
     DriftEvent,
     Event,
+    MetricsObservation,
     Observation,
     PolicyDecision,
     ScanMarker,
     TrailEvent,
+    WasteFinding,
 )
+from elava.settings import WasteSettings
 from streams.process import PartitionProcessor
 from streams.store.versioned import VersionStore
+from streams.waste_stage import waste_findings
 
 
 class Policies(Protocol):
@@ -41,6 +45,7 @@ class Outputs:
     markers: list[ScanMarker] = field(default_factory=list)
     decisions: list[PolicyDecision] = field(default_factory=list)
     actions: list[ActionRequest] = field(default_factory=list)
+    waste: list[WasteFinding] = field(default_factory=list)
 
     def add(self, events: list[Event]) -> None:
         for event in events:
@@ -54,15 +59,20 @@ class Outputs:
                 self.decisions.append(event)
             elif isinstance(event, ActionRequest):
                 self.actions.append(event)
+            elif isinstance(event, WasteFinding):
+                self.waste.append(event)
 
     def clear(self) -> None:
-        for items in (self.changes, self.attributed, self.drift, self.markers, self.decisions, self.actions):
+        for items in (self.changes, self.attributed, self.drift, self.markers, self.decisions, self.actions,
+                      self.waste):
             items.clear()
 
 
 class EmbeddedPipeline:
-    def __init__(self, store: VersionStore, policies: Policies | None = None) -> None:
+    def __init__(self, store: VersionStore, policies: Policies | None = None,
+                 waste: WasteSettings | None = None) -> None:
         self.processor = PartitionProcessor(store)
+        self.store, self.waste = store, waste or WasteSettings()
         self.policies = policies
         self.observer = self.processor.observer
         self.outputs = Outputs()
@@ -73,6 +83,10 @@ class EmbeddedPipeline:
     async def marker(self, marker: ScanMarker) -> None:
         self.outputs.markers.append(marker)
         self._record(self.processor.process(marker))
+        self.outputs.add(waste_findings(self.store, self.waste, marker))
+
+    async def metrics(self, metrics: MetricsObservation) -> None:
+        self.outputs.add(waste_findings(self.store, self.waste, metrics))
 
     async def trail(self, event: TrailEvent) -> None:
         self._record(self.processor.process(event))
