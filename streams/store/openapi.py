@@ -46,5 +46,9 @@ OPENAPI: dict[str, Any] = {
         "/v1/changes": _get("Versions that began in a window", [
             _param("since", f"Window start: {TIME}", required=True), UNTIL, LIMIT],
             {"type": "array", "items": VERSION}),
+        "/v1/waste": _get("Waste findings still open (elava.waste's current list)", [
+            _param("type", "Only this type, e.g. ec2.volume"), _param("reason", "Only this rule, e.g. unattached-volume"),
+            _param("account", "Only this account"), _param("region", "Only this region"), LIMIT],
+            {"type": "array", "items": {"type": "object", "description": "A WasteFinding (docs/schemas/waste.json)"}}),
     },
 }

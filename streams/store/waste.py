@@ -140,3 +140,24 @@ class WasteStore:
         for key in stale:
             self.kv.delete(key)
         return dropped + len(stale)
+
+
+@dataclass(frozen=True)
+class WasteFilter:
+    """Which current findings to list: of a type, a rule (``pattern``), an account, a region."""
+
+    type: str | None = None
+    pattern: str | None = None
+    account: str | None = None
+    region: str | None = None
+
+    def keeps(self, finding: WasteFinding) -> bool:
+        wanted = {"type": self.type, "pattern": self.pattern, "account": self.account, "region": self.region}
+        return all(value is None or getattr(finding, name) == value for name, value in wanted.items())
+
+
+def current_findings(kv: KV, where: WasteFilter | None = None) -> list[WasteFinding]:
+    """The findings still open (opened or updated, not resolved), by type, rule and uid."""
+    where = where or WasteFilter()
+    found = [record.finding() for record in WasteStore(kv).findings() if record.is_open]
+    return sorted((f for f in found if where.keeps(f)), key=lambda f: (f.type, f.pattern, f.uid))

@@ -36,7 +36,11 @@ def _idle_for(subject: Subject, since, reason: str, evidence: dict) -> Verdict:
     if since is None or subject.now - since < subject.settings.idle_threshold:
         return None
     hours = subject.hours_since(since)
-    return Waste(reason.format(days=hours // 24), evidence, since, {"hours_idle": hours})
+    return Waste(reason.format(days=hours // 24, duration=_duration(hours)), evidence, since, {"hours_idle": hours})
+
+
+def _duration(hours: int) -> str:
+    return f"{hours // 24} days" if hours >= 48 else f"{hours} hour{'' if hours == 1 else 's'}"
 
 
 def orphaned(subject: Subject) -> Verdict:
@@ -61,17 +65,17 @@ def orphaned(subject: Subject) -> Verdict:
 
 def unattached_volume(subject: Subject) -> Verdict:
     since = subject.held_since(_state("available"))
-    return _idle_for(subject, since, "attached to nothing for {days} days", {"state": "available", "attached": False})
+    return _idle_for(subject, since, "attached to nothing for {duration}", {"state": "available", "attached": False})
 
 
 def unassociated_address(subject: Subject) -> Verdict:
     since = subject.held_since(lambda r: (r.get("attributes") or {}).get("associated") is False)
-    return _idle_for(subject, since, "associated with nothing for {days} days", {"associated": False})
+    return _idle_for(subject, since, "associated with nothing for {duration}", {"associated": False})
 
 
 def stopped_instance(subject: Subject) -> Verdict:
     since = subject.held_since(_state("stopped"))
-    verdict = _idle_for(subject, since, "stopped for {days} days (its volumes are still billed)", {"state": "stopped"})
+    verdict = _idle_for(subject, since, "stopped for {duration} (its volumes are still billed)", {"state": "stopped"})
     if isinstance(verdict, Waste):
         volumes = len(subject.attributes.get("volumes") or [])
         return Waste(verdict.reason, verdict.evidence, verdict.since, {**verdict.units, "ebs_volumes": volumes})
@@ -143,7 +147,7 @@ def _idle_metric(subject: Subject, names: list[str], unit: str, reason: str) -> 
 def idle_load_balancer(subject: Subject) -> Verdict:
     if not subject.attributes.get("listeners"):
         since = subject.held_since(lambda r: not (r.get("attributes") or {}).get("listeners"))
-        return _idle_for(subject, since, "no listeners for {days} days", {"listeners": 0})
+        return _idle_for(subject, since, "no listeners for {duration}", {"listeners": 0})
     metric = {"application": "requests", "network": "new_flows"}.get(subject.attributes.get("type"))
     if metric is None:
         return None  # a gateway load balancer: no metric of use is declared
@@ -168,7 +172,7 @@ def uninvoked_function(subject: Subject) -> Verdict:
 
 def _empty(subject: Subject, what: str) -> Verdict:
     since = subject.held_since(lambda r: (r.get("attributes") or {}).get("empty") is True)
-    return _idle_for(subject, since, f"empty ({what}) for {{days}} days", {"empty": True})
+    return _idle_for(subject, since, f"empty ({what}) for {{duration}}", {"empty": True})
 
 
 def empty_repository(subject: Subject) -> Verdict:
