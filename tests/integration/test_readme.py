@@ -202,7 +202,7 @@ def shell(tmp_path, kafka_bootstrap, account):
 # --- what each README command must do -------------------------------------------
 
 def demo(shell: Shell, command: str) -> None:
-    assert "4 scans, 7 changes, 2 drift events" in shell.run(command).stdout
+    assert "4 scans, 10 changes, 2 drift events" in shell.run(command).stdout
 
 
 def topics_create(shell: Shell, command: str) -> None:
