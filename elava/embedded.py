@@ -17,7 +17,6 @@ from streams.policy.isolated import isolated_policies_for
 from streams.store.kv import RocksKV
 from streams.store.retention import enforce_retention
 from streams.store.versioned import VersionStore
-from streams.store.waste import WasteStore
 
 
 @dataclass
@@ -51,13 +50,13 @@ async def embedded_scan(settings: Settings, type_names: list[str] | None = None,
     try:
         store = VersionStore(kv)
         moved = align_layout(store, settings.kafka.shard_buckets)  # never a deletion from a new layout
-        pipeline, listing = EmbeddedPipeline(store, policies, settings.analyzer.waste), ListSink()
+        pipeline = EmbeddedPipeline(store, policies, settings.analyzer.drift, waste=settings.analyzer.waste)
+        listing = ListSink()
         sinks = [pipeline, listing] + ([progress] if progress is not None else [])
         tap = InventoryTap(TeeSink(*sinks))
         scans = await scan_once(settings, tap, types, accounts)
         metrics = await measure_due(settings, store, tap, pipeline)
         enforce_retention(store, settings.storage.retention, utcnow())  # bounded: the rest next scan
-        WasteStore(kv).drop_before(utcnow() - settings.storage.retention)
     finally:
         kv.close()
         if policies is not None:

@@ -24,8 +24,8 @@ from elava.events import (
     TrailEvent,
     WasteFinding,
 )
-from elava.settings import WasteSettings
-from streams.process import PartitionProcessor
+from elava.settings import DriftSettings, WasteSettings
+from streams.process import PartitionProcessor, Produced
 from streams.store.versioned import VersionStore
 from streams.waste_stage import waste_findings
 
@@ -47,20 +47,17 @@ class Outputs:
     actions: list[ActionRequest] = field(default_factory=list)
     waste: list[WasteFinding] = field(default_factory=list)
 
-    def add(self, events: list[Event]) -> None:
+    def add(self, produced: Produced) -> None:
+        self.changes.extend(produced.changes)
+        self.attributed.extend(produced.attributed)
+        self.drift.extend(produced.drift)
+
+    def add_policy_outputs(self, events: list[Event]) -> None:
         for event in events:
-            if isinstance(event, ChangeEvent):
-                self.changes.append(event)
-            elif isinstance(event, AttributedChange):
-                self.attributed.append(event)
-            elif isinstance(event, DriftEvent):
-                self.drift.append(event)
-            elif isinstance(event, PolicyDecision):
+            if isinstance(event, PolicyDecision):
                 self.decisions.append(event)
             elif isinstance(event, ActionRequest):
                 self.actions.append(event)
-            elif isinstance(event, WasteFinding):
-                self.waste.append(event)
 
     def clear(self) -> None:
         for items in (self.changes, self.attributed, self.drift, self.markers, self.decisions, self.actions,
@@ -70,11 +67,11 @@ class Outputs:
 
 class EmbeddedPipeline:
     def __init__(self, store: VersionStore, policies: Policies | None = None,
-                 waste: WasteSettings | None = None) -> None:
-        self.processor = PartitionProcessor(store)
-        self.store, self.waste = store, waste or WasteSettings()
+                 drift: DriftSettings | None = None, waste: WasteSettings | None = None) -> None:
+        self.processor = PartitionProcessor(store, drift)
+        self.waste = waste or WasteSettings()
         self.policies = policies
-        self.observer = self.processor.observer
+        self.store = store
         self.outputs = Outputs()
 
     async def page(self, obs: Observation) -> None:
@@ -83,16 +80,16 @@ class EmbeddedPipeline:
     async def marker(self, marker: ScanMarker) -> None:
         self.outputs.markers.append(marker)
         self._record(self.processor.process(marker))
-        self.outputs.add(waste_findings(self.store, self.waste, marker))
+        self.outputs.waste.extend(waste_findings(self.store, self.waste, marker))
 
     async def metrics(self, metrics: MetricsObservation) -> None:
-        self.outputs.add(waste_findings(self.store, self.waste, metrics))
+        self.outputs.waste.extend(waste_findings(self.store, self.waste, metrics))
 
     async def trail(self, event: TrailEvent) -> None:
         self._record(self.processor.process(event))
 
-    def _record(self, events: list[Event]) -> None:
+    def _record(self, produced: Produced) -> None:
         """The changes first (the store holds them already), then what the policies say of them."""
-        self.outputs.add(events)
+        self.outputs.add(produced)
         if self.policies is not None:
-            self.outputs.add(self.policies.decide_many([e for e in events if isinstance(e, AttributedChange)]))
+            self.outputs.add_policy_outputs(self.policies.decide_many(produced.attributed))

@@ -48,7 +48,8 @@ class EmbeddedDriver:
         self.store = VersionStore(self._kv)
         settings = load_settings(None, **DEMO_SETTINGS)
         self.policies = isolated_policies_for(settings.policies)
-        self.sink = EmbeddedPipeline(self.store, self.policies, settings.analyzer.waste)
+        self.sink = EmbeddedPipeline(self.store, self.policies, settings.analyzer.drift,
+                                     waste=settings.analyzer.waste)
         self.severities = policy_severities(settings.policies)
 
     async def start(self) -> None:

@@ -1,8 +1,8 @@
 """What the waste analyzer keeps beside the versions, in the same partition store.
 
-- ``x\\x00<uid>``                          the resource's latest metric sample
-- ``y\\x00<observed_at:8B>\\x00<uid>``      every metric sample, by time (history; retention cuts a prefix)
-- ``w\\x00<uid>\\x00<pattern>``             the finding of one rule on one resource: its state and last event
+- ``x``: the resource's latest metric sample; ``y``: every metric sample, by time (history);
+- ``w``: the finding of one rule on one resource, its state and last event
+(keys in streams/store/keyspaces.py).
 
 Metric samples are kept here, never in a version: a value that moves every interval
 must not make a new version (nor a "modified" change) of an unchanged resource.
@@ -18,22 +18,20 @@ from typing import Any
 import orjson
 
 from elava.events import MetricSample, WasteFinding
+from streams.store.evidence import Sweep
+from streams.store.keyspaces import (
+    SAMPLE_START,
+    SEP,
+    WASTE_SWEEP_END,
+    WASTE_SWEEP_START,
+    finding_key,
+    latest_sample_key,
+    sample_key,
+)
 from streams.store.kv import KV
-from streams.store.versioned import SEP, from_micros, to_micros
+from streams.store.versioned import from_micros, to_micros
 
-LATEST, HISTORY, FINDING = b"x", b"y", b"w"
-
-
-def latest_key(uid: str) -> bytes:
-    return LATEST + SEP + uid.encode()
-
-
-def history_key(at: int, uid: str) -> bytes:
-    return HISTORY + SEP + max(at, 0).to_bytes(8, "big") + SEP + uid.encode()
-
-
-def finding_key(uid: str, pattern: str) -> bytes:
-    return FINDING + SEP + uid.encode() + SEP + pattern.encode()
+CURSOR = "waste"
 
 
 @dataclass(frozen=True)
@@ -97,49 +95,63 @@ class WasteStore:
     def put_sample(self, uid: str, sample: StoredSample) -> None:
         """The newest sample becomes the latest; an older one (a replay) only joins the history."""
         data = sample.to_bytes()
-        writes = [(history_key(to_micros(sample.observed_at), uid), data)]
+        writes = [(sample_key(to_micros(sample.observed_at), uid), data)]
         latest = self.latest_sample(uid)
         if latest is None or latest.observed_at <= sample.observed_at:
-            writes.append((latest_key(uid), data))
+            writes.append((latest_sample_key(uid), data))
         self.kv.put_many(writes)
 
     def latest_sample(self, uid: str) -> StoredSample | None:
-        data = self.kv.get(latest_key(uid))
+        data = self.kv.get(latest_sample_key(uid))
         return StoredSample.from_bytes(data) if data is not None else None
 
     def samples_between(self, start: datetime, end: datetime, uid: str | None = None) -> Iterator[tuple[str, StoredSample]]:
         """Stored samples observed in ``[start, end)``, oldest first (of one resource, or all)."""
-        for key, data in self.kv.scan_range(history_key(to_micros(start), ""), history_key(to_micros(end), "")):
+        for key, data in self.kv.scan_range(sample_key(to_micros(start), ""), sample_key(to_micros(end), "")):
             owner = key[11:].decode()
             if uid is None or owner == uid:
                 yield owner, StoredSample.from_bytes(data)
 
     def findings_of(self, uid: str) -> dict[str, FindingRecord]:
-        prefix = FINDING + SEP + uid.encode() + SEP
+        prefix = finding_key(uid, "")
         return {key[len(prefix):].decode(): FindingRecord.from_bytes(data) for key, data in self.kv.scan(prefix)}
 
     def put_finding(self, uid: str, pattern: str, record: FindingRecord) -> None:
         self.kv.put(finding_key(uid, pattern), record.to_bytes())
 
     def findings(self) -> Iterator[FindingRecord]:
-        for _, data in self.kv.scan(FINDING + SEP):
+        for _, data in self.kv.scan(finding_key("", "")[:2]):
             yield FindingRecord.from_bytes(data)
 
-    def drop_before(self, cutoff: datetime, budget: int | None = None) -> int:
-        """Forget samples observed before ``cutoff`` and findings resolved before it; how many."""
-        dropped = 0
-        for key, _ in list(self.kv.scan_range(HISTORY + SEP, history_key(to_micros(cutoff), ""))):
-            if budget is not None and dropped >= budget:
-                return dropped
+    def sweep(self, cutoff: int, budget: int, cursor: bytes | None) -> tuple[Sweep, bytes | None]:
+        """One bounded step of retention: samples observed before ``cutoff`` (by time, no cursor
+        needed), then up to ``budget`` findings and latest samples after ``cursor`` — a finding
+        resolved, or a latest sample observed, before ``cutoff`` goes."""
+        report, last, expired = Sweep(), None, []
+        for key, _ in self.kv.scan_range(SAMPLE_START, sample_key(cutoff, "")):
+            if len(expired) == budget:
+                break
+            expired.append(key)
+        start = cursor + SEP if cursor else WASTE_SWEEP_START
+        for key, data in self.kv.scan_range(start, WASTE_SWEEP_END):
+            if report.scanned == budget:
+                break
+            report.scanned, last = report.scanned + 1, key
+            if _expired(key, data, cutoff):
+                expired.append(key)
+        else:
+            report.wrapped, last = True, None
+        for key in expired:
             self.kv.delete(key)
-            dropped += 1
-        stale = [key for key, data in self.kv.scan(FINDING + SEP)
-                 if (record := FindingRecord.from_bytes(data)).status == "resolved" and record.at < to_micros(cutoff)]
-        # A latest sample that old belongs to a resource no longer measured (gone, or no longer running).
-        stale += [key for key, data in self.kv.scan(LATEST + SEP) if StoredSample.from_bytes(data).observed_at < cutoff]
-        for key in stale:
-            self.kv.delete(key)
-        return dropped + len(stale)
+        report.dropped = len(expired)
+        return report, last
+
+
+def _expired(key: bytes, data: bytes, cutoff: int) -> bool:
+    if key[:1] == b"w":
+        record = FindingRecord.from_bytes(data)
+        return record.status == "resolved" and record.at < cutoff
+    return to_micros(StoredSample.from_bytes(data).observed_at) < cutoff
 
 
 @dataclass(frozen=True)

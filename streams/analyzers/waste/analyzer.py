@@ -40,13 +40,13 @@ def usage_of(type_name: str) -> Usage | None:
 
 class WasteAnalyzer:
     def __init__(self, store: VersionStore, settings: WasteSettings | None = None) -> None:
-        self.store, self.waste = store, WasteStore(store.kv)
-        self.settings = settings or WasteSettings()
-        self.rules = [rule for name, rule in RULES.items() if name not in self.settings.disabled]
+        self.store, self.kept = store, WasteStore(store.kv)
+        self.waste = settings or WasteSettings()
+        self.rules = [rule for name, rule in RULES.items() if name not in self.waste.disabled]
 
     def on_marker(self, marker: ScanMarker) -> list[WasteFinding]:
         """A shard's scan closed: every member of it, at the marker's time."""
-        if not self.settings.enabled or marker.status != "ok" or usage_of(marker.type) is None:
+        if not self.waste.enabled or marker.status != "ok" or usage_of(marker.type) is None:
             return []
         found: list[WasteFinding] = []
         for uid in list(self.store.shard_members(marker.shard)):
@@ -57,13 +57,13 @@ class WasteAnalyzer:
         """Samples kept (history too), then their resources evaluated at the samples' time."""
         found: list[WasteFinding] = []
         for sample in metrics.samples:
-            self.waste.put_sample(sample.uid, StoredSample.of(sample, metrics.window_start, metrics.observed_at))
-            if self.settings.enabled:
+            self.kept.put_sample(sample.uid, StoredSample.of(sample, metrics.window_start, metrics.observed_at))
+            if self.waste.enabled:
                 found.extend(self.evaluate(sample.uid, metrics.observed_at, metrics.event_id))
         return found
 
     def evaluate(self, uid: str, now: datetime, cause: str) -> list[WasteFinding]:
-        records = self.waste.findings_of(uid)
+        records = self.kept.findings_of(uid)
         lead = self.store.head_lead(uid)
         if lead is None or (lead.deleted and not any(r.is_open for r in records.values())):
             return []  # unknown here, or gone with nothing open: nothing to read
@@ -71,7 +71,7 @@ class WasteAnalyzer:
         usage = None if head.deleted else usage_of((head.resource or {}).get("type", ""))
         if usage is None and not any(r.is_open for r in records.values()):
             return []
-        subject = Subject(head, now, self.settings, usage, self.waste.latest_sample(uid),
+        subject = Subject(head, now, self.waste, usage, self.kept.latest_sample(uid),
                           lambda: self.store.versions(uid))
         found = []
         for rule in self._rules_for(subject, records):
@@ -98,7 +98,7 @@ class WasteAnalyzer:
         verdict = self._verdict(subject, rule)
         event = transition(subject, rule.name, record, verdict, now)
         if event is not None:
-            self.waste.put_finding(subject.head.uid, rule.name, FindingRecord.of(event, to_micros(now), cause))
+            self.kept.put_finding(subject.head.uid, rule.name, FindingRecord.of(event, to_micros(now), cause))
         return event
 
     def _verdict(self, subject: Subject, rule: Rule) -> Waste | Unknown | str | None:

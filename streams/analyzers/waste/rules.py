@@ -33,7 +33,7 @@ def _state(value: str, field: str = "state") -> Callable[[dict], bool]:
 
 def _idle_for(subject: Subject, since, reason: str, evidence: dict) -> Verdict:
     """Waste once the condition has held ``idle_threshold``; before that, routine churn."""
-    if since is None or subject.now - since < subject.settings.idle_threshold:
+    if since is None or subject.now - since < subject.waste.idle_threshold:
         return None
     hours = subject.hours_since(since)
     return Waste(reason.format(days=hours // 24, duration=_duration(hours)), evidence, since, {"hours_idle": hours})
@@ -44,7 +44,7 @@ def _duration(hours: int) -> str:
 
 
 def orphaned(subject: Subject) -> Verdict:
-    owners = {key.lower() for key in subject.settings.owner_tags}
+    owners = {key.lower() for key in subject.waste.owner_tags}
     if any(key.lower() in owners for key in subject.tags):
         return None
     creation = subject.creation()
@@ -54,7 +54,7 @@ def orphaned(subject: Subject) -> Verdict:
                      {"owner_tags": sorted(owners), "creator": None}, subject.created_at,
                      lacking=("creator: the creation is older than storage.retention",))
     # The grace runs from when Elava saw it created: CloudTrail's record arrives after that.
-    if subject.now - from_micros(creation.valid_from) < subject.settings.orphan_grace:
+    if subject.now - from_micros(creation.valid_from) < subject.waste.orphan_grace:
         return Unknown(("creator: CloudTrail may still name it (orphan_grace)",))
     actor = (creation.attribution or {}).get("actor") or {}
     if actor.get("arn") or actor.get("name"):
@@ -94,7 +94,7 @@ def _facts(subject: Subject, names: list[str]) -> dict[str, float] | Unknown:
 
 def _old_enough(subject: Subject) -> bool:
     created = subject.created_at
-    return created is not None and subject.now - created >= subject.settings.snapshot_age
+    return created is not None and subject.now - created >= subject.waste.snapshot_age
 
 
 def orphaned_snapshot(subject: Subject) -> Verdict:
@@ -184,21 +184,21 @@ def empty_bucket(subject: Subject) -> Verdict:
 
 
 def oversized_instance(subject: Subject) -> Verdict:
-    settings = subject.settings
+    waste = subject.waste
     instance_type = subject.attributes.get("instance_type")
     factor = instance_factor(instance_type)
     if subject.attributes.get("state") != "running" or factor is None:
         return None
-    if factor < (size_factor(settings.oversized_min_size) or 0):
+    if factor < (size_factor(waste.oversized_min_size) or 0):
         return None
     measured = _window_total(subject, ["cpu"], "p95_percent")
     if isinstance(measured, Unknown):
         return measured
     cpu, evidence = measured
-    if cpu >= settings.oversized_cpu_p95:
+    if cpu >= waste.oversized_cpu_p95:
         return None
     # Whole percents: a verdict that moves by a tenth of a percent is not new evidence.
-    evidence = {"cpu_p95_percent": round(cpu), "below_percent": settings.oversized_cpu_p95,
+    evidence = {"cpu_p95_percent": round(cpu), "below_percent": waste.oversized_cpu_p95,
                 "window_days": evidence["window_days"]}
     return Waste(f"{instance_type}: CPU p95 {cpu:.1f}% over {evidence['window_days']} days",
                  evidence, subject.sample.window_start, {"normalized_units": factor},

@@ -54,7 +54,7 @@ def parse_time(value: Any) -> datetime | None:
 class Subject:
     head: Version
     now: datetime
-    settings: WasteSettings
+    waste: WasteSettings
     usage: Usage | None
     sample: StoredSample | None
     versions: Callable[[], list[Version]]
