@@ -25,6 +25,7 @@ from elava.events import (
     AttributedChange,
     ChangeEvent,
     DriftEvent,
+    MetricsObservation,
     Observation,
     PolicyDecision,
     ScanMarker,
@@ -101,8 +102,9 @@ def _ledger_sample() -> LedgerEntry:
 
 
 TOPIC_VALUES: dict[str, TopicValue] = {
-    "observations": TopicValue("`elava collect` (collectors)", "`elava worker`", (Observation, ScanMarker),
-                               (examples.observation, examples.scan_marker)),
+    "observations": TopicValue("`elava collect` (collectors)", "`elava worker`",
+                               (Observation, ScanMarker, MetricsObservation),
+                               (examples.observation, examples.scan_marker, examples.metrics)),
     "scan-markers": TopicValue("`elava collect` (one summary per account/region/type)",
                                "dashboards, alerting (no Elava process)", (ScanMarker,), (examples.scan_marker,)),
     "scan-requests": TopicValue("`elava schedule`", "`elava collect --serve` (one consumer group)", (ScanRequest,),
@@ -114,7 +116,8 @@ TOPIC_VALUES: dict[str, TopicValue] = {
     "attributed-changes": TopicValue("`elava worker`", "the policy stage, other systems", (AttributedChange,),
                                      (examples.attributed_change,)),
     "drift": TopicValue("`elava worker`", "other systems", (DriftEvent,), (examples.drift,)),
-    "waste": TopicValue("the waste analyzer (not shipped yet)", "other systems", (WasteFinding,), (examples.waste,)),
+    "waste": TopicValue("`elava worker` (the waste analyzer)", "`elava waste`, FinOps tools, other systems",
+                        (WasteFinding,), (examples.waste,)),
     "policy-decisions": TopicValue("the policy stage (`elava policy serve`)", "other systems", (PolicyDecision,),
                                    (examples.policy_decision,)),
     "actions": TopicValue("the policy stage (`elava policy serve`), signed", "`elava executor`", (ActionRequest,),
