@@ -34,7 +34,7 @@ from elava.events import (
     WasteFinding,
     dataschema,
 )
-from elava.topics import CATALOG, DAY_MS
+from elava.topics import CATALOG, DAY_MS, TopicSpec
 from streams.executor.ledger import LedgerEntry
 from streams.siem.classes import EMITTED_CLASSES, OCSF_VERSION
 from streams.siem.ocsf import ocsf_events_for
@@ -177,8 +177,9 @@ def sample(topic: str) -> Any:
     return made.model_dump(mode="json") if isinstance(made, BaseModel) else made
 
 
-def _retention(ms: int | None) -> str:
-    return "– (compacted)" if ms is None else f"{ms // DAY_MS} d"
+def _retention(spec: TopicSpec) -> str:
+    days = "–" if spec.retention_ms is None else f"{spec.retention_ms // DAY_MS} d"
+    return f"{days} (compacted)" if "compact" in spec.cleanup_policy.split(",") else days
 
 
 def render_table() -> str:
@@ -187,7 +188,7 @@ def render_table() -> str:
              "|---|---|---|---|---|---|---|"]
     for spec in CATALOG:
         value = TOPIC_VALUES[spec.suffix]
-        lines.append(f"| `elava.{spec.suffix}` | {spec.key} | {_retention(spec.retention_ms)} | {value.producers} "
+        lines.append(f"| `elava.{spec.suffix}` | {spec.key} | {_retention(spec)} | {value.producers} "
                      f"| {value.consumers} | {spec.description} | [{spec.suffix}.json](schemas/{spec.suffix}.json) |")
     lines += ["", "Every topic has `kafka.partitions` partitions (8 by default, the same for all: keys spread "
               "evenly and `elava topics create` warns about a topic that differs)."]
