@@ -315,12 +315,15 @@ class WorkerSettings(Section):
     # Warm copies of other workers' table partitions (Faust standby replicas): a failed
     # worker's partitions move to one that already holds them instead of replaying the changelog.
     standby_replicas: int = Field(default=0, ge=0, le=8)
-    # Memory of each partition's RocksDB: memtables (size x count) and the block cache.
-    # Faust's defaults (64 MiB x 3 and a 2 GiB cache, per partition) let a worker with 8
-    # partitions grow past 3 GiB for a million resources (measured).
+    # RocksDB memory of the whole worker, however many partitions it holds: one block cache
+    # they share (also holding index and filter blocks), charged for their memtables, which
+    # get at most half of it. Per-partition caches grew with partitions and data (measured:
+    # 1,366 MiB at a million resources with 64 MiB each; Faust's defaults passed 3 GiB).
+    rocksdb_memory_mib: int = Field(default=256, ge=16, le=65536)
+    # One partition's memtable: it is flushed to disk at this size (or sooner, when the
+    # memtables of all partitions reach their share of rocksdb_memory_mib).
     rocksdb_write_buffer_mib: int = Field(default=16, ge=1, le=1024)
     rocksdb_write_buffers: int = Field(default=2, ge=2, le=16)
-    rocksdb_block_cache_mib: int = Field(default=64, ge=1, le=65536)
 
 
 TrailSource = Literal["lookup", "eventbridge", "s3"]

@@ -38,7 +38,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
             "ELAVA_WORKER__WEB_PORT": str(worker.web_port), "ELAVA_WORKER__WEB_HOST": worker.web_host,
             "ELAVA_WORKER__ROCKSDB_WRITE_BUFFER_MIB": str(worker.rocksdb_write_buffer_mib),
             "ELAVA_WORKER__ROCKSDB_WRITE_BUFFERS": str(worker.rocksdb_write_buffers),
-            "ELAVA_WORKER__ROCKSDB_BLOCK_CACHE_MIB": str(worker.rocksdb_block_cache_mib),
+            "ELAVA_WORKER__ROCKSDB_MEMORY_MIB": str(worker.rocksdb_memory_mib),
             **policy_env(settings), **web_env(settings), **signing_env(settings), **waste_env(settings)}
 
 

@@ -27,9 +27,9 @@ from elava.topics import Topics
 from streams.batch_send import BatchedSends
 from streams.chunks import PartAssembler
 from streams.dlq import dead_letter
-from streams.faust_adapter import Transport, aiokafka_producer
+from streams.faust_adapter import Transport, aiokafka_producer, use_rocksdb_options
 from streams.faust_auth import broker_credentials
-from streams.faust_kv import ChangelogBatcher, FaustPartitionKV
+from streams.faust_kv import ChangelogBatcher, FaustPartitionKV, MvccTable
 from streams.inputs import parse_observation_message
 from streams.process import PartitionProcessor, Produced
 from streams.sinks import WorkerSinks
@@ -38,6 +38,7 @@ from streams.store.versioned import VersionStore
 from streams.waste_stage import waste_findings
 from streams.web import web_options, wire_query_api
 from streams.worker_layout import WorkerLayout
+from streams.worker_rocksdb import SharedMemoryRocksDB
 
 log = logging.getLogger("elava.worker")
 SOURCE = "elava/worker"
@@ -64,6 +65,7 @@ def create_app(settings: Settings) -> faust.App:
         producer_max_request_size=max(PRODUCER_BATCH_BYTES, kafka.max_message_bytes),
         broker_session_timeout=settings.worker.session_timeout.total_seconds(),
         broker_heartbeat_interval=max(1.0, settings.worker.session_timeout.total_seconds() / 10),
+        Table=MvccTable,  # restores what the changelog leaves out (streams/store/changelog.py)
     )
     app.transport = Transport(app.conf.broker_consumer, app)
     wire(app, settings)
@@ -98,7 +100,8 @@ def wire(app: faust.App, settings: Settings) -> None:
     # and CloudTrail events meet in one partition of the table.
     inputs = app.topic(topics.observations, topics.cloudtrail, partitions=partitions, **RAW)
     table = app.Table("mvcc", partitions=partitions, key_type=bytes, value_type=bytes,
-                      schema=faust.Schema(**RAW), options=rocksdb_options(settings))
+                      schema=faust.Schema(**RAW))
+    use_rocksdb_options(table, rocksdb_options(settings))
 
     wire_query_api(app, table)
     sends = BatchedSends(lambda: aiokafka_producer(app))
@@ -115,12 +118,11 @@ def wire(app: faust.App, settings: Settings) -> None:
                 await sends.flush()
 
 
-def rocksdb_options(settings: Settings) -> dict[str, int]:
-    """Bounds on each partition's RocksDB memory (Faust's RocksDBOptions names)."""
-    mib = 1024 * 1024
-    return {"write_buffer_size": settings.worker.rocksdb_write_buffer_mib * mib,
-            "max_write_buffer_number": settings.worker.rocksdb_write_buffers,
-            "block_cache_size": settings.worker.rocksdb_block_cache_mib * mib}
+def rocksdb_options(settings: Settings) -> SharedMemoryRocksDB:
+    """One RocksDB memory budget for every partition of the worker's table."""
+    worker = settings.worker
+    return SharedMemoryRocksDB(worker.rocksdb_memory_mib, worker.rocksdb_write_buffer_mib,
+                               worker.rocksdb_write_buffers)
 
 
 def parse_message(message: Any, cloudtrail_topic: str) -> Observation | ScanMarker | TrailEvent | Part:

@@ -2,7 +2,7 @@
 
 aiokafka's ``send`` costs a future, a partitioner call and an accumulator append per
 record, and Faust's wraps that in more; a new resource makes two or three output
-events and four changelog records. Collected while one input message is handled and
+events and two changelog records. Collected while one input message is handled and
 appended as whole batches, they cost a fraction of that (see docs/benchmarks.md).
 Delivery is awaited where Faust awaits it: it flushes the producer before committing
 the input, so nothing handed over here is lost by a commit.

@@ -12,6 +12,7 @@ faust-streaming and aiokafka to the versions those guards passed on.
 | ``Producer._producer`` (Faust's aiokafka driver) | the aiokafka producer Faust started: output and changelog records go to it in whole batches |
 | ``rocksdb.Store._db_for_partition``, ``rocksdb.Store._dbs`` | a table partition's RocksDB handle: reads and prefix scans within the partition, without Faust's per-key index |
 | ``rocksdb.Store.set_persisted_offset`` | where changelog recovery starts, for records the worker sent itself |
+| ``rocksdb.Store.rocksdb_options`` (what ``_open_for_partition`` opens each partition with) | one block cache and write buffer manager for all of a worker's partitions (streams/worker_rocksdb.py): Faust builds new ones per partition |
 """
 
 from __future__ import annotations
@@ -64,3 +65,9 @@ def open_partition_dbs(table: Any) -> list[Any]:
 def mark_persisted(table: Any, topic: str, partition: int, offset: int) -> None:
     """Changelog recovery of ``partition`` starts after ``offset`` (records sent around Faust)."""
     table.data.set_persisted_offset(TP(topic, partition), offset)
+
+
+def use_rocksdb_options(table: Any, options: Any) -> None:
+    """Open the table's partitions with ``options`` (a ``faust.stores.rocksdb.RocksDBOptions``);
+    before any partition is opened."""
+    table.data.rocksdb_options = options

@@ -7,9 +7,12 @@ Writes go to the partition's RocksDB at once and to the table's changelog topic 
 restores the store after a crash or on another worker) as one aiokafka batch per input
 message (streams/batch_send.py), not as one Faust ``table[key] = value`` per key. Faust's path costs a send
 with its futures, callbacks and a persisted-offset write per record, and a new version
-is about four records: it dominated the first scan of an account (measured, see
+was four records: it dominated the first scan of an account (measured, see
 docs/benchmarks.md). The guarantees are Faust's: the batch is in the producer before
 the agent acknowledges the input, and Faust flushes the producer before it commits.
+
+The changelog carries versions, not the heads and time index derived from them
+(streams/store/changelog.py): ``MvccTable`` rebuilds those as it restores a partition.
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+import faust
+
 from streams.batch_send import BatchedSends
 from streams.faust_adapter import mark_persisted, open_partition_dbs, partition_db
-from streams.store.kv import prefix_scan, range_scan
+from streams.store.changelog import Changelogged, restore
+from streams.store.kv import RdictKV, prefix_scan, range_scan
 
 log = logging.getLogger("elava.worker")
 
@@ -45,32 +51,31 @@ class ChangelogBatcher:
         mark_persisted(self.table, self.topic, partition, delivery.result().offset + count - 1)
 
 
-class FaustPartitionKV:
+class FaustPartitionKV(Changelogged):
+    """One partition of the table: its RocksDB, and its records for the changelog."""
+
     def __init__(self, table: Any, partition: int, changelog: ChangelogBatcher) -> None:
         self.partition = partition
-        self.changelog = changelog
-        self._db = partition_db(table, partition)
+        super().__init__(RdictKV(partition_db(table, partition)),
+                         lambda key, value: changelog.add(partition, key, value))
 
-    def get(self, key: bytes) -> bytes | None:
-        return self._db.get(key)
 
-    def put(self, key: bytes, value: bytes) -> None:
-        self._db.put(key, value)
-        self.changelog.add(self.partition, key, value)
+class MvccTable(faust.Table):
+    """The worker's table: restoring it from its changelog rebuilds what the changelog leaves
+    out (heads, the time index), record by record in the changelog's order."""
 
-    def put_many(self, items: list[tuple[bytes, bytes]]) -> None:
-        for key, value in items:
-            self.put(key, value)
-
-    def delete(self, key: bytes) -> None:
-        self._db.delete(key)
-        self.changelog.add(self.partition, key, None)  # a tombstone: compaction drops the key
-
-    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        return prefix_scan(self._db, prefix)
-
-    def scan_range(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]:
-        return range_scan(self._db, start, end)
+    def apply_changelog_batch(self, batch: Any) -> None:
+        stores: dict[int, RdictKV] = {}
+        last: dict[Any, int] = {}
+        for event in batch:
+            message = event.message
+            kv = stores.get(message.partition)
+            if kv is None:
+                kv = stores[message.partition] = RdictKV(partition_db(self, message.partition))
+            restore(kv, message.key, message.value)
+            last[message.tp] = max(message.offset, last.get(message.tp, -1))
+        for tp, offset in last.items():
+            mark_persisted(self, tp.topic, tp.partition, offset)
 
 
 class WorkerReadKV:

@@ -25,6 +25,11 @@ retention have run and finds no key outside ``KEYSPACES``.
 Retention (streams/store/retention.py) walks ``t`` (and through it ``h``, ``v``, ``m``),
 ``e`` and ``p``; the others are bounded by what they describe (one per shard, per walk,
 per store).
+
+``h`` and ``t`` are derived: each is a function of the ``v`` records (the head is the
+highest version, a time-index entry is its version's start). The worker's changelog
+carries no writes of them, only their deletions, and a store restored from the
+changelog rebuilds them from the versions (streams/store/changelog.py).
 """
 
 from __future__ import annotations
@@ -45,11 +50,12 @@ EVIDENCE_KEPT = EVIDENCE_LOOKBACK + EVIDENCE_SLACK
 class Keyspace:
     name: str
     expires: bool  # walked by retention; otherwise bounded by what it describes
+    derived: bool = False  # rebuilt from the versions on restore: the changelog carries no writes of it
 
 
 KEYSPACES: dict[bytes, Keyspace] = {
-    b"h": Keyspace("heads", expires=True), b"v": Keyspace("versions", expires=True),
-    b"t": Keyspace("time index", expires=True), b"m": Keyspace("shard membership", expires=True),
+    b"h": Keyspace("heads", expires=True, derived=True), b"v": Keyspace("versions", expires=True),
+    b"t": Keyspace("time index", expires=True, derived=True), b"m": Keyspace("shard membership", expires=True),
     b"e": Keyspace("evidence", expires=True), b"p": Keyspace("parts of chunked messages", expires=True),
     b"s": Keyspace("last scan per shard", expires=False), b"c": Keyspace("cursors", expires=False),
     b"l": Keyspace("shard layout", expires=False), SEP: Keyspace("store format", expires=False),
@@ -60,6 +66,13 @@ KEYSPACES: dict[bytes, Keyspace] = {
 
 def keyspace_of(key: bytes) -> Keyspace | None:
     return KEYSPACES.get(key[:1]) if key[1:2] == SEP or key[:1] == SEP else None
+
+
+DERIVED = frozenset(prefix + SEP for prefix, space in KEYSPACES.items() if space.derived)
+
+
+def is_derived(key: bytes) -> bool:
+    return key[:2] in DERIVED
 
 
 def _u32(number: int) -> bytes:

@@ -80,6 +80,29 @@ class MemoryKV:
             yield key, self._data[key]
 
 
+class RdictKV:
+    """A KV over a raw-mode rocksdict handle someone else opened and closes (a worker's table partition)."""
+
+    def __init__(self, db) -> None:
+        self._db = db
+        self.get, self.put, self.delete = db.get, db.put, db.delete
+
+    def put_many(self, items: list[tuple[bytes, bytes]]) -> None:
+        """All or nothing: a version and its head, time-index entry and membership together."""
+        import rocksdict
+
+        batch = rocksdict.WriteBatch(raw_mode=True)
+        for key, value in items:
+            batch.put(key, value)
+        self._db.write(batch)
+
+    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        return prefix_scan(self._db, prefix)
+
+    def scan_range(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]:
+        return range_scan(self._db, start, end)
+
+
 class RocksKV:
     """The embedded backend: one RocksDB directory through rocksdict (raw bytes).
 

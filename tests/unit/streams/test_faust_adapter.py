@@ -75,6 +75,21 @@ def test_a_table_partition_opens_its_rocksdb_handle_where_the_adapter_reads_it(a
           "to read every partition the worker holds (query API)")
 
 
+def test_a_table_opens_its_partitions_with_the_options_the_adapter_gives_it(app):
+    table = app.tables["mvcc"]
+    opened = []
+
+    class Recording(faust_rocksdb.RocksDBOptions):
+        def open(self, path, *, read_only=False):
+            opened.append(path.name)
+            return super().open(path, read_only=read_only)
+
+    faust_adapter.use_rocksdb_options(table, Recording())
+    faust_adapter.partition_db(table, 4)
+    guard(opened == ["mvcc-4.db"], "faust rocksdb.Store.rocksdb_options",
+          "to open every partition with one shared block cache and write buffer manager")
+
+
 def test_the_persisted_changelog_offset_is_where_recovery_reads_it(app):
     table = app.tables["mvcc"]
     topic = table.changelog_topic.get_topic_name()

@@ -1,0 +1,156 @@
+"""What the changelog carries per change, and that a store restored from it is the same store."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+from elava.events import Actor, TouchedResource, TrailEvent
+from streams.layout import align_layout
+from streams.observe import Observer
+from streams.process import PartitionProcessor
+from streams.store import changelog
+from streams.store.changelog import Changelogged, restore_all
+from streams.store.keyspaces import keyspace_of
+from streams.store.kv import MemoryKV
+from streams.store.retention import enforce_retention
+from streams.store.versioned import VersionStore
+from tests.unit.streams.fixtures import ACCOUNT, BUCKETS, REGION, T0, marker, page, sg, shard
+
+Record = tuple[bytes, bytes | None]
+DAY = timedelta(days=1)
+SSH_WORLD = {"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "0.0.0.0/0"}
+
+
+def recorded() -> tuple[MemoryKV, list[Record], VersionStore]:
+    """A store whose writes go through the worker's changelog path, and the records it made."""
+    kv, records = MemoryKV(), []
+    return kv, records, VersionStore(Changelogged(kv, lambda key, value: records.append((key, value))))
+
+
+def by_keyspace(records: list[Record]) -> Counter:
+    return Counter(keyspace_of(key).name for key, _ in records)
+
+
+def one_shard(count: int, prefix: str) -> list:
+    first = sg(f"{prefix}-0")
+    members = (sg(f"{prefix}-{n}") for n in range(count * BUCKETS * 4))
+    return [r for r in members if shard(r) == shard(first)][:count]
+
+
+def test_a_created_resource_is_at_most_two_changelog_records():
+    _, records, store = recorded()
+    groups = one_shard(40, "sg")
+    assert len(groups) == 40
+    PartitionProcessor(store).process(page(groups, T0))
+    assert by_keyspace(records) == {"versions": 40, "shard membership": 40}
+    assert len(records) / len(groups) <= 2
+
+
+def test_a_modified_resource_is_one_changelog_record():
+    _, records, store = recorded()
+    groups = one_shard(10, "sg")
+    processor = PartitionProcessor(store)
+    processor.process(page(groups, T0, scan="s1"))
+    records.clear()
+    processor.process(page([sg(g.id, {"owner": "bob"}) for g in groups], T0 + timedelta(hours=1), scan="s2"))
+    assert by_keyspace(records) == {"versions": 10}
+
+
+def test_the_local_store_still_holds_heads_and_the_time_index():
+    kv, _, store = recorded()
+    PartitionProcessor(store).process(page([sg("sg-1")], T0))
+    assert by_keyspace([(key, None) for key in kv._data]) == {
+        "versions": 1, "heads": 1, "time index": 1, "shard membership": 1}
+
+
+def trail(group: str, at, event_id: str) -> TrailEvent:
+    return TrailEvent(trail_event_id=event_id, event_name="AuthorizeSecurityGroupIngress",
+                      event_source="ec2.amazonaws.com", event_time=at, account=ACCOUNT, region=REGION,
+                      actor=Actor(type="IAMUser", name="alice", kind="human"),
+                      resource=TouchedResource(uid=sg(group).uid, type="ec2.security-group", id=group))
+
+
+def changes(store: VersionStore, now=T0) -> None:
+    """Creations, changes, a late CloudTrail event that rewrites the attribution of a version
+    that is no longer the head, a redelivered page, a deletion by a marker."""
+    processor = PartitionProcessor(store)
+    a, b, c = one_shard(3, "sg")
+    first = page([a, b, c], now, scan="s1")
+    processor.process(first)
+    processor.process(marker(shard(a), [a, b, c], now, scan="s1"))
+    processor.process(page([sg(a.id, ingress=[SSH_WORLD]), b, c], now + timedelta(hours=1), scan="s2"))
+    processor.process(page([sg(a.id, {"owner": "bob"}, [SSH_WORLD])], now + timedelta(hours=2), scan="s3"))
+    (late,) = processor.process(trail(a.id, now + timedelta(minutes=40), "e1")).attributed
+    assert (late.change.new_version, late.actor.name) == (2, "alice")  # version 2 of a rewritten
+    processor.process(first)  # a redelivery: written again as it was
+    processor.process(marker(shard(a), [a, b], now + timedelta(hours=3), scan="s4"))  # c deleted
+
+
+def expiries(store: VersionStore, now=T0) -> None:
+    """A layout change that moves memberships, retention, and a resource created since."""
+    align_layout(store, BUCKETS)
+    align_layout(store, BUCKETS * 2)
+    enforce_retention(store, timedelta(days=30), now + 31 * DAY)  # c goes; a's and b's old versions go
+    PartitionProcessor(store).process(page([sg("sg-late")], now + 31 * DAY, scan="s5"))
+
+
+def compacted(records: list[Record]) -> list[Record]:
+    """What Kafka's compaction may leave: the last record of each key, in the log's order,
+    tombstones dropped once older than ``delete.retention.ms``."""
+    last = {key: offset for offset, (key, _) in enumerate(records)}
+    return [(key, value) for offset, (key, value) in enumerate(records) if last[key] == offset and value is not None]
+
+
+def restored_from(records: list[Record]) -> dict[bytes, bytes]:
+    kv = MemoryKV()
+    restore_all(kv, records)
+    return kv._data
+
+
+def test_restoring_the_changelog_gives_the_same_store():
+    kv, records, store = recorded()
+    changes(store)
+    assert {b"v", b"h", b"t", b"m", b"e", b"s"} <= {key[:1] for key in kv._data}
+    assert restored_from(records) == kv._data
+    expiries(store)
+    assert restored_from(records) == kv._data
+
+
+def test_restoring_a_compacted_changelog_gives_the_same_store():
+    kv, records, store = recorded()
+    changes(store)
+    assert restored_from(compacted(records)) == kv._data
+    expiries(store)
+    assert restored_from(compacted(records)) == kv._data
+
+
+def test_a_changelog_written_by_an_older_worker_restores_to_the_same_store(monkeypatch):
+    """Older workers also wrote heads and time-index entries: the deletions carried now make
+    compaction forget those, so nothing stale comes back."""
+    kv, records, store = recorded()
+    monkeypatch.setattr(changelog, "is_derived", lambda key: False)  # as older workers wrote
+    observer = Observer(store)
+    groups = one_shard(3, "sg")
+    observer.observe(page(groups, T0, scan="s1"))
+    observer.observe(page([sg(groups[0].id, {"owner": "bob"})], T0 + timedelta(hours=1), scan="s2"))
+    monkeypatch.undo()
+    observer.observe(page([sg(groups[0].id, {"owner": "eve"})], T0 + timedelta(hours=2), scan="s3"))
+    observer.close_scan(marker(shard(groups[0]), groups[1:], T0 + timedelta(hours=3), scan="s4"))
+    enforce_retention(store, timedelta(days=30), T0 + 31 * DAY)
+    assert store.head(groups[0].uid) is None  # gone entirely
+    restored = MemoryKV()
+    restore_all(restored, compacted(records))
+    assert restored._data == kv._data
+
+
+def test_a_version_record_restores_its_head_only_if_it_is_the_highest():
+    kv, records, store = recorded()
+    observer = Observer(store)
+    observer.observe(page([sg("sg-1")], T0, scan="s1"))
+    observer.observe(page([sg("sg-1", {"owner": "bob"})], T0 + timedelta(hours=1), scan="s2"))
+    v1 = next(record for record in records if record[0].endswith(b"\x00\x00\x00\x00\x01"))
+    restored = MemoryKV()
+    restore_all(restored, [*records, v1])  # version 1 written again after version 2 (a rewrite)
+    assert VersionStore(restored).head(sg("sg-1").uid).version == 2
+    assert restored._data == kv._data
