@@ -8,8 +8,9 @@ time index are functions of the version records (streams/store/keyspaces.py, "de
 the changelog carries the versions and the membership, and ``restore`` rebuilds the
 rest as it applies each record. A created resource is two records, a modified one one.
 
-Deletions are all carried, derived keys' too: they are small and rare (retention), and
-they make a compacted changelog forget derived keys that older workers still wrote.
+Deletions are all carried, derived keys' too: they are small and rare (retention drops
+a resource's versions, their time-index entries and then its head), and they make a
+compacted changelog forget derived keys that older workers still wrote.
 
 Restoring is exact whatever compaction kept: a head is the latest record of the highest
 version present, a time-index entry exists while its version does, and neither
@@ -18,9 +19,9 @@ depends on which of the records before them compaction dropped.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 
-from streams.store.keyspaces import SEP, head_key, is_derived, time_key, versions_prefix
+from streams.store.keyspaces import SEP, head_key, is_derived, time_key
 from streams.store.kv import KV
 from streams.store.versioned import RecordLead
 
@@ -69,35 +70,16 @@ def restore(kv: KV, key: bytes, value: bytes | None) -> None:
 
 
 def _restore_version(kv: KV, key: bytes, value: bytes | None) -> None:
-    uid, number = key[2:-5].decode(), int.from_bytes(key[-4:], "big")
-    before = kv.get(key)
-    if before is not None:  # a record written again (attribution): its start never moves, but be exact
-        kv.delete(time_key(RecordLead.from_bytes(uid, before).valid_from, uid, number))
-    head = kv.get(head_key(uid))
-    head_number = RecordLead.from_bytes(uid, head).version if head is not None else None
-    if value is None:
+    if value is None:  # retention: the version's time-index entry and head go by their own deletions
         kv.delete(key)
-        if head_number == number:
-            _promote_latest(kv, uid)
         return
-    lead = RecordLead.from_bytes(uid, value)
+    uid, number = key[2:-5].decode(), int.from_bytes(key[-4:], "big")
+    lead, before = RecordLead.from_bytes(uid, value), kv.get(key)
+    started = RecordLead.from_bytes(uid, before).valid_from if before is not None else None
+    if started is not None and started != lead.valid_from:  # never so today (a rewrite keeps it): be exact
+        kv.delete(time_key(started, uid, number))
     records = [(key, value), (time_key(lead.valid_from, uid, number), b"")]
-    if head_number is None or head_number <= number:
+    head = kv.get(head_key(uid))
+    if head is None or RecordLead.from_bytes(uid, head).version <= number:
         records.append((head_key(uid), value))
     kv.put_many(records)
-
-
-def _promote_latest(kv: KV, uid: str) -> None:
-    """The head's version went: the highest version left is the head, if any is."""
-    latest = _last(kv.scan(versions_prefix(uid)))
-    if latest is None:
-        kv.delete(head_key(uid))
-    else:
-        kv.put(head_key(uid), latest[1])
-
-
-def _last(items: Iterator[tuple[bytes, bytes]]) -> tuple[bytes, bytes] | None:
-    last = None
-    for last in items:  # noqa: B007 (the loop keeps the last)
-        pass
-    return last

@@ -54,7 +54,7 @@ from elava.settings import Settings, load_settings
 from elava.topics import Topics
 from tests.bench.passthrough import passthrough
 from tests.bench.pipeline_data import Message, Round, build_rounds
-from tests.bench.pipeline_worker import measure_worker
+from tests.bench.pipeline_worker import changelog_by_keyspace, measure_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy" / "kafka" / "kafka.sh"
@@ -220,6 +220,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--probe", action="store_true",
                         help="run the worker through tests/bench/worker_probe.py (timers around the agent)")
     parser.add_argument("--keep", type=Path, help="keep the worker's data dir and log under this directory")
+    parser.add_argument("--changelog-keyspaces", action="store_true",
+                        help="read the table's changelog back and count its records by keyspace "
+                             "(worker.outputs.changelog_by_keyspace)")
     return parser.parse_args(argv)
 
 
@@ -245,6 +248,8 @@ async def run(args: argparse.Namespace, bootstrap: str, work_dir: Path) -> dict:
                                       timeline=args.timeline, probe=args.probe)
     finally:
         await publisher.stop()
+    if args.changelog_keyspaces:
+        worker["outputs"]["changelog_by_keyspace"] = await changelog_by_keyspace(settings)
     modes = [m for m in args.raw.split(",") if m]
     raw = await raw_ceiling(settings, publisher.ends, modes) if modes else {}
     result = {"machine": machine(), "scenario": scenario, "produce": publisher.summary(), "worker": worker,

@@ -348,3 +348,22 @@ async def read_outputs(settings: Settings, rounds: list[Round]) -> dict:
             "policy_decisions": others["decisions"], "actions": others["actions"],
             "changelog_records": others["changelog"],
             "changelog_records_per_change": round(others["changelog"] / max(1, total), 2), "_first_ts": first}
+
+
+async def changelog_by_keyspace(settings: Settings) -> dict[str, int]:
+    """How many records of the table's changelog fall in each keyspace of the store (a full read)."""
+    from streams.store.keyspaces import keyspace_of
+
+    kafka, counts = settings.kafka, {}
+    changelog = f"{settings.worker.app_id}-mvcc-changelog"
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False,
+                                fetch_max_bytes=16 * 2**20, max_partition_fetch_bytes=8 * 2**20)
+    await consumer.start()
+    try:
+        async for _, record in _read_all(consumer, [TopicPartition(changelog, p) for p in range(kafka.partitions)]):
+            space = keyspace_of(record.key or b"")
+            name = space.name if space else "other"
+            counts[name] = counts.get(name, 0) + 1
+    finally:
+        await consumer.stop()
+    return counts

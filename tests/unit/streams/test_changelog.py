@@ -14,7 +14,7 @@ from streams.store.changelog import Changelogged, restore_all
 from streams.store.keyspaces import keyspace_of
 from streams.store.kv import MemoryKV
 from streams.store.retention import enforce_retention
-from streams.store.versioned import VersionStore
+from streams.store.versioned import VersionStore, to_micros
 from tests.unit.streams.fixtures import ACCOUNT, BUCKETS, REGION, T0, marker, page, sg, shard
 
 Record = tuple[bytes, bytes | None]
@@ -154,3 +154,24 @@ def test_a_version_record_restores_its_head_only_if_it_is_the_highest():
     restore_all(restored, [*records, v1])  # version 1 written again after version 2 (a rewrite)
     assert VersionStore(restored).head(sg("sg-1").uid).version == 2
     assert restored._data == kv._data
+
+
+def test_the_time_index_follows_the_latest_record_of_a_version():
+    _, records, store = recorded()
+    Observer(store).observe(page([sg("sg-1")], T0))
+    (key, value), = [record for record in records if record[0].startswith(b"v")]
+    moved = value.replace(str(to_micros(T0)).encode(), str(to_micros(T0 + DAY)).encode())
+    restored = MemoryKV()
+    restore_all(restored, [(key, value), (key, moved)])
+    assert [entry.valid_from for entry in VersionStore(restored).changed_between(0, to_micros(T0 + 2 * DAY))] == [
+        to_micros(T0 + DAY)]
+
+
+def test_writes_of_derived_keys_stay_local_and_every_deletion_travels():
+    kv, records = MemoryKV(), []
+    logged = Changelogged(kv, lambda key, value: records.append((key, value)))
+    logged.put(b"h\x00uid", b"head")
+    logged.put_many([(b"t\x00" + bytes(8) + b"\x00uid\x00" + bytes(4), b""), (b"s\x00shard", b"{}")])
+    logged.delete(b"h\x00uid")
+    assert records == [(b"s\x00shard", b"{}"), (b"h\x00uid", None)]
+    assert set(kv._data) == {b"t\x00" + bytes(8) + b"\x00uid\x00" + bytes(4), b"s\x00shard"}
