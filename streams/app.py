@@ -45,6 +45,10 @@ SOURCE = "elava/worker"
 # aiokafka keeps one batch per partition and one request in flight: with Faust's 16 KiB
 # default a full batch makes every send wait for the broker's round trip.
 PRODUCER_BATCH_BYTES = 1024 * 1024
+# Input messages read ahead of the agent. A message is a page (up to kafka.max_message_bytes,
+# ~440 KB in the benchmark) and Faust reads ahead 4,096 by default: a first scan then held
+# most of a round in memory, so the worker's memory grew with the estate (measured).
+INPUT_BUFFER_MESSAGES = 32
 RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
 
 
@@ -98,7 +102,9 @@ def wire(app: faust.App, settings: Settings) -> None:
     partitions = settings.kafka.partitions
     # Observations and trail events share shard keys, so a resource's pages, markers
     # and CloudTrail events meet in one partition of the table.
-    inputs = app.topic(topics.observations, topics.cloudtrail, partitions=partitions, **RAW)
+    # Built as app.topic builds it, which drops ``maxsize`` (faust-streaming 0.15.3).
+    inputs = app.conf.Topic(app, topics=[topics.observations, topics.cloudtrail], partitions=partitions,
+                            maxsize=INPUT_BUFFER_MESSAGES, **RAW)
     table = app.Table("mvcc", partitions=partitions, key_type=bytes, value_type=bytes,
                       schema=faust.Schema(**RAW))
     use_rocksdb_options(table, rocksdb_options(settings))

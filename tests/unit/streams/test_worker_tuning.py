@@ -4,7 +4,7 @@ set through private names, is guarded in test_faust_adapter.py)."""
 from __future__ import annotations
 
 from elava.settings import load_settings
-from streams.app import PRODUCER_BATCH_BYTES, create_app
+from streams.app import INPUT_BUFFER_MESSAGES, PRODUCER_BATCH_BYTES, create_app
 from streams.faust_adapter import partition_db
 
 
@@ -26,3 +26,9 @@ def test_every_partition_store_shares_one_memory_budget(tmp_path):
         partition_db(table, partition).put(b"k", b"v" * 1024 * 1024)  # its memtable: charged to the one cache
         charged.append(options.cache.get_usage())
     assert 1024 * 1024 < charged[0] < charged[1] - 1024 * 1024
+
+
+def test_the_agent_reads_few_pages_ahead(tmp_path):
+    app = create_app(load_settings(None, worker__web_port=0, worker__data_dir=str(tmp_path)))
+    stream_channel = app.agents["observe"].channel.clone(is_iterator=True)  # as the agent iterates it
+    assert stream_channel.queue.maxsize == INPUT_BUFFER_MESSAGES < 4096  # Faust's default: a whole scan
