@@ -84,14 +84,14 @@ class RdictKV:
     """A KV over a raw-mode rocksdict handle someone else opened and closes (a worker's table partition)."""
 
     def __init__(self, db) -> None:
-        self._db = db
+        import rocksdict  # imported here so the core stays importable without it
+
+        self._db, self._write_batch = db, rocksdict.WriteBatch
         self.get, self.put, self.delete = db.get, db.put, db.delete
 
     def put_many(self, items: list[tuple[bytes, bytes]]) -> None:
         """All or nothing: a version and its head, time-index entry and membership together."""
-        import rocksdict
-
-        batch = rocksdict.WriteBatch(raw_mode=True)
+        batch = self._write_batch(raw_mode=True)
         for key, value in items:
             batch.put(key, value)
         self._db.write(batch)
