@@ -16,7 +16,7 @@ from typing import Any
 from elava.catalogue.arns import ArnMatch
 from elava.catalogue.registry import register
 from elava.catalogue.trail import Custom, TrailCall, family
-from elava.catalogue.types import Batch, DetailCall, ResourceType
+from elava.catalogue.types import Batch, DetailCall, Lifecycle, ResourceType
 from elava.events import TouchedResource
 
 IAM, KMS, ECR, ROUTE53 = "iam.amazonaws.com", "kms.amazonaws.com", "ecr.amazonaws.com", "route53.amazonaws.com"
@@ -139,6 +139,7 @@ def keys_named(call: TrailCall, type_name: str) -> list[TouchedResource]:
 KMS_KEY = register(
     ResourceType(
         name="kms.key",
+        lifecycle=Lifecycle("state", settling=("Creating", "Updating")),
         service="kms",
         list_operation="list_keys",
         list_params={"Limit": 1000},

@@ -12,7 +12,7 @@ from typing import Any
 
 from elava.catalogue.registry import register
 from elava.catalogue.trail import family, ids
-from elava.catalogue.types import DetailCall, Lookup, ResourceType
+from elava.catalogue.types import DetailCall, Lifecycle, Lookup, ResourceType
 
 EC2 = "ec2.amazonaws.com"
 
@@ -34,6 +34,7 @@ def normalise_volume(attributes: dict[str, Any], raw: dict[str, Any]) -> dict[st
 EC2_VOLUME = register(
     ResourceType(
         name="ec2.volume",
+        lifecycle=Lifecycle("state", settling=("creating", "deleting")),
         service="ec2",
         list_operation="describe_volumes",
         list_params={"MaxResults": 500},
@@ -80,6 +81,7 @@ def normalise_snapshot(attributes: dict[str, Any], raw: dict[str, Any]) -> dict[
 EC2_SNAPSHOT = register(
     ResourceType(
         name="ec2.snapshot",
+        lifecycle=Lifecycle("state", settling=("pending",)),
         service="ec2",
         list_operation="describe_snapshots",
         list_params={"OwnerIds": ["self"], "MaxResults": 1000},
@@ -120,6 +122,7 @@ EC2_SNAPSHOT = register(
 EC2_IMAGE = register(
     ResourceType(
         name="ec2.image",
+        lifecycle=Lifecycle("state", settling=("pending",)),
         service="ec2",
         list_operation="describe_images",
         list_params={"Owners": ["self"], "MaxResults": 1000},

@@ -111,11 +111,32 @@ def test_creation_and_deletion_names():
 
 
 def test_without_cloudtrail_tags_give_a_lower_confidence_guess():
-    stack = attribute(change(tags={"aws:cloudformation:stack-name": "web"}), [], WINDOW)
+    stack = attribute(change("created", (), tags={"aws:cloudformation:stack-name": "web"}), [], WINDOW)
     assert (stack.method, stack.actor.via, stack.confidence) == ("heuristic", "cloudformation", 0.5)
     assert stack.evidence == ["tag:aws:cloudformation:stack-name=web"]
-    terraform = attribute(change(tags={"ManagedBy": "Terraform"}), [], WINDOW)
+    terraform = attribute(change("created", (), tags={"ManagedBy": "Terraform"}), [], WINDOW)
     assert (terraform.actor.via, terraform.actor.kind, terraform.confidence) == ("terraform", "automation", 0.4)
     creator = attribute(change(tags={"created-by": "carol@example.com"}), [], WINDOW)
     assert (creator.actor.name, creator.confidence) == ("carol@example.com", 0.35)
     assert attribute(change(), [], WINDOW).confidence == 0.0
+
+
+@pytest.mark.parametrize("tags", [
+    {"ManagedBy": "terraform"}, {"managed-by": "Pulumi"}, {"pulumi:project": "web"}, {"terraform": "true"},
+    {"aws:cloudformation:stack-name": "web"},
+])
+@pytest.mark.parametrize("kind", ["modified", "deleted"])
+def test_iac_tags_never_make_the_iac_tool_the_actor_of_a_change_without_a_trail_record(tags, kind):
+    """An IaC tag says who owns the resource; a hand-made change to it must not be pinned on the tool."""
+    found = attribute(change(kind, (RULE,) if kind == "modified" else (), tags=tags), [], WINDOW)
+    assert (found.method, found.actor.name, found.confidence) == ("none", None, 0.0)
+
+
+def test_a_trail_record_still_names_the_real_actor_of_a_change_to_an_iac_resource():
+    found = attribute(change(tags={"ManagedBy": "terraform"}), [trail("AuthorizeSecurityGroupIngress")], WINDOW)
+    assert (found.method, found.actor.name) == ("cloudtrail", "alice")
+
+
+def test_other_tags_still_guess_a_change_to_an_iac_resource():
+    found = attribute(change(tags={"ManagedBy": "terraform", "aws:autoscaling:groupName": "web"}), [], WINDOW)
+    assert (found.method, found.actor.via) == ("heuristic", "autoscaling")
