@@ -246,6 +246,14 @@ class AttributedChange(Event):
         return [self.change.event_id, self.evidence, round(self.confidence, 3)]
 
 
+class IgnoredChange(BaseModel):
+    """A field change drift left out, and the rule that left it out (docs/analyzers.md)."""
+
+    model_config = ConfigDict(frozen=True)
+    path: str
+    rule: str
+
+
 class DriftEvent(Event):
     ce_type: ClassVar[str] = "elava.drift"
     change_id: str
@@ -259,11 +267,54 @@ class DriftEvent(Event):
     detected_at: datetime
     actor: Actor | None = None
     confidence: float | None = None
+    # Added in place (optional, additive): the version drifted to, the severity rules that
+    # fired, and the out-of-band verdict — an IaC tool owns it (``owner``, from its tags)
+    # and the change was not shown to be that tool's. ``ignored``: what drift left out.
+    version: int | None = None
+    rules: list[str] = Field(default_factory=list)
+    out_of_band: bool = False
+    owner: str | None = None
+    ignored: list[IgnoredChange] = Field(default_factory=list)
 
     def id_material(self) -> Any:
         # An attribution arriving later re-reports the drift: a new id, the same change_id.
         who = (self.actor.arn or self.actor.name) if self.actor else None
         return [self.change_id, self.severity, who, self.confidence]
+
+
+class PatternEvidence(BaseModel):
+    """One stored version behind a pattern: which, when, what and who (as attribution said)."""
+
+    model_config = ConfigDict(frozen=True)
+    uid: str
+    version: int
+    kind: str
+    at: datetime
+    actor: str | None = None
+    detail: str | None = None
+
+
+PatternName = Literal["recreated", "short-lived", "flapping", "schedule", "burst"]
+
+
+class PatternEvent(Event):
+    """A lifecycle pattern of one resource (or one actor), raised once, with its evidence."""
+
+    ce_type: ClassVar[str] = "elava.pattern"
+    pattern: PatternName
+    uid: str
+    type: str
+    account: str
+    region: str
+    name: str | None = None
+    subject: str | None = None  # what the pattern is about: the field that flaps, "start 08h" of a schedule, the actor
+    summary: str
+    evidence: list[PatternEvidence]
+    detected_at: datetime
+
+    def id_material(self) -> Any:
+        # The versions behind it make it what it is: a replay finds the same ones.
+        return [self.pattern, self.uid, self.subject, [(e.uid, e.version) for e in self.evidence]]
 
 
 class WasteFinding(Event):
@@ -381,7 +432,7 @@ class ActionResult(Event):
 VALUE_TOPIC = {
     "elava.observation": "observations", "elava.scan-marker": "scan-markers", "elava.scan-request": "scan-requests",
     "elava.cloudtrail": "cloudtrail", "elava.change": "changes", "elava.attributed-change": "attributed-changes",
-    "elava.drift": "drift", "elava.waste": "waste", "elava.policy-decision": "policy-decisions",
+    "elava.drift": "drift", "elava.pattern": "patterns", "elava.waste": "waste", "elava.policy-decision": "policy-decisions",
     "elava.action": "actions", "elava.action-result": "action-results",
 }
 

@@ -13,7 +13,10 @@ from elava.events import (
     ChangeEvent,
     DriftEvent,
     FieldChange,
+    IgnoredChange,
     Observation,
+    PatternEvent,
+    PatternEvidence,
     PolicyDecision,
     Resource,
     ScanMarker,
@@ -76,7 +79,19 @@ def drift() -> DriftEvent:
     c = change()
     return DriftEvent(change_id=c.event_id, uid=SG_UID, type=c.type, account=ACCOUNT, region=REGION,
                       severity="critical", summary="ingress rule added: tcp port 22 from 0.0.0.0/0", diff=c.diff,
-                      detected_at=AT, actor=ALICE, confidence=0.9)
+                      detected_at=AT, actor=ALICE, confidence=0.9, version=2,
+                      rules=["world-open-admin-port"],
+                      ignored=[IgnoredChange(path="tags.aws:cloudformation:logical-id", rule="aws-tag")])
+
+
+def pattern() -> PatternEvent:
+    uid = f"arn:aws:s3:::{ACCOUNT}-build-cache"
+    versions = [PatternEvidence(uid=uid, version=3, kind="deleted", at=AT - timedelta(minutes=20), detail="deleted"),
+                PatternEvidence(uid=uid, version=4, kind="created", at=AT, actor="ci-deployer",
+                                detail="created again")]
+    return PatternEvent(pattern="recreated", uid=uid, type="s3.bucket", account=ACCOUNT, region="global",
+                        name=f"{ACCOUNT}-build-cache", summary=f"s3.bucket {ACCOUNT}-build-cache deleted and created "
+                        "again under the same name 20m later", evidence=versions, detected_at=AT)
 
 
 def waste() -> WasteFinding:

@@ -23,6 +23,7 @@ from elava.events import (
     DriftEvent,
     Event,
     Observation,
+    PatternEvent,
     ScanMarker,
     TrailEvent,
     cloudevent_headers,
@@ -112,7 +113,7 @@ def wire(app: faust.App, settings: Settings) -> None:
     # and CloudTrail events meet in one partition of the table.
     inputs = app.topic(topics.observations, topics.cloudtrail, partitions=partitions, **RAW)
     outputs = {name: app.topic(getattr(topics, name), partitions=partitions, **RAW)
-               for name in ("changes", "attributed_changes", "drift", "ocsf")}
+               for name in ("changes", "attributed_changes", "drift", "patterns", "ocsf")}
     outputs["cloudtrail_topic"] = topics.cloudtrail
     table = app.Table("mvcc", partitions=partitions, key_type=bytes, value_type=bytes,
                       schema=faust.Schema(**RAW), options=rocksdb_options(settings))
@@ -126,6 +127,7 @@ def wire(app: faust.App, settings: Settings) -> None:
     # Dead letters ride with the outputs: headers exactly as given, delivered before the commit.
     outputs["dead_letter"] = lambda key, value, headers: sends.add_keyed(topics.dlq, key, value, headers)
     outputs["layout"] = WorkerLayout(settings.kafka, sends, SOURCE)
+    outputs["analyzer"] = settings.analyzer  # drift ignore rules, IaC tags, pattern thresholds
 
     @app.agent(inputs, name="observe")
     async def observe(stream: faust.StreamT) -> None:
@@ -168,7 +170,7 @@ async def handle_message(message: Any, table: Any, outputs: dict[str, Any], chan
         if refusal is not None:
             await dead_letter(outputs["dead_letter"], message, refusal, by=SOURCE)
             return
-        produced = PartitionProcessor(store).process(parsed)
+        produced = PartitionProcessor(store, outputs["analyzer"]).process(parsed)
     except Exception as exc:  # a poison message must not stop the worker
         log.exception("processing failed; sending to the DLQ")
         reason = f"processing error: {type(exc).__name__}: {exc}"
@@ -179,7 +181,8 @@ async def handle_message(message: Any, table: Any, outputs: dict[str, Any], chan
     await send_ocsf(outputs, [parsed, *produced])
 
 
-OUTPUT_OF = {ChangeEvent: "changes", AttributedChange: "attributed_changes", DriftEvent: "drift"}
+OUTPUT_OF = {ChangeEvent: "changes", AttributedChange: "attributed_changes", DriftEvent: "drift",
+             PatternEvent: "patterns"}
 
 
 def _key_of(event: Event) -> str:

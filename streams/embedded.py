@@ -18,10 +18,12 @@ from elava.events import (
     DriftEvent,
     Event,
     Observation,
+    PatternEvent,
     PolicyDecision,
     ScanMarker,
     TrailEvent,
 )
+from elava.settings import AnalyzerSettings
 from streams.process import PartitionProcessor
 from streams.store.versioned import VersionStore
 
@@ -38,6 +40,7 @@ class Outputs:
     changes: list[ChangeEvent] = field(default_factory=list)
     attributed: list[AttributedChange] = field(default_factory=list)
     drift: list[DriftEvent] = field(default_factory=list)
+    patterns: list[PatternEvent] = field(default_factory=list)
     markers: list[ScanMarker] = field(default_factory=list)
     decisions: list[PolicyDecision] = field(default_factory=list)
     actions: list[ActionRequest] = field(default_factory=list)
@@ -50,19 +53,23 @@ class Outputs:
                 self.attributed.append(event)
             elif isinstance(event, DriftEvent):
                 self.drift.append(event)
+            elif isinstance(event, PatternEvent):
+                self.patterns.append(event)
             elif isinstance(event, PolicyDecision):
                 self.decisions.append(event)
             elif isinstance(event, ActionRequest):
                 self.actions.append(event)
 
     def clear(self) -> None:
-        for items in (self.changes, self.attributed, self.drift, self.markers, self.decisions, self.actions):
+        for items in (self.changes, self.attributed, self.drift, self.patterns, self.markers, self.decisions,
+                      self.actions):
             items.clear()
 
 
 class EmbeddedPipeline:
-    def __init__(self, store: VersionStore, policies: Policies | None = None) -> None:
-        self.processor = PartitionProcessor(store)
+    def __init__(self, store: VersionStore, policies: Policies | None = None,
+                 analyzer: AnalyzerSettings | None = None) -> None:
+        self.processor = PartitionProcessor(store, analyzer)
         self.policies = policies
         self.observer = self.processor.observer
         self.outputs = Outputs()

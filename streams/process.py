@@ -2,7 +2,7 @@
 
 Observations and scan markers become versions and change events; every change is
 attributed (CloudTrail evidence or tags) and, if it is drift, reported as drift
-with its actor. A CloudTrail event is kept as evidence and may re-attribute a
+with its actor; the lifecycle patterns it completes are reported too (streams/analyzers). A CloudTrail event is kept as evidence and may re-attribute a
 version it explains better, which publishes the attribution and drift again.
 Policies are not evaluated here: they read the attributed changes after they are
 published (the policy stage on Kafka, the embedded driver after each page), so a
@@ -11,17 +11,19 @@ policy that fails or hangs can neither hold nor lose a change.
 
 from __future__ import annotations
 
-from elava.events import AttributedChange, ChangeEvent, Event, Observation, ScanMarker, TrailEvent
-from streams.analyzers.drift import drift_for
+from elava.events import ChangeEvent, Event, Observation, ScanMarker, TrailEvent
+from elava.settings import AnalyzerSettings
+from streams.analyzers.runner import Analyzers
 from streams.attribution.join import Attributor
 from streams.observe import Observer
 from streams.store.versioned import VersionStore
 
 
 class PartitionProcessor:
-    def __init__(self, store: VersionStore) -> None:
+    def __init__(self, store: VersionStore, analyzer: AnalyzerSettings | None = None) -> None:
         self.attributor = Attributor(store)
         self.observer = Observer(store, annotate=self.attributor.annotate)
+        self.analyzers = Analyzers(store, analyzer)
 
     def process(self, event: Observation | ScanMarker | TrailEvent) -> list[Event]:
         if isinstance(event, Observation):
@@ -29,7 +31,8 @@ class PartitionProcessor:
         elif isinstance(event, ScanMarker):
             outputs = self._outputs(self.observer.close_scan(event))
         else:
-            outputs = [out for update in self.attributor.on_trail(event) for out in _attributed_outputs(update)]
+            outputs = [out for update in self.attributor.on_trail(event)
+                       for out in [update, *self.analyzers.drift_again(update)]]
         return outputs
 
     def _outputs(self, changes: list[ChangeEvent]) -> list[Event]:
@@ -37,14 +40,7 @@ class PartitionProcessor:
         for change in changes:
             outputs.append(change)
             attributed = self.attributor.attributed(change)
-            if attributed is not None:
-                outputs.extend(_attributed_outputs(attributed))
-            else:
-                drift = drift_for(change)
-                outputs.extend([drift] if drift is not None else [])
+            outputs.extend([attributed] if attributed is not None else [])
+            outputs.extend(self.analyzers.drift(change, attributed if self.analyzers.settings.drift.attribution else None))
+            outputs.extend(self.analyzers.patterns(change))
         return outputs
-
-
-def _attributed_outputs(attributed: AttributedChange) -> list[Event]:
-    drift = drift_for(attributed.change, attributed)
-    return [attributed] + ([drift] if drift is not None else [])

@@ -12,6 +12,8 @@ Keys (``\\x00`` never occurs in a uid or shard key):
 - ``l\\x00shard_buckets``            the shard layout membership was built with (streams/layout.py)
 - ``p\\x00<shard>\\x00<scan>\\x00<whole id>\\x00<index:4B>``   parts of a chunked message
   until its last part arrives (streams/chunks.py)
+- ``f\\x00<uid>\\x00<version:4B>\\x00<finding>``   drift and patterns found on a version
+  (streams/store/findings.py); they go with the version at retention
 
 Re-observing an unchanged resource writes nothing: "last seen" belongs to the scan.
 Times are integer microseconds since the epoch. Version numbers of a resource are
@@ -64,6 +66,10 @@ def scan_key(shard: str) -> bytes:
 
 def time_key(valid_from: int, uid: str, version: int) -> bytes:
     return b"t" + SEP + valid_from.to_bytes(8, "big") + SEP + uid.encode() + SEP + version.to_bytes(4, "big")
+
+
+def findings_prefix(uid: str, version: int) -> bytes:
+    return b"f" + SEP + uid.encode() + SEP + version.to_bytes(4, "big") + SEP
 
 
 def cursor_key(name: str) -> bytes:
@@ -308,10 +314,12 @@ class VersionStore:
         self.kv.delete(entry.key)
 
     def drop_versions(self, versions: Iterable[Version]) -> None:
-        """Forget old versions (retention): their records and their time-index entries."""
+        """Forget old versions (retention): their records, time-index entries and findings."""
         for version in versions:
             self.kv.delete(version_key(version.uid, version.version))
             self.kv.delete(time_key(version.valid_from, version.uid, version.version))
+            for key, _ in list(self.kv.scan(findings_prefix(version.uid, version.version))):
+                self.kv.delete(key)
 
     def remove_resource(self, head: Version, versions: Iterable[Version]) -> None:
         """Forget a resource entirely (a tombstone older than retention)."""

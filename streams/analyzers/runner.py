@@ -1,0 +1,45 @@
+"""The analyzers of one partition under ``analyzer.*``: drift and lifecycle patterns of each
+stored change, each finding kept with its version (streams/store/findings.py).
+
+Both drivers call it through the partition processor, so they find the same things.
+"""
+
+from __future__ import annotations
+
+from elava.events import AttributedChange, ChangeEvent, DriftEvent, PatternEvent
+from elava.settings import AnalyzerSettings
+from streams.analyzers.drift import DriftAnalyzer
+from streams.analyzers.patterns import LifecyclePatterns
+from streams.store.findings import Findings
+from streams.store.versioned import VersionStore
+
+
+class Analyzers:
+    def __init__(self, store: VersionStore, settings: AnalyzerSettings | None = None) -> None:
+        self.settings = settings or AnalyzerSettings()
+        self.drift_analyzer = DriftAnalyzer(self.settings.drift)
+        self.lifecycle = LifecyclePatterns(store, self.settings.patterns, self.drift_analyzer.ignore)
+        self.findings = Findings(store)
+
+    def drift(self, change: ChangeEvent, attributed: AttributedChange | None) -> list[DriftEvent]:
+        """The drift of a change just stored (``analyzer.drift.enabled``), kept with its version."""
+        if not self.settings.drift.enabled:
+            return []
+        drift = self.drift_analyzer.drift_for(change, attributed)
+        if drift is None:
+            return []
+        self.findings.record_drift(drift)
+        return [drift]
+
+    def drift_again(self, attributed: AttributedChange) -> list[DriftEvent]:
+        """A late attribution re-reports drift with its actor; without ``attribution`` nothing changed."""
+        return self.drift(attributed.change, attributed) if self.settings.drift.attribution else []
+
+    def patterns(self, change: ChangeEvent) -> list[PatternEvent]:
+        """The lifecycle patterns a change just stored completes (``analyzer.patterns.enabled``)."""
+        if not self.settings.patterns.enabled:
+            return []
+        found = self.lifecycle.after(change)
+        for pattern in found:
+            self.findings.record_pattern(pattern, change.new_version)
+        return found
