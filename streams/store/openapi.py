@@ -15,7 +15,7 @@ UID = _param("uid", "The resource uid (its ARN)", required=True)
 SINCE, UNTIL = _param("since", f"Window start: {TIME}"), _param("until", f"Window end: {TIME} (default now)")
 LIMIT = _param("limit", "At most this many items (default 1000)")
 VERSION = {"type": "object", "description": "One version: uid, version, kind, valid_from, valid_to, type, id, "
-           "name, account, region, diff, resource, cause, attribution"}
+           "name, account, region, diff, resource, cause, attribution (and in a history, its drift)"}
 
 
 def _get(summary: str, parameters: list, schema: dict[str, Any]) -> dict[str, Any]:
@@ -46,5 +46,15 @@ OPENAPI: dict[str, Any] = {
         "/v1/changes": _get("Versions that began in a window", [
             _param("since", f"Window start: {TIME}", required=True), UNTIL, LIMIT],
             {"type": "array", "items": VERSION}),
+        "/v1/drift": _get("Drift found on versions that began in a window (docs/analyzers.md)", [
+            _param("since", f"Window start: {TIME} (default a day before until)"), UNTIL,
+            _param("severity", "At this severity or worse: info, low, medium, high, critical"),
+            _param("type", "Only these types: a type or a glob, e.g. ec2.*"), LIMIT],
+            {"type": "array", "items": {"type": "object", "description": "A drift event (docs/schemas/drift.json)"}}),
+        "/v1/patterns": _get("Lifecycle patterns found in a window: of one resource as found, across resources "
+                             "(re-created under a name, bursts by one actor) over the partitions held", [
+            _param("since", f"Window start: {TIME} (default a day before until)"), UNTIL,
+            _param("pattern", "Only this pattern: recreated, short-lived, flapping, schedule, burst"), LIMIT],
+            {"type": "array", "items": {"type": "object", "description": "A pattern event (docs/schemas/patterns.json)"}}),
     },
 }
