@@ -17,7 +17,7 @@ from streams.analyzers.reports import SEVERITIES, drift_report, pattern_report
 from streams.store.findings import Findings
 from streams.store.openapi import OPENAPI
 from streams.store.queries import InventoryFilter, TemporalQueries
-from streams.store.render_json import inventory_json, version_json, who_json
+from streams.store.render_json import inventory_json, net_change_json, version_json, who_json
 
 Answer = tuple[int, Any]
 LIMIT = 1000
@@ -84,26 +84,46 @@ def _tags(params: Mapping[str, str]) -> dict[str, str]:
     return tags
 
 
+def _where(params: Mapping[str, str]) -> InventoryFilter:
+    return InventoryFilter(params.get("account"), params.get("region"), params.get("type"), _tags(params))
+
+
 def inventory(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
-    tags = _tags(params)
-    where = InventoryFilter(params.get("account"), params.get("region"), params.get("type"), tags)
     limit, rows = _limit(params), []
-    for version in q.inventory(_moment(params, "at", utcnow()), where):
+    for version in q.inventory(_moment(params, "at", utcnow()), _where(params)):
         if len(rows) == limit:
             break
         rows.append(inventory_json(version))
     return 200, rows
 
 
-def changes(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
+def _window(params: Mapping[str, str]) -> tuple[datetime, datetime]:
     since = _moment(params, "since")
     if since is None:
         raise BadRequest("since is required")
+    until = _moment(params, "until", utcnow())
+    if until < since:
+        raise BadRequest("until: before since")
+    return since, until
+
+
+def changes(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
+    since, until = _window(params)
     limit, rows = _limit(params), []
-    for version in q.changes(since, _moment(params, "until", utcnow())):
+    for version in q.changes(since, until, _where(params), params.get("uid")):
         if len(rows) == limit:
             break
         rows.append(version_json(version, q.subject(version)))
+    return 200, rows
+
+
+def diff(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
+    since, until = _window(params)
+    limit, rows = _limit(params), []
+    for found in q.diff(since, until, _where(params), params.get("uid")):
+        if len(rows) == limit:
+            break
+        rows.append(net_change_json(found))
     return 200, rows
 
 
@@ -111,7 +131,7 @@ def changes(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
 FINDINGS_SINCE = timedelta(days=1)
 
 
-def _window(params: Mapping[str, str]) -> tuple[datetime, datetime]:
+def _findings_window(params: Mapping[str, str]) -> tuple[datetime, datetime]:
     until = _moment(params, "until", utcnow())
     return _moment(params, "since", until - FINDINGS_SINCE), until
 
@@ -120,18 +140,18 @@ def drift(q: TemporalQueries, params: Mapping[str, str], analyzer: AnalyzerSetti
     severity = params.get("severity", "info")
     if severity not in SEVERITIES:
         raise BadRequest(f"severity: one of {', '.join(SEVERITIES)}")
-    found = drift_report(q.store, *_window(params), severity, params.get("type") or "*")
+    found = drift_report(q.store, *_findings_window(params), severity, params.get("type") or "*")
     return 200, [d.model_dump(mode="json") for d in found[:_limit(params)]]
 
 
 def patterns(q: TemporalQueries, params: Mapping[str, str], analyzer: AnalyzerSettings) -> Answer:
-    found = pattern_report(q.store, *_window(params), analyzer.patterns, params.get("pattern") or None)
+    found = pattern_report(q.store, *_findings_window(params), analyzer.patterns, params.get("pattern") or None)
     return 200, [p.model_dump(mode="json") for p in found[:_limit(params)]]
 
 
 ROUTES: dict[str, Callable[[TemporalQueries, Mapping[str, str]], Answer]] = {
     "/v1/resource": resource, "/v1/history": history, "/v1/who": who,
-    "/v1/inventory": inventory, "/v1/changes": changes,
+    "/v1/inventory": inventory, "/v1/changes": changes, "/v1/diff": diff,
 }
 # Answers that depend on the analyzer settings (severity rules are stored; fleet patterns' thresholds are not).
 FINDING_ROUTES: dict[str, Callable[[TemporalQueries, Mapping[str, str], AnalyzerSettings], Answer]] = {
