@@ -11,7 +11,10 @@ def test_embedded_demo_tells_the_story_and_exits_zero():
     out = done.stdout
     for expected in ("Resources appear", "opens SSH", "removes the owner tag", "terminated",
                      "ingress rule added: tcp port 22 from 0.0.0.0/0", "critical",
-                     "tag owner removed (was 'alice')", "deleted", "4 scans, 7 changes, 2 drift events"):
+                     "tag owner removed (was 'alice')", "deleted",
+                     "out-of-band: owned by terraform", "unknown actor",
+                     "pattern short-lived: ec2.instance web-1 lived",
+                     "5 scans, 9 changes, 3 drift events (1 out-of-band), 1 pattern"):
         assert expected in out, expected
 
 
@@ -26,8 +29,11 @@ def test_demo_json_output_is_parseable():
         act, end = decoder.raw_decode(text)
         acts.append(act)
         text = text[end:].strip()
-    assert [a["act"] for a in acts] == [1, 2, 3, 4]
-    assert [c["kind"] for c in acts[3]["changes"]] == ["deleted"]
+    assert [a["act"] for a in acts] == [1, 2, 3, 4, 5]
+    assert [c["kind"] for c in acts[4]["changes"]] == ["deleted"]
+    [out_of_band] = acts[3]["drift"]
+    assert (out_of_band["out_of_band"], out_of_band["owner"], out_of_band["actor"]) == (True, "terraform", None)
+    assert [p["pattern"] for p in acts[4]["patterns"]] == ["short-lived"]
 
 
 def test_demo_ocsf_output_is_json_lines_of_valid_ocsf_events():
@@ -45,5 +51,9 @@ def test_demo_ocsf_output_is_json_lines_of_valid_ocsf_events():
     assert sorted(e["severity"] for e in drift) == ["Critical", "Medium"]  # SSH to the world; owner tag removed
     ssh = next(e for e in drift if e["severity"] == "Critical")
     assert "tcp port 22 from 0.0.0.0/0" in ssh["message"] and ssh["cloud"]["account"]["uid"] == "123456789012"
+    [out_of_band] = [e for e in events if e["finding_info"]["types"] == ["Configuration Drift", "Out-of-band Change"]]
+    assert out_of_band["severity"] == "High" and "owned by terraform" in out_of_band["finding_info"]["title"]
+    [pattern] = [e for e in events if e["finding_info"]["types"] == ["Lifecycle Pattern"]]
+    assert pattern["finding_info"]["analytic"]["name"] == "short-lived"
     findings = [e for e in events if e["class_uid"] == 2003]
     assert {e["compliance"]["control"] for e in findings} >= {"open_admin_ports", "required_tags"}
