@@ -20,11 +20,12 @@ def comparable(played) -> list:
              sorted((d.path, d.op) for d in c.diff))
             for c in act.result.changes
         )
-        drift = sorted((d.type, d.severity, d.summary) for d in act.result.drift)
+        drift = sorted((d.type, d.severity, d.summary, d.out_of_band) for d in act.result.drift)
+        patterns = sorted((p.pattern, p.type, p.name) for p in act.result.patterns)
         # Messages name resource ids, which differ between the two accounts: policy and count.
         findings = sorted((d.policy, d.decision, len(d.messages)) for d in act.result.decisions)
         actions = sorted((a.policy, a.action, a.mode, a.destructive) for a in act.result.actions)
-        acts.append((act.title, act.partial, changes, drift, findings, actions))
+        acts.append((act.title, act.partial, changes, drift, findings, actions, patterns))
     return acts
 
 
@@ -43,12 +44,14 @@ async def test_embedded_and_kafka_drivers_tell_the_same_story(kafka_bootstrap, t
     streamed = comparable(await play(KafkaDriver(kafka_bootstrap, tmp_path)))
     assert streamed == embedded
 
-    created, ssh, untagged, terminated = embedded
+    created, ssh, untagged, by_hand, terminated = embedded
     assert {(kind, type_, name) for kind, type_, name, *_ in created[2]} >= {
         ("created", "ec2.instance", "web-1"), ("created", "ec2.security-group", "web"),
         ("created", "s3.bucket", "elava-demo-logs")}
-    assert ssh[3] == [("ec2.security-group", "critical", "ingress rule added: tcp port 22 from 0.0.0.0/0")]
-    assert untagged[3] == [("ec2.instance", "medium", "tag owner removed (was 'alice')")]
+    assert ssh[3] == [("ec2.security-group", "critical", "ingress rule added: tcp port 22 from 0.0.0.0/0", False)]
+    assert untagged[3] == [("ec2.instance", "medium", "tag owner removed (was 'alice')", False)]
+    assert by_hand[3] == [("ec2.security-group", "high", "ingress rule added: tcp port 5432 from 10.0.0.0/8", True)]
+    assert terminated[6] == [("short-lived", "ec2.instance", "web-1")]
     assert [(kind, type_, name) for kind, type_, name, *_ in terminated[2]] == [("deleted", "ec2.instance", "web-1")]
     # The shipped policies, in the default notify mode: SSH open to the world is denied and
     # announced; a missing owner tag is reported; a deleted resource is not evaluated.
