@@ -103,7 +103,7 @@ def patterns(since: SinceOpt = "24h", until: UntilOpt = None,
     found = [PatternEvent.model_validate(row) for row in rows]
     if found:
         console.print(patterns_table(found))
-    console.print(f"{len(found)} patterns")
+    console.print(f"{len(found)} pattern{'' if len(found) == 1 else 's'}")
 
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim", "info": "dim"}
