@@ -23,9 +23,9 @@ class DriftAnalyzer:
     """Drift of changes under one ``analyzer.drift`` section (``enabled`` is the driver's to read)."""
 
     def __init__(self, settings: DriftSettings | None = None) -> None:
-        self.settings = settings or DriftSettings()
-        self.ignore = IgnoreRules(self.settings)
-        self.managed_by_tags = tuple(self.settings.managed_by_tags)
+        self.drift = settings or DriftSettings()
+        self.ignore = IgnoreRules(self.drift)
+        self.managed_by_tags = tuple(self.drift.managed_by_tags)
 
     def drift_for(self, change: ChangeEvent, attributed: AttributedChange | None = None) -> DriftEvent | None:
         """Drift for a modification, with its actor when attribution names one (``attribution``)."""
@@ -38,7 +38,7 @@ class DriftAnalyzer:
         judged = [judge(c) for c in split.kept]
         severity = max((level for level, _ in judged), key=RANK.index)
         rules = sorted({rule for _, rule in judged})
-        if not self.settings.attribution:
+        if not self.drift.attribution:
             attributed = None
         owner = iac_owner(tags, self.managed_by_tags) or iac_owner(tags_before(tags, change.diff), self.managed_by_tags)
         out_of_band = owner is not None and not made_by_owner(owner, attributed)

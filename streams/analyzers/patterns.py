@@ -76,7 +76,7 @@ class Context:
 class LifecyclePatterns:
     def __init__(self, store: VersionStore, settings: PatternSettings | None = None,
                  ignore: IgnoreRules | None = None) -> None:
-        self.store, self.settings = store, settings or PatternSettings()
+        self.store, self.patterns = store, settings or PatternSettings()
         self.ignore = ignore or IgnoreRules()
         self.rules: tuple[Callable[[Context], list[PatternEvent]], ...] = (
             self.recreated, self.short_lived, self.flapping, self.schedule)
@@ -94,7 +94,7 @@ class LifecyclePatterns:
             return []
         gone, back = ctx.history[-2], ctx.current
         gap = back.valid_from - gone.valid_from
-        if gap > self.settings.recreated_within / timedelta(microseconds=1):
+        if gap > self.patterns.recreated_within / timedelta(microseconds=1):
             return []
         summary = f"{ctx.label()} deleted and created again under the same name {span(gap)} later"
         return [ctx.pattern("recreated", summary, [evidence(gone, "deleted"), evidence(back, "created again")])]
@@ -105,7 +105,7 @@ class LifecyclePatterns:
         born = next((v for v in reversed(ctx.history[:-1]) if v.kind == "created"), None)
         if born is None:
             return []  # its creation is older than retention: its lifetime is not known
-        limit = self.settings.short_lived_by_type.get(ctx.change.type, self.settings.short_lived)
+        limit = self.patterns.short_lived_by_type.get(ctx.change.type, self.patterns.short_lived)
         lived = ctx.current.valid_from - born.valid_from
         if lived >= limit / timedelta(microseconds=1):
             return []
@@ -115,13 +115,13 @@ class LifecyclePatterns:
     def flapping(self, ctx: Context) -> list[PatternEvent]:
         if ctx.change.kind != "modified":
             return []
-        since = ctx.current.valid_from - self.settings.flapping_window / timedelta(microseconds=1)
+        since = ctx.current.valid_from - self.patterns.flapping_window / timedelta(microseconds=1)
         recent = [(v, self._judged(ctx, v)) for v in ctx.history if v.kind == "modified" and v.valid_from > since]
         found = []
         for key in dict.fromkeys(flip_key(c) for c in recent[-1][1]):
             hits = [(v, next(c for c in diff if flip_key(c) == key)) for v, diff in recent
                     if any(flip_key(c) == key for c in diff)]
-            if len(hits) == self.settings.flapping_changes and goes_back([c for _, c in hits]):
+            if len(hits) == self.patterns.flapping_changes and goes_back([c for _, c in hits]):
                 summary = f"{ctx.label()}: {key[0].removeprefix('attributes.')} changed {len(hits)} times " \
                           f"in {span(ctx.current.valid_from - hits[0][0].valid_from)}, back and forth"
                 proof = [evidence(v, describe(c)) for v, c in hits]
@@ -145,13 +145,13 @@ class LifecyclePatterns:
         if what is None:
             return []
         at = from_micros(ctx.current.valid_from)
-        since = ctx.current.valid_from - self.settings.schedule_lookback / timedelta(microseconds=1)
+        since = ctx.current.valid_from - self.patterns.schedule_lookback / timedelta(microseconds=1)
         days: dict[str, Version] = {}
         for v in ctx.history[:-1]:
             moment = from_micros(v.valid_from)
             if v.valid_from > since and moment.hour == at.hour and transition(lifecycle, v) == what:
                 days.setdefault(moment.date().isoformat(), v)
-        if at.date().isoformat() in days or len(days) + 1 != self.settings.schedule_days:
+        if at.date().isoformat() in days or len(days) + 1 != self.patterns.schedule_days:
             return []  # not a new day, or not the day that completes it
         subject = f"{what} {at.hour:02d}h UTC"
         proof = [evidence(v, what) for v in [*days.values(), ctx.current]]

@@ -1,5 +1,5 @@
-"""The analyzers of one partition under ``analyzer.*``: drift and lifecycle patterns of each
-stored change, each finding kept with its version (streams/store/findings.py).
+"""The analyzers of one partition under ``analyzer.drift`` and ``analyzer.patterns``: drift and
+lifecycle patterns of each stored change, each finding kept with its version (streams/store/findings.py).
 
 Both drivers call it through the partition processor, so they find the same things.
 """
@@ -7,7 +7,7 @@ Both drivers call it through the partition processor, so they find the same thin
 from __future__ import annotations
 
 from elava.events import AttributedChange, ChangeEvent, DriftEvent, PatternEvent
-from elava.settings import AnalyzerSettings
+from elava.settings import DriftSettings, PatternSettings
 from streams.analyzers.drift import DriftAnalyzer
 from streams.analyzers.patterns import LifecyclePatterns
 from streams.store.findings import Findings
@@ -15,15 +15,16 @@ from streams.store.versioned import VersionStore
 
 
 class Analyzers:
-    def __init__(self, store: VersionStore, settings: AnalyzerSettings | None = None) -> None:
-        self.settings = settings or AnalyzerSettings()
-        self.drift_analyzer = DriftAnalyzer(self.settings.drift)
-        self.lifecycle = LifecyclePatterns(store, self.settings.patterns, self.drift_analyzer.ignore)
+    def __init__(self, store: VersionStore, drift: DriftSettings | None = None,
+                 patterns: PatternSettings | None = None) -> None:
+        self.drift_settings, self.patterns_settings = drift or DriftSettings(), patterns or PatternSettings()
+        self.drift_analyzer = DriftAnalyzer(self.drift_settings)
+        self.lifecycle = LifecyclePatterns(store, self.patterns_settings, self.drift_analyzer.ignore)
         self.findings = Findings(store)
 
     def drift(self, change: ChangeEvent, attributed: AttributedChange | None) -> list[DriftEvent]:
         """The drift of a change just stored (``analyzer.drift.enabled``), kept with its version."""
-        if not self.settings.drift.enabled:
+        if not self.drift_settings.enabled:
             return []
         drift = self.drift_analyzer.drift_for(change, attributed)
         if drift is None:
@@ -31,13 +32,9 @@ class Analyzers:
         self.findings.record_drift(drift)
         return [drift]
 
-    def drift_again(self, attributed: AttributedChange) -> list[DriftEvent]:
-        """A late attribution re-reports drift with its actor; without ``attribution`` nothing changed."""
-        return self.drift(attributed.change, attributed) if self.settings.drift.attribution else []
-
     def patterns(self, change: ChangeEvent) -> list[PatternEvent]:
         """The lifecycle patterns a change just stored completes (``analyzer.patterns.enabled``)."""
-        if not self.settings.patterns.enabled:
+        if not self.patterns_settings.enabled:
             return []
         found = self.lifecycle.after(change)
         for pattern in found:

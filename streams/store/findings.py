@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from elava.events import DriftEvent, Event, PatternEvent
-from streams.store.versioned import VersionStore, findings_prefix, to_micros
+from streams.store.keyspaces import findings_prefix
+from streams.store.versioned import VersionStore, to_micros
 
 DRIFT = b"drift"
 PATTERN = b"pattern:"

@@ -39,8 +39,7 @@ def test_a_terraform_security_group_opened_by_hand_without_a_trail_record_is_out
     processor.process(page([sg("sg-1", TERRAFORM)], T0, scan="s1"))
     produced = processor.process(page([sg("sg-1", TERRAFORM, ingress=[SSH_WORLD])], T0 + timedelta(minutes=5),
                                       scan="s2"))
-    [drift] = [e for e in produced if type(e).__name__ == "DriftEvent"]
-    [attributed] = [e for e in produced if type(e).__name__ == "AttributedChange"]
+    [drift], [attributed] = produced.drift, produced.attributed
     assert (drift.out_of_band, drift.owner, drift.severity) == (True, "terraform", "critical")
     assert "out-of-band" in drift.rules
     assert drift.actor is None and drift.confidence is None
@@ -106,7 +105,7 @@ def test_without_attribution_drift_carries_no_actor_and_unknown_is_out_of_band()
 def test_a_late_trail_record_re_reports_the_drift_with_the_real_actor():
     from elava.events import TouchedResource, TrailEvent
 
-    processor = PartitionProcessor(VersionStore(MemoryKV()), AnalyzerSettings())
+    processor = PartitionProcessor(VersionStore(MemoryKV()), AnalyzerSettings().drift)
     group = sg("sg-1", TERRAFORM)
     processor.process(page([group], T0, scan="s1"))
     first = processor.process(page([sg("sg-1", TERRAFORM, ingress=[SSH_WORLD])], T0 + timedelta(minutes=5), scan="s2"))
@@ -115,8 +114,7 @@ def test_a_late_trail_record_re_reports_the_drift_with_the_real_actor():
                        region=group.region, actor=ALICE,
                        resource=TouchedResource(uid=group.uid, type=group.type, id=group.id))
     later = processor.process(trail)
-    [before] = [e for e in first if type(e).__name__ == "DriftEvent"]
-    [after] = [e for e in later if type(e).__name__ == "DriftEvent"]
+    [before], [after] = first.drift, later.drift
     assert before.change_id == after.change_id and before.event_id != after.event_id
     assert (after.actor.name, after.out_of_band) == ("alice", True)
     stored = processor.analyzers.findings.drift_of(group.uid, 2)

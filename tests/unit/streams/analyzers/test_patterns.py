@@ -7,7 +7,7 @@ a replay of the same input raises it again under the same id, and nothing else.
 from datetime import datetime, timedelta
 
 from elava.events import Observation, PatternEvent, Resource, ScanMarker, digest
-from elava.settings import AnalyzerSettings, PatternSettings
+from elava.settings import PatternSettings
 from elava.sharding import shard_of
 from streams.process import PartitionProcessor
 from streams.store.kv import MemoryKV
@@ -32,8 +32,7 @@ class Run:
     """Scans of one resource, one page (and an ok marker) per scan, counted by scan number."""
 
     def __init__(self, settings: PatternSettings | None = None) -> None:
-        self.processor = PartitionProcessor(VersionStore(MemoryKV()), AnalyzerSettings(patterns=settings or
-                                                                                         PatternSettings()))
+        self.processor = PartitionProcessor(VersionStore(MemoryKV()), patterns=settings or PatternSettings())
         self.scans = 0
 
     def _shard(self, r: Resource) -> str:
@@ -44,7 +43,7 @@ class Run:
         obs = Observation(scan_id=f"s{self.scans}", account=r.account, region=r.region, type=r.type,
                           shard=self._shard(r), page=0, observed_at=at, resources=[r])
         self.last = obs
-        return [e for e in self.processor.process(obs) if isinstance(e, PatternEvent)]
+        return self.processor.process(obs).patterns
 
     def gone(self, r: Resource, at: datetime) -> list[PatternEvent]:
         self.scans += 1
@@ -52,10 +51,10 @@ class Run:
                             shard=self._shard(r), status="ok", count=0, ids_digest=digest([]), ids=[],
                             started_at=at, finished_at=at + timedelta(seconds=5))
         self.last = marker
-        return [e for e in self.processor.process(marker) if isinstance(e, PatternEvent)]
+        return self.processor.process(marker).patterns
 
     def replay(self) -> list[PatternEvent]:
-        return [e for e in self.processor.process(self.last) if isinstance(e, PatternEvent)]
+        return self.processor.process(self.last).patterns
 
 
 def test_a_bucket_deleted_and_created_again_under_its_name_is_recreated_with_both_versions():
