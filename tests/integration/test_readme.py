@@ -202,7 +202,7 @@ def shell(tmp_path, kafka_bootstrap, account):
 # --- what each README command must do -------------------------------------------
 
 def demo(shell: Shell, command: str) -> None:
-    assert "4 scans, 7 changes, 2 drift events" in shell.run(command).stdout
+    assert "5 scans, 9 changes, 3 drift events (1 out-of-band), 1 pattern" in shell.run(command).stdout
 
 
 def topics_create(shell: Shell, command: str) -> None:
@@ -294,6 +294,16 @@ def diff(shell: Shell, command: str) -> None:
     assert " created, " in done.stdout and " deleted (" in done.stdout
 
 
+def drift(shell: Shell, command: str) -> None:
+    done = shell.run(command)  # the store holds what `elava scan` saw: creations, no modification yet
+    assert re.search(r"^0 drift \(0 out-of-band\)$", done.stdout, flags=re.M), done.stdout
+
+
+def patterns(shell: Shell, command: str) -> None:
+    done = shell.run(command)
+    assert re.search(r"^\d+ patterns?$", done.stdout, flags=re.M), done.stdout
+
+
 def who(shell: Shell, command: str) -> None:
     done = shell.run(command)
     assert "created" in done.stdout and "unknown" in done.stdout  # no CloudTrail in this story
@@ -348,6 +358,8 @@ RUNS = {
     "elava at 3d --type ec2.instance --tag env=prod": inventory_then,
     "elava changes --since 2h": changes,
     "elava diff 3d --type ec2.security-group": diff,
+    "elava drift --since 24h --severity high": drift,
+    "elava patterns --since 7d": patterns,
     f"elava who {EXAMPLE_GROUP}": who,
     "elava policy list": policy_list,
     "elava policy eval resource.json --actor alice": policy_eval,
