@@ -54,7 +54,7 @@ allow_topics "$SCHEDULER" Write scan-requests
 # decisions and the only writer of actions. Its own internal topics (table changelogs,
 # the assignor's) and consumer groups start with its app id.
 allow_topics "$WORKER" Read observations cloudtrail changes attributed-changes drift
-allow_topics "$WORKER" Write changes attributed-changes drift waste policy-decisions actions ocsf dlq
+allow_topics "$WORKER" Write changes attributed-changes drift patterns waste policy-decisions actions ocsf dlq
 "${KAFKA_ACLS[@]}" --add --allow-principal "$WORKER" --operation All \
   --resource-pattern-type prefixed --topic "$WORKER_APP-"
 "${KAFKA_ACLS[@]}" --add --allow-principal "$WORKER" --operation Read \
