@@ -28,7 +28,8 @@ from elava.events import ChangeEvent, FieldChange, PatternEvent, PatternEvidence
 from elava.settings import PatternSettings
 from streams.analyzers.drift import describe
 from streams.analyzers.ignore import IgnoreRules, declared_type
-from streams.store.versioned import Version, VersionStore, from_micros
+from streams.store.keyspaces import versions_prefix
+from streams.store.versioned import RecordLead, Version, VersionStore, from_micros
 
 MICROS = 1_000_000
 
@@ -53,14 +54,35 @@ def span(micros: int) -> str:
     return " ".join(p for p in parts if p) or f"{seconds}s"
 
 
+class History:
+    """A resource's versions up to a change, oldest first: the leading fields of each (read
+    without decoding), whole records decoded only where a rule needs them."""
+
+    def __init__(self, store: VersionStore, uid: str, upto: int) -> None:
+        self.leads = [lead for lead in (RecordLead.from_bytes(uid, data) for _, data in store.kv.scan(versions_prefix(uid)))
+                      if lead.version <= upto]
+        self._whole: dict[int, Version] = {}
+
+    def whole(self, lead: RecordLead) -> Version:
+        if lead.version not in self._whole:
+            self._whole[lead.version] = lead.full()
+        return self._whole[lead.version]
+
+    def since(self, micros: float, kind: str | None = None, mentioning: tuple[bytes, ...] = ()) -> list[Version]:
+        """Versions that began after ``micros`` (of ``kind``; whose record holds one of ``mentioning``)."""
+        return [self.whole(lead) for lead in self.leads
+                if lead.valid_from > micros and (kind is None or lead.kind == kind)
+                and (not mentioning or any(needle in lead.data for needle in mentioning))]
+
+
 @dataclass(frozen=True)
 class Context:
     change: ChangeEvent
-    history: list[Version]  # oldest first, ending with the change's version
+    history: History
 
     @property
     def current(self) -> Version:
-        return self.history[-1]
+        return self.history.whole(self.history.leads[-1])
 
     def pattern(self, name: str, summary: str, proof: list[PatternEvidence], subject: str | None = None) -> PatternEvent:
         c, resource = self.change, self.change.resource
@@ -83,16 +105,17 @@ class LifecyclePatterns:
 
     def after(self, change: ChangeEvent) -> list[PatternEvent]:
         """The patterns ``change`` completes (its version must be stored)."""
-        history = [v for v in self.store.versions(change.uid) if v.version <= change.new_version]
-        if not history or history[-1].version != change.new_version:
+        history = History(self.store, change.uid, change.new_version)
+        if not history.leads or history.leads[-1].version != change.new_version:
             return []
         context = Context(change, history)
         return [found for rule in self.rules for found in rule(context)]
 
     def recreated(self, ctx: Context) -> list[PatternEvent]:
-        if ctx.change.kind != "created" or len(ctx.history) < 2 or not ctx.history[-2].deleted:
+        leads = ctx.history.leads
+        if ctx.change.kind != "created" or len(leads) < 2 or not leads[-2].deleted:
             return []
-        gone, back = ctx.history[-2], ctx.current
+        gone, back = ctx.history.whole(leads[-2]), ctx.current
         gap = back.valid_from - gone.valid_from
         if gap > self.patterns.recreated_within / timedelta(microseconds=1):
             return []
@@ -102,9 +125,10 @@ class LifecyclePatterns:
     def short_lived(self, ctx: Context) -> list[PatternEvent]:
         if ctx.change.kind != "deleted":
             return []
-        born = next((v for v in reversed(ctx.history[:-1]) if v.kind == "created"), None)
-        if born is None:
+        lead = next((v for v in reversed(ctx.history.leads[:-1]) if v.kind == "created"), None)
+        if lead is None:
             return []  # its creation is older than retention: its lifetime is not known
+        born = ctx.history.whole(lead)
         limit = self.patterns.short_lived_by_type.get(ctx.change.type, self.patterns.short_lived)
         lived = ctx.current.valid_from - born.valid_from
         if lived >= limit / timedelta(microseconds=1):
@@ -116,7 +140,12 @@ class LifecyclePatterns:
         if ctx.change.kind != "modified":
             return []
         since = ctx.current.valid_from - self.patterns.flapping_window / timedelta(microseconds=1)
-        recent = [(v, self._judged(ctx, v)) for v in ctx.history if v.kind == "modified" and v.valid_from > since]
+        mine = self._judged(ctx, ctx.current)
+        if not mine:
+            return []
+        # Only versions whose diff names one of these fields can count: decode those alone.
+        needles = tuple({b'"path":' + canonical_json(c.path) for c in mine})
+        recent = [(v, self._judged(ctx, v)) for v in ctx.history.since(since, "modified", needles)]
         found = []
         for key in dict.fromkeys(flip_key(c) for c in recent[-1][1]):
             hits = [(v, next(c for c in diff if flip_key(c) == key)) for v, diff in recent
@@ -147,7 +176,7 @@ class LifecyclePatterns:
         at = from_micros(ctx.current.valid_from)
         since = ctx.current.valid_from - self.patterns.schedule_lookback / timedelta(microseconds=1)
         days: dict[str, Version] = {}
-        for v in ctx.history[:-1]:
+        for v in ctx.history.since(since, "modified")[:-1]:
             moment = from_micros(v.valid_from)
             if v.valid_from > since and moment.hour == at.hour and transition(lifecycle, v) == what:
                 days.setdefault(moment.date().isoformat(), v)
