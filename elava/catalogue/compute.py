@@ -10,7 +10,7 @@ from typing import Any
 from elava.catalogue.arns import ArnMatch
 from elava.catalogue.registry import register, register_family
 from elava.catalogue.trail import UNKNOWN_PART, Custom, TrailCall, arns, family, ids
-from elava.catalogue.types import Batch, DetailCall, Lookup, ParentListing, ResourceType
+from elava.catalogue.types import Batch, DetailCall, Lifecycle, Lookup, ParentListing, ResourceType
 from elava.catalogue.usage import Metric, Usage
 from elava.events import TouchedResource
 
@@ -29,6 +29,10 @@ def instance_is_gone(item: dict[str, Any]) -> bool:
 EC2_INSTANCE = register(
     ResourceType(
         name="ec2.instance",
+        lifecycle=Lifecycle("state", running=("running",), stopped=("stopped",),
+                            settling=("pending", "stopping", "shutting-down")),
+        churn={"launch_time": "AWS stamps it at every start",
+               "public_ip": "AWS assigns a new public address at every start (unless it is an Elastic IP)"},
         service="ec2",
         list_operation="describe_instances",
         list_params={"MaxResults": 1000},  # unpaged, a large account's answer can time out
@@ -119,6 +123,7 @@ def functions_named(call: TrailCall, type_name: str) -> list[TouchedResource]:
 LAMBDA_FUNCTION = register(
     ResourceType(
         name="lambda.function",
+        churn={"last_modified": "AWS stamps every update; what the update changed shows in its own fields"},
         service="lambda",
         list_operation="list_functions",  # $LATEST of each function, not every version
         result_path="Functions",
@@ -211,6 +216,8 @@ def normalise_eks_cluster(attributes: dict[str, Any], raw: dict[str, Any]) -> di
 EKS_CLUSTER = register(
     ResourceType(
         name="eks.cluster",
+        lifecycle=Lifecycle("status", settling=("CREATING", "UPDATING")),
+        churn={"platform_version": "AWS moves clusters to new platform versions of their Kubernetes version"},
         service="eks",
         list_operation="list_clusters",
         result_path="clusters",
@@ -296,6 +303,7 @@ def services_named(call: TrailCall, type_name: str) -> list[TouchedResource]:
 ECS_CLUSTER = register(
     ResourceType(
         name="ecs.cluster",
+        lifecycle=Lifecycle("status", settling=("PROVISIONING", "DEPROVISIONING")),
         service="ecs",
         list_operation="list_clusters",
         list_params={"maxResults": 100},
@@ -331,6 +339,7 @@ ECS_CLUSTER = register(
 ECS_SERVICE = register(
     ResourceType(
         name="ecs.service",
+        churn={"desired_count": "service auto scaling moves it"},
         service="ecs",
         parent=ParentListing("list_clusters", "clusterArns", child_params={"cluster": "clusterArn"},
                              store_as="Parent", params={"maxResults": 100}, item_key="clusterArn",
@@ -414,6 +423,7 @@ def groups_named(call: TrailCall, type_name: str) -> list[TouchedResource]:
 AUTOSCALING_GROUP = register(
     ResourceType(
         name="autoscaling.group",
+        churn={"desired_capacity": "scaling policies, scheduled actions and instance refreshes move it"},
         service="autoscaling",
         list_operation="describe_auto_scaling_groups",
         list_params={"MaxRecords": 100},

@@ -10,14 +10,22 @@ from __future__ import annotations
 
 from elava.catalogue.registry import register, register_family
 from elava.catalogue.trail import arns, family, ids
-from elava.catalogue.types import DetailCall, Lookup, ResourceType
+from elava.catalogue.types import DetailCall, Lifecycle, Lookup, ResourceType
 from elava.catalogue.usage import Metric, Usage
 
 RDS, DYNAMODB, ELASTICACHE = "rds.amazonaws.com", "dynamodb.amazonaws.com", "elasticache.amazonaws.com"
+# RDS states AWS leaves on its own once the call that began them is done; and those it
+# enters on its own (automated backups, maintenance windows, storage tuning).
+RDS_SETTLING = ("creating", "starting", "stopping", "modifying", "rebooting", "upgrading", "renaming",
+                "resetting-master-credentials", "configuring-enhanced-monitoring", "configuring-log-exports",
+                "configuring-iam-database-auth")
+RDS_AWS_INITIATED = ("backing-up", "maintenance", "storage-optimization")
 
 RDS_INSTANCE = register(
     ResourceType(
         name="rds.instance",
+        lifecycle=Lifecycle("status", running=("available",), stopped=("stopped",),
+                            settling=RDS_SETTLING, aws_initiated=RDS_AWS_INITIATED),
         service="rds",
         list_operation="describe_db_instances",
         list_params={"MaxRecords": 100},
@@ -86,6 +94,8 @@ RDS_INSTANCE = register(
 RDS_CLUSTER = register(
     ResourceType(
         name="rds.cluster",
+        lifecycle=Lifecycle("status", running=("available",), stopped=("stopped",),
+                            settling=RDS_SETTLING, aws_initiated=RDS_AWS_INITIATED),
         service="rds",
         list_operation="describe_db_clusters",
         list_params={"MaxRecords": 100},
@@ -143,6 +153,9 @@ register_family(family("RDS tags", RDS, "AddTagsToResource RemoveTagsFromResourc
 DYNAMODB_TABLE = register(
     ResourceType(
         name="dynamodb.table",
+        lifecycle=Lifecycle("status", settling=("CREATING", "UPDATING")),
+        churn={"read_capacity": "DynamoDB auto scaling moves provisioned capacity",
+               "write_capacity": "DynamoDB auto scaling moves provisioned capacity"},
         service="dynamodb",
         list_operation="list_tables",
         result_path="TableNames",
@@ -192,6 +205,8 @@ DYNAMODB_TABLE = register(
 ELASTICACHE_CLUSTER = register(
     ResourceType(
         name="elasticache.cluster",
+        lifecycle=Lifecycle("status", settling=("creating", "modifying", "rebooting cluster nodes"),
+                            aws_initiated=("snapshotting",)),
         service="elasticache",
         list_operation="describe_cache_clusters",
         list_params={"MaxRecords": 100},

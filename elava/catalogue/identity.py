@@ -16,7 +16,7 @@ from typing import Any
 from elava.catalogue.arns import ArnMatch
 from elava.catalogue.registry import register
 from elava.catalogue.trail import Custom, TrailCall, family
-from elava.catalogue.types import Batch, DetailCall, ResourceType
+from elava.catalogue.types import Batch, DetailCall, Lifecycle, ResourceType
 from elava.catalogue.usage import Usage
 from elava.events import TouchedResource
 
@@ -140,6 +140,7 @@ def keys_named(call: TrailCall, type_name: str) -> list[TouchedResource]:
 KMS_KEY = register(
     ResourceType(
         name="kms.key",
+        lifecycle=Lifecycle("state", settling=("Creating", "Updating")),
         service="kms",
         list_operation="list_keys",
         list_params={"Limit": 1000},
@@ -243,6 +244,8 @@ ECR_REPOSITORY = register(
         },
         transform=normalise_repository,
         usage=Usage(units={"repositories": "`1`"}, created="attributes.created"),
+        churn={"empty": "images are pushed and deleted through the data plane, not the repository's configuration "
+                        "(the waste rules read it)"},
         trail=(
             family("ECR repositories", ECR,
                    "CreateRepository DeleteRepository PutImageTagMutability PutImageScanningConfiguration "

@@ -18,7 +18,7 @@ from typing import Any
 from elava.catalogue.arns import ArnMatch
 from elava.catalogue.registry import register, register_family
 from elava.catalogue.trail import Custom, IdPrefixed, TrailCall, arns, family, ids
-from elava.catalogue.types import Batch, DetailCall, Lookup, ResourceType
+from elava.catalogue.types import Batch, DetailCall, Lifecycle, Lookup, ResourceType
 from elava.catalogue.usage import Metric, Usage
 from elava.events import TouchedResource
 
@@ -141,6 +141,7 @@ EC2_SECURITY_GROUP = register(
 EC2_VPC = register(
     ResourceType(
         name="ec2.vpc",
+        lifecycle=Lifecycle("state", settling=("pending",)),
         service="ec2",
         list_operation="describe_vpcs",
         list_params={"MaxResults": 1000},
@@ -171,6 +172,7 @@ EC2_VPC = register(
 EC2_SUBNET = register(
     ResourceType(
         name="ec2.subnet",
+        lifecycle=Lifecycle("state", settling=("pending",)),
         service="ec2",
         list_operation="describe_subnets",
         list_params={"MaxResults": 1000},
@@ -213,6 +215,7 @@ NAT_ADDRESSES = ("sort_by(NatGatewayAddresses || `[]`, &to_string(AllocationId |
 EC2_NAT_GATEWAY = register(
     ResourceType(
         name="ec2.nat-gateway",
+        lifecycle=Lifecycle("state", settling=("pending", "deleting")),
         service="ec2",
         list_operation="describe_nat_gateways",
         list_params={"MaxResults": 1000},
@@ -311,6 +314,7 @@ def normalise_load_balancer(attributes: dict[str, Any], raw: dict[str, Any]) -> 
 ELBV2_LOAD_BALANCER = register(
     ResourceType(
         name="elbv2.load-balancer",
+        lifecycle=Lifecycle("state", settling=("provisioning",)),
         service="elbv2",
         list_operation="describe_load_balancers",
         list_params={"PageSize": 400},

@@ -98,6 +98,8 @@ S3_BUCKET = register(
         attributes={"creation_date": "CreationDate", "region": "Region",
                     "empty": "!(ObjectSample.Versions || ObjectSample.DeleteMarkers)"},
         usage=Usage(units={"buckets": "`1`"}, created="attributes.creation_date"),
+        churn={"empty": "objects are written and deleted through the data plane, not the bucket's configuration "
+                        "(the waste rules read it)"},
         transform=normalise_bucket,
         trail=(
             family("S3 buckets", S3, "CreateBucket PutBucket* DeleteBucket*", ids("request.bucketName"),

@@ -187,6 +187,24 @@ _PLAIN_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
+class Lifecycle:
+    """A type's state attribute, and what its values mean to the analyzers (docs/analyzers.md).
+
+    - ``running`` / ``stopped``: the states a start / a stop ends in (the schedule pattern);
+    - ``settling``: transitional states AWS completes on its own (``pending`` becomes
+      ``running``): a change *from* one is AWS finishing what the caller began, not drift;
+    - ``aws_initiated``: states AWS enters on its own (an automated backup, maintenance):
+      a change *to or from* one is not drift.
+    """
+
+    attribute: str
+    running: tuple[str, ...] = ()
+    stopped: tuple[str, ...] = ()
+    settling: tuple[str, ...] = ()
+    aws_initiated: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ResourceType:
     """Everything the generic scanner needs to know about one AWS resource type.
 
@@ -231,6 +249,13 @@ class ResourceType:
 
     What the waste rules need: ``usage`` (`Usage`: its CloudWatch metrics, pricing units,
     what it uses, when it was created).
+
+    What the drift and pattern analyzers need (docs/analyzers.md lists every entry):
+
+    - ``lifecycle``: its state attribute and what the states mean (`Lifecycle`);
+    - ``churn``: attributes that move without anyone changing the configuration, each with
+      why (a desired capacity moved by scaling policies, a time stamped at every start, a
+      bucket's emptiness as objects come and go): never drift.
     """
 
     name: str
@@ -263,6 +288,8 @@ class ResourceType:
     lower_case_ids: bool = False
     guessed_from_names: bool = False
     usage: Usage | None = None
+    lifecycle: Lifecycle | None = None
+    churn: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "list_params", _frozen(self.list_params))
@@ -270,6 +297,7 @@ class ResourceType:
         object.__setattr__(self, "details", tuple(self.details))
         object.__setattr__(self, "secret_fields", tuple(self.secret_fields))
         object.__setattr__(self, "trail", tuple(self.trail))
+        object.__setattr__(self, "churn", _frozen(self.churn))
         self._check()
         if self.arn_match is None and self.arn_template:
             object.__setattr__(self, "arn_match", ArnMatch.from_template(self.arn_template, self.arn_id_pattern))
@@ -296,6 +324,7 @@ class ResourceType:
         self._check_tags_from(set(stored))
         self._check_lookup()
         self._check_trail()
+        self._check_analyzer_facts()
         _check_expressions(f"resource type {self.name!r}", self.result_path, self.id_field, self.arn_field,
                            self.name_field, *self.attributes.values())
 
@@ -316,6 +345,15 @@ class ResourceType:
         if self.lookup.id_param is None and not _PLAIN_FIELD.match(self.id_field):
             self._fail(f"a lookup without id_param makes the item {{id_field: id}}: "
                        f"id_field {self.id_field!r} must be a plain field name")
+
+    def _check_analyzer_facts(self) -> None:
+        """Churn and the state attribute name attributes the type keeps (a typo would ignore nothing)."""
+        named = set(self.churn) | ({self.lifecycle.attribute} if self.lifecycle else set())
+        unknown = sorted(named - set(self.attributes))
+        if unknown:
+            self._fail(f"churn or lifecycle name attributes it does not keep: {unknown}")
+        if any(not why.strip() for why in self.churn.values()):
+            self._fail("every churn attribute needs its reason (it is documented)")
 
     def _check_trail(self) -> None:
         if self.trail and self.no_trail:

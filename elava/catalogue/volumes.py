@@ -12,7 +12,7 @@ from typing import Any
 
 from elava.catalogue.registry import register
 from elava.catalogue.trail import family, ids
-from elava.catalogue.types import DetailCall, Lookup, ResourceType
+from elava.catalogue.types import DetailCall, Lifecycle, Lookup, ResourceType
 from elava.catalogue.usage import Usage
 
 EC2 = "ec2.amazonaws.com"
@@ -35,6 +35,7 @@ def normalise_volume(attributes: dict[str, Any], raw: dict[str, Any]) -> dict[st
 EC2_VOLUME = register(
     ResourceType(
         name="ec2.volume",
+        lifecycle=Lifecycle("state", settling=("creating", "deleting")),
         service="ec2",
         list_operation="describe_volumes",
         list_params={"MaxResults": 500},
@@ -84,6 +85,7 @@ def normalise_snapshot(attributes: dict[str, Any], raw: dict[str, Any]) -> dict[
 EC2_SNAPSHOT = register(
     ResourceType(
         name="ec2.snapshot",
+        lifecycle=Lifecycle("state", settling=("pending",)),
         service="ec2",
         list_operation="describe_snapshots",
         list_params={"OwnerIds": ["self"], "MaxResults": 1000},
@@ -127,6 +129,7 @@ EC2_SNAPSHOT = register(
 EC2_IMAGE = register(
     ResourceType(
         name="ec2.image",
+        lifecycle=Lifecycle("state", settling=("pending",)),
         service="ec2",
         list_operation="describe_images",
         list_params={"Owners": ["self"], "MaxResults": 1000},

@@ -27,6 +27,7 @@ from streams.store.keyspaces import (
     SCANS_PREFIX,
     SEP,
     cursor_key,
+    findings_prefix,
     head_key,
     member_key,
     scan_key,
@@ -275,10 +276,12 @@ class VersionStore:
         self.kv.delete(entry.key)
 
     def drop_versions(self, versions: Iterable[Version]) -> None:
-        """Forget old versions (retention): their records and their time-index entries."""
+        """Forget old versions (retention): their records, time-index entries and findings."""
         for version in versions:
             self.kv.delete(version_key(version.uid, version.version))
             self.kv.delete(time_key(version.valid_from, version.uid, version.version))
+            for key, _ in list(self.kv.scan(findings_prefix(version.uid, version.version))):
+                self.kv.delete(key)
 
     def remove_resource(self, head: Version, versions: Iterable[Version]) -> None:
         """Forget a resource entirely (a tombstone older than retention)."""
