@@ -253,8 +253,10 @@ def diff(shell: Shell, command: str) -> None:
 
 
 def drift(shell: Shell, command: str) -> None:
-    done = shell.run(command)  # the store holds what `elava scan` saw: creations, no modification yet
-    assert re.search(r"^0 drift \(0 out-of-band\)$", done.stdout, flags=re.M), done.stdout
+    done = shell.run(command, columns=250)  # RDP opened on the group before `elava scan --output ocsf`: that drift
+    (row,) = [line for line in done.stdout.splitlines() if "tcp port 3389 from 0.0.0.0/0" in line]
+    assert "critical" in row and shell.group in done.stdout, done.stdout
+    assert re.search(r"^1 drift \(0 out-of-band\)$", done.stdout, flags=re.M), done.stdout
 
 
 def patterns(shell: Shell, command: str) -> None:
