@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from elava.catalogue.relations import edges_of
 from elava.events import ChangeEvent, FieldChange, Observation, Resource, ScanMarker
 from streams.diff import diff_content
 from streams.store.versioned import Version, VersionStore, from_micros, to_micros
@@ -49,11 +50,12 @@ class Observer:
         else:
             kind = "modified"
             diff = [c.model_dump(mode="json") for c in diff_content(_content_of(head), resource.content())]
+        stored = resource.model_dump(mode="json")
         version = Version(
             uid=resource.uid, version=(head.version + 1) if head else 1, kind=kind,
             valid_from=max(valid_from, head.valid_from if head else valid_from),
             hash=content_hash, cause=page.event_id, shard=page.shard,
-            resource=resource.model_dump(mode="json"), diff=diff,
+            resource=stored, diff=diff, edges=edges_of(stored),  # what it uses, kept with the version
         )
         version = self.annotate(version)
         self.store.append(version)

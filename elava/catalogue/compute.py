@@ -9,6 +9,7 @@ from typing import Any
 
 from elava.catalogue.arns import ArnMatch
 from elava.catalogue.registry import register, register_family
+from elava.catalogue.relations import uses
 from elava.catalogue.trail import UNKNOWN_PART, Custom, TrailCall, arns, family, ids
 from elava.catalogue.types import Batch, DetailCall, Lookup, ParentListing, ResourceType
 from elava.events import TouchedResource
@@ -73,6 +74,14 @@ EC2_INSTANCE = register(
             "user_data": "UserData",
         },
         secret_fields=("user_data",),
+        edges=(
+            uses("subnet", "ec2.subnet", "subnet_id"),
+            uses("vpc", "ec2.vpc", "vpc_id"),
+            uses("security-groups", "ec2.security-group", "security_groups"),
+            uses("volumes", "ec2.volume", "volumes"),
+            uses("image", "ec2.image", "image_id"),
+            uses("instance-profile", None, "iam_instance_profile"),  # not collected
+        ),
         trail=(
             family("EC2 instances launched", EC2, "RunInstances", ids("response.instancesSet/instanceId"),
                    where="responseElements.instancesSet.items[].instanceId"),
@@ -149,6 +158,15 @@ LAMBDA_FUNCTION = register(
         },
         # Every environment value, whatever its name: people paste secrets there.
         secret_fields=("environment.*",),
+        edges=(
+            uses("role", "iam.role", "role"),
+            uses("subnets", "ec2.subnet", "subnet_ids"),
+            uses("security-groups", "ec2.security-group", "security_groups"),
+            uses("vpc", "ec2.vpc", "vpc_id"),
+            uses("kms-key", "kms.key", "kms_key_arn"),
+            uses("dead-letter-queue", "sqs.queue", "dead_letter_target"),
+            uses("layers", None, "layers"),
+        ),
         trail=(
             family("Lambda functions", LAMBDA,
                    "CreateFunction UpdateFunctionConfiguration UpdateFunctionCode DeleteFunction PublishVersion "
@@ -226,6 +244,15 @@ EKS_CLUSTER = register(
             "authentication_mode": "Cluster.accessConfig.authenticationMode",
         },
         transform=normalise_eks_cluster,
+        edges=(
+            uses("role", "iam.role", "role_arn"),
+            uses("subnets", "ec2.subnet", "subnet_ids"),
+            uses("security-groups", "ec2.security-group", "security_groups"),
+            uses("vpc", "ec2.vpc", "vpc_id"),
+            uses("kms-key", "kms.key", "secrets_encryption_key"),
+            uses("node-roles", "iam.role", "nodegroups[].node_role"),
+            uses("node-subnets", "ec2.subnet", "nodegroups[].subnets[]"),
+        ),
         trail=(
             family("EKS clusters", EKS,
                    "CreateCluster DeleteCluster UpdateClusterConfig UpdateClusterVersion AssociateEncryptionConfig "
@@ -349,6 +376,13 @@ ECS_SERVICE = register(
             "created_at": "Service.createdAt",
             "created_by": "Service.createdBy",
         },
+        edges=(
+            uses("cluster", "ecs.cluster", "cluster_arn"),
+            uses("role", "iam.role", "role_arn"),
+            uses("subnets", "ec2.subnet", "subnets"),
+            uses("security-groups", "ec2.security-group", "security_groups"),
+            uses("target-groups", None, "load_balancers"),  # not collected
+        ),
         trail=(
             family("ECS services", ECS, "CreateService UpdateService DeleteService",
                    Custom(services_named, _SERVICE_PATHS),
@@ -427,6 +461,12 @@ AUTOSCALING_GROUP = register(
             "created_time": "CreatedTime",
         },
         transform=normalise_auto_scaling_group,
+        edges=(
+            uses("subnets", "ec2.subnet", "subnets"),
+            uses("load-balancers", "elb.load-balancer", "load_balancers"),  # classic, by name
+            uses("target-groups", None, "target_groups"),  # not collected
+            uses("role", "iam.role", "service_linked_role"),
+        ),
         trail=(
             family("Auto Scaling groups", AUTOSCALING,
                    "CreateAutoScalingGroup UpdateAutoScalingGroup DeleteAutoScalingGroup SetDesiredCapacity "

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from elava.catalogue.registry import register
+from elava.catalogue.relations import uses
 from elava.catalogue.trail import family, ids
 from elava.catalogue.types import DetailCall, Lookup, ResourceType
 
@@ -57,6 +58,11 @@ EC2_VOLUME = register(
             "create_time": "CreateTime",
         },
         transform=normalise_volume,
+        edges=(
+            uses("instances", "ec2.instance", "attachments[].instance_id"),
+            uses("snapshot", "ec2.snapshot", "snapshot_id"),
+            uses("kms-key", "kms.key", "kms_key_id"),
+        ),
         trail=(
             # Attaching changes the instance too (its volumes), detaching likewise.
             family("EBS volumes", EC2, "CreateVolume DeleteVolume ModifyVolume AttachVolume DetachVolume",
@@ -107,6 +113,10 @@ EC2_SNAPSHOT = register(
             "start_time": "StartTime",
         },
         transform=normalise_snapshot,
+        edges=(
+            uses("volume", "ec2.volume", "volume_id"),
+            uses("kms-key", "kms.key", "kms_key_id"),
+        ),
         trail=(
             family("EBS snapshots", EC2,
                    "CreateSnapshot CreateSnapshots CopySnapshot DeleteSnapshot ModifySnapshotAttribute "
@@ -148,6 +158,9 @@ EC2_IMAGE = register(
             "creation_date": "CreationDate",
             "deprecation_time": "DeprecationTime",
         },
+        edges=(
+            uses("snapshots", "ec2.snapshot", "snapshots"),
+        ),
         trail=(
             family("AMIs", EC2, "CreateImage RegisterImage CopyImage DeregisterImage ModifyImageAttribute "
                    "ResetImageAttribute EnableImageDeprecation DisableImageDeprecation",

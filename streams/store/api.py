@@ -14,6 +14,7 @@ from elava.events import utcnow
 from elava.timeparse import parse_time
 from streams.store.openapi import OPENAPI
 from streams.store.queries import InventoryFilter, TemporalQueries
+from streams.store.relations import MAX_DEPTH, RelationQueries, relations_json
 from streams.store.render_json import inventory_json, version_json, who_json
 
 Answer = tuple[int, Any]
@@ -98,9 +99,16 @@ def changes(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
     return 200, rows
 
 
+def related(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
+    uid, depth = _uid(params), params.get("depth", "1")
+    if not depth.isdigit() or not 1 <= int(depth) <= MAX_DEPTH:
+        raise BadRequest(f"depth: a whole number from 1 to {MAX_DEPTH}")
+    return 200, relations_json(RelationQueries(q.store).related(uid, _moment(params, "at", utcnow()), int(depth)))
+
+
 ROUTES: dict[str, Callable[[TemporalQueries, Mapping[str, str]], Answer]] = {
     "/v1/resource": resource, "/v1/history": history, "/v1/who": who,
-    "/v1/inventory": inventory, "/v1/changes": changes,
+    "/v1/inventory": inventory, "/v1/changes": changes, "/v1/related": related,
 }
 
 

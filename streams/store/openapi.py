@@ -46,5 +46,9 @@ OPENAPI: dict[str, Any] = {
         "/v1/changes": _get("Versions that began in a window", [
             _param("since", f"Window start: {TIME}", required=True), UNTIL, LIMIT],
             {"type": "array", "items": VERSION}),
+        "/v1/related": _get("What a resource used and what used it, at a time", [
+            UID, _param("at", f"{TIME} (default now)"), _param("depth", "Steps out in each direction, 1 to 5 (default 1)")],
+            {"type": "object", "description": "uid, at, type, id, name, account, region, observed; uses and used_by: "
+             "lists of {uid, relation, via, depth, type, id, name, account, region, observed}"}),
     },
 }

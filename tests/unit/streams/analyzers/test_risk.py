@@ -1,3 +1,4 @@
+from elava.catalogue.storage import normalise_bucket
 from elava.events import Resource
 from streams.analyzers.risk import high_risk_untracked, is_tracked, risks
 
@@ -20,11 +21,18 @@ def test_public_signals():
     assert risks(res("ec2.snapshot", public=True, encrypted=True)) == ["public"]
 
 
-def test_s3_without_public_access_block_or_encryption():
-    assert risks(res("s3.bucket", public_access_block=None, encryption=None)) == ["public", "unencrypted"]
-    blocked = {"block_public_acls": True, "ignore_public_acls": True, "block_public_policy": True,
-               "restrict_public_buckets": True}
-    assert risks(res("s3.bucket", public_access_block=blocked, encryption={"algorithm": "AES256"})) == []
+def _bucket(**raw):
+    return res("s3.bucket", **normalise_bucket({}, raw))
+
+
+def test_a_bucket_without_a_block_is_not_public_for_that_alone():
+    assert risks(_bucket()) == ["unencrypted"]  # no block, private ACL, no policy, no default encryption
+    public_acl = [{"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
+                   "Permission": "READ"}]
+    assert risks(_bucket(Acl=public_acl, Encryption=[{"ApplyServerSideEncryptionByDefault": {
+        "SSEAlgorithm": "AES256"}}])) == ["public"]
+    assert risks(_bucket(PolicyPublic=True, AccountPublicAccessBlock={"RestrictPublicBuckets": True})) == [
+        "unencrypted"]
 
 
 def test_unencrypted_volume():
