@@ -166,6 +166,7 @@ def plant(account) -> dict[str, str]:
     ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
     instance = ec2.run_instances(ImageId="ami-12c6146b", InstanceType="t3.micro", MinCount=1, MaxCount=1,
+                                 SecurityGroupIds=[group],  # for `elava related`: the group is used by it
                                  TagSpecifications=[{"ResourceType": "instance", "Tags": [
                                      {"Key": "env", "Value": "prod"}, {"Key": "owner", "Value": "alice"}]}],
                                  )["Instances"][0]["InstanceId"]
@@ -293,6 +294,13 @@ def who(shell: Shell, command: str) -> None:
     assert "created" in done.stdout and "unknown" in done.stdout  # no CloudTrail in this story
 
 
+def related(shell: Shell, command: str) -> None:
+    done = shell.run(command)
+    used_by = done.stdout.split("used by", 1)[-1]
+    assert shell.instance in used_by and "security-groups" in used_by, done.stdout
+    assert "vpc" in done.stdout.split("used by", 1)[0]  # what the group itself uses
+
+
 def policy_list(shell: Shell, command: str) -> None:
     assert "open_admin_ports" in shell.run(command).stdout
 
@@ -342,6 +350,7 @@ RUNS = {
     "elava at 3d --type ec2.instance --tag env=prod": inventory_then,
     "elava changes --since 2h": changes,
     f"elava who {EXAMPLE_GROUP}": who,
+    f"elava related {EXAMPLE_GROUP} --depth 2": related,
     "elava policy list": policy_list,
     "elava policy eval resource.json --actor alice": policy_eval,
     "elava policy test": policy_test,
