@@ -234,16 +234,32 @@ class ChangeEvent(Event):
         return [self.uid, self.new_version, self.kind, self.cause_id]
 
 
+class Contributor(BaseModel):
+    """One of the actors who made a change: the share of its diff they made, how sure that is."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    actor: Actor
+    share: float = Field(ge=0.0, le=1.0)
+    confidence: float = Field(ge=0.0, le=1.0)
+    evidence: list[str] = Field(default_factory=list)
+
+
 class AttributedChange(Event):
     ce_type: ClassVar[str] = "elava.attributed-change"
     change: ChangeEvent
-    actor: Actor
+    actor: Actor  # the main author: the first of ``actors``
     confidence: float = Field(ge=0.0, le=1.0)
     evidence: list[str] = Field(default_factory=list)
     provisional: bool = False
+    # Everyone who made the change, largest share first (docs/attribution.md): one entry when
+    # one actor made it all, several when people changed different parts between two scans.
+    actors: list[Contributor] = Field(default_factory=list)
 
     def id_material(self) -> Any:
-        return [self.change.event_id, self.evidence, round(self.confidence, 3)]
+        base = [self.change.event_id, self.evidence, round(self.confidence, 3)]
+        if len(self.actors) < 2:  # the ids of single-author changes stay what they were
+            return base
+        return [*base, [[c.actor.arn or c.actor.name, c.share, c.evidence] for c in self.actors]]
 
 
 class DriftEvent(Event):

@@ -11,6 +11,7 @@ from elava.events import (
     Actor,
     AttributedChange,
     ChangeEvent,
+    Contributor,
     DriftEvent,
     FieldChange,
     Observation,
@@ -69,7 +70,9 @@ def change() -> ChangeEvent:
 
 
 def attributed_change() -> AttributedChange:
-    return AttributedChange(change=change(), actor=ALICE, confidence=0.9, evidence=[trail_event().trail_event_id])
+    evidence = [trail_event().trail_event_id]
+    return AttributedChange(change=change(), actor=ALICE, confidence=0.9, evidence=evidence,
+                            actors=[Contributor(actor=ALICE, share=1.0, confidence=0.9, evidence=evidence)])
 
 
 def drift() -> DriftEvent:

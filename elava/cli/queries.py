@@ -1,4 +1,4 @@
-"""Time travel from the command line: `elava history`, `at`, `changes`, `who`.
+"""Time travel from the command line: `elava history`, `at`, `changes`, `diff`, `who`.
 
 They read the embedded store at ``storage.path`` through a read-only handle: nothing
 is written, and they work while an `elava scan` holds the store.
@@ -32,6 +32,11 @@ OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="table, or jso
 SinceOpt = Annotated[str | None, typer.Option(help="From this time: ISO-8601 or how long ago (90m, 2h, 3d).")]
 UntilOpt = Annotated[str | None, typer.Option(help="Until this time (default: now): ISO-8601 or how long ago.")]
 UidArg = Annotated[str, typer.Argument(help="The resource's uid (ARN), or its id if that is unambiguous.")]
+UidOpt = Annotated[str | None, typer.Option("--uid", help="Only this resource: its uid (ARN), or its id if unambiguous.")]
+AccountOpt = Annotated[str | None, typer.Option(help="Only this account.")]
+RegionOpt = Annotated[str | None, typer.Option(help="Only this region.")]
+TypeOpt = Annotated[str | None, typer.Option("--type", "-t", help="Only this type, e.g. ec2.instance.")]
+TagOpt = Annotated[list[str] | None, typer.Option(help="Only resources with this tag, key=value (repeatable).")]
 
 
 @contextmanager
@@ -105,10 +110,7 @@ def history(uid: UidArg, since: SinceOpt = None, until: UntilOpt = None,
 
 def at(time: Annotated[str, typer.Argument(help="ISO-8601 or how long ago (90m, 2h, 3d).")],
        uid: Annotated[str | None, typer.Argument(help="Only this resource (uid or id).")] = None,
-       account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
-       region: Annotated[str | None, typer.Option(help="Only this region.")] = None,
-       type_: Annotated[str | None, typer.Option("--type", "-t", help="Only this type, e.g. ec2.instance.")] = None,
-       tag: Annotated[list[str] | None, typer.Option(help="Only resources with this tag, key=value (repeatable).")] = None,
+       account: AccountOpt = None, region: RegionOpt = None, type_: TypeOpt = None, tag: TagOpt = None,
        output: OutputOpt = Output.table, config: ConfigOpt = None) -> None:
     """The inventory as it was at TIME (or one resource, given its uid)."""
     from elava.cli.store_render import inventory_table, when
@@ -131,15 +133,21 @@ def at(time: Annotated[str, typer.Argument(help="ISO-8601 or how long ago (90m, 
 
 
 def changes(since: Annotated[str, typer.Option(help="From this time: ISO-8601 or how long ago (90m, 2h, 3d).")],
-            until: UntilOpt = None, output: OutputOpt = Output.table, config: ConfigOpt = None) -> None:
-    """What changed between --since and --until: creations, modifications, deletions, by time."""
+            until: UntilOpt = None, uid: UidOpt = None, account: AccountOpt = None, region: RegionOpt = None,
+            type_: TypeOpt = None, tag: TagOpt = None, output: OutputOpt = Output.table,
+            config: ConfigOpt = None) -> None:
+    """What changed between --since and --until: creations, modifications, deletions, by time.
+
+    A --tag matches a change whose resource had the tag before or after it."""
     from elava.cli.store_render import changes_table
     from streams.store.render_json import version_json
 
     start = moment(since, "--since")
     end = moment(until, "--until", default=datetime.now(UTC))
+    where = InventoryFilter(account=account, region=region, type=type_, tags=tag_pairs(tag))
     with reading(config) as queries:
-        found = ((v, queries.subject(v)) for v in queries.changes(start, end))
+        one = one_uid(queries, uid) if uid is not None else None
+        found = ((v, queries.subject(v)) for v in queries.changes(start, end, where, one))
         if output is Output.json:
             json_lines(version_json(v, subject) for v, subject in found)
             return
@@ -147,6 +155,32 @@ def changes(since: Annotated[str, typer.Option(help="From this time: ISO-8601 or
         if rows:
             console.print(changes_table(rows))
         console.print(f"{len(rows)} changes")
+
+
+def diff(since: Annotated[str, typer.Argument(metavar="T1", help="The earlier time: ISO-8601 or how long ago (3d).")],
+         until: Annotated[str | None, typer.Argument(metavar="T2", help="The later time (default: now).")] = None,
+         uid: UidOpt = None, account: AccountOpt = None, region: RegionOpt = None, type_: TypeOpt = None,
+         tag: TagOpt = None, output: OutputOpt = Output.table, config: ConfigOpt = None) -> None:
+    """The net difference between T1 and T2: what was created, what was deleted, and for what
+    changed, the field diff between its versions at T1 and T2 (not every event in between)."""
+    from elava.cli.store_render import diff_table, net_summary
+    from streams.store.render_json import net_change_json
+
+    start = moment(since, "T1")
+    end = moment(until, "T2", default=datetime.now(UTC))
+    if end < start:
+        raise typer.BadParameter("T2 is before T1", param_hint="T2")
+    where = InventoryFilter(account=account, region=region, type=type_, tags=tag_pairs(tag))
+    with reading(config) as queries:
+        one = one_uid(queries, uid) if uid is not None else None
+        found = queries.diff(start, end, where, one)
+        if output is Output.json:
+            json_lines(net_change_json(n) for n in found)
+            return
+        rows = list(found)
+        if rows:
+            console.print(diff_table(rows))
+        console.print(net_summary(rows, start, end), soft_wrap=True)
 
 
 def who(uid: UidArg, since: SinceOpt = None, until: UntilOpt = None,
@@ -168,4 +202,5 @@ def register(app: typer.Typer) -> None:
     app.command()(history)
     app.command()(at)
     app.command()(changes)
+    app.command()(diff)
     app.command()(who)

@@ -56,24 +56,44 @@ def _table(rows: list[tuple[dict[str, Any], str | None]]) -> Table:
     return table
 
 
-def explain(file: FileArg, output: OutputOpt = Output.table) -> None:
-    """Who made each CloudTrail call in FILE, and which observed resources it touched."""
+def _explained(located: Any) -> tuple[dict[str, Any], str | None] | str:
+    """A record explained (with why it touched nothing, if so), or the reason it cannot be."""
     from streams.attribution.exceptions import UnreadableTrail
     from streams.attribution.records import explain as explain_record
-    from streams.attribution.records import parse_document, records_in
     from streams.attribution.resources import why_nothing_changed
 
+    if located.problem is not None:
+        return located.problem
     try:
-        records = list(records_in(parse_document(file.read_bytes())))
-        rows = [(explain_record(record), why_nothing_changed(record)) for record in records]
-    except UnreadableTrail as exc:
-        err_console.print(f"[bold red]error:[/] {file}: {exc}", highlight=False)
-        raise typer.Exit(code=1) from None
+        return explain_record(located.record), why_nothing_changed(located.record)
+    except (UnreadableTrail, ValueError, TypeError, AttributeError) as exc:  # a record of an odd shape
+        return str(exc) or type(exc).__name__
+
+
+def explain(file: FileArg, output: OutputOpt = Output.table) -> None:
+    """Who made each CloudTrail call in FILE, and which observed resources it touched.
+
+    Every readable record is explained; each one that is not is named on stderr (its line, or
+    its jq path in a JSON document) with the reason, and the exit code is then 1."""
+    from streams.attribution.records import located_records
+
+    rows, bad = [], []
+    for located in located_records(file.read_bytes()):
+        result = _explained(located)
+        if isinstance(result, str):
+            bad.append((located.where, result))
+        else:
+            rows.append(result)
     if output is Output.json:
         for explained, _ in rows:
             typer.echo(orjson.dumps(explained).decode())
-        return
-    console.print(_table(rows))
+    elif rows:
+        console.print(_table(rows))
+    for where, reason in bad:
+        err_console.print(f"[bold red]error:[/] {file}: {where}: {reason}", highlight=False, soft_wrap=True)
+    if bad:
+        err_console.print(f"{len(rows)} records explained, {len(bad)} could not be read", highlight=False)
+        raise typer.Exit(code=1)
 
 
 def collect(

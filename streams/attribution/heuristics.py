@@ -1,6 +1,7 @@
 """Who made a resource when CloudTrail has nothing to say: the tags tools leave behind.
 
-Lower confidence than a matching CloudTrail event, and always with the evidence.
+Each guess names the rule that made it; its confidence is that rule's measured accuracy
+(streams/attribution/calibration.py), and it always comes with the evidence.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from elava.events import Actor
+from streams.attribution.calibration import heuristic_confidence
 
 CREATOR_TAGS = ("created-by", "CreatedBy", "createdBy", "created_by", "creator", "Creator")
 MANAGER_TAGS = ("ManagedBy", "managed-by", "managed_by", "managedBy", "provisioner", "Provisioner")
@@ -16,33 +18,37 @@ MANAGER_TAGS = ("ManagedBy", "managed-by", "managed_by", "managedBy", "provision
 @dataclass(frozen=True)
 class Guess:
     actor: Actor
-    confidence: float
+    rule: str  # a key of calibration.HEURISTIC_RULES
     evidence: list[str]
+
+    @property
+    def confidence(self) -> float:
+        return heuristic_confidence(self.rule)
 
 
 def _tag(key: str, value: str) -> str:
     return f"tag:{key}={value}"
 
 
-def _service(name: str, via: str, confidence: float, evidence: str) -> Guess:
+def _service(name: str, via: str, rule: str, evidence: str) -> Guess:
     actor = Actor(type="AWSService", name=name, kind="automation" if via == "cloudformation" else "service", via=via)
-    return Guess(actor, confidence, [evidence])
+    return Guess(actor, rule, [evidence])
 
 
 def _system_tag_guess(tags: dict[str, str]) -> Guess | None:
     if "aws:cloudformation:stack-name" in tags:
         stack = tags["aws:cloudformation:stack-name"]
-        return _service(f"cloudformation stack {stack}", "cloudformation", 0.5,
+        return _service(f"cloudformation stack {stack}", "cloudformation", "cloudformation-stack",
                         _tag("aws:cloudformation:stack-name", stack))
     if "aws:autoscaling:groupName" in tags:
         group = tags["aws:autoscaling:groupName"]
-        return _service("autoscaling.amazonaws.com", "autoscaling", 0.5, _tag("aws:autoscaling:groupName", group))
+        return _service("autoscaling.amazonaws.com", "autoscaling", "autoscaling-group", _tag("aws:autoscaling:groupName", group))
     for key in ("eks:cluster-name", "eks:nodegroup-name", "aws:eks:cluster-name"):
         if key in tags:
-            return _service("eks.amazonaws.com", "eks", 0.45, _tag(key, tags[key]))
+            return _service("eks.amazonaws.com", "eks", "eks-tag", _tag(key, tags[key]))
     cluster = next((k for k in tags if k.startswith("kubernetes.io/cluster/")), None)
     if cluster:
-        return _service("kubernetes", "eks", 0.4, _tag(cluster, tags[cluster]))
+        return _service("kubernetes", "eks", "kubernetes-cluster-tag", _tag(cluster, tags[cluster]))
     return None
 
 
@@ -51,12 +57,13 @@ def _tool_tag_guess(tags: dict[str, str]) -> Guess | None:
         tool = tags.get(key, "").lower()
         if tool in ("terraform", "pulumi", "cloudformation", "cdk", "crossplane"):
             actor = Actor(type="Unknown", name=tool, kind="automation", via=tool)
-            return Guess(actor, 0.4, [_tag(key, tags[key])])
+            return Guess(actor, "iac-tool-tag", [_tag(key, tags[key])])
     for key in tags:
         if key.startswith("pulumi:"):
-            return Guess(Actor(name="pulumi", kind="automation", via="pulumi"), 0.4, [_tag(key, tags[key])])
+            return Guess(Actor(name="pulumi", kind="automation", via="pulumi"), "iac-tool-tag", [_tag(key, tags[key])])
         if key.lower() in ("terraform", "tf-managed", "terraform-managed"):
-            return Guess(Actor(name="terraform", kind="automation", via="terraform"), 0.4, [_tag(key, tags[key])])
+            return Guess(Actor(name="terraform", kind="automation", via="terraform"), "iac-tool-tag",
+                         [_tag(key, tags[key])])
     return None
 
 
@@ -64,7 +71,7 @@ def _creator_tag_guess(tags: dict[str, str]) -> Guess | None:
     for key in CREATOR_TAGS:
         if tags.get(key):
             actor = Actor(type="Unknown", name=tags[key], kind="unknown", via="tag")
-            return Guess(actor, 0.35, [_tag(key, tags[key])])
+            return Guess(actor, "created-by-tag", [_tag(key, tags[key])])
     return None
 
 

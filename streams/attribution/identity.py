@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from elava.events import Actor
-from streams.attribution.agents import Kind, Tool, service_short_name, tool_of
+from streams.attribution.agents import CONSOLE_AGENTS, Kind, Tool, service_short_name, tool_of
 from streams.attribution.params import lookup
 from streams.attribution.sessions import look_at_session, looks_like_ci
 
@@ -30,6 +30,9 @@ WORKLOAD_VIAS = frozenset({"ec2", "lambda", "ecs", "eks", "codebuild", "github-a
 # What a session name can say that is no tool at all.
 NOT_A_VIA = frozenset({"machine", "unnamed", "aws-service"})
 # Web identity providers that mint tokens for machines, not people.
+# Identities a person signs in as: invokedBy signin/console on one of them is a console session.
+PERSON_IDENTITY_TYPES = frozenset({"IAMUser", "Root", "AssumedRole", "FederatedUser", "IdentityCenterUser",
+                                   "SAMLUser", "WebIdentityUser"})
 CI_IDENTITY_PROVIDERS = ("token.actions.githubusercontent.com", "gitlab", "oidc.circleci.com", "app.terraform.io",
                          "oidc.eks.", "vstoken.actions.githubusercontent.com")
 
@@ -170,9 +173,13 @@ def combined_kind(principal: Principal, tool: Tool) -> Kind:
     return principal.kind
 
 
-def _from_console(record: Mapping[str, Any]) -> bool:
+def _from_console(record: Mapping[str, Any], identity_type: str) -> bool:
+    """Made in a console session: CloudTrail's flag, or the console named as the invoker of a
+    person's identity (``invokedBy: signin.amazonaws.com``), which is no AWS service acting."""
     flag = lookup(record, "sessionCredentialFromConsole")
-    return flag is True or str(flag).lower() == "true"
+    if flag is True or str(flag).lower() == "true":
+        return True
+    return identity_type in PERSON_IDENTITY_TYPES and _text(lookup(record, "userIdentity.invokedBy")) in CONSOLE_AGENTS
 
 
 def actor_from_record(record: Mapping[str, Any]) -> Actor:
@@ -182,7 +189,7 @@ def actor_from_record(record: Mapping[str, Any]) -> Actor:
     identity_type = _text(identity.get("type")) or "Unknown"
     principal = _BY_TYPE.get(identity_type, _unknown)(identity, record)
     user_agent = _text(record.get("userAgent"))
-    tool = tool_of(user_agent, _text(identity.get("invokedBy")), _from_console(record))
+    tool = tool_of(user_agent, _text(identity.get("invokedBy")), _from_console(record, identity_type))
     via = tool.via or (principal.workload if principal.workload not in NOT_A_VIA else None)
     if tool.via == "sdk" and principal.workload in WORKLOAD_VIAS:
         via = principal.workload

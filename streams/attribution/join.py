@@ -108,5 +108,5 @@ class Attributor:
 def from_record(change: ChangeEvent, record: dict) -> AttributedChange:
     return AttributedChange(change=change, actor=Actor.model_validate(record.get("actor") or {}),
                             confidence=record.get("confidence") or 0.0, evidence=record.get("evidence") or [],
-                            provisional=record.get("method") != "cloudtrail")
+                            provisional=record.get("method") != "cloudtrail", actors=record.get("actors") or [])
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -72,6 +73,77 @@ def parse_document(data: bytes) -> Any:
             return [orjson.loads(line) for line in lines]
         except orjson.JSONDecodeError as exc:
             raise UnreadableTrail(f"neither JSON nor JSON Lines: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Located:
+    """One record of a file and where it is (``line 3``, ``Records[2]``), or why it cannot be read."""
+
+    where: str
+    record: dict[str, Any] | None = None
+    problem: str | None = None
+
+
+def _lookup_event(event: Any) -> Any:
+    """The record inside one item of a LookupEvents answer (JSON text in ``CloudTrailEvent``)."""
+    record = event.get("CloudTrailEvent") if isinstance(event, Mapping) else None
+    return orjson.loads(record) if isinstance(record, str | bytes) else record
+
+
+def _items(document: Any) -> list[tuple[str, Any]] | None:
+    """(jq path, item) of a document holding several records; None for a single one."""
+    if isinstance(document, list):
+        return [(f"[{i}]", item) for i, item in enumerate(document)]
+    if isinstance(document, Mapping) and isinstance(document.get("Records"), list):
+        return [(f".Records[{i}]", item) for i, item in enumerate(document["Records"])]
+    if isinstance(document, Mapping) and isinstance(document.get("Events"), list):
+        return [(f".Events[{i}].CloudTrailEvent", event) for i, event in enumerate(document["Events"])]
+    return None
+
+
+def _located_in(document: Any, line: str, path: str = "") -> Iterator[Located]:
+    """The records of one parsed document; a bad item is named, the others still come."""
+    items = _items(document)
+    if items is None:
+        where = " ".join(part for part in (line, path) if part) or "the file"
+        try:
+            for record in records_in(document):
+                yield Located(where, record)
+        except (UnreadableTrail, orjson.JSONDecodeError) as exc:
+            yield Located(where, problem=str(exc))
+        return
+    events = isinstance(document, Mapping) and "Events" in document
+    for step, item in items:
+        if events:
+            try:
+                item = _lookup_event(item)
+            except orjson.JSONDecodeError as exc:
+                yield Located(" ".join(part for part in (line, path + step) if part), problem=f"not JSON: {exc}")
+                continue
+        yield from _located_in(item, line, path + step)
+
+
+def located_records(data: bytes) -> list[Located]:
+    """Every record of a file (JSON, gzipped or not, or JSON Lines), each with where it is (a line,
+    a jq path); a line that is not JSON, or an item that is no record, is named with its reason."""
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    try:
+        return list(_located_in(orjson.loads(data), ""))
+    except orjson.JSONDecodeError as whole:
+        found, read_any = [], False
+        for number, text in enumerate(data.splitlines(), start=1):
+            if not text.strip():
+                continue
+            try:
+                document = orjson.loads(text)
+            except orjson.JSONDecodeError as exc:
+                found.append(Located(f"line {number}", problem=f"not JSON: {exc}"))
+                continue
+            read_any = True
+            found.extend(_located_in(document, f"line {number}"))
+        # Not one line is JSON: a broken JSON document, not JSON Lines with a bad line each.
+        return found if read_any else [Located("the file", problem=f"neither JSON nor JSON Lines: {whole}")]
 
 
 def event_time(record: Mapping[str, Any]) -> datetime:

@@ -1,29 +1,40 @@
-"""Score CloudTrail events as explanations of one change, and pick the actor.
+"""Score CloudTrail events as explanations of one change, and name who made it.
 
-A candidate is a trail event on the same resource uid (the join guarantees the
-exact resource match). Its score adds up:
+A change is explained part by part. A creation or a deletion is one part; a
+modification's diff is grouped by what can make it: tags (tag APIs), ingress rules and
+egress rules (the security-group rule calls), the state (Start/Stop/...), everything
+else. A candidate is a trail event on the same resource uid (the join guarantees the
+exact resource match); its score for a part adds up:
 
 - 0.55 exact resource match;
-- up to 0.30 for an event name consistent with the change (a tag API for a tag
-  diff, the rule call whose effect the diff shows — an Authorize…Ingress for a new
-  ingress rule —, a create for a creation), 0.10 for a generic mutation (another
-  Modify*/Update*, another rule call on a rule diff); a contradicting name (a delete
-  for a creation) takes 0.30 away;
+- 0.30 for an event name consistent with the part (a create for a creation, a delete
+  for a deletion, a tag API for tags, the rule call whose effect the diff shows — an
+  Authorize…Ingress for a new ingress rule —, Start/Stop for the state), 0.10 for a
+  generic mutation (Modify*, Update*, …, another rule call on a rule diff);
 - up to 0.15 for time: inside the window between the previous scan and this one,
-  fading outside it (``slack`` before, ``skew`` after); beyond that the event
-  explains another version.
+  fading outside it (``slack`` before, ``skew`` after); beyond that the event explains
+  another version.
 
-Competing actors share the confidence: the best actor's score is scaled by its
-share of all actors' best scores, so two equally plausible people get 0.5 each
-and never a confident wrong answer.
+A call that cannot have made a part is no candidate for it: a contradicting name (a
+delete for a creation), a call made for another part (a tag API never creates, deletes
+or changes a rule; a rule call changes no tag). A creation or deletion with a consistent
+call is explained by such calls only: a Stop or a Modify before a Terminate did not
+delete the instance.
+
+Within a part, competing actors share the confidence: the best actor's score times its
+share of all actors' best scores, so two equally plausible people get half each and
+never a confident wrong answer (the later call wins the tie). Across parts, actors are
+co-authors: each is listed with the share of the diff (field changes) it explained.
+The raw score becomes a confidence through the fitted calibration (calibration.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from elava.events import Actor, ChangeEvent, FieldChange, TrailEvent
+from elava.events import Actor, ChangeEvent, Contributor, FieldChange, TrailEvent
+from streams.attribution.calibration import cloudtrail_confidence
 from streams.attribution.heuristics import guess_from_tags
 
 RESOURCE_MATCH, CONSISTENT, GENERIC, TIMELY = 0.55, 0.30, 0.10, 0.15
@@ -31,7 +42,7 @@ CREATE = ("Create", "Run", "Allocate", "Register", "Import", "Copy", "Put", "Pub
 DELETE = ("Delete", "Terminate", "Release", "Deregister", "ScheduleKeyDeletion", "Remove")
 TAGS = ("CreateTags", "DeleteTags", "TagResource", "UntagResource", "AddTags", "RemoveTags", "PutBucketTagging",
         "DeleteBucketTagging", "TagRole", "UntagRole", "ChangeTagsForResource", "AddTagsToResource",
-        "RemoveTagsFromResource", "TagLogGroup", "TagQueue")
+        "RemoveTagsFromResource", "TagLogGroup", "TagQueue", "CreateOrUpdateTags")
 RULES = ("AuthorizeSecurityGroup", "RevokeSecurityGroup", "ModifySecurityGroupRules",
          "UpdateSecurityGroupRuleDescriptions")
 RULE_SIDES = {"attributes.ingress": "Ingress", "attributes.egress": "Egress"}
@@ -55,23 +66,75 @@ class Window:
 
 
 @dataclass(frozen=True)
+class Credit:
+    """One co-author: the raw score behind its confidence is kept for calibration."""
+
+    actor: Actor
+    share: float
+    score: float
+    confidence: float
+    evidence: list[str]
+
+    def as_record(self) -> dict:
+        return {"actor": self.actor.model_dump(mode="json"), "share": self.share, "confidence": self.confidence,
+                "evidence": self.evidence, "score": self.score}
+
+    def contributor(self) -> Contributor:
+        return Contributor(actor=self.actor, share=self.share, confidence=self.confidence, evidence=self.evidence)
+
+
+@dataclass(frozen=True)
 class Attribution:
     actor: Actor
     confidence: float
     evidence: list[str]
     method: str  # cloudtrail | heuristic | none
+    credits: list[Credit] = field(default_factory=list)  # every co-author, largest share first
+    rule: str | None = None  # the heuristic's rule
 
     def as_record(self) -> dict:
-        return {"actor": self.actor.model_dump(mode="json"), "confidence": self.confidence,
-                "evidence": self.evidence, "method": self.method}
+        record = {"actor": self.actor.model_dump(mode="json"), "confidence": self.confidence,
+                  "evidence": self.evidence, "method": self.method,
+                  "actors": [credit.as_record() for credit in self.credits]}
+        return record | ({"rule": self.rule} if self.rule else {})
+
+
+@dataclass(frozen=True)
+class Part:
+    """What one kind of call can make: ``created``, ``deleted``, ``tags``, ``ingress``, ``egress``,
+    ``state`` or ``other``, with the field changes it holds (its weight in the shares)."""
+
+    name: str
+    changes: tuple[FieldChange, ...] = ()
+
+    @property
+    def weight(self) -> int:
+        return max(1, len(self.changes))
+
+
+def _part_of(path: str) -> str:
+    if path.startswith("tags.") or path == "tags":
+        return "tags"
+    if path in RULE_SIDES:
+        return RULE_SIDES[path].lower()
+    return "state" if path == "attributes.state" else "other"
+
+
+def parts_of(change: ChangeEvent) -> list[Part]:
+    if change.kind != "modified":
+        return [Part(change.kind)]
+    grouped: dict[str, list[FieldChange]] = {}
+    for item in change.diff:
+        grouped.setdefault(_part_of(item.path), []).append(item)
+    return [Part(name, tuple(items)) for name, items in grouped.items()] or [Part("other")]
 
 
 def _without_description(rule: object) -> object:
     return {k: v for k, v in rule.items() if k != "description"} if isinstance(rule, dict) else rule
 
 
-def _rule_calls(diff: list[FieldChange]) -> set[str]:
-    """The security-group rule calls (exact event names) whose effect ``diff`` shows.
+def _rule_calls(changes: tuple[FieldChange, ...]) -> set[str]:
+    """The security-group rule calls (exact event names) whose effect ``changes`` show.
 
     A rule added is an Authorize, a rule removed a Revoke, on its side (ingress or
     egress); a rule removed and another added on one side may be one
@@ -80,8 +143,8 @@ def _rule_calls(diff: list[FieldChange]) -> set[str]:
     """
     calls: set[str] = set()
     for path, side in RULE_SIDES.items():
-        added = [d.new for d in diff if d.path == path and d.op == "add"]
-        removed = [d.old for d in diff if d.path == path and d.op == "remove"]
+        added = [d.new for d in changes if d.path == path and d.op == "add"]
+        removed = [d.old for d in changes if d.path == path and d.op == "remove"]
         if added:
             calls.add(f"AuthorizeSecurityGroup{side}")
         if removed:
@@ -93,24 +156,34 @@ def _rule_calls(diff: list[FieldChange]) -> set[str]:
     return calls
 
 
-def _name_score(change: ChangeEvent, name: str) -> float:
-    if change.kind != "modified" and name.startswith(TAGS):
-        return 0.0  # CreateTags creates no resource; DeleteTags deletes none
-    if change.kind == "created":
-        return CONSISTENT if name.startswith(CREATE) else (-CONSISTENT if name.startswith(DELETE) else 0.0)
-    if change.kind == "deleted":
-        return CONSISTENT if name.startswith(DELETE) else (-CONSISTENT if name.startswith(CREATE) else 0.0)
-    if name.startswith(RULES):  # a rule call on a rule diff it does not show still touched the rules
-        rule_calls = _rule_calls(change.diff)
-        return (CONSISTENT if name in rule_calls else GENERIC) if rule_calls else 0.0
-    paths = [d.path for d in change.diff]
-    specific = (
-        (any(p.startswith("tags.") for p in paths) and name.startswith(TAGS))
-        or ("attributes.state" in paths and name.startswith(STATE))
-    )
-    if specific:
+def _generic(name: str) -> float:
+    return GENERIC if name.startswith(MUTATE) else 0.0
+
+
+def _lifecycle_name_score(part: Part, name: str) -> float | None:
+    if name.startswith(TAGS):
+        return None  # CreateTags creates no resource; DeleteTags deletes none
+    made, unmade = (CREATE, DELETE) if part.name == "created" else (DELETE, CREATE)
+    if name.startswith(made):
         return CONSISTENT
-    return GENERIC if name.startswith(MUTATE) and not name.startswith(TAGS) else 0.0
+    return None if name.startswith(unmade) else 0.0
+
+
+def name_score(part: Part, name: str) -> float | None:
+    """What the call's name says of it making ``part``; None: it cannot have made it."""
+    if part.name in ("created", "deleted"):
+        return _lifecycle_name_score(part, name)
+    is_tag, is_rule, is_state = name.startswith(TAGS), name.startswith(RULES), name.startswith(STATE)
+    if part.name == "tags":
+        return CONSISTENT if is_tag else (None if is_rule or is_state else _generic(name))
+    if part.name in ("ingress", "egress"):
+        if is_rule:  # a rule call whose effect the diff does not show still touched the rules
+            return CONSISTENT if name in _rule_calls(part.changes) else GENERIC
+        return None if is_tag or is_state else _generic(name)
+    if part.name == "state":
+        return CONSISTENT if is_state else (None if is_tag or is_rule else _generic(name))
+    # Everything else: a state call has side effects (addresses, times); tags and rules have none.
+    return None if is_tag or is_rule else (0.0 if is_state else _generic(name))
 
 
 def _time_score(event_time: datetime, window: Window) -> float:
@@ -122,35 +195,104 @@ def _time_score(event_time: datetime, window: Window) -> float:
     return max(0.0, TIMELY * (1 - (window.start - event_time) / window.slack))
 
 
+def _part_score(part: Part, event: TrailEvent, window: Window) -> tuple[float, float]:
+    """(score, name score) of ``event`` for ``part``; score 0 when it cannot explain it."""
+    name, timely = name_score(part, event.event_name), _time_score(event.event_time, window)
+    if name is None or timely <= 0:  # cannot have made it, or it explains another version
+        return 0.0, 0.0
+    return RESOURCE_MATCH + name + timely, name
+
+
+def _usable(change: ChangeEvent, event: TrailEvent) -> bool:
+    return not event.read_only and not event.error_code and event.resource.uid == change.uid
+
+
 def score(change: ChangeEvent, event: TrailEvent, window: Window) -> float:
-    """0 for events that cannot explain the change (read-only, failed, contradicting, elsewhere)."""
-    if event.read_only or event.error_code or event.resource.uid != change.uid:
+    """How well ``event`` explains ``change`` (its best part); 0 when it cannot explain it at all."""
+    if not _usable(change, event):
         return 0.0
-    name, timely = _name_score(change, event.event_name), _time_score(event.event_time, window)
-    if name < 0 or timely <= 0:  # contradicting, or it explains another version
-        return 0.0
-    return RESOURCE_MATCH + name + timely
+    return max(_part_score(part, event, window)[0] for part in parts_of(change))
 
 
 def _actor_key(actor: Actor) -> str:
     return actor.arn or f"{actor.type}:{actor.name}"
 
 
-def attribute(change: ChangeEvent, candidates: list[TrailEvent], window: Window) -> Attribution:
-    """The best explanation of ``change``: CloudTrail if any candidate scores, else tags."""
-    scored = [(score(change, e, window), e) for e in candidates]
-    scored = [(s, e) for s, e in scored if s > 0]
+@dataclass(frozen=True)
+class PartWinner:
+    actor: Actor
+    raw: float  # best score times its share of the competitors' best scores
+    evidence: list[str]
+    latest: datetime
+
+
+def explain_part(part: Part, candidates: list[TrailEvent], window: Window) -> PartWinner | None:
+    scored = [(*_part_score(part, e, window), e) for e in candidates]
+    scored = [(s, n, e) for s, n, e in scored if s > 0]
+    if part.name in ("created", "deleted") and any(n == CONSISTENT for _, n, _ in scored):
+        scored = [(s, n, e) for s, n, e in scored if n == CONSISTENT]  # only a delete deletes
     if not scored:
-        return fallback(change)
-    best_by_actor: dict[str, tuple[float, TrailEvent]] = {}
-    for s, e in scored:
+        return None
+    best: dict[str, tuple[float, TrailEvent]] = {}
+    for s, _, e in scored:
         key = _actor_key(e.actor)
-        if key not in best_by_actor or s > best_by_actor[key][0]:
-            best_by_actor[key] = (s, e)
-    top_score, top_event = max(best_by_actor.values(), key=lambda pair: (pair[0], pair[1].event_time))
-    share = top_score / sum(s for s, _ in best_by_actor.values())
-    evidence = sorted(e.trail_event_id for s, e in scored if _actor_key(e.actor) == _actor_key(top_event.actor))
-    return Attribution(top_event.actor, round(min(1.0, top_score * share), 3), evidence, "cloudtrail")
+        if key not in best or s > best[key][0]:
+            best[key] = (s, e)
+    top_score, top_event = max(best.values(), key=lambda pair: (pair[0], pair[1].event_time))
+    share = top_score / sum(s for s, _ in best.values())
+    key = _actor_key(top_event.actor)
+    mine = [e for _, _, e in scored if _actor_key(e.actor) == key]
+    return PartWinner(top_event.actor, min(1.0, top_score * share), sorted({e.trail_event_id for e in mine}),
+                      max(e.event_time for e in mine))
+
+
+@dataclass
+class _Tally:
+    """What one actor explained of a change, summed over the parts it won."""
+
+    actor: Actor
+    latest: datetime
+    weight: int = 0
+    weighted_raw: float = 0.0
+    evidence: set[str] = field(default_factory=set)
+
+    def add(self, part: Part, won: PartWinner) -> None:
+        self.weight += part.weight
+        self.weighted_raw += won.raw * part.weight
+        self.evidence.update(won.evidence)
+        self.latest = max(self.latest, won.latest)
+
+
+def _credits(parts: list[Part], winners: list[PartWinner | None]) -> list[Credit]:
+    """Co-authors: each actor's share of the explained field changes, its weighted raw score;
+    largest share first, then the surer, then the later."""
+    tallies: dict[str, _Tally] = {}
+    for part, won in zip(parts, winners, strict=True):
+        if won is not None:
+            tallies.setdefault(_actor_key(won.actor), _Tally(won.actor, won.latest)).add(part, won)
+    explained = sum(t.weight for t in tallies.values())
+    ranked = []
+    for t in tallies.values():
+        raw = round(t.weighted_raw / t.weight, 3)
+        credit = Credit(t.actor, round(t.weight / explained, 3), raw, cloudtrail_confidence(raw), sorted(t.evidence))
+        ranked.append((credit.share, credit.confidence, t.latest, credit))
+    ranked.sort(key=lambda row: row[:3], reverse=True)
+    return [row[3] for row in ranked]
+
+
+def attribute(change: ChangeEvent, candidates: list[TrailEvent], window: Window) -> Attribution:
+    """Who made ``change``: CloudTrail if any candidate explains a part of it, else tags."""
+    usable = [e for e in candidates if _usable(change, e)]
+    parts = parts_of(change)
+    winners = [explain_part(part, usable, window) for part in parts]
+    if not any(winners):
+        return fallback(change)
+    credits = _credits(parts, winners)
+    main = credits[0]
+    # The evidence of the change is every co-author's: a late event that names one more
+    # co-author is new evidence, and the change is attributed (and published) again.
+    evidence = sorted({event_id for credit in credits for event_id in credit.evidence})
+    return Attribution(main.actor, main.confidence, evidence, "cloudtrail", credits)
 
 
 def fallback(change: ChangeEvent) -> Attribution:
@@ -158,4 +300,5 @@ def fallback(change: ChangeEvent) -> Attribution:
     guess = guess_from_tags(tags)
     if guess is None:
         return Attribution(Actor(), 0.0, [], "none")
-    return Attribution(guess.actor, guess.confidence, guess.evidence, "heuristic")
+    credit = Credit(guess.actor, 1.0, guess.confidence, guess.confidence, guess.evidence)
+    return Attribution(guess.actor, guess.confidence, guess.evidence, "heuristic", [credit], guess.rule)

@@ -15,7 +15,7 @@ from elava.timeparse import parse_time
 from streams.store.openapi import OPENAPI
 from streams.store.queries import InventoryFilter, TemporalQueries
 from streams.store.relations import MAX_DEPTH, RelationQueries, relations_json
-from streams.store.render_json import inventory_json, version_json, who_json
+from streams.store.render_json import inventory_json, net_change_json, version_json, who_json
 
 Answer = tuple[int, Any]
 LIMIT = 1000
@@ -76,26 +76,46 @@ def _tags(params: Mapping[str, str]) -> dict[str, str]:
     return tags
 
 
+def _where(params: Mapping[str, str]) -> InventoryFilter:
+    return InventoryFilter(params.get("account"), params.get("region"), params.get("type"), _tags(params))
+
+
 def inventory(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
-    tags = _tags(params)
-    where = InventoryFilter(params.get("account"), params.get("region"), params.get("type"), tags)
     limit, rows = _limit(params), []
-    for version in q.inventory(_moment(params, "at", utcnow()), where):
+    for version in q.inventory(_moment(params, "at", utcnow()), _where(params)):
         if len(rows) == limit:
             break
         rows.append(inventory_json(version))
     return 200, rows
 
 
-def changes(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
+def _window(params: Mapping[str, str]) -> tuple[datetime, datetime]:
     since = _moment(params, "since")
     if since is None:
         raise BadRequest("since is required")
+    until = _moment(params, "until", utcnow())
+    if until < since:
+        raise BadRequest("until: before since")
+    return since, until
+
+
+def changes(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
+    since, until = _window(params)
     limit, rows = _limit(params), []
-    for version in q.changes(since, _moment(params, "until", utcnow())):
+    for version in q.changes(since, until, _where(params), params.get("uid")):
         if len(rows) == limit:
             break
         rows.append(version_json(version, q.subject(version)))
+    return 200, rows
+
+
+def diff(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
+    since, until = _window(params)
+    limit, rows = _limit(params), []
+    for found in q.diff(since, until, _where(params), params.get("uid")):
+        if len(rows) == limit:
+            break
+        rows.append(net_change_json(found))
     return 200, rows
 
 
@@ -108,7 +128,7 @@ def related(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
 
 ROUTES: dict[str, Callable[[TemporalQueries, Mapping[str, str]], Answer]] = {
     "/v1/resource": resource, "/v1/history": history, "/v1/who": who,
-    "/v1/inventory": inventory, "/v1/changes": changes, "/v1/related": related,
+    "/v1/inventory": inventory, "/v1/changes": changes, "/v1/diff": diff, "/v1/related": related,
 }
 
 

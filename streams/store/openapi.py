@@ -1,8 +1,16 @@
-"""OpenAPI 3.1 description of the worker's read-only query API (served at /openapi.json)."""
+"""OpenAPI 3.1 description of the worker's read-only query API (served at /openapi.json).
+
+    python3 -m streams.store.openapi --write     # docs/openapi.json from this description
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
 from typing import Any
+
+DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 
 
 def _param(name: str, description: str, required: bool = False) -> dict[str, Any]:
@@ -14,6 +22,14 @@ TIME = "ISO-8601 time, or how long ago: 90m, 2h, 3d"
 UID = _param("uid", "The resource uid (its ARN)", required=True)
 SINCE, UNTIL = _param("since", f"Window start: {TIME}"), _param("until", f"Window end: {TIME} (default now)")
 LIMIT = _param("limit", "At most this many items (default 1000)")
+FILTERS = [_param("account", "Only this account"), _param("region", "Only this region"),
+           _param("type", "Only this type, e.g. ec2.instance")]
+TAG = _param("tag", "Only resources with these tags: key=value[,key=value]")
+CHANGED_TAG = _param("tag", "key=value[,key=value]: only resources with these tags before or after the change")
+ONE = _param("uid", "Only this resource (its uid)")
+NET = {"type": "object", "description": "One resource that differs: uid, change (created, modified, deleted), "
+       "type, id, name, account, region, from_version, to_version, versions_between, recreated, diff, before, "
+       "after, actors"}
 VERSION = {"type": "object", "description": "One version: uid, version, kind, valid_from, valid_to, type, id, "
            "name, account, region, diff, resource, cause, attribution"}
 
@@ -40,15 +56,28 @@ OPENAPI: dict[str, Any] = {
         "/v1/who": _get("Who made each version of a resource", [UID, SINCE, UNTIL],
                         {"type": "array", "items": {"type": "object"}}),
         "/v1/inventory": _get("Every resource that existed at a time", [
-            _param("at", f"{TIME} (default now)"), _param("account", "Only this account"),
-            _param("region", "Only this region"), _param("type", "Only this type, e.g. ec2.instance"),
-            _param("tag", "key=value[,key=value]"), LIMIT], {"type": "array", "items": {"type": "object"}}),
+            _param("at", f"{TIME} (default now)"), *FILTERS, TAG, LIMIT], {"type": "array", "items": {"type": "object"}}),
         "/v1/changes": _get("Versions that began in a window", [
-            _param("since", f"Window start: {TIME}", required=True), UNTIL, LIMIT],
+            _param("since", f"Window start: {TIME}", required=True), UNTIL, ONE, *FILTERS, CHANGED_TAG, LIMIT],
             {"type": "array", "items": VERSION}),
+        "/v1/diff": _get("The net difference between two times: created, deleted, modified with the field diff", [
+            _param("since", f"The earlier time (T1): {TIME}", required=True),
+            _param("until", f"The later time (T2): {TIME} (default now)"), ONE, *FILTERS, CHANGED_TAG, LIMIT],
+            {"type": "array", "items": NET}),
         "/v1/related": _get("What a resource used and what used it, at a time", [
             UID, _param("at", f"{TIME} (default now)"), _param("depth", "Steps out in each direction, 1 to 5 (default 1)")],
             {"type": "object", "description": "uid, at, type, id, name, account, region, observed; uses and used_by: "
              "lists of {uid, relation, via, depth, type, id, name, account, region, observed}"}),
     },
 }
+
+
+def rendered() -> str:
+    return json.dumps(OPENAPI, indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--write"]:
+        DOCUMENT.write_text(rendered())
+    else:
+        sys.stdout.write(rendered())

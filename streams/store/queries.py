@@ -1,4 +1,4 @@
-"""Time travel over the MVCC store: as of T, history, inventory, changes, who.
+"""Time travel over the MVCC store: as of T, history, inventory, changes, diff, who.
 
 Pure core (no Faust, no boto): the CLI reads the embedded store with it, and the
 same functions work on a worker partition's store.
@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from streams.store.net import NetChange, net_changes
 from streams.store.versioned import Version, VersionStore, to_micros
 
 UNKNOWN = "unknown"
@@ -48,11 +49,22 @@ class InventoryFilter:
 
 
 @dataclass(frozen=True)
+class CoAuthor:
+    """One of the actors who made a version, with the share of its diff they made."""
+
+    actor: str
+    actor_kind: str
+    share: float
+    confidence: float
+
+
+@dataclass(frozen=True)
 class Authorship:
     """Who made one version, as far as attribution knows: ``unknown`` until it names someone.
 
     ``method`` is how it was decided (``cloudtrail``, ``heuristic`` from tags: provisional,
-    ``none``), or None while the version has no attribution record at all.
+    ``none``), or None while the version has no attribution record at all. ``actors`` are
+    all who made it, largest share first (``actor`` is the first).
     """
 
     version: Version
@@ -61,6 +73,7 @@ class Authorship:
     confidence: float | None
     evidence: list[str]
     method: str | None
+    actors: list[CoAuthor] = field(default_factory=list)
 
     @property
     def attributed(self) -> bool:
@@ -99,12 +112,47 @@ class TemporalQueries:
             if found is not None and where.matches(found.resource or {}):
                 yield found
 
-    def changes(self, since: datetime, until: datetime) -> Iterator[Version]:
-        """Every version that began in ``[since, until]`` (creations, modifications, deletions), by time."""
+    def changes(self, since: datetime, until: datetime, where: InventoryFilter | None = None,
+                uid: str | None = None) -> Iterator[Version]:
+        """Every version that began in ``[since, until]`` (creations, modifications, deletions), by time.
+
+        ``where`` keeps the versions whose resource matches it before or after the change
+        (a modification that removed ``env=prod`` is a change to a prod resource); ``uid``
+        keeps one resource's (read from its history, not from the time index).
+        """
+        if uid is not None:
+            start, end = to_micros(since), to_micros(until)
+            found: Iterator[Version] = (v for v in self.store.versions(uid) if start <= v.valid_from <= end)
+        else:
+            found = self._changed(since, until)
+        for version in found:
+            if where is None or self._touches(version, where):
+                yield version
+
+    def _changed(self, since: datetime, until: datetime) -> Iterator[Version]:
         for entry in self.store.changed_between(to_micros(since), to_micros(until) + 1):
             version = self.store.get_version(entry.uid, entry.version)
             if version is not None:  # None: dropped by retention while we read
                 yield version
+
+    def _touches(self, version: Version, where: InventoryFilter) -> bool:
+        if where.matches(self.subject(version) or {}):
+            return True
+        if version.kind != "modified" or not where.tags:  # account, region and type never change
+            return False
+        previous = self.store.get_version(version.uid, version.version - 1)
+        return previous is not None and where.matches(previous.resource or {})
+
+    def diff(self, since: datetime, until: datetime, where: InventoryFilter | None = None,
+             uid: str | None = None) -> Iterator[NetChange]:
+        """The net difference between ``since`` and ``until``: created, deleted, modified (with
+        the field diff between the two versions), by uid; ``where`` as in `changes`."""
+        if until < since:
+            raise ValueError("the end of the window is before its start")
+        for found in net_changes(self.store, since, until, None if uid is None else [uid]):
+            ends = [v.resource or {} for v in (found.before, found.after) if v is not None]
+            if where is None or any(where.matches(resource) for resource in ends):
+                yield found
 
     def who(self, uid: str, since: datetime | None = None, until: datetime | None = None) -> list[Authorship]:
         """Who made each version of ``uid`` in the window; ``unknown`` where attribution has not said."""
@@ -124,11 +172,17 @@ class TemporalQueries:
         return previous.resource if previous else None
 
 
+def _name(actor: dict[str, Any]) -> str:
+    return actor.get("arn") or actor.get("name") or UNKNOWN
+
+
 def authorship(version: Version) -> Authorship:
     record = version.attribution or {}
     actor = record.get("actor") or {}
+    actors = [CoAuthor(_name(a.get("actor") or {}), (a.get("actor") or {}).get("kind") or UNKNOWN,
+                       a.get("share") or 0.0, a.get("confidence") or 0.0) for a in record.get("actors") or []]
     return Authorship(
-        version=version, actor=actor.get("arn") or actor.get("name") or UNKNOWN,
-        actor_kind=actor.get("kind") or UNKNOWN, confidence=record.get("confidence"),
-        evidence=list(record.get("evidence") or []), method=record.get("method"),
+        version=version, actor=_name(actor), actor_kind=actor.get("kind") or UNKNOWN,
+        confidence=record.get("confidence"), evidence=list(record.get("evidence") or []),
+        method=record.get("method"), actors=actors,
     )

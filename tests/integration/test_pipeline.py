@@ -76,8 +76,11 @@ async def test_the_worker_answers_time_travel_queries_over_http(pipeline):
     status, owned = await asyncio.to_thread(get_json, port, "/v1/inventory?tag=owner=bob")
     assert status == 200 and [r["uid"] for r in owned] == [group.uid]
     assert (await asyncio.to_thread(get_json, port, "/v1/changes"))[0] == 400
+    status, net = await asyncio.to_thread(get_json, port, f"/v1/diff?since={at}&uid={uid}")  # the net difference
+    assert status == 200 and [(r["change"], r["from_version"], r["to_version"], r["diff"]) for r in net] == [
+        ("modified", 1, 2, [{"path": "tags.owner", "op": "replace", "old": "alice", "new": "bob"}])]
     status, spec = await asyncio.to_thread(get_json, port, "/openapi.json")
-    assert status == 200 and "/v1/inventory" in spec["paths"]
+    assert status == 200 and {"/v1/inventory", "/v1/diff"} <= set(spec["paths"])
 
 
 async def test_deletion_only_after_a_successful_scan_marker(pipeline):

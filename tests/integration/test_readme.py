@@ -289,6 +289,12 @@ def changes(shell: Shell, command: str) -> None:
     assert shell.group in done.stdout and shell.instance in done.stdout
 
 
+def diff(shell: Shell, command: str) -> None:
+    done = shell.run(command)  # the store began today: everything in it was created since
+    assert shell.group in done.stdout and "created" in done.stdout and shell.instance not in done.stdout
+    assert " created, " in done.stdout and " deleted (" in done.stdout
+
+
 def who(shell: Shell, command: str) -> None:
     done = shell.run(command)
     assert "created" in done.stdout and "unknown" in done.stdout  # no CloudTrail in this story
@@ -349,6 +355,7 @@ RUNS = {
     f"elava history arn:aws:ec2:us-east-1:{ACCOUNT}:security-group/{EXAMPLE_GROUP}": history,
     "elava at 3d --type ec2.instance --tag env=prod": inventory_then,
     "elava changes --since 2h": changes,
+    "elava diff 3d --type ec2.security-group": diff,
     f"elava who {EXAMPLE_GROUP}": who,
     f"elava related {EXAMPLE_GROUP} --depth 2": related,
     "elava policy list": policy_list,

@@ -51,7 +51,10 @@ def test_inventory_filters_and_limits():
     ("/v1/inventory", {"tag": "a"}, "tag: expected key=value"),
     ("/v1/inventory", {"tag": "owner=b,=x"}, "tag: expected key=value"),
     ("/v1/inventory", {"tags": "owner=a"}, "unknown parameter(s) tags"),
-    ("/v1/changes", {"since": "1d", "type": "ec2.instance"}, "unknown parameter(s) type; /v1/changes takes"),
+    ("/v1/changes", {"since": "1d", "types": "ec2.instance"}, "unknown parameter(s) types; /v1/changes takes"),
+    ("/v1/diff", {"until": "1d"}, "since is required"),
+    ("/v1/diff", {"since": "1d", "until": "2d"}, "until: before since"),
+    ("/v1/diff", {"since": "1d", "tag": "env"}, "tag: expected key=value"),
     ("/v1/resource", {"uid": "x", "as_of": "1d"}, "unknown parameter(s) as_of"),
 ])
 def test_bad_parameters_answer_400_naming_them(path, params, complaint):
@@ -75,3 +78,37 @@ def test_every_documented_parameter_is_accepted():
         params = {param["name"]: values[param["name"]] for param in spec["get"]["parameters"]}
         status, body = answer(path, queries(), params)
         assert status in (200, 404), (path, body)
+
+
+def test_diff_answers_the_net_difference_with_the_field_diff():
+    observer = Observer(VersionStore(MemoryKV()))
+    observer.observe(page([sg("sg-1", {"owner": "a"})], T0, scan="s1"))
+    observer.observe(page([sg("sg-1", {"owner": "b"})], T0 + timedelta(hours=1), scan="s2"))
+    observer.observe(page([sg("sg-1", {"owner": "c"})], T0 + timedelta(hours=2), scan="s3"))
+    q, t1 = TemporalQueries(observer.store), (T0 + timedelta(minutes=30)).isoformat()
+    status, rows = answer("/v1/diff", q, {"since": t1, "until": (T0 + timedelta(hours=3)).isoformat()})
+    assert status == 200
+    assert [(r["uid"], r["change"], r["from_version"], r["to_version"], r["versions_between"]) for r in rows] == [
+        (sg("sg-1").uid, "modified", 1, 3, 2)]
+    assert rows[0]["diff"] == [{"path": "tags.owner", "op": "replace", "old": "a", "new": "c"}]
+    assert rows[0]["before"]["tags"] == {"owner": "a"} and rows[0]["after"]["tags"] == {"owner": "c"}
+    assert answer("/v1/diff", q, {"since": t1, "type": "s3.bucket"}) == (200, [])
+    assert answer("/v1/diff", q, {"since": t1, "uid": "arn:aws:ec2:eu-west-1:1:security-group/other"}) == (200, [])
+    status, created = answer("/v1/diff", q, {"since": (T0 - timedelta(hours=1)).isoformat(), "tag": "owner=c"})
+    assert [r["change"] for r in created] == ["created"]
+
+
+def test_changes_take_the_diff_filters():
+    q = queries()
+    status, rows = answer("/v1/changes", q, {"since": "0001-01-01", "tag": "owner=a"})  # a before the change
+    assert status == 200 and [r["version"] for r in rows] == [1, 2]
+    assert answer("/v1/changes", q, {"since": "0001-01-01", "type": "s3.bucket"}) == (200, [])
+    status, rows = answer("/v1/changes", q, {"since": "0001-01-01", "uid": sg("sg-1").uid, "limit": "1"})
+    assert [r["version"] for r in rows] == [1]
+
+
+def test_the_published_openapi_document_is_current():
+    # docs/openapi.json is what `python3 -m streams.store.openapi --write` makes of the served description.
+    from streams.store.openapi import DOCUMENT, rendered
+
+    assert DOCUMENT.read_text() == rendered(), "run: python3 -m streams.store.openapi --write"

@@ -159,3 +159,24 @@ def test_filtered_inventory_finds_a_resource_deleted_since_and_ignores_lookalike
     queries = TemporalQueries(observer.store)
     assert [v.uid for v in queries.inventory(T0 + HOUR, InventoryFilter(account=ACCOUNT))] == [gone]
     assert [v.uid for v in queries.inventory(T0 + HOUR, InventoryFilter(account="999999999999"))] == [other.uid]
+
+
+def test_who_names_every_co_author_with_their_share():
+    from streams.store.render_json import names_of, who_json
+
+    observer = new_observer()
+    uid = evolve(observer, "sg-1", [0, 1])
+    store = observer.store
+
+    def credit(name, share):
+        return {"actor": {"arn": f"arn:aws:iam::111122223333:user/{name}", "kind": "human"}, "share": share,
+                "confidence": 1.0, "evidence": [name], "score": 1.0}
+
+    both = {"actor": credit("bob", 0.667)["actor"], "confidence": 1.0, "evidence": ["alice", "bob"],
+            "method": "cloudtrail", "actors": [credit("bob", 0.667), credit("alice", 0.333)]}
+    store.rewrite(replace(store.get_version(uid, 2), attribution=both), is_head=True)
+    (_, row) = TemporalQueries(store).who(uid)
+    assert [(a.actor.rsplit("/", 1)[-1], a.share) for a in row.actors] == [("bob", 0.667), ("alice", 0.333)]
+    assert [a["share"] for a in who_json(row)["actors"]] == [0.667, 0.333]
+    assert names_of(store.versions(uid)) == ["arn:aws:iam::111122223333:user/alice",
+                                             "arn:aws:iam::111122223333:user/bob"]

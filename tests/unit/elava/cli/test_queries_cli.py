@@ -1,4 +1,4 @@
-"""`elava history | at | changes | who` on an embedded store built in a temporary directory."""
+"""`elava history | at | changes | diff | who` on an embedded store built in a temporary directory."""
 
 from __future__ import annotations
 
@@ -93,6 +93,42 @@ def test_changes_between_two_times_in_time_order(config):
     assert table.exit_code == 0 and "5 changes" in table.stdout and "absent from a complete scan" in table.stdout
 
 
+def test_changes_take_uid_type_account_and_tag_filters(config):
+    def ids(*options):
+        return [(r["id"], r["kind"]) for r in lines(run("changes", "--since", "2026-11-01T00:00Z", *options,
+                                                         "-o", "json", "-c", config))]
+
+    assert ids("--uid", "sg-2") == [("sg-2", "created"), ("sg-2", "deleted")]
+    assert ids("--tag", "owner=alice") == [("sg-1", "created"), ("sg-1", "modified")]  # alice before the change
+    assert ids("--type", "s3.bucket") == [] and ids("--account", "999999999999") == []
+    assert len(ids("--type", "ec2.security-group", "--account", "111122223333")) == 5
+
+
+def test_diff_is_the_net_difference_between_two_times(config):
+    records = lines(run("diff", "2026-11-01T12:30Z", "2026-11-01T17:00Z", "-o", "json", "-c", config))
+    # sg-2 was created at 13:00 and deleted at 15:00: at neither end, so in neither list.
+    assert [(r["id"], r["change"], r["from_version"], r["to_version"]) for r in records] == [
+        ("sg-1", "modified", 1, 2), ("sg-3", "created", None, 1)]
+    assert records[0]["diff"] == [{"path": "tags.owner", "op": "replace", "old": "alice", "new": "bob"}]
+    deleted = lines(run("diff", "2026-11-01T13:30Z", "2026-11-01T17:00Z", "--tag", "env=dev", "-o", "json",
+                        "-c", config))
+    assert [(r["id"], r["change"], r["before"]["tags"], r["after"]) for r in deleted] == [
+        ("sg-2", "deleted", {"env": "dev"}, None)]
+    assert lines(run("diff", "2026-11-01T12:30Z", "2026-11-01T17:00Z", "--uid", "sg-3", "-o", "json",
+                     "-c", config))[0]["change"] == "created"
+    assert lines(run("diff", "2026-11-01T12:30Z", "2026-11-01T17:00Z", "--type", "s3.bucket", "-o", "json",
+                     "-c", config)) == []
+    table = run("diff", "2026-11-01T12:30Z", "2026-11-01T17:00Z", "-c", config)
+    assert table.exit_code == 0, table.output
+    assert "tag owner changed 'alice' -> 'bob'" in table.stdout and "v1 -> v2" in table.stdout
+    assert "1 created, 1 modified, 0 deleted (2026-11-01 12:30:00 -> 2026-11-01 17:00:00 UTC)" in table.stdout
+
+
+def test_diff_refuses_a_window_backwards(config):
+    result = run("diff", "2026-11-01T17:00Z", "2026-11-01T12:30Z", "-c", config)
+    assert result.exit_code == 2 and "T2 is before T1" in result.output
+
+
 def test_who_says_unknown_until_attribution_lands(config):
     result = run("who", SG1, "--config", config)
     assert result.exit_code == 0 and "unknown" in result.stdout
@@ -117,7 +153,7 @@ def digest_of(directory):
 def test_queries_leave_the_store_as_they_found_it_even_while_a_writer_holds_it(config, tmp_path):
     before = digest_of(tmp_path / "store")
     for args in (["history", SG1], ["at", "2026-11-01T13:00Z"], ["changes", "--since", "2026-11-01"],
-                 ["who", SG1]):
+                 ["diff", "2026-11-01"], ["who", SG1]):
         assert run(*args, "-o", "json", "-c", config).exit_code == 0
     assert digest_of(tmp_path / "store") == before
     writer = RocksKV(tmp_path / "store")  # a scan running: the queries still read

@@ -76,6 +76,34 @@ def test_what_is_not_cloudtrail_is_an_error(tmp_path):
     assert "not a CloudTrail record" in result.output
 
 
+def test_a_json_lines_file_explains_every_good_record_and_names_each_bad_line(tmp_path):
+    records = json.loads((RECORDS / "families/amis.json").read_text())["Records"]
+    bad_time = {**records[1], "eventTime": "yesterday"}
+    lines = [json.dumps(records[0]), "{truncated", json.dumps(bad_time), json.dumps({"hello": "world"}),
+             json.dumps(records[2])]
+    path = tmp_path / "trail.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = runner.invoke(app, ["trail", "explain", str(path), "-o", "json"])
+    assert result.exit_code == 1
+    assert [e["event_name"] for e in _json_lines(result.stdout)] == ["CreateImage", "DeregisterImage"]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert [e.split(": ", 3)[2] for e in errors] == ["line 2", "line 3", "line 4"]
+    assert "not JSON" in errors[0] and "eventTime 'yesterday'" in errors[1] and "not a CloudTrail record" in errors[2]
+    assert "2 records explained, 3 could not be read" in result.stderr
+    table = runner.invoke(app, ["trail", "explain", str(path)], env={"COLUMNS": "200"})
+    assert table.exit_code == 1 and "CreateImage" in table.stdout and "DeregisterImage" in table.stdout
+
+
+def test_a_log_file_names_its_bad_record_by_path(tmp_path):
+    log = json.loads((RECORDS / "families/amis.json").read_text())
+    log["Records"][1]["eventTime"] = 17
+    path = tmp_path / "log.json.gz"
+    path.write_bytes(gzip.compress(json.dumps(log).encode()))
+    result = runner.invoke(app, ["trail", "explain", str(path), "-o", "json"])
+    assert result.exit_code == 1 and len(_json_lines(result.stdout)) == 2
+    assert ".Records[1]: eventTime 17 is not an ISO-8601 time" in result.stderr
+
+
 def test_a_missing_file_is_a_usage_error(tmp_path):
     result = runner.invoke(app, ["trail", "explain", str(tmp_path / "nope.json")])
     assert result.exit_code == 2

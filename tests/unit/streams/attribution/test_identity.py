@@ -51,6 +51,10 @@ EXPECTED = {
                            "eks"),
     "service-linked-ecs": ("AssumedRole", "AWSServiceRoleForECS", "AWSServiceRoleForECS", "service", "ecs"),
     "root-console": ("Root", "root", None, "human", "console"),
+    # A person acting through the console, said by invokedBy alone: human, not the service "signin".
+    "iam-user-invoked-by-signin": ("IAMUser", "alice", None, "human", "console"),
+    "root-invoked-by-console": ("Root", "root", None, "human", "console"),
+    "role-person-invoked-by-signin": ("AssumedRole", "dave", "Admin", "human", "console"),
     "federated-user": ("FederatedUser", "frank", None, "human", "cli"),
     "aws-account": ("AWSAccount", "444455556666", None, "unknown", "cli"),
     "anonymous-s3": ("AWSAccount", "anonymous", None, "unknown", None),
@@ -159,6 +163,11 @@ def test_an_email_session_is_a_person_whatever_else_it_contains():
 def test_user_agents(agent, via, kind):
     tool = tool_of(agent, None)
     assert (tool.via, tool.kind) == (via, kind)
+
+
+def test_the_console_as_invoker_is_a_person_only_for_identities_people_have():
+    record = {"userIdentity": {"type": "AWSService", "invokedBy": "signin.amazonaws.com"}}
+    assert actor_from_record(record).kind == "service"
 
 
 def test_invoked_by_wins_over_the_agent_and_console_sessions_win_over_both():

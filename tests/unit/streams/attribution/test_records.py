@@ -13,7 +13,7 @@ import pytest
 from elava.events import TouchedResource, TrailEvent
 from elava.sharding import shard_of
 from streams.attribution.exceptions import UnreadableTrail
-from streams.attribution.records import events_in, parse_document, records_in, trail_events
+from streams.attribution.records import events_in, located_records, parse_document, records_in, trail_events
 from streams.attribution.resources import shard_for
 from tests.unit.streams.attribution.trail_fixtures import ACCOUNT, RECORDS, family_records, load
 
@@ -148,3 +148,29 @@ def test_the_attribution_core_imports_no_connector_and_no_collector(module):
             "('faust', 'aiokafka', 'boto3', 'botocore', 'aioboto3', 'aiobotocore', 'collectors')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+def test_located_records_name_each_bad_line_and_keep_the_good_ones():
+    good = [json.dumps(r).encode() for r in family_records("amis")]
+    data = b"\n".join([good[0], b"{not json", b"", good[1], json.dumps({"hello": 1}).encode(), good[2]]) + b"\n"
+    found = located_records(data)
+    assert [(f.where, f.record["eventName"] if f.record else None) for f in found] == [
+        ("line 1", "CreateImage"), ("line 2", None), ("line 4", "ModifyImageAttribute"), ("line 5", None),
+        ("line 6", "DeregisterImage")]
+    assert found[1].problem.startswith("not JSON") and "not a CloudTrail record" in found[3].problem
+
+
+def test_located_records_in_a_log_file_and_a_lookup_answer_are_named_by_their_jq_path():
+    log = {"Records": [INGRESS, {"eventName": "x"}, INGRESS]}
+    found = located_records(gzip.compress(json.dumps(log).encode()))
+    assert [(f.where, f.problem is None) for f in found] == [
+        (".Records[0]", True), (".Records[1]", False), (".Records[2]", True)]
+    answer = {"Events": [{"CloudTrailEvent": json.dumps(INGRESS)}, {"CloudTrailEvent": "{oops"}]}
+    found = located_records(json.dumps(answer).encode())
+    assert [(f.where, f.problem is None) for f in found] == [
+        (".Events[0].CloudTrailEvent", True), (".Events[1].CloudTrailEvent", False)]
+
+
+def test_a_broken_json_document_is_one_problem_not_one_per_line():
+    (found,) = located_records(b'{\n  "Records": [\n    {"eventName": \n')
+    assert found.where == "the file" and found.problem.startswith("neither JSON nor JSON Lines")

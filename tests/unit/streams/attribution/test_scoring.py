@@ -3,10 +3,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from elava.events import Actor, ChangeEvent, FieldChange, Resource, TouchedResource, TrailEvent
+from streams.attribution.calibration import HEURISTIC_RULES, cloudtrail_confidence
 from streams.attribution.scoring import Window, attribute, score
 
 T = datetime(2026, 11, 28, 12, tzinfo=UTC)
 UID = "arn:aws:ec2:us-east-1:111122223333:security-group/sg-1"
+ROOT = Actor(type="Root", arn="arn:aws:iam::111122223333:root", name="root", kind="human", via="console")
+AUTOSCALING = Actor(type="AWSService", name="autoscaling.amazonaws.com", kind="service", via="autoscaling")
 ALICE = Actor(type="IAMUser", arn="arn:aws:iam::111122223333:user/alice", name="alice", kind="human")
 BOB = Actor(type="IAMUser", arn="arn:aws:iam::111122223333:user/bob", name="bob", kind="human")
 WINDOW = Window(start=T - timedelta(hours=1), end=T)
@@ -29,7 +32,8 @@ def trail(name, actor=ALICE, at=T - timedelta(minutes=10), event_id="e1", uid=UI
 
 def test_consistent_event_in_window_is_certain():
     result = attribute(change(), [trail("AuthorizeSecurityGroupIngress")], WINDOW)
-    assert (result.actor.name, result.confidence, result.evidence, result.method) == ("alice", 1.0, ["e1"], "cloudtrail")
+    assert (result.actor.name, result.evidence, result.method) == ("alice", ["e1"], "cloudtrail")
+    assert result.confidence == cloudtrail_confidence(1.0) == 1.0  # the fit: never wrong in the suite
 
 
 def test_generic_mutation_scores_lower_than_a_specific_one():
@@ -39,7 +43,7 @@ def test_generic_mutation_scores_lower_than_a_specific_one():
 def test_competing_actors_share_the_confidence():
     result = attribute(change(), [trail("AuthorizeSecurityGroupIngress"),
                                   trail("AuthorizeSecurityGroupIngress", actor=BOB, event_id="e2")], WINDOW)
-    assert result.confidence <= 0.5
+    assert result.credits[0].score == 0.5 and result.confidence == cloudtrail_confidence(0.5)
 
 
 def test_a_specific_event_beats_a_generic_competitor():
@@ -51,7 +55,8 @@ def test_a_specific_event_beats_a_generic_competitor():
     for candidates in (generic + [specific], [specific, *generic]):  # not won by the order of arrival
         result = attribute(change(), candidates, WINDOW)
         assert (result.actor.name, result.evidence) == ("alice", ["e1"])
-        assert 0.5 < result.confidence < 0.9  # the competitor still costs confidence
+        assert 0.5 < result.credits[0].score < 0.9  # the competitor still costs score
+        assert result.confidence == cloudtrail_confidence(result.credits[0].score)
 
 
 DESCRIBED = {"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "10.0.0.0/8", "description": "vpn"}
@@ -76,9 +81,11 @@ def test_the_rule_call_whose_effect_the_diff_shows_is_the_specific_one(diff, spe
         assert score(change(diff=diff), trail(name), WINDOW) == pytest.approx(0.8), name
 
 
-def test_a_rule_call_does_not_explain_a_diff_of_no_rule():
+def test_a_call_made_for_another_part_does_not_explain_this_one():
     tagged = FieldChange(path="tags.owner", op="remove", old="team")
-    assert score(change(diff=[tagged]), trail("AuthorizeSecurityGroupIngress"), WINDOW) == pytest.approx(0.7)
+    assert score(change(diff=[tagged]), trail("AuthorizeSecurityGroupIngress"), WINDOW) == 0.0  # no rule changed
+    assert score(change(diff=[RULE]), trail("CreateTags"), WINDOW) == 0.0  # no tag changed
+    assert score(change(diff=[tagged]), trail("CreateTags"), WINDOW) == pytest.approx(1.0)
 
 
 def test_events_that_cannot_explain_the_change_are_ignored():
@@ -94,28 +101,75 @@ def test_events_that_cannot_explain_the_change_are_ignored():
 
 def test_a_call_stamped_just_after_the_observation_is_clock_skew_a_later_one_is_not():
     skewed = trail("AuthorizeSecurityGroupIngress", at=T + timedelta(minutes=1))
-    assert 0.85 < attribute(change(), [skewed], WINDOW).confidence < 1.0
+    assert 0.85 < attribute(change(), [skewed], WINDOW).credits[0].score < 1.0
     after = trail("AuthorizeSecurityGroupIngress", at=T + timedelta(minutes=5))
     assert attribute(change(), [after], WINDOW).method == "none"
 
 
-def test_creating_tags_is_not_creating_the_resource():
-    assert score(change("created", ()), trail("CreateTags"), WINDOW) < score(change("created", ()), trail("CreateSecurityGroup"), WINDOW)
+def test_tag_apis_neither_create_nor_delete_and_do_not_compete_for_it():
+    assert score(change("created", ()), trail("CreateTags"), WINDOW) == 0.0
+    assert score(change("deleted", ()), trail("DeleteTags"), WINDOW) == 0.0
+    # The case from the field: a lone TerminateInstances by root, an earlier CreateTags by alice,
+    # and an AWS service's StopInstances that had explained the version before this one.
+    candidates = [trail("CreateTags", event_id="tag", at=T - timedelta(minutes=50)),
+                  trail("StopInstances", actor=AUTOSCALING, event_id="stop", at=WINDOW.start - timedelta(minutes=5)),
+                  trail("TerminateInstances", actor=ROOT, event_id="kill")]
+    result = attribute(change("deleted", ()), candidates, WINDOW)
+    assert (result.actor.name, result.evidence, result.confidence) == ("root", ["kill"], cloudtrail_confidence(1.0))
+    assert [(c.actor.name, c.share, c.score) for c in result.credits] == [("root", 1.0, 1.0)]  # nobody competed
+
+
+def test_without_a_consistent_call_a_deletion_still_takes_what_touched_the_resource():
+    result = attribute(change("deleted", ()), [trail("StopInstances", actor=BOB)], WINDOW)
+    assert (result.actor.name, result.method) == ("bob", "cloudtrail")
+
+
+def test_a_version_changed_by_several_actors_names_them_all_with_their_share():
+    diff = [RULE, FieldChange(path="tags.owner", op="add", new="team"),
+            FieldChange(path="tags.env", op="add", new="prod")]
+    candidates = [trail("AuthorizeSecurityGroupIngress", event_id="e1"),
+                  trail("CreateTags", actor=BOB, event_id="e2", at=T - timedelta(minutes=5))]
+    result = attribute(change(diff=diff), candidates, WINDOW)
+    assert [(c.actor.name, c.share, c.confidence, c.evidence) for c in result.credits] == [
+        ("bob", 0.667, cloudtrail_confidence(1.0), ["e2"]), ("alice", 0.333, cloudtrail_confidence(1.0), ["e1"])]
+    assert (result.actor.name, result.evidence) == ("bob", ["e1", "e2"])  # the main author, every co-author's evidence
+    record = result.as_record()
+    assert [(a["actor"]["name"], a["share"], a["score"]) for a in record["actors"]] == [
+        ("bob", 0.667, 1.0), ("alice", 0.333, 1.0)]
+
+
+def test_equal_shares_go_to_the_later_author_first():
+    diff = [RULE, FieldChange(path="tags.owner", op="add", new="team")]
+    candidates = [trail("CreateTags", actor=BOB, event_id="e2", at=T - timedelta(minutes=5)),
+                  trail("AuthorizeSecurityGroupIngress", event_id="e1", at=T - timedelta(minutes=9))]
+    result = attribute(change(diff=diff), candidates, WINDOW)
+    assert [(c.actor.name, c.share) for c in result.credits] == [("bob", 0.5), ("alice", 0.5)]
+
+
+def test_actors_competing_for_one_part_are_not_co_authors():
+    result = attribute(change(), [trail("AuthorizeSecurityGroupIngress"),
+                                  trail("AuthorizeSecurityGroupIngress", actor=BOB, event_id="e2")], WINDOW)
+    assert [c.actor.name for c in result.credits] == ["alice"]  # the later of two equal calls
 
 
 def test_creation_and_deletion_names():
     created = attribute(change("created", ()), [trail("CreateSecurityGroup")], WINDOW)
     deleted = attribute(change("deleted", ()), [trail("DeleteSecurityGroup", actor=BOB)], WINDOW)
-    assert (created.actor.name, created.confidence) == ("alice", 1.0)
-    assert (deleted.actor.name, deleted.confidence) == ("bob", 1.0)
+    assert (created.actor.name, created.confidence) == ("alice", cloudtrail_confidence(1.0))
+    assert (deleted.actor.name, deleted.confidence) == ("bob", cloudtrail_confidence(1.0))
 
 
-def test_without_cloudtrail_tags_give_a_lower_confidence_guess():
+def test_without_cloudtrail_tags_give_a_guess_at_its_rules_measured_confidence():
     stack = attribute(change(tags={"aws:cloudformation:stack-name": "web"}), [], WINDOW)
-    assert (stack.method, stack.actor.via, stack.confidence) == ("heuristic", "cloudformation", 0.5)
+    assert (stack.method, stack.actor.via, stack.rule) == ("heuristic", "cloudformation", "cloudformation-stack")
+    assert stack.confidence == HEURISTIC_RULES["cloudformation-stack"]
     assert stack.evidence == ["tag:aws:cloudformation:stack-name=web"]
+    assert stack.as_record()["rule"] == "cloudformation-stack"
     terraform = attribute(change(tags={"ManagedBy": "Terraform"}), [], WINDOW)
-    assert (terraform.actor.via, terraform.actor.kind, terraform.confidence) == ("terraform", "automation", 0.4)
+    assert (terraform.actor.via, terraform.actor.kind, terraform.rule) == ("terraform", "automation", "iac-tool-tag")
+    assert terraform.confidence == HEURISTIC_RULES["iac-tool-tag"]
     creator = attribute(change(tags={"created-by": "carol@example.com"}), [], WINDOW)
-    assert (creator.actor.name, creator.confidence) == ("carol@example.com", 0.35)
-    assert attribute(change(), [], WINDOW).confidence == 0.0
+    assert (creator.actor.name, creator.confidence) == ("carol@example.com", HEURISTIC_RULES["created-by-tag"])
+    assert [(c.actor.name, c.share) for c in creator.credits] == [("carol@example.com", 1.0)]
+    nobody = attribute(change(), [], WINDOW)
+    assert (nobody.confidence, nobody.credits) == (0.0, [])
