@@ -20,10 +20,11 @@ def _table(title: str, links: list) -> object:
     from elava.cli.store_render import resource_label
 
     table = make_table("relation", "resource", "depth", "via", title=title, whole=("resource",))
+    ids = {link.uid: (link.resource or {}).get("id") or link.uid for link in links}  # a via is an earlier link
     for link in links:
         label = resource_label(link.resource, link.uid)
         table.add_row(link.relation, label if link.resource else f"{link.uid}\n[dim](not observed)[/]",
-                      str(link.depth), "" if link.depth == 1 else link.via)
+                      str(link.depth), "" if link.depth == 1 else ids.get(link.via, link.via))
     return table
 
 
