@@ -16,6 +16,7 @@ the ARN it finds, and ignores anything that is not one.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from elava.catalogue.exceptions import InvalidResourceType, UnknownResourceType
 from elava.catalogue.expressions import compile_check, extract
 
 _EDGE_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+_PLAIN_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 Edges = dict[str, list[str]]
 """``{"subnet": [uid], "security-groups": [uid, uid]}``: a resource's edges by name, uids sorted."""
@@ -55,6 +57,12 @@ def uses(name: str, target: str | None, path: str) -> Edge:
     return Edge(name, target, path)
 
 
+def _read(attributes: Mapping[str, Any], path: str) -> Any:
+    # Most edges read one attribute: a dict lookup, not a JMESPath walk (a new version
+    # of an instance resolves half a dozen edges).
+    return attributes.get(path) if _PLAIN_FIELD.match(path) else extract(attributes, path)
+
+
 def _strings(value: Any) -> Iterable[str]:
     if isinstance(value, str):
         if value:
@@ -66,6 +74,11 @@ def _strings(value: Any) -> Iterable[str]:
 
 def resolve(edge: Edge, value: str, *, account: str, region: str) -> str | None:
     """The uid ``value`` (an id or an ARN) names through ``edge``; None if it names nothing of its type."""
+    return _resolve(edge, value, account, region)
+
+
+@functools.lru_cache(maxsize=65536)  # a pure function of its arguments; subnets and groups recur
+def _resolve(edge: Edge, value: str, account: str, region: str) -> str | None:
     from elava.catalogue import registry  # the registry imports the family modules, which import this
 
     if value.startswith("arn:"):
@@ -99,8 +112,7 @@ def edges_of(resource: Mapping[str, Any] | None) -> Edges:
     account, region = str(resource.get("account") or ""), str(resource.get("region") or "")
     found: Edges = {}
     for edge in declared:
-        uids = {resolve(edge, value, account=account, region=region)
-                for value in _strings(extract(attributes, edge.path))}
+        uids = {_resolve(edge, value, account, region) for value in _strings(_read(attributes, edge.path))}
         uids.discard(None)
         if uids:
             found[edge.name] = sorted(uids)  # type: ignore[arg-type]

@@ -168,3 +168,27 @@ async def wait_until_trail_processed(pipeline) -> None:
     from elava.worker_process import wait_until_processed
 
     await wait_until_processed(pipeline.settings, pipeline.worker, topic=pipeline.topics.cloudtrail)
+
+
+async def test_what_uses_a_resource_is_read_from_every_partition_the_worker_holds(pipeline):
+    import asyncio
+    from urllib.parse import quote
+
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from tests.unit.streams.test_relations import res
+
+    partitions = list(range(pipeline.settings.kafka.partitions))
+    subnet = res("ec2.subnet", "subnet-shared", vpc_id="vpc-1")
+    users = [res("ec2.instance", f"i-rel{n:03}", subnet_id="subnet-shared", security_groups=[]) for n in range(8)]
+    held_in = {DefaultPartitioner()(shard(r).encode(), partitions, partitions) for r in [subnet, *users]}
+    assert len(held_in) > 1, "the users should live in several partitions"
+    for n, resource in enumerate([subnet, *users]):
+        await pipeline.sink.page(page([resource], T0, scan=f"rel-{n}"))
+    await pipeline.results()
+
+    at = quote((T0 + timedelta(minutes=1)).isoformat(), safe="")
+    status, found = await asyncio.to_thread(
+        get_json, pipeline.settings.worker.web_port, f"/v1/related?uid={quote(subnet.uid, safe='')}&at={at}")
+    assert status == 200 and found["observed"] is True
+    assert sorted((u["relation"], u["uid"]) for u in found["used_by"]) == sorted(("subnet", u.uid) for u in users)
