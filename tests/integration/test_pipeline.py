@@ -176,15 +176,24 @@ async def test_what_uses_a_resource_is_read_from_every_partition_the_worker_hold
 
     from aiokafka.partitioner import DefaultPartitioner
 
+    from elava.events import Observation
+    from elava.sharding import shard_of
     from tests.unit.streams.test_relations import res
 
     partitions = list(range(pipeline.settings.kafka.partitions))
+
+    def own_page(resource, n: int) -> Observation:  # keyed by its own type's shard, as a collector keys it
+        key = shard_of(resource.uid, resource.account, resource.region, resource.type, 16)
+        return Observation(scan_id=f"rel-{n}", account=resource.account, region=resource.region, type=resource.type,
+                           shard=key, page=0, observed_at=T0, resources=[resource])
+
     subnet = res("ec2.subnet", "subnet-shared", vpc_id="vpc-1")
     users = [res("ec2.instance", f"i-rel{n:03}", subnet_id="subnet-shared", security_groups=[]) for n in range(8)]
-    held_in = {DefaultPartitioner()(shard(r).encode(), partitions, partitions) for r in [subnet, *users]}
+    pages = [own_page(resource, n) for n, resource in enumerate([subnet, *users])]
+    held_in = {DefaultPartitioner()(p.shard.encode(), partitions, partitions) for p in pages}
     assert len(held_in) > 1, "the users should live in several partitions"
-    for n, resource in enumerate([subnet, *users]):
-        await pipeline.sink.page(page([resource], T0, scan=f"rel-{n}"))
+    for observation in pages:
+        await pipeline.sink.page(observation)
     await pipeline.results()
 
     at = quote((T0 + timedelta(minutes=1)).isoformat(), safe="")
