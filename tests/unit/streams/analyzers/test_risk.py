@@ -47,3 +47,16 @@ def test_risk_only_means_untracked_and_exposed():
     assert not high_risk_untracked(res(tags={"owner": "alice"}, **exposed))
     assert not high_risk_untracked(res())
     assert is_tracked(res(tags={"Team": "web"})) and not is_tracked(res(tags={"owner": ""}))
+
+
+def _queue(**attributes):
+    return res("sqs.queue", **registry.get("sqs.queue").transform({}, {"Attributes": attributes}))
+
+
+def test_a_queue_open_to_anyone_without_a_condition_is_public():
+    anyone = '{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage"}]}'
+    narrowed = ('{"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sqs:SendMessage",'
+                ' "Condition": {"ArnEquals": {"aws:SourceArn": "arn:aws:sns:eu-west-1:111122223333:t"}}}]}')
+    assert risks(_queue(Policy=anyone, SqsManagedSseEnabled="true")) == ["public"]
+    assert risks(_queue(Policy=narrowed, SqsManagedSseEnabled="true")) == []
+    assert risks(_queue(SqsManagedSseEnabled="false")) == ["unencrypted"]
