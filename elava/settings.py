@@ -144,6 +144,11 @@ class PolicySettings(Section):
     # One evaluation may run this long; then its process is replaced and the change gets a
     # decision "error" naming the policy (a looping rule must not hold the stage).
     evaluation_timeout: Duration = Field(default=timedelta(seconds=5), gt=timedelta(0))
+    # Which evaluator runs the policies (docs/policies.md, Engines): "wasm" runs the policies
+    # compiled by OPA (`elava policy build`, elava-policies.wasm beside them) in wasmtime, about
+    # ten times faster; "regopy" interprets any policy directory; "auto" takes the compiled
+    # module when it was built from the policies as they are, else regopy.
+    engine: Literal["auto", "wasm", "regopy"] = "auto"
 
 
 class ExecutorSettings(Section):
