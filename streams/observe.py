@@ -74,7 +74,7 @@ class Observer:
         if observed.replay:
             self.store.rewrite(observed.version, is_head=observed.is_head)
         else:
-            self.store.append(observed.version)
+            self.store.append(observed.version, observed.previous)  # its edges are indexed already
 
     def decide(self, resource: Resource, page: Observation) -> Observed | None:
         """What ``resource`` seen on ``page`` changes (None: nothing); reads the head once."""

@@ -171,16 +171,14 @@ class VersionStore:
         data = self.kv.get(head_key(uid))
         return RecordLead.from_bytes(uid, data) if data is not None else None
 
-    def append(self, version: Version) -> None:
+    def append(self, version: Version, previous: Version | None = None) -> None:
         """Store a new version and make it the head (membership on create), in one write batch.
 
-        The "used by" entries it adds are those of edges its predecessor did not have: an
-        unchanged edge costs no write (in the worker, no changelog record either).
+        ``previous`` is the head it replaces, as the caller read it: the "used by" entries
+        written are those of edges it did not have, so an unchanged edge costs no write (in
+        the worker, no changelog record either) and the head is not read again.
         """
-        targets = edge_targets(version.edges)
-        if targets and version.version > 1:
-            previous = self.head(version.uid)
-            targets -= edge_targets(previous.edges) if previous is not None else set()
+        targets = edge_targets(version.edges) - (edge_targets(previous.edges) if previous is not None else set())
         self.kv.put_many(_records_of(version, is_head=True) + _user_records(version.uid, targets))
 
     def rewrite(self, version: Version, *, is_head: bool) -> None:
