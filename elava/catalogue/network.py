@@ -20,6 +20,7 @@ from elava.catalogue.registry import register, register_family
 from elava.catalogue.relations import uses
 from elava.catalogue.trail import Custom, IdPrefixed, TrailCall, arns, family, ids
 from elava.catalogue.types import Batch, DetailCall, Lookup, ResourceType
+from elava.catalogue.usage import Metric, Usage
 from elava.events import TouchedResource
 
 EC2, ELB = "ec2.amazonaws.com", "elasticloadbalancing.amazonaws.com"
@@ -242,6 +243,15 @@ EC2_NAT_GATEWAY = register(
             uses("vpc", "ec2.vpc", "vpc_id"),
             uses("elastic-ips", "ec2.elastic-ip", "addresses[].allocation_id"),
         ),
+        usage=Usage(
+            # Published every minute, zero included: no datapoints means the metric is missing.
+            metrics=(Metric("bytes_out", "AWS/NATGateway", "BytesOutToDestination", "Sum",
+                            {"NatGatewayId": "id"}, "bytes"),
+                     Metric("bytes_in", "AWS/NATGateway", "BytesInFromSource", "Sum",
+                            {"NatGatewayId": "id"}, "bytes")),
+            units={"nat_gateways": "`1`", "connectivity_type": "attributes.connectivity_type"},
+            created="attributes.create_time",
+        ),
         trail=(
             family("NAT gateways", EC2, "CreateNatGateway DeleteNatGateway",
                    ids("response.natGateway.natGatewayId", "request.natGatewayId"),
@@ -284,6 +294,7 @@ EC2_ELASTIC_IP = register(
         edges=(
             uses("instance", "ec2.instance", "instance_id"),
         ),
+        usage=Usage(units={"public_ipv4_addresses": "`1`", "domain": "attributes.domain"}),
         trail=(
             family("Elastic IPs", EC2, "AllocateAddress ReleaseAddress AssociateAddress DisassociateAddress",
                    Custom(addresses_named, _ALLOCATION_PATHS), ids("request.instanceId", type="ec2.instance"),
@@ -356,6 +367,15 @@ ELBV2_LOAD_BALANCER = register(
             uses("subnets", "ec2.subnet", "subnets"),
             uses("security-groups", "ec2.security-group", "security_groups"),
             uses("vpc", "ec2.vpc", "vpc_id"),
+        ),
+        usage=Usage(
+            # ELB publishes requests and new flows only for periods that had some.
+            metrics=(Metric("requests", "AWS/ApplicationELB", "RequestCount", "Sum", {"LoadBalancer": "id"},
+                            "requests", absent_is_zero=True, when={"attributes.type": "application"}),
+                     Metric("new_flows", "AWS/NetworkELB", "NewFlowCount", "Sum", {"LoadBalancer": "id"},
+                            "flows", absent_is_zero=True, when={"attributes.type": "network"})),
+            units={"load_balancers": "`1`", "lb_type": "attributes.type", "scheme": "attributes.scheme"},
+            created="attributes.created_time",
         ),
         trail=(
             family("ELBv2 load balancers", ELB,

@@ -21,6 +21,7 @@ from elava.catalogue.registry import register
 from elava.catalogue.relations import uses
 from elava.catalogue.trail import family, ids
 from elava.catalogue.types import ACCOUNT, DetailCall, Lookup, ResourceType
+from elava.catalogue.usage import Usage
 
 S3 = "s3.amazonaws.com"
 
@@ -137,6 +138,9 @@ S3_BUCKET = register(
             _bucket_detail("get_public_access_block", "PublicAccessBlock",
                            result_path="PublicAccessBlockConfiguration",
                            none_errors=frozenset({"NoSuchPublicAccessBlockConfiguration"})),
+            # One object version or delete marker at most: whether the bucket is empty (waste),
+            # not how full it is, so writing objects makes no new version.
+            _bucket_detail("list_object_versions", "ObjectSample", static_params={"MaxKeys": 1}),
             _bucket_detail("get_bucket_acl", "Acl", result_path="Grants"),
             # No bucket policy: nothing public through one.
             _bucket_detail("get_bucket_policy_status", "PolicyPublic", result_path="PolicyStatus.IsPublic",
@@ -147,7 +151,9 @@ S3_BUCKET = register(
                        result_path="PublicAccessBlockConfiguration", service="s3control",
                        none_errors=frozenset({"NoSuchPublicAccessBlockConfiguration"})),
         ),
-        attributes={"creation_date": "CreationDate", "region": "Region"},
+        attributes={"creation_date": "CreationDate", "region": "Region",
+                    "empty": "!(ObjectSample.Versions || ObjectSample.DeleteMarkers)"},
+        usage=Usage(units={"buckets": "`1`"}, created="attributes.creation_date"),
         transform=normalise_bucket,
         edges=(
             uses("kms-key", "kms.key", "encryption.kms_key_id"),

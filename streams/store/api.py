@@ -16,6 +16,7 @@ from streams.store.openapi import OPENAPI
 from streams.store.queries import InventoryFilter, TemporalQueries
 from streams.store.relations import MAX_DEPTH, RelationQueries, relations_json
 from streams.store.render_json import inventory_json, net_change_json, version_json, who_json
+from streams.store.waste import WasteFilter, current_findings
 
 Answer = tuple[int, Any]
 LIMIT = 1000
@@ -126,9 +127,14 @@ def related(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
     return 200, relations_json(RelationQueries(q.store).related(uid, _moment(params, "at", utcnow()), int(depth)))
 
 
+def waste(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
+    where = WasteFilter(params.get("type"), params.get("reason"), params.get("account"), params.get("region"))
+    return 200, [f.model_dump(mode="json") for f in current_findings(q.store.kv, where)][:_limit(params)]
+
+
 ROUTES: dict[str, Callable[[TemporalQueries, Mapping[str, str]], Answer]] = {
     "/v1/resource": resource, "/v1/history": history, "/v1/who": who,
-    "/v1/inventory": inventory, "/v1/changes": changes, "/v1/diff": diff, "/v1/related": related,
+    "/v1/inventory": inventory, "/v1/changes": changes, "/v1/diff": diff, "/v1/related": related, "/v1/waste": waste,
 }
 
 

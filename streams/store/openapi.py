@@ -68,6 +68,10 @@ OPENAPI: dict[str, Any] = {
             UID, _param("at", f"{TIME} (default now)"), _param("depth", "Steps out in each direction, 1 to 5 (default 1)")],
             {"type": "object", "description": "uid, at, type, id, name, account, region, observed; uses and used_by: "
              "lists of {uid, relation, via, depth, type, id, name, account, region, observed}"}),
+        "/v1/waste": _get("Waste findings still open (elava.waste's current list)", [
+            _param("type", "Only this type, e.g. ec2.volume"), _param("reason", "Only this rule, e.g. unattached-volume"),
+            _param("account", "Only this account"), _param("region", "Only this region"), LIMIT],
+            {"type": "array", "items": {"type": "object", "description": "A WasteFinding (docs/schemas/waste.json)"}}),
     },
 }
 
