@@ -132,7 +132,7 @@ def check_trail_round_trip(sink: object, per_type: int = 3) -> None:
 
 def check_edges_read_published_attributes(sink: object) -> None:
     """Every type's moto test checks that its edges read attributes the collector publishes."""
-    for resource in getattr(sink, "resources", lambda: [])():
+    for resource in (r for observation in getattr(sink, "observations", []) for r in observation.resources):
         missing = [(edge, root) for edge, root in edge_roots(resource.type) if root not in resource.attributes]
         assert not missing, f"{resource.type}: edges read attributes it does not publish: {missing}"
 
