@@ -9,6 +9,7 @@ out: they would make a new version of an unchanged database every few hours.
 from __future__ import annotations
 
 from elava.catalogue.registry import register, register_family
+from elava.catalogue.relations import uses
 from elava.catalogue.trail import arns, family, ids
 from elava.catalogue.types import DetailCall, Lifecycle, Lookup, ResourceType
 from elava.catalogue.usage import Metric, Usage
@@ -67,6 +68,12 @@ RDS_INSTANCE = register(
             "master_username": "MasterUsername",
             "created": "InstanceCreateTime",
         },
+        edges=(
+            uses("cluster", "rds.cluster", "cluster"),
+            uses("security-groups", "ec2.security-group", "security_groups"),
+            uses("vpc", "ec2.vpc", "vpc_id"),
+            uses("kms-key", "kms.key", "kms_key_id"),
+        ),
         usage=Usage(
             # Published every minute while the instance runs, zero included.
             metrics=(Metric("connections", "AWS/RDS", "DatabaseConnections", "Maximum",
@@ -136,6 +143,11 @@ RDS_CLUSTER = register(
             "master_username": "MasterUsername",
             "created": "ClusterCreateTime",
         },
+        edges=(
+            uses("members", "rds.instance", "members[].instance"),
+            uses("security-groups", "ec2.security-group", "security_groups"),
+            uses("kms-key", "kms.key", "kms_key_id"),
+        ),
         trail=(
             family("RDS DB clusters", RDS,
                    "CreateDBCluster ModifyDBCluster DeleteDBCluster StartDBCluster StopDBCluster FailoverDBCluster "
@@ -193,6 +205,9 @@ DYNAMODB_TABLE = register(
             "replica_regions": "sort(Table.Replicas[].RegionName || `[]`)",
             "created": "Table.CreationDateTime",
         },
+        edges=(
+            uses("kms-key", "kms.key", "encryption.kms_key"),
+        ),
         trail=(
             family("DynamoDB tables", DYNAMODB,
                    "CreateTable UpdateTable DeleteTable UpdateContinuousBackups TagResource UntagResource",
@@ -238,6 +253,9 @@ ELASTICACHE_CLUSTER = register(
             "network_type": "NetworkType",
             "created": "CacheClusterCreateTime",
         },
+        edges=(
+            uses("security-groups", "ec2.security-group", "security_groups"),
+        ),
         trail=(
             family("ElastiCache clusters", ELASTICACHE,
                    "CreateCacheCluster ModifyCacheCluster DeleteCacheCluster RebootCacheCluster",

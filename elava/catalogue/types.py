@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from elava.catalogue.arns import DEFAULT_ID_PATTERN, ArnMatch
+from elava.catalogue.arns import DEFAULT_ID_PATTERN, Arn, ArnMatch
 from elava.catalogue.exceptions import InvalidResourceType
 from elava.catalogue.expressions import compile_check
+from elava.catalogue.relations import Edge
 from elava.catalogue.trail import TrailFamily
 from elava.catalogue.usage import Usage
 
@@ -43,6 +44,8 @@ _TYPE_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*\.[a-z0-9]+(-[a-z0-9]+)*$")
 _TAG_SOURCE = re.compile(r"^(inline|detail):([A-Za-z0-9_]+)((\.[A-Za-z0-9_]+)*)$")
 EACH = "Each"
 """In an ``each`` call's params, the element of the outer answer it is made for."""
+ACCOUNT = "Account"
+"""In an account detail's params, the id of the account scanned."""
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -109,6 +112,7 @@ class DetailCall:
     paged: bool = False
     each: DetailCall | None = None
     batch: Batch | None = None
+    service: str | None = None  # another service's client (s3control); None: the type's own
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", _frozen(self.params))
@@ -234,6 +238,12 @@ class ResourceType:
       collector (on top of the keys that name secrets, see `collectors.redact`).
     - ``lookup``: how to describe one resource by id (`Lookup`); a type without one
       cannot be looked at alone (the executor has no effector for it).
+    - ``account_details``: calls asked once per scan of the type in an account (S3's
+      account-level public access block), their answers stored in every item; their
+      params see ``Account``, the scanned account's id.
+    - ``edges``: what a resource of the type uses (`relations.Edge`: its subnet, its
+      security groups, its role), read from its attributes; the store keeps them with
+      each version and answers "what uses this" from them.
 
     What attribution needs to find the type in CloudTrail records:
 
@@ -280,6 +290,8 @@ class ResourceType:
     absent_when: Callable[[dict[str, Any]], bool] | None = None
     secret_fields: tuple[str, ...] = ()
     lookup: Lookup | None = None
+    account_details: tuple[DetailCall, ...] = ()
+    edges: tuple[Edge, ...] = ()
     trail: tuple[TrailFamily, ...] = ()
     no_trail: str | None = None
     arn_match: ArnMatch | None = None
@@ -298,6 +310,8 @@ class ResourceType:
         object.__setattr__(self, "secret_fields", tuple(self.secret_fields))
         object.__setattr__(self, "trail", tuple(self.trail))
         object.__setattr__(self, "churn", _frozen(self.churn))
+        object.__setattr__(self, "account_details", tuple(self.account_details))
+        object.__setattr__(self, "edges", tuple(self.edges))
         self._check()
         if self.arn_match is None and self.arn_template:
             object.__setattr__(self, "arn_match", ArnMatch.from_template(self.arn_template, self.arn_id_pattern))
@@ -316,11 +330,16 @@ class ResourceType:
             self._fail("describe's default must be None: a resource that cannot be described is absent")
         if self.region_detail and self.region_detail.batch:
             self._fail("region_detail cannot be batched (it decides each item's client)")
-        stored = [detail.store_as for detail in self.all_details()]
+        stored = [detail.store_as for detail in (*self.account_details, *self.all_details())]
         if len(stored) != len(set(stored)):
             self._fail(f"two detail calls store into the same field: {stored}")
         if self.parent and self.parent.store_as in stored:
             self._fail(f"the parent and a detail call both store into {self.parent.store_as!r}")
+        if any(detail.batch or detail.each for detail in self.account_details):
+            self._fail("an account detail is one call: it can neither be batched nor fan out")
+        edge_names = [edge.name for edge in self.edges]
+        if len(edge_names) != len(set(edge_names)):
+            self._fail(f"two edges have the same name: {edge_names}")
         self._check_tags_from(set(stored))
         self._check_lookup()
         self._check_trail()
@@ -370,6 +389,18 @@ class ResourceType:
             raise InvalidResourceType(f"resource type {self.name!r} has no arn_template: its uid is AWS's ARN")
         return self.arn_template.format(partition=partition, region=region, account=account, id=rid)
 
+    def uid_from_arn(self, arn: Arn, text: str) -> str | None:
+        """The uid of the resource of this type that ARN ``text`` names (a listener's ARN names
+        its load balancer), or None when it names something else."""
+        match = self.arn_match.match(arn) if self.arn_match else None
+        if match is None:
+            return None
+        rid = match.groupdict().get("id")
+        if self.arn_match.keep_arn or rid is None:  # type: ignore[union-attr]
+            return text
+        rid = rid.lower() if self.lower_case_ids else rid
+        return self.uid_for(rid, account=arn.account, region=arn.region, partition=arn.partition)
+
     def all_details(self) -> tuple[DetailCall, ...]:
         staged = (self.region_detail, self.describe)
         return tuple(detail for detail in staged if detail is not None) + self.details
@@ -377,8 +408,9 @@ class ResourceType:
     def operations(self) -> list[tuple[str, str]]:
         """Every (service, operation) a scan of this type may call, in call order."""
         listing = ([self.parent.operation] if self.parent else []) + [self.list_operation]
-        details = [op for detail in self.all_details() for op in detail.operations()]
-        return [(self.service, op) for op in dict.fromkeys(listing + details)]
+        details = [(detail.service or self.service, op)
+                   for detail in (*self.account_details, *self.all_details()) for op in detail.operations()]
+        return list(dict.fromkeys([(self.service, op) for op in listing] + details))
 
     @property
     def tags_path(self) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from elava.catalogue.registry import register
+from elava.catalogue.relations import uses
 from elava.catalogue.trail import family, ids
 from elava.catalogue.types import DetailCall, Lifecycle, Lookup, ResourceType
 from elava.catalogue.usage import Usage
@@ -59,6 +60,11 @@ EC2_VOLUME = register(
             "create_time": "CreateTime",
         },
         transform=normalise_volume,
+        edges=(
+            uses("instances", "ec2.instance", "attachments[].instance_id"),
+            uses("snapshot", "ec2.snapshot", "snapshot_id"),
+            uses("kms-key", "kms.key", "kms_key_id"),
+        ),
         usage=Usage(units={"gib": "attributes.size_gib", "volume_type": "attributes.volume_type",
                            "iops": "attributes.iops", "throughput_mibps": "attributes.throughput"},
                     created="attributes.create_time"),
@@ -113,6 +119,10 @@ EC2_SNAPSHOT = register(
             "start_time": "StartTime",
         },
         transform=normalise_snapshot,
+        edges=(
+            uses("volume", "ec2.volume", "volume_id"),
+            uses("kms-key", "kms.key", "kms_key_id"),
+        ),
         # Orphaned: its volume is gone and no image of ours is made of it.
         usage=Usage(units={"gib": "attributes.volume_size_gib", "storage_tier": "attributes.storage_tier"},
                     uses={"ec2.volume": "attributes.volume_id"}, created="attributes.start_time", usage_facts=True),
@@ -158,6 +168,9 @@ EC2_IMAGE = register(
             "creation_date": "CreationDate",
             "deprecation_time": "DeprecationTime",
         },
+        edges=(
+            uses("snapshots", "ec2.snapshot", "snapshots"),
+        ),
         # Unused: no instance of ours runs it (nor anything else that declares it uses images).
         usage=Usage(units={"images": "`1`", "snapshots": "length(attributes.snapshots || `[]`)"},
                     uses={"ec2.snapshot": "attributes.snapshots"}, created="attributes.creation_date",

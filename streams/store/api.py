@@ -17,6 +17,7 @@ from streams.analyzers.reports import SEVERITIES, drift_report, pattern_report
 from streams.store.findings import Findings
 from streams.store.openapi import OPENAPI
 from streams.store.queries import InventoryFilter, TemporalQueries
+from streams.store.relations import MAX_DEPTH, RelationQueries, relations_json
 from streams.store.render_json import inventory_json, net_change_json, version_json, who_json
 from streams.store.waste import WasteFilter, current_findings
 
@@ -128,6 +129,13 @@ def diff(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
     return 200, rows
 
 
+def related(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
+    uid, depth = _uid(params), params.get("depth", "1")
+    if not depth.isdigit() or not 1 <= int(depth) <= MAX_DEPTH:
+        raise BadRequest(f"depth: a whole number from 1 to {MAX_DEPTH}")
+    return 200, relations_json(RelationQueries(q.store).related(uid, _moment(params, "at", utcnow()), int(depth)))
+
+
 def waste(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
     where = WasteFilter(params.get("type"), params.get("reason"), params.get("account"), params.get("region"))
     return 200, [f.model_dump(mode="json") for f in current_findings(q.store.kv, where)][:_limit(params)]
@@ -157,7 +165,7 @@ def patterns(q: TemporalQueries, params: Mapping[str, str], analyzer: AnalyzerSe
 
 ROUTES: dict[str, Callable[[TemporalQueries, Mapping[str, str]], Answer]] = {
     "/v1/resource": resource, "/v1/history": history, "/v1/who": who,
-    "/v1/inventory": inventory, "/v1/changes": changes, "/v1/diff": diff, "/v1/waste": waste,
+    "/v1/inventory": inventory, "/v1/changes": changes, "/v1/diff": diff, "/v1/related": related, "/v1/waste": waste,
 }
 # Answers that depend on the analyzer settings (severity rules are stored; fleet patterns' thresholds are not).
 FINDING_ROUTES: dict[str, Callable[[TemporalQueries, Mapping[str, str], AnalyzerSettings], Answer]] = {

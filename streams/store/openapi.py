@@ -64,6 +64,10 @@ OPENAPI: dict[str, Any] = {
             _param("since", f"The earlier time (T1): {TIME}", required=True),
             _param("until", f"The later time (T2): {TIME} (default now)"), ONE, *FILTERS, CHANGED_TAG, LIMIT],
             {"type": "array", "items": NET}),
+        "/v1/related": _get("What a resource used and what used it, at a time", [
+            UID, _param("at", f"{TIME} (default now)"), _param("depth", "Steps out in each direction, 1 to 5 (default 1)")],
+            {"type": "object", "description": "uid, at, type, id, name, account, region, observed; uses and used_by: "
+             "lists of {uid, relation, via, depth, type, id, name, account, region, observed}"}),
         "/v1/waste": _get("Waste findings still open (elava.waste's current list)", [
             _param("type", "Only this type, e.g. ec2.volume"), _param("reason", "Only this rule, e.g. unattached-volume"),
             _param("account", "Only this account"), _param("region", "Only this region"), LIMIT],

@@ -269,6 +269,13 @@ def who(shell: Shell, command: str) -> None:
     assert "created" in done.stdout and "unknown" in done.stdout  # no CloudTrail in this story
 
 
+def related(shell: Shell, command: str) -> None:
+    done = shell.run(command)
+    used_by = done.stdout.split("used by", 1)[-1]
+    assert shell.instance in used_by and "security-groups" in used_by, done.stdout
+    assert "vpc" in done.stdout.split("used by", 1)[0]  # what the group itself uses
+
+
 def policy_list(shell: Shell, command: str) -> None:
     assert "open_admin_ports" in shell.run(command).stdout
 
@@ -370,6 +377,7 @@ RUNS = {
     "elava drift --since 24h --severity high": drift,
     "elava patterns --since 7d": patterns,
     f"elava who {EXAMPLE_GROUP}": who,
+    f"elava related {EXAMPLE_GROUP} --depth 2": related,
     "elava policy list": policy_list,
     "elava policy eval resource.json --actor alice": policy_eval,
     "elava policy test": policy_test,

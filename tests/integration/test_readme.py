@@ -90,6 +90,7 @@ def plant(account) -> dict[str, str]:
     ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
     instance = ec2.run_instances(ImageId="ami-12c6146b", InstanceType="t3.micro", MinCount=1, MaxCount=1,
+                                 SecurityGroupIds=[group],  # for `elava related`: the group is used by it
                                  TagSpecifications=[{"ResourceType": "instance", "Tags": [
                                      {"Key": "env", "Value": "prod"}, {"Key": "owner", "Value": "alice"}]}],
                                  )["Instances"][0]["InstanceId"]
