@@ -109,7 +109,7 @@ def wire(app: faust.App, settings: Settings) -> None:
                       schema=faust.Schema(**RAW))
     use_rocksdb_options(table, rocksdb_options(settings))
 
-    wire_query_api(app, table)
+    wire_query_api(app, table, settings.analyzer)
     sends = BatchedSends(lambda: aiokafka_producer(app))
     worker = Worker(settings, table, ChangelogBatcher(table, sends), WorkerSinks.on(topics, sends, SOURCE),
                     WorkerLayout(settings.kafka, sends, SOURCE), topics.cloudtrail)
@@ -159,9 +159,10 @@ async def _apply(message: Any, parsed: Observation | ScanMarker | TrailEvent, st
         if refusal is not None:
             await dead_letter(worker.sinks.dead_letters, message, refusal, by=SOURCE)
             return
+        analyzer = worker.settings.analyzer
         produced = (Produced() if isinstance(parsed, MetricsObservation)
-                    else PartitionProcessor(store, worker.settings.analyzer.drift).process(parsed))
-        produced.waste.extend(waste_findings(store, worker.settings.analyzer.waste, parsed))
+                    else PartitionProcessor(store, analyzer.drift, analyzer.patterns).process(parsed))
+        produced.waste.extend(waste_findings(store, analyzer.waste, parsed))
     except Exception as exc:  # a poison message must not stop the worker
         log.exception("processing failed; sending to the DLQ")
         reason = f"processing error: {type(exc).__name__}: {exc}"

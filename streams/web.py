@@ -22,9 +22,9 @@ from aiohttp import web as aiohttp_web
 from pydantic import SecretStr
 
 from elava.exceptions import SettingsError
-from elava.settings import WorkerSettings
+from elava.settings import AnalyzerSettings, WorkerSettings
 from streams.faust_kv import WorkerReadKV
-from streams.store.api import OPENAPI, ROUTES, answer
+from streams.store.api import FINDING_ROUTES, OPENAPI, ROUTES, answer
 from streams.store.queries import TemporalQueries
 from streams.store.versioned import VersionStore
 
@@ -91,19 +91,19 @@ def bearer_token_middleware(token: SecretStr) -> Any:
     return require_bearer_token
 
 
-def wire_query_api(app: faust.App, table: Any) -> None:
-    """GET /v1/... : time travel over the partitions this worker holds (read-only)."""
-    for path in ROUTES:
-        app.page(path)(_query_view(path, table))
+def wire_query_api(app: faust.App, table: Any, analyzer: AnalyzerSettings | None = None) -> None:
+    """GET /v1/... : time travel, drift and patterns over the partitions this worker holds (read-only)."""
+    for path in [*ROUTES, *FINDING_ROUTES]:
+        app.page(path)(_query_view(path, table, analyzer))
 
     @app.page("/openapi.json")
     async def openapi(self: Any, request: Any) -> Any:
         return self.json(OPENAPI)
 
 
-def _query_view(path: str, table: Any) -> Any:
+def _query_view(path: str, table: Any, analyzer: AnalyzerSettings | None) -> Any:
     async def view(self: Any, request: Any) -> Any:
-        status, body = answer(path, TemporalQueries(VersionStore(WorkerReadKV(table))), request.query)
+        status, body = answer(path, TemporalQueries(VersionStore(WorkerReadKV(table))), request.query, analyzer)
         return self.json(body, status=status)
 
     view.__name__ = "query_" + path.rsplit("/", 1)[-1]

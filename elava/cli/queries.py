@@ -95,15 +95,19 @@ def history(uid: UidArg, since: SinceOpt = None, until: UntilOpt = None,
             output: OutputOpt = Output.table, config: ConfigOpt = None) -> None:
     """Every version of one resource (optionally those valid between --since and --until)."""
     from elava.cli.store_render import history_table
+    from streams.store.findings import Findings
     from streams.store.render_json import version_json
 
     start, end = moment(since, "--since"), moment(until, "--until")
     with reading(config) as queries:
         versions = queries.history(one_uid(queries, uid), start, end)
+        drift = {v.version: Findings(queries.store).drift_of(v.uid, v.version) for v in versions}
         if output is Output.json:
-            json_lines(version_json(v, queries.subject(v)) for v in versions)
+            json_lines({**version_json(v, queries.subject(v)),
+                        "drift": drift[v.version].model_dump(mode="json") if drift[v.version] else None}
+                       for v in versions)
         elif versions:
-            console.print(history_table(versions))
+            console.print(history_table(versions, drift))
         else:
             err_console.print("[dim]no version of it was valid in that window[/]")
 

@@ -45,11 +45,13 @@ def what_changed(version: Version) -> str:
     return "tags: " + (", ".join(f"{k}={v}" for k, v in sorted(tags.items())) or "none")
 
 
-def history_table(versions: list[Version]) -> Table:
-    table = make_table("version", "change", "valid from (UTC)", "valid to (UTC)", "what changed")
+def history_table(versions: list[Version], drift: dict[int, Any] | None = None) -> Table:
+    """``drift``: each version's stored drift (a DriftEvent or None), shown with its severity and rules."""
+    table = make_table("version", "change", "valid from (UTC)", "valid to (UTC)", "what changed", "drift")
     for v in versions:
+        found = (drift or {}).get(v.version)
         table.add_row(f"v{v.version}", kind_cell(v.kind), when(v.valid_from), when(v.valid_to) or "now",
-                      what_changed(v))
+                      what_changed(v), f"{found.severity}\n{', '.join(found.rules)}" if found else "")
     return table
 
 

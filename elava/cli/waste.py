@@ -16,9 +16,9 @@ import orjson
 import typer
 from rich.table import Table
 
+from elava.analyzer_events import WasteFinding
 from elava.cli.common import console, settings_or_exit
 from elava.cli.queries import ConfigOpt, Output, OutputOpt, fail, json_lines
-from elava.events import WasteFinding
 from elava.settings import Settings
 from elava.waste_rules import RULE_NAMES
 

@@ -2,31 +2,36 @@
 
 In the worker every write to a partition's store is also a record on the table's
 changelog topic, which restores the store after a crash or on another worker. A new
-version writes four keys (its record, the head, its time-index entry and, for a
-creation, its shard membership), two of them the same ~1.3 KB record. The head and the
-time index are functions of the version records (streams/store/keyspaces.py, "derived"):
-the changelog carries the versions and the membership, and ``restore`` rebuilds the
-rest as it applies each record. A created resource is two records, a modified one one.
+version writes four keys or more (its record, the head, its time-index entry, for a
+creation its shard membership, and a "used by" entry per new edge), two of them the
+same ~1.3 KB record. The head, the time index and the "used by" entries are functions
+of the version records (streams/store/keyspaces.py, "derived"): the changelog carries
+the versions and the membership, and ``restore`` rebuilds the rest as it applies each
+record. A created resource is two records, a modified one one. Every other keyspace
+(evidence, findings, scans, parts, waste, cursors, layout) travels as written.
 
 Deletions are all carried, derived keys' too: they are small and rare (retention drops
 a resource's versions, their time-index entries and then its head), and they make a
 compacted changelog forget derived keys that older workers still wrote.
 
 Restoring is exact whatever compaction kept: a head is the latest record of the highest
-version present, a time-index entry exists while its version does, and neither
-depends on which of the records before them compaction dropped.
+version present, a time-index entry exists while its version does, a "used by" entry
+while some version with that edge does (retention deletes it, in the log, after the
+last such version's deletion), and none depends on which of the records before them
+compaction dropped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from streams.store.keyspaces import SEP, head_key, is_derived, time_key
+from streams.store.keyspaces import SEP, head_key, is_derived, time_key, user_key
 from streams.store.kv import KV
-from streams.store.versioned import RecordLead
+from streams.store.versioned import RecordLead, Version, edge_targets
 
 Emit = Callable[[bytes, bytes | None], None]
 _VERSION = b"v" + SEP
+_EDGES_FIELD = b'"edges":'  # Version.to_bytes leaves the field out when there are none
 
 
 class Changelogged:
@@ -78,8 +83,15 @@ def _restore_version(kv: KV, key: bytes, value: bytes | None) -> None:
     started = RecordLead.from_bytes(uid, before).valid_from if before is not None else None
     if started is not None and started != lead.valid_from:  # never so today (a rewrite keeps it): be exact
         kv.delete(time_key(started, uid, number))
-    records = [(key, value), (time_key(lead.valid_from, uid, number), b"")]
+    records = [(key, value), (time_key(lead.valid_from, uid, number), b""), *_users(uid, value)]
     head = kv.get(head_key(uid))
     if head is None or RecordLead.from_bytes(uid, head).version <= number:
         records.append((head_key(uid), value))
     kv.put_many(records)
+
+
+def _users(uid: str, value: bytes) -> list[tuple[bytes, bytes]]:
+    """The "used by" entries of a version's edges (VersionStore.append writes the same)."""
+    if _EDGES_FIELD not in value:  # most records: no decoding
+        return []
+    return [(user_key(target, uid), b"") for target in sorted(edge_targets(Version.from_bytes(uid, value).edges))]

@@ -11,11 +11,13 @@ from streams.observe import Observer
 from streams.process import PartitionProcessor
 from streams.store import changelog
 from streams.store.changelog import Changelogged, restore_all
-from streams.store.keyspaces import keyspace_of
+from streams.store.keyspaces import KEYSPACES, SEP, is_derived, keyspace_of
 from streams.store.kv import MemoryKV
 from streams.store.retention import enforce_retention
 from streams.store.versioned import VersionStore, to_micros
 from tests.unit.streams.fixtures import ACCOUNT, BUCKETS, REGION, T0, marker, page, sg, shard
+from tests.unit.streams.test_keyspaces import everything
+from tests.unit.streams.test_relations import instance
 
 Record = tuple[bytes, bytes | None]
 DAY = timedelta(days=1)
@@ -47,21 +49,24 @@ def test_a_created_resource_is_at_most_two_changelog_records():
     assert len(records) / len(groups) <= 2
 
 
-def test_a_modified_resource_is_one_changelog_record():
+def test_a_modified_resource_is_its_version_record_and_what_was_found_on_it():
+    """The drift found on a tag change is kept with the version (streams/store/findings.py): it
+    is no function of the record alone (it depends on settings), so it travels."""
     _, records, store = recorded()
     groups = one_shard(10, "sg")
     processor = PartitionProcessor(store)
     processor.process(page(groups, T0, scan="s1"))
     records.clear()
     processor.process(page([sg(g.id, {"owner": "bob"}) for g in groups], T0 + timedelta(hours=1), scan="s2"))
-    assert by_keyspace(records) == {"versions": 10}
+    assert by_keyspace(records) == {"versions": 10, "findings": 10}
 
 
-def test_the_local_store_still_holds_heads_and_the_time_index():
-    kv, _, store = recorded()
-    PartitionProcessor(store).process(page([sg("sg-1")], T0))
+def test_the_local_store_still_holds_heads_the_time_index_and_used_by():
+    kv, records, store = recorded()
+    PartitionProcessor(store).process(page([sg("sg-1")], T0))  # its VPC: one edge
     assert by_keyspace([(key, None) for key in kv._data]) == {
-        "versions": 1, "heads": 1, "time index": 1, "shard membership": 1}
+        "versions": 1, "heads": 1, "time index": 1, "shard membership": 1, "used by (relationships)": 1}
+    assert by_keyspace(records) == {"versions": 1, "shard membership": 1}
 
 
 def trail(group: str, at, event_id: str) -> TrailEvent:
@@ -175,3 +180,36 @@ def test_writes_of_derived_keys_stay_local_and_every_deletion_travels():
     logged.delete(b"h\x00uid")
     assert records == [(b"s\x00shard", b"{}"), (b"h\x00uid", None)]
     assert set(kv._data) == {b"t\x00" + bytes(8) + b"\x00uid\x00" + bytes(4), b"s\x00shard"}
+
+
+def used_by(kv: MemoryKV) -> set[bytes]:
+    return {key for key in kv._data if key.startswith(b"r\x00")}
+
+
+def test_the_used_by_index_is_rebuilt_from_the_versions():
+    """Edges come and go; retention drops the version that alone had one, and with it its entry."""
+    kv, records, store = recorded()
+    observer = Observer(store)
+    observer.observe(page([instance(["sg-web"])], T0, scan="s1"))
+    observer.observe(page([instance(["sg-admin"])], T0 + DAY, scan="s2"))
+    observer.observe(page([instance(["sg-admin"], monitoring="enabled")], T0 + 2 * DAY, scan="s3"))
+    had_both = used_by(kv)
+    enforce_retention(store, timedelta(hours=1), now=T0 + DAY + timedelta(hours=2))  # version 1 goes
+    assert len(used_by(kv)) == len(had_both) - 1  # sg-web's entry went with it
+    assert not [key for key, value in records if key.startswith(b"r\x00") and value is not None]  # never sent
+    assert restored_from(records) == kv._data
+    assert restored_from(compacted(records)) == kv._data
+
+
+def test_every_keyspace_the_store_owns_restores_to_the_same_store():
+    """The pipeline's every input (pages, trail, markers, chunked parts, waste, metrics, layout,
+    retention with its cursors), and edges: the changelog alone rebuilds every keyspace."""
+    kv, records, store = recorded()
+    everything(store.kv, T0)
+    PartitionProcessor(store).process(page([instance(["sg-web"])], T0, scan="s9"))
+    owned = {prefix for prefix in KEYSPACES if prefix != SEP}  # the format key is the embedded store's
+    assert {key[:1] for key in kv._data} == owned
+    assert restored_from(records) == kv._data
+    assert restored_from(compacted(records)) == kv._data
+    derived = {keyspace_of(key).name for key, value in records if value is not None and is_derived(key)}
+    assert derived == set()
