@@ -132,3 +132,35 @@ def test_a_port_in_use_stops_start_up_naming_the_setting():
 def test_a_dlq_reason_becomes_a_label_without_what_varies(reason, label):
     assert telemetry.reason_class(reason) == label
 
+
+
+def test_otlp_sends_spans_and_metrics_to_the_endpoint_over_http():
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[tuple[str, str, str | None]] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the http.server name
+            self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, self.headers["Content-Type"], self.headers.get("x-api-key")))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = TelemetrySettings(traces="otlp", metrics="otlp", otlp_headers={"x-api-key": "k"},
+                                     otlp_endpoint=f"http://127.0.0.1:{server.server_port}/")
+        telemetry.configure(settings, "test")
+        with telemetry.span("elava.collector.scan"):
+            telemetry.record_aws("ec2", calls=1, throttles=0)
+        telemetry.shutdown()  # flushes both
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sorted(received) == [("/v1/metrics", "application/x-protobuf", "k"),
+                                ("/v1/traces", "application/x-protobuf", "k")]
