@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 _OFF = nullcontext()
 _tracer: Any = None  # an SDK tracer while traces are on
 _instruments: Any = None  # elava.telemetry.instruments.Instruments while metrics are on
+_current_headers: Any = None  # elava.telemetry.carrier.CurrentHeaders while traces are on
 _providers: list[Any] = []
 _closers: list[Any] = []
 
@@ -32,7 +33,7 @@ _closers: list[Any] = []
 def configure(settings: TelemetrySettings, part: str, port_offset: int = 0) -> None:
     """Build this process's providers (replacing earlier ones). ``part`` names it (collector, worker,
     policies, executor); ``port_offset`` moves its Prometheus port (a child beside its parent)."""
-    global _tracer, _instruments
+    global _tracer, _instruments, _current_headers
     shutdown()
     if settings.traces == "none" and settings.metrics == "none":
         return
@@ -43,6 +44,9 @@ def configure(settings: TelemetrySettings, part: str, port_offset: int = 0) -> N
         provider = exporters.tracer_provider(settings, resource)
         _providers.append(provider)
         _tracer = provider.get_tracer("elava")
+        from elava.telemetry.carrier import CurrentHeaders
+
+        _current_headers = CurrentHeaders()
     if settings.metrics != "none":
         from elava.telemetry.instruments import Instruments
 
@@ -105,9 +109,7 @@ def trace_headers() -> list[tuple[str, bytes]]:
     """``traceparent`` (and ``tracestate``) of the current span, for a record about to be sent."""
     if _tracer is None:
         return []
-    from elava.telemetry.carrier import inject
-
-    return inject()
+    return _current_headers()
 
 
 # Metrics: each returns at once while metrics are off.

@@ -42,6 +42,21 @@ def inject(context: Context | None = None) -> Headers:
     return [(name, value.encode()) for name, value in text.items()]
 
 
+class CurrentHeaders:
+    """``inject()`` of the current span, made once per span: a worker span publishes many events,
+    and the propagator's formatting cost more than the rest of their headers (measured)."""
+
+    def __init__(self) -> None:
+        self._span: object = None
+        self._headers: Headers = []
+
+    def __call__(self) -> Headers:
+        span = get_current_span()
+        if span is not self._span:
+            self._span, self._headers = span, inject()
+        return list(self._headers)
+
+
 def extract(headers: Iterable[tuple[str, Any]] | Mapping[str, Any] | None) -> Context:
     """The trace context a record's headers carry (an empty context when they carry none or a bad one)."""
     items = headers.items() if isinstance(headers, Mapping) else (headers or ())
