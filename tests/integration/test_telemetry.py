@@ -5,6 +5,7 @@ would scrape them."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import urllib.request
 import uuid
@@ -68,6 +69,7 @@ async def test_one_trace_follows_a_volume_from_scan_to_executor_and_metrics_are_
     telemetry.configure(here.telemetry, "collector")
     try:
         assert await run_collector(here, type_names=["ec2.volume"]) is False
+        collector_metrics = scrape(here_port)
         worker = WorkerProcess(settings, tmp_path / "worker.log")  # its policy stage is its child
         worker.start()
         try:
@@ -88,7 +90,14 @@ async def test_one_trace_follows_a_volume_from_scan_to_executor_and_metrics_are_
 
     status = final[actions[0].event_id].status
     assert status == "notified"
+    assert 'elava_scan_duration_seconds_count{status="ok",type="ec2.volume"} 1.0' in collector_metrics
+    assert re.search(r'^elava_aws_calls_total\{service="ec2"\} [1-9]', collector_metrics, re.M)
     assert 'elava_observations_total{type="ec2.volume"} 1.0' in worker_metrics
+    observations = Topics(settings.kafka).observations
+    lags = re.findall(rf'^elava_consumer_lag\{{group="{settings.worker.app_id}",partition="\d",topic="{observations}"\}} (\S+)',
+                      worker_metrics, re.M)
+    assert lags and set(lags) == {"0.0"}  # it had read everything when it was scraped
+    assert sum(float(k) for k in re.findall(r'^elava_store_keys\{partition="\d"\} (\S+)', worker_metrics, re.M)) > 0
     assert 'elava_changes_total{kind="created",type="ec2.volume"} 1.0' in worker_metrics
     assert 'elava_actions_requested_total{action="delete"} 1.0' in stage_metrics
     assert f'elava_actions_results_total{{action="delete",status="{status}"}} 1.0' in executor_metrics
