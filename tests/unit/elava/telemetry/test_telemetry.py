@@ -164,3 +164,17 @@ def test_otlp_sends_spans_and_metrics_to_the_endpoint_over_http():
         server.server_close()
     assert sorted(received) == [("/v1/metrics", "application/x-protobuf", "k"),
                                 ("/v1/traces", "application/x-protobuf", "k")]
+
+
+async def test_every_dead_letter_is_counted_by_reason_and_part(scrape):
+    from streams.dlq.letters import dead_letter
+
+    sent = []
+
+    async def send(key, value, headers):
+        sent.append(value)
+
+    record = SimpleNamespace(topic="elava.actions", partition=0, offset=9, key=b"k", value=b"{", headers=[])
+    await dead_letter(send, record, "not valid JSON: unexpected end of data", by="elava/executor")
+    assert sent == [b"{"]
+    assert 'elava_dlq_total{by="elava/executor",reason="not valid JSON"} 1.0' in scrape()
