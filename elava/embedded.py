@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from collectors.service import AccountScan, discover_accounts, scan_once
@@ -40,7 +41,10 @@ async def scan_plan(settings: Settings, type_names: list[str] | None,
 
 
 async def embedded_scan(settings: Settings, type_names: list[str] | None = None,
-                        tier_names: list[str] | None = None, progress: ScanSink | None = None) -> EmbeddedScan:
+                        tier_names: list[str] | None = None, progress: ScanSink | None = None,
+                        before: Callable[[VersionStore, EmbeddedPipeline], Awaitable[None]] | None = None,
+                        ) -> EmbeddedScan:
+    """One scan into the local store; ``before`` feeds the pipeline first (`elava watch`: CloudTrail)."""
     accounts, types = await scan_plan(settings, type_names, tier_names)
     kv = RocksKV(settings.storage.path)
     policies = isolated_policies_for(settings.policies)  # a policy that hangs must not hold the scan
@@ -48,6 +52,8 @@ async def embedded_scan(settings: Settings, type_names: list[str] | None = None,
         store = VersionStore(kv)
         moved = align_layout(store, settings.kafka.shard_buckets)  # never a deletion from a new layout
         pipeline, listing = EmbeddedPipeline(store, policies), ListSink()
+        if before is not None:
+            await before(store, pipeline)
         sinks = [pipeline, listing] + ([progress] if progress is not None else [])
         scans = await scan_once(settings, TeeSink(*sinks), types, accounts)
         enforce_retention(store, settings.storage.retention, utcnow())  # bounded: the rest next scan

@@ -117,7 +117,7 @@ def wire(app: faust.App, settings: Settings) -> None:
     table = app.Table("mvcc", partitions=partitions, key_type=bytes, value_type=bytes,
                       schema=faust.Schema(**RAW), options=rocksdb_options(settings))
 
-    wire_query_api(app, table)
+    wire_query_api(app, table, settings)
     sends = BatchedSends(lambda: app.producer._producer)  # the aiokafka producer Faust started
     changelog = ChangelogBatcher(table, sends)
     outputs["sends"] = sends

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from faust.types import TP
@@ -75,14 +75,14 @@ class FaustPartitionKV:
 
 
 class WorkerReadKV:
-    """Read-only view over every partition this worker holds (for the HTTP API).
+    """Read-only view over some partitions of the table (for the HTTP API).
 
     A uid lives in exactly one partition, so merging the partitions' ordered scans
     gives the same order as one store would.
     """
 
-    def __init__(self, table: Any) -> None:
-        self._dbs = list(table.data._dbs.values())
+    def __init__(self, table: Any, partitions: Iterable[int]) -> None:
+        self._dbs = [table.data._db_for_partition(partition) for partition in sorted(partitions)]
 
     def get(self, key: bytes) -> bytes | None:
         for db in self._dbs:

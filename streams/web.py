@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import socket
+from collections.abc import Mapping
 from typing import Any
 
 import faust
@@ -22,9 +24,10 @@ from aiohttp import web as aiohttp_web
 from pydantic import SecretStr
 
 from elava.exceptions import SettingsError
-from elava.settings import WorkerSettings
+from elava.settings import Settings, WorkerSettings
+from streams.cluster import PARTITIONS_HEADER, Coordinator, GroupView, Refusal, asked_partitions, envelope
 from streams.faust_kv import WorkerReadKV
-from streams.store.api import OPENAPI, ROUTES, answer
+from streams.store.api import OPENAPI, ROUTES, Found, answer_found
 from streams.store.queries import TemporalQueries
 from streams.store.versioned import VersionStore
 
@@ -59,12 +62,22 @@ def web_options(worker: WorkerSettings) -> dict[str, Any]:
     check_exposure(worker)
     options: dict[str, Any] = {
         "web_enabled": worker.web_port > 0, "web_port": worker.web_port or None,
-        "web_bind": worker.web_host, "web_host": worker.web_host,
+        "web_bind": worker.web_host, "web_host": worker.web_host, "canonical_url": advertised_url(worker),
         **{setting: worker.faust_pages for setting in FAUST_PAGE_SETTINGS},
     }
     if worker.api_token is not None:
         options["web_application_options"] = {"middlewares": [bearer_token_middleware(worker.api_token)]}
     return options
+
+
+def advertised_url(worker: WorkerSettings) -> str:
+    """Where the other workers reach this one (Faust's canonical_url, shared through the assignor)."""
+    if worker.advertised_url:
+        return worker.advertised_url.rstrip("/")
+    host = worker.web_host
+    if host in ("0.0.0.0", "::", ""):  # every interface: a name the others can resolve
+        host = socket.getfqdn()
+    return f"http://{'[' + host + ']' if ':' in host else host}:{worker.web_port}"
 
 
 def _fingerprint(text: str) -> bytes:
@@ -91,20 +104,42 @@ def bearer_token_middleware(token: SecretStr) -> Any:
     return require_bearer_token
 
 
-def wire_query_api(app: faust.App, table: Any) -> None:
-    """GET /v1/... : time travel over the partitions this worker holds (read-only)."""
+def wire_query_api(app: faust.App, table: Any, settings: Settings) -> None:
+    """GET /v1/... : time travel over the whole group's store (read-only); this worker asks
+    the others for their partitions (streams/cluster.py)."""
+    def local(path: str, params: Mapping[str, str], partitions: frozenset[int]) -> Found:
+        return answer_found(path, TemporalQueries(VersionStore(WorkerReadKV(table, partitions))), params)
+
+    view = GroupView(app, table)
+    coordinator = Coordinator(view, local, settings.kafka.partitions, settings.worker.api_token,
+                              lambda: app.http_client)
     for path in ROUTES:
-        app.page(path)(_query_view(path, table))
+        app.page(path)(_query_view(path, coordinator, settings.kafka.partitions))
 
     @app.page("/openapi.json")
     async def openapi(self: Any, request: Any) -> Any:
         return self.json(OPENAPI)
 
+    @app.page("/v1/cluster")
+    async def cluster(self: Any, request: Any) -> Any:
+        owners = view.owners()
+        return self.json({"this": view.this, "settled": view.settled(), "partitions": settings.kafka.partitions,
+                          "workers": {url: sorted(held) for url, held in sorted(owners.items())}})
 
-def _query_view(path: str, table: Any) -> Any:
+
+def _query_view(path: str, coordinator: Coordinator, partitions: int) -> Any:
     async def view(self: Any, request: Any) -> Any:
-        status, body = answer(path, TemporalQueries(VersionStore(WorkerReadKV(table))), request.query)
-        return self.json(body, status=status)
+        header = request.headers.get(PARTITIONS_HEADER)
+        if header is None:  # a client: the whole group's answer
+            status, body = await coordinator.answer(path, request.query)
+            return self.json(body, status=status, headers={"Retry-After": "1"} if status == 503 else None)
+        try:  # another worker: this one's answer for the partitions it holds
+            asked = asked_partitions(header, partitions)
+            return self.json(envelope(coordinator.answer_part(path, request.query, asked), asked))
+        except ValueError as exc:
+            return self.json({"error": str(exc)}, status=400)
+        except Refusal as refusal:
+            return self.json({"error": refusal.reason}, status=refusal.status)
 
     view.__name__ = "query_" + path.rsplit("/", 1)[-1]
     return view

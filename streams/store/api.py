@@ -1,12 +1,16 @@
 """The read-only query API as plain functions: query parameters in, (status, JSON) out.
 
-The worker serves them over HTTP (`streams/app.py`); they are plain so they can be
-tested without a web server. Each worker answers for the partitions it holds.
+The worker serves them over HTTP (`streams/web.py`, `streams/cluster.py`) and the CLI
+calls them on the embedded store (`elava/cli/remote.py`); they are plain so they can be
+tested without a web server. A ``uid`` may be a resource's id where that names one
+resource (as in the CLI): `answer_found` says which uids it named, so that answers from
+several workers' partitions can be merged (`streams/store/merge.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +22,7 @@ from streams.store.render_json import inventory_json, net_change_json, version_j
 
 Answer = tuple[int, Any]
 LIMIT = 1000
+MAX_LIMIT = 100_000
 
 
 class BadRequest(ValueError):
@@ -34,9 +39,9 @@ def _moment(params: Mapping[str, str], name: str, default: datetime | None = Non
         raise BadRequest(f"{name}: {exc}") from exc
 
 
-def _limit(params: Mapping[str, str]) -> int:
+def limit_of(params: Mapping[str, str]) -> int:
     try:
-        return max(1, min(int(params.get("limit", LIMIT)), 100_000))
+        return max(1, min(int(params.get("limit", LIMIT)), MAX_LIMIT))
     except ValueError as exc:
         raise BadRequest("limit: not a number") from exc
 
@@ -46,6 +51,14 @@ def _uid(params: Mapping[str, str]) -> str:
     if not uid:
         raise BadRequest("uid is required")
     return uid
+
+
+def unresolved(ref: str, uids: Sequence[str]) -> Answer:
+    """The answer when ``ref`` names no resource, or several (then they are listed)."""
+    if not uids:
+        return 404, {"error": f"no resource {ref!r} in the store (never seen, or removed by retention)"}
+    shown = ", ".join(sorted(uids)[:5])
+    return 409, {"error": f"{ref!r} names {len(uids)} resources; give the uid: {shown}", "uids": sorted(uids)}
 
 
 def resource(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
@@ -80,8 +93,11 @@ def _where(params: Mapping[str, str]) -> InventoryFilter:
 
 
 def inventory(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
-    limit, rows = _limit(params), []
-    for version in q.inventory(_moment(params, "at", utcnow()), _where(params)):
+    limit, rows, at, where = limit_of(params), [], _moment(params, "at", utcnow()), _where(params)
+    if params.get("uid"):  # one resource, if it existed then and matches
+        found = q.as_of(params["uid"], at)
+        return 200, [inventory_json(found)] if found is not None and where.matches(found.resource or {}) else []
+    for version in q.inventory(at, where):
         if len(rows) == limit:
             break
         rows.append(inventory_json(version))
@@ -100,7 +116,7 @@ def _window(params: Mapping[str, str]) -> tuple[datetime, datetime]:
 
 def changes(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
     since, until = _window(params)
-    limit, rows = _limit(params), []
+    limit, rows = limit_of(params), []
     for version in q.changes(since, until, _where(params), params.get("uid")):
         if len(rows) == limit:
             break
@@ -110,7 +126,7 @@ def changes(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
 
 def diff(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
     since, until = _window(params)
-    limit, rows = _limit(params), []
+    limit, rows = limit_of(params), []
     for found in q.diff(since, until, _where(params), params.get("uid")):
         if len(rows) == limit:
             break
@@ -135,12 +151,35 @@ def _known_only(path: str, params: Mapping[str, str]) -> None:
         raise BadRequest(f"unknown parameter(s) {', '.join(unknown)}; {path} takes {', '.join(sorted(ACCEPTED[path]))}")
 
 
-def answer(path: str, queries: TemporalQueries, params: Mapping[str, str]) -> Answer:
+TIMES = frozenset({"at", "since", "until"})
+
+
+@dataclass(frozen=True)
+class Found:
+    """One store's answer, and the uids its ``uid`` parameter named there."""
+
+    status: int
+    body: Any
+    uids: tuple[str, ...] = ()
+
+
+def answer_found(path: str, queries: TemporalQueries, params: Mapping[str, str]) -> Found:
     handler = ROUTES.get(path)
     if handler is None:
-        return 404, {"error": f"no such endpoint {path}"}
+        return Found(404, {"error": f"no such endpoint {path}"})
     try:
         _known_only(path, params)
-        return handler(queries, params)
+        for name in TIMES & set(params):  # a malformed time is named before any lookup
+            _moment(params, name)
+        ref = params.get("uid")
+        uids = tuple(queries.resolve(ref)) if ref else ()
+        if ref and len(uids) != 1:
+            return Found(*unresolved(ref, uids), uids)
+        return Found(*handler(queries, {**params, "uid": uids[0]} if ref else params), uids)
     except BadRequest as exc:
-        return 400, {"error": str(exc)}
+        return Found(400, {"error": str(exc)})
+
+
+def answer(path: str, queries: TemporalQueries, params: Mapping[str, str]) -> Answer:
+    found = answer_found(path, queries, params)
+    return found.status, found.body

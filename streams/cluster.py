@@ -1,0 +1,172 @@
+"""Any worker answers for the whole group: it asks each worker for the partitions that
+worker holds, answers for its own in-process, and merges (streams/store/merge.py).
+
+Who holds what comes from Faust's partition assignor, through its public router
+(``app.router.table_metadata``: each worker's ``canonical_url`` and the table partitions
+it holds as active, from the last rebalance) and ``app.assignor.assigned_actives()``.
+A worker asked for partitions names them in the ``Elava-Partitions`` header; it answers
+only if it holds every one of them as active and has recovered them (not during a
+rebalance), so a partition is never answered from a standby copy or by two workers.
+The answers must cover every partition exactly once, or the group answers 503 (after
+waiting a few seconds for a rebalance to settle): never a silently partial answer.
+
+Fan-out, not routing to the owner of a uid: measured in docs/api.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import aiohttp
+import orjson
+from pydantic import SecretStr
+
+from elava.events import utcnow
+from elava.timeparse import parse_time
+from streams.store.api import ACCEPTED, TIMES, Found
+from streams.store.merge import coverage_problem, merge
+
+log = logging.getLogger("elava.worker")
+PARTITIONS_HEADER = "Elava-Partitions"
+# How long a query waits for the group to settle (a rebalance, a worker that stopped
+# answering and has not yet been replaced) before it answers 503.
+SETTLE_SECONDS = 10.0
+RETRY_SECONDS = 0.25
+ASK_TIMEOUT = aiohttp.ClientTimeout(total=30)
+# Faust's table changelog topics and the input topics are co-partitioned: partition p of
+# one is partition p of the other, and the table's is what the assignor reports.
+
+
+class GroupView:
+    """What Faust's assignor says of the table: which worker holds which partition."""
+
+    def __init__(self, app: Any, table: Any) -> None:
+        self.app, self.table = app, table
+
+    @property
+    def this(self) -> str:
+        return str(self.app.conf.canonical_url)
+
+    @property
+    def topic(self) -> str:
+        return self.table.changelog_topic.get_topic_name()
+
+    def owners(self) -> dict[str, frozenset[int]]:
+        """Each worker's URL and the partitions it holds as active."""
+        found = self.app.router.table_metadata(self.table.name)
+        return {url: frozenset(topics.get(self.topic, ())) for url, topics in found.items()}
+
+    def mine(self) -> frozenset[int]:
+        return frozenset(tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == self.topic)
+
+    def settled(self) -> bool:
+        """Not rebalancing (Faust clears the flag once the active partitions are recovered)."""
+        return not self.app.rebalancing
+
+
+class Refusal(Exception):
+    """This worker will not answer for the partitions asked (not all its own, or not yet)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+def pinned(path: str, params: Mapping[str, str]) -> dict[str, str]:
+    """Times fixed once for the whole group: ``2h`` and "now" mean the same moment in every
+    worker. A time that does not parse is left for the workers to refuse (400)."""
+    now, fixed = utcnow(), dict(params)
+    for name in TIMES & ACCEPTED.get(path, frozenset()):
+        text = fixed.get(name)
+        if text is None and name in ("at", "until"):
+            fixed[name] = now.isoformat()
+            continue
+        if text is not None:
+            try:
+                fixed[name] = parse_time(text, now=now).isoformat()
+            except ValueError:
+                pass
+    return fixed
+
+
+class Coordinator:
+    """Asks the group and merges; ``local`` answers for partitions of this worker."""
+
+    def __init__(self, view: GroupView, local: Callable[[str, Mapping[str, str], frozenset[int]], Found],
+                 partitions: int, token: SecretStr | None, session: Callable[[], aiohttp.ClientSession]) -> None:
+        self.view, self.local, self.partitions = view, local, partitions
+        self.token, self.session = token, session
+
+    def answer_part(self, path: str, params: Mapping[str, str], asked: frozenset[int]) -> Found:
+        """This worker's answer for ``asked``, if it holds them all (Refusal otherwise)."""
+        if not self.view.settled():
+            raise Refusal(503, "rebalancing")
+        missing = asked - self.view.mine()
+        if missing:
+            raise Refusal(409, f"{self.view.this} does not hold partition(s) {', '.join(map(str, sorted(missing)))}")
+        return self.local(path, params, asked)
+
+    async def answer(self, path: str, params: Mapping[str, str]) -> tuple[int, Any]:
+        """The group's answer; 503 if the group cannot give a complete one in time."""
+        params = pinned(path, params)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SETTLE_SECONDS
+        while True:
+            problem, answers = await self._gather(path, params)
+            if problem is None:
+                return merge(path, params, answers)
+            if loop.time() >= deadline:
+                return 503, {"error": f"the workers cannot answer for every partition now ({problem}); ask again"}
+            await asyncio.sleep(RETRY_SECONDS)
+
+    async def _gather(self, path: str, params: Mapping[str, str]) -> tuple[str | None, list[Found]]:
+        if not self.view.settled():
+            return "rebalancing", []
+        owners = {url: held for url, held in self.view.owners().items() if held}
+        problem = coverage_problem(list(owners.values()), self.partitions)
+        if problem is not None:
+            return problem, []
+        asked = await asyncio.gather(*(self._ask(url, held, path, params) for url, held in owners.items()))
+        refusals = [found for found in asked if isinstance(found, str)]
+        return (refusals[0], []) if refusals else (None, [f for f in asked if isinstance(f, Found)])
+
+    async def _ask(self, url: str, held: frozenset[int], path: str, params: Mapping[str, str]) -> Found | str:
+        if url == self.view.this:
+            try:
+                return self.answer_part(path, params, held)
+            except Refusal as refusal:
+                return refusal.reason
+        headers = {PARTITIONS_HEADER: ",".join(map(str, sorted(held)))}
+        if self.token is not None:
+            headers["Authorization"] = f"Bearer {self.token.get_secret_value()}"
+        try:
+            async with self.session().get(url.rstrip("/") + path, params=params, headers=headers,
+                                          timeout=ASK_TIMEOUT) as response:
+                raw = await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return f"{url} did not answer: {type(exc).__name__}: {exc}"
+        if response.status != 200:
+            return f"{url} answered {response.status}: {raw[:200].decode(errors='replace')}"
+        return _found(orjson.loads(raw), held, url)
+
+
+def _found(envelope: dict[str, Any], held: frozenset[int], url: str) -> Found | str:
+    if frozenset(envelope.get("partitions") or ()) != held:
+        return f"{url} answered for other partitions than asked"
+    return Found(envelope["status"], envelope["body"], tuple(envelope.get("uids") or ()))
+
+
+def envelope(found: Found, partitions: frozenset[int]) -> dict[str, Any]:
+    """What a worker sends back for the partitions it was asked about."""
+    return {"partitions": sorted(partitions), "status": found.status, "body": found.body, "uids": list(found.uids)}
+
+
+def asked_partitions(header: str, partitions: int) -> frozenset[int]:
+    """The ``Elava-Partitions`` header: comma-separated partition numbers (ValueError if not)."""
+    asked = frozenset(int(part) for part in header.split(",") if part.strip())
+    if not asked or not all(0 <= p < partitions for p in asked):
+        raise ValueError(f"{PARTITIONS_HEADER}: partition numbers from 0 to {partitions - 1}, comma-separated")
+    return asked

@@ -1,0 +1,82 @@
+"""One answer from several: each worker answers for the partitions it holds, and any
+worker merges their answers into the group's (streams/cluster.py asks them).
+
+A resource lives in exactly one partition, so a query about one resource (``uid``) is
+answered by the one worker whose partitions hold it: the others' stores name no such
+resource. An id names a resource in one worker and maybe another in a second worker:
+the uids every worker resolved are pooled, and the answer says "give the uid" as one
+store would. A list (inventory, changes, diff) is sorted the same way in every store,
+so the lists are merged in that order and cut at ``limit``: the first ``limit`` of the
+whole are among the first ``limit`` of each.
+
+Adding an endpoint whose answer is a list: say here how it is sorted (`LISTS`); one
+about a single resource takes ``uid`` and needs nothing (tests/unit/streams/store/
+test_merge.py checks every route is one or the other).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from streams.store.api import Answer, Found, limit_of, unresolved
+
+SortKey = Callable[[dict[str, Any]], Any]
+
+
+def _by_uid(row: dict[str, Any]) -> Any:
+    return row["uid"]
+
+
+def _by_time(row: dict[str, Any]) -> Any:
+    # The time index's order: when the version began, then uid and version number.
+    return datetime.fromisoformat(row["valid_from"]), row["uid"], row["version"]
+
+
+# How each list endpoint's items are sorted in one store (and so in the merged answer).
+LISTS: dict[str, SortKey] = {"/v1/inventory": _by_uid, "/v1/changes": _by_time, "/v1/diff": _by_uid}
+
+
+def merge(path: str, params: Mapping[str, str], answers: Sequence[Found]) -> Answer:
+    """The group's answer to ``path?params`` from each worker's answer for its partitions."""
+    if not answers:
+        raise ValueError("nothing to merge: at least one worker answers")
+    refused = next((a for a in answers if a.status == 400), None) or next(
+        (a for a in answers if a.status == 404 and not a.uids and "uid" not in params), None)
+    if refused is not None:  # a bad parameter, or no such endpoint: every worker says the same
+        return refused.status, refused.body
+    ref = params.get("uid")
+    if ref:
+        return _one_resource(ref, answers)
+    return 200, merged_list(LISTS[path], (a.body for a in answers), limit_of(params))
+
+
+def _one_resource(ref: str, answers: Sequence[Found]) -> Answer:
+    uids = sorted({uid for answer in answers for uid in answer.uids})
+    if len(uids) != 1:
+        return unresolved(ref, uids)
+    holder = next(a for a in answers if a.uids == (uids[0],))
+    return holder.status, holder.body
+
+
+def merged_list(key: SortKey, lists: Iterable[list[dict[str, Any]]], limit: int) -> list[dict[str, Any]]:
+    return list(islice(heapq.merge(*lists, key=key), limit))
+
+
+def coverage_problem(answered: Sequence[Iterable[int]], partitions: int) -> str | None:
+    """None if the answers cover every partition exactly once; otherwise what is wrong."""
+    seen: set[int] = set()
+    twice: set[int] = set()
+    for held in answered:
+        held = set(held)
+        twice |= seen & held
+        seen |= held
+    missing = set(range(partitions)) - seen
+    if missing:
+        return f"no answer for partition(s) {', '.join(map(str, sorted(missing)))}"
+    if twice:
+        return f"partition(s) {', '.join(map(str, sorted(twice)))} answered twice"
+    return None
