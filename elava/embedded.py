@@ -51,7 +51,7 @@ async def embedded_scan(settings: Settings, type_names: list[str] | None = None,
     try:
         store = VersionStore(kv)
         moved = align_layout(store, settings.kafka.shard_buckets)  # never a deletion from a new layout
-        pipeline, listing = EmbeddedPipeline(store, policies), ListSink()
+        pipeline, listing = EmbeddedPipeline(store, policies, settings.analyzer.drift), ListSink()
         if before is not None:
             await before(store, pipeline)
         sinks = [pipeline, listing] + ([progress] if progress is not None else [])

@@ -3,8 +3,10 @@
 One agent reads ``elava.observations`` (pages and the scan markers that close them,
 in order, per shard), applies them to the partition's store, and publishes change
 and drift events keyed by uid. Anything it cannot parse or process goes to the DLQ
-with the reason and the original bytes; the agent keeps going. Policies are not
-evaluated here: the policy stage (streams/policy_stage.py) reads the attributed changes.
+with the reason and the original bytes; the agent keeps going. Between two messages of
+a partition it takes a bounded step of retention on that partition's store. Policies
+are not evaluated here: the policy stage (streams/policy_stage.py) reads the attributed
+changes. Faust's private names are used through streams/faust_adapter.py only.
 """
 
 from __future__ import annotations
@@ -12,21 +14,12 @@ from __future__ import annotations
 import gc
 import logging
 import socket
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
-from faust.transport.drivers import aiokafka as faust_aiokafka
 
-from elava.events import (
-    AttributedChange,
-    ChangeEvent,
-    DriftEvent,
-    Event,
-    Observation,
-    ScanMarker,
-    TrailEvent,
-    cloudevent_headers,
-)
+from elava.events import Observation, ScanMarker, TrailEvent, utcnow
 from elava.exceptions import ElavaError, SchemaError
 from elava.parts import Part
 from elava.settings import Settings
@@ -34,11 +27,13 @@ from elava.topics import Topics
 from streams.batch_send import BatchedSends
 from streams.chunks import PartAssembler
 from streams.dlq import dead_letter
+from streams.faust_adapter import Transport, aiokafka_producer
 from streams.faust_auth import broker_credentials
 from streams.faust_kv import ChangelogBatcher, FaustPartitionKV
 from streams.inputs import parse_observation_message
 from streams.process import PartitionProcessor
-from streams.siem.sink import ocsf_copies
+from streams.sinks import WorkerSinks
+from streams.store.retention import RetentionPacer, enforce_retention
 from streams.store.versioned import VersionStore
 from streams.web import web_options, wire_query_api
 from streams.worker_layout import WorkerLayout
@@ -48,11 +43,6 @@ SOURCE = "elava/worker"
 # aiokafka keeps one batch per partition and one request in flight: with Faust's 16 KiB
 # default a full batch makes every send wait for the broker's round trip.
 PRODUCER_BATCH_BYTES = 1024 * 1024
-# How long the consumer's fetch may wait at the broker for data. Faust hard-codes 1500 ms,
-# and aiokafka has one fetch in flight per broker that leaves out partitions whose records
-# are still queued here: a fetch for the drained partitions then sat at the broker while
-# the busy ones waited behind it (half of a steady-state round was idle, measured).
-FETCH_MAX_WAIT_MS = 100
 RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
 
 
@@ -74,7 +64,7 @@ def create_app(settings: Settings) -> faust.App:
         broker_session_timeout=settings.worker.session_timeout.total_seconds(),
         broker_heartbeat_interval=max(1.0, settings.worker.session_timeout.total_seconds() / 10),
     )
-    app.transport = _Transport(app.conf.broker_consumer, app)
+    app.transport = Transport(app.conf.broker_consumer, app)
     wire(app, settings)
 
     @app.task
@@ -87,22 +77,17 @@ def create_app(settings: Settings) -> faust.App:
     return app
 
 
-class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    def _create_worker_consumer(self, transport: Any) -> Any:
-        consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # no Faust setting; read when it starts
-        return consumer
+@dataclass
+class Worker:
+    """What handling one input message needs: the table, where outputs go, and the settings."""
 
-
-class _Consumer(faust_aiokafka.Consumer):
-    def _new_consumer_thread(self) -> _ConsumerThread:
-        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
-
-
-class _Transport(faust_aiokafka.Transport):
-    """Faust's aiokafka transport, with the worker consumer's fetch wait shortened."""
-
-    Consumer = _Consumer
+    settings: Settings
+    table: Any
+    changelog: ChangelogBatcher
+    sinks: WorkerSinks
+    layout: WorkerLayout
+    cloudtrail_topic: str
+    retention: RetentionPacer = field(default_factory=RetentionPacer)
 
 
 def wire(app: faust.App, settings: Settings) -> None:
@@ -111,27 +96,19 @@ def wire(app: faust.App, settings: Settings) -> None:
     # Observations and trail events share shard keys, so a resource's pages, markers
     # and CloudTrail events meet in one partition of the table.
     inputs = app.topic(topics.observations, topics.cloudtrail, partitions=partitions, **RAW)
-    outputs = {name: app.topic(getattr(topics, name), partitions=partitions, **RAW)
-               for name in ("changes", "attributed_changes", "drift", "ocsf")}
-    outputs["cloudtrail_topic"] = topics.cloudtrail
     table = app.Table("mvcc", partitions=partitions, key_type=bytes, value_type=bytes,
                       schema=faust.Schema(**RAW), options=rocksdb_options(settings))
 
     wire_query_api(app, table, settings)
-    sends = BatchedSends(lambda: app.producer._producer)  # the aiokafka producer Faust started
-    changelog = ChangelogBatcher(table, sends)
-    outputs["sends"] = sends
-    # The worker maps no policy decisions to OCSF (the policy stage does): no severities needed.
-    outputs["severities"] = {}
-    # Dead letters ride with the outputs: headers exactly as given, delivered before the commit.
-    outputs["dead_letter"] = lambda key, value, headers: sends.add_keyed(topics.dlq, key, value, headers)
-    outputs["layout"] = WorkerLayout(settings.kafka, sends, SOURCE)
+    sends = BatchedSends(lambda: aiokafka_producer(app))
+    worker = Worker(settings, table, ChangelogBatcher(table, sends), WorkerSinks.on(topics, sends, SOURCE),
+                    WorkerLayout(settings.kafka, sends, SOURCE), topics.cloudtrail)
 
     @app.agent(inputs, name="observe")
     async def observe(stream: faust.StreamT) -> None:
         async for event in stream.events():
             try:
-                await handle_message(event.message, table, outputs, changelog)
+                await handle_message(event.message, worker)
             finally:
                 # Also after a failure: what reached RocksDB must reach the changelog.
                 await sends.flush()
@@ -153,50 +130,44 @@ def parse_message(message: Any, cloudtrail_topic: str) -> Observation | ScanMark
     return parse_observation_message(message.key, message.value, message.headers)
 
 
-async def handle_message(message: Any, table: Any, outputs: dict[str, Any], changelog: ChangelogBatcher) -> None:
-    kv = FaustPartitionKV(table, message.partition, changelog)
+async def handle_message(message: Any, worker: Worker) -> None:
+    kv = FaustPartitionKV(worker.table, message.partition, worker.changelog)
     try:
-        parsed = PartAssembler(kv).complete(parse_message(message, outputs["cloudtrail_topic"]))
+        parsed = PartAssembler(kv).complete(parse_message(message, worker.cloudtrail_topic))
     except SchemaError as exc:
-        await dead_letter(outputs["dead_letter"], message, str(exc), by=SOURCE)
+        await dead_letter(worker.sinks.dead_letters, message, str(exc), by=SOURCE)
         return
-    if parsed is None:
-        return  # one part of a chunked page or marker: handled whole when its last part arrives
+    if parsed is not None:  # else one part of a chunked page or marker: handled whole with its last part
+        await _apply(message, parsed, VersionStore(kv), worker)
+    if worker.retention.due(message.partition):
+        retain(VersionStore(kv), worker.settings)
+
+
+async def _apply(message: Any, parsed: Observation | ScanMarker | TrailEvent, store: VersionStore,
+                 worker: Worker) -> None:
     try:
-        store = VersionStore(kv)
-        refusal = await outputs["layout"].refusal(parsed, store, message.partition)
+        refusal = await worker.layout.refusal(parsed, store, message.partition)
         if refusal is not None:
-            await dead_letter(outputs["dead_letter"], message, refusal, by=SOURCE)
+            await dead_letter(worker.sinks.dead_letters, message, refusal, by=SOURCE)
             return
-        produced = PartitionProcessor(store).process(parsed)
+        produced = PartitionProcessor(store, worker.settings.analyzer.drift).process(parsed)
     except Exception as exc:  # a poison message must not stop the worker
         log.exception("processing failed; sending to the DLQ")
         reason = f"processing error: {type(exc).__name__}: {exc}"
-        await dead_letter(outputs["dead_letter"], message, reason, by=SOURCE)
+        await dead_letter(worker.sinks.dead_letters, message, reason, by=SOURCE)
         return
-    for event in produced:
-        await send(outputs["sends"], outputs[OUTPUT_OF[type(event)]], _key_of(event), event)
-    await send_ocsf(outputs, [parsed, *produced])
+    await worker.sinks.publish(parsed, produced)
 
 
-OUTPUT_OF = {ChangeEvent: "changes", AttributedChange: "attributed_changes", DriftEvent: "drift"}
-
-
-def _key_of(event: Event) -> str:
-    return event.change.uid if isinstance(event, AttributedChange) else event.uid
-
-
-async def send(sends: BatchedSends, topic: Any, key: str, event: Event) -> None:
-    """One output event, keyed by uid, batched with the others of this input message."""
-    await sends.add_keyed(topic.get_topic_name(), key.encode(), event.to_bytes(), cloudevent_headers(event, SOURCE))
-
-
-async def send_ocsf(outputs: dict[str, Any], events: list[Event]) -> None:
-    """The SIEM's view (streams/siem) of what one message produced, and of a CloudTrail event read."""
-    topic = outputs["ocsf"].get_topic_name()
-    for event in events:
-        for message in ocsf_copies(event, SOURCE, outputs["severities"]):
-            await outputs["sends"].add_keyed(topic, message.key, message.value, message.headers)
+def retain(store: VersionStore, settings: Settings) -> None:
+    """One bounded step of retention on a partition's store, between two input messages."""
+    try:
+        report = enforce_retention(store, settings.storage.retention, utcnow(), budget=RetentionPacer.BUDGET)
+    except Exception:  # retention is housekeeping: it must never stop the worker
+        log.exception("retention step failed; tried again later")
+        return
+    if report.versions_dropped or report.resources_removed or report.evidence_dropped or report.parts_dropped:
+        log.info("retention: %s", report)
 
 
 def run_worker(settings: Settings, loglevel: str = "INFO") -> None:

@@ -36,7 +36,7 @@ class BatchedSends:
             headers: Sequence[tuple[str, bytes]] = ()) -> None:
         self._pending.setdefault((topic, partition), []).append((key, value, headers))
 
-    async def add_keyed(self, topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]) -> None:
+    async def add_keyed(self, topic: str, key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> None:
         """Partitioned by key exactly as aiokafka's default partitioner (murmur2) would."""
         partitions = self._partitions.get(topic)
         if partitions is None:

@@ -7,36 +7,29 @@ it had come in one message. The parts stay until the shard's marker of a *later*
 scan arrives: a whole that is handled again after a crash (its last part redelivered)
 finds them still there and replays as any redelivered page does.
 
-Keys: ``p\\x00<shard>\\x00<scan id>\\x00<whole id>\\x00<index:4B>`` -> the part's bytes.
+The parts are kept by the store (streams/store/parts.py), which also forgets those of
+a shard that is never scanned again.
 """
 
 from __future__ import annotations
 
-from elava.events import Observation, ScanMarker, TrailEvent
+from collections.abc import Callable
+from datetime import datetime
+
+from elava.events import Observation, ScanMarker, TrailEvent, utcnow
 from elava.exceptions import SchemaError
 from elava.parts import Part
 from streams.inputs import parse_observation_message
 from streams.store.kv import KV
-from streams.store.versioned import SEP
+from streams.store.parts import PartStore
+from streams.store.versioned import to_micros
 
 Input = Observation | ScanMarker | TrailEvent
 
 
-def _shard_prefix(shard: str) -> bytes:
-    return b"p" + SEP + shard.encode() + SEP
-
-
-def _whole_prefix(part: Part) -> bytes:
-    return _shard_prefix(part.shard) + part.scan_id.encode() + SEP + part.whole_id.encode() + SEP
-
-
-def part_key(part: Part) -> bytes:
-    return _whole_prefix(part) + part.index.to_bytes(4, "big")
-
-
 class PartAssembler:
-    def __init__(self, kv: KV) -> None:
-        self.kv = kv
+    def __init__(self, kv: KV, clock: Callable[[], datetime] = utcnow) -> None:
+        self.parts, self.clock = PartStore(kv), clock
 
     def complete(self, event: Input | Part) -> Input | None:
         """The event to handle now: ``event`` itself, a whole joined from its parts, or
@@ -44,14 +37,14 @@ class PartAssembler:
         if isinstance(event, Part):
             return self._add(event)
         if isinstance(event, ScanMarker):
-            self._forget_other_scans(event.shard, event.scan_id)
+            self.parts.forget_other_scans(event.shard, event.scan_id)
         return event
 
     def _add(self, part: Part) -> Input | None:
-        self.kv.put(part_key(part), part.data)
+        self.parts.keep(part, to_micros(self.clock()))
         if not part.last:
             return None
-        stored = [(int.from_bytes(key[-4:], "big"), data) for key, data in self.kv.scan(_whole_prefix(part))]
+        stored = self.parts.parts_of(part)
         missing = sorted(set(range(part.count)) - {index for index, _ in stored})
         if missing:
             raise SchemaError(f"last part of {part.whole_id} arrived without parts {missing} of {part.count}")
@@ -60,10 +53,5 @@ class PartAssembler:
         if event.event_id != part.whole_id:
             raise SchemaError(f"parts of {part.whole_id} joined into {event.event_id}")
         if isinstance(event, ScanMarker):
-            self._forget_other_scans(event.shard, event.scan_id)
+            self.parts.forget_other_scans(event.shard, event.scan_id)
         return event
-
-    def _forget_other_scans(self, shard: str, scan_id: str) -> None:
-        keep = _shard_prefix(shard) + scan_id.encode() + SEP
-        for key in [key for key, _ in self.kv.scan(_shard_prefix(shard)) if not key.startswith(keep)]:
-            self.kv.delete(key)

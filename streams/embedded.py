@@ -22,7 +22,8 @@ from elava.events import (
     ScanMarker,
     TrailEvent,
 )
-from streams.process import PartitionProcessor
+from elava.settings import DriftSettings
+from streams.process import PartitionProcessor, Produced
 from streams.store.versioned import VersionStore
 
 
@@ -42,15 +43,14 @@ class Outputs:
     decisions: list[PolicyDecision] = field(default_factory=list)
     actions: list[ActionRequest] = field(default_factory=list)
 
-    def add(self, events: list[Event]) -> None:
+    def add(self, produced: Produced) -> None:
+        self.changes.extend(produced.changes)
+        self.attributed.extend(produced.attributed)
+        self.drift.extend(produced.drift)
+
+    def add_policy_outputs(self, events: list[Event]) -> None:
         for event in events:
-            if isinstance(event, ChangeEvent):
-                self.changes.append(event)
-            elif isinstance(event, AttributedChange):
-                self.attributed.append(event)
-            elif isinstance(event, DriftEvent):
-                self.drift.append(event)
-            elif isinstance(event, PolicyDecision):
+            if isinstance(event, PolicyDecision):
                 self.decisions.append(event)
             elif isinstance(event, ActionRequest):
                 self.actions.append(event)
@@ -61,10 +61,11 @@ class Outputs:
 
 
 class EmbeddedPipeline:
-    def __init__(self, store: VersionStore, policies: Policies | None = None) -> None:
-        self.processor = PartitionProcessor(store)
+    def __init__(self, store: VersionStore, policies: Policies | None = None,
+                 drift: DriftSettings | None = None) -> None:
+        self.processor = PartitionProcessor(store, drift)
         self.policies = policies
-        self.observer = self.processor.observer
+        self.store = store
         self.outputs = Outputs()
 
     async def page(self, obs: Observation) -> None:
@@ -77,8 +78,8 @@ class EmbeddedPipeline:
     async def trail(self, event: TrailEvent) -> None:
         self._record(self.processor.process(event))
 
-    def _record(self, events: list[Event]) -> None:
+    def _record(self, produced: Produced) -> None:
         """The changes first (the store holds them already), then what the policies say of them."""
-        self.outputs.add(events)
+        self.outputs.add(produced)
         if self.policies is not None:
-            self.outputs.add(self.policies.decide_many([e for e in events if isinstance(e, AttributedChange)]))
+            self.outputs.add_policy_outputs(self.policies.decide_many(produced.attributed))

@@ -19,9 +19,8 @@ import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from faust.types import TP
-
 from streams.batch_send import BatchedSends
+from streams.faust_adapter import mark_persisted, partition_db
 from streams.store.kv import prefix_scan, range_scan
 
 log = logging.getLogger("elava.worker")
@@ -43,14 +42,14 @@ class ChangelogBatcher:
         if delivery.cancelled() or delivery.exception() is not None:
             log.error("changelog batch not delivered: %r", None if delivery.cancelled() else delivery.exception())
             return
-        self.table.data.set_persisted_offset(TP(self.topic, partition), delivery.result().offset + count - 1)
+        mark_persisted(self.table, self.topic, partition, delivery.result().offset + count - 1)
 
 
 class FaustPartitionKV:
     def __init__(self, table: Any, partition: int, changelog: ChangelogBatcher) -> None:
         self.partition = partition
         self.changelog = changelog
-        self._db = table.data._db_for_partition(partition)
+        self._db = partition_db(table, partition)
 
     def get(self, key: bytes) -> bytes | None:
         return self._db.get(key)
@@ -82,7 +81,7 @@ class WorkerReadKV:
     """
 
     def __init__(self, table: Any, partitions: Iterable[int]) -> None:
-        self._dbs = [table.data._db_for_partition(partition) for partition in sorted(partitions)]
+        self._dbs = [partition_db(table, partition) for partition in sorted(partitions)]
 
     def get(self, key: bytes) -> bytes | None:
         for db in self._dbs:

@@ -22,7 +22,8 @@ import logging
 
 from elava.events import Event, Observation, ScanMarker
 from elava.sharding import rebucket, split_shard
-from streams.store.versioned import ShardLayout, VersionStore, member_key
+from streams.store.keyspaces import member_key
+from streams.store.versioned import ShardLayout, VersionStore
 
 log = logging.getLogger(__name__)
 SETTING = "kafka.shard_buckets"

@@ -1,6 +1,8 @@
 """Turn observation pages and scan markers into versions and change events.
 
-Pure core: no Kafka, no AWS. Both drivers (embedded and Faust) call it.
+Pure core: no Kafka, no AWS. Both drivers (embedded and Faust) reach it through the
+partition processor (streams/process.py), which attributes each decision before it is
+stored.
 
 Redelivery is safe. After a crash the worker re-reads input from its last committed
 offset, while the store may already hold what came later. An input that caused the
@@ -11,31 +13,71 @@ change event is lost between "stored" and "published".
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from elava.events import ChangeEvent, FieldChange, Observation, Resource, ScanMarker
 from streams.diff import diff_content
 from streams.store.versioned import Version, VersionStore, from_micros, to_micros
 
 
-class Observer:
-    """``annotate`` may add to a new version before it is stored (attribution does)."""
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """What observing one resource decided, in memory: the version to store (or, for a
+    replay, the one stored before), the head it replaces, and the change it makes."""
 
-    def __init__(self, store: VersionStore, annotate: Callable[[Version], Version] | None = None) -> None:
+    version: Version
+    previous: Version | None  # the head before this version (decoded once); None for a creation
+    change: ChangeEvent
+    replay: bool = False  # stored before: written again as it was, never changed
+    is_head: bool = True
+
+    def attributed(self, record: dict[str, Any] | None) -> Observed:
+        """The same decision with an attribution to store with the version (not for a replay)."""
+        return self if self.replay else replace(self, version=replace(self.version, attribution=record))
+
+
+class Observer:
+    """Decides what pages and scan markers change; ``store`` writes a decision.
+
+    ``decide`` and ``deletions`` only read. The partition processor attributes each
+    decision before it is stored (one write per version); ``observe`` and
+    ``close_scan`` store decisions as they are, for callers that attribute nothing.
+    """
+
+    def __init__(self, store: VersionStore) -> None:
         self.store = store
-        self.annotate = annotate or (lambda version: version)
 
     def observe(self, page: Observation) -> list[ChangeEvent]:
         changes = []
-        valid_from = to_micros(page.observed_at)
         for resource in page.resources:
-            change = self._observe_one(resource, page, valid_from)
-            if change is not None:
-                changes.append(change)
+            observed = self.decide(resource, page)
+            if observed is not None:
+                self.store_version(observed)
+                changes.append(observed.change)
         return changes
 
-    def _observe_one(self, resource: Resource, page: Observation, valid_from: int) -> ChangeEvent | None:
+    def close_scan(self, marker: ScanMarker) -> list[ChangeEvent]:
+        """A complete, successful scan turns the unseen into deletions; then it is recorded."""
+        deletions = list(self.deletions(marker))
+        for observed in deletions:
+            self.store_version(observed)
+        self.record_scan(marker)
+        return [observed.change for observed in deletions]
+
+    def store_version(self, observed: Observed) -> None:
+        """A new version becomes the head; a replayed one is written again with the same bytes
+        (in the worker a local write may have outlived its changelog record)."""
+        if observed.replay:
+            self.store.rewrite(observed.version, is_head=observed.is_head)
+        else:
+            self.store.append(observed.version)
+
+    def decide(self, resource: Resource, page: Observation) -> Observed | None:
+        """What ``resource`` seen on ``page`` changes (None: nothing); reads the head once."""
+        valid_from = to_micros(page.observed_at)
         lead = self.store.head_lead(resource.uid)
         if lead is not None and (lead.cause == page.event_id or valid_from < lead.valid_from):
             # Applied before (redelivery after a crash) or older than what we know.
@@ -55,23 +97,22 @@ class Observer:
             hash=content_hash, cause=page.event_id, shard=page.shard,
             resource=resource.model_dump(mode="json"), diff=diff,
         )
-        version = self.annotate(version)
-        self.store.append(version)
-        return change_from_version(version, resource)
+        return Observed(version, head, change_from_version(version, resource))
 
-    def close_scan(self, marker: ScanMarker) -> list[ChangeEvent]:
-        """A complete, successful scan turns the unseen into deletions; then it is recorded."""
-        changes = []
-        if marker.status == "ok":
-            seen, started = set(marker.ids), to_micros(marker.started_at)
-            stale = self._newer_scan_recorded(marker)
-            for uid in list(self.store.shard_members(marker.shard)):
-                change = self._maybe_delete(uid, seen, started, marker, stale)
-                if change is not None:
-                    changes.append(change)
-        # Recorded last: until then the previous scan is what bounds when changes happened.
-        self._record_scan(marker)
-        return changes
+    def deletions(self, marker: ScanMarker) -> Iterator[Observed]:
+        """The deletions a marker infers (only from a complete, successful scan); reads only.
+
+        Record the marker (``record_scan``) after storing them: until then the previous
+        scan is what bounds when changes happened.
+        """
+        if marker.status != "ok":
+            return
+        seen, started = set(marker.ids), to_micros(marker.started_at)
+        stale = self._newer_scan_recorded(marker)
+        for uid in list(self.store.shard_members(marker.shard)):
+            observed = self._maybe_delete(uid, seen, started, marker, stale)
+            if observed is not None:
+                yield observed
 
     def _newer_scan_recorded(self, marker: ScanMarker) -> bool:
         """A later scan of the shard was closed already (e.g. this marker is replayed from the DLQ).
@@ -82,13 +123,13 @@ class Observer:
         last = self.store.last_scan(marker.shard)
         return last is not None and datetime.fromisoformat(last["started_at"]) > marker.started_at
 
-    def _record_scan(self, marker: ScanMarker) -> None:
+    def record_scan(self, marker: ScanMarker) -> None:
         last = self.store.last_scan(marker.shard)
         if last is None or datetime.fromisoformat(last["started_at"]) <= marker.started_at:
             self.store.record_scan(marker.shard, marker.model_dump(mode="json", exclude={"ids"}))
 
     def _maybe_delete(self, uid: str, seen: set[str], started: int, marker: ScanMarker,
-                      stale: bool) -> ChangeEvent | None:
+                      stale: bool) -> Observed | None:
         # Most members were seen: read their heads' leading fields and id only.
         lead = self.store.head_lead(uid)
         if lead is None:
@@ -104,16 +145,10 @@ class Observer:
             hash="", cause=marker.event_id, shard=head.shard, resource=None,
             diff=[], attribution=None,
         )
-        tombstone = self.annotate(tombstone)
-        self.store.append(tombstone)
-        return change_from_version(tombstone, Resource.model_validate(head.resource))
+        return Observed(tombstone, head, change_from_version(tombstone, _resource_of(head)))
 
-    def _replay(self, head: Version, cause: str) -> ChangeEvent | None:
-        """Re-emit the change ``cause`` made to this resource, if any, writing nothing new.
-
-        The version's bytes are written again: in the worker a local write may have
-        outlived its changelog record, and the changelog is what restores the store.
-        """
+    def _replay(self, head: Version, cause: str) -> Observed | None:
+        """The change ``cause`` made to this resource, if any, as stored: re-emitted, not redone."""
         if head.cause == cause:
             version, is_head = head, True
         else:
@@ -121,10 +156,9 @@ class Observer:
             is_head = False
         if version is None:
             return None
-        self.store.rewrite(version, is_head=is_head)
-        if version.deleted:
-            return change_from_version(version, _resource_of(self.store.get_version(version.uid, version.version - 1)))
-        return change_from_version(version, None)
+        before = self.store.get_version(version.uid, version.version - 1) if version.deleted else None
+        return Observed(version, before, change_from_version(version, _resource_of(before)),
+                        replay=True, is_head=is_head)
 
 
 def change_from_version(version: Version, resource: Resource | None) -> ChangeEvent:

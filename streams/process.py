@@ -1,50 +1,83 @@
-"""One partition's processing, shared by both drivers: input events in, output events out.
+"""One partition's processing, shared by both drivers: an input event in, typed outputs out.
 
-Observations and scan markers become versions and change events; every change is
-attributed (CloudTrail evidence or tags) and, if it is drift, reported as drift
-with its actor. A CloudTrail event is kept as evidence and may re-attribute a
-version it explains better, which publishes the attribution and drift again.
-Policies are not evaluated here: they read the attributed changes after they are
-published (the policy stage on Kafka, the embedded driver after each page), so a
-policy that fails or hangs can neither hold nor lose a change.
+The path of one change, in order: observe decides it in memory (streams/observe.py:
+the head it replaces, the new version, the change event); attribution judges who made
+it from that and the CloudTrail evidence kept in the store (streams/attribution/join.py);
+the version is stored once, with its attribution; drift is derived from the change and
+its attribution (streams/analyzers/drift.py). Nothing just written is read back.
+
+A CloudTrail event is kept as evidence and may re-attribute a version it explains
+better, which publishes the attribution and drift again. Policies are not evaluated
+here: they read the attributed changes after they are published (the policy stage on
+Kafka, the embedded driver after each page), so a policy that fails or hangs can
+neither hold nor lose a change.
 """
 
 from __future__ import annotations
 
-from elava.events import AttributedChange, ChangeEvent, Event, Observation, ScanMarker, TrailEvent
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from elava.events import AttributedChange, ChangeEvent, DriftEvent, Event, Observation, ScanMarker, TrailEvent
+from elava.settings import DriftSettings
 from streams.analyzers.drift import drift_for
 from streams.attribution.join import Attributor
-from streams.observe import Observer
+from streams.observe import Observed, Observer
 from streams.store.versioned import VersionStore
 
 
+@dataclass
+class Produced:
+    """What one input produced, by output topic, each in the order it was made."""
+
+    changes: list[ChangeEvent] = field(default_factory=list)
+    attributed: list[AttributedChange] = field(default_factory=list)
+    drift: list[DriftEvent] = field(default_factory=list)
+
+    def events(self) -> Iterator[Event]:
+        yield from self.changes
+        yield from self.attributed
+        yield from self.drift
+
+
 class PartitionProcessor:
-    def __init__(self, store: VersionStore) -> None:
+    """``drift``: ``enabled: false`` publishes no drift; ``attribution: false`` publishes drift
+    without its actor, once (not again when CloudTrail names the actor later)."""
+
+    def __init__(self, store: VersionStore, drift: DriftSettings | None = None) -> None:
+        self.store = store
+        self.drift = drift or DriftSettings()
+        self.observer = Observer(store)
         self.attributor = Attributor(store)
-        self.observer = Observer(store, annotate=self.attributor.annotate)
 
-    def process(self, event: Observation | ScanMarker | TrailEvent) -> list[Event]:
+    def process(self, event: Observation | ScanMarker | TrailEvent) -> Produced:
+        produced = Produced()
         if isinstance(event, Observation):
-            outputs = self._outputs(self.observer.observe(event))
+            for resource in event.resources:
+                observed = self.observer.decide(resource, event)
+                if observed is not None:
+                    self._store_and_report(observed, produced)
         elif isinstance(event, ScanMarker):
-            outputs = self._outputs(self.observer.close_scan(event))
+            for observed in list(self.observer.deletions(event)):
+                self._store_and_report(observed, produced)
+            self.observer.record_scan(event)  # last: see Observer.deletions
         else:
-            outputs = [out for update in self.attributor.on_trail(event) for out in _attributed_outputs(update)]
-        return outputs
+            for update in self.attributor.on_trail(event):
+                produced.attributed.append(update)
+                if self.drift.attribution:
+                    self._add_drift(update.change, update, produced)
+        return produced
 
-    def _outputs(self, changes: list[ChangeEvent]) -> list[Event]:
-        outputs: list[Event] = []
-        for change in changes:
-            outputs.append(change)
-            attributed = self.attributor.attributed(change)
-            if attributed is not None:
-                outputs.extend(_attributed_outputs(attributed))
-            else:
-                drift = drift_for(change)
-                outputs.extend([drift] if drift is not None else [])
-        return outputs
+    def _store_and_report(self, observed: Observed, produced: Produced) -> None:
+        attribution = self.attributor.attribute(observed)
+        self.observer.store_version(observed.attributed(attribution.record() if attribution else None))
+        produced.changes.append(observed.change)
+        attributed = attribution.event(observed.change) if attribution is not None else None
+        if attributed is not None:
+            produced.attributed.append(attributed)
+        self._add_drift(observed.change, attributed if self.drift.attribution else None, produced)
 
-
-def _attributed_outputs(attributed: AttributedChange) -> list[Event]:
-    drift = drift_for(attributed.change, attributed)
-    return [attributed] + ([drift] if drift is not None else [])
+    def _add_drift(self, change: ChangeEvent, attributed: AttributedChange | None, produced: Produced) -> None:
+        drift = drift_for(change, attributed) if self.drift.enabled else None
+        if drift is not None:
+            produced.drift.append(drift)

@@ -43,7 +43,7 @@ class EmbeddedDriver:
         self.store = VersionStore(self._kv)
         settings = load_settings(None)
         self.policies = isolated_policies_for(settings.policies)
-        self.sink = EmbeddedPipeline(self.store, self.policies)
+        self.sink = EmbeddedPipeline(self.store, self.policies, settings.analyzer.drift)
         self.severities = policy_severities(settings.policies)
 
     async def start(self) -> None:

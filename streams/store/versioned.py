@@ -1,17 +1,7 @@
 """The MVCC layout: every version of every resource, over any byte-level KV.
 
-Keys (``\\x00`` never occurs in a uid or shard key):
-
-- ``h\\x00<uid>``                   head: the latest version, with its full content
-- ``v\\x00<uid>\\x00<version:4B>``   one record per version; a history is one range read
-- ``m\\x00<shard>\\x00<uid>``        shard membership, for deletion by scan markers
-- ``s\\x00<shard>``                 the last scan marker seen for the shard ("last seen")
-- ``t\\x00<valid_from:8B>\\x00<uid>\\x00<version:4B>``   time index: "what changed between
-  T1 and T2" is one range read instead of a scan of every version
-- ``c\\x00<name>``                  cursors of background work (retention)
-- ``l\\x00shard_buckets``            the shard layout membership was built with (streams/layout.py)
-- ``p\\x00<shard>\\x00<scan>\\x00<whole id>\\x00<index:4B>``   parts of a chunked message
-  until its last part arrives (streams/chunks.py)
+The keys (heads, versions, membership, last scans, the time index, and every other
+keyspace of the store) are laid out in streams/store/keyspaces.py.
 
 Re-observing an unchanged resource writes nothing: "last seen" belongs to the scan.
 Times are integer microseconds since the epoch. Version numbers of a resource are
@@ -29,9 +19,23 @@ from typing import Any
 import orjson
 
 from elava.sharding import rebucket
+from streams.store.keyspaces import (
+    HEADS_PREFIX,
+    LAYOUT_KEY,
+    MEMBERS_END,
+    MEMBERS_START,
+    SCANS_PREFIX,
+    SEP,
+    cursor_key,
+    head_key,
+    member_key,
+    scan_key,
+    time_bound,
+    time_key,
+    version_key,
+    versions_prefix,
+)
 from streams.store.kv import KV
-
-SEP = b"\x00"
 
 
 def to_micros(moment: datetime) -> int:
@@ -42,49 +46,12 @@ def from_micros(micros: int) -> datetime:
     return datetime.fromtimestamp(micros / 1_000_000, tz=UTC)
 
 
-def head_key(uid: str) -> bytes:
-    return b"h" + SEP + uid.encode()
-
-
-def version_key(uid: str, version: int) -> bytes:
-    return b"v" + SEP + uid.encode() + SEP + version.to_bytes(4, "big")
-
-
-def versions_prefix(uid: str) -> bytes:
-    return b"v" + SEP + uid.encode() + SEP
-
-
-def member_key(shard: str, uid: str) -> bytes:
-    return b"m" + SEP + shard.encode() + SEP + uid.encode()
-
-
-def scan_key(shard: str) -> bytes:
-    return b"s" + SEP + shard.encode()
-
-
-def time_key(valid_from: int, uid: str, version: int) -> bytes:
-    return b"t" + SEP + valid_from.to_bytes(8, "big") + SEP + uid.encode() + SEP + version.to_bytes(4, "big")
-
-
-def cursor_key(name: str) -> bytes:
-    return b"c" + SEP + name.encode()
-
-
-LAYOUT_KEY = b"l" + SEP + b"shard_buckets"
-MEMBERS_START, MEMBERS_END = b"m" + SEP, b"m" + bytes([SEP[0] + 1])
-
-
 @dataclass(frozen=True)
 class ShardLayout:
     """The ``kafka.shard_buckets`` membership keys follow; not complete while a migration runs."""
 
     shard_buckets: int
     complete: bool = True
-
-
-def time_bound(micros: int) -> bytes:
-    """The first time-index key at or after ``micros``."""
-    return b"t" + SEP + max(micros, 0).to_bytes(8, "big")
 
 
 @dataclass(frozen=True)
@@ -212,7 +179,7 @@ class VersionStore:
         return Version.from_bytes(uid, data) if data is not None else None
 
     def shard_members(self, shard: str) -> Iterator[str]:
-        prefix = b"m" + SEP + shard.encode() + SEP
+        prefix = member_key(shard, "")
         for key, _ in self.kv.scan(prefix):
             yield key[len(prefix):].decode()
 
@@ -242,7 +209,7 @@ class VersionStore:
 
     def drop_scan_records(self) -> int:
         """Forget every shard's last scan (their shards mean other buckets after a layout change)."""
-        keys = [key for key, _ in self.kv.scan(b"s" + SEP)]
+        keys = [key for key, _ in self.kv.scan(SCANS_PREFIX)]
         for key in keys:
             self.kv.delete(key)
         return len(keys)
@@ -340,18 +307,18 @@ class VersionStore:
 
     def uids(self) -> Iterator[str]:
         """Every resource the store knows, in uid order, without decoding a record."""
-        prefix = b"h" + SEP
+        prefix = HEADS_PREFIX
         for key, _ in self.kv.scan(prefix):
             yield key[len(prefix):].decode()
 
     def head_leads(self) -> Iterator[RecordLead]:
         """Every head's leading fields, in uid order (decode with ``full()`` where needed)."""
-        prefix = b"h" + SEP
+        prefix = HEADS_PREFIX
         for key, data in self.kv.scan(prefix):
             yield RecordLead.from_bytes(key[len(prefix):].decode(), data)
 
     def heads(self) -> Iterator[Version]:
-        prefix = b"h" + SEP
+        prefix = HEADS_PREFIX
         for key, data in self.kv.scan(prefix):
             yield Version.from_bytes(key[len(prefix):].decode(), data)
 

@@ -18,9 +18,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from collectors.aws.batching import ScanScope, ShardBatcher
+from collectors.aws.batching import ScanScope, ShardBatcher, page_budget
 from collectors.publish import SOURCE
 from elava.events import Observation, Resource, ScanMarker, cloudevent_headers, digest
+from elava.settings import KafkaSettings
 
 # Share of the inventory per account (uneven, as real organisations are).
 ACCOUNTS = {"111122223333": 0.5, "222233334444": 0.3, "333344445555": 0.2}
@@ -162,7 +163,9 @@ async def scan_round(resources: list[Resource], number: int, *, buckets: int, pa
     for (account, region, type_name), members in sorted(by_scope.items()):
         scope = ScanScope(scan_id=f"bench-{number}-{account}-{region}-{type_name}", account=account,
                           region=region, type_name=type_name, buckets=buckets, started_at=started)
-        batcher = ShardBatcher(sink, scope, page_size=page_size)
+        # Pages under the observations topic's default max.message.bytes, as the collector sizes them.
+        batcher = ShardBatcher(sink, scope, page_size=page_size,
+                               page_bytes=page_budget(KafkaSettings().max_message_bytes))
         for resource in members:
             await batcher.add(resource)
         await batcher.finish_ok(started + timedelta(minutes=2))

@@ -111,9 +111,10 @@ def install() -> None:
     AIOKafkaConsumerThread.getmany = _counted_fetch(AIOKafkaConsumerThread.getmany)
     import streams.app as app
     import streams.process as process
+    import streams.sinks as sinks
 
     app.handle_message = _timed_async("agent_handle", app.handle_message)
-    app.send = _timed_async("agent_send", app.send)
+    sinks.WorkerSinks.publish = _timed_async("agent_send", sinks.WorkerSinks.publish)
     app.parse_message = _timed("agent_parse", app.parse_message)
     process.PartitionProcessor.process = _timed("agent_process", process.PartitionProcessor.process)
     ProducerBuffer.wait_until_ebb = _timed_async("conductor_wait_producer_ebb", ProducerBuffer.wait_until_ebb)

@@ -30,5 +30,5 @@ async def test_access_denied_and_throttling_delete_nothing(scan, boto, ami, faul
     throttled = [name for name in faults.injected if name != "DescribeSecurityGroups"]
     assert throttled, "throttling was injected on the other calls too"
     assert pipeline.outputs.changes == [], "a partial scan must not change or delete anything"
-    store = pipeline.observer.store
+    store = pipeline.store
     assert all(not store.head(uid).deleted for uid in created)

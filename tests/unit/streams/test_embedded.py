@@ -80,5 +80,5 @@ async def test_a_failing_policy_loses_no_change_and_gets_an_error_decision(tmp_p
 
 
 def test_the_processor_itself_evaluates_no_policies():
-    events = PartitionProcessor(VersionStore(MemoryKV())).process(page([sg("sg-4", {}, SSH_WORLD)], T0))
+    events = list(PartitionProcessor(VersionStore(MemoryKV())).process(page([sg("sg-4", {}, SSH_WORLD)], T0)).events())
     assert of_type(events, ChangeEvent) and of_type(events, PolicyDecision) == []

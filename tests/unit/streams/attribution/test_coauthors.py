@@ -3,14 +3,16 @@ through the store's join (on time and when a co-author's trail arrives late)."""
 
 from datetime import timedelta
 
+from streams.attribution.join import VersionAttribution
 from tests.unit.streams.attribution.test_join import BOB, RULE, T0, baseline, pipeline, sg, trail
 from tests.unit.streams.fixtures import page
 
 
-def rule_and_tag(observer):
-    (change,) = observer.observe(page([sg("sg-1", tags={"env": "prod"}, ingress=[RULE])], T0 + timedelta(hours=1),
-                                      scan="s2"))
-    return change
+def rule_and_tag(processor):
+    """The attributed change of a rule added and a tag set between two scans, as published."""
+    (attributed,) = processor.process(page([sg("sg-1", tags={"env": "prod"}, ingress=[RULE])],
+                                           T0 + timedelta(hours=1), scan="s2")).attributed
+    return attributed
 
 
 def shares(attributed):
@@ -18,23 +20,24 @@ def shares(attributed):
 
 
 def test_two_people_changing_two_parts_are_both_named():
-    observer, attributor = pipeline()
-    baseline(observer)
+    processor, attributor = pipeline()
+    baseline(processor)
     attributor.on_trail(trail("AuthorizeSecurityGroupIngress", T0 + timedelta(minutes=40)))
     attributor.on_trail(trail("CreateTags", T0 + timedelta(minutes=45), actor=BOB, event_id="e2"))
-    attributed = attributor.attributed(rule_and_tag(observer))
+    attributed = rule_and_tag(processor)
     assert shares(attributed) == [("bob", 0.5), ("alice", 0.5)]  # equal shares: the later first
     assert (attributed.actor.name, attributed.evidence) == ("bob", ["e1", "e2"])
 
 
 def test_a_co_author_whose_trail_arrives_late_is_added_and_published_again():
-    observer, attributor = pipeline()
-    baseline(observer)
+    processor, attributor = pipeline()
+    baseline(processor)
     attributor.on_trail(trail("AuthorizeSecurityGroupIngress", T0 + timedelta(minutes=40)))
-    change = rule_and_tag(observer)
-    first = attributor.attributed(change)
+    first = rule_and_tag(processor)
+    change = first.change
     assert shares(first) == [("alice", 1.0)]  # the tags are not explained yet
     (update,) = attributor.on_trail(trail("CreateTags", T0 + timedelta(minutes=30), actor=BOB, event_id="e2"))
     assert update.change.event_id == change.event_id and update.event_id != first.event_id
     assert shares(update) == [("alice", 0.5), ("bob", 0.5)]
-    assert shares(attributor.attributed(change)) == shares(update)  # stored: `elava who` sees both
+    stored = VersionAttribution.from_record(processor.store.get_version(change.uid, change.new_version).attribution)
+    assert [(c.actor.name, c.share) for c in stored.result.credits] == shares(update)  # `elava who` sees both

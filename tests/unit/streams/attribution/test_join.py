@@ -3,8 +3,8 @@
 from datetime import timedelta
 
 from elava.events import Actor, TouchedResource, TrailEvent
-from streams.attribution.join import Attributor
-from streams.observe import Observer
+from streams.attribution.join import VersionAttribution
+from streams.process import PartitionProcessor
 from streams.store.kv import MemoryKV
 from streams.store.versioned import VersionStore
 from tests.unit.streams.fixtures import ACCOUNT, REGION, T0, marker, page, sg, shard
@@ -15,9 +15,9 @@ BOB = Actor(type="IAMUser", arn=f"arn:aws:iam::{ACCOUNT}:user/bob", name="bob", 
 
 
 def pipeline():
-    store = VersionStore(MemoryKV())
-    attributor = Attributor(store)
-    return Observer(store, annotate=attributor.annotate), attributor
+    """The processor: observe decides, attribution judges, the version is stored once."""
+    processor = PartitionProcessor(VersionStore(MemoryKV()))
+    return processor, processor.attributor
 
 
 def trail(name, at, actor=ALICE, event_id="e1", group="sg-1"):
@@ -27,66 +27,73 @@ def trail(name, at, actor=ALICE, event_id="e1", group="sg-1"):
                       resource=TouchedResource(uid=uid, type="ec2.security-group", id=group))
 
 
-def baseline(observer):
+def baseline(processor):
     """sg-1 exists and a complete scan of its shard has been seen."""
-    observer.observe(page([sg("sg-1")], T0, scan="s1"))
-    observer.close_scan(marker(shard(sg("sg-1")), [sg("sg-1")], T0, scan="s1"))
+    processor.process(page([sg("sg-1")], T0, scan="s1"))
+    processor.process(marker(shard(sg("sg-1")), [sg("sg-1")], T0, scan="s1"))
 
 
-def open_ssh(observer, at=T0 + timedelta(hours=1)):
-    (change,) = observer.observe(page([sg("sg-1", ingress=[RULE])], at, scan="s2"))
-    return change
+def open_ssh(processor, at=T0 + timedelta(hours=1)):
+    """The attributed change of opening SSH, as published with the change."""
+    (attributed,) = processor.process(page([sg("sg-1", ingress=[RULE])], at, scan="s2")).attributed
+    return attributed
+
+
+def stored(processor, version):
+    """The attribution stored with a version (what `elava who` reads)."""
+    record = processor.store.get_version(sg("sg-1").uid, version).attribution
+    return VersionAttribution.from_record(record).result
 
 
 def test_trail_event_first_attributes_at_once():
-    observer, attributor = pipeline()
-    baseline(observer)
+    processor, attributor = pipeline()
+    baseline(processor)
     assert attributor.on_trail(trail("AuthorizeSecurityGroupIngress", T0 + timedelta(minutes=40))) == []
-    attributed = attributor.attributed(open_ssh(observer))
+    attributed = open_ssh(processor)
     assert (attributed.actor.name, attributed.confidence, attributed.provisional) == ("alice", 1.0, False)
 
 
 def test_late_trail_event_upgrades_the_provisional_attribution_under_the_same_change():
-    observer, attributor = pipeline()
-    baseline(observer)
-    change = open_ssh(observer)
-    provisional = attributor.attributed(change)
+    processor, attributor = pipeline()
+    baseline(processor)
+    provisional = open_ssh(processor)
+    change = provisional.change
     assert provisional.provisional and provisional.confidence == 0.0
 
     (update,) = attributor.on_trail(trail("AuthorizeSecurityGroupIngress", T0 + timedelta(minutes=40)))
     assert update.change.event_id == change.event_id
     assert (update.actor.name, update.confidence, update.provisional) == ("alice", 1.0, False)
-    assert attributor.attributed(change).actor.name == "alice"  # stored on the version: `elava who` sees it
+    assert stored(processor, 2).actor.name == "alice"  # stored on the version: `elava who` sees it
 
 
 def test_duplicated_trail_event_publishes_nothing_new():
-    observer, attributor = pipeline()
-    baseline(observer)
-    open_ssh(observer)
+    processor, attributor = pipeline()
+    baseline(processor)
+    open_ssh(processor)
     event = trail("AuthorizeSecurityGroupIngress", T0 + timedelta(minutes=40))
     assert len(attributor.on_trail(event)) == 1
     assert attributor.on_trail(event) == []
 
 
 def test_competing_actors_never_give_a_confident_answer():
-    observer, attributor = pipeline()
-    baseline(observer)
+    processor, attributor = pipeline()
+    baseline(processor)
     attributor.on_trail(trail("AuthorizeSecurityGroupIngress", T0 + timedelta(minutes=30), BOB, "e2"))
     attributor.on_trail(trail("AuthorizeSecurityGroupIngress", T0 + timedelta(minutes=40)))
-    assert attributor.attributed(open_ssh(observer)).confidence < 0.9  # a tie: as calibrated, never confident
+    assert open_ssh(processor).confidence < 0.9  # a tie: as calibrated, never confident
 
 
 def test_an_event_that_explains_an_older_version_is_not_reused():
-    observer, attributor = pipeline()
-    baseline(observer)
+    processor, attributor = pipeline()
+    baseline(processor)
     attributor.on_trail(trail("AuthorizeSecurityGroupIngress", T0 - timedelta(days=2)))
-    assert attributor.attributed(open_ssh(observer)).confidence == 0.0
+    assert open_ssh(processor).confidence == 0.0
 
 
 def test_deletions_are_attributed_too():
-    observer, attributor = pipeline()
-    baseline(observer)
+    processor, attributor = pipeline()
+    baseline(processor)
     attributor.on_trail(trail("DeleteSecurityGroup", T0 + timedelta(minutes=20), BOB, "e9"))
-    (deleted,) = observer.close_scan(marker(shard(sg("sg-1")), [], T0 + timedelta(hours=1), scan="s2"))
-    attributed = attributor.attributed(deleted)
+    (attributed,) = processor.process(marker(shard(sg("sg-1")), [], T0 + timedelta(hours=1), scan="s2")).attributed
+    deleted = attributed.change
     assert (deleted.kind, attributed.actor.name, attributed.confidence) == ("deleted", "bob", 1.0)
