@@ -299,6 +299,19 @@ def who(shell: Shell, command: str) -> None:
     assert "created" in done.stdout and "unknown" in done.stdout  # no CloudTrail in this story
 
 
+def history_from_workers(shell: Shell, command: str) -> None:
+    done = shell.run(command.replace("127.0.0.1:6066", f"127.0.0.1:{shell.web_port}"))  # the worker's port here
+    assert "v1" in done.stdout and "created" in done.stdout and "tags: none" in done.stdout
+
+
+def watch(shell: Shell, command: str) -> None:
+    service = shell.start(command)
+    service.wait_for(lambda: "cycle 1 " in service.output(), "a first cycle", timeout=300)
+    service.stop()  # SIGTERM, as Ctrl-C: a clean stop
+    assert service.process.returncode == 0 and "stopped" in service.output(), service.output()[-3000:]
+    assert f"CloudTrail lookup/{ACCOUNT}/us-east-1" in service.output()  # moto has no LookupEvents: reported
+
+
 def policy_list(shell: Shell, command: str) -> None:
     assert "open_admin_ports" in shell.run(command).stdout
 
@@ -349,6 +362,8 @@ RUNS = {
     "elava changes --since 2h": changes,
     "elava diff 3d --type ec2.security-group": diff,
     f"elava who {EXAMPLE_GROUP}": who,
+    f"elava history {EXAMPLE_GROUP} --api http://127.0.0.1:6066": history_from_workers,
+    "elava watch --interval 300": watch,
     "elava policy list": policy_list,
     "elava policy eval resource.json --actor alice": policy_eval,
     "elava policy test": policy_test,
