@@ -166,7 +166,11 @@ def envelope(found: Found, partitions: frozenset[int]) -> dict[str, Any]:
 
 def asked_partitions(header: str, partitions: int) -> frozenset[int]:
     """The ``Elava-Partitions`` header: comma-separated partition numbers (ValueError if not)."""
-    asked = frozenset(int(part) for part in header.split(",") if part.strip())
+    wanted = f"{PARTITIONS_HEADER}: partition numbers from 0 to {partitions - 1}, comma-separated"
+    try:
+        asked = frozenset(int(part) for part in header.split(",") if part.strip())
+    except ValueError:
+        raise ValueError(wanted) from None
     if not asked or not all(0 <= p < partitions for p in asked):
-        raise ValueError(f"{PARTITIONS_HEADER}: partition numbers from 0 to {partitions - 1}, comma-separated")
+        raise ValueError(wanted)
     return asked
