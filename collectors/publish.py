@@ -20,7 +20,7 @@ from aiokafka.errors import KafkaError
 
 from collectors.aws.batching import page_budget
 from collectors.exceptions import DeliveryFailed
-from elava.events import Event, Observation, ScanMarker, cloudevent_headers
+from elava.events import Event, MetricsObservation, Observation, ScanMarker, cloudevent_headers
 from elava.parts import split
 from elava.topics import Topics
 
@@ -38,6 +38,10 @@ class KafkaSink:
 
     async def marker(self, marker: ScanMarker) -> asyncio.Future:
         return await self._publish(self.topics.observations, marker.shard, marker, marker.scan_id)
+
+    async def metrics(self, obs: MetricsObservation) -> asyncio.Future:
+        """Metric samples of a shard go where its pages go: the worker keeps them beside the resources."""
+        return await self._publish(self.topics.observations, obs.shard, obs, obs.collection_id)
 
     async def summaries(self, markers: list[ScanMarker]) -> None:
         """Publish the summary markers, all enqueued before any is awaited."""

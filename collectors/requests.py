@@ -18,6 +18,7 @@ from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
+from collectors.metrics.service import InventoryTap, MetricsSchedule, collect_due_metrics
 from collectors.publish import KafkaSink
 from collectors.service import AccountScan, discover_accounts, publish_summaries, scan_accounts
 from elava.events import ScanRequest, utcnow
@@ -105,12 +106,15 @@ async def serve_scan_requests(settings: Settings, stop: asyncio.Event,
     await consumer.start()
     await producer.start()
     sink = KafkaSink(producer, Topics(settings.kafka))
+    schedule = MetricsSchedule(settings.analyzer.waste.metrics_interval)
     try:
         while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=500)
             if not batch:
                 continue
-            scans = await _handle_requests(settings, sink, [r for records in batch.values() for r in records])
+            tap = InventoryTap(sink)
+            scans = await _handle_requests(settings, tap, [r for records in batch.values() for r in records])
+            await collect_due_metrics(settings, tap, schedule, sink)  # at its own, slower interval
             for tp, records in batch.items():
                 await _commit(consumer, tp, records[-1].offset + 1)
             for scan in scans if on_scan is not None else []:
@@ -120,7 +124,7 @@ async def serve_scan_requests(settings: Settings, stop: asyncio.Event,
         await producer.stop()
 
 
-async def _handle_requests(settings: Settings, sink: KafkaSink, records: list) -> list[AccountScan]:
+async def _handle_requests(settings: Settings, sink: KafkaSink | InventoryTap, records: list) -> list[AccountScan]:
     """Scan the accounts of these requests concurrently and publish their summaries."""
     work = []
     for record in records:

@@ -129,6 +129,7 @@ async def publish_summaries(sink, scans: list[AccountScan]) -> bool:
 async def run_collector(settings: Settings, interval: float = 0.0, on_scan=None,
                         type_names: list[str] | None = None) -> bool:
     """Scan and publish to Kafka, once or every ``interval`` seconds; True if the last scan was partial."""
+    from collectors.metrics.service import InventoryTap, MetricsSchedule, collect_due_metrics
     from collectors.publish import KafkaSink
     from elava.kafka import ensure_topics, new_producer
     from elava.layout_record import check_layout
@@ -140,9 +141,12 @@ async def run_collector(settings: Settings, interval: float = 0.0, on_scan=None,
     await producer.start()
     try:
         sink = KafkaSink(producer, Topics(settings.kafka))
+        schedule = MetricsSchedule(settings.analyzer.waste.metrics_interval)
         while True:
-            scans = await scan_once(settings, sink, type_names)
+            tap = InventoryTap(sink)
+            scans = await scan_once(settings, tap, type_names)
             summarised = await publish_summaries(sink, scans)
+            await collect_due_metrics(settings, tap, schedule, sink)  # at its own, slower interval
             if on_scan is not None:
                 on_scan(scans)
             if interval <= 0:

@@ -17,7 +17,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from elava.events import Observation, ScanMarker
+from elava.events import MetricsObservation, Observation, ScanMarker
 
 Delivery = Awaitable[object] | None
 
@@ -34,12 +34,16 @@ class ListSink:
 
     observations: list[Observation] = field(default_factory=list)
     markers: list[ScanMarker] = field(default_factory=list)
+    metric_pages: list[MetricsObservation] = field(default_factory=list)
 
     async def page(self, obs: Observation) -> None:
         self.observations.append(obs)
 
     async def marker(self, marker: ScanMarker) -> None:
         self.markers.append(marker)
+
+    async def metrics(self, obs: MetricsObservation) -> None:
+        self.metric_pages.append(obs)
 
     def resources(self, type_name: str | None = None) -> list:
         """Every resource observed (optionally of one type), in arrival order."""
@@ -63,4 +67,10 @@ class TeeSink:
 
     async def marker(self, marker: ScanMarker) -> Delivery:
         deliveries = [delivery for sink in self.sinks if (delivery := await sink.marker(marker)) is not None]
+        return asyncio.gather(*deliveries) if deliveries else None
+
+    async def metrics(self, obs: MetricsObservation) -> Delivery:
+        """Metric samples (collectors/metrics) to the sinks that take them."""
+        deliveries = [delivery for sink in self.sinks if hasattr(sink, "metrics")
+                      and (delivery := await sink.metrics(obs)) is not None]
         return asyncio.gather(*deliveries) if deliveries else None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
+from collectors.metrics.service import InventoryTap, MetricsReport, MetricsSchedule, collect_due_metrics
 from collectors.service import AccountScan, discover_accounts, scan_once
 from collectors.sink import ListSink, ScanSink, TeeSink
 from elava.events import Resource, utcnow
@@ -24,6 +26,7 @@ class EmbeddedScan:
     resources: list[Resource]
     outputs: Outputs
     layout_moved: int = 0  # memberships moved to a changed kafka.shard_buckets before the scan
+    metrics: dict[tuple[str, str], MetricsReport] | None = None  # per account/region whose metrics were due
 
     @property
     def partial(self) -> bool:
@@ -51,11 +54,14 @@ async def embedded_scan(settings: Settings, type_names: list[str] | None = None,
     try:
         store = VersionStore(kv)
         moved = align_layout(store, settings.kafka.shard_buckets)  # never a deletion from a new layout
-        pipeline, listing = EmbeddedPipeline(store, policies, settings.analyzer.drift), ListSink()
+        pipeline = EmbeddedPipeline(store, policies, settings.analyzer.drift, waste=settings.analyzer.waste)
+        listing = ListSink()
         if before is not None:
             await before(store, pipeline)
         sinks = [pipeline, listing] + ([progress] if progress is not None else [])
-        scans = await scan_once(settings, TeeSink(*sinks), types, accounts)
+        tap = InventoryTap(TeeSink(*sinks))
+        scans = await scan_once(settings, tap, types, accounts)
+        metrics = await measure_due(settings, store, tap, pipeline)
         enforce_retention(store, settings.storage.retention, utcnow())  # bounded: the rest next scan
     finally:
         kv.close()
@@ -65,4 +71,23 @@ async def embedded_scan(settings: Settings, type_names: list[str] | None = None,
     if tier_names:
         tiers = select_tiers(settings, tier_names)
         resources = [r for r in resources if in_tiers(r, tiers)]
-    return EmbeddedScan(scans, resources, pipeline.outputs, moved)
+    return EmbeddedScan(scans, resources, pipeline.outputs, moved, metrics)
+
+
+METRICS_CURSOR = "waste-metrics:"
+
+
+async def measure_due(settings: Settings, store: VersionStore, tap: InventoryTap,
+                      pipeline: EmbeddedPipeline) -> dict[tuple[str, str], MetricsReport]:
+    """The metrics part of the collectors, at its own interval: when each account/region was
+    last measured is kept in the store, so a scan every few minutes does not fetch every time."""
+    schedule = MetricsSchedule(settings.analyzer.waste.metrics_interval)
+    for account, region in tap.scopes():
+        for type_name in {resource.type for resource, _ in tap.resources.get((account, region), [])}:
+            last = store.get_cursor(f"{METRICS_CURSOR}{account}/{region}/{type_name}")
+            if last is not None:
+                schedule.done(account, region, type_name, datetime.fromisoformat(last.decode()))
+    reports = await collect_due_metrics(settings, tap, schedule, pipeline)
+    for (account, region, type_name), moment in schedule.last.items():
+        store.set_cursor(f"{METRICS_CURSOR}{account}/{region}/{type_name}", moment.isoformat().encode())
+    return reports

@@ -62,6 +62,16 @@ class Event(BaseModel):
 
     @classmethod
     def from_bytes(cls, data: bytes | str) -> Event:
+        try:  # pydantic's own JSON parser: ~2.5x faster than orjson + model_validate
+            event = cls.model_validate_json(data)
+        except ValueError:
+            event = None
+        if event is not None and event.schema_version == SCHEMA_VERSION:
+            return event
+        return cls._checked_from_bytes(data)  # says what is wrong (or reads what it can)
+
+    @classmethod
+    def _checked_from_bytes(cls, data: bytes | str) -> Event:
         try:
             raw = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
@@ -282,7 +292,18 @@ class DriftEvent(Event):
         return [self.change_id, self.severity, who, self.confidence]
 
 
+WasteStatus = Literal["open", "updated", "resolved"]
+
+
 class WasteFinding(Event):
+    """One resource wasted for one reason (``pattern``: the rule, elava/waste_rules.py).
+
+    Raised once (``open``), ``updated`` when its evidence changes, ``resolved`` once when the
+    reason goes: the latest event per (uid, pattern) is the current list. ``evidence`` is
+    what the rule saw, ``units`` what a FinOps tool prices it by (no prices), ``lacking``
+    what the rule could not see (it decided without it).
+    """
+
     ce_type: ClassVar[str] = "elava.waste"
     uid: str
     type: str
@@ -292,9 +313,48 @@ class WasteFinding(Event):
     reason: str
     since: datetime | None = None
     detected_at: datetime
+    status: WasteStatus = "open"
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    units: dict[str, Any] = Field(default_factory=dict)
+    lacking: list[str] = Field(default_factory=list)
 
     def id_material(self) -> Any:
-        return [self.uid, self.pattern, self.since]
+        # One id per state of the finding: re-derived after a replay, the same id.
+        return [self.uid, self.pattern, self.since, self.status, self.evidence]
+
+
+class MetricSample(BaseModel):
+    """What the metrics collector learnt of one resource: ``values`` by metric name (and the
+    counts of who uses it, ``used_by.<type>``, ``present.<type>``), ``missing`` what it could
+    not learn, and why (throttled, no datapoints, a type not scanned completely)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    uid: str
+    values: dict[str, float] = Field(default_factory=dict)
+    missing: dict[str, str] = Field(default_factory=dict)
+
+
+class MetricsObservation(Event):
+    """A page of metric samples of one account/region/type shard, over ``[window_start, observed_at)``.
+
+    Travels on the observations topic under the shard key, so it meets its resources'
+    versions in one partition; kept beside them, never in their versions (no drift).
+    """
+
+    ce_type: ClassVar[str] = "elava.metrics"
+    collection_id: str
+    account: str
+    region: str
+    type: str
+    shard: str
+    page: int = 0
+    window_start: datetime
+    observed_at: datetime
+    samples: list[MetricSample]
+    shard_buckets: int | None = None
+
+    def id_material(self) -> Any:
+        return [self.collection_id, self.shard, self.page]
 
 
 class PolicyDecision(Event):
@@ -398,6 +458,7 @@ VALUE_TOPIC = {
     "elava.observation": "observations", "elava.scan-marker": "scan-markers", "elava.scan-request": "scan-requests",
     "elava.cloudtrail": "cloudtrail", "elava.change": "changes", "elava.attributed-change": "attributed-changes",
     "elava.drift": "drift", "elava.waste": "waste", "elava.policy-decision": "policy-decisions",
+    "elava.metrics": "observations",
     "elava.action": "actions", "elava.action-result": "action-results",
 }
 

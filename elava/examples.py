@@ -14,6 +14,8 @@ from elava.events import (
     Contributor,
     DriftEvent,
     FieldChange,
+    MetricSample,
+    MetricsObservation,
     Observation,
     PolicyDecision,
     Resource,
@@ -82,11 +84,24 @@ def drift() -> DriftEvent:
                       detected_at=AT, actor=ALICE, confidence=0.9)
 
 
+VOLUME_UID = f"arn:aws:ec2:{REGION}:{ACCOUNT}:volume/vol-0c1d2e3f4a5b6c7d8"
+
+
 def waste() -> WasteFinding:
-    uid = f"arn:aws:ec2:{REGION}:{ACCOUNT}:volume/vol-0c1d2e3f4a5b6c7d8"
-    return WasteFinding(uid=uid, type="ec2.volume", account=ACCOUNT, region=REGION, pattern="unattached-volume",
-                        reason="available (attached to nothing) for 12 days", since=AT - timedelta(days=12),
-                        detected_at=AT)
+    return WasteFinding(uid=VOLUME_UID, type="ec2.volume", account=ACCOUNT, region=REGION,
+                        pattern="unattached-volume", reason="attached to nothing for 12 days",
+                        since=AT - timedelta(days=12), detected_at=AT, status="open",
+                        evidence={"state": "available", "attached": False},
+                        units={"gib": 100, "volume_type": "gp3", "iops": 3000, "throughput_mibps": 125,
+                               "hours_idle": 288})
+
+
+def metrics() -> MetricsObservation:
+    instance = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-0a1b2c3d4e5f60718"
+    return MetricsObservation(collection_id=f"{ACCOUNT}-metrics-5f0c", account=ACCOUNT, region=REGION,
+                              type="ec2.instance", shard=f"{ACCOUNT}/{REGION}/ec2.instance/3",
+                              window_start=AT - timedelta(days=14), observed_at=AT, shard_buckets=16,
+                              samples=[MetricSample(uid=instance, values={"cpu": 4.0, "used_by.ec2.image": 0})])
 
 
 def policy_decision() -> PolicyDecision:
@@ -106,5 +121,5 @@ def action_result() -> ActionResult:
                         status="notified", dry_run=True, detail="webhook answered 200", finished_at=AT)
 
 
-ALL = (observation, scan_marker, scan_request, trail_event, change, attributed_change, drift, waste,
+ALL = (observation, scan_marker, scan_request, trail_event, change, attributed_change, drift, waste, metrics,
        policy_decision, action_request, action_result)

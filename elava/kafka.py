@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError
 
 from elava.events import Event, cloudevent_headers
-from elava.exceptions import BrokerUnreachable
+from elava.exceptions import BrokerUnreachable, ElavaError, KafkaAccessError
 from elava.kafka_security import explain_refusal, security_options
 from elava.settings import KafkaSettings
 from elava.topics import Topics
@@ -81,18 +82,40 @@ def client_options(settings: KafkaSettings) -> dict[str, Any]:
 
 
 class _ExplainsRefusal:
-    """A client whose start() says why the brokers refused it, instead of "Unable to bootstrap"."""
+    """A client whose start() fails with one error that says why the brokers would not have it.
+
+    aiokafka logs each server's failure and raises only "Unable to bootstrap"; here its logs
+    are held back while the client starts, and a failed start raises the explanation of
+    explain_refusal (a probe: refused credentials, TLS, nothing listening) or, failing that,
+    what aiokafka logged: said once, in the error. Logs of a start that worked (one of
+    several servers failed) are let through afterwards.
+    """
 
     _elava_kafka: KafkaSettings
+    _elava_start_timeout: float | None = None  # None: aiokafka's own timeouts
 
     async def start(self) -> None:
-        try:
-            await super().start()
-        except KafkaConnectionError as exc:
-            refusal = await explain_refusal(self._elava_kafka)
-            if refusal is None:
-                raise
-            raise refusal from exc
+        with _held_logs() as held:
+            try:
+                await asyncio.wait_for(super().start(), self._elava_start_timeout)
+            except (KafkaConnectionError, TimeoutError) as exc:
+                raise await _why_not_started(self._elava_kafka, exc, list(held), self._elava_start_timeout) from exc
+        for record in held:
+            logging.getLogger(record.name).handle(record)
+
+
+async def _why_not_started(settings: KafkaSettings, exc: Exception, logged: list[logging.LogRecord],
+                           timeout: float | None) -> KafkaAccessError | BrokerUnreachable:
+    if isinstance(exc, KafkaConnectionError):
+        explained = await explain_refusal(settings)
+        if explained is not None:
+            return explained
+    if logged:
+        why = logged[-1].getMessage()
+    else:
+        why = f"no answer within {timeout:.0f}s" if isinstance(exc, TimeoutError) else str(exc)
+    return BrokerUnreachable(f"no Kafka broker answers at {settings.bootstrap_servers} "
+                             f"(kafka.bootstrap_servers): {why}")
 
 
 class Producer(_ExplainsRefusal, AIOKafkaProducer):
@@ -132,34 +155,56 @@ def new_admin(settings: KafkaSettings) -> Admin:
 
 
 async def start_admin(settings: KafkaSettings, timeout: float = CONNECT_TIMEOUT) -> AIOKafkaAdminClient:
-    """A started admin client; BrokerUnreachable (naming the servers and why) after ``timeout``."""
+    """A started admin client; BrokerUnreachable or KafkaAccessError (naming the servers and
+    why) when the first contact fails or takes longer than ``timeout``."""
     admin = new_admin(settings)
-    with _log_records("aiokafka") as reasons:
-        try:
-            await asyncio.wait_for(admin.start(), timeout)
-        except (KafkaConnectionError, TimeoutError) as exc:
-            await admin.close()
-            why = reasons[-1] if reasons else f"no answer within {timeout:.0f}s"
-            raise BrokerUnreachable(f"no Kafka broker answers at {settings.bootstrap_servers} "
-                                    f"(kafka.bootstrap_servers): {why}") from exc
-    for reason in reasons:  # one of several servers failed: still worth knowing
-        log.warning("%s", reason)
+    admin._elava_start_timeout = timeout
+    try:
+        await admin.start()
+    except ElavaError:
+        await admin.close()
+        raise
     return admin
 
 
+class _Held(list):
+    """Records held back by one hold; once it is over, its tasks log as usual again."""
+
+    open = True
+
+
+_HOLD: ContextVar[_Held | None] = ContextVar("elava_kafka_held_logs", default=None)
+
+
+class _HoldFilter(logging.Filter):
+    """On aiokafka's loggers: a record logged inside a hold (this task's, or of a task it
+    started meanwhile) is kept for the hold instead of being logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        held = _HOLD.get()
+        if held is None or not held.open:
+            return True
+        held.append(record)
+        return False
+
+
+_HOLD_FILTER = _HoldFilter()
+
+
 @contextmanager
-def _log_records(name: str) -> Iterator[list[str]]:
-    """Hold back what a logger says (aiokafka logs why a connect failed, but raises without it)."""
-    logger, messages = logging.getLogger(name), []
-    handler = logging.Handler(logging.WARNING)
-    handler.emit = lambda record: messages.append(record.getMessage())
-    propagate, logger.propagate = logger.propagate, False
-    logger.addHandler(handler)
+def _held_logs() -> Iterator[_Held]:
+    """Hold back what aiokafka logs in this task meanwhile. A context variable, not the
+    logger's propagate flag: holds of concurrent tasks or threads never undo each other."""
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if name.split(".")[0] == "aiokafka" and isinstance(logger, logging.Logger):
+            logger.addFilter(_HOLD_FILTER)  # once per logger (addFilter ignores a repeat)
+    held = _Held()
+    token = _HOLD.set(held)
     try:
-        yield messages
+        yield held
     finally:
-        logger.removeHandler(handler)
-        logger.propagate = propagate
+        held.open = False
+        _HOLD.reset(token)
 
 
 async def publish(producer: AIOKafkaProducer, topic: str, key: str, event: Event, source: str) -> asyncio.Future:

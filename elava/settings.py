@@ -122,8 +122,31 @@ class DriftSettings(Section):
 
 
 class WasteSettings(Section):
+    """The waste analyzer's rules (docs/analyzers.md): each can be turned off in ``disabled``."""
+
     enabled: bool = True
+    disabled: list[str] = Field(default_factory=list)  # rule names (docs/analyzers.md) not to apply
+    # Stopped instances, unattached volumes, unassociated addresses, empty repositories and
+    # buckets: a resource is waste once it has been so this long (shorter is routine churn).
     idle_threshold: Duration = timedelta(days=7)
+    # CloudWatch metrics are fetched this often per account/region, over the last metrics_window:
+    # slower than scans, since a 14-day verdict does not move in minutes and every call costs.
+    metrics_interval: Duration = Field(default=timedelta(hours=6), ge=timedelta(minutes=5))
+    metrics_window: Duration = Field(default=timedelta(days=14), ge=timedelta(hours=1), le=timedelta(days=63))
+    owner_tags: list[str] = Field(default_factory=lambda: ["owner"], min_length=1)  # any of them names an owner
+    orphan_grace: Duration = timedelta(days=1)  # CloudTrail may name the creator this late
+    snapshot_age: Duration = timedelta(days=30)  # orphaned snapshots and unused AMIs: older than this
+    oversized_cpu_p95: float = Field(default=10.0, gt=0, le=100)  # percent
+    oversized_min_size: str = Field(default="2xlarge", pattern=r"^(nano|micro|small|medium|large|\d*xlarge|metal)$")
+
+    @model_validator(mode="after")
+    def _known_rules(self) -> WasteSettings:
+        from elava.waste_rules import RULE_NAMES  # the rules' names live beside their docs
+
+        unknown = sorted(set(self.disabled) - set(RULE_NAMES))
+        if unknown:
+            raise ValueError(f"disabled: unknown rule(s) {', '.join(unknown)}; the rules are {', '.join(RULE_NAMES)}")
+        return self
 
 
 class AnalyzerSettings(Section):
@@ -144,6 +167,11 @@ class PolicySettings(Section):
     # One evaluation may run this long; then its process is replaced and the change gets a
     # decision "error" naming the policy (a looping rule must not hold the stage).
     evaluation_timeout: Duration = Field(default=timedelta(seconds=5), gt=timedelta(0))
+    # Which evaluator runs the policies (docs/policies.md, Engines): "wasm" runs the policies
+    # compiled by OPA (`elava policy build`, elava-policies.wasm beside them) in wasmtime, about
+    # ten times faster; "regopy" interprets any policy directory; "auto" takes the compiled
+    # module when it was built from the policies as they are, else regopy.
+    engine: Literal["auto", "wasm", "regopy"] = "auto"
 
 
 class ExecutorSettings(Section):

@@ -34,7 +34,7 @@ class TopicSpec:
 
 
 CATALOG: tuple[TopicSpec, ...] = (
-    TopicSpec("observations", "pages of observed resources and the scan markers that close them",
+    TopicSpec("observations", "pages of observed resources, the scan markers that close them, their metric samples",
               key="shard key account/region/type/bucket", retention_ms=3 * DAY_MS, sized=True),
     TopicSpec("scan-markers", "one record per finished account/region/type scan, ok or failed",
               key="account/region/type", retention_ms=30 * DAY_MS),

@@ -17,13 +17,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
 
 from collectors.cloudtrail.service import TrailReport, collect_trail
-from collectors.sink import ScanSink
 from elava.embedded import EmbeddedScan, embedded_scan
 from elava.events import TrailEvent, utcnow
 from elava.settings import Settings
@@ -73,7 +73,7 @@ def trail_feed(settings: Settings, reports: list[TrailReport]) -> Callable[[Vers
 @dataclass
 class Cycle:
     number: int
-    started_at: Any
+    started_at: datetime
     scan: EmbeddedScan | None = None
     trail: TrailReport | None = None  # None: the trail was not read (off, or the cycle failed first)
     error: BaseException | None = None
@@ -90,13 +90,12 @@ class Watch:
     interval: float
     type_names: list[str] | None = None
     with_trail: bool = True
-    progress: Callable[[], ScanSink | None] = field(default=lambda: None)
 
     async def cycle(self, number: int) -> Cycle:
         cycle, reports = Cycle(number, utcnow()), []
         feed = trail_feed(self.settings, reports) if self.with_trail else None
         try:
-            cycle.scan = await embedded_scan(self.settings, self.type_names, progress=self.progress(), before=feed)
+            cycle.scan = await embedded_scan(self.settings, self.type_names, before=feed)
         except Exception as exc:  # reported; the next cycle tries again
             log.debug("watch cycle %d failed", number, exc_info=True)
             cycle.error = exc

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from aiokafka import TopicPartition
@@ -38,7 +39,18 @@ def worker_env(settings: Settings) -> dict[str, str]:
             "ELAVA_WORKER__ROCKSDB_WRITE_BUFFER_MIB": str(worker.rocksdb_write_buffer_mib),
             "ELAVA_WORKER__ROCKSDB_WRITE_BUFFERS": str(worker.rocksdb_write_buffers),
             "ELAVA_WORKER__ROCKSDB_BLOCK_CACHE_MIB": str(worker.rocksdb_block_cache_mib),
-            **policy_env(settings), **web_env(settings), **signing_env(settings)}
+            **policy_env(settings), **web_env(settings), **signing_env(settings), **waste_env(settings)}
+
+
+def waste_env(settings: Settings) -> dict[str, str]:
+    """Every analyzer.waste setting: the worker runs the rules as the parent was told to."""
+    def text(value: object) -> str:
+        if isinstance(value, timedelta):
+            return str(value.total_seconds())
+        return value if isinstance(value, str) else json.dumps(value)
+
+    return {f"ELAVA_ANALYZER__WASTE__{name.upper()}": text(value)
+            for name, value in settings.analyzer.waste.model_dump().items()}
 
 
 def web_env(settings: Settings) -> dict[str, str]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import faust
 
-from elava.events import Observation, ScanMarker, TrailEvent, utcnow
+from elava.events import MetricsObservation, Observation, ScanMarker, TrailEvent, utcnow
 from elava.exceptions import ElavaError, SchemaError
 from elava.parts import Part
 from elava.settings import Settings
@@ -31,10 +31,11 @@ from streams.faust_adapter import Transport, aiokafka_producer
 from streams.faust_auth import broker_credentials
 from streams.faust_kv import ChangelogBatcher, FaustPartitionKV
 from streams.inputs import parse_observation_message
-from streams.process import PartitionProcessor
+from streams.process import PartitionProcessor, Produced
 from streams.sinks import WorkerSinks
 from streams.store.retention import RetentionPacer, enforce_retention
 from streams.store.versioned import VersionStore
+from streams.waste_stage import waste_findings
 from streams.web import web_options, wire_query_api
 from streams.worker_layout import WorkerLayout
 
@@ -150,7 +151,9 @@ async def _apply(message: Any, parsed: Observation | ScanMarker | TrailEvent, st
         if refusal is not None:
             await dead_letter(worker.sinks.dead_letters, message, refusal, by=SOURCE)
             return
-        produced = PartitionProcessor(store, worker.settings.analyzer.drift).process(parsed)
+        produced = (Produced() if isinstance(parsed, MetricsObservation)
+                    else PartitionProcessor(store, worker.settings.analyzer.drift).process(parsed))
+        produced.waste.extend(waste_findings(store, worker.settings.analyzer.waste, parsed))
     except Exception as exc:  # a poison message must not stop the worker
         log.exception("processing failed; sending to the DLQ")
         reason = f"processing error: {type(exc).__name__}: {exc}"
@@ -166,7 +169,8 @@ def retain(store: VersionStore, settings: Settings) -> None:
     except Exception:  # retention is housekeeping: it must never stop the worker
         log.exception("retention step failed; tried again later")
         return
-    if report.versions_dropped or report.resources_removed or report.evidence_dropped or report.parts_dropped:
+    if (report.versions_dropped or report.resources_removed or report.evidence_dropped or report.parts_dropped
+            or report.waste_dropped):
         log.info("retention: %s", report)
 
 

@@ -17,14 +17,17 @@ from elava.events import (
     ChangeEvent,
     DriftEvent,
     Event,
+    MetricsObservation,
     Observation,
     PolicyDecision,
     ScanMarker,
     TrailEvent,
+    WasteFinding,
 )
-from elava.settings import DriftSettings
+from elava.settings import DriftSettings, WasteSettings
 from streams.process import PartitionProcessor, Produced
 from streams.store.versioned import VersionStore
+from streams.waste_stage import waste_findings
 
 
 class Policies(Protocol):
@@ -42,6 +45,7 @@ class Outputs:
     markers: list[ScanMarker] = field(default_factory=list)
     decisions: list[PolicyDecision] = field(default_factory=list)
     actions: list[ActionRequest] = field(default_factory=list)
+    waste: list[WasteFinding] = field(default_factory=list)
 
     def add(self, produced: Produced) -> None:
         self.changes.extend(produced.changes)
@@ -56,14 +60,16 @@ class Outputs:
                 self.actions.append(event)
 
     def clear(self) -> None:
-        for items in (self.changes, self.attributed, self.drift, self.markers, self.decisions, self.actions):
+        for items in (self.changes, self.attributed, self.drift, self.markers, self.decisions, self.actions,
+                      self.waste):
             items.clear()
 
 
 class EmbeddedPipeline:
     def __init__(self, store: VersionStore, policies: Policies | None = None,
-                 drift: DriftSettings | None = None) -> None:
+                 drift: DriftSettings | None = None, waste: WasteSettings | None = None) -> None:
         self.processor = PartitionProcessor(store, drift)
+        self.waste = waste or WasteSettings()
         self.policies = policies
         self.store = store
         self.outputs = Outputs()
@@ -74,6 +80,10 @@ class EmbeddedPipeline:
     async def marker(self, marker: ScanMarker) -> None:
         self.outputs.markers.append(marker)
         self._record(self.processor.process(marker))
+        self.outputs.waste.extend(waste_findings(self.store, self.waste, marker))
+
+    async def metrics(self, metrics: MetricsObservation) -> None:
+        self.outputs.waste.extend(waste_findings(self.store, self.waste, metrics))
 
     async def trail(self, event: TrailEvent) -> None:
         self._record(self.processor.process(event))

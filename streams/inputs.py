@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from elava.events import Observation, ScanMarker
+from elava.events import MetricsObservation, Observation, ScanMarker
 from elava.exceptions import SchemaError
 from elava.parts import PART_TYPE, Part, parse_part
 
-INPUT_TYPES = {Observation.ce_type: Observation, ScanMarker.ce_type: ScanMarker}
+INPUT_TYPES = {Observation.ce_type: Observation, ScanMarker.ce_type: ScanMarker,
+               MetricsObservation.ce_type: MetricsObservation}
 
 
 def header(headers: Iterable[tuple[str, bytes]] | dict | None, name: str) -> bytes | None:
@@ -24,8 +25,9 @@ def header(headers: Iterable[tuple[str, bytes]] | dict | None, name: str) -> byt
     return None
 
 
-def parse_observation_message(key: bytes | None, value: bytes | None, headers) -> Observation | ScanMarker | Part:
-    """A page, a marker, or one part of a chunked page or marker (joined by streams.chunks)."""
+def parse_observation_message(key: bytes | None, value: bytes | None,
+                              headers) -> Observation | ScanMarker | MetricsObservation | Part:
+    """A page, a marker, metric samples, or one part of a chunked one (joined by streams.chunks)."""
     if not key:
         raise SchemaError("empty key: observations are keyed by shard key")
     if not value:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 
-from elava.events import Event, Observation, ScanMarker
+from elava.events import Event, MetricsObservation, Observation, ScanMarker
 from elava.sharding import rebucket, split_shard
 from streams.store.keyspaces import member_key
 from streams.store.versioned import ShardLayout, VersionStore
@@ -66,7 +66,7 @@ class LayoutGuard:
 
     def refusal(self, event: Event, store: VersionStore, partition: int) -> str | None:
         """Why ``event`` must not be applied to ``store`` (table ``partition``), or None."""
-        if not isinstance(event, Observation | ScanMarker):
+        if not isinstance(event, Observation | ScanMarker | MetricsObservation):
             return None  # trail events only add evidence: they never create or delete
         problem = self._message_problem(event)
         if problem is None and partition not in self._verified:
@@ -75,8 +75,8 @@ class LayoutGuard:
             return None
         return f"shard layout mismatch: {problem}; nothing was applied or deleted"
 
-    def _message_problem(self, event: Observation | ScanMarker) -> str | None:
-        kind = "page" if isinstance(event, Observation) else "scan marker"
+    def _message_problem(self, event: Observation | ScanMarker | MetricsObservation) -> str | None:
+        kind = {Observation: "page", MetricsObservation: "metrics page"}.get(type(event), "scan marker")
         if event.shard_buckets is not None and event.shard_buckets != self.buckets:
             return (f"the {kind} was built with {SETTING}={event.shard_buckets}, "
                     f"this worker runs with {SETTING}={self.buckets}")

@@ -24,7 +24,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
-from elava.events import ActionRequest, AttributedChange, Event, PolicyDecision, cloudevent_headers
+from elava.events import ActionRequest, Event, PolicyDecision, cloudevent_headers
 from elava.exceptions import SchemaError
 from elava.kafka import new_consumer, new_producer
 from elava.settings import Settings
@@ -95,21 +95,20 @@ class PolicyStage:
 
     async def handle(self, batch: dict[TopicPartition, list[Any]]) -> None:
         """Evaluate one poll's changes, publish what they yield, and wait until it is delivered."""
-        changes: list[AttributedChange] = []
+        records = [record for partition_records in batch.values() for record in partition_records]
+        # The records' bytes go to the evaluating child, which parses them (no parse nor pickle of
+        # models here). In a thread: the event loop keeps the consumer's heartbeats going meanwhile.
+        answers = await asyncio.to_thread(self.policies.decide_each, [record.value or b"" for record in records])
         deliveries: list[Delivery] = []
-        for records in batch.values():
-            for record in records:
-                try:
-                    changes.append(AttributedChange.from_bytes(record.value or b""))
-                except SchemaError as exc:
-                    deliveries.append(await self._dead_letter(record, str(exc)))
-        # In a thread: the event loop keeps the consumer's heartbeats going meanwhile.
-        outputs = await asyncio.to_thread(self.policies.decide_many, changes)
-        for event in outputs:
-            deliveries.append(await self._publish(event))
-            for message in ocsf_copies(event, SOURCE, self.severities):  # the SIEM's view (docs/siem.md)
-                deliveries.append(await self.producer.send(self.topics.ocsf, value=message.value, key=message.key,
-                                                           headers=message.headers))
+        for record, answer in zip(records, answers, strict=True):
+            if isinstance(answer, SchemaError):
+                deliveries.append(await self._dead_letter(record, str(answer)))
+                continue
+            for event in answer:
+                deliveries.append(await self._publish(event))
+                for message in ocsf_copies(event, SOURCE, self.severities):  # the SIEM's view (docs/siem.md)
+                    deliveries.append(await self.producer.send(self.topics.ocsf, value=message.value,
+                                                               key=message.key, headers=message.headers))
         await asyncio.gather(*deliveries)  # a failed delivery raises: nothing is committed
 
     async def _publish(self, event: Event) -> Delivery:

@@ -18,7 +18,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from elava.events import AttributedChange, ChangeEvent, DriftEvent, Event, Observation, ScanMarker, TrailEvent
+from elava.events import (
+    AttributedChange,
+    ChangeEvent,
+    DriftEvent,
+    Event,
+    Observation,
+    ScanMarker,
+    TrailEvent,
+    WasteFinding,
+)
 from elava.settings import DriftSettings
 from streams.analyzers.drift import drift_for
 from streams.attribution.join import Attributor
@@ -33,11 +42,13 @@ class Produced:
     changes: list[ChangeEvent] = field(default_factory=list)
     attributed: list[AttributedChange] = field(default_factory=list)
     drift: list[DriftEvent] = field(default_factory=list)
+    waste: list[WasteFinding] = field(default_factory=list)  # added by the waste stage (streams/waste_stage.py)
 
     def events(self) -> Iterator[Event]:
         yield from self.changes
         yield from self.attributed
         yield from self.drift
+        yield from self.waste
 
 
 class PartitionProcessor:

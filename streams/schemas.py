@@ -25,6 +25,7 @@ from elava.events import (
     AttributedChange,
     ChangeEvent,
     DriftEvent,
+    MetricsObservation,
     Observation,
     PolicyDecision,
     ScanMarker,
@@ -33,7 +34,7 @@ from elava.events import (
     WasteFinding,
     dataschema,
 )
-from elava.topics import CATALOG, DAY_MS
+from elava.topics import CATALOG, DAY_MS, TopicSpec
 from streams.executor.ledger import LedgerEntry
 from streams.siem.classes import EMITTED_CLASSES, OCSF_VERSION
 from streams.siem.ocsf import ocsf_events_for
@@ -101,8 +102,9 @@ def _ledger_sample() -> LedgerEntry:
 
 
 TOPIC_VALUES: dict[str, TopicValue] = {
-    "observations": TopicValue("`elava collect` (collectors)", "`elava worker`", (Observation, ScanMarker),
-                               (examples.observation, examples.scan_marker)),
+    "observations": TopicValue("`elava collect` (collectors)", "`elava worker`",
+                               (Observation, ScanMarker, MetricsObservation),
+                               (examples.observation, examples.scan_marker, examples.metrics)),
     "scan-markers": TopicValue("`elava collect` (one summary per account/region/type)",
                                "dashboards, alerting (no Elava process)", (ScanMarker,), (examples.scan_marker,)),
     "scan-requests": TopicValue("`elava schedule`", "`elava collect --serve` (one consumer group)", (ScanRequest,),
@@ -114,7 +116,8 @@ TOPIC_VALUES: dict[str, TopicValue] = {
     "attributed-changes": TopicValue("`elava worker`", "the policy stage, other systems", (AttributedChange,),
                                      (examples.attributed_change,)),
     "drift": TopicValue("`elava worker`", "other systems", (DriftEvent,), (examples.drift,)),
-    "waste": TopicValue("the waste analyzer (not shipped yet)", "other systems", (WasteFinding,), (examples.waste,)),
+    "waste": TopicValue("`elava worker` (the waste analyzer)", "`elava waste`, FinOps tools, other systems",
+                        (WasteFinding,), (examples.waste,)),
     "policy-decisions": TopicValue("the policy stage (`elava policy serve`)", "other systems", (PolicyDecision,),
                                    (examples.policy_decision,)),
     "actions": TopicValue("the policy stage (`elava policy serve`), signed", "`elava executor`", (ActionRequest,),
@@ -174,8 +177,9 @@ def sample(topic: str) -> Any:
     return made.model_dump(mode="json") if isinstance(made, BaseModel) else made
 
 
-def _retention(ms: int | None) -> str:
-    return "– (compacted)" if ms is None else f"{ms // DAY_MS} d"
+def _retention(spec: TopicSpec) -> str:
+    days = "–" if spec.retention_ms is None else f"{spec.retention_ms // DAY_MS} d"
+    return f"{days} (compacted)" if "compact" in spec.cleanup_policy.split(",") else days
 
 
 def render_table() -> str:
@@ -184,7 +188,7 @@ def render_table() -> str:
              "|---|---|---|---|---|---|---|"]
     for spec in CATALOG:
         value = TOPIC_VALUES[spec.suffix]
-        lines.append(f"| `elava.{spec.suffix}` | {spec.key} | {_retention(spec.retention_ms)} | {value.producers} "
+        lines.append(f"| `elava.{spec.suffix}` | {spec.key} | {_retention(spec)} | {value.producers} "
                      f"| {value.consumers} | {spec.description} | [{spec.suffix}.json](schemas/{spec.suffix}.json) |")
     lines += ["", "Every topic has `kafka.partitions` partitions (8 by default, the same for all: keys spread "
               "evenly and `elava topics create` warns about a topic that differs)."]

@@ -62,13 +62,14 @@ class WorkerSinks:
     drift: TopicSink
     ocsf: OcsfSink
     dead_letters: DeadLetterSink
+    waste: TopicSink
 
     @classmethod
     def on(cls, topics: Topics, sends: BatchedSends, source: str) -> WorkerSinks:
         return cls(changes=TopicSink(sends, topics.changes, source),
                    attributed=TopicSink(sends, topics.attributed_changes, source),
                    drift=TopicSink(sends, topics.drift, source), ocsf=OcsfSink(sends, topics.ocsf, source),
-                   dead_letters=DeadLetterSink(sends, topics.dlq))
+                   dead_letters=DeadLetterSink(sends, topics.dlq), waste=TopicSink(sends, topics.waste, source))
 
     async def publish(self, read: Event, produced: Produced) -> None:
         """What one input produced, each event onto its topic, then their OCSF copies (and the input's)."""
@@ -78,5 +79,7 @@ class WorkerSinks:
             await self.attributed.send(attributed.change.uid, attributed)
         for drift in produced.drift:
             await self.drift.send(drift.uid, drift)
+        for finding in produced.waste:
+            await self.waste.send(finding.uid, finding)
         await self.ocsf.send([read, *produced.events()])
 

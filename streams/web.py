@@ -1,5 +1,8 @@
 """The worker's web server: Elava's query API on Faust's aiohttp server, and who may ask.
 
+Any worker answers for the whole group: it asks the others for their partitions
+(streams/cluster.py) at the URL each advertises (`advertised_url`), with the token.
+
 - Beyond loopback only with a token: start-up refuses to bind the API anywhere else
   without ``worker.api_token``, unless ``worker.insecure_api_without_token`` says so.
 - With a token, every request needs ``Authorization: Bearer <token>`` (401 otherwise),

@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 import tempfile
 
-# Kept: how the test session finds or starts its broker (not Elava settings).
-_KEPT = ("ELAVA_TEST_", "ELAVA_KAFKA_HOME", "ELAVA_KAFKA_RUN", "ELAVA_EXTRA_KAFKA_VERSIONS")
+# Kept: how the test session finds or starts its broker and the opa binary (not Elava settings).
+_KEPT = ("ELAVA_TEST_", "ELAVA_KAFKA_HOME", "ELAVA_KAFKA_RUN", "ELAVA_EXTRA_KAFKA_VERSIONS", "ELAVA_OPA")
 
 
 def _isolate() -> None:

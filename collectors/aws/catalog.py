@@ -33,9 +33,11 @@ ACTION_NAMES = {
     ("s3", "ListBuckets"): "ListAllMyBuckets",
     ("s3", "GetBucketEncryption"): "GetEncryptionConfiguration",
     ("s3", "GetPublicAccessBlock"): "GetBucketPublicAccessBlock",
+    ("s3", "ListObjectVersions"): "ListBucketVersions",
 }
 # Actions Elava needs beyond the resource scans.
-OTHER_ACTIONS = {"cloudtrail:LookupEvents": "who changed what (CloudTrail attribution)"}
+OTHER_ACTIONS = {"cloudtrail:LookupEvents": "who changed what (CloudTrail attribution)",
+                 "cloudwatch:GetMetricData": "idle and oversized resources (the waste rules' metrics)"}
 
 
 @functools.lru_cache(maxsize=64)

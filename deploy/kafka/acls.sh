@@ -13,10 +13,11 @@
 #   ELAVA_COLLECTOR [User:elava-collector]  ELAVA_COLLECTOR_GROUP [elava-collectors]  (collector.group_id)
 #   ELAVA_SCHEDULER [User:elava-scheduler]
 #   ELAVA_WORKER [User:elava-worker]        ELAVA_WORKER_APP [elava-worker]       (worker.app_id)
+#                                           ELAVA_POLICIES_APP [elava-policies]   (policies.app_id)
 #   ELAVA_EXECUTOR [User:elava-executor]    ELAVA_EXECUTOR_APP [elava-executor]   (executor.app_id)
 set -euo pipefail
 
-(($#)) || { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+(($#)) || { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 KAFKA_ACLS=("$@")
 P="${ELAVA_TOPIC_PREFIX:-elava}"
 COLLECTOR="${ELAVA_COLLECTOR:-User:elava-collector}"
@@ -24,6 +25,7 @@ COLLECTOR_GROUP="${ELAVA_COLLECTOR_GROUP:-elava-collectors}"
 SCHEDULER="${ELAVA_SCHEDULER:-User:elava-scheduler}"
 WORKER="${ELAVA_WORKER:-User:elava-worker}"
 WORKER_APP="${ELAVA_WORKER_APP:-elava-worker}"
+POLICIES_APP="${ELAVA_POLICIES_APP:-elava-policies}"
 EXECUTOR="${ELAVA_EXECUTOR:-User:elava-executor}"
 EXECUTOR_APP="${ELAVA_EXECUTOR_APP:-elava-executor}"
 
@@ -42,25 +44,29 @@ allow_topics() {
   --resource-pattern-type prefixed --topic "$P."
 
 # Collectors: observations and markers out, CloudTrail out, their checkpoints both ways,
-# scan requests in (as one consumer group).
+# scan requests in (as one consumer group), the store's shard layout in (checked at start).
 allow_topics "$COLLECTOR" Write observations scan-markers cloudtrail checkpoints
-allow_topics "$COLLECTOR" Read scan-requests checkpoints
+allow_topics "$COLLECTOR" Read scan-requests checkpoints layout
 "${KAFKA_ACLS[@]}" --add --allow-principal "$COLLECTOR" --operation Read --group "$COLLECTOR_GROUP"
 
 # The scheduler: scan requests out.
 allow_topics "$SCHEDULER" Write scan-requests
 
-# The worker (and its policy stage): observations and CloudTrail in; changes, drift,
-# decisions and the only writer of actions. Its own internal topics (table changelogs,
-# the assignor's) and consumer groups start with its app id.
-allow_topics "$WORKER" Read observations cloudtrail changes attributed-changes drift
-allow_topics "$WORKER" Write changes attributed-changes drift waste policy-decisions actions ocsf dlq
+# The worker and its policy stage (the worker's child, or `elava policy serve` apart, with
+# the worker's credentials): observations and CloudTrail in; changes, drift, its shard
+# layout; the stage reads attributed changes in its own group and is the only writer of
+# actions. The worker's internal topics (table changelogs, the assignor's) and consumer
+# groups start with its app id.
+allow_topics "$WORKER" Read observations cloudtrail changes attributed-changes drift layout
+allow_topics "$WORKER" Write changes attributed-changes drift waste policy-decisions actions ocsf dlq layout
 "${KAFKA_ACLS[@]}" --add --allow-principal "$WORKER" --operation All \
   --resource-pattern-type prefixed --topic "$WORKER_APP-"
 "${KAFKA_ACLS[@]}" --add --allow-principal "$WORKER" --operation Read \
   --resource-pattern-type prefixed --group "$WORKER_APP"
+"${KAFKA_ACLS[@]}" --add --allow-principal "$WORKER" --operation Read --group "$POLICIES_APP"
 
-# The executor: the only reader of actions; results, its ledger and the DLQ out.
+# The executor: the only reader of actions; results (and their OCSF copies), its ledger
+# and the DLQ out.
 allow_topics "$EXECUTOR" Read actions executor-ledger
-allow_topics "$EXECUTOR" Write action-results executor-ledger dlq
+allow_topics "$EXECUTOR" Write action-results executor-ledger ocsf dlq
 "${KAFKA_ACLS[@]}" --add --allow-principal "$EXECUTOR" --operation Read --group "$EXECUTOR_APP"

@@ -11,6 +11,7 @@ from elava.catalogue.arns import ArnMatch
 from elava.catalogue.registry import register, register_family
 from elava.catalogue.trail import UNKNOWN_PART, Custom, TrailCall, arns, family, ids
 from elava.catalogue.types import Batch, DetailCall, Lookup, ParentListing, ResourceType
+from elava.catalogue.usage import Metric, Usage
 from elava.events import TouchedResource
 
 EC2, LAMBDA, EKS = "ec2.amazonaws.com", "lambda.amazonaws.com", "eks.amazonaws.com"
@@ -73,6 +74,15 @@ EC2_INSTANCE = register(
             "user_data": "UserData",
         },
         secret_fields=("user_data",),
+        usage=Usage(
+            # Oversized: CPU of a running instance, p95 of hourly maxima (detailed monitoring or not).
+            metrics=(Metric("cpu", "AWS/EC2", "CPUUtilization", "Maximum", {"InstanceId": "id"}, "percent",
+                            summary="hourly-p95", when={"attributes.state": "running"}),),
+            units={"instance_type": "attributes.instance_type", "platform": "attributes.platform",
+                   "lifecycle": "attributes.lifecycle", "tenancy": "attributes.tenancy"},
+            uses={"ec2.image": "attributes.image_id"},
+            created="attributes.launch_time",  # the last start: a full window of it is a full window running
+        ),
         trail=(
             family("EC2 instances launched", EC2, "RunInstances", ids("response.instancesSet/instanceId"),
                    where="responseElements.instancesSet.items[].instanceId"),
@@ -149,6 +159,15 @@ LAMBDA_FUNCTION = register(
         },
         # Every environment value, whatever its name: people paste secrets there.
         secret_fields=("environment.*",),
+        usage=Usage(
+            # Lambda publishes Invocations only for periods with invocations.
+            metrics=(Metric("invocations", "AWS/Lambda", "Invocations", "Sum", {"FunctionName": "id"},
+                            "invocations", absent_is_zero=True),),
+            units={"memory_mb": "attributes.memory_mb", "architectures": "attributes.architectures",
+                   "ephemeral_storage_mb": "attributes.ephemeral_storage_mb"},
+            # No creation time is listed: the last change is the latest it can have been created.
+            created="attributes.last_modified",
+        ),
         trail=(
             family("Lambda functions", LAMBDA,
                    "CreateFunction UpdateFunctionConfiguration UpdateFunctionCode DeleteFunction PublishVersion "

@@ -11,6 +11,7 @@ from __future__ import annotations
 from elava.catalogue.registry import register, register_family
 from elava.catalogue.trail import arns, family, ids
 from elava.catalogue.types import DetailCall, Lookup, ResourceType
+from elava.catalogue.usage import Metric, Usage
 
 RDS, DYNAMODB, ELASTICACHE = "rds.amazonaws.com", "dynamodb.amazonaws.com", "elasticache.amazonaws.com"
 
@@ -58,6 +59,15 @@ RDS_INSTANCE = register(
             "master_username": "MasterUsername",
             "created": "InstanceCreateTime",
         },
+        usage=Usage(
+            # Published every minute while the instance runs, zero included.
+            metrics=(Metric("connections", "AWS/RDS", "DatabaseConnections", "Maximum",
+                            {"DBInstanceIdentifier": "id"}, "connections", when={"attributes.status": "available"}),),
+            units={"instance_class": "attributes.instance_class", "engine": "attributes.engine",
+                   "gib": "attributes.allocated_storage_gib", "storage_type": "attributes.storage_type",
+                   "multi_az": "attributes.multi_az", "license_model": "attributes.license_model"},
+            created="attributes.created",
+        ),
         trail=(
             family("RDS DB instances", RDS,
                    "CreateDBInstance CreateDBInstanceReadReplica ModifyDBInstance DeleteDBInstance RebootDBInstance "

@@ -17,6 +17,7 @@ from elava.catalogue.arns import ArnMatch
 from elava.catalogue.registry import register
 from elava.catalogue.trail import Custom, TrailCall, family
 from elava.catalogue.types import Batch, DetailCall, ResourceType
+from elava.catalogue.usage import Usage
 from elava.events import TouchedResource
 
 IAM, KMS, ECR, ROUTE53 = "iam.amazonaws.com", "kms.amazonaws.com", "ecr.amazonaws.com", "route53.amazonaws.com"
@@ -224,6 +225,10 @@ ECR_REPOSITORY = register(
                                none_errors=frozenset({"LifecyclePolicyNotFoundException"})),
             _repository_detail("get_repository_policy", "Policy", result_path="policyText",
                                none_errors=frozenset({"RepositoryPolicyNotFoundException"})),
+            # One image id at most: whether the repository is empty (waste), not how full it is,
+            # so pushing images makes no new version.
+            _repository_detail("list_images", "ImageSample", result_path="imageIds", static_params={"maxResults": 1},
+                               default=[]),
         ),
         attributes={
             "uri": "repositoryUri",
@@ -233,9 +238,11 @@ ECR_REPOSITORY = register(
             "encryption": "encryptionConfiguration.encryptionType",
             "kms_key": "encryptionConfiguration.kmsKey",
             "lifecycle_policy": "Lifecycle != `null`",
+            "empty": "length(ImageSample || `[]`) == `0`",
             "created": "createdAt",
         },
         transform=normalise_repository,
+        usage=Usage(units={"repositories": "`1`"}, created="attributes.created"),
         trail=(
             family("ECR repositories", ECR,
                    "CreateRepository DeleteRepository PutImageTagMutability PutImageScanningConfiguration "

@@ -19,6 +19,7 @@ from elava.catalogue.arns import ArnMatch
 from elava.catalogue.registry import register, register_family
 from elava.catalogue.trail import Custom, IdPrefixed, TrailCall, arns, family, ids
 from elava.catalogue.types import Batch, DetailCall, Lookup, ResourceType
+from elava.catalogue.usage import Metric, Usage
 from elava.events import TouchedResource
 
 EC2, ELB = "ec2.amazonaws.com", "elasticloadbalancing.amazonaws.com"
@@ -229,6 +230,15 @@ EC2_NAT_GATEWAY = register(
             "addresses": NAT_ADDRESSES,
             "create_time": "CreateTime",
         },
+        usage=Usage(
+            # Published every minute, zero included: no datapoints means the metric is missing.
+            metrics=(Metric("bytes_out", "AWS/NATGateway", "BytesOutToDestination", "Sum",
+                            {"NatGatewayId": "id"}, "bytes"),
+                     Metric("bytes_in", "AWS/NATGateway", "BytesInFromSource", "Sum",
+                            {"NatGatewayId": "id"}, "bytes")),
+            units={"nat_gateways": "`1`", "connectivity_type": "attributes.connectivity_type"},
+            created="attributes.create_time",
+        ),
         trail=(
             family("NAT gateways", EC2, "CreateNatGateway DeleteNatGateway",
                    ids("response.natGateway.natGatewayId", "request.natGatewayId"),
@@ -268,6 +278,7 @@ EC2_ELASTIC_IP = register(
             "network_border_group": "NetworkBorderGroup",
             "public_ipv4_pool": "PublicIpv4Pool",
         },
+        usage=Usage(units={"public_ipv4_addresses": "`1`", "domain": "attributes.domain"}),
         trail=(
             family("Elastic IPs", EC2, "AllocateAddress ReleaseAddress AssociateAddress DisassociateAddress",
                    Custom(addresses_named, _ALLOCATION_PATHS), ids("request.instanceId", type="ec2.instance"),
@@ -336,6 +347,15 @@ ELBV2_LOAD_BALANCER = register(
             "created_time": "CreatedTime",
         },
         transform=normalise_load_balancer,
+        usage=Usage(
+            # ELB publishes requests and new flows only for periods that had some.
+            metrics=(Metric("requests", "AWS/ApplicationELB", "RequestCount", "Sum", {"LoadBalancer": "id"},
+                            "requests", absent_is_zero=True, when={"attributes.type": "application"}),
+                     Metric("new_flows", "AWS/NetworkELB", "NewFlowCount", "Sum", {"LoadBalancer": "id"},
+                            "flows", absent_is_zero=True, when={"attributes.type": "network"})),
+            units={"load_balancers": "`1`", "lb_type": "attributes.type", "scheme": "attributes.scheme"},
+            created="attributes.created_time",
+        ),
         trail=(
             family("ELBv2 load balancers", ELB,
                    "CreateLoadBalancer DeleteLoadBalancer ModifyLoadBalancerAttributes SetSecurityGroups SetSubnets "

@@ -13,6 +13,7 @@ from typing import Any
 from elava.catalogue.registry import register
 from elava.catalogue.trail import family, ids
 from elava.catalogue.types import DetailCall, Lookup, ResourceType
+from elava.catalogue.usage import Usage
 
 S3 = "s3.amazonaws.com"
 
@@ -90,8 +91,13 @@ S3_BUCKET = register(
             _bucket_detail("get_public_access_block", "PublicAccessBlock",
                            result_path="PublicAccessBlockConfiguration",
                            none_errors=frozenset({"NoSuchPublicAccessBlockConfiguration"})),
+            # One object version or delete marker at most: whether the bucket is empty (waste),
+            # not how full it is, so writing objects makes no new version.
+            _bucket_detail("list_object_versions", "ObjectSample", static_params={"MaxKeys": 1}),
         ),
-        attributes={"creation_date": "CreationDate", "region": "Region"},
+        attributes={"creation_date": "CreationDate", "region": "Region",
+                    "empty": "!(ObjectSample.Versions || ObjectSample.DeleteMarkers)"},
+        usage=Usage(units={"buckets": "`1`"}, created="attributes.creation_date"),
         transform=normalise_bucket,
         trail=(
             family("S3 buckets", S3, "CreateBucket PutBucket* DeleteBucket*", ids("request.bucketName"),

@@ -32,6 +32,7 @@ from elava.catalogue.arns import DEFAULT_ID_PATTERN, ArnMatch
 from elava.catalogue.exceptions import InvalidResourceType
 from elava.catalogue.expressions import compile_check
 from elava.catalogue.trail import TrailFamily
+from elava.catalogue.usage import Usage
 
 GLOBAL_CLIENT_REGION = "us-east-1"  # where per-account ("global") listings are asked
 
@@ -227,6 +228,9 @@ class ResourceType:
     - ``lower_case_ids``: the service stores the id lower case, whatever the caller typed.
     - ``guessed_from_names``: a record may name it only by a name, so the uid read from
       it is a guess the store resolves (an auto scaling group's UUID, a role's path).
+
+    What the waste rules need: ``usage`` (`Usage`: its CloudWatch metrics, pricing units,
+    what it uses, when it was created).
     """
 
     name: str
@@ -258,6 +262,7 @@ class ResourceType:
     id_prefix: str | None = None
     lower_case_ids: bool = False
     guessed_from_names: bool = False
+    usage: Usage | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "list_params", _frozen(self.list_params))

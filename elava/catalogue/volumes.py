@@ -13,6 +13,7 @@ from typing import Any
 from elava.catalogue.registry import register
 from elava.catalogue.trail import family, ids
 from elava.catalogue.types import DetailCall, Lookup, ResourceType
+from elava.catalogue.usage import Usage
 
 EC2 = "ec2.amazonaws.com"
 
@@ -57,6 +58,9 @@ EC2_VOLUME = register(
             "create_time": "CreateTime",
         },
         transform=normalise_volume,
+        usage=Usage(units={"gib": "attributes.size_gib", "volume_type": "attributes.volume_type",
+                           "iops": "attributes.iops", "throughput_mibps": "attributes.throughput"},
+                    created="attributes.create_time"),
         trail=(
             # Attaching changes the instance too (its volumes), detaching likewise.
             family("EBS volumes", EC2, "CreateVolume DeleteVolume ModifyVolume AttachVolume DetachVolume",
@@ -107,6 +111,9 @@ EC2_SNAPSHOT = register(
             "start_time": "StartTime",
         },
         transform=normalise_snapshot,
+        # Orphaned: its volume is gone and no image of ours is made of it.
+        usage=Usage(units={"gib": "attributes.volume_size_gib", "storage_tier": "attributes.storage_tier"},
+                    uses={"ec2.volume": "attributes.volume_id"}, created="attributes.start_time", usage_facts=True),
         trail=(
             family("EBS snapshots", EC2,
                    "CreateSnapshot CreateSnapshots CopySnapshot DeleteSnapshot ModifySnapshotAttribute "
@@ -148,6 +155,10 @@ EC2_IMAGE = register(
             "creation_date": "CreationDate",
             "deprecation_time": "DeprecationTime",
         },
+        # Unused: no instance of ours runs it (nor anything else that declares it uses images).
+        usage=Usage(units={"images": "`1`", "snapshots": "length(attributes.snapshots || `[]`)"},
+                    uses={"ec2.snapshot": "attributes.snapshots"}, created="attributes.creation_date",
+                    usage_facts=True),
         trail=(
             family("AMIs", EC2, "CreateImage RegisterImage CopyImage DeregisterImage ModifyImageAttribute "
                    "ResetImageAttribute EnableImageDeprecation DisableImageDeprecation",

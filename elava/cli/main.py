@@ -171,6 +171,7 @@ from elava.cli import policy; policy.register(app)  # noqa: E402,E702,I001  poli
 from elava.cli import executor; executor.register(app)  # noqa: E402,E702,I001  executor
 from elava.cli import dlq; dlq.register(app)  # noqa: E402,E702,I001  dlq list, replay
 from elava.cli import actions; actions.register(app)  # noqa: E402,E702,I001  actions (audit trail)
+from elava.cli import waste; waste.register(app)  # noqa: E402,E702,I001  waste (open findings)
 
 
 def main() -> None:

@@ -47,7 +47,7 @@ def list_policies(config: ConfigOpt = None, path: PathOpt = None, mode: ModeOpt 
     # The description under the name: on 80 columns the short columns stay whole.
     table = make_table("policy", "mode", "effective", "severity", "resource types",
                        whole=("mode", "effective", "severity", "resource types"), show_lines=True,
-                       title=f"global enforcement mode: {engine.enforcement_mode}")
+                       title=f"global enforcement mode: {engine.enforcement_mode}; engine: {engine.evaluator}")
     for loaded in engine.policies:
         definition = loaded.policy.definition
         table.add_row(f"{loaded.name}\n[dim]{escape(definition.description)}[/]", loaded.mode, loaded.effective_mode,
@@ -171,9 +171,36 @@ def serve(config: ConfigOpt = None, path: PathOpt = None,
         raise typer.Exit(code=2) from None
 
 
+def build(config: ConfigOpt = None, path: PathOpt = None,
+          opa: Annotated[str | None, typer.Option(help="The opa binary (default: $ELAVA_OPA, opa on PATH, "
+                                                       "Go's bin directory).")] = None) -> None:
+    """Compile the policies to elava-policies.wasm (beside them) for the Wasm engine; needs OPA 1.x."""
+    from streams.policy import PolicyError
+    from streams.policy.build import build as build_module
+    from streams.policy.build import find_opa
+    from streams.policy.definitions import load_policy, policy_files
+    from streams.policy.engine import shipped_policy_dir
+
+    settings = settings_or_exit(config, policies__path=path)
+    directory = settings.policies.path or shipped_policy_dir()
+    binary = find_opa(opa)
+    if binary is None:
+        err_console.print("[bold red]error:[/] no opa binary: install OPA 1.x (e.g. `go install "
+                          "github.com/open-policy-agent/opa@v1.22.3`) or pass --opa", highlight=False)
+        raise typer.Exit(code=2)
+    try:
+        policies = [load_policy(file) for file in policy_files(directory)]
+        target = build_module(directory, policies, binary)
+    except PolicyError as exc:
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    console.print(f"compiled {len(policies)} policies to {target}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     policy_app.command("list")(list_policies)
     policy_app.command("eval")(evaluate)
     policy_app.command("test")(test)
     policy_app.command("serve")(serve)
+    policy_app.command("build")(build)
     app.add_typer(policy_app, name="policy")

@@ -92,6 +92,10 @@ def render_step(console: Console, number: int, act: Any) -> None:
     console.print(changes_table(act.result.changes, act.result.drift))
     if act.result.decisions:
         console.print(policy_table(act.result.decisions, act.result.actions))
+    if act.result.waste:
+        from elava.cli.waste import findings_table
+
+        console.print(findings_table(act.result.waste))
 
 
 def render_summary(console: Console, played: list, seconds: float) -> None:
@@ -99,10 +103,12 @@ def render_summary(console: Console, played: list, seconds: float) -> None:
     drift = sum(len(a.result.drift) for a in played)
     findings = sum(len(a.result.decisions) for a in played)
     actions = sum(len(a.result.actions) for a in played)
+    waste = sum(len(a.result.waste) for a in played)
     console.print()
     console.rule()
     console.print(f"{len(played)} scans, {_count(changes, 'change')}, {_count(drift, 'drift event')}, "
-                  f"{_count(findings, 'policy finding')} asking for {_count(actions, 'action')} in {seconds:.1f}s.")
+                  f"{_count(findings, 'policy finding')} asking for {_count(actions, 'action')}, "
+                  f"{_count(waste, 'waste finding')} in {seconds:.1f}s.")
 
 
 def _count(n: int, noun: str) -> str:
@@ -116,6 +122,7 @@ def step_json(number: int, act: Any) -> dict[str, Any]:
         "drift": [d.model_dump(mode="json") for d in act.result.drift],
         "policy_decisions": [d.model_dump(mode="json") for d in act.result.decisions],
         "actions": [a.model_dump(mode="json") for a in act.result.actions],
+        "waste": [w.model_dump(mode="json") for w in act.result.waste],
     }
 
 

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from collectors.publish import KafkaSink
 from elava.demo.simulated import free_port
-from elava.events import ActionRequest, ChangeEvent, DriftEvent, PolicyDecision
+from elava.events import ActionRequest, ChangeEvent, DriftEvent, PolicyDecision, WasteFinding
 from elava.kafka import ensure_topics, new_consumer, new_producer
 from elava.settings import Settings, load_settings
 from elava.topics import Topics
@@ -33,6 +33,11 @@ class StepResult:
     decisions: list[PolicyDecision] = field(default_factory=list)
     actions: list[ActionRequest] = field(default_factory=list)
     ocsf: list[dict[str, Any]] = field(default_factory=list)  # what the worker puts on elava.ocsf
+    waste: list[WasteFinding] = field(default_factory=list)
+
+
+# The story takes minutes, not days: anything unattached is waste at once.
+DEMO_SETTINGS = {"analyzer__waste__idle_threshold": "0s"}
 
 
 class EmbeddedDriver:
@@ -41,9 +46,10 @@ class EmbeddedDriver:
     def __init__(self, store_path: Path) -> None:
         self._kv = RocksKV(store_path)
         self.store = VersionStore(self._kv)
-        settings = load_settings(None)
+        settings = load_settings(None, **DEMO_SETTINGS)
         self.policies = isolated_policies_for(settings.policies)
-        self.sink = EmbeddedPipeline(self.store, self.policies, settings.analyzer.drift)
+        self.sink = EmbeddedPipeline(self.store, self.policies, settings.analyzer.drift,
+                                     waste=settings.analyzer.waste)
         self.severities = policy_severities(settings.policies)
 
     async def start(self) -> None:
@@ -52,8 +58,8 @@ class EmbeddedDriver:
     async def results(self) -> StepResult:
         outputs = self.sink.outputs
         result = StepResult(list(outputs.changes), list(outputs.drift), list(outputs.decisions),
-                            list(outputs.actions))
-        result.ocsf = [ocsf for event in [*outputs.drift, *outputs.attributed, *outputs.decisions]
+                            list(outputs.actions), waste=list(outputs.waste))
+        result.ocsf = [ocsf for event in [*outputs.drift, *outputs.attributed, *outputs.decisions, *outputs.waste]
                        for ocsf in ocsf_events_for(event, self.severities)]
         outputs.clear()
         return result
@@ -77,7 +83,7 @@ class KafkaDriver:
             kafka__partitions=4, worker__app_id=run, policies__app_id=f"{run}-policies",
             worker__data_dir=str(work_dir / "worker"), worker__web_port=free_port(),
             # The demo's own signing key: its policy stage signs action requests as a real one does.
-            signing__key_id="demo", signing__keys={"demo": secrets.token_hex(32)})
+            signing__key_id="demo", signing__keys={"demo": secrets.token_hex(32)}, **DEMO_SETTINGS)
         self.topics = Topics(self.settings.kafka)
         self.settle_timeout = settle_timeout
         self._producer = new_producer(self.settings.kafka)
@@ -106,7 +112,8 @@ class KafkaDriver:
         """Topic -> (StepResult field, parser of a value)."""
         return {self.topics.changes: ("changes", ChangeEvent.from_bytes), self.topics.drift: ("drift", DriftEvent.from_bytes),
                 self.topics.policy_decisions: ("decisions", PolicyDecision.from_bytes),
-                self.topics.actions: ("actions", ActionRequest.from_bytes), self.topics.ocsf: ("ocsf", orjson.loads)}
+                self.topics.actions: ("actions", ActionRequest.from_bytes), self.topics.ocsf: ("ocsf", orjson.loads),
+                self.topics.waste: ("waste", WasteFinding.from_bytes)}
 
     async def _drain(self) -> StepResult:
         result, read = StepResult(), self._read_topics()

@@ -16,6 +16,7 @@ class World:
     group_id: str = ""
     instance_id: str = ""
     bucket: str = "elava-demo-logs"
+    volume_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,10 @@ def resources_appear(world: World) -> None:
     s3 = world.account.client("s3")
     s3.create_bucket(Bucket=world.bucket)
     s3.put_bucket_tagging(Bucket=world.bucket, Tagging={"TagSet": [{"Key": "owner", "Value": "bob"}]})
+    s3.put_object(Bucket=world.bucket, Key="web-1/access.log", Body=b"GET / 200\n")
+    # A volume nobody attached: paid for by the GiB-month, used by nothing (waste).
+    world.volume_id = ec2.create_volume(AvailabilityZone="us-east-1a", Size=100, VolumeType="gp3", TagSpecifications=[
+        {"ResourceType": "volume", "Tags": [{"Key": "owner", "Value": "bob"}]}])["VolumeId"]
 
 
 def ssh_opened_to_world(world: World) -> None:
@@ -55,10 +60,10 @@ def instance_terminated(world: World) -> None:
 
 
 STORY = (
-    Act("Resources appear: a security group, an instance and a bucket", resources_appear),
+    Act("Resources appear: a security group, an instance, a bucket and a volume", resources_appear),
     Act("Someone opens SSH on the security group to 0.0.0.0/0", ssh_opened_to_world),
     Act("Someone removes the owner tag from the instance", owner_tag_removed),
     Act("The instance is terminated", instance_terminated),
 )
 
-DEMO_TYPES = ("ec2.instance", "s3.bucket", "ec2.security-group")
+DEMO_TYPES = ("ec2.instance", "s3.bucket", "ec2.security-group", "ec2.volume")

@@ -1,4 +1,4 @@
-"""Policy engine: OPA Rego policies evaluated in-process (regopy) on attributed changes.
+"""Policy engine: OPA Rego policies evaluated in-process (OPA-compiled Wasm, or regopy) on attributed changes.
 
 Pure core: imports neither Faust, aiokafka nor boto. See docs/policies.md.
 """

@@ -20,7 +20,9 @@ from typing import Any
 from regopy import Bundle, Interpreter, LogLevel, RegoError, rego_shared
 
 from elava.catalogue.constants import POLICY_DATA
+from elava.events import AttributedChange
 from streams.policy.definitions import Policy
+from streams.policy.document import input_document
 from streams.policy.exceptions import PolicyLoadError, PolicyOutputError
 from streams.policy.fast_input import make_input
 from streams.policy.projection import Projection, projection_for
@@ -50,11 +52,15 @@ def _quiet_interpreter() -> Interpreter:
     return interpreter
 
 
+def policy_data(policies: list[Policy]) -> dict[str, Any]:
+    """The data document every engine gives the policies (the one place data is added). The
+    shared constants (world CIDRs, admin ports) have one home: policies read them as data."""
+    return {"params": {p.name: p.definition.params for p in policies}, "elava": {"constants": POLICY_DATA}}
+
+
 def _interpreter(policies: list[Policy]) -> Interpreter:
     interpreter = _quiet_interpreter()
-    # The shared constants (world CIDRs, admin ports) have one home: policies read them as data.
-    interpreter.add_data({"params": {p.name: p.definition.params for p in policies},
-                          "elava": {"constants": POLICY_DATA}})
+    interpreter.add_data(policy_data(policies))
     for policy in policies:
         interpreter.add_module(str(policy.path), policy.source)
     return interpreter
@@ -110,6 +116,10 @@ class CompiledPolicies:
             return self._run(compiled, document)
         except _Failed as failed:
             raise self._evaluation_error(document, failed.detail) from failed
+
+    def query_changes(self, changes: list[AttributedChange], with_metadata: bool) -> list[list[list[Any]]]:
+        """:meth:`query` of each change (regopy gains nothing from one query over many)."""
+        return [self.query(input_document(attributed, with_metadata)) for attributed in changes]
 
     def query_one(self, name: str, document: dict[str, Any]) -> list[list[Any]]:
         """What policy ``name`` alone produces (its bundle is built when first asked for)."""

@@ -17,7 +17,8 @@ from typing import Any
 
 import orjson
 
-from elava.events import AttributedChange, FieldChange, Resource
+from elava.events import AttributedChange, ChangeEvent, FieldChange, Resource
+from streams.policy.projection import Projection
 
 
 def input_document(attributed: AttributedChange, with_metadata: bool = False) -> dict[str, Any]:
@@ -26,18 +27,36 @@ def input_document(attributed: AttributedChange, with_metadata: bool = False) ->
     return {"resource": resource_document(change.resource, with_metadata), **decision_context(attributed)}
 
 
+def projected_document(attributed: AttributedChange, projection: Projection, with_metadata: bool) -> dict[str, Any]:
+    """:func:`input_document` as ``projection`` passes it, built directly, for an engine that
+    serialises it as JSON itself (values are not made JSON-safe here: serialise with
+    ``orjson.dumps(..., default=str)``, which writes them as :func:`_json_safe` would)."""
+    change = attributed.change
+    resource = change.resource
+    assert resource is not None, "only changes that carry their resource are evaluated"
+    every = resource.attributes
+    attributes = every if projection.attributes is None else {
+        name: every[name] for name in projection.attributes if name in every}
+    document = {"uid": resource.uid, "type": resource.type, "id": resource.id, "account": resource.account,
+                "region": resource.region, "name": resource.name, "tags": resource.tags, "attributes": attributes}
+    if with_metadata:
+        document["metadata"] = attributes
+    return {"resource": document, "change": _change_document(change, with_diff=projection.diff),
+            "attribution": attribution_document(attributed)}
+
+
 def decision_context(attributed: AttributedChange) -> dict[str, Any]:
     """Everything of the input but the resource: what an action request carries to be re-checked."""
-    change = attributed.change
+    return {"change": _change_document(attributed.change, with_diff=True), "attribution": attribution_document(attributed)}
+
+
+def _change_document(change: ChangeEvent, with_diff: bool) -> dict[str, Any]:
     return {
-        "change": {
-            "kind": change.kind,
-            "diff": [_field_change(item) for item in change.diff],
-            "previous_version": change.previous_version,
-            "new_version": change.new_version,
-            "observed_at": change.observed_at.isoformat(),
-        },
-        "attribution": attribution_document(attributed),
+        "kind": change.kind,
+        "diff": [_field_change(item) for item in change.diff] if with_diff else [],
+        "previous_version": change.previous_version,
+        "new_version": change.new_version,
+        "observed_at": change.observed_at.isoformat(),
     }
 
 

@@ -6,28 +6,37 @@ interpreter give none of it back), its native code has aborted the process on so
 inputs, and a policy can loop (``numbers.range(1, 30000000)``) in native code that no
 thread can interrupt. So a child evaluates, and its parent keeps the clock:
 
-- a batch of attributed changes goes to the child in one message; the child answers
-  change by change, and each answer must come within ``evaluation_timeout``;
-- a change that gets no answer in time (or whose evaluation killed the child) is asked
-  again of a fresh child, policy by policy under the same timeout: the policy that
+- a batch of attributed changes goes to the child in one message, as the records' bytes
+  where the caller has them (the stage: no parse nor pickle of models on its side; the
+  child parses them, and says which are no attributed change);
+- the child evaluates the batch together (one query for all, where the engine can) and
+  the whole batch gets one ``evaluation_timeout``; past it, or if the child dies, a fresh
+  child is asked the rest of the batch change by change, each answer within the timeout;
+- a change that gets no answer in time then (or whose evaluation killed the child) is
+  asked again of a fresh child, policy by policy under the same timeout: the policy that
   hangs or kills gets an error decision, the others their usual decisions, and the
   rest of the batch goes on;
-- after ``recycle_after`` evaluations a fresh child takes over, taking the leak with it.
+- with regopy, after ``recycle_after`` evaluations a fresh child takes over, taking the
+  leak with it (the Wasm engine does not leak: its heap is reset at every evaluation).
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 from typing import Any
 
 from elava.events import AttributedChange, Event
+from elava.exceptions import SchemaError
 from elava.settings import PolicySettings
 from streams.policy.exceptions import PolicyError, PolicyLoadError
 from streams.policy.outcomes import error_decision
 
 log = logging.getLogger(__name__)
 RECYCLE_AFTER = 20_000  # ~160 MB of regopy's leak at most, and a ~1 s restart per ~7 s of work
+Item = AttributedChange | bytes  # a change, or the bytes of a record that should hold one
+Answer = list[Event] | SchemaError  # what a change yields, or why the bytes are no change
 
 
 def _serve(connection: Any, settings: PolicySettings) -> None:
@@ -42,15 +51,18 @@ def _serve(connection: Any, settings: PolicySettings) -> None:
     except Exception as exc:
         connection.send(("error", ("policies", f"{type(exc).__name__}: {exc}")))
         return
-    connection.send(("ready", [(p.name, p.effective_mode) for p in engine.policies]))
+    gc.freeze()  # what loading made lives as long as the child: the collector need not walk it again
+    connection.send(("ready", ([(p.name, p.effective_mode) for p in engine.policies], engine.evaluator)))
     while True:
         try:
             request = connection.recv()
         except (EOFError, OSError):
             return  # the parent closed the pipe or died
         if request[0] == "batch":  # one answer per change
-            for attributed in request[1]:
-                connection.send(_answer(engine.decide, attributed))
+            _, items, together = request
+            for answer in (_answers_together(engine, items) if together else
+                           (_answer(engine.decide, item) for item in items)):
+                connection.send(answer)
         else:  # ("each", change, first): the policies that apply, then one answer per policy
             _, attributed, first = request
             names = engine.applicable(attributed)[first:]
@@ -59,12 +71,37 @@ def _serve(connection: Any, settings: PolicySettings) -> None:
                 connection.send(_answer(engine.decide_one, attributed, name))
 
 
-def _answer(decide: Any, *args: Any) -> tuple[str, Any]:
+def _answer(decide: Any, item: Item, *args: Any) -> tuple[str, Any]:
     try:
-        return "ok", decide(*args)
+        return "ok", decide(_parsed(item), *args)
+    except SchemaError as exc:
+        return "invalid", str(exc)
     except Exception as exc:  # not a policy's fault (those are decisions): a bug, reported per change
         log.exception("policy evaluation failed")
         return "failed", f"{type(exc).__name__}: {exc}"
+
+
+def _answers_together(engine: Any, items: list[Item]) -> list[tuple[str, Any]]:
+    """One answer per item, the valid changes evaluated together."""
+    answers: list[tuple[str, Any]] = []
+    changes: list[AttributedChange] = []
+    for item in items:
+        try:
+            changes.append(_parsed(item))
+            answers.append(("ok", None))
+        except SchemaError as exc:
+            answers.append(("invalid", str(exc)))
+    try:
+        decided = iter(engine.decide_each(changes))
+    except Exception as exc:  # a bug, not a policy's fault: reported for every change of the batch
+        log.exception("policy evaluation failed")
+        return [("failed", f"{type(exc).__name__}: {exc}") if status == "ok" else (status, body)
+                for status, body in answers]
+    return [("ok", next(decided)) if status == "ok" else (status, body) for status, body in answers]
+
+
+def _parsed(item: Item) -> AttributedChange:
+    return item if isinstance(item, AttributedChange) else AttributedChange.from_bytes(item)
 
 
 def isolated_policies_for(settings: PolicySettings) -> IsolatedPolicies | None:
@@ -77,31 +114,46 @@ class _NoAnswer(Exception):
 
 
 class IsolatedPolicies:
-    def __init__(self, settings: PolicySettings, recycle_after: int = RECYCLE_AFTER) -> None:
-        self.settings, self.recycle_after = settings, recycle_after
+    def __init__(self, settings: PolicySettings, recycle_after: int | None = None) -> None:
+        """``recycle_after``: evaluations before a fresh child takes over (default: RECYCLE_AFTER
+        with regopy, never with the Wasm engine)."""
+        self.settings, self._recycle_after = settings, recycle_after
         self.timeout = settings.evaluation_timeout.total_seconds()
         self._context = multiprocessing.get_context("spawn")  # no inherited threads or sockets
         self._process: Any = None
         self._connection: Any = None
         self._evaluated = 0
         self.incidents = 0  # evaluations that hung or killed the child, since the start
+        self.evaluator = "none"  # which engine the child runs (regopy, wasm), said when it is ready
         self.policies = self._start()
 
     def decide(self, attributed: AttributedChange) -> list[Event]:
         return self.decide_many([attributed])
 
+    @property
+    def recycle_after(self) -> float:
+        if self._recycle_after is not None:
+            return self._recycle_after
+        return RECYCLE_AFTER if self.evaluator == "regopy" else float("inf")
+
     def decide_many(self, batch: list[AttributedChange]) -> list[Event]:
         """The decisions and action requests of every change, in order; never raises for a policy."""
-        outputs: list[Event] = []
-        done = 0
-        while done < len(batch):
+        return [event for answer in self.decide_each(batch) for event in answer]  # type: ignore[union-attr]
+
+    def decide_each(self, items: list[Item]) -> list[Answer]:
+        """What each item yields, in order: its decisions and action requests, or (bytes that
+        hold no attributed change) the SchemaError saying why. Never raises for a policy."""
+        answers: list[Answer] = []
+        together = True
+        while len(answers) < len(items):
             if self._evaluated >= self.recycle_after:
                 self._restart(f"recycled after {self._evaluated} evaluations")
-            done, stopped = self._batch(batch, done, outputs)
-            if stopped:  # the child was replaced: this change, policy by policy
-                outputs += self._each(batch[done])
-                done += 1
-        return outputs
+            stopped = self._batch(items, answers, together)
+            if stopped and together:  # no answer for the batch in time: its changes one by one
+                together = False
+            elif stopped:  # the child was replaced: this change, policy by policy
+                answers.append(self._each_of(items[len(answers)]))
+        return answers
 
     def close(self) -> None:
         if self._connection is not None:
@@ -112,20 +164,31 @@ class IsolatedPolicies:
                 self._process.kill()
                 self._process.join(timeout=5)
 
-    def _batch(self, batch: list[AttributedChange], start: int, outputs: list[Event]) -> tuple[int, bool]:
-        """Ask for ``batch[start:]``; (index reached, whether it stopped there without an answer)."""
+    def _batch(self, items: list[Item], answers: list[Answer], together: bool) -> bool:
+        """Ask for the items not answered yet, adding to ``answers``; whether it stopped
+        without an answer (the child was replaced)."""
+        request = ("batch", items[len(answers):], together)
         try:
-            self._connection.send(("batch", batch[start:]))
+            self._connection.send(request)
         except (OSError, BrokenPipeError) as exc:
             self._restart(f"the policy process is gone ({exc!r})")
-            self._connection.send(("batch", batch[start:]))
-        for index in range(start, len(batch)):
+            self._connection.send(request)
+        while len(answers) < len(items):
+            item = items[len(answers)]
             try:
-                outputs += self._result(batch[index], "policies", self._receive())
+                answers.append(self._result(item, "policies", self._receive()))
             except _NoAnswer as lost:
-                self._restart(f"{lost} on {batch[index].change.uid}; asking each policy alone")
-                return index, True
-        return len(batch), False
+                what = "a batch" if together else f"item {len(answers)} of a batch"
+                self._restart(f"{lost} on {what}; asking " + ("change by change" if together else "each policy alone"))
+                return True
+        return False
+
+    def _each_of(self, item: Item) -> Answer:
+        try:
+            attributed = _parsed(item)
+        except SchemaError as exc:  # (the child would have said so, had it lived)
+            return exc
+        return self._each(attributed)
 
     def _each(self, attributed: AttributedChange) -> list[Event]:
         """Each applicable policy alone; one that hangs or kills the child gets an error decision."""
@@ -147,12 +210,14 @@ class IsolatedPolicies:
             else:
                 return outputs
 
-    def _result(self, attributed: AttributedChange, policy: str, answer: tuple[str, Any]) -> list[Event]:
+    def _result(self, item: Item, policy: str, answer: tuple[str, Any]) -> Answer:
         status, body = answer
         self._evaluated += 1
         if status == "ok":
             return body
-        return [error_decision(attributed, policy, f"evaluation failed: {body}")]
+        if status == "invalid":
+            return SchemaError(body)
+        return [error_decision(_parsed(item), policy, f"evaluation failed: {body}")]
 
     def _receive(self) -> tuple[str, Any]:
         try:
@@ -176,7 +241,8 @@ class IsolatedPolicies:
             status, body = "error", ("policies", f"the policy process exited ({self._process.exitcode}) while loading")
         if status != "ready":
             raise PolicyLoadError(*body)
-        return body
+        policies, self.evaluator = body
+        return policies
 
     def _restart(self, why: str) -> None:
         log.info("policy process: %s", why)

@@ -140,17 +140,30 @@ def policy_finding(decision: PolicyDecision, policy_severity: Mapping[str, str] 
     }]
 
 
+# WasteFinding.status -> (activity: 1 Create, 2 Update, 3 Close; finding status; control status);
+# an unknown status is an update of a finding still open.
+WASTE_LIFECYCLE = {
+    "open": (1, NEW, (3, "Fail")),
+    "updated": (2, NEW, (3, "Fail")),
+    "resolved": (3, {"status_id": 4, "status": "Resolved"}, (1, "Pass")),
+}
+
+
 def waste_finding(waste: WasteFinding, _: Mapping[str, str] = NO_SEVERITIES) -> list[dict[str, Any]]:
     title = f"Waste: {waste.pattern} {waste.type} {_short(waste.uid)}"
     info = _finding_info(f"waste:{waste.pattern}:{waste.uid}", title, WASTE, waste.reason, waste.detected_at, waste.pattern)
     if waste.since is not None:
         info["first_seen_time"] = o.epoch_ms(waste.since)
+    activity, status, (control_id, control) = WASTE_LIFECYCLE.get(waste.status, WASTE_LIFECYCLE["updated"])
     return [{
-        **o.classification(COMPLIANCE_FINDING, 1), **o.severity("low"), **NEW,
+        **o.classification(COMPLIANCE_FINDING, activity), **o.severity("low"), **status,
         "time": o.epoch_ms(waste.detected_at), "message": waste.reason, "finding_info": info,
-        "compliance": {"control": waste.pattern, "standards": ["Elava waste patterns"], "status_id": 3,
-                       "status": "Fail", "status_details": [waste.reason]},
+        "compliance": {"control": waste.pattern, "standards": ["Elava waste patterns"], "status_id": control_id,
+                       "status": control, "status_details": [waste.reason]},
         "resources": [o.resource(waste.uid, waste.type, waste.region)], "cloud": o.cloud(waste.account, waste.region),
+        # What a FinOps tool prices it by, and what the rule saw: no OCSF attribute holds them.
+        "unmapped": {"elava": {"evidence": waste.evidence, "units": waste.units,
+                               **({"lacking": waste.lacking} if waste.lacking else {})}},
         "metadata": o.metadata(waste, "waste"),
     }]
 

@@ -19,6 +19,7 @@ from elava.timeparse import parse_time
 from streams.store.openapi import OPENAPI
 from streams.store.queries import InventoryFilter, TemporalQueries
 from streams.store.render_json import inventory_json, net_change_json, version_json, who_json
+from streams.store.waste import WasteFilter, current_findings
 
 Answer = tuple[int, Any]
 LIMIT = 1000
@@ -134,9 +135,14 @@ def diff(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
     return 200, rows
 
 
+def waste(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
+    where = WasteFilter(params.get("type"), params.get("reason"), params.get("account"), params.get("region"))
+    return 200, [f.model_dump(mode="json") for f in current_findings(q.store.kv, where)][:limit_of(params)]
+
+
 ROUTES: dict[str, Callable[[TemporalQueries, Mapping[str, str]], Answer]] = {
     "/v1/resource": resource, "/v1/history": history, "/v1/who": who,
-    "/v1/inventory": inventory, "/v1/changes": changes, "/v1/diff": diff,
+    "/v1/inventory": inventory, "/v1/changes": changes, "/v1/diff": diff, "/v1/waste": waste,
 }
 
 

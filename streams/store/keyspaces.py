@@ -17,6 +17,9 @@ retention have run and finds no key outside ``KEYSPACES``.
 | ``p`` | ``p\\x00<shard>\\x00<scan>\\x00\\x00`` | when the first part of that scan arrived | with the scan's parts |
 | ``c`` | ``c\\x00<name>`` | cursors of retention's walks | one per walk, replaced |
 | ``l`` | ``l\\x00shard_buckets`` | the shard layout membership follows (streams/layout.py) | one key, replaced |
+| ``w`` | ``w\\x00<uid>\\x00<rule>`` | a waste finding's state and last event (streams/store/waste.py) | resolved: until ``storage.retention`` after |
+| ``x`` | ``x\\x00<uid>`` | a resource's latest metric sample | until ``storage.retention`` after it was observed |
+| ``y`` | ``y\\x00<observed_at:8B>\\x00<uid>`` | every metric sample, by time (history) | ``storage.retention`` |
 | ``\\x00`` | ``\\x00format`` | the embedded store's format (streams/store/kv.py) | one key |
 
 Retention (streams/store/retention.py) walks ``t`` (and through it ``h``, ``v``, ``m``),
@@ -50,6 +53,8 @@ KEYSPACES: dict[bytes, Keyspace] = {
     b"e": Keyspace("evidence", expires=True), b"p": Keyspace("parts of chunked messages", expires=True),
     b"s": Keyspace("last scan per shard", expires=False), b"c": Keyspace("cursors", expires=False),
     b"l": Keyspace("shard layout", expires=False), SEP: Keyspace("store format", expires=False),
+    b"w": Keyspace("waste findings", expires=True), b"x": Keyspace("latest metric samples", expires=True),
+    b"y": Keyspace("metric sample history", expires=True),
 }
 
 
@@ -155,3 +160,20 @@ def parts_scan_prefix_of(key: bytes) -> bytes:
     """``p\\x00<shard>\\x00<scan>\\x00`` of any key in the parts keyspace."""
     end_of_shard = key.index(SEP, 2)
     return key[:key.index(SEP, end_of_shard + 1) + 1]
+
+
+# The waste analyzer's: findings by resource and rule, metric samples (latest, and by time).
+
+def finding_key(uid: str, pattern: str) -> bytes:
+    return b"w" + SEP + uid.encode() + SEP + pattern.encode()
+
+
+def latest_sample_key(uid: str) -> bytes:
+    return b"x" + SEP + uid.encode()
+
+
+def sample_key(at: int, uid: str) -> bytes:
+    return b"y" + SEP + _u64(at) + SEP + uid.encode()
+
+
+SAMPLE_START, WASTE_SWEEP_START, WASTE_SWEEP_END = b"y" + SEP, b"w" + SEP, b"x" + bytes([SEP[0] + 1])

@@ -36,8 +36,13 @@ def _by_time(row: dict[str, Any]) -> Any:
     return datetime.fromisoformat(row["valid_from"]), row["uid"], row["version"]
 
 
+def _by_rule(row: dict[str, Any]) -> Any:
+    return row["type"], row["pattern"], row["uid"]
+
+
 # How each list endpoint's items are sorted in one store (and so in the merged answer).
-LISTS: dict[str, SortKey] = {"/v1/inventory": _by_uid, "/v1/changes": _by_time, "/v1/diff": _by_uid}
+LISTS: dict[str, SortKey] = {"/v1/inventory": _by_uid, "/v1/changes": _by_time, "/v1/diff": _by_uid,
+                             "/v1/waste": _by_rule}
 
 
 def merge(path: str, params: Mapping[str, str], answers: Sequence[Found]) -> Answer:

@@ -68,6 +68,10 @@ OPENAPI: dict[str, Any] = {
             _param("since", f"The earlier time (T1): {TIME}", required=True),
             _param("until", f"The later time (T2): {TIME} (default now)"), ONE, *FILTERS, CHANGED_TAG, LIMIT],
             {"type": "array", "items": NET}),
+        "/v1/waste": _get("Waste findings still open (elava.waste's current list)", [
+            _param("type", "Only this type, e.g. ec2.volume"), _param("reason", "Only this rule, e.g. unattached-volume"),
+            _param("account", "Only this account"), _param("region", "Only this region"), LIMIT],
+            {"type": "array", "items": {"type": "object", "description": "A WasteFinding (docs/schemas/waste.json)"}}),
     },
 }
 

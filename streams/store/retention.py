@@ -25,11 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from streams.store import evidence, parts
+from streams.store import evidence, parts, waste
 from streams.store.evidence import EvidenceLog
 from streams.store.keyspaces import EVIDENCE_KEPT
 from streams.store.parts import PartStore
 from streams.store.versioned import TimeEntry, VersionStore, to_micros
+from streams.store.waste import WasteStore
 
 CURSOR = "retention"
 DEFAULT_BUDGET = 100_000
@@ -43,6 +44,7 @@ class RetentionReport:
     caught_up: bool = True  # the walk of versions reached the cutoff
     evidence_dropped: int = 0
     parts_dropped: int = 0
+    waste_dropped: int = 0  # metric samples, resolved findings (streams/store/waste.py)
 
 
 def enforce_retention(store: VersionStore, retention: timedelta, now: datetime,
@@ -54,6 +56,8 @@ def enforce_retention(store: VersionStore, retention: timedelta, now: datetime,
         to_micros(now - evidence_kept), budget, cursor))
     report.parts_dropped = _sweep(store, parts.CURSOR, lambda cursor: PartStore(store.kv).sweep(
         to_micros(now - retention), to_micros(now), budget, cursor))
+    report.waste_dropped = _sweep(store, waste.CURSOR, lambda cursor: WasteStore(store.kv).sweep(
+        to_micros(now - retention), budget, cursor))
     return report
 
 

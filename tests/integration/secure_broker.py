@@ -17,6 +17,7 @@ from tests.integration.conftest import ROOT, SCRIPT
 ACLS = ROOT / "deploy" / "kafka" / "acls.sh"
 ADMIN = "admin"
 USERS = ("elava-collector", "elava-worker", "elava-executor")
+SIGNERS = ("elava-worker", "elava-executor")  # the policy stage signs action requests, the executor verifies
 
 
 @dataclass
@@ -25,6 +26,7 @@ class SecureBroker:
     port: int = field(default_factory=free_port)
     passwords: dict[str, str] = field(default_factory=lambda: {u: f"{u}-{uuid.uuid4().hex[:8]}" for u in (ADMIN, *USERS)})
     prefix: str = field(default_factory=lambda: f"sec-{uuid.uuid4().hex[:6]}")
+    signing_key: str = field(default_factory=lambda: uuid.uuid4().hex * 2)
 
     @property
     def bootstrap(self) -> str:
@@ -48,7 +50,7 @@ class SecureBroker:
         """The ACLs of deploy/kafka/acls.sh (what docs/operations.md tells operators to run)."""
         env = {**self.script_env(), "ELAVA_TOPIC_PREFIX": self.prefix,
                "ELAVA_COLLECTOR_GROUP": f"{self.prefix}-collectors", "ELAVA_WORKER_APP": f"{self.prefix}-worker",
-               "ELAVA_EXECUTOR_APP": f"{self.prefix}-executor"}
+               "ELAVA_POLICIES_APP": f"{self.prefix}-policies", "ELAVA_EXECUTOR_APP": f"{self.prefix}-executor"}
         _run(["bash", str(ACLS), "bash", str(SCRIPT), "acls"], env, "grant the ACLs")
 
     def settings(self, user: str, work_dir: Path, **kafka: object) -> Settings:
@@ -58,10 +60,13 @@ class SecureBroker:
                     "ssl_certfile": str(self.certs.client_cert), "ssl_keyfile": str(self.certs.client_key),
                     "ssl_key_password": self.certs.client_key_password} | kafka
         overrides = {f"kafka__{k}": v for k, v in security.items() if v is not None}
+        if user in SIGNERS:
+            overrides["signing__keys"] = {"k1": self.signing_key}
         return load_settings(
             None, kafka__bootstrap_servers=self.bootstrap, kafka__topic_prefix=self.prefix, kafka__partitions=2,
             kafka__shard_buckets=2, collector__group_id=f"{self.prefix}-collectors",
             worker__app_id=f"{self.prefix}-worker", worker__data_dir=str(work_dir / "worker"), worker__web_port=0,
+            policies__app_id=f"{self.prefix}-policies",
             executor__app_id=f"{self.prefix}-executor", executor__session_timeout="6s", **overrides)
 
 

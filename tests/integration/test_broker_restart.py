@@ -26,7 +26,7 @@ from elava.topics import Topics
 from elava.worker_process import WorkerProcess, wait_until_processed
 from tests.integration.conftest import SCRIPT
 from tests.integration.reading import read_topic
-from tests.integration.test_crash_recovery import observation, resource
+from tests.integration.test_crash_recovery import BUCKETS, observation, resource
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 RESOURCES, PAGE = 2000, 200
@@ -57,7 +57,7 @@ async def test_worker_and_publishers_survive_a_broker_restart(tmp_path):
     broker("start", {**env, "KAFKA_FRESH": "1"})
     run = f"restart-{uuid.uuid4().hex[:6]}"
     settings = load_settings(None, kafka__bootstrap_servers=f"127.0.0.1:{port}", kafka__topic_prefix=run,
-                             kafka__partitions=2, kafka__shard_buckets=1, worker__app_id=run,
+                             kafka__partitions=2, kafka__shard_buckets=BUCKETS, worker__app_id=run,
                              worker__data_dir=str(tmp_path / "w"), worker__web_port=0)
     worker = WorkerProcess(settings, tmp_path / "worker.log")
     producer = new_producer(settings.kafka)  # one publisher for both rounds, across the restart
@@ -83,6 +83,8 @@ async def test_worker_and_publishers_survive_a_broker_restart(tmp_path):
         assert worker.running and worker.process.pid == worker_pid  # the same worker, never restarted
 
         topics = Topics(settings.kafka)
+        # The pages' shard keys follow the worker's layout: a page it refused would sit here, not lost.
+        assert await read_topic(settings.kafka.bootstrap_servers, topics.dlq, 2) == []
         pages = await read_topic(settings.kafka.bootstrap_servers, topics.observations, 2)
         assert len(pages) == 2 * RESOURCES // PAGE  # every page once: none lost, none doubled by a retry
         changes = await read_topic(settings.kafka.bootstrap_servers, topics.changes, 2)

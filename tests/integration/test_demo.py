@@ -24,7 +24,8 @@ def comparable(played) -> list:
         # Messages name resource ids, which differ between the two accounts: policy and count.
         findings = sorted((d.policy, d.decision, len(d.messages)) for d in act.result.decisions)
         actions = sorted((a.policy, a.action, a.mode, a.destructive) for a in act.result.actions)
-        acts.append((act.title, act.partial, changes, drift, findings, actions))
+        waste = sorted((w.type, w.pattern, w.status, tuple(sorted(w.units.items()))) for w in act.result.waste)
+        acts.append((act.title, act.partial, changes, drift, findings, actions, waste))
     return acts
 
 
@@ -42,6 +43,7 @@ async def test_embedded_and_kafka_drivers_tell_the_same_story(kafka_bootstrap, t
     embedded = comparable(await play(EmbeddedDriver(tmp_path / "embedded")))
     streamed = comparable(await play(KafkaDriver(kafka_bootstrap, tmp_path)))
     assert streamed == embedded
+    assert [w[:3] for act in embedded for w in act[-1]] == [("ec2.volume", "unattached-volume", "open")]
 
     created, ssh, untagged, terminated = embedded
     assert {(kind, type_, name) for kind, type_, name, *_ in created[2]} >= {
@@ -49,7 +51,9 @@ async def test_embedded_and_kafka_drivers_tell_the_same_story(kafka_bootstrap, t
         ("created", "s3.bucket", "elava-demo-logs")}
     assert ssh[3] == [("ec2.security-group", "critical", "ingress rule added: tcp port 22 from 0.0.0.0/0")]
     assert untagged[3] == [("ec2.instance", "medium", "tag owner removed (was 'alice')")]
-    assert [(kind, type_, name) for kind, type_, name, *_ in terminated[2]] == [("deleted", "ec2.instance", "web-1")]
+    # the instance, and its root volume with it
+    assert [(kind, type_, name) for kind, type_, name, *_ in terminated[2]] == [
+        ("deleted", "ec2.instance", "web-1"), ("deleted", "ec2.volume", None)]
     # The shipped policies, in the default notify mode: SSH open to the world is denied and
     # announced; a missing owner tag is reported; a deleted resource is not evaluated.
     assert ("open_admin_ports", "deny", 1) in ssh[4] and ("open_admin_ports", "notify", "notify", False) in ssh[5]

@@ -1,6 +1,6 @@
-"""Collector -> worker -> executor through a broker that only speaks SASL_SSL (SCRAM, mutual TLS,
-ACLs on): each part as its own principal, and clients without the right credentials refused
-with one clear line."""
+"""Collector -> worker (and its policy stage) -> executor through a broker that only speaks SASL_SSL
+(SCRAM, mutual TLS, ACLs on): each part as its own principal, and clients without the right
+credentials refused with one clear line."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from aiokafka.errors import TopicAuthorizationFailedError
 from collectors.service import run_collector
 from elava.events import ActionRequest, ChangeEvent
 from elava.kafka import ensure_topics, new_producer
+from elava.signing import KEY_ID_HEADER
 from elava.topics import Topics
-from elava.worker_process import WorkerProcess, kafka_env, wait_until_processed
+from elava.worker_process import WorkerProcess, kafka_env, wait_until_decided, wait_until_processed
 from tests.integration.executing import ResultReader, running_executor
 from tests.integration.reading import read_topic
 from tests.integration.secure_broker import ADMIN, start_secure_broker
@@ -38,15 +39,16 @@ async def secure(tmp_path_factory):
 async def test_collector_worker_and_executor_run_through_sasl_ssl_as_their_own_principals(secure, account, tmp_path):
     admin = secure.settings(ADMIN, tmp_path)
     volume = account.client("ec2").create_volume(AvailabilityZone="us-east-1a", Size=8)["VolumeId"]
-    collector = secure.settings("elava-collector", tmp_path)
-    collector = collector.model_copy(update={"providers": collector.providers.model_copy(update={
-        "aws": collector.providers.aws.model_copy(update={"endpoint_url": account.endpoint_url})})})
+    collector = in_account(secure.settings("elava-collector", tmp_path), account)
 
     assert await run_collector(collector, type_names=["ec2.volume"]) is False
+    # `elava worker` as users run it: its policy stage is its child, with its settings (the
+    # worker's principal, its own consumer group, the signing key).
     worker = WorkerProcess(secure.settings("elava-worker", tmp_path), tmp_path / "worker.log")
     worker.start()
     try:
         await wait_until_processed(admin, worker)
+        await wait_until_decided(admin, worker)
     finally:
         worker.stop()
     assert secure.passwords["elava-worker"] not in (tmp_path / "worker.log").read_text()
@@ -57,10 +59,19 @@ async def test_collector_worker_and_executor_run_through_sasl_ssl_as_their_own_p
     records = await read_topic(admin.kafka, topics.actions, 2)
     actions = [ActionRequest.from_bytes(r.value) for r in records if r.key != WRITTEN_BY_TEST]
     assert [(a.uid.rsplit("/", 1)[1], a.action) for a in actions] == [(volume, "delete")]
+    assert [dict(r.headers).get(KEY_ID_HEADER) for r in records if r.key != WRITTEN_BY_TEST] == [b"k1"]
 
-    async with running_executor(secure.settings("elava-executor", tmp_path)), ResultReader(admin) as reader:
+    # The executor holds the key too: it refuses unsigned requests, so "notified" means verified.
+    executor = in_account(secure.settings("elava-executor", tmp_path), account)  # it looks again before acting
+    async with running_executor(executor), ResultReader(admin) as reader:
         final = await reader.until_final(actions)
     assert final[actions[0].event_id].status == "notified"
+
+
+def in_account(settings, account):
+    """``settings`` with AWS calls going to the simulated account."""
+    aws = settings.providers.aws.model_copy(update={"endpoint_url": account.endpoint_url})
+    return settings.model_copy(update={"providers": settings.providers.model_copy(update={"aws": aws})})
 
 
 @pytest.mark.parametrize("writer, allowed", [("elava-worker", True), ("elava-collector", False),

@@ -7,7 +7,10 @@ account and the session's Kafka broker, with fresh data folders. What is machine
 specific comes from the environment, as the README says settings can: the broker
 address, the AWS endpoint, the store and worker folders, the query API port. One
 substitution is made: ``sg-0abc`` is the README's example of a security group id,
-which AWS (here moto) chooses, so it stands for the group created here.
+which AWS (here moto) chooses, so it stands for the group created here. Where a
+command shows something only after an event, the event is made first: RDP opened on
+the group before `elava scan --output ocsf`, a page the worker put aside before
+`elava dlq list`.
 """
 
 from __future__ import annotations
@@ -23,13 +26,17 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from elava.demo.simulated import ACCOUNT, CREDENTIALS, free_port
-from elava.kafka import new_consumer
+from elava.events import Observation, Resource, cloudevent_headers, utcnow
+from elava.kafka import new_admin, new_consumer, new_producer
 from elava.settings import load_settings
+from elava.sharding import shard_of
 from elava.topics import Topics
+from streams.dlq import dead_letter, via_producer
 
 pytestmark = pytest.mark.integration
 
@@ -53,12 +60,21 @@ def readme_commands() -> list[str]:
     commands = []
     for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
         for line in block.splitlines():
-            for part in " ".join(shlex.split(line, comments=True)).split(" && "):
-                if part:
-                    commands.append(part)
+            part: list[str] = []
+            for word in [*shlex.split(line, comments=True), "&&"]:
+                if word != "&&":
+                    part.append(word)
+                elif part:
+                    commands.append(_shell_words(part))
+                    part = []
     prose = re.sub(r"```.*?```", "", text, flags=re.S)
     commands += [quoted for quoted in re.findall(r"`(elava [^`]+ [^`]+)`", prose) if quoted not in commands]
     return commands
+
+
+def _shell_words(words: list[str]) -> str:
+    """Words back into one command, quoted where the shell needs it (a trailing `&` as it is)."""
+    return " ".join(word if word == "&" else shlex.quote(word) for word in words)
 
 
 def test_the_readme_commands_are_the_ones_this_test_runs():
@@ -82,8 +98,9 @@ def test_the_tiers_the_readme_uses_are_in_its_sample(tmp_path):
 class Shell:
     """A user's folder (the README's elava.yaml, the shipped policies) and a fresh home."""
 
-    def __init__(self, folder: Path, env: dict[str, str], planted: dict[str, str]) -> None:
+    def __init__(self, folder: Path, env: dict[str, str], planted: dict[str, str], account) -> None:
         self.folder, self.env, self.planted, self.background = folder, env, planted, []
+        self.account = account
 
     @property
     def group(self) -> str:
@@ -98,16 +115,23 @@ class Shell:
         return int(self.env["ELAVA_WORKER__WEB_PORT"])
 
     def kafka_settings(self):
-        return load_settings(None, kafka__bootstrap_servers=self.env["ELAVA_KAFKA__BOOTSTRAP_SERVERS"],
+        """The sample's kafka settings, with this run's broker and prefix (as the commands see them)."""
+        return load_settings(self.folder / "elava.yaml",
+                             kafka__bootstrap_servers=self.env["ELAVA_KAFKA__BOOTSTRAP_SERVERS"],
                              kafka__topic_prefix=self.env["ELAVA_KAFKA__TOPIC_PREFIX"]).kafka
+
+    def service(self, command: str) -> Service:
+        return next(service for service in self.background if service.command == command)
 
     def argv(self, command: str) -> list[str]:
         words = shlex.split(command.removesuffix("&").replace(EXAMPLE_GROUP, self.group))
         assert words[0] == "elava", command
         return [sys.executable, "-m", "elava", *words[1:]]
 
-    def run(self, command: str, code: int = 0) -> subprocess.CompletedProcess:
-        done = subprocess.run(self.argv(command), cwd=self.folder, env=self.env, capture_output=True, text=True,
+    def run(self, command: str, code: int = 0, columns: int | None = None) -> subprocess.CompletedProcess:
+        """``columns``: a terminal that wide (a table with many columns keeps its cells whole)."""
+        env = self.env if columns is None else {**self.env, "COLUMNS": str(columns)}
+        done = subprocess.run(self.argv(command), cwd=self.folder, env=env, capture_output=True, text=True,
                               timeout=300)
         assert done.returncode == code, f"{command}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         assert "Traceback" not in done.stderr, done.stderr
@@ -191,8 +215,9 @@ def shell(tmp_path, kafka_bootstrap, account):
         ELAVA_KAFKA__BOOTSTRAP_SERVERS=kafka_bootstrap, ELAVA_STORAGE__PATH=str(tmp_path / "store"),
         # Apart from other tests on the session's broker and other workers on this host:
         ELAVA_KAFKA__TOPIC_PREFIX=run, ELAVA_WORKER__APP_ID=run, ELAVA_EXECUTOR__APP_ID=f"{run}-executor",
-        ELAVA_COLLECTOR__GROUP_ID=f"{run}-collectors", ELAVA_WORKER__WEB_PORT=str(free_port()))
-    shell = Shell(folder, env, planted)
+        ELAVA_COLLECTOR__GROUP_ID=f"{run}-collectors", ELAVA_POLICIES__APP_ID=f"{run}-policies",
+        ELAVA_WORKER__WEB_PORT=str(free_port()))
+    shell = Shell(folder, env, planted, account)
     try:
         yield shell
     finally:
@@ -202,7 +227,7 @@ def shell(tmp_path, kafka_bootstrap, account):
 # --- what each README command must do -------------------------------------------
 
 def demo(shell: Shell, command: str) -> None:
-    assert "4 scans, 7 changes, 2 drift events" in shell.run(command).stdout
+    assert "4 scans, 10 changes, 2 drift events" in shell.run(command).stdout
 
 
 def topics_create(shell: Shell, command: str) -> None:
@@ -215,6 +240,27 @@ def worker(shell: Shell, command: str) -> None:
     service = shell.start(command)
     service.wait_for(lambda: get_json(shell.web_port, "/v1/inventory") is not None, "query API")
     assert (Path(shell.env["XDG_DATA_HOME"]) / "elava" / "worker").is_dir()  # made by the worker itself
+
+
+def policy_serve(shell: Shell, command: str) -> None:
+    """Beside the worker's own stage (the sample keeps policies.stage_in_worker on): a second
+    member of the stages' group, which then shares the attributed changes with the first."""
+    service = shell.start(command)
+    group = shell.env["ELAVA_POLICIES__APP_ID"]
+    service.wait_for(lambda: asyncio.run(stable_members(shell.kafka_settings(), group)) == 2,
+                     f"two stages in group {group}")
+
+
+async def stable_members(kafka, group: str) -> int:
+    """How many members consumer ``group`` has once it is stable (0 while it rebalances)."""
+    admin = new_admin(kafka)
+    await admin.start()
+    try:
+        (response,) = await admin.describe_consumer_groups([group])
+        (described,) = response.to_object()["groups"]
+        return len(described["members"]) if described["state"] == "Stable" else 0
+    finally:
+        await admin.close()
 
 
 def collect(shell: Shell, command: str) -> None:
@@ -251,6 +297,12 @@ async def first_record(kafka, topic: str, mentioning: str, timeout: float = 180.
         await consumer.stop()
 
 
+def actions(shell: Shell, command: str) -> None:
+    done = shell.run(command, columns=250)  # after `elava executor &`: its dry-run notification
+    (row,) = [line for line in done.stdout.splitlines() if shell.group in line]
+    assert "open_admin_ports" in row and "dry-run" in row, done.stdout
+
+
 def collect_serve(shell: Shell, command: str) -> None:
     service = shell.start(command)
     service.wait_for(lambda: "scan-request partitions" in service.output(), "partition assignment")
@@ -272,6 +324,16 @@ def scan_risk_only(shell: Shell, command: str) -> None:
 def scan_tiers(shell: Shell, command: str) -> None:
     done = shell.run(command)
     assert shell.instance in done.stdout and shell.group not in done.stdout  # only env=prod or critical
+
+
+def scan_ocsf(shell: Shell, command: str) -> None:
+    # Someone opens RDP to the world on the group: drift, and a finding of the shipped policies.
+    shell.account.client("ec2").authorize_security_group_ingress(GroupId=shell.group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 3389, "ToPort": 3389, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    findings = [json.loads(line) for line in shell.run(command).stdout.splitlines()]
+    about_group = [(f["class_name"], json.dumps(f)) for f in findings if shell.group in json.dumps(f)]
+    assert any(name == "Detection Finding" and "3389" in text for name, text in about_group)  # the drift
+    assert any(name == "Compliance Finding" and "open_admin_ports" in text for name, text in about_group), findings
 
 
 def history(shell: Shell, command: str) -> None:
@@ -336,6 +398,52 @@ def trail_explain(shell: Shell, command: str) -> None:
         f"arn:aws:ec2:us-east-1:{ACCOUNT}:security-group/{shell.group}"]
 
 
+def waste(shell: Shell, command: str) -> None:
+    # Nothing planted has been idle for a week: the list is there, and empty.
+    assert "0 waste findings" in shell.run(command).stdout
+
+
+def dlq_list(shell: Shell, command: str) -> None:
+    shell.planted["dead"] = asyncio.run(dead_letter_a_page(shell))
+    done = shell.run(command, columns=250)
+    (row,) = [line for line in done.stdout.splitlines() if "processing error" in line]
+    assert f"{shell.env['ELAVA_KAFKA__TOPIC_PREFIX']}.observations" in row, done.stdout
+
+
+async def dead_letter_a_page(shell: Shell) -> str:
+    """A page of a new security group that the worker put aside as it does when processing
+    fails (the cause, say a bug, since fixed); the uid of the group."""
+    kafka = shell.kafka_settings()
+    group = shell.account.client("ec2").create_security_group(GroupName="put-aside", Description="dlq")["GroupId"]
+    uid = f"arn:aws:ec2:us-east-1:{ACCOUNT}:security-group/{group}"
+    shard = shard_of(uid, ACCOUNT, "us-east-1", "ec2.security-group", kafka.shard_buckets)
+    page = Observation(scan_id="before-the-fix", account=ACCOUNT, region="us-east-1", type="ec2.security-group",
+                       shard=shard, page=0, observed_at=utcnow(), shard_buckets=kafka.shard_buckets,
+                       resources=[Resource(uid=uid, type="ec2.security-group", id=group, account=ACCOUNT,
+                                           region="us-east-1", name="put-aside")])
+    read = SimpleNamespace(topic=Topics(kafka).observations, partition=0, offset=0, key=shard.encode(),
+                           value=page.to_bytes(), headers=cloudevent_headers(page, "elava/collector"))
+    producer = new_producer(kafka)
+    await producer.start()
+    try:
+        await dead_letter(via_producer(producer, Topics(kafka).dlq), read,
+                          "processing error: RuntimeError: a bug, since fixed", by="elava/worker")
+    finally:
+        await producer.stop()
+    return uid
+
+
+def dlq_replay(shell: Shell, command: str) -> None:
+    done = shell.run(command)
+    assert done.stdout.strip().splitlines()[-1] == "1 replayed", done.stdout
+    uid = shell.planted["dead"]  # sent back to the observations: the running worker stores it now
+
+    def stored() -> bool:
+        return any(row["uid"] == uid for row in get_json(shell.web_port, "/v1/inventory?type=ec2.security-group") or [])
+
+    shell.service("elava worker &").wait_for(stored, "replayed page in the worker's store")
+
+
 def ingress_record(group: str) -> dict:
     """CloudTrail's record of alice opening SSH on the group."""
     return {
@@ -352,11 +460,14 @@ RUNS = {
     "elava demo": demo,
     "elava topics create": topics_create,
     "elava worker &": worker,
+    "elava policy serve &": policy_serve,
     "elava collect --interval 300 &": collect,
     "elava executor &": executor,
+    "elava actions --since 2h": actions,
     "elava scan --region eu-west-1": scan_one_region,
     "elava scan --risk-only": scan_risk_only,
     "elava scan --tiers critical,production": scan_tiers,
+    "elava scan --output ocsf": scan_ocsf,
     f"elava history arn:aws:ec2:us-east-1:{ACCOUNT}:security-group/{EXAMPLE_GROUP}": history,
     "elava at 3d --type ec2.instance --tag env=prod": inventory_then,
     "elava changes --since 2h": changes,
@@ -368,8 +479,11 @@ RUNS = {
     "elava policy eval resource.json --actor alice": policy_eval,
     "elava policy test": policy_test,
     "elava trail explain event.json --output json": trail_explain,
+    "elava dlq list --since 1d": dlq_list,
+    "elava dlq replay --reason 'processing error'": dlq_replay,
     "elava demo --bootstrap-servers 127.0.0.1:9092": demo,
     "elava collect --serve": collect_serve,
+    "elava waste --reason unattached-volume": waste,
 }
 
 

@@ -38,7 +38,7 @@ async def test_topics_create_is_idempotent_and_applies_configs(kafka_bootstrap):
         await admin.close()
 
 
-def test_elava_topics_create_compacts_the_ledger_and_the_checkpoints(kafka_bootstrap, tmp_path):
+def test_elava_topics_create_compacts_what_is_read_back_whole(kafka_bootstrap, tmp_path):
     prefix = f"catalog-{uuid.uuid4().hex[:6]}"
     config = tmp_path / "elava.yaml"
     config.write_text(f"kafka: {{topic_prefix: {prefix}, partitions: 2}}\n")
@@ -48,10 +48,14 @@ def test_elava_topics_create_compacts_the_ledger_and_the_checkpoints(kafka_boots
     assert done.exit_code == 0, done.output
     settings = KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=prefix)
     configs = asyncio.run(topic_configs(settings, [name for name, _ in Topics(settings).all()]))
-    # Both are read back whole on start (last value per key): deleting by age would lose a
-    # finished action (run twice) or a CloudTrail position (read again from the lookback).
-    compacted = {name for name, c in configs.items() if c["cleanup.policy"] == "compact"}
-    assert compacted == {f"{prefix}.executor-ledger", f"{prefix}.checkpoints"}
+    # Read back whole (last value per key): deleting by age would lose a finished action
+    # (run twice), a CloudTrail position (read again from the lookback), the shard layout
+    # (a worker or collector set to another one would start) or a replay (sent twice).
+    compacted = {name: c["cleanup.policy"] for name, c in configs.items() if "compact" in c["cleanup.policy"]}
+    assert compacted == {f"{prefix}.executor-ledger": "compact", f"{prefix}.checkpoints": "compact",
+                         f"{prefix}.layout": "compact", f"{prefix}.dlq-replays": "compact,delete"}
+    # Replay records also age out, but only after the DLQ entries they name.
+    assert int(configs[f"{prefix}.dlq-replays"]["retention.ms"]) > int(configs[f"{prefix}.dlq"]["retention.ms"])
     for name, spec in Topics(settings).all():
         if name not in compacted:
             assert (configs[name]["cleanup.policy"], configs[name]["retention.ms"]) == (

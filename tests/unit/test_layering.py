@@ -14,7 +14,8 @@ CORE = ["elava.events", "elava.redaction", "elava.settings", "elava.topics", "el
         "streams.policy.syntax", "streams.policy.outcomes", "streams.policy.isolated",
         "streams.siem.ocsf", "streams.siem.validate", "streams.siem.sink", "elava.examples",
         # the type catalogue (every family module: resources.FAMILIES loads them) and attribution's reading of it
-        "elava.catalogue.constants", "streams.attribution.resources", "streams.attribution.records"]
+        "elava.catalogue.constants", "streams.attribution.resources", "streams.attribution.records",
+        "streams.analyzers.waste.analyzer", "streams.analyzers.waste.rules", "streams.store.waste", "streams.waste_stage"]
 CONNECTORS = ["faust", "aiokafka", "boto3", "botocore", "aioboto3", "aiobotocore"]
 
 

@@ -85,6 +85,7 @@ async def test_ecr_repository(scan, boto):
     ecr.set_repository_policy(repositoryName="shop/api", policyText=json.dumps({"Version": "2012-10-17", "Statement": [
         {"Sid": "pull", "Effect": "Allow", "Principal": "*", "Action": ["ecr:BatchGetImage"]}]}))
     ecr.create_repository(repositoryName="scratch")
+    ecr.put_image(repositoryName="shop/api", imageTag="v1", imageManifest=json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}))
 
     run = await scan([registry.get("ecr.repository")])
 
@@ -99,8 +100,9 @@ async def test_ecr_repository(scan, boto):
     assert attributes["uri"].endswith("/shop/api") and attributes["created"].endswith("+00:00")
     scratch = repositories["scratch"].attributes
     assert (scratch["lifecycle_policy"], scratch["public"]) == (False, False)
-    # list; per repository: tags, lifecycle policy, repository policy
-    assert run.report.calls_by_type() == {"ecr.repository": 1 + 2 * 3}
+    assert (attributes["empty"], scratch["empty"]) == (False, True)  # the empty-repository rule reads it
+    # list; per repository: tags, lifecycle policy, repository policy, one image id
+    assert run.report.calls_by_type() == {"ecr.repository": 1 + 2 * 4}
 
 
 @covers("route53.hosted-zone")

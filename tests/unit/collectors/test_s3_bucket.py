@@ -27,6 +27,7 @@ async def test_buckets_are_scanned_once_per_account_in_their_own_region(scan, bo
     s3 = boto("s3")
     s3.create_bucket(Bucket="plain-bucket")
     _configured_bucket(s3, "lake-bucket")
+    s3.put_object(Bucket="lake-bucket", Key="raw/day-1.json", Body=b"{}")
 
     run = await scan([registry.get("s3.bucket")], regions=["us-east-1", "eu-west-1"], buckets=3)
 
@@ -43,6 +44,7 @@ async def test_buckets_are_scanned_once_per_account_in_their_own_region(scan, bo
         "block_public_acls": True, "ignore_public_acls": True, "block_public_policy": True,
         "restrict_public_buckets": False}
     assert buckets["plain-bucket"].region == "us-east-1"
+    assert (lake.attributes["empty"], buckets["plain-bucket"].attributes["empty"]) == (False, True)
     # The shard scope is the listing's: global, whatever the bucket's region.
     assert {obs.region for obs in run.sink.observations} == {GLOBAL_REGION}
     assert [m.shard for m in run.markers("s3.bucket")] == all_shards(ACCOUNT, GLOBAL_REGION, "s3.bucket", 3)

@@ -74,3 +74,10 @@ def test_event_id_depends_on_causes():
 def test_bad_bytes_raise_schema_error_with_reason(data, reason):
     with pytest.raises(SchemaError, match=reason):
         ChangeEvent.from_bytes(data)
+
+
+def test_a_complete_event_of_another_schema_version_is_refused():
+    # Valid in every field but its version: the fast parse must not let it through.
+    data = orjson.dumps({**orjson.loads(CHANGE.to_bytes()), "schema_version": 2})
+    with pytest.raises(SchemaError, match="unsupported schema_version 2"):
+        ChangeEvent.from_bytes(data)

@@ -22,12 +22,7 @@ from elava.settings import Settings
 ROOT = Path(__file__).parents[3]
 SOURCES = ("elava", "streams", "collectors")
 # Settings read by nothing yet, each with why it stays.
-ALLOWED_UNREAD = {
-    # The waste analyzer another change adds next reads these (README documents them already).
-    "analyzer.waste": "waste analyzer, next",
-    "analyzer.waste.enabled": "waste analyzer, next",
-    "analyzer.waste.idle_threshold": "waste analyzer, next",
-}
+ALLOWED_UNREAD: dict[str, str] = {}
 
 
 def fields(model: type[BaseModel], path: str = "", section: str = "settings") -> list[tuple[str, str, type]]:

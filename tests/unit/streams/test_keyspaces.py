@@ -8,6 +8,8 @@ from pathlib import Path
 
 from elava.events import Actor, TouchedResource, TrailEvent
 from elava.parts import split
+from elava.settings import WasteSettings
+from streams.analyzers.waste.analyzer import WasteAnalyzer
 from streams.chunks import PartAssembler
 from streams.inputs import parse_observation_message
 from streams.layout import align_layout
@@ -17,6 +19,8 @@ from streams.store.keyspaces import EVIDENCE_KEPT, EVIDENCE_LOOKBACK, EVIDENCE_S
 from streams.store.kv import MemoryKV
 from streams.store.retention import enforce_retention
 from streams.store.versioned import VersionStore, to_micros
+from tests.unit.streams.analyzers.waste_estate import Estate
+from tests.unit.streams.analyzers.waste_estate import resource as waste_resource
 from tests.unit.streams.fixtures import ACCOUNT, BUCKETS, REGION, T0, marker, page, sg, shard
 
 DAY = timedelta(days=1)
@@ -47,20 +51,32 @@ def everything(kv: MemoryKV, now) -> VersionStore:
     processor.process(page([sg("sg-1", ingress=[{"cidr": "0.0.0.0/0"}])], now + timedelta(hours=1), scan="s2"))
     processor.process(marker(shard(sg("sg-1")), [], now + timedelta(hours=2), scan="s3"))
     PartAssembler(kv, clock=lambda: now).complete(parts_of(page([BIG], now, scan="s4"), "s4")[0])
+    waste_inputs(store, now)
     enforce_retention(store, WINDOW, now + timedelta(hours=3), budget=1)  # stops early: leaves cursors
     return store
+
+
+def waste_inputs(store: VersionStore, now) -> None:
+    """A volume found unattached, then gone (its finding resolved), and metric samples of it."""
+    estate = Estate()
+    estate.store, estate.processor = store, PartitionProcessor(store)
+    estate.analyzer = WasteAnalyzer(store, WasteSettings(idle_threshold="0s"))
+    idle = waste_resource("ec2.volume", "vol-1", state="available", create_time=now.isoformat())
+    assert estate.scan(now, "ec2.volume", [idle])[0].status == "open"
+    estate.metrics(now + timedelta(minutes=5), "ec2.volume", {idle.uid: {"used_by.ec2.snapshot": 0}})
+    assert estate.scan(now + timedelta(hours=2), "ec2.volume", [])[0].status == "resolved"
 
 
 def test_every_key_the_pipeline_and_retention_write_is_in_a_declared_keyspace():
     kv = MemoryKV()
     everything(kv, T0)
     prefixes = {key[:1] for key in kv._data}
-    assert {b"h", b"v", b"t", b"m", b"s", b"e", b"p", b"c", b"l"} <= prefixes  # the walk above reaches each
+    assert {b"h", b"v", b"t", b"m", b"s", b"e", b"p", b"c", b"l", b"w", b"x", b"y"} <= prefixes  # each reached
     assert [key for key in kv._data if keyspace_of(key) is None] == []
 
 
 def test_every_keyspace_that_grows_with_the_estate_expires():
-    growing = {b"h", b"v", b"t", b"m", b"e", b"p"}
+    growing = {b"h", b"v", b"t", b"m", b"e", b"p", b"w", b"x", b"y"}
     assert {prefix for prefix, space in KEYSPACES.items() if space.expires} == growing
 
 

@@ -8,13 +8,14 @@ from datetime import timedelta
 
 import pytest
 
-from elava.events import Observation, ScanMarker
+from elava.events import Observation, ScanMarker, WasteFinding
 from streams.observe import Observer
 from streams.store.api import ROUTES, Found, answer, answer_found
 from streams.store.kv import MemoryKV
 from streams.store.merge import LISTS, coverage_problem, merge
 from streams.store.queries import TemporalQueries
 from streams.store.versioned import VersionStore
+from streams.store.waste import FindingRecord, WasteStore
 from tests.unit.streams.fixtures import T0, marker, page, sg, shard
 
 STORES = 3
@@ -41,6 +42,13 @@ def estate():
     gone = shard(sg("sg-4"))
     others = [sg(f"sg-{i}") for i in range(12) if i != 4 and shard(sg(f"sg-{i}")) == gone]
     feed(marker(gone, others, T0 + 40 * MINUTE, scan="c"), gone)
+    for i in range(0, 12, 2):  # waste findings, kept beside the versions of their partition
+        group = sg(f"sg-{i}")
+        finding = WasteFinding(uid=group.uid, type=group.type, account=group.account, region=group.region,
+                               pattern=("orphaned", "idle")[i % 4 // 2], reason="nobody uses it", detected_at=T0)
+        for observer in (whole, parts[shards.index(shard(group)) % STORES]):
+            WasteStore(observer.store.kv).put_finding(group.uid, finding.pattern,
+                                                      FindingRecord.of(finding, 0, "cause"))
     return TemporalQueries(whole.store), [TemporalQueries(p.store) for p in parts]
 
 
@@ -58,6 +66,7 @@ QUERIES = [
     ("/v1/history", {"uid": "sg-3"}), ("/v1/who", {"uid": sg("sg-8").uid}),
     ("/v1/resource", {"uid": "sg-4", "at": "2026-11-01T12:10Z"}), ("/v1/resource", {"uid": "sg-4"}),
     ("/v1/history", {"uid": "sg-404"}), ("/v1/changes", {"since": "2026-11-01", "uid": "sg-404"}),
+    ("/v1/waste", {}), ("/v1/waste", {"limit": "3"}), ("/v1/waste", {"reason": "idle", "type": "ec2.security-group"}),
     ("/v1/changes", {}), ("/v1/inventory", {"at": "soon"}), ("/v2/nothing", {}),
 ]
 
@@ -73,7 +82,7 @@ def test_the_merged_answer_of_the_parts_is_the_answer_of_the_whole(stores, path,
 def test_without_one_part_the_lists_differ(stores):
     # The property is not vacuous: a part left out is missed.
     whole, parts = stores
-    for path, params in (("/v1/inventory", {}), ("/v1/changes", {"since": "2026-11-01"})):
+    for path, params in (("/v1/inventory", {}), ("/v1/changes", {"since": "2026-11-01"}), ("/v1/waste", {})):
         assert merge(path, params, [answer_found(path, p, params) for p in parts[:-1]]) != answer(path, whole, params)
 
 

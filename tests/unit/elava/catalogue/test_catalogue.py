@@ -22,6 +22,7 @@ MAY_NAME_TYPES = {
     "streams/executor/aws.py": "effectors: the actions the executor can carry out, per type",
     "streams/analyzers/risk.py": "analyzer rules",
     "streams/analyzers/drift.py": "analyzer rules",
+    "streams/analyzers/waste/rules.py": "analyzer rules (the waste rule of each type)",
     "elava/examples.py": "sample events of the schema documentation",
     "elava/demo/story.py": "the types the demo's story scans",
 }

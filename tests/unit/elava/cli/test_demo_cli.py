@@ -11,7 +11,7 @@ def test_embedded_demo_tells_the_story_and_exits_zero():
     out = done.stdout
     for expected in ("Resources appear", "opens SSH", "removes the owner tag", "terminated",
                      "ingress rule added: tcp port 22 from 0.0.0.0/0", "critical",
-                     "tag owner removed (was 'alice')", "deleted", "4 scans, 7 changes, 2 drift events"):
+                     "tag owner removed (was 'alice')", "deleted", "4 scans, 10 changes, 2 drift events"):
         assert expected in out, expected
 
 
@@ -27,7 +27,10 @@ def test_demo_json_output_is_parseable():
         acts.append(act)
         text = text[end:].strip()
     assert [a["act"] for a in acts] == [1, 2, 3, 4]
-    assert [c["kind"] for c in acts[3]["changes"]] == ["deleted"]
+    # the instance, and its root volume with it
+    assert [(c["kind"], c["type"]) for c in acts[3]["changes"]] == [("deleted", "ec2.instance"), ("deleted", "ec2.volume")]
+    # the volume nobody attached is waste, once
+    assert [(w["pattern"], w["status"]) for a in acts for w in a["waste"]] == [("unattached-volume", "open")]
 
 
 def test_demo_ocsf_output_is_json_lines_of_valid_ocsf_events():

@@ -10,11 +10,13 @@ from datetime import timedelta
 import pytest
 
 from elava.events import Actor, AttributedChange, ChangeEvent, PolicyDecision
+from elava.exceptions import SchemaError
 from elava.settings import PolicySettings
 from streams.policy import PolicyEngine
 from streams.policy.exceptions import PolicyLoadError
 from streams.policy.isolated import IsolatedPolicies
 from tests.unit.streams.fixtures import T0, sg
+from tests.unit.streams.policy.conftest import ENGINES, build_wasm
 
 SSH_WORLD = [{"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "0.0.0.0/0"}]
 DENY_ALL = 'deny contains sprintf("%s is denied", [input.resource.id])'
@@ -32,20 +34,30 @@ def attributed(n: int, tags: dict | None = None) -> AttributedChange:
     return AttributedChange(change=change, actor=Actor(name="alice"), confidence=0.5)
 
 
-@pytest.fixture
-def isolated():
-    policies = IsolatedPolicies(PolicySettings(), recycle_after=3)
+# A runtime failure in both engines (regopy also fails on FAILS; OPA refuses it at build).
+CONFLICTS = 'x := 1 if input.resource.tags.fail == "yes"\nx := 2 if input.resource.tags.fail == "yes"\n' \
+            'deny contains "x" if x > 0'
+FAILURE = {"regopy": "complete rule with two different values", "wasm": "var assignment conflict"}
+
+
+@pytest.fixture(params=ENGINES)
+def isolated(request):
+    policies = IsolatedPolicies(PolicySettings(engine=request.param), recycle_after=3)
+    assert policies.evaluator == request.param
     yield policies
     policies.close()
 
 
 @pytest.fixture
-def troubled(write_policy, tmp_path):
+def troubled(write_policy, tmp_path, engine_kind):
     """A policy that denies everything, one that loops and one that fails (on tagged resources)."""
     write_policy("denyall", DENY_ALL)
     write_policy("looping", LOOPS)
-    write_policy("failing", FAILS)
-    policies = IsolatedPolicies(PolicySettings(path=tmp_path, evaluation_timeout=timedelta(seconds=1)))
+    write_policy("failing", CONFLICTS)
+    if engine_kind == "wasm":
+        build_wasm(tmp_path)
+    policies = IsolatedPolicies(PolicySettings(path=tmp_path, evaluation_timeout=timedelta(seconds=1),
+                                               engine=engine_kind))
     yield policies
     policies.close()
 
@@ -82,12 +94,32 @@ def test_a_looping_policy_times_out_into_an_error_decision_and_the_batch_goes_on
     assert troubled._process.pid != first_child and troubled._process.is_alive()
 
 
-def test_a_failing_policy_is_an_error_decision_beside_the_others(troubled):
+def test_a_failing_policy_is_an_error_decision_beside_the_others(troubled, engine_kind):
     outputs = troubled.decide_many([attributed(1, {"fail": "yes"}), attributed(2)])
     assert [(o.uid.rsplit("/", 1)[1], o.policy, o.decision) for o in outputs] == [
         ("sg-1", "denyall", "deny"), ("sg-1", "failing", "error"), ("sg-2", "denyall", "deny")]
-    assert isinstance(outputs[1], PolicyDecision) and "Function not found: sprintnf" in outputs[1].messages[0]
+    assert isinstance(outputs[1], PolicyDecision) and FAILURE[engine_kind] in outputs[1].messages[0]
     assert troubled.incidents == 0  # an error is an answer: the child is kept
+
+
+def test_an_unknown_function_is_an_error_decision_under_regopy(write_policy, tmp_path):
+    write_policy("denyall", DENY_ALL)
+    write_policy("failing", FAILS)  # OPA refuses it at `elava policy build`
+    policies = IsolatedPolicies(PolicySettings(path=tmp_path, engine="regopy"))
+    try:
+        outputs = policies.decide_many([attributed(1, {"fail": "yes"})])
+    finally:
+        policies.close()
+    assert [(o.policy, o.decision) for o in outputs] == [("denyall", "deny"), ("failing", "error")]
+    assert "Function not found: sprintnf" in outputs[1].messages[0]
+
+
+def test_record_bytes_are_decided_and_bytes_that_are_no_change_are_said_so(isolated):
+    changes = [attributed(1), attributed(2)]
+    answers = isolated.decide_each([changes[0].to_bytes(), b'{"change": 1}', changes[1].to_bytes()])
+    assert answers[0] + answers[2] == PolicyEngine.load(PolicySettings(engine="regopy")).evaluate_many(changes)
+    assert isinstance(answers[1], SchemaError) and "invalid AttributedChange" in str(answers[1])
+    assert answers[0] and answers[2]
 
 
 def test_a_policy_that_does_not_compile_stops_start_up_with_its_file(tmp_path):

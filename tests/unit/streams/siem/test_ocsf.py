@@ -163,6 +163,16 @@ def test_waste_is_a_failed_hygiene_control():
     assert (ocsf["class_uid"], ocsf["type_uid"], ocsf["severity_id"]) == (2003, 200301, 2)
     assert ocsf["compliance"]["control"] == "unattached-volume" and ocsf["compliance"]["status_id"] == 3
     assert ocsf["finding_info"]["first_seen_time"] == epoch_ms(waste.since)
+    assert ocsf["unmapped"]["elava"]["units"]["gib"] == 100
+
+
+@pytest.mark.parametrize(("status", "activity", "finding_status", "control"),
+                         [("open", 1, 1, 3), ("updated", 2, 1, 3), ("resolved", 3, 4, 1)])
+def test_a_waste_finding_is_created_updated_and_closed_as_its_status_goes(status, activity, finding_status, control):
+    ocsf = one(examples.waste().model_copy(update={"status": status}))
+    assert (ocsf["activity_id"], ocsf["type_uid"]) == (activity, 200300 + activity)
+    assert (ocsf["status_id"], ocsf["compliance"]["status_id"]) == (finding_status, control)
+
 
 
 @pytest.mark.parametrize("status", literal_values(ActionResult, "status") + ("rejected", "cancelled", "paused"))

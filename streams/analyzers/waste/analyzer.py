@@ -1,0 +1,147 @@
+"""The waste analyzer of one partition: rules evaluated where the resources are.
+
+Evaluated when a shard's scan closes (a successful marker: every member of the shard,
+at the marker's time) and when metric samples of the shard arrive (their resources, at
+the samples' time). Everything a rule reads is in the partition: the resource's
+versions, its attribution, its metric samples — and, for the rules about what other
+resources use (snapshots, images), the counts the metrics collector made from the
+complete scan of their account/region (docs/analyzers.md, "Across resources").
+
+A finding is raised once (``open``), ``updated`` when its evidence changes,
+``resolved`` once when its reason goes or the resource is deleted. Each state is
+recorded with the input that caused it: the same input again (a replay after a
+crash) re-emits the same event, with the same id, and changes nothing; an input older
+than the recorded state changes nothing either. Pure core: no Kafka, no AWS.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from elava.catalogue import registry
+from elava.catalogue.exceptions import UnknownResourceType
+from elava.catalogue.expressions import extract
+from elava.catalogue.usage import Usage
+from elava.events import MetricsObservation, ScanMarker, WasteFinding
+from elava.settings import WasteSettings
+from streams.analyzers.waste.rules import RULES, Rule
+from streams.analyzers.waste.subject import Subject, Unknown, Waste
+from streams.store.versioned import VersionStore, to_micros
+from streams.store.waste import FindingRecord, StoredSample, WasteStore
+
+
+def usage_of(type_name: str) -> Usage | None:
+    try:
+        return registry.get(type_name).usage
+    except UnknownResourceType:
+        return None
+
+
+class WasteAnalyzer:
+    def __init__(self, store: VersionStore, settings: WasteSettings | None = None) -> None:
+        self.store, self.kept = store, WasteStore(store.kv)
+        self.waste = settings or WasteSettings()
+        self.rules = [rule for name, rule in RULES.items() if name not in self.waste.disabled]
+
+    def on_marker(self, marker: ScanMarker) -> list[WasteFinding]:
+        """A shard's scan closed: every member of it, at the marker's time."""
+        if not self.waste.enabled or marker.status != "ok" or usage_of(marker.type) is None:
+            return []
+        found: list[WasteFinding] = []
+        for uid in list(self.store.shard_members(marker.shard)):
+            found.extend(self.evaluate(uid, marker.finished_at, marker.event_id))
+        return found
+
+    def on_metrics(self, metrics: MetricsObservation) -> list[WasteFinding]:
+        """Samples kept (history too), then their resources evaluated at the samples' time."""
+        found: list[WasteFinding] = []
+        for sample in metrics.samples:
+            self.kept.put_sample(sample.uid, StoredSample.of(sample, metrics.window_start, metrics.observed_at))
+            if self.waste.enabled:
+                found.extend(self.evaluate(sample.uid, metrics.observed_at, metrics.event_id))
+        return found
+
+    def evaluate(self, uid: str, now: datetime, cause: str) -> list[WasteFinding]:
+        records = self.kept.findings_of(uid)
+        lead = self.store.head_lead(uid)
+        if lead is None or (lead.deleted and not any(r.is_open for r in records.values())):
+            return []  # unknown here, or gone with nothing open: nothing to read
+        head = lead.full()
+        usage = None if head.deleted else usage_of((head.resource or {}).get("type", ""))
+        if usage is None and not any(r.is_open for r in records.values()):
+            return []
+        subject = Subject(head, now, self.waste, usage, self.kept.latest_sample(uid),
+                          lambda: self.store.versions(uid))
+        found = []
+        for rule in self._rules_for(subject, records):
+            event = self._step(subject, rule, records.get(rule.name), now, cause)
+            if event is not None:
+                found.append(event)
+        return found
+
+    def _rules_for(self, subject: Subject, records: dict[str, FindingRecord]) -> list[Rule]:
+        """The rules of the resource's type, and any rule with a finding still open on it."""
+        own = [] if subject.head.deleted or subject.usage is None else [
+            rule for rule in self.rules if rule.applies_to(subject.type)]
+        named = {rule.name for rule in own}
+        return own + [RULES[name] for name, record in records.items()
+                      if record.is_open and name not in named and name in RULES]
+
+    def _step(self, subject: Subject, rule: Rule, record: FindingRecord | None, now: datetime,
+              cause: str) -> WasteFinding | None:
+        """One rule on one resource: the event its new state needs, if any (and recorded)."""
+        if record is not None and record.cause == cause:
+            return record.finding()  # this input made that state: a replay says it again
+        if record is not None and to_micros(now) < record.at:
+            return None  # older than what is recorded: said already, or overtaken
+        verdict = self._verdict(subject, rule)
+        event = transition(subject, rule.name, record, verdict, now)
+        if event is not None:
+            self.kept.put_finding(subject.head.uid, rule.name, FindingRecord.of(event, to_micros(now), cause))
+        return event
+
+    def _verdict(self, subject: Subject, rule: Rule) -> Waste | Unknown | str | None:
+        """The rule's verdict; a reason (text) to resolve when the resource went or the rule is off."""
+        if subject.head.deleted:
+            return "the resource was deleted"
+        if rule not in self.rules or not rule.applies_to(subject.type):
+            return "the rule no longer applies (analyzer.waste settings)"
+        return rule.check(subject)
+
+
+def transition(subject: Subject, pattern: str, record: FindingRecord | None, verdict: Any,
+               now: datetime) -> WasteFinding | None:
+    """open (new), updated (evidence changed) or resolved (reason gone); None when nothing changes."""
+    is_open = record is not None and record.is_open
+    if isinstance(verdict, Unknown):
+        return None  # cannot tell: what was said stands
+    if isinstance(verdict, Waste):
+        if not is_open:
+            return _finding(subject, pattern, "open", verdict.reason, verdict.since or now, verdict, now)
+        if verdict.evidence != record.evidence:
+            since = datetime.fromisoformat(record.since) if record.since else None
+            return _finding(subject, pattern, "updated", verdict.reason, since, verdict, now)
+        return None
+    if not is_open:
+        return None
+    last = record.finding()
+    reason = verdict if isinstance(verdict, str) else f"no longer: {last.reason}"
+    return WasteFinding(**{**last.model_dump(exclude={"event_id"}), "status": "resolved", "reason": reason,
+                           "detected_at": now})
+
+
+def _finding(subject: Subject, pattern: str, status: str, reason: str, since: datetime | None, verdict: Waste,
+             now: datetime) -> WasteFinding:
+    resource = subject.resource
+    return WasteFinding(uid=subject.head.uid, type=resource["type"], account=resource["account"],
+                        region=resource["region"], pattern=pattern, reason=reason, since=since, detected_at=now,
+                        status=status, evidence=verdict.evidence, units={**_units(subject), **verdict.units},
+                        lacking=list(verdict.lacking))
+
+
+def _units(subject: Subject) -> dict[str, Any]:
+    if subject.usage is None:
+        return {}
+    units = {name: extract(subject.resource, path) for name, path in subject.usage.units.items()}
+    return {name: value for name, value in units.items() if value is not None}
