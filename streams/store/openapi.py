@@ -68,6 +68,9 @@ OPENAPI: dict[str, Any] = {
             _param("since", f"The earlier time (T1): {TIME}", required=True),
             _param("until", f"The later time (T2): {TIME} (default now)"), ONE, *FILTERS, CHANGED_TAG, LIMIT],
             {"type": "array", "items": NET}),
+        "/v1/cluster": _get("Which worker holds which partition, as this worker's group view says", [], {
+            "type": "object", "description": "this (this worker's URL), settled (not rebalancing), partitions "
+            "(how many), workers (each worker's URL and the partitions it holds)"}),
         "/v1/waste": _get("Waste findings still open (elava.waste's current list)", [
             _param("type", "Only this type, e.g. ec2.volume"), _param("reason", "Only this rule, e.g. unattached-volume"),
             _param("account", "Only this account"), _param("region", "Only this region"), LIMIT],
