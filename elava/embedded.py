@@ -54,8 +54,7 @@ async def embedded_scan(settings: Settings, type_names: list[str] | None = None,
     try:
         store = VersionStore(kv)
         moved = align_layout(store, settings.kafka.shard_buckets)  # never a deletion from a new layout
-        pipeline = EmbeddedPipeline(store, policies, settings.analyzer.drift, waste=settings.analyzer.waste)
-        listing = ListSink()
+        pipeline, listing = EmbeddedPipeline(store, policies, settings.analyzer), ListSink()
         if before is not None:
             await before(store, pipeline)
         sinks = [pipeline, listing] + ([progress] if progress is not None else [])

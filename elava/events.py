@@ -272,57 +272,6 @@ class AttributedChange(Event):
         return [*base, [[c.actor.arn or c.actor.name, c.share, c.evidence] for c in self.actors]]
 
 
-class DriftEvent(Event):
-    ce_type: ClassVar[str] = "elava.drift"
-    change_id: str
-    uid: str
-    type: str
-    account: str
-    region: str
-    severity: Literal["info", "low", "medium", "high", "critical"]
-    summary: str
-    diff: list[FieldChange]
-    detected_at: datetime
-    actor: Actor | None = None
-    confidence: float | None = None
-
-    def id_material(self) -> Any:
-        # An attribution arriving later re-reports the drift: a new id, the same change_id.
-        who = (self.actor.arn or self.actor.name) if self.actor else None
-        return [self.change_id, self.severity, who, self.confidence]
-
-
-WasteStatus = Literal["open", "updated", "resolved"]
-
-
-class WasteFinding(Event):
-    """One resource wasted for one reason (``pattern``: the rule, elava/waste_rules.py).
-
-    Raised once (``open``), ``updated`` when its evidence changes, ``resolved`` once when the
-    reason goes: the latest event per (uid, pattern) is the current list. ``evidence`` is
-    what the rule saw, ``units`` what a FinOps tool prices it by (no prices), ``lacking``
-    what the rule could not see (it decided without it).
-    """
-
-    ce_type: ClassVar[str] = "elava.waste"
-    uid: str
-    type: str
-    account: str
-    region: str
-    pattern: str
-    reason: str
-    since: datetime | None = None
-    detected_at: datetime
-    status: WasteStatus = "open"
-    evidence: dict[str, Any] = Field(default_factory=dict)
-    units: dict[str, Any] = Field(default_factory=dict)
-    lacking: list[str] = Field(default_factory=list)
-
-    def id_material(self) -> Any:
-        # One id per state of the finding: re-derived after a replay, the same id.
-        return [self.uid, self.pattern, self.since, self.status, self.evidence]
-
-
 class MetricSample(BaseModel):
     """What the metrics collector learnt of one resource: ``values`` by metric name (and the
     counts of who uses it, ``used_by.<type>``, ``present.<type>``), ``missing`` what it could
@@ -457,8 +406,8 @@ class ActionResult(Event):
 VALUE_TOPIC = {
     "elava.observation": "observations", "elava.scan-marker": "scan-markers", "elava.scan-request": "scan-requests",
     "elava.cloudtrail": "cloudtrail", "elava.change": "changes", "elava.attributed-change": "attributed-changes",
-    "elava.drift": "drift", "elava.waste": "waste", "elava.policy-decision": "policy-decisions",
-    "elava.metrics": "observations",
+    "elava.drift": "drift", "elava.pattern": "patterns", "elava.waste": "waste",
+    "elava.policy-decision": "policy-decisions", "elava.metrics": "observations",
     "elava.action": "actions", "elava.action-result": "action-results",
 }
 

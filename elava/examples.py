@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from elava.analyzer_events import DriftEvent, IgnoredChange, PatternEvent, PatternEvidence, WasteFinding
 from elava.events import (
     ActionRequest,
     ActionResult,
@@ -12,7 +13,6 @@ from elava.events import (
     AttributedChange,
     ChangeEvent,
     Contributor,
-    DriftEvent,
     FieldChange,
     MetricSample,
     MetricsObservation,
@@ -23,7 +23,6 @@ from elava.events import (
     ScanRequest,
     TouchedResource,
     TrailEvent,
-    WasteFinding,
 )
 
 AT = datetime(2026, 11, 28, 10, 36, 31, tzinfo=UTC)
@@ -81,7 +80,19 @@ def drift() -> DriftEvent:
     c = change()
     return DriftEvent(change_id=c.event_id, uid=SG_UID, type=c.type, account=ACCOUNT, region=REGION,
                       severity="critical", summary="ingress rule added: tcp port 22 from 0.0.0.0/0", diff=c.diff,
-                      detected_at=AT, actor=ALICE, confidence=0.9)
+                      detected_at=AT, actor=ALICE, confidence=0.9, version=2,
+                      rules=["world-open-admin-port"],
+                      ignored=[IgnoredChange(path="tags.aws:cloudformation:logical-id", rule="aws-tag")])
+
+
+def pattern() -> PatternEvent:
+    uid = f"arn:aws:s3:::{ACCOUNT}-build-cache"
+    versions = [PatternEvidence(uid=uid, version=3, kind="deleted", at=AT - timedelta(minutes=20), detail="deleted"),
+                PatternEvidence(uid=uid, version=4, kind="created", at=AT, actor="ci-deployer",
+                                detail="created again")]
+    return PatternEvent(pattern="recreated", uid=uid, type="s3.bucket", account=ACCOUNT, region="global",
+                        name=f"{ACCOUNT}-build-cache", summary=f"s3.bucket {ACCOUNT}-build-cache deleted and created "
+                        "again under the same name 20m later", evidence=versions, detected_at=AT)
 
 
 VOLUME_UID = f"arn:aws:ec2:{REGION}:{ACCOUNT}:volume/vol-0c1d2e3f4a5b6c7d8"

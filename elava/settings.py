@@ -116,9 +116,66 @@ class StorageSettings(Section):
     retention: Duration = timedelta(days=30)
 
 
+def _known_type_glob(pattern: str) -> str:
+    """``pattern`` names or matches at least one resource type of the catalogue."""
+    import fnmatch
+
+    from elava.catalogue.registry import all_types  # the catalogue imports no settings
+
+    if not any(fnmatch.fnmatchcase(t.name, pattern) for t in all_types()):
+        raise ValueError(f"type {pattern!r} matches no resource type (see docs/resource-types.md)")
+    return pattern
+
+
+class DriftIgnoreRule(Section):
+    """Field changes drift leaves out: those of matching resources at matching paths (globs)."""
+
+    type: str = "*"  # a type or a glob: ec2.instance, ec2.*
+    fields: list[str] = Field(default_factory=lambda: ["*"], min_length=1)  # attributes.monitoring, tags.team*
+    tags: dict[str, str] = Field(default_factory=dict)  # only resources carrying these tags (key and value globs)
+
+    # A rule that can match nothing is a typo: driftctl's users left over ignores that silently did not work.
+    @model_validator(mode="after")
+    def _can_match(self) -> DriftIgnoreRule:
+        _known_type_glob(self.type)
+        for path in self.fields:
+            if not (path == "*" or path == "name" or path.startswith(("tags.", "attributes.", "tags*", "attributes*"))):
+                raise ValueError(f"field {path!r} can match no change: paths start with tags., attributes. or are name")
+        return self
+
+
 class DriftSettings(Section):
     enabled: bool = True
     attribution: bool = True
+    # Users' own noise (docs/analyzers.md): matched on the type, the field path and the tags.
+    ignore: list[DriftIgnoreRule] = Field(default_factory=list)
+    # The AWS-managed churn left out by default (aws:* tags, settling states, desired
+    # capacity, times AWS stamps, empty vs missing); false reports every field change.
+    default_ignores: bool = True
+    # Tag keys that say an IaC tool owns a resource, on top of the CloudFormation stack,
+    # Terraform and Pulumi tags: a change by anyone else is out-of-band drift.
+    managed_by_tags: list[str] = Field(default_factory=list)
+
+
+class PatternSettings(Section):
+    """Lifecycle patterns (elava.patterns); thresholds of each rule (docs/analyzers.md)."""
+
+    enabled: bool = True
+    recreated_within: Duration = timedelta(hours=24)  # deleted and back under the same name within this
+    short_lived: Duration = timedelta(hours=1)  # deleted this soon after it was created
+    short_lived_by_type: dict[str, Duration] = Field(default_factory=dict)  # per type: {ec2.instance: 10m}
+    flapping_changes: int = Field(default=3, ge=2)  # changes of one field, going back, within flapping_window
+    flapping_window: Duration = timedelta(hours=24)
+    schedule_days: int = Field(default=3, ge=2)  # started (stopped) in the same hour on this many days
+    schedule_lookback: Duration = timedelta(days=14)
+    burst_changes: int = Field(default=10, ge=2)  # resources changed by one actor within burst_window
+    burst_window: Duration = timedelta(minutes=10)
+
+    @model_validator(mode="after")
+    def _known_types(self) -> PatternSettings:
+        for name in self.short_lived_by_type:
+            _known_type_glob(name)
+        return self
 
 
 class WasteSettings(Section):
@@ -152,6 +209,7 @@ class WasteSettings(Section):
 class AnalyzerSettings(Section):
     drift: DriftSettings = DriftSettings()
     waste: WasteSettings = WasteSettings()
+    patterns: PatternSettings = PatternSettings()
 
 
 class PolicySettings(Section):

@@ -51,6 +51,8 @@ CATALOG: tuple[TopicSpec, ...] = (
     TopicSpec("attributed-changes", "changes joined with who made them", key="uid",
               retention_ms=30 * DAY_MS),
     TopicSpec("drift", "configuration drift of existing resources", key="uid", retention_ms=30 * DAY_MS),
+    TopicSpec("patterns", "lifecycle patterns: recreated, short-lived, flapping, scheduled resources",
+              key="uid", retention_ms=30 * DAY_MS),
     TopicSpec("waste", "idle, orphaned and oversized resources", key="uid", retention_ms=30 * DAY_MS),
     TopicSpec("policy-decisions", "OPA policy results", key="uid", retention_ms=30 * DAY_MS),
     TopicSpec("actions", "actions requested by policies", key="uid", retention_ms=30 * DAY_MS),

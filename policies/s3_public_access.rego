@@ -1,23 +1,20 @@
-# A bucket whose public access block is missing or incomplete can be made public by an
-# ACL or a bucket policy. The collectors read the bucket's own block
-# (attributes.public_access_block: null when the bucket has none); an account-wide
-# block is not observed yet, so an account that relies on one should not ship this policy.
+# A bucket is public when AWS would serve it to anyone: its ACL grants something to
+# everyone (AllUsers) or to every AWS account (AuthenticatedUsers), or S3 calls its bucket
+# policy public, and no public access block (the bucket's or the account's) neutralises
+# that. The collectors weigh all of it (elava/catalogue/storage.py) into
+# attributes.public_via; a bucket merely without a block is not public.
 package elava.s3_public_access
 
 import rego.v1
 
-settings := ["block_public_acls", "ignore_public_acls", "block_public_policy", "restrict_public_buckets"]
-
 deny contains msg if {
-	input.resource.attributes.public_access_block == null
-	msg := sprintf("bucket %s has no public access block: it can be made public", [input.resource.id])
+	"acl" in input.resource.attributes.public_via
+	grants := input.resource.attributes.acl_public_grants
+	# concat, not sprintf: regopy 1.5 breaks sprintf("%s", [concat(...)]) (unescaped quotes).
+	msg := concat("", ["bucket ", input.resource.id, " is public: its ACL grants ", concat(", ", grants)])
 }
 
 deny contains msg if {
-	block := input.resource.attributes.public_access_block
-	is_object(block)
-	off := [name | some name in settings; block[name] != true]
-	count(off) > 0
-	# concat, not sprintf: regopy 1.5 breaks sprintf("%s", [concat(...)]) (unescaped quotes).
-	msg := concat("", ["bucket ", input.resource.id, " can be made public: public access block leaves ", concat(", ", off), " off"])
+	"policy" in input.resource.attributes.public_via
+	msg := sprintf("bucket %s is public: its bucket policy allows anyone", [input.resource.id])
 }

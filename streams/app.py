@@ -151,9 +151,10 @@ async def _apply(message: Any, parsed: Observation | ScanMarker | TrailEvent, st
         if refusal is not None:
             await dead_letter(worker.sinks.dead_letters, message, refusal, by=SOURCE)
             return
+        analyzer = worker.settings.analyzer
         produced = (Produced() if isinstance(parsed, MetricsObservation)
-                    else PartitionProcessor(store, worker.settings.analyzer.drift).process(parsed))
-        produced.waste.extend(waste_findings(store, worker.settings.analyzer.waste, parsed))
+                    else PartitionProcessor(store, analyzer.drift, analyzer.patterns).process(parsed))
+        produced.waste.extend(waste_findings(store, analyzer.waste, parsed))
     except Exception as exc:  # a poison message must not stop the worker
         log.exception("processing failed; sending to the DLQ")
         reason = f"processing error: {type(exc).__name__}: {exc}"

@@ -17,20 +17,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
 import orjson
-from pydantic import SecretStr
 
 from elava.events import utcnow
+from elava.settings import Settings
 from elava.timeparse import parse_time
-from streams.store.api import ACCEPTED, TIMES, Found
-from streams.store.merge import coverage_problem, merge
+from streams.store.api import ACCEPTED, TIMES, BadRequest, Found, related_request
+from streams.store.merge import coverage_problem, incomplete, merge
+from streams.store.relation_walk import Looked, Lookup, merge_looked, related_over
 
 log = logging.getLogger("elava.worker")
 PARTITIONS_HEADER = "Elava-Partitions"
+RELATED = "/v1/related"
+LOOKUP = "/v1/lookup"  # between workers only: a relation walk's lookups (POST, partitions header)
 # How long a query waits for the group to settle (a rebalance, a worker that stopped
 # answering and has not yet been replaced) before it answers 503.
 SETTLE_SECONDS = 10.0
@@ -93,58 +96,101 @@ def pinned(path: str, params: Mapping[str, str]) -> dict[str, str]:
 
 
 class Coordinator:
-    """Asks the group and merges; ``local`` answers for partitions of this worker."""
+    """Asks the group and merges; ``local`` answers for partitions of this worker, and
+    ``look`` answers a relation walk's lookups for them."""
 
     def __init__(self, view: GroupView, local: Callable[[str, Mapping[str, str], frozenset[int]], Found],
-                 partitions: int, token: SecretStr | None, session: Callable[[], aiohttp.ClientSession]) -> None:
-        self.view, self.local, self.partitions = view, local, partitions
-        self.token, self.session = token, session
+                 look: Callable[[Lookup, frozenset[int]], Looked], settings: Settings,
+                 session: Callable[[], aiohttp.ClientSession]) -> None:
+        self.view, self.local, self.look, self.session = view, local, look, session
+        self.partitions, self.token = settings.kafka.partitions, settings.worker.api_token
+        self.analyzer = settings.analyzer
 
-    def answer_part(self, path: str, params: Mapping[str, str], asked: frozenset[int]) -> Found:
-        """This worker's answer for ``asked``, if it holds them all (Refusal otherwise)."""
+    def _own(self, asked: frozenset[int]) -> None:
+        """Refusal unless this worker holds every partition of ``asked``, recovered."""
         if not self.view.settled():
             raise Refusal(503, "rebalancing")
         missing = asked - self.view.mine()
         if missing:
             raise Refusal(409, f"{self.view.this} does not hold partition(s) {', '.join(map(str, sorted(missing)))}")
+
+    def answer_part(self, path: str, params: Mapping[str, str], asked: frozenset[int]) -> Found:
+        """This worker's answer for ``asked``, if it holds them all (Refusal otherwise)."""
+        self._own(asked)
         return self.local(path, params, asked)
+
+    def lookup_part(self, lookup: Lookup, asked: frozenset[int]) -> Looked:
+        self._own(asked)
+        return self.look(lookup, asked)
 
     async def answer(self, path: str, params: Mapping[str, str]) -> tuple[int, Any]:
         """The group's answer; 503 if the group cannot give a complete one in time."""
         params = pinned(path, params)
+        if path == RELATED:
+            return await self._related(params)
+        problem, answers = await self._complete(lambda url, held: self._ask(url, held, path, params))
+        if problem is not None:
+            return incomplete(problem)
+        return merge(path, params, answers, self.analyzer)
+
+    async def _related(self, params: Mapping[str, str]) -> tuple[int, Any]:
+        """The relation walk, each step's lookups asked of the whole group."""
+        try:
+            ref, t, depth = related_request(params)
+        except BadRequest as exc:
+            return 400, {"error": str(exc)}
+        return await related_over(ref, t, depth, self._looked)
+
+    async def _looked(self, lookup: Lookup) -> Looked | str:
+        problem, answers = await self._complete(lambda url, held: self._ask_lookup(url, held, lookup))
+        return problem if problem is not None else merge_looked(Looked.from_json(a.body) for a in answers)
+
+    async def _complete(self, ask: Callable[[str, frozenset[int]], Awaitable[Found | str]]) -> tuple[str | None, list[Found]]:
+        """Every partition's answer, once each (after waiting for the group to settle), or the problem."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SETTLE_SECONDS
         while True:
-            problem, answers = await self._gather(path, params)
-            if problem is None:
-                return merge(path, params, answers)
-            if loop.time() >= deadline:
-                return 503, {"error": f"the workers cannot answer for every partition now ({problem}); ask again"}
+            problem, answers = await self._gather(ask)
+            if problem is None or loop.time() >= deadline:
+                return problem, answers
             await asyncio.sleep(RETRY_SECONDS)
 
-    async def _gather(self, path: str, params: Mapping[str, str]) -> tuple[str | None, list[Found]]:
+    async def _gather(self, ask: Callable[[str, frozenset[int]], Awaitable[Found | str]]) -> tuple[str | None, list[Found]]:
         if not self.view.settled():
             return "rebalancing", []
         owners = {url: held for url, held in self.view.owners().items() if held}
         problem = coverage_problem(list(owners.values()), self.partitions)
         if problem is not None:
             return problem, []
-        asked = await asyncio.gather(*(self._ask(url, held, path, params) for url, held in owners.items()))
+        asked = await asyncio.gather(*(ask(url, held) for url, held in owners.items()))
         refusals = [found for found in asked if isinstance(found, str)]
         return (refusals[0], []) if refusals else (None, [f for f in asked if isinstance(f, Found)])
 
     async def _ask(self, url: str, held: frozenset[int], path: str, params: Mapping[str, str]) -> Found | str:
         if url == self.view.this:
-            try:
-                return self.answer_part(path, params, held)
-            except Refusal as refusal:
-                return refusal.reason
+            return self._mine(lambda: self.answer_part(path, params, held))
+        return await self._request(url, held, "GET", path, params=params)
+
+    async def _ask_lookup(self, url: str, held: frozenset[int], lookup: Lookup) -> Found | str:
+        if url == self.view.this:
+            return self._mine(lambda: Found(200, self.lookup_part(lookup, held).to_json()))
+        return await self._request(url, held, "POST", LOOKUP, json=lookup.to_json())
+
+    @staticmethod
+    def _mine(answer: Callable[[], Found]) -> Found | str:
+        try:
+            return answer()
+        except Refusal as refusal:
+            return refusal.reason
+
+    async def _request(self, url: str, held: frozenset[int], method: str, path: str, **kwargs: Any) -> Found | str:
+        """Another worker's envelope for ``held`` (or why there is none)."""
         headers = {PARTITIONS_HEADER: ",".join(map(str, sorted(held)))}
         if self.token is not None:
             headers["Authorization"] = f"Bearer {self.token.get_secret_value()}"
         try:
-            async with self.session().get(url.rstrip("/") + path, params=params, headers=headers,
-                                          timeout=ASK_TIMEOUT) as response:
+            async with self.session().request(method, url.rstrip("/") + path, headers=headers,
+                                              timeout=ASK_TIMEOUT, **kwargs) as response:
                 raw = await response.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
             return f"{url} did not answer: {type(exc).__name__}: {exc}"

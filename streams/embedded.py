@@ -11,20 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from elava.analyzer_events import DriftEvent, PatternEvent, WasteFinding
 from elava.events import (
     ActionRequest,
     AttributedChange,
     ChangeEvent,
-    DriftEvent,
     Event,
     MetricsObservation,
     Observation,
     PolicyDecision,
     ScanMarker,
     TrailEvent,
-    WasteFinding,
 )
-from elava.settings import DriftSettings, WasteSettings
+from elava.settings import AnalyzerSettings
 from streams.process import PartitionProcessor, Produced
 from streams.store.versioned import VersionStore
 from streams.waste_stage import waste_findings
@@ -42,6 +41,7 @@ class Outputs:
     changes: list[ChangeEvent] = field(default_factory=list)
     attributed: list[AttributedChange] = field(default_factory=list)
     drift: list[DriftEvent] = field(default_factory=list)
+    patterns: list[PatternEvent] = field(default_factory=list)
     markers: list[ScanMarker] = field(default_factory=list)
     decisions: list[PolicyDecision] = field(default_factory=list)
     actions: list[ActionRequest] = field(default_factory=list)
@@ -51,6 +51,7 @@ class Outputs:
         self.changes.extend(produced.changes)
         self.attributed.extend(produced.attributed)
         self.drift.extend(produced.drift)
+        self.patterns.extend(produced.patterns)
 
     def add_policy_outputs(self, events: list[Event]) -> None:
         for event in events:
@@ -60,16 +61,17 @@ class Outputs:
                 self.actions.append(event)
 
     def clear(self) -> None:
-        for items in (self.changes, self.attributed, self.drift, self.markers, self.decisions, self.actions,
-                      self.waste):
+        for items in (self.changes, self.attributed, self.drift, self.patterns, self.markers, self.decisions,
+                      self.actions, self.waste):
             items.clear()
 
 
 class EmbeddedPipeline:
     def __init__(self, store: VersionStore, policies: Policies | None = None,
-                 drift: DriftSettings | None = None, waste: WasteSettings | None = None) -> None:
-        self.processor = PartitionProcessor(store, drift)
-        self.waste = waste or WasteSettings()
+                 analyzer: AnalyzerSettings | None = None) -> None:
+        analyzer = analyzer or AnalyzerSettings()
+        self.processor = PartitionProcessor(store, analyzer.drift, analyzer.patterns)
+        self.waste = analyzer.waste
         self.policies = policies
         self.store = store
         self.outputs = Outputs()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from elava.catalogue.relations import edges_of
 from elava.events import ChangeEvent, FieldChange, Observation, Resource, ScanMarker
 from streams.diff import diff_content
 from streams.store.versioned import Version, VersionStore, from_micros, to_micros
@@ -73,7 +74,7 @@ class Observer:
         if observed.replay:
             self.store.rewrite(observed.version, is_head=observed.is_head)
         else:
-            self.store.append(observed.version)
+            self.store.append(observed.version, observed.previous)  # its edges are indexed already
 
     def decide(self, resource: Resource, page: Observation) -> Observed | None:
         """What ``resource`` seen on ``page`` changes (None: nothing); reads the head once."""
@@ -91,11 +92,12 @@ class Observer:
         else:
             kind = "modified"
             diff = [c.model_dump(mode="json") for c in diff_content(_content_of(head), resource.content())]
+        stored = resource.model_dump(mode="json")
         version = Version(
             uid=resource.uid, version=(head.version + 1) if head else 1, kind=kind,
             valid_from=max(valid_from, head.valid_from if head else valid_from),
             hash=content_hash, cause=page.event_id, shard=page.shard,
-            resource=resource.model_dump(mode="json"), diff=diff,
+            resource=stored, diff=diff, edges=edges_of(stored),  # what it uses, kept with the version
         )
         return Observed(version, head, change_from_version(version, resource))
 

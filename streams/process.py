@@ -4,7 +4,9 @@ The path of one change, in order: observe decides it in memory (streams/observe.
 the head it replaces, the new version, the change event); attribution judges who made
 it from that and the CloudTrail evidence kept in the store (streams/attribution/join.py);
 the version is stored once, with its attribution; drift is derived from the change and
-its attribution (streams/analyzers/drift.py). Nothing just written is read back.
+its attribution (streams/analyzers/drift.py), and the lifecycle patterns it completes
+from the resource's versions (streams/analyzers/patterns.py); both are kept with the
+version (streams/store/findings.py).
 
 A CloudTrail event is kept as evidence and may re-attribute a version it explains
 better, which publishes the attribution and drift again. Policies are not evaluated
@@ -18,18 +20,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from elava.events import (
-    AttributedChange,
-    ChangeEvent,
-    DriftEvent,
-    Event,
-    Observation,
-    ScanMarker,
-    TrailEvent,
-    WasteFinding,
-)
-from elava.settings import DriftSettings
-from streams.analyzers.drift import drift_for
+from elava.analyzer_events import DriftEvent, PatternEvent, WasteFinding
+from elava.events import AttributedChange, ChangeEvent, Event, Observation, ScanMarker, TrailEvent
+from elava.settings import DriftSettings, PatternSettings
+from streams.analyzers.runner import Analyzers
 from streams.attribution.join import Attributor
 from streams.observe import Observed, Observer
 from streams.store.versioned import VersionStore
@@ -43,23 +37,27 @@ class Produced:
     attributed: list[AttributedChange] = field(default_factory=list)
     drift: list[DriftEvent] = field(default_factory=list)
     waste: list[WasteFinding] = field(default_factory=list)  # added by the waste stage (streams/waste_stage.py)
+    patterns: list[PatternEvent] = field(default_factory=list)
 
     def events(self) -> Iterator[Event]:
         yield from self.changes
         yield from self.attributed
         yield from self.drift
         yield from self.waste
+        yield from self.patterns
 
 
 class PartitionProcessor:
     """``drift``: ``enabled: false`` publishes no drift; ``attribution: false`` publishes drift
     without its actor, once (not again when CloudTrail names the actor later)."""
 
-    def __init__(self, store: VersionStore, drift: DriftSettings | None = None) -> None:
+    def __init__(self, store: VersionStore, drift: DriftSettings | None = None,
+                 patterns: PatternSettings | None = None) -> None:
         self.store = store
         self.drift = drift or DriftSettings()
         self.observer = Observer(store)
         self.attributor = Attributor(store)
+        self.analyzers = Analyzers(store, self.drift, patterns)
 
     def process(self, event: Observation | ScanMarker | TrailEvent) -> Produced:
         produced = Produced()
@@ -87,8 +85,7 @@ class PartitionProcessor:
         if attributed is not None:
             produced.attributed.append(attributed)
         self._add_drift(observed.change, attributed if self.drift.attribution else None, produced)
+        produced.patterns.extend(self.analyzers.patterns(observed.change))
 
     def _add_drift(self, change: ChangeEvent, attributed: AttributedChange | None, produced: Produced) -> None:
-        drift = drift_for(change, attributed) if self.drift.enabled else None
-        if drift is not None:
-            produced.drift.append(drift)
+        produced.drift.extend(self.analyzers.drift(change, attributed))  # analyzer.drift.enabled is read there

@@ -19,19 +19,18 @@ from typing import Any
 from pydantic import BaseModel
 
 from elava import docgen, examples
+from elava.analyzer_events import DriftEvent, PatternEvent, WasteFinding
 from elava.events import (
     ActionRequest,
     ActionResult,
     AttributedChange,
     ChangeEvent,
-    DriftEvent,
     MetricsObservation,
     Observation,
     PolicyDecision,
     ScanMarker,
     ScanRequest,
     TrailEvent,
-    WasteFinding,
     dataschema,
 )
 from elava.topics import CATALOG, DAY_MS, TopicSpec
@@ -116,6 +115,7 @@ TOPIC_VALUES: dict[str, TopicValue] = {
     "attributed-changes": TopicValue("`elava worker`", "the policy stage, other systems", (AttributedChange,),
                                      (examples.attributed_change,)),
     "drift": TopicValue("`elava worker`", "other systems", (DriftEvent,), (examples.drift,)),
+    "patterns": TopicValue("`elava worker`", "other systems", (PatternEvent,), (examples.pattern,)),
     "waste": TopicValue("`elava worker` (the waste analyzer)", "`elava waste`, FinOps tools, other systems",
                         (WasteFinding,), (examples.waste,)),
     "policy-decisions": TopicValue("the policy stage (`elava policy serve`)", "other systems", (PolicyDecision,),

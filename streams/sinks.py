@@ -60,6 +60,7 @@ class WorkerSinks:
     changes: TopicSink
     attributed: TopicSink
     drift: TopicSink
+    patterns: TopicSink
     ocsf: OcsfSink
     dead_letters: DeadLetterSink
     waste: TopicSink
@@ -68,7 +69,8 @@ class WorkerSinks:
     def on(cls, topics: Topics, sends: BatchedSends, source: str) -> WorkerSinks:
         return cls(changes=TopicSink(sends, topics.changes, source),
                    attributed=TopicSink(sends, topics.attributed_changes, source),
-                   drift=TopicSink(sends, topics.drift, source), ocsf=OcsfSink(sends, topics.ocsf, source),
+                   drift=TopicSink(sends, topics.drift, source), patterns=TopicSink(sends, topics.patterns, source),
+                   ocsf=OcsfSink(sends, topics.ocsf, source),
                    dead_letters=DeadLetterSink(sends, topics.dlq), waste=TopicSink(sends, topics.waste, source))
 
     async def publish(self, read: Event, produced: Produced) -> None:
@@ -81,5 +83,7 @@ class WorkerSinks:
             await self.drift.send(drift.uid, drift)
         for finding in produced.waste:
             await self.waste.send(finding.uid, finding)
+        for pattern in produced.patterns:
+            await self.patterns.send(pattern.uid, pattern)
         await self.ocsf.send([read, *produced.events()])
 

@@ -7,7 +7,8 @@ evaluate theirs; nothing else concerns waste. The worker publishes the findings 
 
 from __future__ import annotations
 
-from elava.events import Event, MetricsObservation, ScanMarker, WasteFinding
+from elava.analyzer_events import WasteFinding
+from elava.events import Event, MetricsObservation, ScanMarker
 from elava.settings import WasteSettings
 from streams.analyzers.waste.analyzer import WasteAnalyzer
 from streams.store.versioned import VersionStore

@@ -28,10 +28,19 @@ from pydantic import SecretStr
 
 from elava.exceptions import SettingsError
 from elava.settings import Settings, WorkerSettings
-from streams.cluster import PARTITIONS_HEADER, Coordinator, GroupView, Refusal, asked_partitions, envelope
+from streams.cluster import (
+    LOOKUP,
+    PARTITIONS_HEADER,
+    Coordinator,
+    GroupView,
+    Refusal,
+    asked_partitions,
+    envelope,
+)
 from streams.faust_kv import WorkerReadKV
-from streams.store.api import OPENAPI, ROUTES, Found, answer_found
+from streams.store.api import ENDPOINTS, OPENAPI, Found, answer_found
 from streams.store.queries import TemporalQueries
+from streams.store.relation_walk import Lookup, look
 from streams.store.versioned import VersionStore
 
 FAUST_PAGE_SETTINGS = ("web_router_enabled", "web_tables_enabled", "web_graph_enabled", "web_stats_enabled",
@@ -108,16 +117,20 @@ def bearer_token_middleware(token: SecretStr) -> Any:
 
 
 def wire_query_api(app: faust.App, table: Any, settings: Settings) -> None:
-    """GET /v1/... : time travel over the whole group's store (read-only); this worker asks
-    the others for their partitions (streams/cluster.py)."""
+    """GET /v1/... : time travel, drift and patterns over the whole group's store (read-only);
+    this worker asks the others for their partitions (streams/cluster.py)."""
+    def store_of(partitions: frozenset[int]) -> VersionStore:
+        return VersionStore(WorkerReadKV(table, partitions))
+
     def local(path: str, params: Mapping[str, str], partitions: frozenset[int]) -> Found:
-        return answer_found(path, TemporalQueries(VersionStore(WorkerReadKV(table, partitions))), params)
+        return answer_found(path, TemporalQueries(store_of(partitions)), params, settings.analyzer, part=True)
 
     view = GroupView(app, table)
-    coordinator = Coordinator(view, local, settings.kafka.partitions, settings.worker.api_token,
-                              lambda: app.http_client)
-    for path in ROUTES:
+    coordinator = Coordinator(view, local, lambda lookup, partitions: look(store_of(partitions), lookup),
+                              settings, lambda: app.http_client)
+    for path in ENDPOINTS:
         app.page(path)(_query_view(path, coordinator, settings.kafka.partitions))
+    app.page(LOOKUP)(_lookup_view(coordinator, settings.kafka.partitions))
 
     @app.page("/openapi.json")
     async def openapi(self: Any, request: Any) -> Any:
@@ -146,3 +159,21 @@ def _query_view(path: str, coordinator: Coordinator, partitions: int) -> Any:
 
     view.__name__ = "query_" + path.rsplit("/", 1)[-1]
     return view
+
+
+def _lookup_view(coordinator: Coordinator, partitions: int) -> type[faust.web.View]:
+    class LookupView(faust.web.View):
+        """POST /v1/lookup, between workers: a relation walk's lookups for the partitions named."""
+
+        async def post(self, request: Any) -> Any:
+            try:
+                asked = asked_partitions(request.headers.get(PARTITIONS_HEADER) or "", partitions)
+                lookup = Lookup.from_json(await request.json())
+                found = coordinator.lookup_part(lookup, asked)
+            except ValueError as exc:  # a header, a body or JSON that is not what workers send
+                return self.json({"error": str(exc)}, status=400)
+            except Refusal as refusal:
+                return self.json({"error": refusal.reason}, status=refusal.status)
+            return self.json(envelope(Found(200, found.to_json()), asked))
+
+    return LookupView

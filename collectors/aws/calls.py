@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aioboto3
 from aiobotocore.config import AioConfig
@@ -58,6 +59,22 @@ def client_config(max_concurrency: int, endpoint_url: str | None = None) -> AioC
         # Local stand-ins (moto, LocalStack) serve buckets by path, not by host name.
         options["s3"] = {"addressing_style": "path"}
     return AioConfig(**options)
+
+
+def _drop_account_host_prefix(request: Any, **_: Any) -> None:
+    """S3 Control puts the account in the host name (``<account>.s3-control...``): a local
+    stand-in's address (127.0.0.1) does not resolve that way, and serves it by path anyway."""
+    parts = urlsplit(request.url)
+    account, dot, rest = parts.netloc.partition(".")
+    if dot and account.isdigit():
+        request.url = urlunsplit(parts._replace(netloc=rest))
+
+
+def for_local_endpoint(service: str, client: Any) -> Any:
+    """Adapt a client to a local stand-in (moto, LocalStack) where its service needs it."""
+    if service == "s3control":
+        client.meta.events.register("before-sign.s3-control", _drop_account_host_prefix)
+    return client
 
 
 class TokenBucket:
@@ -129,6 +146,8 @@ class ClientPool:
                 if key not in self._clients:
                     client = await self._stack.enter_async_context(self._session.client(
                         service, region_name=region, endpoint_url=self._endpoint_url, config=self._config))
+                    if self._endpoint_url:
+                        for_local_endpoint(service, client)
                     self._clients[key] = BoundClient(client, asyncio.Semaphore(self._max_concurrency), region,
                                                      self._limiter(region))
         return self._clients[key]

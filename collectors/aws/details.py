@@ -15,10 +15,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from collectors.aws.build import detail_params, detail_value
-from collectors.aws.calls import AwsCaller, BoundClient
+from collectors.aws.calls import AwsCaller, BoundClient, ClientPool
 from collectors.aws.errors import error_code
 from elava.catalogue.expressions import extract
-from elava.catalogue.types import EACH, DetailCall
+from elava.catalogue.types import ACCOUNT, EACH, DetailCall, ResourceType
 
 
 @dataclass
@@ -67,6 +67,16 @@ async def _fan_out(caller: AwsCaller, bound: BoundClient, each: DetailCall, item
                  for element in elements or []]
     # An element that went between the two calls answers a none_error: it is not there.
     return [value for value in (task.result() for task in tasks) if value is not None]
+
+
+async def account_values(clients: ClientPool, caller: AwsCaller, rt: ResourceType, account: str,
+                         region: str) -> dict[str, Any]:
+    """The answers of the type's account details (asked once per scan of the type), by ``store_as``."""
+    values: dict[str, Any] = {}
+    for detail in rt.account_details:
+        bound = await clients.get(detail.service or rt.service, region)
+        values[detail.store_as] = await fetch(caller, bound, detail, {ACCOUNT: account})
+    return values
 
 
 async def _store_one(caller: AwsCaller, detail: DetailCall, entry: Entry) -> None:

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from collectors.aws.build import build_resource, resource_id
 from collectors.aws.calls import AwsCaller, BoundClient, ClientPool
-from collectors.aws.details import Entry
+from collectors.aws.details import Entry, account_values
 from collectors.aws.errors import error_code
 from collectors.aws.listing import items_of
 from collectors.aws.scanner import client_region, complete_entries
@@ -36,7 +36,8 @@ async def describe_resource(clients: ClientPool, caller: AwsCaller, rt: Resource
     home = await clients.get(rt.service, client_region(scope))
     try:
         items = await _items(caller, home, rt, lookup, rid)
-        entries = await complete_entries(clients, caller, rt, [Entry(item, scope, home) for item in items])
+        shared = await account_values(clients, caller, rt, account, home.region) if items else {}
+        entries = await complete_entries(clients, caller, rt, [Entry({**item, **shared}, scope, home) for item in items])
     except ClientError as exc:
         if error_code(exc) in lookup.gone_errors:
             return None

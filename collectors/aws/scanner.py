@@ -28,7 +28,7 @@ import aioboto3
 from collectors.aws.batching import ScanScope, ShardBatcher, page_budget
 from collectors.aws.build import build_resource
 from collectors.aws.calls import DEFAULT_BACKOFF, AwsCaller, Backoff, ClientPool
-from collectors.aws.details import Entry, fetch, run_details
+from collectors.aws.details import Entry, account_values, fetch, run_details
 from collectors.aws.errors import classify_error, describe_error
 from collectors.aws.listing import listed_pages
 from collectors.exceptions import MalformedResponse, SinkError
@@ -192,9 +192,13 @@ async def _scan_type(ctx: _AccountScan, rt: ResourceType, scope: str) -> TypeSca
 async def _resources(ctx: _AccountScan, caller: AwsCaller, rt: ResourceType, scope: str) -> AsyncIterator[Resource]:
     home = await ctx.clients.get(rt.service, client_region(scope))
     partition = partition_for(home.region)
+    shared: dict | None = None  # the account details: asked once, when there is something to complete
     async with aclosing(listed_pages(caller, home, rt)) as pages:
         async for items in pages:
-            entries = await complete_entries(ctx.clients, caller, rt, [Entry(item, scope, home) for item in items])
+            if shared is None and items:
+                shared = await account_values(ctx.clients, caller, rt, ctx.account, home.region)
+            entries = await complete_entries(ctx.clients, caller, rt,
+                                             [Entry({**item, **(shared or {})}, scope, home) for item in items])
             for entry in entries:
                 yield build_resource(rt, entry.raw, account=ctx.account, region=entry.region, partition=partition)
 

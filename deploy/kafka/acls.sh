@@ -53,12 +53,12 @@ allow_topics "$COLLECTOR" Read scan-requests checkpoints layout
 allow_topics "$SCHEDULER" Write scan-requests
 
 # The worker and its policy stage (the worker's child, or `elava policy serve` apart, with
-# the worker's credentials): observations and CloudTrail in; changes, drift, its shard
-# layout; the stage reads attributed changes in its own group and is the only writer of
-# actions. The worker's internal topics (table changelogs, the assignor's) and consumer
-# groups start with its app id.
+# the worker's credentials): observations and CloudTrail in; changes, drift, patterns,
+# waste, its shard layout; the stage reads attributed changes in its own group and is the
+# only writer of actions. The worker's internal topics (table changelogs, the assignor's)
+# and consumer groups start with its app id.
 allow_topics "$WORKER" Read observations cloudtrail changes attributed-changes drift layout
-allow_topics "$WORKER" Write changes attributed-changes drift waste policy-decisions actions ocsf dlq layout
+allow_topics "$WORKER" Write changes attributed-changes drift patterns waste policy-decisions actions ocsf dlq layout
 "${KAFKA_ACLS[@]}" --add --allow-principal "$WORKER" --operation All \
   --resource-pattern-type prefixed --topic "$WORKER_APP-"
 "${KAFKA_ACLS[@]}" --add --allow-principal "$WORKER" --operation Read \

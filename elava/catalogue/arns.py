@@ -7,6 +7,7 @@ the two agree by construction, not by a copy held equal by a test.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ PARTITION_PREFIXES = (
 DEFAULT_ID_PATTERN = r"[^/]+"  # what {id} of an ARN template matches unless a type says otherwise
 
 
+@functools.cache  # a handful of regions, asked for every uid made
 def partition_for(region: str) -> str:
     for prefix, partition in PARTITION_PREFIXES:
         if region.startswith(prefix):

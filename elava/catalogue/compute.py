@@ -1,21 +1,20 @@
-"""Compute family: EC2 instances, Lambda functions, EKS and ECS clusters, ECS services,
-auto scaling groups."""
+"""Compute family: EC2 instances, Lambda functions, EKS clusters (ECS and Auto Scaling:
+`containers`)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from elava.catalogue.arns import ArnMatch
-from elava.catalogue.registry import register, register_family
-from elava.catalogue.trail import UNKNOWN_PART, Custom, TrailCall, arns, family, ids
-from elava.catalogue.types import Batch, DetailCall, Lookup, ParentListing, ResourceType
+from elava.catalogue.registry import register
+from elava.catalogue.relations import uses
+from elava.catalogue.trail import Custom, TrailCall, family, ids
+from elava.catalogue.types import DetailCall, Lifecycle, Lookup, ResourceType
 from elava.catalogue.usage import Metric, Usage
 from elava.events import TouchedResource
 
 EC2, LAMBDA, EKS = "ec2.amazonaws.com", "lambda.amazonaws.com", "eks.amazonaws.com"
-ECS, AUTOSCALING = "ecs.amazonaws.com", "autoscaling.amazonaws.com"
 
 # AWS keeps listing terminated instances for about an hour; they are gone for us.
 # ``shutting-down`` still exists (and still costs), so it is observed.
@@ -29,6 +28,10 @@ def instance_is_gone(item: dict[str, Any]) -> bool:
 EC2_INSTANCE = register(
     ResourceType(
         name="ec2.instance",
+        lifecycle=Lifecycle("state", running=("running",), stopped=("stopped",),
+                            settling=("pending", "stopping", "shutting-down")),
+        churn={"launch_time": "AWS stamps it at every start",
+               "public_ip": "AWS assigns a new public address at every start (unless it is an Elastic IP)"},
         service="ec2",
         list_operation="describe_instances",
         list_params={"MaxResults": 1000},  # unpaged, a large account's answer can time out
@@ -74,6 +77,14 @@ EC2_INSTANCE = register(
             "user_data": "UserData",
         },
         secret_fields=("user_data",),
+        edges=(
+            uses("subnet", "ec2.subnet", "subnet_id"),
+            uses("vpc", "ec2.vpc", "vpc_id"),
+            uses("security-groups", "ec2.security-group", "security_groups"),
+            uses("volumes", "ec2.volume", "volumes"),
+            uses("image", "ec2.image", "image_id"),
+            uses("instance-profile", None, "iam_instance_profile"),  # not collected
+        ),
         usage=Usage(
             # Oversized: CPU of a running instance, p95 of hourly maxima (detailed monitoring or not).
             metrics=(Metric("cpu", "AWS/EC2", "CPUUtilization", "Maximum", {"InstanceId": "id"}, "percent",
@@ -119,6 +130,7 @@ def functions_named(call: TrailCall, type_name: str) -> list[TouchedResource]:
 LAMBDA_FUNCTION = register(
     ResourceType(
         name="lambda.function",
+        churn={"last_modified": "AWS stamps every update; what the update changed shows in its own fields"},
         service="lambda",
         list_operation="list_functions",  # $LATEST of each function, not every version
         result_path="Functions",
@@ -159,6 +171,15 @@ LAMBDA_FUNCTION = register(
         },
         # Every environment value, whatever its name: people paste secrets there.
         secret_fields=("environment.*",),
+        edges=(
+            uses("role", "iam.role", "role"),
+            uses("subnets", "ec2.subnet", "subnet_ids"),
+            uses("security-groups", "ec2.security-group", "security_groups"),
+            uses("vpc", "ec2.vpc", "vpc_id"),
+            uses("kms-key", "kms.key", "kms_key_arn"),
+            uses("dead-letter-queue", "sqs.queue", "dead_letter_target"),
+            uses("layers", None, "layers"),
+        ),
         usage=Usage(
             # Lambda publishes Invocations only for periods with invocations.
             metrics=(Metric("invocations", "AWS/Lambda", "Invocations", "Sum", {"FunctionName": "id"},
@@ -211,6 +232,8 @@ def normalise_eks_cluster(attributes: dict[str, Any], raw: dict[str, Any]) -> di
 EKS_CLUSTER = register(
     ResourceType(
         name="eks.cluster",
+        lifecycle=Lifecycle("status", settling=("CREATING", "UPDATING")),
+        churn={"platform_version": "AWS moves clusters to new platform versions of their Kubernetes version"},
         service="eks",
         list_operation="list_clusters",
         result_path="clusters",
@@ -245,6 +268,15 @@ EKS_CLUSTER = register(
             "authentication_mode": "Cluster.accessConfig.authenticationMode",
         },
         transform=normalise_eks_cluster,
+        edges=(
+            uses("role", "iam.role", "role_arn"),
+            uses("subnets", "ec2.subnet", "subnet_ids"),
+            uses("security-groups", "ec2.security-group", "security_groups"),
+            uses("vpc", "ec2.vpc", "vpc_id"),
+            uses("kms-key", "kms.key", "secrets_encryption_key"),
+            uses("node-roles", "iam.role", "nodegroups[].node_role"),
+            uses("node-subnets", "ec2.subnet", "nodegroups[].subnets[]"),
+        ),
         trail=(
             family("EKS clusters", EKS,
                    "CreateCluster DeleteCluster UpdateClusterConfig UpdateClusterVersion AssociateEncryptionConfig "
@@ -253,206 +285,6 @@ EKS_CLUSTER = register(
                    ids("response.cluster.arn", "request.name", "request.clusterName", "response.nodegroup.clusterName",
                        "request.resourceArn"),
                    where="cluster.arn, name / clusterName, resourceArn"),
-        ),
-    )
-)
-
-
-# --- ECS --------------------------------------------------------------------------------
-
-def ecs_inactive(item: dict[str, Any]) -> bool:
-    """Deleted clusters and services are still described, as INACTIVE, for a while."""
-    described = item.get("Cluster") or item.get("Service") or {}
-    return described.get("status") == "INACTIVE"
-
-
-_CLUSTER_PATHS = ("response.cluster.clusterArn", "request.cluster", "request.clusterName")
-
-
-def clusters_named(call: TrailCall, type_name: str) -> list[TouchedResource]:
-    touched = call.named(type_name, *_CLUSTER_PATHS)
-    if not touched and call.name == "CreateCluster":
-        touched = [call.make(type_name, "default")]  # no name given: ECS calls it "default"
-    return touched
-
-
-_SERVICE_PATHS = ("response.service.serviceArn", "request.service")
-
-
-def services_named(call: TrailCall, type_name: str) -> list[TouchedResource]:
-    """By ARN; else by cluster and name, in the long ARN format AWS has given every new service since 2021."""
-    touched = [t for t in call.by_arn(*_SERVICE_PATHS) if t.type == type_name]
-    if touched:
-        return touched
-    name = call.get("request.serviceName") or call.get("request.service")
-    if not isinstance(name, str):
-        return []
-    cluster = str(call.get("request.cluster") or "default").rsplit("/", 1)[-1]
-    place = call.place
-    uid = f"arn:{place.partition}:ecs:{place.region}:{place.account}:service/{cluster}/{name}"
-    return [TouchedResource(uid=uid, type=type_name, id=uid)]
-
-
-ECS_CLUSTER = register(
-    ResourceType(
-        name="ecs.cluster",
-        service="ecs",
-        list_operation="list_clusters",
-        list_params={"maxResults": 100},
-        result_path="clusterArns",
-        item_key="clusterArn",
-        id_field="Cluster.clusterName",
-        name_field="Cluster.clusterName",
-        arn_field="clusterArn",
-        arn_template="arn:{partition}:ecs:{region}:{account}:cluster/{id}",  # a record may name it only
-        describe=DetailCall("describe_clusters", {"clusters": "clusterArn"}, "Cluster", result_path="clusters",
-                            static_params={"include": ["TAGS", "SETTINGS", "CONFIGURATIONS"]},
-                            batch=Batch("clusters", 100, match="clusterArn")),
-        absent_when=ecs_inactive,
-        tags_from="detail:Cluster.tags",
-        attributes={
-            "status": "Cluster.status",
-            "capacity_providers": "sort(Cluster.capacityProviders || `[]`)",
-            "default_capacity_provider_strategy": "Cluster.defaultCapacityProviderStrategy || `[]`",
-            "container_insights": "Cluster.settings[?name=='containerInsights'].value | [0]",
-            "execute_command_logging": "Cluster.configuration.executeCommandConfiguration.logging",
-            "execute_command_kms_key": "Cluster.configuration.executeCommandConfiguration.kmsKeyId",
-            "service_connect_namespace": "Cluster.serviceConnectDefaults.namespace",
-        },
-        trail=(
-            family("ECS clusters", ECS,
-                   "CreateCluster DeleteCluster UpdateCluster UpdateClusterSettings PutClusterCapacityProviders",
-                   Custom(clusters_named, _CLUSTER_PATHS),
-                   where="cluster.clusterArn, cluster / clusterName (\"default\" when unnamed)"),
-        ),
-    )
-)
-
-ECS_SERVICE = register(
-    ResourceType(
-        name="ecs.service",
-        service="ecs",
-        parent=ParentListing("list_clusters", "clusterArns", child_params={"cluster": "clusterArn"},
-                             store_as="Parent", params={"maxResults": 100}, item_key="clusterArn",
-                             gone_errors=frozenset({"ClusterNotFoundException"})),
-        list_operation="list_services",
-        list_params={"maxResults": 100},
-        result_path="serviceArns",
-        item_key="serviceArn",
-        id_field="serviceArn",  # service names are unique per cluster only
-        name_field="Service.serviceName",
-        arn_field="serviceArn",
-        arn_match=ArnMatch("ecs", r"^service/", keep_arn=True),
-        describe=DetailCall("describe_services", {"cluster": "Parent.clusterArn", "services": "serviceArn"},
-                            "Service", result_path="services", static_params={"include": ["TAGS"]},
-                            batch=Batch("services", 10, match="serviceArn")),
-        absent_when=ecs_inactive,
-        tags_from="detail:Service.tags",
-        attributes={
-            "cluster_arn": "Parent.clusterArn",
-            "status": "Service.status",
-            "launch_type": "Service.launchType",
-            "capacity_provider_strategy": "Service.capacityProviderStrategy || `[]`",
-            "platform_version": "Service.platformVersion",
-            "scheduling_strategy": "Service.schedulingStrategy",
-            "desired_count": "Service.desiredCount",
-            "task_definition": "Service.taskDefinition",
-            "role_arn": "Service.roleArn",
-            "subnets": "sort(Service.networkConfiguration.awsvpcConfiguration.subnets || `[]`)",
-            "security_groups": "sort(Service.networkConfiguration.awsvpcConfiguration.securityGroups || `[]`)",
-            "assign_public_ip": "Service.networkConfiguration.awsvpcConfiguration.assignPublicIp",
-            "load_balancers": "sort(Service.loadBalancers[].targetGroupArn || `[]`)",
-            "deployment_controller": "Service.deploymentController.type",
-            "enable_execute_command": "Service.enableExecuteCommand",
-            "propagate_tags": "Service.propagateTags",
-            "created_at": "Service.createdAt",
-            "created_by": "Service.createdBy",
-        },
-        trail=(
-            family("ECS services", ECS, "CreateService UpdateService DeleteService",
-                   Custom(services_named, _SERVICE_PATHS),
-                   where="service.serviceArn; else cluster + serviceName (long ARN format)"),
-        ),
-    )
-)
-
-register_family(family("ECS tags", ECS, "TagResource UntagResource",
-                       arns("request.resourceArn", types=(ECS_CLUSTER.name, ECS_SERVICE.name)),
-                       where="requestParameters.resourceArn"))
-
-
-# --- Auto Scaling -----------------------------------------------------------------------
-
-def normalise_auto_scaling_group(attributes: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
-    template = raw.get("LaunchTemplate") or (
-        ((raw.get("MixedInstancesPolicy") or {}).get("LaunchTemplate") or {}).get("LaunchTemplateSpecification"))
-    subnets = raw.get("VPCZoneIdentifier") or ""
-    return {
-        **attributes,
-        "launch_template": {"id": template.get("LaunchTemplateId"), "name": template.get("LaunchTemplateName"),
-                            "version": template.get("Version")} if template else None,
-        "subnets": sorted(subnet for subnet in subnets.split(",") if subnet),
-    }
-
-
-_GROUP_ARN_PATHS = ("resources/ARN", "request.autoScalingGroupARN")
-
-
-def groups_named(call: TrailCall, type_name: str) -> list[TouchedResource]:
-    """By the record's ARNs; else by name, the UUID of the ARN unknown (the store resolves it)."""
-    known = [t for t in call.by_arn(*_GROUP_ARN_PATHS) if t.type == type_name]
-    names = set(call.ids("request.autoScalingGroupName"))
-    names |= {tag.get("resourceId") for tag in call.get("request.tags") or []
-              if isinstance(tag, Mapping) and tag.get("resourceType") == "auto-scaling-group"}
-    named_by_arn = {t.uid.rsplit("autoScalingGroupName/", 1)[-1] for t in known}
-    place = call.place
-    guessed = [f"arn:{place.partition}:autoscaling:{place.region}:{place.account}:autoScalingGroup:{UNKNOWN_PART}"
-               f":autoScalingGroupName/{name}" for name in sorted(n for n in names if n) if name not in named_by_arn]
-    return known + [TouchedResource(uid=uid, type=type_name, id=uid) for uid in guessed]
-
-
-AUTOSCALING_GROUP = register(
-    ResourceType(
-        name="autoscaling.group",
-        service="autoscaling",
-        list_operation="describe_auto_scaling_groups",
-        list_params={"MaxRecords": 100},
-        result_path="AutoScalingGroups",
-        # A group re-created under the same name has a new ARN (it holds a UUID).
-        id_field="AutoScalingGroupARN",
-        name_field="AutoScalingGroupName",
-        arn_field="AutoScalingGroupARN",
-        arn_match=ArnMatch("autoscaling", r"^autoScalingGroup:", keep_arn=True),
-        guessed_from_names=True,
-        tags_from="inline:Tags",
-        attributes={
-            "min_size": "MinSize",
-            "max_size": "MaxSize",
-            "desired_capacity": "DesiredCapacity",
-            "launch_configuration": "LaunchConfigurationName",
-            "mixed_instances": "MixedInstancesPolicy != `null`",
-            "instance_types": "sort(MixedInstancesPolicy.LaunchTemplate.Overrides[].InstanceType || `[]`)",
-            "availability_zones": "sort(AvailabilityZones || `[]`)",
-            "target_groups": "sort(TargetGroupARNs || `[]`)",
-            "load_balancers": "sort(LoadBalancerNames || `[]`)",
-            "health_check_type": "HealthCheckType",
-            "health_check_grace_period": "HealthCheckGracePeriod",
-            "termination_policies": "TerminationPolicies || `[]`",
-            "suspended_processes": "sort(SuspendedProcesses[].ProcessName || `[]`)",
-            "protected_from_scale_in": "NewInstancesProtectedFromScaleIn",
-            "capacity_rebalance": "CapacityRebalance",
-            "service_linked_role": "ServiceLinkedRoleARN",
-            "status": "Status",
-            "created_time": "CreatedTime",
-        },
-        transform=normalise_auto_scaling_group,
-        trail=(
-            family("Auto Scaling groups", AUTOSCALING,
-                   "CreateAutoScalingGroup UpdateAutoScalingGroup DeleteAutoScalingGroup SetDesiredCapacity "
-                   "SuspendProcesses ResumeProcesses AttachLoadBalancerTargetGroups DetachLoadBalancerTargetGroups "
-                   "AttachLoadBalancers DetachLoadBalancers AttachTrafficSources DetachTrafficSources "
-                   "CreateOrUpdateTags DeleteTags", Custom(groups_named, _GROUP_ARN_PATHS),
-                   where="the record's resources ARN; else autoScalingGroupName / tags[].resourceId (UUID unknown)"),
         ),
     )
 )

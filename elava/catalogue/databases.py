@@ -9,15 +9,24 @@ out: they would make a new version of an unchanged database every few hours.
 from __future__ import annotations
 
 from elava.catalogue.registry import register, register_family
+from elava.catalogue.relations import uses
 from elava.catalogue.trail import arns, family, ids
-from elava.catalogue.types import DetailCall, Lookup, ResourceType
+from elava.catalogue.types import DetailCall, Lifecycle, Lookup, ResourceType
 from elava.catalogue.usage import Metric, Usage
 
 RDS, DYNAMODB, ELASTICACHE = "rds.amazonaws.com", "dynamodb.amazonaws.com", "elasticache.amazonaws.com"
+# RDS states AWS leaves on its own once the call that began them is done; and those it
+# enters on its own (automated backups, maintenance windows, storage tuning).
+RDS_SETTLING = ("creating", "starting", "stopping", "modifying", "rebooting", "upgrading", "renaming",
+                "resetting-master-credentials", "configuring-enhanced-monitoring", "configuring-log-exports",
+                "configuring-iam-database-auth")
+RDS_AWS_INITIATED = ("backing-up", "maintenance", "storage-optimization")
 
 RDS_INSTANCE = register(
     ResourceType(
         name="rds.instance",
+        lifecycle=Lifecycle("status", running=("available",), stopped=("stopped",),
+                            settling=RDS_SETTLING, aws_initiated=RDS_AWS_INITIATED),
         service="rds",
         list_operation="describe_db_instances",
         list_params={"MaxRecords": 100},
@@ -59,6 +68,12 @@ RDS_INSTANCE = register(
             "master_username": "MasterUsername",
             "created": "InstanceCreateTime",
         },
+        edges=(
+            uses("cluster", "rds.cluster", "cluster"),
+            uses("security-groups", "ec2.security-group", "security_groups"),
+            uses("vpc", "ec2.vpc", "vpc_id"),
+            uses("kms-key", "kms.key", "kms_key_id"),
+        ),
         usage=Usage(
             # Published every minute while the instance runs, zero included.
             metrics=(Metric("connections", "AWS/RDS", "DatabaseConnections", "Maximum",
@@ -86,6 +101,8 @@ RDS_INSTANCE = register(
 RDS_CLUSTER = register(
     ResourceType(
         name="rds.cluster",
+        lifecycle=Lifecycle("status", running=("available",), stopped=("stopped",),
+                            settling=RDS_SETTLING, aws_initiated=RDS_AWS_INITIATED),
         service="rds",
         list_operation="describe_db_clusters",
         list_params={"MaxRecords": 100},
@@ -126,6 +143,11 @@ RDS_CLUSTER = register(
             "master_username": "MasterUsername",
             "created": "ClusterCreateTime",
         },
+        edges=(
+            uses("members", "rds.instance", "members[].instance"),
+            uses("security-groups", "ec2.security-group", "security_groups"),
+            uses("kms-key", "kms.key", "kms_key_id"),
+        ),
         trail=(
             family("RDS DB clusters", RDS,
                    "CreateDBCluster ModifyDBCluster DeleteDBCluster StartDBCluster StopDBCluster FailoverDBCluster "
@@ -143,6 +165,9 @@ register_family(family("RDS tags", RDS, "AddTagsToResource RemoveTagsFromResourc
 DYNAMODB_TABLE = register(
     ResourceType(
         name="dynamodb.table",
+        lifecycle=Lifecycle("status", settling=("CREATING", "UPDATING")),
+        churn={"read_capacity": "DynamoDB auto scaling moves provisioned capacity",
+               "write_capacity": "DynamoDB auto scaling moves provisioned capacity"},
         service="dynamodb",
         list_operation="list_tables",
         result_path="TableNames",
@@ -180,6 +205,9 @@ DYNAMODB_TABLE = register(
             "replica_regions": "sort(Table.Replicas[].RegionName || `[]`)",
             "created": "Table.CreationDateTime",
         },
+        edges=(
+            uses("kms-key", "kms.key", "encryption.kms_key"),
+        ),
         trail=(
             family("DynamoDB tables", DYNAMODB,
                    "CreateTable UpdateTable DeleteTable UpdateContinuousBackups TagResource UntagResource",
@@ -192,6 +220,8 @@ DYNAMODB_TABLE = register(
 ELASTICACHE_CLUSTER = register(
     ResourceType(
         name="elasticache.cluster",
+        lifecycle=Lifecycle("status", settling=("creating", "modifying", "rebooting cluster nodes"),
+                            aws_initiated=("snapshotting",)),
         service="elasticache",
         list_operation="describe_cache_clusters",
         list_params={"MaxRecords": 100},
@@ -223,6 +253,9 @@ ELASTICACHE_CLUSTER = register(
             "network_type": "NetworkType",
             "created": "CacheClusterCreateTime",
         },
+        edges=(
+            uses("security-groups", "ec2.security-group", "security_groups"),
+        ),
         trail=(
             family("ElastiCache clusters", ELASTICACHE,
                    "CreateCacheCluster ModifyCacheCluster DeleteCacheCluster RebootCacheCluster",

@@ -15,8 +15,9 @@ from typing import Any
 
 from elava.catalogue.arns import ArnMatch
 from elava.catalogue.registry import register
+from elava.catalogue.relations import uses
 from elava.catalogue.trail import Custom, TrailCall, family
-from elava.catalogue.types import Batch, DetailCall, ResourceType
+from elava.catalogue.types import Batch, DetailCall, Lifecycle, ResourceType
 from elava.catalogue.usage import Usage
 from elava.events import TouchedResource
 
@@ -33,11 +34,15 @@ def policy_document(policy: Any) -> dict[str, Any] | None:
     return json.loads(text)
 
 
+def _statements(policy: Any) -> list[dict[str, Any]]:
+    statements = (policy_document(policy) or {}).get("Statement") or []
+    return [statements] if isinstance(statements, dict) else statements
+
+
 def allowed_principals(policy: Any) -> list[str]:
     """``["*", "AWS:arn:aws:iam::999999999999:root", "Service:lambda.amazonaws.com"]``."""
     principals: set[str] = set()
-    statements = (policy_document(policy) or {}).get("Statement") or []
-    for statement in [statements] if isinstance(statements, dict) else statements:
+    for statement in _statements(policy):
         if statement.get("Effect") != "Allow":
             continue
         principal = statement.get("Principal")
@@ -48,6 +53,17 @@ def allowed_principals(policy: Any) -> list[str]:
             for value in [values] if isinstance(values, str) else values:
                 principals.add("*" if value == "*" else f"{kind}:{value}")
     return sorted(principals)
+
+
+def open_to_anyone(policy: Any) -> bool:
+    """Some statement allows anyone (``*``) with no condition to narrow it (a source ARN, an org)."""
+    for statement in _statements(policy):
+        principal = statement.get("Principal")
+        values = principal.get("AWS") if isinstance(principal, dict) else principal
+        anyone = "*" in ([values] if isinstance(values, str) else values or [])
+        if statement.get("Effect") == "Allow" and anyone and not statement.get("Condition"):
+            return True
+    return False
 
 
 # --- IAM --------------------------------------------------------------------------------
@@ -140,6 +156,7 @@ def keys_named(call: TrailCall, type_name: str) -> list[TouchedResource]:
 KMS_KEY = register(
     ResourceType(
         name="kms.key",
+        lifecycle=Lifecycle("state", settling=("Creating", "Updating")),
         service="kms",
         list_operation="list_keys",
         list_params={"Limit": 1000},
@@ -242,7 +259,12 @@ ECR_REPOSITORY = register(
             "created": "createdAt",
         },
         transform=normalise_repository,
+        edges=(
+            uses("kms-key", "kms.key", "kms_key"),
+        ),
         usage=Usage(units={"repositories": "`1`"}, created="attributes.created"),
+        churn={"empty": "images are pushed and deleted through the data plane, not the repository's configuration "
+                        "(the waste rules read it)"},
         trail=(
             family("ECR repositories", ECR,
                    "CreateRepository DeleteRepository PutImageTagMutability PutImageScanningConfiguration "

@@ -1,4 +1,4 @@
-"""Network family: security groups, VPCs, subnets, NAT gateways, elastic IPs, load balancers.
+"""Network family: security groups, VPCs, subnets, NAT gateways, elastic IPs, load balancers (ELBv2 and classic).
 
 Waste detection reads its facts here: an elastic IP associated with nothing, a NAT
 gateway (idle is a traffic question, for CloudWatch, later), a load balancer whose
@@ -17,8 +17,9 @@ from typing import Any
 
 from elava.catalogue.arns import ArnMatch
 from elava.catalogue.registry import register, register_family
+from elava.catalogue.relations import uses
 from elava.catalogue.trail import Custom, IdPrefixed, TrailCall, arns, family, ids
-from elava.catalogue.types import Batch, DetailCall, Lookup, ResourceType
+from elava.catalogue.types import Batch, DetailCall, Lifecycle, Lookup, ResourceType
 from elava.catalogue.usage import Metric, Usage
 from elava.events import TouchedResource
 
@@ -126,6 +127,10 @@ EC2_SECURITY_GROUP = register(
             "owner_id": "OwnerId",
         },
         transform=normalise_security_group,
+        edges=(
+            uses("vpc", "ec2.vpc", "vpc_id"),
+            uses("source-groups", "ec2.security-group", "ingress[?source_group && !contains(source_group, '/')].source_group"),
+        ),
         trail=(
             family("Security groups", EC2,
                    "CreateSecurityGroup DeleteSecurityGroup AuthorizeSecurityGroupIngress AuthorizeSecurityGroupEgress "
@@ -141,6 +146,7 @@ EC2_SECURITY_GROUP = register(
 EC2_VPC = register(
     ResourceType(
         name="ec2.vpc",
+        lifecycle=Lifecycle("state", settling=("pending",)),
         service="ec2",
         list_operation="describe_vpcs",
         list_params={"MaxResults": 1000},
@@ -171,6 +177,7 @@ EC2_VPC = register(
 EC2_SUBNET = register(
     ResourceType(
         name="ec2.subnet",
+        lifecycle=Lifecycle("state", settling=("pending",)),
         service="ec2",
         list_operation="describe_subnets",
         list_params={"MaxResults": 1000},
@@ -193,6 +200,9 @@ EC2_SUBNET = register(
             "default_for_az": "DefaultForAz",
             "owner_id": "OwnerId",
         },
+        edges=(
+            uses("vpc", "ec2.vpc", "vpc_id"),
+        ),
         trail=(
             family("Subnets", EC2, "CreateSubnet DeleteSubnet ModifySubnetAttribute",
                    ids("response.subnet.subnetId", "request.subnetId"),
@@ -213,6 +223,7 @@ NAT_ADDRESSES = ("sort_by(NatGatewayAddresses || `[]`, &to_string(AllocationId |
 EC2_NAT_GATEWAY = register(
     ResourceType(
         name="ec2.nat-gateway",
+        lifecycle=Lifecycle("state", settling=("pending", "deleting")),
         service="ec2",
         list_operation="describe_nat_gateways",
         list_params={"MaxResults": 1000},
@@ -230,6 +241,11 @@ EC2_NAT_GATEWAY = register(
             "addresses": NAT_ADDRESSES,
             "create_time": "CreateTime",
         },
+        edges=(
+            uses("subnet", "ec2.subnet", "subnet_id"),
+            uses("vpc", "ec2.vpc", "vpc_id"),
+            uses("elastic-ips", "ec2.elastic-ip", "addresses[].allocation_id"),
+        ),
         usage=Usage(
             # Published every minute, zero included: no datapoints means the metric is missing.
             metrics=(Metric("bytes_out", "AWS/NATGateway", "BytesOutToDestination", "Sum",
@@ -278,6 +294,9 @@ EC2_ELASTIC_IP = register(
             "network_border_group": "NetworkBorderGroup",
             "public_ipv4_pool": "PublicIpv4Pool",
         },
+        edges=(
+            uses("instance", "ec2.instance", "instance_id"),
+        ),
         usage=Usage(units={"public_ipv4_addresses": "`1`", "domain": "attributes.domain"}),
         trail=(
             family("Elastic IPs", EC2, "AllocateAddress ReleaseAddress AssociateAddress DisassociateAddress",
@@ -311,6 +330,7 @@ def normalise_load_balancer(attributes: dict[str, Any], raw: dict[str, Any]) -> 
 ELBV2_LOAD_BALANCER = register(
     ResourceType(
         name="elbv2.load-balancer",
+        lifecycle=Lifecycle("state", settling=("provisioning",)),
         service="elbv2",
         list_operation="describe_load_balancers",
         list_params={"PageSize": 400},
@@ -347,6 +367,11 @@ ELBV2_LOAD_BALANCER = register(
             "created_time": "CreatedTime",
         },
         transform=normalise_load_balancer,
+        edges=(
+            uses("subnets", "ec2.subnet", "subnets"),
+            uses("security-groups", "ec2.security-group", "security_groups"),
+            uses("vpc", "ec2.vpc", "vpc_id"),
+        ),
         usage=Usage(
             # ELB publishes requests and new flows only for periods that had some.
             metrics=(Metric("requests", "AWS/ApplicationELB", "RequestCount", "Sum", {"LoadBalancer": "id"},
@@ -361,10 +386,68 @@ ELBV2_LOAD_BALANCER = register(
                    "CreateLoadBalancer DeleteLoadBalancer ModifyLoadBalancerAttributes SetSecurityGroups SetSubnets "
                    "SetIpAddressType AddTags RemoveTags",
                    arns("response.loadBalancers/loadBalancerArn", "request.loadBalancerArn", "request.resourceArns"),
-                   where="loadBalancers[].loadBalancerArn, loadBalancerArn, resourceArns (load balancers only)"),
+                   # The same calls of the classic API name a classic load balancer by name.
+                   ids("request.loadBalancerName", "request.loadBalancerNames", type="elb.load-balancer"),
+                   where="loadBalancers[].loadBalancerArn, loadBalancerArn, resourceArns (load balancers only); "
+                         "loadBalancerName(s) of a classic one"),
             family("ELBv2 listeners", ELB, "CreateListener ModifyListener DeleteListener",
                    arns("request.loadBalancerArn", "request.listenerArn", "response.listeners/listenerArn"),
                    where="loadBalancerArn, or the load balancer in listenerArn"),
+        ),
+    )
+)
+
+
+# --- Classic load balancers ---------------------------------------------------------------
+
+CLASSIC_LISTENERS = ("sort_by(ListenerDescriptions[].Listener || `[]`, &LoadBalancerPort)[]"
+                     ".{port: LoadBalancerPort, protocol: Protocol, instance_port: InstancePort,"
+                     " instance_protocol: InstanceProtocol, certificate: SSLCertificateId}")
+
+ELB_LOAD_BALANCER = register(
+    ResourceType(
+        name="elb.load-balancer",
+        service="elb",
+        list_operation="describe_load_balancers",
+        list_params={"PageSize": 400},
+        result_path="LoadBalancerDescriptions",
+        id_field="LoadBalancerName",  # unique per account and region
+        name_field="LoadBalancerName",
+        lookup=Lookup("LoadBalancerNames", gone_errors=frozenset({"LoadBalancerNotFound"})),
+        arn_template="arn:{partition}:elasticloadbalancing:{region}:{account}:loadbalancer/{id}",
+        # Tags for 20 balancers a call, as for ELBv2 (one gone since the listing: asked alone).
+        describe=DetailCall("describe_tags", {"LoadBalancerNames": "LoadBalancerName"}, "Tags",
+                            result_path="TagDescriptions", batch=Batch("LoadBalancerNames", 20, match="LoadBalancerName",
+                                                                       value="Tags || `[]`"),
+                            none_errors=frozenset({"LoadBalancerNotFound"})),
+        tags_from="detail:Tags",
+        attributes={
+            "scheme": "Scheme",  # internet-facing: reachable from anywhere the listeners allow
+            "dns_name": "DNSName",
+            "vpc_id": "VPCId",
+            "availability_zones": "sort(AvailabilityZones || `[]`)",
+            "subnets": "sort(Subnets || `[]`)",
+            "security_groups": "sort(SecurityGroups || `[]`)",
+            "instances": "sort(Instances[].InstanceId || `[]`)",  # none: paid for, serving nothing
+            "listeners": CLASSIC_LISTENERS,
+            "health_check": "HealthCheck.Target",
+            "created_time": "CreatedTime",
+        },
+        edges=(
+            uses("subnets", "ec2.subnet", "subnets"),
+            uses("security-groups", "ec2.security-group", "security_groups"),
+            uses("vpc", "ec2.vpc", "vpc_id"),
+            uses("instances", "ec2.instance", "instances"),
+        ),
+        trail=(
+            # CreateLoadBalancer, DeleteLoadBalancer and tags share their names with ELBv2: read there.
+            family("Classic load balancers", ELB,
+                   "ConfigureHealthCheck RegisterInstancesWithLoadBalancer DeregisterInstancesWithLoadBalancer "
+                   "CreateLoadBalancerListeners DeleteLoadBalancerListeners ApplySecurityGroupsToLoadBalancer "
+                   "AttachLoadBalancerToSubnets DetachLoadBalancerFromSubnets EnableAvailabilityZonesForLoadBalancer "
+                   "DisableAvailabilityZonesForLoadBalancer SetLoadBalancerListenerSSLCertificate "
+                   "SetLoadBalancerPoliciesOfListener CreateLoadBalancerPolicy",
+                   ids("request.loadBalancerName"), where="loadBalancerName"),
         ),
     )
 )

@@ -14,7 +14,7 @@ from elava.catalogue.exceptions import InvalidResourceType, UnknownResourceType
 from elava.catalogue.trail import Arns, Custom, IdPrefixed, Ids, Read, TrailFamily
 from elava.catalogue.types import ResourceType
 
-FAMILIES = ("compute", "storage", "network", "volumes", "databases", "identity")
+FAMILIES = ("compute", "containers", "storage", "network", "volumes", "databases", "identity", "messaging", "monitoring")
 
 _types: dict[str, ResourceType] = {}
 _shared_families: list[TrailFamily] = []

@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from elava.catalogue.arns import DEFAULT_ID_PATTERN, ArnMatch
+from elava.catalogue.arns import DEFAULT_ID_PATTERN, Arn, ArnMatch
 from elava.catalogue.exceptions import InvalidResourceType
 from elava.catalogue.expressions import compile_check
+from elava.catalogue.relations import Edge
 from elava.catalogue.trail import TrailFamily
 from elava.catalogue.usage import Usage
 
@@ -43,6 +44,8 @@ _TYPE_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*\.[a-z0-9]+(-[a-z0-9]+)*$")
 _TAG_SOURCE = re.compile(r"^(inline|detail):([A-Za-z0-9_]+)((\.[A-Za-z0-9_]+)*)$")
 EACH = "Each"
 """In an ``each`` call's params, the element of the outer answer it is made for."""
+ACCOUNT = "Account"
+"""In an account detail's params, the id of the account scanned."""
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -109,6 +112,7 @@ class DetailCall:
     paged: bool = False
     each: DetailCall | None = None
     batch: Batch | None = None
+    service: str | None = None  # another service's client (s3control); None: the type's own
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", _frozen(self.params))
@@ -187,6 +191,24 @@ _PLAIN_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
+class Lifecycle:
+    """A type's state attribute, and what its values mean to the analyzers (docs/analyzers.md).
+
+    - ``running`` / ``stopped``: the states a start / a stop ends in (the schedule pattern);
+    - ``settling``: transitional states AWS completes on its own (``pending`` becomes
+      ``running``): a change *from* one is AWS finishing what the caller began, not drift;
+    - ``aws_initiated``: states AWS enters on its own (an automated backup, maintenance):
+      a change *to or from* one is not drift.
+    """
+
+    attribute: str
+    running: tuple[str, ...] = ()
+    stopped: tuple[str, ...] = ()
+    settling: tuple[str, ...] = ()
+    aws_initiated: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ResourceType:
     """Everything the generic scanner needs to know about one AWS resource type.
 
@@ -216,6 +238,12 @@ class ResourceType:
       collector (on top of the keys that name secrets, see `collectors.redact`).
     - ``lookup``: how to describe one resource by id (`Lookup`); a type without one
       cannot be looked at alone (the executor has no effector for it).
+    - ``account_details``: calls asked once per scan of the type in an account (S3's
+      account-level public access block), their answers stored in every item; their
+      params see ``Account``, the scanned account's id.
+    - ``edges``: what a resource of the type uses (`relations.Edge`: its subnet, its
+      security groups, its role), read from its attributes; the store keeps them with
+      each version and answers "what uses this" from them.
 
     What attribution needs to find the type in CloudTrail records:
 
@@ -231,6 +259,13 @@ class ResourceType:
 
     What the waste rules need: ``usage`` (`Usage`: its CloudWatch metrics, pricing units,
     what it uses, when it was created).
+
+    What the drift and pattern analyzers need (docs/analyzers.md lists every entry):
+
+    - ``lifecycle``: its state attribute and what the states mean (`Lifecycle`);
+    - ``churn``: attributes that move without anyone changing the configuration, each with
+      why (a desired capacity moved by scaling policies, a time stamped at every start, a
+      bucket's emptiness as objects come and go): never drift.
     """
 
     name: str
@@ -255,6 +290,8 @@ class ResourceType:
     absent_when: Callable[[dict[str, Any]], bool] | None = None
     secret_fields: tuple[str, ...] = ()
     lookup: Lookup | None = None
+    account_details: tuple[DetailCall, ...] = ()
+    edges: tuple[Edge, ...] = ()
     trail: tuple[TrailFamily, ...] = ()
     no_trail: str | None = None
     arn_match: ArnMatch | None = None
@@ -263,6 +300,8 @@ class ResourceType:
     lower_case_ids: bool = False
     guessed_from_names: bool = False
     usage: Usage | None = None
+    lifecycle: Lifecycle | None = None
+    churn: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "list_params", _frozen(self.list_params))
@@ -270,6 +309,9 @@ class ResourceType:
         object.__setattr__(self, "details", tuple(self.details))
         object.__setattr__(self, "secret_fields", tuple(self.secret_fields))
         object.__setattr__(self, "trail", tuple(self.trail))
+        object.__setattr__(self, "churn", _frozen(self.churn))
+        object.__setattr__(self, "account_details", tuple(self.account_details))
+        object.__setattr__(self, "edges", tuple(self.edges))
         self._check()
         if self.arn_match is None and self.arn_template:
             object.__setattr__(self, "arn_match", ArnMatch.from_template(self.arn_template, self.arn_id_pattern))
@@ -288,14 +330,20 @@ class ResourceType:
             self._fail("describe's default must be None: a resource that cannot be described is absent")
         if self.region_detail and self.region_detail.batch:
             self._fail("region_detail cannot be batched (it decides each item's client)")
-        stored = [detail.store_as for detail in self.all_details()]
+        stored = [detail.store_as for detail in (*self.account_details, *self.all_details())]
         if len(stored) != len(set(stored)):
             self._fail(f"two detail calls store into the same field: {stored}")
         if self.parent and self.parent.store_as in stored:
             self._fail(f"the parent and a detail call both store into {self.parent.store_as!r}")
+        if any(detail.batch or detail.each for detail in self.account_details):
+            self._fail("an account detail is one call: it can neither be batched nor fan out")
+        edge_names = [edge.name for edge in self.edges]
+        if len(edge_names) != len(set(edge_names)):
+            self._fail(f"two edges have the same name: {edge_names}")
         self._check_tags_from(set(stored))
         self._check_lookup()
         self._check_trail()
+        self._check_analyzer_facts()
         _check_expressions(f"resource type {self.name!r}", self.result_path, self.id_field, self.arn_field,
                            self.name_field, *self.attributes.values())
 
@@ -317,6 +365,15 @@ class ResourceType:
             self._fail(f"a lookup without id_param makes the item {{id_field: id}}: "
                        f"id_field {self.id_field!r} must be a plain field name")
 
+    def _check_analyzer_facts(self) -> None:
+        """Churn and the state attribute name attributes the type keeps (a typo would ignore nothing)."""
+        named = set(self.churn) | ({self.lifecycle.attribute} if self.lifecycle else set())
+        unknown = sorted(named - set(self.attributes))
+        if unknown:
+            self._fail(f"churn or lifecycle name attributes it does not keep: {unknown}")
+        if any(not why.strip() for why in self.churn.values()):
+            self._fail("every churn attribute needs its reason (it is documented)")
+
     def _check_trail(self) -> None:
         if self.trail and self.no_trail:
             self._fail("has trail families and says it has none (no_trail)")
@@ -332,6 +389,18 @@ class ResourceType:
             raise InvalidResourceType(f"resource type {self.name!r} has no arn_template: its uid is AWS's ARN")
         return self.arn_template.format(partition=partition, region=region, account=account, id=rid)
 
+    def uid_from_arn(self, arn: Arn, text: str) -> str | None:
+        """The uid of the resource of this type that ARN ``text`` names (a listener's ARN names
+        its load balancer), or None when it names something else."""
+        match = self.arn_match.match(arn) if self.arn_match else None
+        if match is None:
+            return None
+        rid = match.groupdict().get("id")
+        if self.arn_match.keep_arn or rid is None:  # type: ignore[union-attr]
+            return text
+        rid = rid.lower() if self.lower_case_ids else rid
+        return self.uid_for(rid, account=arn.account, region=arn.region, partition=arn.partition)
+
     def all_details(self) -> tuple[DetailCall, ...]:
         staged = (self.region_detail, self.describe)
         return tuple(detail for detail in staged if detail is not None) + self.details
@@ -339,8 +408,9 @@ class ResourceType:
     def operations(self) -> list[tuple[str, str]]:
         """Every (service, operation) a scan of this type may call, in call order."""
         listing = ([self.parent.operation] if self.parent else []) + [self.list_operation]
-        details = [op for detail in self.all_details() for op in detail.operations()]
-        return [(self.service, op) for op in dict.fromkeys(listing + details)]
+        details = [(detail.service or self.service, op)
+                   for detail in (*self.account_details, *self.all_details()) for op in detail.operations()]
+        return list(dict.fromkeys([(self.service, op) for op in listing] + details))
 
     @property
     def tags_path(self) -> str | None:

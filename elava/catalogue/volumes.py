@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from elava.catalogue.registry import register
+from elava.catalogue.relations import uses
 from elava.catalogue.trail import family, ids
-from elava.catalogue.types import DetailCall, Lookup, ResourceType
+from elava.catalogue.types import DetailCall, Lifecycle, Lookup, ResourceType
 from elava.catalogue.usage import Usage
 
 EC2 = "ec2.amazonaws.com"
@@ -35,6 +36,7 @@ def normalise_volume(attributes: dict[str, Any], raw: dict[str, Any]) -> dict[st
 EC2_VOLUME = register(
     ResourceType(
         name="ec2.volume",
+        lifecycle=Lifecycle("state", settling=("creating", "deleting")),
         service="ec2",
         list_operation="describe_volumes",
         list_params={"MaxResults": 500},
@@ -58,6 +60,11 @@ EC2_VOLUME = register(
             "create_time": "CreateTime",
         },
         transform=normalise_volume,
+        edges=(
+            uses("instances", "ec2.instance", "attachments[].instance_id"),
+            uses("snapshot", "ec2.snapshot", "snapshot_id"),
+            uses("kms-key", "kms.key", "kms_key_id"),
+        ),
         usage=Usage(units={"gib": "attributes.size_gib", "volume_type": "attributes.volume_type",
                            "iops": "attributes.iops", "throughput_mibps": "attributes.throughput"},
                     created="attributes.create_time"),
@@ -84,6 +91,7 @@ def normalise_snapshot(attributes: dict[str, Any], raw: dict[str, Any]) -> dict[
 EC2_SNAPSHOT = register(
     ResourceType(
         name="ec2.snapshot",
+        lifecycle=Lifecycle("state", settling=("pending",)),
         service="ec2",
         list_operation="describe_snapshots",
         list_params={"OwnerIds": ["self"], "MaxResults": 1000},
@@ -111,6 +119,10 @@ EC2_SNAPSHOT = register(
             "start_time": "StartTime",
         },
         transform=normalise_snapshot,
+        edges=(
+            uses("volume", "ec2.volume", "volume_id"),
+            uses("kms-key", "kms.key", "kms_key_id"),
+        ),
         # Orphaned: its volume is gone and no image of ours is made of it.
         usage=Usage(units={"gib": "attributes.volume_size_gib", "storage_tier": "attributes.storage_tier"},
                     uses={"ec2.volume": "attributes.volume_id"}, created="attributes.start_time", usage_facts=True),
@@ -127,6 +139,7 @@ EC2_SNAPSHOT = register(
 EC2_IMAGE = register(
     ResourceType(
         name="ec2.image",
+        lifecycle=Lifecycle("state", settling=("pending",)),
         service="ec2",
         list_operation="describe_images",
         list_params={"Owners": ["self"], "MaxResults": 1000},
@@ -155,6 +168,9 @@ EC2_IMAGE = register(
             "creation_date": "CreationDate",
             "deprecation_time": "DeprecationTime",
         },
+        edges=(
+            uses("snapshots", "ec2.snapshot", "snapshots"),
+        ),
         # Unused: no instance of ours runs it (nor anything else that declares it uses images).
         usage=Usage(units={"images": "`1`", "snapshots": "length(attributes.snapshots || `[]`)"},
                     uses={"ec2.snapshot": "attributes.snapshots"}, created="attributes.creation_date",

@@ -29,7 +29,7 @@ from pydantic import SecretStr
 
 from elava.cli.common import settings_or_exit
 from elava.exceptions import ElavaError
-from elava.settings import Settings
+from elava.settings import AnalyzerSettings, Settings
 
 ApiOpt = Annotated[str | None, typer.Option(
     "--api", metavar="URL", help="Ask the workers' query API (any worker, e.g. http://127.0.0.1:6066) instead of "
@@ -54,13 +54,13 @@ class QuerySource(Protocol):
 class LocalSource:
     """The embedded store, through the same functions the workers serve."""
 
-    def __init__(self, queries: Any) -> None:
-        self.queries = queries
+    def __init__(self, queries: Any, analyzer: AnalyzerSettings) -> None:
+        self.queries, self.analyzer = queries, analyzer
 
     def ask(self, path: str, params: Mapping[str, str]) -> Any:
         from streams.store.api import answer
 
-        status, body = answer(path, self.queries, params)
+        status, body = answer(path, self.queries, params, self.analyzer)
         if status != 200:
             raise QueryFailed(body.get("error", f"answered {status}"), status)
         return body
@@ -130,6 +130,6 @@ def query_source(config: Path | None, api: str | None) -> Iterator[QuerySource]:
 
     kv = RocksKV(settings.storage.path, read_only=True)  # StoreError: one line, exit 1
     try:
-        yield LocalSource(TemporalQueries(VersionStore(kv)))
+        yield LocalSource(TemporalQueries(VersionStore(kv)), settings.analyzer)
     finally:
         kv.close()

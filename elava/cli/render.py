@@ -8,7 +8,8 @@ import orjson
 from rich.console import Console, Group
 from rich.table import Table
 
-from elava.events import ActionRequest, ChangeEvent, DriftEvent, PolicyDecision
+from elava.analyzer_events import DriftEvent, PatternEvent
+from elava.events import ActionRequest, ChangeEvent, PolicyDecision
 from streams.analyzers.drift import describe
 
 KIND_STYLE = {"created": "green", "modified": "yellow", "deleted": "red"}
@@ -42,16 +43,29 @@ def change_details(change: ChangeEvent) -> str:
 
 
 def changes_table(changes: list[ChangeEvent], drift: list[DriftEvent]) -> Table:
-    severity = {d.change_id: d.severity for d in drift}
+    found = {d.change_id: d for d in drift}
     table = make_table("when (UTC)", "change", "resource", "what changed", "drift", header_style="bold")
     for change in changes:
-        level = severity.get(change.event_id, "")
         table.add_row(
             change.observed_at.strftime("%H:%M:%S"), f"[{KIND_STYLE[change.kind]}]{change.kind}[/]",
-            label(change), change_details(change),
-            f"[{SEVERITY_STYLE[level]}]{level}[/]" if level else "",
+            label(change), change_details(change), drift_cell(found.get(change.event_id)),
         )
     return table
+
+
+def drift_cell(drift: DriftEvent | None) -> str:
+    """The severity, and for an IaC-owned resource changed outside it, who owns it and who changed it."""
+    if drift is None:
+        return ""
+    cell = f"[{SEVERITY_STYLE[drift.severity]}]{drift.severity}[/]"
+    if drift.out_of_band:
+        who = (drift.actor.name or drift.actor.arn) if drift.actor else "an unknown actor"
+        cell += f"\nout-of-band: owned by {drift.owner}, changed by {who}"
+    return cell
+
+
+def patterns_lines(patterns: list[PatternEvent]) -> list[str]:
+    return [f"[bold magenta]pattern[/] {p.pattern}: {p.summary}" for p in patterns]
 
 
 def policy_table(decisions: list[PolicyDecision], actions: list[ActionRequest]) -> Table:
@@ -90,6 +104,8 @@ def render_step(console: Console, number: int, act: Any) -> None:
         console.print("[dim]no changes[/]")
         return
     console.print(changes_table(act.result.changes, act.result.drift))
+    for line in patterns_lines(act.result.patterns):
+        console.print(line)
     if act.result.decisions:
         console.print(policy_table(act.result.decisions, act.result.actions))
     if act.result.waste:
@@ -101,12 +117,15 @@ def render_step(console: Console, number: int, act: Any) -> None:
 def render_summary(console: Console, played: list, seconds: float) -> None:
     changes = sum(len(a.result.changes) for a in played)
     drift = sum(len(a.result.drift) for a in played)
+    out_of_band = sum(d.out_of_band for a in played for d in a.result.drift)
+    patterns = sum(len(a.result.patterns) for a in played)
     findings = sum(len(a.result.decisions) for a in played)
     actions = sum(len(a.result.actions) for a in played)
     waste = sum(len(a.result.waste) for a in played)
     console.print()
     console.rule()
-    console.print(f"{len(played)} scans, {_count(changes, 'change')}, {_count(drift, 'drift event')}, "
+    console.print(f"{len(played)} scans, {_count(changes, 'change')}, {_count(drift, 'drift event')} "
+                  f"({out_of_band} out-of-band), {_count(patterns, 'pattern')}, "
                   f"{_count(findings, 'policy finding')} asking for {_count(actions, 'action')}, "
                   f"{_count(waste, 'waste finding')} in {seconds:.1f}s.")
 
@@ -120,6 +139,7 @@ def step_json(number: int, act: Any) -> dict[str, Any]:
         "act": number, "title": act.title, "partial": act.partial,
         "changes": [c.model_dump(mode="json") for c in act.result.changes],
         "drift": [d.model_dump(mode="json") for d in act.result.drift],
+        "patterns": [p.model_dump(mode="json") for p in act.result.patterns],
         "policy_decisions": [d.model_dump(mode="json") for d in act.result.decisions],
         "actions": [a.model_dump(mode="json") for a in act.result.actions],
         "waste": [w.model_dump(mode="json") for w in act.result.waste],

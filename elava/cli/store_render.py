@@ -55,11 +55,16 @@ def what_changed(row: Row) -> str:
     return _tags(row.get("resource"))
 
 
+def _drift_cell(found: Row | None) -> str:
+    return f"{found['severity']}\n{', '.join(found['rules'])}" if found else ""
+
+
 def history_table(rows: list[Row]) -> Table:
-    table = make_table("version", "change", "valid from (UTC)", "valid to (UTC)", "what changed")
+    """Each row's ``drift``: the drift stored with that version (severity and rules), if any."""
+    table = make_table("version", "change", "valid from (UTC)", "valid to (UTC)", "what changed", "drift")
     for row in rows:
         table.add_row(f"v{row['version']}", kind_cell(row["kind"]), when(row["valid_from"]),
-                      when(row["valid_to"]) or "now", what_changed(row))
+                      when(row["valid_to"]) or "now", what_changed(row), _drift_cell(row.get("drift")))
     return table
 
 

@@ -12,10 +12,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from elava.analyzer_events import WasteFinding
 from elava.cli.common import console
 from elava.cli.queries import ConfigOpt, Output, OutputOpt, json_lines
 from elava.cli.remote import ApiOpt, query_source
-from elava.events import WasteFinding
 from elava.waste_rules import RULE_NAMES
 from streams.store.api import MAX_LIMIT
 

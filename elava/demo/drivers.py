@@ -12,8 +12,9 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from collectors.publish import KafkaSink
+from elava.analyzer_events import DriftEvent, PatternEvent, WasteFinding
 from elava.demo.simulated import free_port
-from elava.events import ActionRequest, ChangeEvent, DriftEvent, PolicyDecision, WasteFinding
+from elava.events import ActionRequest, ChangeEvent, PolicyDecision
 from elava.kafka import ensure_topics, new_consumer, new_producer
 from elava.settings import Settings, load_settings
 from elava.topics import Topics
@@ -30,6 +31,7 @@ from streams.store.versioned import VersionStore
 class StepResult:
     changes: list[ChangeEvent] = field(default_factory=list)
     drift: list[DriftEvent] = field(default_factory=list)
+    patterns: list[PatternEvent] = field(default_factory=list)
     decisions: list[PolicyDecision] = field(default_factory=list)
     actions: list[ActionRequest] = field(default_factory=list)
     ocsf: list[dict[str, Any]] = field(default_factory=list)  # what the worker puts on elava.ocsf
@@ -48,8 +50,7 @@ class EmbeddedDriver:
         self.store = VersionStore(self._kv)
         settings = load_settings(None, **DEMO_SETTINGS)
         self.policies = isolated_policies_for(settings.policies)
-        self.sink = EmbeddedPipeline(self.store, self.policies, settings.analyzer.drift,
-                                     waste=settings.analyzer.waste)
+        self.sink = EmbeddedPipeline(self.store, self.policies, settings.analyzer)
         self.severities = policy_severities(settings.policies)
 
     async def start(self) -> None:
@@ -57,10 +58,10 @@ class EmbeddedDriver:
 
     async def results(self) -> StepResult:
         outputs = self.sink.outputs
-        result = StepResult(list(outputs.changes), list(outputs.drift), list(outputs.decisions),
-                            list(outputs.actions), waste=list(outputs.waste))
-        result.ocsf = [ocsf for event in [*outputs.drift, *outputs.attributed, *outputs.decisions, *outputs.waste]
-                       for ocsf in ocsf_events_for(event, self.severities)]
+        result = StepResult(list(outputs.changes), list(outputs.drift), list(outputs.patterns),
+                            list(outputs.decisions), list(outputs.actions), waste=list(outputs.waste))
+        events = [*outputs.drift, *outputs.patterns, *outputs.attributed, *outputs.decisions, *outputs.waste]
+        result.ocsf = [ocsf for event in events for ocsf in ocsf_events_for(event, self.severities)]
         outputs.clear()
         return result
 
@@ -111,6 +112,7 @@ class KafkaDriver:
     def _read_topics(self) -> dict[str, tuple[str, Any]]:
         """Topic -> (StepResult field, parser of a value)."""
         return {self.topics.changes: ("changes", ChangeEvent.from_bytes), self.topics.drift: ("drift", DriftEvent.from_bytes),
+                self.topics.patterns: ("patterns", PatternEvent.from_bytes),
                 self.topics.policy_decisions: ("decisions", PolicyDecision.from_bytes),
                 self.topics.actions: ("actions", ActionRequest.from_bytes), self.topics.ocsf: ("ocsf", orjson.loads),
                 self.topics.waste: ("waste", WasteFinding.from_bytes)}

@@ -46,6 +46,7 @@ async def play_story(driver, account: SimulatedAccount, on_act=None) -> list[Pla
         result = await driver.results()
         result.changes.sort(key=lambda c: (c.type, c.uid))
         result.drift.sort(key=lambda d: (d.type, d.uid))
+        result.patterns.sort(key=lambda p: (p.type, p.uid, p.pattern))
         result.waste.sort(key=lambda w: (w.type, w.uid, w.pattern))
         played.append(PlayedAct(act.title, result, report.partial))
         if on_act is not None:

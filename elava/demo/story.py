@@ -14,6 +14,7 @@ class World:
 
     account: SimulatedAccount
     group_id: str = ""
+    managed_group_id: str = ""
     instance_id: str = ""
     bucket: str = "elava-demo-logs"
     volume_id: str = ""
@@ -30,6 +31,10 @@ def resources_appear(world: World) -> None:
     group = ec2.create_security_group(GroupName="web", Description="web servers", TagSpecifications=[
         {"ResourceType": "security-group", "Tags": [{"Key": "owner", "Value": "alice"}]}])
     world.group_id = group["GroupId"]
+    managed = ec2.create_security_group(GroupName="api", Description="api servers", TagSpecifications=[
+        {"ResourceType": "security-group", "Tags": [{"Key": "ManagedBy", "Value": "terraform"},
+                                                   {"Key": "owner", "Value": "platform"}]}])
+    world.managed_group_id = managed["GroupId"]
     ec2.authorize_security_group_ingress(GroupId=world.group_id, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
     reservation = ec2.run_instances(
@@ -55,15 +60,22 @@ def owner_tag_removed(world: World) -> None:
     world.account.client("ec2").delete_tags(Resources=[world.instance_id], Tags=[{"Key": "owner"}])
 
 
+def terraform_group_changed_by_hand(world: World) -> None:
+    world.account.client("ec2").authorize_security_group_ingress(GroupId=world.managed_group_id, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])
+
+
 def instance_terminated(world: World) -> None:
     world.account.client("ec2").terminate_instances(InstanceIds=[world.instance_id])
 
 
 STORY = (
-    Act("Resources appear: a security group, an instance, a bucket and a volume", resources_appear),
+    Act("Resources appear: two security groups (one managed by Terraform), an instance, a bucket and a volume",
+        resources_appear),
     Act("Someone opens SSH on the security group to 0.0.0.0/0", ssh_opened_to_world),
     Act("Someone removes the owner tag from the instance", owner_tag_removed),
-    Act("The instance is terminated", instance_terminated),
+    Act("Someone opens PostgreSQL on the Terraform-managed security group, by hand", terraform_group_changed_by_hand),
+    Act("The instance is terminated, moments after it was launched", instance_terminated),
 )
 
 DEMO_TYPES = ("ec2.instance", "s3.bucket", "ec2.security-group", "ec2.volume")

@@ -1,75 +1,73 @@
-"""Drift: a modification of a resource that already existed, with a severity.
+"""Drift: a modification of a resource that already existed, judged by rules.
 
-Severity is about exposure first: a rule opening a port to the whole internet is
-high (critical for admin ports); losing an ownership tag is medium; the rest low.
-A redacted secret whose digest changed only because the redaction key was rotated is
-not drift (the change event still records the new version).
+A modification's field changes first pass the ignore rules (streams/analyzers/ignore.py:
+AWS-managed churn by default, then the user's ``analyzer.drift.ignore``); what is left
+is drift, whose severity is the worst of its field changes' (streams/analyzers/severity.py).
+A resource its tags say an IaC tool owns, changed by anyone CloudTrail does not show to be
+that tool, is ``out_of_band`` drift, high at least (streams/analyzers/ownership.py).
+Every rule is listed with its evidence and its defaults in docs/analyzers.md.
 """
 
 from __future__ import annotations
 
-from elava.catalogue.constants import ADMIN_PORTS, WORLD_CIDRS
-from elava.events import AttributedChange, ChangeEvent, DriftEvent, FieldChange
-from elava.redaction import only_rekeyed
-from streams.analyzers.risk import OWNERSHIP_TAGS
+from elava.analyzer_events import DriftEvent
+from elava.events import AttributedChange, ChangeEvent, FieldChange
+from elava.settings import DriftSettings
+from streams.analyzers.ignore import IgnoreRules, rekeyed
+from streams.analyzers.ownership import iac_owner, made_by_owner, tags_before
+from streams.analyzers.severity import RANK, judge, worse
 
-_RANK = ["info", "low", "medium", "high", "critical"]
+OUT_OF_BAND = "out-of-band"
+
+
+class DriftAnalyzer:
+    """Drift of changes under one ``analyzer.drift`` section (``enabled`` is the driver's to read)."""
+
+    def __init__(self, settings: DriftSettings | None = None) -> None:
+        self.drift = settings or DriftSettings()
+        self.ignore = IgnoreRules(self.drift)
+        self.managed_by_tags = tuple(self.drift.managed_by_tags)
+
+    def drift_for(self, change: ChangeEvent, attributed: AttributedChange | None = None) -> DriftEvent | None:
+        """Drift for a modification, with its actor when attribution names one (``attribution``)."""
+        if change.kind != "modified" or not change.diff:
+            return None
+        tags = change.resource.tags if change.resource is not None else {}
+        split = self.ignore.split(change.type, tags, change.diff)
+        if not split.kept:
+            return None
+        judged = [judge(c) for c in split.kept]
+        severity = max((level for level, _ in judged), key=RANK.index)
+        rules = sorted({rule for _, rule in judged})
+        if not self.drift.attribution:
+            attributed = None
+        owner = iac_owner(tags, self.managed_by_tags) or iac_owner(tags_before(tags, change.diff), self.managed_by_tags)
+        out_of_band = owner is not None and not made_by_owner(owner, attributed)
+        if out_of_band:
+            severity, rules = worse(severity, "high"), sorted([*rules, OUT_OF_BAND])
+        known = attributed is not None and attributed.confidence > 0
+        return DriftEvent(
+            change_id=change.event_id, uid=change.uid, type=change.type, account=change.account,
+            region=change.region, severity=severity, summary=summarise(split.kept),
+            diff=split.kept, detected_at=change.observed_at,
+            actor=attributed.actor if known else None, confidence=attributed.confidence if known else None,
+            version=change.new_version, rules=rules, out_of_band=out_of_band,
+            owner=owner.label if owner else None, ignored=split.ignored,
+        )
+
+
+_DEFAULT = DriftAnalyzer()
 
 
 def drift_for(change: ChangeEvent, attributed: AttributedChange | None = None) -> DriftEvent | None:
-    """Drift for a modification, with its actor when attribution names one."""
-    diff = without_key_rotation(change.diff) if change.kind == "modified" else []
-    if not diff:
-        return None
-    severity = max((_severity(c) for c in diff), key=_RANK.index)
-    known = attributed is not None and attributed.confidence > 0
-    return DriftEvent(
-        change_id=change.event_id, uid=change.uid, type=change.type, account=change.account,
-        region=change.region, severity=severity, summary=summarise(diff),
-        diff=diff, detected_at=change.observed_at,
-        actor=attributed.actor if known else None, confidence=attributed.confidence if known else None,
-    )
+    """Drift under the default settings."""
+    return _DEFAULT.drift_for(change, attributed)
 
 
 def without_key_rotation(diff: list[FieldChange]) -> list[FieldChange]:
-    """The field changes that are not just a secret redacted again under a rotated key.
-
-    A redacted value in a dict changes in place (``replace``); one inside a list item
-    reads as that item removed and an item added at the same path.
-    """
-    kept = [c for c in diff if not (c.op == "replace" and only_rekeyed(c.old, c.new))]
-    removed = [c for c in kept if c.op == "remove"]
-    for added in [c for c in kept if c.op == "add"]:
-        twin = next((r for r in removed if r.path == added.path and only_rekeyed(r.old, added.new)), None)
-        if twin is not None:
-            removed.remove(twin)
-            kept = [c for c in kept if c is not twin and c is not added]
-    return kept
-
-
-def _severity(change: FieldChange) -> str:
-    if _opens_to_world(change):
-        return "critical" if _touches_admin_port(change.new) else "high"
-    if change.path.startswith("tags.") and change.op == "remove":
-        return "medium" if change.path[5:] in OWNERSHIP_TAGS else "low"
-    return "low"
-
-
-def _opens_to_world(change: FieldChange) -> bool:
-    rule = change.new
-    return (
-        change.op == "add" and change.path.startswith("attributes.ingress")
-        and isinstance(rule, dict) and (rule.get("cidr") in WORLD_CIDRS or rule.get("ipv6_cidr") in WORLD_CIDRS)
-    )
-
-
-def _touches_admin_port(rule: dict) -> bool:
-    if rule.get("protocol") in ("-1", "all"):
-        return True
-    low, high = rule.get("from_port"), rule.get("to_port")
-    if low is None or high is None:
-        return False
-    return any(low <= port <= high for port in ADMIN_PORTS)
+    """The field changes that are not just a secret redacted again under a rotated key."""
+    again = rekeyed(diff)
+    return [c for i, c in enumerate(diff) if i not in again]
 
 
 def describe(change: FieldChange) -> str:

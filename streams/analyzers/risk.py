@@ -39,14 +39,11 @@ def _open_to_world(attributes: dict[str, Any]) -> bool:
 
 
 def _public(attributes: dict[str, Any]) -> bool:
+    # ``public`` is each type's own verdict (an S3 bucket's weighs its ACL, its policy and
+    # the bucket's and account's public access blocks: a missing block alone is not public).
     if attributes.get("public") is True or attributes.get("publicly_accessible") is True:
         return True
-    if attributes.get("scheme") == "internet-facing" or attributes.get("url_auth_type") == "NONE":
-        return True
-    if "public_access_block" in attributes:
-        block = attributes["public_access_block"]
-        return block is None or not all(block.values())
-    return False
+    return attributes.get("scheme") == "internet-facing" or attributes.get("url_auth_type") == "NONE"
 
 
 def _unencrypted(type_name: str, attributes: dict[str, Any]) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from elava.events import Actor
+from streams.attribution.agents import IAC_TOOLS
 from streams.attribution.calibration import heuristic_confidence
 
 CREATOR_TAGS = ("created-by", "CreatedBy", "createdBy", "created_by", "creator", "Creator")
@@ -75,6 +76,19 @@ def _creator_tag_guess(tags: dict[str, str]) -> Guess | None:
     return None
 
 
-def guess_from_tags(tags: dict[str, str]) -> Guess | None:
-    """The most telling tag wins: system tags, then tool tags, then a creator tag."""
-    return _system_tag_guess(tags) or _tool_tag_guess(tags) or _creator_tag_guess(tags)
+def iac_tag_guess(tags: dict[str, str]) -> Guess | None:
+    """The infrastructure-as-code tool the tags name: a CloudFormation stack, ManagedBy=terraform, pulumi:*."""
+    system = _system_tag_guess(tags)
+    return system if system is not None and system.actor.via in IAC_TOOLS else _tool_tag_guess(tags)
+
+
+def guess_from_tags(tags: dict[str, str], kind: str = "created") -> Guess | None:
+    """The most telling tag wins: system tags, then tool tags, then a creator tag.
+
+    An IaC tag says who owns a resource, not who changed it: it names the actor of a
+    creation only. A modification or deletion without CloudTrail evidence is not pinned
+    on the IaC tool (a hand-made change to a Terraform resource is what drift is for).
+    """
+    guesses = (_system_tag_guess(tags), _tool_tag_guess(tags), _creator_tag_guess(tags))
+    return next((guess for guess in guesses
+                 if guess is not None and (kind == "created" or guess.actor.via not in IAC_TOOLS)), None)

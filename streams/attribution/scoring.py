@@ -297,7 +297,7 @@ def attribute(change: ChangeEvent, candidates: list[TrailEvent], window: Window)
 
 def fallback(change: ChangeEvent) -> Attribution:
     tags = change.resource.tags if change.resource is not None else {}
-    guess = guess_from_tags(tags)
+    guess = guess_from_tags(tags, change.kind)
     if guess is None:
         return Attribution(Actor(), 0.0, [], "none")
     credit = Credit(guess.actor, 1.0, guess.confidence, guess.confidence, guess.evidence)

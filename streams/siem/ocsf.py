@@ -13,21 +13,15 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from elava.events import (
-    ActionResult,
-    AttributedChange,
-    DriftEvent,
-    Event,
-    PolicyDecision,
-    TrailEvent,
-    WasteFinding,
-)
+from elava.analyzer_events import DriftEvent, PatternEvent, WasteFinding
+from elava.events import ActionResult, AttributedChange, Event, PolicyDecision, TrailEvent
 from streams.attribution.agents import IAC_TOOLS
 from streams.siem import objects as o
 from streams.siem.classes import API_ACTIVITY, COMPLIANCE_FINDING, DETECTION_FINDING
 
 # finding_info.types, the finding kinds a SIEM rule can select on.
 DRIFT, OUT_OF_BAND, POLICY, WASTE = "Configuration Drift", "Out-of-band Change", "Policy Violation", "Waste"
+PATTERN = "Lifecycle Pattern"
 NEW = {"status_id": 1, "status": "New"}  # a finding's workflow status when Elava reports it
 # PolicyDecision.decision -> compliance.status_id (1 Pass, 3 Fail; 99 Other keeps the word).
 COMPLIANCE_STATUS = {"allow": (1, "Pass"), "deny": (3, "Fail"), "action": (3, "Fail")}
@@ -64,11 +58,14 @@ def drift_finding(drift: DriftEvent, _: Mapping[str, str] = NO_SEVERITIES) -> li
     evidence = {"data": {"diff": [c.model_dump(mode="json") for c in drift.diff]}}
     if drift.actor is not None:
         evidence = o.evidence_of(drift.actor, data=evidence["data"])
+    info = _finding_info(drift.change_id, f"Configuration drift of {drift.type} {_short(drift.uid)}",
+                         DRIFT, drift.summary, drift.detected_at, "drift")
+    if drift.out_of_band:  # an IaC-owned resource changed outside its IaC: both kinds, one finding
+        info.update(types=[DRIFT, OUT_OF_BAND], title=f"Out-of-band drift of {drift.type} {_short(drift.uid)}"
+                    f" (owned by {drift.owner})", analytic=_analytic("out-of-band-drift"))
     event = {
         **o.classification(DETECTION_FINDING, 1), **o.severity(drift.severity), **NEW,
-        "time": o.epoch_ms(drift.detected_at), "message": drift.summary,
-        "finding_info": _finding_info(drift.change_id, f"Configuration drift of {drift.type} {_short(drift.uid)}",
-                                      DRIFT, drift.summary, drift.detected_at, "drift"),
+        "time": o.epoch_ms(drift.detected_at), "message": drift.summary, "finding_info": info,
         "resources": [o.resource(drift.uid, drift.type, drift.region)],
         "cloud": o.cloud(drift.account, drift.region), "evidences": [evidence],
         "metadata": o.metadata(drift, "drift", correlation_uid=drift.change_id),
@@ -98,6 +95,21 @@ def out_of_band_finding(attributed: AttributedChange, _: Mapping[str, str] = NO_
         "evidences": [o.evidence_of(who, uid=trail_id) for trail_id in attributed.evidence],
         "confidence_score": round(attributed.confidence * 100),
         "metadata": o.metadata(attributed, "attributed-changes", correlation_uid=change.event_id),
+    }]
+
+
+def pattern_finding(pattern: PatternEvent, _: Mapping[str, str] = NO_SEVERITIES) -> list[dict[str, Any]]:
+    """A lifecycle pattern is a detection about a resource's history: informational, with its versions."""
+    title = f"{pattern.pattern}: {pattern.type} {_short(pattern.uid)}"
+    proof = [{"data": item.model_dump(mode="json")} for item in pattern.evidence]
+    return [{
+        **o.classification(DETECTION_FINDING, 1), **o.severity("info"), **NEW,
+        "time": o.epoch_ms(pattern.detected_at), "message": pattern.summary,
+        "finding_info": _finding_info(pattern.event_id, title, PATTERN, pattern.summary, pattern.detected_at,
+                                      pattern.pattern),
+        "resources": [o.resource(pattern.uid, pattern.type, pattern.region, pattern.name)],
+        "cloud": o.cloud(pattern.account, pattern.region), "evidences": proof,
+        "metadata": o.metadata(pattern, "patterns", correlation_uid=pattern.event_id),
     }]
 
 
@@ -219,10 +231,14 @@ def _activity_of(operation: str) -> int:
 def _finding_info(uid: str, title: str, kind: str, desc: str | None, created, rule: str) -> dict[str, Any]:
     """``rule``: what found it (a policy, a waste pattern, the drift or out-of-band rule)."""
     info = {"uid": uid, "title": title, "types": [kind], "created_time": o.epoch_ms(created),
-            "product": o.product(), "analytic": {"name": rule, "uid": rule, "type_id": 1, "type": "Rule"}}
+            "product": o.product(), "analytic": _analytic(rule)}
     if desc:
         info["desc"] = desc
     return info
+
+
+def _analytic(rule: str) -> dict[str, Any]:
+    return {"name": rule, "uid": rule, "type_id": 1, "type": "Rule"}
 
 
 def _short(uid: str) -> str:
@@ -232,5 +248,6 @@ def _short(uid: str) -> str:
 
 _MAPPERS: dict[type, Callable[[Any, Mapping[str, str]], list[dict[str, Any]]]] = {
     DriftEvent: drift_finding, AttributedChange: out_of_band_finding, TrailEvent: api_activity,
+    PatternEvent: pattern_finding,
     PolicyDecision: policy_finding, WasteFinding: waste_finding, ActionResult: action_activity,
 }

@@ -11,14 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from elava.events import utcnow
+from elava.settings import AnalyzerSettings
 from elava.timeparse import parse_time
+from streams.analyzers.fleet import fleet_inputs, named_json
+from streams.analyzers.reports import SEVERITIES, chosen_patterns, drift_report, kept_patterns, pattern_report
+from streams.store.findings import Findings
 from streams.store.openapi import OPENAPI
 from streams.store.queries import InventoryFilter, TemporalQueries
+from streams.store.relation_walk import related_walk, run_on, subject_of
+from streams.store.relations import MAX_DEPTH, relations_json
 from streams.store.render_json import inventory_json, net_change_json, version_json, who_json
+from streams.store.versioned import to_micros
 from streams.store.waste import WasteFilter, current_findings
 
 Answer = tuple[int, Any]
@@ -72,7 +79,13 @@ def resource(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
 
 def history(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
     versions = q.history(_uid(params), _moment(params, "since"), _moment(params, "until"))
-    return 200, [version_json(v, q.subject(v)) for v in versions]
+    findings = Findings(q.store)
+    return 200, [{**version_json(v, q.subject(v)), "drift": _drift_json(findings, v.uid, v.version)} for v in versions]
+
+
+def _drift_json(findings: Findings, uid: str, version: int) -> dict[str, Any] | None:
+    found = findings.drift_of(uid, version)
+    return found.model_dump(mode="json") if found is not None else None
 
 
 def who(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
@@ -135,19 +148,77 @@ def diff(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
     return 200, rows
 
 
+def depth_of(params: Mapping[str, str]) -> int:
+    depth = params.get("depth", "1")
+    if not depth.isdigit() or not 1 <= int(depth) <= MAX_DEPTH:
+        raise BadRequest(f"depth: a whole number from 1 to {MAX_DEPTH}")
+    return int(depth)
+
+
+def related(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
+    at = to_micros(_moment(params, "at", utcnow()))
+    return 200, relations_json(run_on(q.store, related_walk(_uid(params), at, depth_of(params))))
+
+
+def related_request(params: Mapping[str, str]) -> tuple[str, int, int]:
+    """A /v1/related request checked as `answer_found` checks it: (uid or id, at, depth)."""
+    _known_only("/v1/related", params)
+    return _uid(params), to_micros(_moment(params, "at", utcnow())), depth_of(params)
+
+
 def waste(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
     where = WasteFilter(params.get("type"), params.get("reason"), params.get("account"), params.get("region"))
     return 200, [f.model_dump(mode="json") for f in current_findings(q.store.kv, where)][:limit_of(params)]
 
 
+# Drift and patterns look back a day unless told otherwise.
+FINDINGS_SINCE = timedelta(days=1)
+
+
+def _findings_window(params: Mapping[str, str]) -> tuple[datetime, datetime]:
+    until = _moment(params, "until", utcnow())
+    return _moment(params, "since", until - FINDINGS_SINCE), until
+
+
+def drift(q: TemporalQueries, params: Mapping[str, str], analyzer: AnalyzerSettings) -> Answer:
+    severity = params.get("severity", "info")
+    if severity not in SEVERITIES:
+        raise BadRequest(f"severity: one of {', '.join(SEVERITIES)}")
+    found = drift_report(q.store, *_findings_window(params), severity, params.get("type") or "*")
+    return 200, [d.model_dump(mode="json") for d in found[:limit_of(params)]]
+
+
+def patterns(q: TemporalQueries, params: Mapping[str, str], analyzer: AnalyzerSettings) -> Answer:
+    found = pattern_report(q.store, *_findings_window(params), analyzer.patterns, params.get("pattern") or None)
+    return 200, [p.model_dump(mode="json") for p in found[:limit_of(params)]]
+
+
+def patterns_part(q: TemporalQueries, params: Mapping[str, str], analyzer: AnalyzerSettings) -> Answer:
+    """Some partitions' share of /v1/patterns: the patterns kept with their versions, and the
+    versions the patterns across resources are found in (merge.py finds those on the whole)."""
+    since, until = _findings_window(params)
+    kept = chosen_patterns(kept_patterns(q.store, since, until), params.get("pattern") or None)
+    return 200, {"kept": [p.model_dump(mode="json") for p in kept[:limit_of(params)]],
+                 "fleet": [named_json(pair) for pair in fleet_inputs(q.store, since, until)]}
+
+
 ROUTES: dict[str, Callable[[TemporalQueries, Mapping[str, str]], Answer]] = {
     "/v1/resource": resource, "/v1/history": history, "/v1/who": who,
-    "/v1/inventory": inventory, "/v1/changes": changes, "/v1/diff": diff, "/v1/waste": waste,
+    "/v1/inventory": inventory, "/v1/changes": changes, "/v1/diff": diff, "/v1/related": related, "/v1/waste": waste,
 }
+# Answers that depend on the analyzer settings (severity rules are stored; fleet patterns' thresholds are not).
+FINDING_ROUTES: dict[str, Callable[[TemporalQueries, Mapping[str, str], AnalyzerSettings], Answer]] = {
+    "/v1/drift": drift, "/v1/patterns": patterns,
+}
+# A worker asked for its partitions answers these with a share the merge completes.
+PART_ROUTES: dict[str, Callable[[TemporalQueries, Mapping[str, str], AnalyzerSettings], Answer]] = {
+    "/v1/patterns": patterns_part,
+}
+ENDPOINTS = (*ROUTES, *FINDING_ROUTES)
 
 
 # What each endpoint accepts, from its OpenAPI description (one home for the fact).
-ACCEPTED = {path: frozenset(p["name"] for p in OPENAPI["paths"][path]["get"]["parameters"]) for path in ROUTES}
+ACCEPTED = {path: frozenset(p["name"] for p in OPENAPI["paths"][path]["get"]["parameters"]) for path in ENDPOINTS}
 
 
 def _known_only(path: str, params: Mapping[str, str]) -> None:
@@ -169,23 +240,42 @@ class Found:
     uids: tuple[str, ...] = ()
 
 
-def answer_found(path: str, queries: TemporalQueries, params: Mapping[str, str]) -> Found:
-    handler = ROUTES.get(path)
+def answer_found(path: str, queries: TemporalQueries, params: Mapping[str, str],
+                 analyzer: AnalyzerSettings | None = None, *, part: bool = False) -> Found:
+    """One store's answer; ``part``: as one worker's share of the group's (PART_ROUTES)."""
+    handler = _handler(path, analyzer or AnalyzerSettings(), part)
     if handler is None:
         return Found(404, {"error": f"no such endpoint {path}"})
     try:
         _known_only(path, params)
         for name in TIMES & set(params):  # a malformed time is named before any lookup
             _moment(params, name)
+        if path == "/v1/related":
+            depth_of(params)
         ref = params.get("uid")
         uids = tuple(queries.resolve(ref)) if ref else ()
-        if ref and len(uids) != 1:
+        subject = _subject(path, ref, uids)
+        if ref and subject is None:
             return Found(*unresolved(ref, uids), uids)
-        return Found(*handler(queries, {**params, "uid": uids[0]} if ref else params), uids)
+        return Found(*handler(queries, {**params, "uid": subject} if ref else params), uids)
     except BadRequest as exc:
         return Found(400, {"error": str(exc)})
 
 
-def answer(path: str, queries: TemporalQueries, params: Mapping[str, str]) -> Answer:
-    found = answer_found(path, queries, params)
+def _handler(path: str, analyzer: AnalyzerSettings, part: bool) -> Callable[[TemporalQueries, Mapping[str, str]], Answer] | None:
+    finding = (PART_ROUTES.get(path) if part else None) or FINDING_ROUTES.get(path)
+    if finding is not None:
+        return lambda q, params: finding(q, params, analyzer)
+    return ROUTES.get(path)
+
+
+def _subject(path: str, ref: str | None, uids: Sequence[str]) -> str | None:
+    if path == "/v1/related" and ref:  # what uses an ARN Elava does not observe (an instance profile)
+        return subject_of(ref, uids)
+    return uids[0] if len(uids) == 1 else None
+
+
+def answer(path: str, queries: TemporalQueries, params: Mapping[str, str],
+           analyzer: AnalyzerSettings | None = None) -> Answer:
+    found = answer_found(path, queries, params, analyzer)
     return found.status, found.body

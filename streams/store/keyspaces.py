@@ -15,6 +15,8 @@ retention have run and finds no key outside ``KEYSPACES``.
 | ``e`` | ``e\\x00<uid>\\x00<event time:8B>\\x00<event id>`` | CloudTrail evidence for attribution | ``EVIDENCE_KEPT`` after the call |
 | ``p`` | ``p\\x00<shard>\\x00<scan>\\x00<whole id>\\x00<index:4B>`` | parts of a chunked message (streams/chunks.py) | until a later scan's marker of the shard, at most ``storage.retention`` |
 | ``p`` | ``p\\x00<shard>\\x00<scan>\\x00\\x00`` | when the first part of that scan arrived | with the scan's parts |
+| ``f`` | ``f\\x00<uid>\\x00<version:4B>\\x00<finding>`` | drift and lifecycle patterns found on a version (streams/store/findings.py) | with its version |
+| ``r`` | ``r\\x00<target uid>\\x00<source uid>`` | "what uses this": some kept version of the source has an edge to the target (its versions say which, and when) | written with the first version that has the edge; dropped with the last one (retention of ``v``) |
 | ``c`` | ``c\\x00<name>`` | cursors of retention's walks | one per walk, replaced |
 | ``l`` | ``l\\x00shard_buckets`` | the shard layout membership follows (streams/layout.py) | one key, replaced |
 | ``w`` | ``w\\x00<uid>\\x00<rule>`` | a waste finding's state and last event (streams/store/waste.py) | resolved: until ``storage.retention`` after |
@@ -22,9 +24,9 @@ retention have run and finds no key outside ``KEYSPACES``.
 | ``y`` | ``y\\x00<observed_at:8B>\\x00<uid>`` | every metric sample, by time (history) | ``storage.retention`` |
 | ``\\x00`` | ``\\x00format`` | the embedded store's format (streams/store/kv.py) | one key |
 
-Retention (streams/store/retention.py) walks ``t`` (and through it ``h``, ``v``, ``m``),
-``e`` and ``p``; the others are bounded by what they describe (one per shard, per walk,
-per store).
+Retention (streams/store/retention.py) walks ``t`` (and through it ``h``, ``v``, ``m``, ``f``, ``r``),
+``e``, ``p``, and ``y``, ``w`` and ``x`` (streams/store/waste.py); the others are bounded by
+what they describe (one per shard, per walk, per store).
 """
 
 from __future__ import annotations
@@ -51,10 +53,11 @@ KEYSPACES: dict[bytes, Keyspace] = {
     b"h": Keyspace("heads", expires=True), b"v": Keyspace("versions", expires=True),
     b"t": Keyspace("time index", expires=True), b"m": Keyspace("shard membership", expires=True),
     b"e": Keyspace("evidence", expires=True), b"p": Keyspace("parts of chunked messages", expires=True),
+    b"f": Keyspace("findings", expires=True), b"w": Keyspace("waste findings", expires=True),
+    b"x": Keyspace("latest metric samples", expires=True), b"y": Keyspace("metric sample history", expires=True),
+    b"r": Keyspace("used by (relationships)", expires=True),
     b"s": Keyspace("last scan per shard", expires=False), b"c": Keyspace("cursors", expires=False),
     b"l": Keyspace("shard layout", expires=False), SEP: Keyspace("store format", expires=False),
-    b"w": Keyspace("waste findings", expires=True), b"x": Keyspace("latest metric samples", expires=True),
-    b"y": Keyspace("metric sample history", expires=True),
 }
 
 
@@ -101,6 +104,11 @@ def time_bound(micros: int) -> bytes:
     return b"t" + SEP + _u64(micros)
 
 
+def findings_prefix(uid: str, version: int) -> bytes:
+    """Drift and patterns found on one version: ``f\\x00<uid>\\x00<version:4B>\\x00<finding>``."""
+    return b"f" + SEP + uid.encode() + SEP + _u32(version) + SEP
+
+
 def cursor_key(name: str) -> bytes:
     return b"c" + SEP + name.encode()
 
@@ -108,6 +116,16 @@ def cursor_key(name: str) -> bytes:
 LAYOUT_KEY = b"l" + SEP + b"shard_buckets"
 HEADS_PREFIX, SCANS_PREFIX = b"h" + SEP, b"s" + SEP
 MEMBERS_START, MEMBERS_END = b"m" + SEP, b"m" + bytes([SEP[0] + 1])
+
+
+# Used by: what uses a resource, written in the user's partition (streams/store/relations.py).
+
+def user_key(target: str, source: str) -> bytes:
+    return b"r" + SEP + target.encode() + SEP + source.encode()
+
+
+def users_prefix(target: str) -> bytes:
+    return b"r" + SEP + target.encode() + SEP
 
 
 # Evidence: ordered by resource, then time, so one resource's window is one range read.

@@ -9,8 +9,14 @@ store would. A list (inventory, changes, diff) is sorted the same way in every s
 so the lists are merged in that order and cut at ``limit``: the first ``limit`` of the
 whole are among the first ``limit`` of each.
 
+Drift is a list like those. Patterns across resources (a name re-created, an actor's
+burst) span partitions: each worker sends its share — the patterns it kept and the
+window's versions such patterns are found in — and the merge finds them on the whole
+(`SHARES`). `related` walks edges across partitions, a round of questions per level:
+streams/cluster.py drives it (streams/store/relation_walk.py), not this merge.
+
 Adding an endpoint whose answer is a list: say here how it is sorted (`LISTS`); one
-about a single resource takes ``uid`` and needs nothing (tests/unit/streams/store/
+about a single resource takes ``uid`` and needs nothing (tests/unit/streams/
 test_merge.py checks every route is one or the other).
 """
 
@@ -22,6 +28,10 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
+from elava.analyzer_events import PatternEvent
+from elava.settings import AnalyzerSettings
+from streams.analyzers.fleet import named_from_json, patterns_across, time_order
+from streams.analyzers.reports import chosen_patterns
 from streams.store.api import Answer, Found, limit_of, unresolved
 
 SortKey = Callable[[dict[str, Any]], Any]
@@ -40,12 +50,18 @@ def _by_rule(row: dict[str, Any]) -> Any:
     return row["type"], row["pattern"], row["uid"]
 
 
+def _by_detection(row: dict[str, Any]) -> Any:
+    # reports.drift_order, on the JSON of a drift event.
+    return datetime.fromisoformat(row["detected_at"]), row["uid"], row.get("version") or 0, row["event_id"]
+
+
 # How each list endpoint's items are sorted in one store (and so in the merged answer).
 LISTS: dict[str, SortKey] = {"/v1/inventory": _by_uid, "/v1/changes": _by_time, "/v1/diff": _by_uid,
-                             "/v1/waste": _by_rule}
+                             "/v1/waste": _by_rule, "/v1/drift": _by_detection}
 
 
-def merge(path: str, params: Mapping[str, str], answers: Sequence[Found]) -> Answer:
+def merge(path: str, params: Mapping[str, str], answers: Sequence[Found],
+          analyzer: AnalyzerSettings | None = None) -> Answer:
     """The group's answer to ``path?params`` from each worker's answer for its partitions."""
     if not answers:
         raise ValueError("nothing to merge: at least one worker answers")
@@ -53,10 +69,25 @@ def merge(path: str, params: Mapping[str, str], answers: Sequence[Found]) -> Ans
         (a for a in answers if a.status == 404 and not a.uids and "uid" not in params), None)
     if refused is not None:  # a bad parameter, or no such endpoint: every worker says the same
         return refused.status, refused.body
+    if path in SHARES:
+        return 200, SHARES[path](params, [a.body for a in answers], analyzer or AnalyzerSettings())
     ref = params.get("uid")
     if ref:
         return _one_resource(ref, answers)
     return 200, merged_list(LISTS[path], (a.body for a in answers), limit_of(params))
+
+
+def _patterns(params: Mapping[str, str], shares: Sequence[dict[str, Any]], analyzer: AnalyzerSettings) -> list:
+    """Patterns of one resource as each worker kept them; those across resources found on
+    every worker's versions of the window (a name re-created, an actor's burst, span partitions)."""
+    kept = [PatternEvent.model_validate(p) for share in shares for p in share["kept"]]
+    versions = sorted((named_from_json(v) for share in shares for v in share["fleet"]), key=time_order)
+    found = chosen_patterns(kept + patterns_across(versions, analyzer.patterns), params.get("pattern") or None)
+    return [p.model_dump(mode="json") for p in found[:limit_of(params)]]
+
+
+# Endpoints whose workers answer with a share (api.PART_ROUTES) that the merge completes.
+SHARES: dict[str, Callable[[Mapping[str, str], Sequence[Any], AnalyzerSettings], Any]] = {"/v1/patterns": _patterns}
 
 
 def _one_resource(ref: str, answers: Sequence[Found]) -> Answer:
@@ -69,6 +100,11 @@ def _one_resource(ref: str, answers: Sequence[Found]) -> Answer:
 
 def merged_list(key: SortKey, lists: Iterable[list[dict[str, Any]]], limit: int) -> list[dict[str, Any]]:
     return list(islice(heapq.merge(*lists, key=key), limit))
+
+
+def incomplete(problem: str) -> Answer:
+    """The group's answer when some partition went unanswered: never a partial one."""
+    return 503, {"error": f"the workers cannot answer for every partition now ({problem}); ask again"}
 
 
 def coverage_problem(answered: Sequence[Iterable[int]], partitions: int) -> str | None:

@@ -31,7 +31,7 @@ NET = {"type": "object", "description": "One resource that differs: uid, change 
        "type, id, name, account, region, from_version, to_version, versions_between, recreated, diff, before, "
        "after, actors"}
 VERSION = {"type": "object", "description": "One version: uid, version, kind, valid_from, valid_to, type, id, "
-           "name, account, region, diff, resource, cause, attribution"}
+           "name, account, region, diff, resource, cause, attribution (and in a history, its drift)"}
 
 
 def _get(summary: str, parameters: list, schema: dict[str, Any]) -> dict[str, Any]:
@@ -71,10 +71,24 @@ OPENAPI: dict[str, Any] = {
         "/v1/cluster": _get("Which worker holds which partition, as this worker's group view says", [], {
             "type": "object", "description": "this (this worker's URL), settled (not rebalancing), partitions "
             "(how many), workers (each worker's URL and the partitions it holds)"}),
+        "/v1/related": _get("What a resource used and what used it, at a time", [
+            UID, _param("at", f"{TIME} (default now)"), _param("depth", "Steps out in each direction, 1 to 5 (default 1)")],
+            {"type": "object", "description": "uid, at, type, id, name, account, region, observed; uses and used_by: "
+             "lists of {uid, relation, via, depth, type, id, name, account, region, observed}"}),
         "/v1/waste": _get("Waste findings still open (elava.waste's current list)", [
             _param("type", "Only this type, e.g. ec2.volume"), _param("reason", "Only this rule, e.g. unattached-volume"),
             _param("account", "Only this account"), _param("region", "Only this region"), LIMIT],
             {"type": "array", "items": {"type": "object", "description": "A WasteFinding (docs/schemas/waste.json)"}}),
+        "/v1/drift": _get("Drift found on versions that began in a window (docs/analyzers.md)", [
+            _param("since", f"Window start: {TIME} (default a day before until)"), UNTIL,
+            _param("severity", "At this severity or worse: info, low, medium, high, critical"),
+            _param("type", "Only these types: a type or a glob, e.g. ec2.*"), LIMIT],
+            {"type": "array", "items": {"type": "object", "description": "A drift event (docs/schemas/drift.json)"}}),
+        "/v1/patterns": _get("Lifecycle patterns found in a window: of one resource as found, across resources "
+                             "(re-created under a name, bursts by one actor) over every partition of the group", [
+            _param("since", f"Window start: {TIME} (default a day before until)"), UNTIL,
+            _param("pattern", "Only this pattern: recreated, short-lived, flapping, schedule, burst"), LIMIT],
+            {"type": "array", "items": {"type": "object", "description": "A pattern event (docs/schemas/patterns.json)"}}),
     },
 }
 

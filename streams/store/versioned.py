@@ -27,11 +27,14 @@ from streams.store.keyspaces import (
     SCANS_PREFIX,
     SEP,
     cursor_key,
+    findings_prefix,
     head_key,
     member_key,
     scan_key,
     time_bound,
     time_key,
+    user_key,
+    users_prefix,
     version_key,
     versions_prefix,
 )
@@ -86,13 +89,16 @@ class Version:
     diff: list[dict[str, Any]] = field(default_factory=list)
     attribution: dict[str, Any] | None = None
     valid_to: int | None = None
+    # What the resource used in this version, by edge name (elava.catalogue.relations).
+    edges: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def deleted(self) -> bool:
         return self.kind == "deleted"
 
     def to_bytes(self) -> bytes:
-        record = {k: v for k, v in self.__dict__.items() if k not in ("uid", "valid_to")}
+        # No edges, no field: a record of a type without edges stays as it was.
+        record = {k: v for k, v in self.__dict__.items() if k not in ("uid", "valid_to") and (k != "edges" or v)}
         return orjson.dumps(record)
 
     @classmethod
@@ -166,13 +172,26 @@ class VersionStore:
         data = self.kv.get(head_key(uid))
         return RecordLead.from_bytes(uid, data) if data is not None else None
 
-    def append(self, version: Version) -> None:
-        """Store a new version and make it the head (membership on create), in one write batch."""
-        self.kv.put_many(_records_of(version, is_head=True))
+    def append(self, version: Version, previous: Version | None = None) -> None:
+        """Store a new version and make it the head (membership on create), in one write batch.
+
+        ``previous`` is the head it replaces, as the caller read it: the "used by" entries
+        written are those of edges it did not have, so an unchanged edge costs no write (in
+        the worker, no changelog record either) and the head is not read again.
+        """
+        targets = edge_targets(version.edges) - (edge_targets(previous.edges) if previous is not None else set())
+        self.kv.put_many(_records_of(version, is_head=True) + _user_records(version.uid, targets))
 
     def rewrite(self, version: Version, *, is_head: bool) -> None:
         """Write an existing version's bytes again (for the changelog); nothing changes."""
-        self.kv.put_many(_records_of(version, is_head=is_head))
+        self.kv.put_many(_records_of(version, is_head=is_head) + _user_records(version.uid, edge_targets(version.edges)))
+
+    def users_of(self, target: str) -> Iterator[str]:
+        """Uids of resources some kept version of which has an edge to ``target`` (a superset of
+        its users at any one time: check the version valid then)."""
+        prefix = users_prefix(target)
+        for key, _ in self.kv.scan(prefix):
+            yield key[len(prefix):].decode()
 
     def get_version(self, uid: str, version: int) -> Version | None:
         data = self.kv.get(version_key(uid, version))
@@ -275,10 +294,25 @@ class VersionStore:
         self.kv.delete(entry.key)
 
     def drop_versions(self, versions: Iterable[Version]) -> None:
-        """Forget old versions (retention): their records and their time-index entries."""
+        """Forget old versions (retention): their records, their time-index entries, their
+        findings, and the "used by" entries of edges no kept version of the resource has."""
+        dropped: dict[str, set[str]] = {}
         for version in versions:
             self.kv.delete(version_key(version.uid, version.version))
             self.kv.delete(time_key(version.valid_from, version.uid, version.version))
+            for key, _ in list(self.kv.scan(findings_prefix(version.uid, version.version))):
+                self.kv.delete(key)
+            dropped.setdefault(version.uid, set()).update(edge_targets(version.edges))
+        for uid, targets in dropped.items():
+            self._forget_users(uid, targets)
+
+    def _forget_users(self, uid: str, targets: set[str]) -> None:
+        for _, data in self.kv.scan(versions_prefix(uid)) if targets else ():
+            targets -= edge_targets(Version.from_bytes(uid, data).edges)  # still used by a kept version
+            if not targets:
+                return
+        for target in targets:
+            self.kv.delete(user_key(target, uid))
 
     def remove_resource(self, head: Version, versions: Iterable[Version]) -> None:
         """Forget a resource entirely (a tombstone older than retention)."""
@@ -333,6 +367,14 @@ def _records_of(version: Version, *, is_head: bool) -> list[tuple[bytes, bytes]]
     if version.kind == "created":
         records.append((member_key(version.shard, version.uid), b""))
     return records
+
+
+def edge_targets(edges: dict[str, list[str]]) -> set[str]:
+    return {target for targets in edges.values() for target in targets}
+
+
+def _user_records(source: str, targets: Iterable[str]) -> list[tuple[bytes, bytes]]:
+    return [(user_key(target, source), b"") for target in sorted(targets)]
 
 
 def _with_valid_to(version: Version, valid_to: int | None) -> Version:

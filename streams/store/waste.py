@@ -17,7 +17,8 @@ from typing import Any
 
 import orjson
 
-from elava.events import MetricSample, WasteFinding
+from elava.analyzer_events import WasteFinding
+from elava.events import MetricSample
 from streams.store.evidence import Sweep
 from streams.store.keyspaces import (
     SAMPLE_START,

@@ -28,16 +28,9 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from collectors.publish import KafkaSink
+from elava.analyzer_events import DriftEvent
 from elava.demo.simulated import free_port
-from elava.events import (
-    Actor,
-    DriftEvent,
-    Observation,
-    Resource,
-    TouchedResource,
-    TrailEvent,
-    cloudevent_headers,
-)
+from elava.events import Actor, Observation, Resource, TouchedResource, TrailEvent, cloudevent_headers
 from elava.kafka import ensure_topics, new_producer
 from elava.settings import Settings, load_settings
 from elava.sharding import shard_of

@@ -57,11 +57,12 @@ def _extra_resources(count: int, rnd: random.Random) -> list[Resource]:
             extra.append(Resource(uid=f"arn:aws:rds:eu-west-1:111122223333:db:db-{n}", type="rds.instance",
                                   id=f"db-{n}", account="111122223333", region="eu-west-1", attributes=attributes))
         else:
-            block = None if rnd.random() < 0.3 else {k: True for k in (
-                "block_public_acls", "ignore_public_acls", "block_public_policy", "restrict_public_buckets")}
+            public = rnd.random() < 0.3  # its ACL lets everyone read it
             extra.append(Resource(uid=f"arn:aws:s3:::bucket-{n}", type="s3.bucket", id=f"bucket-{n}",
                                   account="111122223333", region="eu-west-1",
-                                  attributes={"versioning": "Enabled", "public_access_block": block}))
+                                  attributes={"versioning": "Enabled", "public_access_block": None,
+                                              "acl_public_grants": ["AllUsers:READ"] if public else [],
+                                              "public": public, "public_via": ["acl"] if public else []}))
     return extra
 
 

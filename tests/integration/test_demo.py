@@ -20,12 +20,13 @@ def comparable(played) -> list:
              sorted((d.path, d.op) for d in c.diff))
             for c in act.result.changes
         )
-        drift = sorted((d.type, d.severity, d.summary) for d in act.result.drift)
+        drift = sorted((d.type, d.severity, d.summary, d.out_of_band) for d in act.result.drift)
+        patterns = sorted((p.pattern, p.type, p.name) for p in act.result.patterns)
         # Messages name resource ids, which differ between the two accounts: policy and count.
         findings = sorted((d.policy, d.decision, len(d.messages)) for d in act.result.decisions)
         actions = sorted((a.policy, a.action, a.mode, a.destructive) for a in act.result.actions)
         waste = sorted((w.type, w.pattern, w.status, tuple(sorted(w.units.items()))) for w in act.result.waste)
-        acts.append((act.title, act.partial, changes, drift, findings, actions, waste))
+        acts.append((act.title, act.partial, changes, drift, findings, actions, patterns, waste))
     return acts
 
 
@@ -45,13 +46,16 @@ async def test_embedded_and_kafka_drivers_tell_the_same_story(kafka_bootstrap, t
     assert streamed == embedded
     assert [w[:3] for act in embedded for w in act[-1]] == [("ec2.volume", "unattached-volume", "open")]
 
-    created, ssh, untagged, terminated = embedded
+    created, ssh, untagged, by_hand, terminated = embedded
     assert {(kind, type_, name) for kind, type_, name, *_ in created[2]} >= {
         ("created", "ec2.instance", "web-1"), ("created", "ec2.security-group", "web"),
+        ("created", "ec2.security-group", "api"), ("created", "ec2.volume", None),
         ("created", "s3.bucket", "elava-demo-logs")}
-    assert ssh[3] == [("ec2.security-group", "critical", "ingress rule added: tcp port 22 from 0.0.0.0/0")]
-    assert untagged[3] == [("ec2.instance", "medium", "tag owner removed (was 'alice')")]
-    # the instance, and its root volume with it
+    assert ssh[3] == [("ec2.security-group", "critical", "ingress rule added: tcp port 22 from 0.0.0.0/0", False)]
+    assert untagged[3] == [("ec2.instance", "medium", "tag owner removed (was 'alice')", False)]
+    assert by_hand[3] == [("ec2.security-group", "high", "ingress rule added: tcp port 5432 from 10.0.0.0/8", True)]
+    # the instance, and its root volume with it: both lived moments
+    assert terminated[6] == [("short-lived", "ec2.instance", "web-1"), ("short-lived", "ec2.volume", None)]
     assert [(kind, type_, name) for kind, type_, name, *_ in terminated[2]] == [
         ("deleted", "ec2.instance", "web-1"), ("deleted", "ec2.volume", None)]
     # The shipped policies, in the default notify mode: SSH open to the world is denied and

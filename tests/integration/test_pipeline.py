@@ -168,3 +168,36 @@ async def wait_until_trail_processed(pipeline) -> None:
     from elava.worker_process import wait_until_processed
 
     await wait_until_processed(pipeline.settings, pipeline.worker, topic=pipeline.topics.cloudtrail)
+
+
+async def test_what_uses_a_resource_is_read_from_every_partition_the_worker_holds(pipeline):
+    import asyncio
+    from urllib.parse import quote
+
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from elava.events import Observation
+    from elava.sharding import shard_of
+    from tests.unit.streams.test_relations import res
+
+    partitions = list(range(pipeline.settings.kafka.partitions))
+
+    def own_page(resource, n: int) -> Observation:  # keyed by its own type's shard, as a collector keys it
+        key = shard_of(resource.uid, resource.account, resource.region, resource.type, 16)
+        return Observation(scan_id=f"rel-{n}", account=resource.account, region=resource.region, type=resource.type,
+                           shard=key, page=0, observed_at=T0, resources=[resource])
+
+    subnet = res("ec2.subnet", "subnet-shared", vpc_id="vpc-1")
+    users = [res("ec2.instance", f"i-rel{n:03}", subnet_id="subnet-shared", security_groups=[]) for n in range(8)]
+    pages = [own_page(resource, n) for n, resource in enumerate([subnet, *users])]
+    held_in = {DefaultPartitioner()(p.shard.encode(), partitions, partitions) for p in pages}
+    assert len(held_in) > 1, "the users should live in several partitions"
+    for observation in pages:
+        await pipeline.sink.page(observation)
+    await pipeline.results()
+
+    at = quote((T0 + timedelta(minutes=1)).isoformat(), safe="")
+    status, found = await asyncio.to_thread(
+        get_json, pipeline.settings.worker.web_port, f"/v1/related?uid={quote(subnet.uid, safe='')}&at={at}")
+    assert status == 200 and found["observed"] is True
+    assert sorted((u["relation"], u["uid"]) for u in found["used_by"]) == sorted(("subnet", u.uid) for u in users)

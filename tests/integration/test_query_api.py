@@ -48,10 +48,13 @@ async def test_with_a_token_every_request_needs_it_and_faust_pages_are_not_serve
     settings = _settings(kafka_bootstrap, tmp_path, worker__api_token=TOKEN)
     worker = await _serving(settings, tmp_path)
     try:
-        for path in ("/v1/inventory", "/v1/changes?since=1h", "/openapi.json", "/"):
+        for path in ("/v1/inventory", "/v1/changes?since=1h", "/v1/drift", "/v1/patterns", "/openapi.json", "/"):
             assert (await _get(settings, path))[0] == 401, path
             assert (await _get(settings, path, "wrong-token-0123456789"))[0] == 401, path
         assert await _get(settings, "/v1/inventory", TOKEN) == (200, [])
+        assert await _get(settings, "/v1/drift?severity=high", TOKEN) == (200, [])
+        assert await _get(settings, "/v1/patterns?since=7d", TOKEN) == (200, [])
+        assert (await _get(settings, "/v1/drift?severity=dire", TOKEN))[0] == 400
         status, spec = await _get(settings, "/openapi.json", TOKEN)
         assert status == 200 and "/v1/inventory" in spec["paths"]
         for path in FAUST_PAGES:

@@ -19,11 +19,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from elava.analyzer_events import WasteFinding
 from elava.catalogue import registry
 from elava.catalogue.exceptions import UnknownResourceType
 from elava.catalogue.expressions import extract
 from elava.catalogue.usage import Usage
-from elava.events import MetricsObservation, ScanMarker, WasteFinding
+from elava.events import MetricsObservation, ScanMarker
 from elava.settings import WasteSettings
 from streams.analyzers.waste.rules import RULES, Rule
 from streams.analyzers.waste.subject import Subject, Unknown, Waste

@@ -25,6 +25,7 @@ from collectors.redact import Redactor
 from collectors.sink import ListSink
 from elava.catalogue.types import ResourceType
 from tests.unit.elava.catalogue.round_trip import problems
+from tests.unit.elava.catalogue.test_relations import edge_roots
 
 ACCOUNT = "123456789012"  # moto's default account
 # Our retry in tests: as many attempts as in production, but no real waiting.
@@ -112,6 +113,7 @@ def scan(aws: str, session: aioboto3.Session) -> Callable[..., Any]:
             buckets=buckets, page_size=page_size, endpoint_url=aws, scan_id=scan_id, **options,
         )
         check_trail_round_trip(sink)
+        check_edges_read_published_attributes(sink)
         return ScanRun(sink, report)
 
     return run
@@ -126,6 +128,13 @@ def check_trail_round_trip(sink: object, per_type: int = 3) -> None:
             if checked[resource.type] < per_type:
                 checked[resource.type] += 1
                 assert not (found := problems(resource, observation.region)), found
+
+
+def check_edges_read_published_attributes(sink: object) -> None:
+    """Every type's moto test checks that its edges read attributes the collector publishes."""
+    for resource in (r for observation in getattr(sink, "observations", []) for r in observation.resources):
+        missing = [(edge, root) for edge, root in edge_roots(resource.type) if root not in resource.attributes]
+        assert not missing, f"{resource.type}: edges read attributes it does not publish: {missing}"
 
 
 class FaultInjector:

@@ -25,6 +25,7 @@ def test_iam_actions_follow_iam_names_not_only_api_names():
     assert iam_action("s3", "list_buckets") == "s3:ListAllMyBuckets"
     assert iam_action("s3", "get_bucket_encryption") == "s3:GetEncryptionConfiguration"
     assert iam_action("s3", "get_public_access_block") == "s3:GetBucketPublicAccessBlock"
+    assert iam_action("s3control", "get_public_access_block") == "s3:GetAccountPublicAccessBlock"
     assert iam_action("ecr", "describe_repositories") == "ecr:DescribeRepositories"
 
 

@@ -34,6 +34,14 @@ def _made(boto, ami: str) -> dict[str, str]:
     vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
     s3.create_bucket(Bucket="looked-at")
     s3.put_bucket_tagging(Bucket="looked-at", Tagging={"TagSet": tag})
+    s3.create_bucket(Bucket="looked-at-too")  # a prefix of another: the exact one is kept
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
+    for name in ("orders", "orders-dlq"):  # QueueNamePrefix "orders" lists both
+        boto("sqs").create_queue(QueueName=name, tags={"team": "a"})
+    for name in ("/app/web", "/app/web-old"):
+        boto("logs").create_log_group(logGroupName=name, tags={"team": "a"})
+    boto("elb").create_load_balancer(LoadBalancerName="legacy", Subnets=[subnet], Tags=tag, Listeners=[
+        {"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 80}])
     return {
         "ec2.instance": instance["InstanceId"],
         "ec2.volume": volume,
@@ -41,8 +49,11 @@ def _made(boto, ami: str) -> dict[str, str]:
         "ec2.image": ec2.create_image(InstanceId=instance["InstanceId"], Name="img")["ImageId"],
         "ec2.security-group": ec2.create_security_group(GroupName="g", Description="d", VpcId=vpc)["GroupId"],
         "ec2.vpc": vpc,
-        "ec2.subnet": ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"],
+        "ec2.subnet": subnet,
         "s3.bucket": "looked-at",
+        "sqs.queue": "orders",
+        "logs.log-group": "/app/web",
+        "elb.load-balancer": "legacy",
         "rds.instance": boto("rds").create_db_instance(
             DBInstanceIdentifier="db-1", DBInstanceClass="db.t3.micro", Engine="postgres",
             MasterUsername="admin", MasterUserPassword="password123", AllocatedStorage=20)[
@@ -56,7 +67,7 @@ def _made(boto, ami: str) -> dict[str, str]:
 async def test_a_looked_up_resource_is_the_resource_a_scan_builds(scan, boto, ami, session, aws):
     made = _made(boto, ami)
     types = [t for t in registry.all_types() if t.lookup]
-    assert sorted(made) == [t.name for t in types]  # a new lookup gets a case here
+    assert sorted(made) == sorted(t.name for t in types)  # a new lookup gets a case here
     scanned = {r.uid: r for r in (await scan(types)).resources()}
     for type_name, rid in made.items():
         looked = await look(session, aws, type_name, rid)
@@ -73,6 +84,9 @@ async def test_a_resource_that_is_gone_is_none(boto, ami, session, aws):
     assert await look(session, aws, "ec2.instance", "i-0123456789abcdef0") is None
     assert await look(session, aws, "ec2.volume", "vol-0123456789abcdef0") is None
     assert await look(session, aws, "s3.bucket", "no-such-bucket") is None
+    assert await look(session, aws, "sqs.queue", "no-such-queue") is None
+    assert await look(session, aws, "logs.log-group", "/no/such/group") is None
+    assert await look(session, aws, "elb.load-balancer", "no-such-balancer") is None
 
 
 async def test_current_tags_are_what_aws_says_now(boto, ami, session, aws):

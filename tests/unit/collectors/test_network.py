@@ -139,3 +139,33 @@ async def test_load_balancers_with_batched_tags_and_their_listeners(scan, boto):
     assert balancers["internal-00"].tags == {}
     # list; tags 20 balancers a call; listeners per balancer
     assert run.report.calls_by_type() == {"elbv2.load-balancer": 1 + 2 + 21}
+
+
+@covers("elb.load-balancer")
+async def test_classic_load_balancers_with_their_instances_and_batched_tags(scan, boto, ami):
+    ec2, elb = boto("ec2"), boto("elb")
+    vpc, subnets = _network(ec2)
+    group = ec2.create_security_group(GroupName="legacy", Description="legacy web", VpcId=vpc)["GroupId"]
+    instance = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, SubnetId=subnets[0])["Instances"][0]["InstanceId"]
+    elb.create_load_balancer(LoadBalancerName="legacy", Subnets=[subnets[0]], SecurityGroups=[group],
+                             Listeners=[{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 8080}],
+                             Tags=[{"Key": "owner", "Value": "web"}])
+    elb.register_instances_with_load_balancer(LoadBalancerName="legacy", Instances=[{"InstanceId": instance}])
+    for i in range(21):  # 22 balancers: two describe_tags calls of up to 20
+        elb.create_load_balancer(LoadBalancerName=f"idle-{i:02}", Subnets=[subnets[1]], Scheme="internal",
+                                 Listeners=[{"Protocol": "TCP", "LoadBalancerPort": 443, "InstancePort": 443}])
+
+    run = await scan([registry.get("elb.load-balancer")])
+
+    balancers = {r.id: r for r in run.resources("elb.load-balancer")}
+    assert len(balancers) == 22
+    legacy = balancers["legacy"]
+    assert legacy.uid == f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:loadbalancer/legacy"
+    assert (legacy.name, legacy.tags) == ("legacy", {"owner": "web"})
+    assert legacy.attributes["scheme"] == "internet-facing"
+    assert (legacy.attributes["vpc_id"], legacy.attributes["subnets"]) == (vpc, [subnets[0]])
+    assert (legacy.attributes["security_groups"], legacy.attributes["instances"]) == ([group], [instance])
+    assert legacy.attributes["listeners"] == [
+        {"port": 80, "protocol": "HTTP", "instance_port": 8080, "instance_protocol": "HTTP", "certificate": None}]
+    assert balancers["idle-00"].attributes["instances"] == [] and balancers["idle-00"].tags == {}
+    assert run.report.calls_by_type() == {"elb.load-balancer": 1 + 2}

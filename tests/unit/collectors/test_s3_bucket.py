@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collectors.aws.calls import for_local_endpoint
 from elava.catalogue import registry
 from elava.sharding import GLOBAL_REGION, all_shards
 from tests.unit.collectors.covers import covers
@@ -78,3 +79,62 @@ async def test_a_detail_call_denied_fails_the_bucket_scan(scan, boto, faults):
     assert {(m.status, m.error_class, m.count, tuple(m.ids)) for m in markers} == {
         ("failed", "access-denied", 0, ())}
     assert run.report.partial
+
+
+def _account_block(boto, **settings: bool) -> None:
+    control = for_local_endpoint("s3control", boto("s3control"))
+    control.put_public_access_block(AccountId=ACCOUNT, PublicAccessBlockConfiguration={
+        name: settings.get(name, False)
+        for name in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")})
+
+
+async def test_only_really_public_buckets_are_public(scan, boto):
+    s3 = boto("s3")
+    s3.create_bucket(Bucket="private-no-block")  # no block at all, but nothing grants anyone anything
+    s3.create_bucket(Bucket="public-site")
+    s3.put_bucket_acl(Bucket="public-site", ACL="public-read")
+    s3.create_bucket(Bucket="any-aws-account")
+    s3.put_bucket_acl(Bucket="any-aws-account", ACL="authenticated-read")
+
+    run = await scan([registry.get("s3.bucket")])
+
+    buckets = {r.id: r.attributes for r in run.resources("s3.bucket")}
+    private = buckets["private-no-block"]
+    assert (private["public"], private["public_via"], private["acl_public_grants"]) == (False, [], [])
+    assert (private["public_access_block"], private["account_public_access_block"]) == (None, None)
+    assert (buckets["public-site"]["public"], buckets["public-site"]["public_via"]) == (True, ["acl"])
+    assert buckets["public-site"]["acl_public_grants"] == ["AllUsers:READ"]
+    assert buckets["any-aws-account"]["acl_public_grants"] == ["AuthenticatedUsers:READ"]
+    assert buckets["any-aws-account"]["public"] is True
+    assert private["policy_public"] is False  # no bucket policy
+    # Per bucket: location, tags, encryption, versioning, its block, emptiness, ACL, policy status;
+    # the account's block once for the account.
+    assert run.report.calls_by_type() == {"s3.bucket": 1 + 3 * 8 + 1}
+
+
+async def test_the_account_block_is_read_once_and_neutralises_public_acls(scan, boto):
+    s3 = boto("s3")
+    for name in ("public-site", "other-site"):
+        s3.create_bucket(Bucket=name)
+        s3.put_bucket_acl(Bucket=name, ACL="public-read")
+    _account_block(boto, BlockPublicAcls=True, IgnorePublicAcls=True)
+
+    run = await scan([registry.get("s3.bucket")])
+
+    site = next(r.attributes for r in run.resources("s3.bucket") if r.id == "public-site")
+    assert site["acl_public_grants"] == ["AllUsers:READ"]  # still granted, but ignored by the account's block
+    assert (site["public"], site["public_via"]) == (False, [])
+    assert site["account_public_access_block"] == {"block_public_acls": True, "ignore_public_acls": True,
+                                                   "block_public_policy": False, "restrict_public_buckets": False}
+    assert run.report.calls_by_type() == {"s3.bucket": 1 + 2 * 8 + 1}
+
+
+async def test_an_account_block_that_cannot_be_read_fails_the_scan(scan, boto, faults):
+    boto("s3").create_bucket(Bucket="some-bucket")
+    faults.fail("before-call.s3-control.GetPublicAccessBlock", "AccessDenied")
+
+    run = await scan([registry.get("s3.bucket")], buckets=1)
+
+    # Without the account's block, "public" could be wrong either way: no version rather than a wrong one.
+    assert run.resources("s3.bucket") == []
+    assert [(m.status, m.error_class) for m in run.markers("s3.bucket")] == [("failed", "access-denied")]

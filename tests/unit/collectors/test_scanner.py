@@ -141,9 +141,10 @@ async def test_throttling_on_a_third_of_the_calls_still_gives_a_complete_scan(sc
     assert sorted(r.id for r in run.resources("ec2.instance")) == sorted(launched)
     assert {r.id for r in run.resources("s3.bucket")} == {"bucket-a", "bucket-b"}
     # Every attempt is counted: more calls than an unthrottled scan needs.
-    # instances: 3 pages + 12 user-data calls; groups: 1; buckets: 1 list + 2 x (location + 5 details:
-    # tags, encryption, public access block, versioning, emptiness)
-    assert run.report.calls == len(faults.injected) + (3 + 12) + 1 + (1 + 2 * 6)
+    # instances: 3 pages + 12 user-data calls; groups: 1; buckets: 1 list + the account's public access
+    # block + 2 x (location + 7 details: tags, encryption, public access block, versioning, emptiness,
+    # ACL, policy status)
+    assert run.report.calls == len(faults.injected) + (3 + 12) + 1 + (1 + 1 + 2 * 8)
 
 
 async def test_a_throttled_page_is_retried_in_place_not_from_the_start(scan, boto, ami, faults):

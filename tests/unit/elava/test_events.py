@@ -3,20 +3,19 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
+from elava.analyzer_events import DriftEvent, WasteFinding
 from elava.events import (
     ActionRequest,
     ActionResult,
     Actor,
     AttributedChange,
     ChangeEvent,
-    DriftEvent,
     Observation,
     PolicyDecision,
     Resource,
     ScanMarker,
     TouchedResource,
     TrailEvent,
-    WasteFinding,
 )
 from elava.exceptions import SchemaError
 

@@ -74,7 +74,7 @@ def test_every_documented_parameter_is_accepted():
 
     values = {"uid": sg("sg-1").uid, "since": "1d", "until": "now", "at": "now", "limit": "5", "tag": "owner=b",
               "account": "123456789012", "region": "us-east-1", "type": "ec2.security-group",
-              "reason": "unattached-volume"}
+              "reason": "unattached-volume", "severity": "high", "pattern": "flapping", "depth": "2"}
     for path, spec in OPENAPI["paths"].items():
         params = {param["name"]: values[param["name"]] for param in spec["get"]["parameters"]}
         status, body = answer(path, queries(), params)

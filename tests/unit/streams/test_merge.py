@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from elava.events import Observation, ScanMarker, WasteFinding
+from elava.analyzer_events import WasteFinding
+from elava.events import Observation, ScanMarker
 from streams.observe import Observer
 from streams.store.api import ROUTES, Found, answer, answer_found
 from streams.store.kv import MemoryKV

@@ -10,7 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-from elava import events
+from elava import analyzer_events, events
 from elava.events import VALUE_TOPIC, Event, cloudevent_headers
 from elava.topics import CATALOG
 from streams.schemas import SCHEMA_DIR, TOPIC_VALUES, TOPICS_DOC, render, sample, schema_files, topic_schema
@@ -56,8 +56,8 @@ def test_a_value_missing_a_field_fails_its_schema(topic):
 
 
 def test_every_event_type_names_a_schema_of_a_topic_that_carries_it():
-    event_types = [cls for _, cls in inspect.getmembers(events, inspect.isclass)
-                   if issubclass(cls, Event) and cls is not Event]
+    event_types = {cls for module in (events, analyzer_events) for _, cls in inspect.getmembers(module, inspect.isclass)
+                   if issubclass(cls, Event) and cls is not Event}
     for cls in event_types:
         topic = VALUE_TOPIC.get(cls.ce_type)
         assert topic is not None, f"{cls.__name__} has no schema topic in elava.events.VALUE_TOPIC"

@@ -4,7 +4,7 @@ findings are resolved; a failed scan decides nothing."""
 
 from __future__ import annotations
 
-from elava.events import WasteFinding
+from elava.analyzer_events import WasteFinding
 from elava.settings import WasteSettings
 from streams.analyzers.waste.analyzer import WasteAnalyzer
 from streams.store.waste import WasteStore

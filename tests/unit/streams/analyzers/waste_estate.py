@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from elava.analyzer_events import WasteFinding
 from elava.catalogue import registry
 from elava.events import (
     MetricSample,
@@ -14,7 +15,6 @@ from elava.events import (
     Resource,
     ScanMarker,
     TrailEvent,
-    WasteFinding,
     digest,
 )
 from elava.settings import WasteSettings

@@ -38,6 +38,9 @@ KEY = f"arn:aws:kms:{EU}:{A}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 REPOSITORY = f"arn:aws:ecr:{EU}:{A}:repository/team/orders-api"
 ZONE = "arn:aws:route53:::hostedzone/Z1D633PJN98FT9"
 CACHE = f"arn:aws:elasticache:{EU}:{A}:cluster:sessions-cache"
+QUEUE = f"arn:aws:sqs:{EU}:{A}:orders"
+LOG_GROUP = f"arn:aws:logs:{EU}:{A}:log-group:/aws/lambda/orders-api"
+CLASSIC = f"arn:aws:elasticloadbalancing:{EU}:{A}:loadbalancer/legacy-elb"
 
 # family fixture -> the touched uids of each of its records, in order
 EXPECTED: dict[str, list[list[str]]] = {
@@ -63,7 +66,10 @@ EXPECTED: dict[str, list[list[str]]] = {
             [],  # a task definition's tags
             [FRONTEND], [ECS_WEB]],
     "autoscaling-groups": [[ASG_GUESS]] * 5,
-    "elbv2": [[ALB]] * 8 + [[]],  # the last is a Classic ELB: not observed
+    "elbv2": [[ALB]] * 8 + [[CLASSIC]],  # the last is a classic ELB's, by name
+    "classic-load-balancers": [[CLASSIC]] * 6,  # Create, Delete and AddTags in the ELBv2 family's reads
+    "sqs-queues": [[QUEUE]] * 4 + [[], [QUEUE]],  # SendMessage is data
+    "cloudwatch-log-groups": [[LOG_GROUP]] * 4 + [[], [LOG_GROUP], [LOG_GROUP]],  # a stream is not the group
     "iam-roles": [[ROLE_WITH_PATH], [DEPLOY_ROLE], [DEPLOY_ROLE], [DEPLOY_ROLE], [DEPLOY_ROLE], [DEPLOY_ROLE],
                   [DEPLOY_ROLE], [LINKED_ROLE],
                   [f"arn:aws:iam::{A}:role/orders-api-role"],  # named only: the path is unknown (see resolve)
@@ -205,7 +211,7 @@ def test_a_resource_of_another_account_keeps_its_owner():
 
 
 def test_unknown_sources_and_names_touch_nothing():
-    assert family_of("sqs.amazonaws.com", "CreateQueue") is None
+    assert family_of("sns.amazonaws.com", "CreateTopic") is None
     assert _touched({"eventSource": "ec2.amazonaws.com", "eventName": "CreateRouteTable",
                      "requestParameters": {"vpcId": "vpc-1"}}) == []
     assert _touched({}) == []

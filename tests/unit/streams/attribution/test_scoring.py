@@ -160,12 +160,12 @@ def test_creation_and_deletion_names():
 
 
 def test_without_cloudtrail_tags_give_a_guess_at_its_rules_measured_confidence():
-    stack = attribute(change(tags={"aws:cloudformation:stack-name": "web"}), [], WINDOW)
+    stack = attribute(change("created", (), tags={"aws:cloudformation:stack-name": "web"}), [], WINDOW)
     assert (stack.method, stack.actor.via, stack.rule) == ("heuristic", "cloudformation", "cloudformation-stack")
     assert stack.confidence == HEURISTIC_RULES["cloudformation-stack"]
     assert stack.evidence == ["tag:aws:cloudformation:stack-name=web"]
     assert stack.as_record()["rule"] == "cloudformation-stack"
-    terraform = attribute(change(tags={"ManagedBy": "Terraform"}), [], WINDOW)
+    terraform = attribute(change("created", (), tags={"ManagedBy": "Terraform"}), [], WINDOW)
     assert (terraform.actor.via, terraform.actor.kind, terraform.rule) == ("terraform", "automation", "iac-tool-tag")
     assert terraform.confidence == HEURISTIC_RULES["iac-tool-tag"]
     creator = attribute(change(tags={"created-by": "carol@example.com"}), [], WINDOW)
@@ -173,3 +173,24 @@ def test_without_cloudtrail_tags_give_a_guess_at_its_rules_measured_confidence()
     assert [(c.actor.name, c.share) for c in creator.credits] == [("carol@example.com", 1.0)]
     nobody = attribute(change(), [], WINDOW)
     assert (nobody.confidence, nobody.credits) == (0.0, [])
+
+
+@pytest.mark.parametrize("tags", [
+    {"ManagedBy": "terraform"}, {"managed-by": "Pulumi"}, {"pulumi:project": "web"}, {"terraform": "true"},
+    {"aws:cloudformation:stack-name": "web"},
+])
+@pytest.mark.parametrize("kind", ["modified", "deleted"])
+def test_iac_tags_never_make_the_iac_tool_the_actor_of_a_change_without_a_trail_record(tags, kind):
+    """An IaC tag says who owns the resource; a hand-made change to it must not be pinned on the tool."""
+    found = attribute(change(kind, (RULE,) if kind == "modified" else (), tags=tags), [], WINDOW)
+    assert (found.method, found.actor.name, found.confidence) == ("none", None, 0.0)
+
+
+def test_a_trail_record_still_names_the_real_actor_of_a_change_to_an_iac_resource():
+    found = attribute(change(tags={"ManagedBy": "terraform"}), [trail("AuthorizeSecurityGroupIngress")], WINDOW)
+    assert (found.method, found.actor.name) == ("cloudtrail", "alice")
+
+
+def test_other_tags_still_guess_a_change_to_an_iac_resource():
+    found = attribute(change(tags={"ManagedBy": "terraform", "aws:autoscaling:groupName": "web"}), [], WINDOW)
+    assert (found.method, found.actor.via) == ("heuristic", "autoscaling")

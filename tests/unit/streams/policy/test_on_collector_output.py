@@ -19,6 +19,8 @@ def _set_the_scene(ec2, rds, s3, image: str) -> dict[str, str]:
                            MasterUsername="admin", MasterUserPassword="secret-secret", AllocatedStorage=20,
                            StorageEncrypted=False, Tags=[{"Key": "environment", "Value": "production"}])
     s3.create_bucket(Bucket="shared-assets")
+    s3.put_bucket_acl(Bucket="shared-assets", ACL="public-read")
+    s3.create_bucket(Bucket="private-logs")  # no public access block, and nothing public
     instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
     return {"group": group, "volume": volume, "db": "orders", "bucket": "shared-assets", "instance": instance}
 
@@ -45,7 +47,8 @@ async def test_the_shipped_policies_fire_on_a_moto_scan(shipped, scan, boto, ami
     assert found["orders"]["rds_encryption"]["deny"] == [
         "unencrypted rds.instance orders in production: storage encryption is off"]
     assert found["shared-assets"]["s3_public_access"]["deny"] == [
-        "bucket shared-assets has no public access block: it can be made public"]
+        "bucket shared-assets is public: its ACL grants AllUsers:READ"]
+    assert "s3_public_access" not in found.get("private-logs", {})
     assert found[ids["instance"]]["tagging"]["actions"] == [
         {"type": "tag", "params": {"tags": {"owner": "alice", "elava_managed": "true"}}}]
     assert set(found[ids["instance"]]) == {"tagging", "required_tags"}

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from elava import examples
-from elava.events import ActionResult, Actor, DriftEvent, PolicyDecision
+from elava.analyzer_events import DriftEvent
+from elava.events import ActionResult, Actor, PolicyDecision
 from streams.siem.objects import epoch_ms
 from streams.siem.ocsf import is_out_of_band, ocsf_events_for
 from streams.siem.validate import validate
