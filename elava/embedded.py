@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,7 +44,10 @@ async def scan_plan(settings: Settings, type_names: list[str] | None,
 
 
 async def embedded_scan(settings: Settings, type_names: list[str] | None = None,
-                        tier_names: list[str] | None = None, progress: ScanSink | None = None) -> EmbeddedScan:
+                        tier_names: list[str] | None = None, progress: ScanSink | None = None,
+                        before: Callable[[VersionStore, EmbeddedPipeline], Awaitable[None]] | None = None,
+                        ) -> EmbeddedScan:
+    """One scan into the local store; ``before`` feeds the pipeline first (`elava watch`: CloudTrail)."""
     accounts, types = await scan_plan(settings, type_names, tier_names)
     kv = RocksKV(settings.storage.path)
     policies = isolated_policies_for(settings.policies)  # a policy that hangs must not hold the scan
@@ -51,6 +55,8 @@ async def embedded_scan(settings: Settings, type_names: list[str] | None = None,
         store = VersionStore(kv)
         moved = align_layout(store, settings.kafka.shard_buckets)  # never a deletion from a new layout
         pipeline, listing = EmbeddedPipeline(store, policies, settings.analyzer), ListSink()
+        if before is not None:
+            await before(store, pipeline)
         sinks = [pipeline, listing] + ([progress] if progress is not None else [])
         tap = InventoryTap(TeeSink(*sinks))
         scans = await scan_once(settings, tap, types, accounts)

@@ -373,12 +373,25 @@ class WorkerSettings(Section):
     # Warm copies of other workers' table partitions (Faust standby replicas): a failed
     # worker's partitions move to one that already holds them instead of replaying the changelog.
     standby_replicas: int = Field(default=0, ge=0, le=8)
+    # Where the other workers reach this one's query API (Faust's canonical_url): any worker
+    # answers for the whole group by asking the others (docs/api.md). Unset: http://<web_host>:
+    # <web_port>, with this host's name when web_host is 0.0.0.0 or ::.
+    advertised_url: str | None = Field(default=None, pattern=r"^https?://[^/]+/?$")
     # Memory of each partition's RocksDB: memtables (size x count) and the block cache.
     # Faust's defaults (64 MiB x 3 and a 2 GiB cache, per partition) let a worker with 8
     # partitions grow past 3 GiB for a million resources (measured).
     rocksdb_write_buffer_mib: int = Field(default=16, ge=1, le=1024)
     rocksdb_write_buffers: int = Field(default=2, ge=2, le=16)
     rocksdb_block_cache_mib: int = Field(default=64, ge=1, le=65536)
+
+
+class ApiSettings(Section):
+    """Where `elava history`, `at`, `changes`, `diff`, `who` (and --api commands) ask a worker
+    instead of reading the local store; they send worker.api_token (docs/api.md)."""
+
+    url: str | None = Field(default=None, pattern=r"^https?://[^/]+/?$")  # any worker of the group
+    # How long a query keeps asking while the workers rebalance (they answer 503 meanwhile).
+    timeout: Duration = Field(default=timedelta(seconds=60), gt=timedelta(0))
 
 
 TrailSource = Literal["lookup", "eventbridge", "s3"]
@@ -458,6 +471,7 @@ class Settings(BaseSettings):
     signing: SigningSettings = SigningSettings()
     collector: CollectorSettings = CollectorSettings()
     cloudtrail: CloudTrailSettings = CloudTrailSettings()
+    api: ApiSettings = ApiSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
     tiers: list[TierSettings] = Field(default_factory=lambda: [TierSettings(name="default")], min_length=1)
 

@@ -101,7 +101,7 @@ def wire(app: faust.App, settings: Settings) -> None:
     table = app.Table("mvcc", partitions=partitions, key_type=bytes, value_type=bytes,
                       schema=faust.Schema(**RAW), options=rocksdb_options(settings))
 
-    wire_query_api(app, table, settings.analyzer)
+    wire_query_api(app, table, settings)
     sends = BatchedSends(lambda: aiokafka_producer(app))
     worker = Worker(settings, table, ChangelogBatcher(table, sends), WorkerSinks.on(topics, sends, SOURCE),
                     WorkerLayout(settings.kafka, sends, SOURCE), topics.cloudtrail)

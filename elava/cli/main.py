@@ -168,6 +168,7 @@ def demo(bootstrap_servers: Annotated[str | None, typer.Option(
 # Command groups defined in their own modules register here, one line each.
 # (register(app) adds the module's commands to the root app.)
 from elava.cli import queries; queries.register(app)  # noqa: E402,E702,I001  history, at, changes, who
+from elava.cli import watch; watch.register(app)  # noqa: E402,E702,I001  watch
 from elava.cli import findings; findings.register(app)  # noqa: E402,E702,I001  drift, patterns
 from elava.cli import related; related.register(app)  # noqa: E402,E702,I001  related
 from elava.cli import trail; trail.register(app)  # noqa: E402,E702,I001  trail explain

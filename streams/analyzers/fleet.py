@@ -15,6 +15,7 @@ same window gives the same events.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -46,9 +47,35 @@ def window_versions(store: VersionStore, since: datetime, until: datetime) -> li
 
 def fleet_patterns(store: VersionStore, since: datetime, until: datetime,
                    settings: PatternSettings | None = None) -> list[PatternEvent]:
+    return patterns_across(window_versions(store, since, until), settings)
+
+
+def patterns_across(versions: list[NamedVersion], settings: PatternSettings | None = None) -> list[PatternEvent]:
+    """The patterns across resources in ``versions`` (in the time index's order)."""
     settings = settings or PatternSettings()
-    versions = window_versions(store, since, until)
     return recreated_by_name(versions, settings) + bursts(versions, settings)
+
+
+def fleet_inputs(store: VersionStore, since: datetime, until: datetime) -> list[NamedVersion]:
+    """The window's versions a pattern across resources could use: named creations and
+    deletions, changes CloudTrail names an actor for. A worker sends those of its partitions,
+    so that another finds the patterns on the whole group's (streams/store/merge.py)."""
+    return [(version, subject) for version, subject in window_versions(store, since, until)
+            if (version.kind in ("created", "deleted") and _name_key(subject)) or _actor_key(version)]
+
+
+def named_json(pair: NamedVersion) -> dict[str, Any]:
+    version, subject = pair
+    return {"version": dataclasses.asdict(version), "subject": subject}
+
+
+def named_from_json(found: dict[str, Any]) -> NamedVersion:
+    return Version(**found["version"]), found["subject"]
+
+
+def time_order(pair: NamedVersion) -> tuple[int, str, int]:
+    """The time index's order (window_versions reads in it)."""
+    return pair[0].valid_from, pair[0].uid, pair[0].version
 
 
 def _name_key(subject: dict[str, Any]) -> tuple[str, ...] | None:
