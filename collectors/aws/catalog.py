@@ -37,6 +37,8 @@ ACTION_NAMES = {
     ("s3control", "GetPublicAccessBlock"): "GetAccountPublicAccessBlock",
     ("s3", "ListObjectVersions"): "ListBucketVersions",
 }
+# Where IAM's prefix differs from the service model's signing name ("tagging").
+PREFIXES = {"resourcegroupstaggingapi": "tag"}
 # Actions Elava needs beyond the resource scans.
 OTHER_ACTIONS = {"cloudtrail:LookupEvents": "who changed what (CloudTrail attribution)",
                  "cloudwatch:GetMetricData": "idle and oversized resources (the waste rules' metrics)"}
@@ -45,7 +47,7 @@ OTHER_ACTIONS = {"cloudtrail:LookupEvents": "who changed what (CloudTrail attrib
 @functools.lru_cache(maxsize=64)
 def _service(service: str) -> tuple[str, dict[str, str]]:
     model = botocore.session.get_session().get_service_model(service)
-    prefix = model.signing_name or model.endpoint_prefix
+    prefix = PREFIXES.get(service) or model.signing_name or model.endpoint_prefix
     return prefix, {xform_name(name): name for name in model.operation_names}
 
 
@@ -97,6 +99,8 @@ def _tags(rt: ResourceType) -> str:
     if rt.tags_from is None:
         return "none"
     kind, where = rt.tags_from.split(":", 1)
+    if rt.bulk_tags:
+        return f"in bulk (`GetResources`, `{rt.bulk_tags}`), else detail `{where}`"
     return "in the listing" if kind == "inline" else f"detail `{where}`"
 
 

@@ -128,6 +128,7 @@ S3_BUCKET = register(
             "get_bucket_location", "Region", result_path="LocationConstraint", convert=bucket_region
         ),
         tags_from="detail:TagSet",
+        bulk_tags="s3",  # buckets (tagging API's filter for S3 buckets)
         details=(
             _bucket_detail("get_bucket_tagging", "TagSet", result_path="TagSet",
                            none_errors=frozenset({"NoSuchTagSet"}), default=[]),

@@ -131,12 +131,15 @@ def scan(config: ConfigOpt = None, endpoint_url: EndpointOpt = None, region: Reg
          tiers: Annotated[str | None, typer.Option(help="Only these tiers, e.g. critical,production.")] = None,
          risk_only: Annotated[bool, typer.Option(
              "--risk-only", help="Only untracked (no owner tag) resources that are public, open or unencrypted.")] = False,
-         output: Annotated[str, typer.Option(help="table, json or ocsf (OCSF JSON lines for a SIEM).")] = "table") -> None:
-    """Scan once in-process (no Kafka): store versions locally and print what exists."""
+         output: Annotated[str, typer.Option(help="table, json or ocsf (OCSF JSON lines for a SIEM).")] = "table",
+         interval: Annotated[float, typer.Option(
+             help="Seconds between scans; 0 scans once. Repeated scans ask details only of what changed.")] = 0,
+         ) -> None:
+    """Scan in-process (no Kafka): store versions locally and print what exists."""
     from elava.cli.scan import run_scan_command
 
     settings = settings_or_exit(config, providers__aws__endpoint_url=endpoint_url, providers__aws__regions=region)
-    code = run_scan_command(settings, type_, tiers.split(",") if tiers else None, risk_only, output)
+    code = run_scan_command(settings, type_, tiers.split(",") if tiers else None, risk_only, output, interval)
     raise typer.Exit(code=code)
 
 

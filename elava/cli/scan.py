@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import orjson
 
+from collectors.aws.detail_cache import DetailCache
+from collectors.service import detail_cache
 from elava.catalogue import registry
 from elava.cli.common import console, err_console
 from elava.cli.progress import ScanProgress
@@ -30,13 +33,28 @@ def _types_per_scope(type_names: list[str] | None) -> dict[str, int]:
 
 
 def run_scan_command(settings: Settings, type_names: list[str] | None, tier_names: list[str] | None,
-                     risk_only: bool, output: str) -> int:
+                     risk_only: bool, output: str, interval: float = 0) -> int:
+    """Scan once, or every ``interval`` seconds until interrupted (the exit code is the last scan's).
+    Repeated scans keep the resources' details between them: unchanged ones cost no detail calls."""
+    details = detail_cache(settings) if interval > 0 else None
+    while True:
+        code = _scan_and_print(settings, type_names, tier_names, risk_only, output, details)
+        if interval <= 0:
+            return code
+        try:
+            time.sleep(interval)
+        except KeyboardInterrupt:
+            return code
+
+
+def _scan_and_print(settings: Settings, type_names: list[str] | None, tier_names: list[str] | None,
+                    risk_only: bool, output: str, details: DetailCache | None) -> int:
     if output in ("json", "ocsf"):
-        result = asyncio.run(embedded_scan(settings, type_names, tier_names))
+        result = asyncio.run(embedded_scan(settings, type_names, tier_names, details=details))
     else:
         with ScanProgress.bars() as bars:
             progress = ScanProgress(bars, _types_per_scope(type_names))
-            result = asyncio.run(embedded_scan(settings, type_names, tier_names, progress))
+            result = asyncio.run(embedded_scan(settings, type_names, tier_names, progress, details))
     resources = [r for r in result.resources if high_risk_untracked(r)] if risk_only else result.resources
     if output == "ocsf":
         print_ocsf(settings, result.outputs)
