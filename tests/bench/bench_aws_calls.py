@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import sys
@@ -132,7 +133,9 @@ def _operation(entry: dict, headers: dict[str, str]) -> str:
     if "x-amz-target" in headers:
         return headers["x-amz-target"].split(".")[-1]
     body = entry.get("body") or ""
-    if not entry.get("body_encoded") and "Action=" in body:
+    if entry.get("body_encoded"):
+        body = base64.b64decode(body).decode(errors="replace")
+    if "Action=" in body:
         return parse_qs(body)["Action"][0]
     url = urlsplit(entry["url"])
     if "Action=" in url.query:

@@ -74,7 +74,7 @@ async def test_tags_in_bulk_equal_the_per_resource_tags(scan, boto, faults):
 async def test_a_steady_cycle_with_nothing_changed_makes_at_most_a_fifth_of_a_call_per_resource(scan, boto):
     make_estate(boto, count=6)
     ec2 = boto("ec2")
-    for n in range(10):
+    for _ in range(10):
         ec2.create_volume(AvailabilityZone="us-east-1a", Size=8)
     types = [registry.get(name) for name in [*BULK_TYPES, "ec2.volume"]]
     cache = DetailCache(REFRESH, clock=Clock())
