@@ -90,7 +90,9 @@ def _details(rt: ResourceType) -> str:
     staged = [detail for detail in (rt.region_detail, rt.describe) if detail is not None]
     # What is absent once described (terminated, AWS-managed, gone) is not asked further.
     kept = "kept" if rt.absent_when or rt.describe else "n"
-    parts = [_per_item(detail, "n") for detail in staged] + [_per_item(detail, kept) for detail in rt.details]
+    parts = [_per_item(detail, "n") + (f" (unless the listing gives `{rt.listed_region}`)"
+                                       if detail is rt.region_detail and rt.listed_region else "")
+             for detail in staged] + [_per_item(detail, kept) for detail in rt.details]
     parts += [f"`{detail.service or rt.service}:{detail.operation}`: 1 per account" for detail in rt.account_details]
     return "<br>".join(parts) or "none"
 

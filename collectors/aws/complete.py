@@ -20,6 +20,7 @@ from collectors.aws.calls import AwsCaller, ClientPool
 from collectors.aws.detail_cache import CachedDetails, DetailCache, ScopeCache, fingerprint
 from collectors.aws.details import Entry, fetch, run_details
 from collectors.exceptions import MalformedResponse
+from elava.catalogue.expressions import extract
 from elava.catalogue.types import ResourceType
 
 
@@ -48,7 +49,8 @@ async def _ask(clients: ClientPool, caller: AwsCaller, rt: ResourceType, entries
         # A TaskGroup, not gather: when one item fails, its siblings are cancelled.
         async with asyncio.TaskGroup() as group:
             for entry in entries:
-                group.create_task(_locate(clients, caller, rt, entry))
+                if not await _located_by_listing(clients, rt, entry):
+                    group.create_task(_locate(clients, caller, rt, entry))
     if rt.describe:
         await run_details(caller, (rt.describe,), entries)
         entries = [entry for entry in entries if entry.raw.get(rt.describe.store_as) is not None]
@@ -68,6 +70,18 @@ async def _locate(clients: ClientPool, caller: AwsCaller, rt: ResourceType, entr
     if not region:
         raise MalformedResponse(f"{rt.name}: {rt.region_detail.operation} gave no region")
     entry.region, entry.bound = region, await clients.get(rt.service, region)
+
+
+async def _located_by_listing(clients: ClientPool, rt: ResourceType, entry: Entry) -> bool:
+    """The listing said where the resource lives (``listed_region``): no call needed."""
+    assert rt.region_detail is not None
+    listed = extract(entry.raw, rt.listed_region) if rt.listed_region else None
+    if not listed:
+        return False
+    detail = rt.region_detail
+    region = entry.raw[detail.store_as] = detail.convert(listed) if detail.convert else listed
+    entry.region, entry.bound = region, await clients.get(rt.service, region)
+    return True
 
 
 def _arn(rt: ResourceType, entry: Entry, savings: Savings) -> str | None:

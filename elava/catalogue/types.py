@@ -237,7 +237,8 @@ class ResourceType:
       listing and describing), the item is absent.
     - ``global_service``: listed once per account (scope ``global``, asked in
       us-east-1). ``region_detail`` then finds where each resource really lives;
-      the other details are asked in that region.
+      the other details are asked in that region. ``listed_region`` (an expression on
+      the listed item) spares that call where the listing already says the region.
     - ``absent_when(item)``: listed but gone (a terminated instance) or not ours
       to observe (an AWS-managed key); treated as not observed. It is asked once
       the item is described, before the other details are fetched.
@@ -291,6 +292,7 @@ class ResourceType:
     bulk_tags: str | None = None
     global_service: bool = False
     region_detail: DetailCall | None = None
+    listed_region: str | None = None
     describe: DetailCall | None = None
     details: tuple[DetailCall, ...] = ()
     attributes: Mapping[str, str] = field(default_factory=dict)
@@ -336,6 +338,8 @@ class ResourceType:
             self._fail("region_detail only makes sense for a global_service type")
         if self.describe and self.describe.default is not None:
             self._fail("describe's default must be None: a resource that cannot be described is absent")
+        if self.listed_region and not self.region_detail:
+            self._fail("listed_region spares a region_detail call: the type has none")
         if self.region_detail and self.region_detail.batch:
             self._fail("region_detail cannot be batched (it decides each item's client)")
         stored = [detail.store_as for detail in (*self.account_details, *self.all_details())]
@@ -353,7 +357,7 @@ class ResourceType:
         self._check_trail()
         self._check_analyzer_facts()
         _check_expressions(f"resource type {self.name!r}", self.result_path, self.id_field, self.arn_field,
-                           self.name_field, *self.attributes.values())
+                           self.name_field, self.listed_region, *self.attributes.values())
 
     def _check_tags_from(self, stored: set[str]) -> None:
         if self.tags_from is None:

@@ -138,3 +138,22 @@ async def test_an_account_block_that_cannot_be_read_fails_the_scan(scan, boto, f
     # Without the account's block, "public" could be wrong either way: no version rather than a wrong one.
     assert run.resources("s3.bucket") == []
     assert [(m.status, m.error_class) for m in run.markers("s3.bucket")] == [("failed", "access-denied")]
+
+
+async def test_a_listing_that_says_each_buckets_region_spares_the_location_calls(scan, boto, session):
+    """AWS's ListBuckets gives ``BucketRegion`` (since late 2024); moto does not yet, so the answer is
+    completed the way AWS gives it, by a botocore hook on the parsed response."""
+    s3 = boto("s3")
+    s3.create_bucket(Bucket="here-bucket")
+    s3.create_bucket(Bucket="there-bucket", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    regions = {"here-bucket": "us-east-1", "there-bucket": "eu-west-1"}
+
+    def with_region(parsed, **_):
+        for bucket in parsed.get("Buckets", []):
+            bucket["BucketRegion"] = regions[bucket["Name"]]
+
+    session.events.register("after-call.s3.ListBuckets", with_region)
+    located = await scan([registry.get("s3.bucket")])
+
+    assert {r.id: r.region for r in located.resources("s3.bucket")} == regions
+    assert located.report.calls_by_type() == {"s3.bucket": 1 + 2 * 6 + 1}  # no GetBucketLocation
