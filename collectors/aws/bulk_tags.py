@@ -47,10 +47,10 @@ class BulkTags:
         return await asyncio.shield(self._regions[region])
 
     async def _fetch(self, region: str) -> TagIndex | None:
-        bound = await self._clients.get(BULK_TAGS_SERVICE, region)
         params = {"ResourceTypeFilters": self._filters, "ResourcesPerPage": PAGE_SIZE}
         found: TagIndex = {}
         try:
+            bound = await self._clients.get(BULK_TAGS_SERVICE, region)
             async for page in self._caller.pages(bound, BULK_TAGS_OPERATION, params):
                 for mapping in page.get("ResourceTagMappingList", []):
                     found[mapping["ResourceARN"]] = mapping.get("Tags") or []
