@@ -409,6 +409,44 @@ class CloudTrailSettings(Section):
         return self
 
 
+TraceExporter = Literal["none", "otlp", "console", "file"]
+MetricExporter = Literal["none", "otlp", "prometheus", "console"]
+
+
+class TelemetrySettings(Section):
+    """OpenTelemetry (elava/telemetry, docs/operations.md): traces and metrics, each off unless
+    an exporter is chosen. Off, no SDK is loaded: the pipeline pays nothing for it."""
+
+    traces: TraceExporter = "none"  # file: one JSON span per line, appended to file_path
+    metrics: MetricExporter = "none"  # prometheus: a scrape endpoint on prometheus_host:prometheus_port
+    service_name: str = "elava"  # each part reports as <service_name>-<part> (collector, worker, ...)
+    otlp_endpoint: str = "http://127.0.0.1:4318"  # OTLP/HTTP; /v1/traces and /v1/metrics are appended
+    otlp_headers: dict[str, SecretStr] = Field(default_factory=dict)  # e.g. a hosted backend's API key
+    prometheus_host: str = "127.0.0.1"
+    # The worker's policy stage (its child) serves on the next port: both run on one host.
+    prometheus_port: int = Field(default=9464, ge=1, le=65534)
+    file_path: Path | None = None
+    # Of new traces (scans, trail events): a trace is kept or dropped whole, every part follows its parent.
+    sample_ratio: float = Field(default=1.0, ge=0, le=1)
+    export_interval: Duration = Field(default=timedelta(seconds=60), ge=timedelta(seconds=1))  # otlp, console
+
+    @model_validator(mode="after")
+    def _exporters_have_what_they_need(self) -> TelemetrySettings:
+        if (self.traces == "file") != (self.file_path is not None):
+            raise ValueError("telemetry.traces: file and telemetry.file_path go together")
+        for exporter in {self.traces, self.metrics} & {"otlp", "prometheus"}:
+            if not _importable(f"opentelemetry.exporter.{'otlp.proto.http' if exporter == 'otlp' else exporter}"):
+                raise ValueError(f"exporter {exporter} needs its package: pip install 'elava[telemetry]'")
+        return self
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         frozen=True, extra="forbid", env_prefix="ELAVA_", env_nested_delimiter="__"
@@ -424,6 +462,7 @@ class Settings(BaseSettings):
     signing: SigningSettings = SigningSettings()
     collector: CollectorSettings = CollectorSettings()
     cloudtrail: CloudTrailSettings = CloudTrailSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
     tiers: list[TierSettings] = Field(default_factory=lambda: [TierSettings(name="default")], min_length=1)
 
     @classmethod

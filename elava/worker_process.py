@@ -39,7 +39,22 @@ def worker_env(settings: Settings) -> dict[str, str]:
             "ELAVA_WORKER__ROCKSDB_WRITE_BUFFER_MIB": str(worker.rocksdb_write_buffer_mib),
             "ELAVA_WORKER__ROCKSDB_WRITE_BUFFERS": str(worker.rocksdb_write_buffers),
             "ELAVA_WORKER__ROCKSDB_BLOCK_CACHE_MIB": str(worker.rocksdb_block_cache_mib),
-            **policy_env(settings), **web_env(settings), **signing_env(settings), **waste_env(settings)}
+            **policy_env(settings), **web_env(settings), **signing_env(settings), **waste_env(settings),
+            **telemetry_env(settings)}
+
+
+def telemetry_env(settings: Settings) -> dict[str, str]:
+    """Every telemetry setting that is set, for a child process (secrets as their values)."""
+    env = {}
+    for name, value in settings.telemetry:
+        if isinstance(value, timedelta):
+            env[f"ELAVA_TELEMETRY__{name.upper()}"] = str(value.total_seconds())
+        elif isinstance(value, dict):
+            plain = {k: v.get_secret_value() for k, v in value.items()}
+            env[f"ELAVA_TELEMETRY__{name.upper()}"] = json.dumps(plain)
+        elif value is not None:
+            env[f"ELAVA_TELEMETRY__{name.upper()}"] = str(value)
+    return env
 
 
 def waste_env(settings: Settings) -> dict[str, str]:

@@ -58,7 +58,12 @@ def partition_db(table: Any, partition: int) -> Any:
 
 def open_partition_dbs(table: Any) -> list[Any]:
     """The rocksdict handles of every partition of the table this worker has opened."""
-    return list(table.data._dbs.values())
+    return list(partition_dbs(table).values())
+
+
+def partition_dbs(table: Any) -> dict[int, Any]:
+    """Partition -> rocksdict handle, for each partition of the table this worker has opened (a copy)."""
+    return dict(table.data._dbs)
 
 
 def mark_persisted(table: Any, topic: str, partition: int, offset: int) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from collectors.aws.listing import listed_pages
 from collectors.exceptions import SinkError
 from collectors.redact import Redactor
 from collectors.sink import ScanSink
+from elava import telemetry
 from elava.catalogue.arns import partition_for
 from elava.catalogue.types import GLOBAL_CLIENT_REGION, ResourceType
 from elava.events import ErrorClass, Resource, ScanStatus, utcnow
@@ -179,7 +181,18 @@ def client_region(scope: str) -> str:
 
 
 async def _scan_type(ctx: _AccountScan, rt: ResourceType, scope: str) -> TypeScanResult:
-    caller = AwsCaller(ctx.backoff, ctx.rng)
+    """One type in one scope, in its own span: every page it publishes carries that span's trace."""
+    caller, started = AwsCaller(ctx.backoff, ctx.rng), time.monotonic()
+    with telemetry.span("elava.collector.scan", {"elava.account": ctx.account, "elava.region": scope,
+                                                 "elava.type": rt.name, "elava.scan_id": ctx.scan_id}):
+        result = await _scan_type_with(ctx, caller, rt, scope)
+        telemetry.annotate({"elava.status": result.status, "elava.resources": result.count})
+    telemetry.record_scan(rt.name, result.status, time.monotonic() - started)
+    telemetry.record_aws(rt.service, caller.calls, caller.throttles)
+    return result
+
+
+async def _scan_type_with(ctx: _AccountScan, caller: AwsCaller, rt: ResourceType, scope: str) -> TypeScanResult:
     batch = ShardBatcher(ctx.sink, ScanScope(ctx.scan_id, ctx.account, scope, rt.name, ctx.buckets, utcnow()),
                          page_size=ctx.page_size, page_bytes=ctx.page_bytes)
     cached = ctx.details.scope(ctx.account, scope, rt.name) if ctx.details is not None else None

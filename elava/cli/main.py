@@ -11,6 +11,7 @@ import typer
 
 from elava.cli.common import console, settings_or_exit
 from elava.cli.errors import ElavaGroup
+from elava.telemetry import configure as configure_telemetry
 
 # ElavaGroup turns every failure into one line and an exit code (elava/cli/errors.py).
 app = typer.Typer(help="Elava: living infrastructure engine for AWS.", no_args_is_help=True,
@@ -76,6 +77,7 @@ def worker(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
     except StageStartError as exc:  # the stage has said why on stderr
         raise SettingsError(f"{exc}; the worker does not start without it "
                             "(policies.stage_in_worker: false runs it apart)") from None
+    configure_telemetry(settings.telemetry, "worker")
     try:
         run_worker(settings, loglevel=loglevel)
     finally:
@@ -96,6 +98,7 @@ def collect(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
 
     settings = settings_or_exit(config, kafka__bootstrap_servers=bootstrap_servers,
                                 providers__aws__endpoint_url=endpoint_url, providers__aws__regions=region)
+    configure_telemetry(settings.telemetry, "collector")
     if serve:
         _serve_requests(settings)
         return

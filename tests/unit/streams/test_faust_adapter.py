@@ -73,6 +73,8 @@ def test_a_table_partition_opens_its_rocksdb_handle_where_the_adapter_reads_it(a
     guard(db.get(b"k") == b"v", "faust rocksdb.Store._db_for_partition", "to read a partition's store directly")
     guard(faust_adapter.open_partition_dbs(table) == [db], "faust rocksdb.Store._dbs",
           "to read every partition the worker holds (query API)")
+    guard(faust_adapter.partition_dbs(table) == {3: db}, "faust rocksdb.Store._dbs keyed by partition",
+          "to report the store's size per partition (telemetry)")
 
 
 def test_the_persisted_changelog_offset_is_where_recovery_reads_it(app):
