@@ -38,6 +38,10 @@ class BulkTags:
     def calls(self) -> int:
         return self._caller.calls
 
+    @property
+    def throttles(self) -> int:
+        return self._caller.throttles
+
     async def index(self, region: str) -> TagIndex | None:
         """The region's tags by ARN; None when the bulk listing failed (ask per resource)."""
         if not self._filters:

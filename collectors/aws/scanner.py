@@ -42,7 +42,7 @@ from collectors.redact import Redactor
 from collectors.sink import ScanSink
 from elava import telemetry
 from elava.catalogue.arns import partition_for
-from elava.catalogue.types import GLOBAL_CLIENT_REGION, ResourceType
+from elava.catalogue.types import BULK_TAGS_SERVICE, GLOBAL_CLIENT_REGION, ResourceType
 from elava.events import ErrorClass, Resource, ScanStatus, utcnow
 from elava.settings import KafkaSettings
 from elava.sharding import GLOBAL_REGION
@@ -141,6 +141,7 @@ async def scan_account(
         finally:
             ctx.bulk.close()
     report.shared_calls = ctx.bulk.calls
+    telemetry.record_aws(BULK_TAGS_SERVICE, ctx.bulk.calls, ctx.bulk.throttles)
     for task in tasks:
         result = task.result()
         report.results[(result.region, result.type)] = result
