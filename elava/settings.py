@@ -67,6 +67,10 @@ class AwsSettings(Section):
     # AWS calls per second in each account/region (a token bucket; 0: unlimited).
     # AWS throttles per account and region; staying under its rate beats retrying.
     calls_per_second: float = Field(default=50.0, ge=0)
+    # Long-running collectors reuse a resource's details while its listed view is unchanged
+    # and no CloudTrail event named it; every resource's details are asked again within
+    # this interval, so a change CloudTrail does not record is still found (0: every scan).
+    detail_refresh_interval: Duration = Field(default=timedelta(hours=6), ge=timedelta(0))
 
 
 class TierSettings(Section):

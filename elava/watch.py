@@ -23,7 +23,9 @@ from typing import Any
 
 import orjson
 
+from collectors.aws.detail_cache import DetailCache
 from collectors.cloudtrail.service import TrailReport, collect_trail
+from collectors.service import detail_cache
 from elava.embedded import EmbeddedScan, embedded_scan
 from elava.events import TrailEvent, utcnow
 from elava.settings import Settings
@@ -51,21 +53,24 @@ class StoreCheckpoints:
 class PipelineTrailSink:
     """CloudTrail events into the embedded pipeline, one at a time, as the worker takes them."""
 
-    def __init__(self, pipeline: EmbeddedPipeline) -> None:
+    def __init__(self, pipeline: EmbeddedPipeline, details: DetailCache | None = None) -> None:
         self.pipeline = pipeline
+        self.details = details
         self.count = 0
 
     async def publish(self, events: list[TrailEvent]) -> None:
         for event in events:
             await self.pipeline.trail(event)
+        if self.details is not None:
+            self.details.note_trail(events)  # what CloudTrail names is described again in this cycle's scan
         self.count += len(events)
 
 
-def trail_feed(settings: Settings, reports: list[TrailReport]) -> Callable[[VersionStore, EmbeddedPipeline],
-                                                                          Awaitable[None]]:
+def trail_feed(settings: Settings, reports: list[TrailReport], details: DetailCache | None = None,
+               ) -> Callable[[VersionStore, EmbeddedPipeline], Awaitable[None]]:
     """What `embedded_scan` runs before it scans: one pass over the CloudTrail sources."""
     async def feed(store: VersionStore, pipeline: EmbeddedPipeline) -> None:
-        reports.append(await collect_trail(settings, PipelineTrailSink(pipeline), StoreCheckpoints(store),
+        reports.append(await collect_trail(settings, PipelineTrailSink(pipeline, details), StoreCheckpoints(store),
                                            once=True))
     return feed
 
@@ -90,12 +95,19 @@ class Watch:
     interval: float
     type_names: list[str] | None = None
     with_trail: bool = True
+    # The cycles keep each resource's details: an unchanged one, not named by CloudTrail and
+    # not due for its refresh (providers.aws.detail_refresh_interval), costs no detail call.
+    details: DetailCache | None = None
+
+    def __post_init__(self) -> None:
+        if self.details is None:
+            self.details = detail_cache(self.settings)
 
     async def cycle(self, number: int) -> Cycle:
         cycle, reports = Cycle(number, utcnow()), []
-        feed = trail_feed(self.settings, reports) if self.with_trail else None
+        feed = trail_feed(self.settings, reports, self.details) if self.with_trail else None
         try:
-            cycle.scan = await embedded_scan(self.settings, self.type_names, before=feed)
+            cycle.scan = await embedded_scan(self.settings, self.type_names, before=feed, details=self.details)
         except Exception as exc:  # reported; the next cycle tries again
             log.debug("watch cycle %d failed", number, exc_info=True)
             cycle.error = exc

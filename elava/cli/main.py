@@ -134,8 +134,9 @@ def scan(config: ConfigOpt = None, endpoint_url: EndpointOpt = None, region: Reg
          tiers: Annotated[str | None, typer.Option(help="Only these tiers, e.g. critical,production.")] = None,
          risk_only: Annotated[bool, typer.Option(
              "--risk-only", help="Only untracked (no owner tag) resources that are public, open or unencrypted.")] = False,
-         output: Annotated[str, typer.Option(help="table, json or ocsf (OCSF JSON lines for a SIEM).")] = "table") -> None:
-    """Scan once in-process (no Kafka): store versions locally and print what exists."""
+         output: Annotated[str, typer.Option(help="table, json or ocsf (OCSF JSON lines for a SIEM).")] = "table",
+         ) -> None:
+    """Scan in-process (no Kafka): store versions locally and print what exists (on a loop: `elava watch`)."""
     from elava.cli.scan import run_scan_command
 
     settings = settings_or_exit(config, providers__aws__endpoint_url=endpoint_url, providers__aws__regions=region)

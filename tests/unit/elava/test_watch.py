@@ -13,8 +13,10 @@ import pytest
 from aiobotocore.stub import AioStubber
 
 from collectors.aws.calls import Backoff
+from collectors.aws.detail_cache import CachedDetails, DetailCache
 from collectors.cloudtrail.lookup import LookupPoller, RateLimiter
 from elava.watch import PipelineTrailSink, StoreCheckpoints
+from streams.attribution.records import trail_events
 from streams.embedded import EmbeddedPipeline
 from streams.store.kv import RocksKV
 from streams.store.versioned import VersionStore
@@ -75,3 +77,15 @@ async def test_a_late_lookup_event_attributes_the_stored_change_and_its_checkpoi
         assert await poller(client, store, EmbeddedPipeline(store)).poll(NOW + timedelta(minutes=5)) == 0
     finally:
         kv.close()
+
+
+async def test_a_trail_event_of_the_cycle_makes_the_scan_describe_that_resource_again(tmp_path):
+    # The cycle's scan reuses details of unchanged resources; what CloudTrail named must be asked again.
+    store = VersionStore(RocksKV(tmp_path / "store"))
+    details = DetailCache(timedelta(hours=6), clock=lambda: NOW)
+    events = trail_events(sg_record("e-1", "sg-1", when=NOW - timedelta(minutes=5), account=ACCOUNT, region=REGION))
+    cached = CachedDetails(listed=b"listed", values={}, region=REGION, fetched=NOW - timedelta(minutes=30),
+                           uid=events[0].resource.uid)
+    assert details.reusable(cached, b"listed")
+    await PipelineTrailSink(EmbeddedPipeline(store), details).publish(events)
+    assert not details.reusable(cached, b"listed")
