@@ -32,6 +32,7 @@ from elava.events import AttributedChange, cloudevent_headers
 from elava.exceptions import SchemaError
 from elava.kafka import new_consumer, new_producer
 from elava.settings import Settings
+from elava.topic_read import partitions_of
 from elava.topics import Topics
 from streams.analyzers.fleet import FleetItem, lookback
 from streams.analyzers.fleet_window import FleetWindow, Key
@@ -90,6 +91,7 @@ class FleetStage:
         self.consumer: AIOKafkaConsumer | None = None
         self.reads: PartitionReads | None = None
         self.context_before = 0  # with no offset committed, changes older than this are evidence only
+        self.last_commit: dict[TopicPartition, int] = {}
 
     async def run(self, stop: asyncio.Event, ready: Callable[[], None] | None = None) -> None:
         self.producer = new_producer(self.settings.kafka)
@@ -112,8 +114,7 @@ class FleetStage:
     async def _assign(self) -> None:
         """Every partition, from the first change not judged before or from the window before now."""
         topic = self.topics.attributed_changes
-        await self.consumer.topics()  # metadata, so the partitions are known
-        parts = [TopicPartition(topic, p) for p in sorted(self.consumer.partitions_for_topic(topic) or [])]
+        parts = [TopicPartition(topic, p) for p in await partitions_of(self.settings.kafka, topic)]
         if not parts:
             raise KafkaError(f"topic {topic} has no partitions (run `elava topics create`)")
         self.consumer.assign(parts)
@@ -145,8 +146,7 @@ class FleetStage:
                 deliveries.append(await self.producer.send(self.topics.ocsf, value=message.value, key=message.key,
                                                            headers=message.headers))
         await asyncio.gather(*deliveries)  # a failed delivery raises: nothing is committed
-        if batch or deliveries:
-            await self._commit()
+        await self._commit()
 
     async def _take(self, tp: TopicPartition, record: Any) -> list[Any]:
         try:
@@ -168,10 +168,11 @@ class FleetStage:
 
     async def _commit(self) -> None:
         offsets = self.reads.commits(self.window.pending)
-        if not offsets:
-            return
+        if not offsets or offsets == self.last_commit:
+            return  # judging what was read (with no pattern) moves the first pending change too
         try:
             await self.consumer.commit(offsets)
+            self.last_commit = offsets
         except KafkaError as exc:
             log.warning("offset commit failed (%s); these changes will be judged again, under the same ids", exc)
 
