@@ -370,8 +370,9 @@ ELBV2_LOAD_BALANCER = register(
             # call a group: no batch form exists). CloudWatch's HealthyHostCount would cost as
             # much (it is per target group too), lags by minutes and is not in moto.
             DetailCall("describe_target_groups", {"LoadBalancerArn": "LoadBalancerArn"}, "TargetGroups",
-                       result_path="TargetGroups", paged=True, none_errors=frozenset({"LoadBalancerNotFound"}),
-                       default=[], each=DetailCall(
+                       # A balancer without groups may answer TargetGroupNotFound (moto does) rather than [].
+                       result_path="TargetGroups", paged=True, default=[],
+                       none_errors=frozenset({"LoadBalancerNotFound", "TargetGroupNotFound"}), each=DetailCall(
                            "describe_target_health", {"TargetGroupArn": "Each.TargetGroupArn"}, "Health",
                            result_path="TargetHealthDescriptions", keep_element=True,
                            none_errors=frozenset({"TargetGroupNotFound"}))),
