@@ -63,6 +63,7 @@ async def embedded_scan(settings: Settings, type_names: list[str] | None = None,
         tap = InventoryTap(TeeSink(*sinks))
         scans = await scan_once(settings, tap, types, accounts, details)
         metrics = await measure_due(settings, store, tap, pipeline)
+        pipeline.finish()  # re-created under a name, bursts: over every shard the scan saw
         enforce_retention(store, settings.storage.retention, utcnow())  # bounded: the rest next scan
     finally:
         kv.close()

@@ -174,6 +174,15 @@ class PatternSettings(Section):
     schedule_lookback: Duration = timedelta(days=14)
     burst_changes: int = Field(default=10, ge=2)  # resources changed by one actor within burst_window
     burst_window: Duration = timedelta(minutes=10)
+    # Re-created under a name and bursts span partitions: the fleet-pattern stage (`elava fleet
+    # serve`) reads elava.attributed-changes in its own consumer group and publishes them on
+    # elava.patterns; `elava worker` runs it as a supervised child unless fleet_stage_in_worker
+    # is false (then run one `elava fleet serve` apart: it reads every partition).
+    fleet_app_id: str = "elava-fleet-patterns"
+    fleet_stage_in_worker: bool = True
+    # A change is judged this long after it happened: CloudTrail names actors minutes late, and
+    # the changes of the same moment from other partitions must have arrived.
+    fleet_settle: Duration = Field(default=timedelta(minutes=15), ge=timedelta(0))
 
     @model_validator(mode="after")
     def _known_types(self) -> PatternSettings:

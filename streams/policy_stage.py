@@ -159,15 +159,21 @@ class PolicyStage:
 async def serve(settings: Settings, ready_fd: int | None = None, with_parent: bool = False) -> None:
     """Run the stage until SIGINT/SIGTERM. As a child of `elava worker`: say "ready" on
     ``ready_fd`` once the policies are loaded, and (``with_parent``) stop when the worker is gone."""
+    await run_until_stopped(PolicyStage(settings).run, "policy stage", ready_fd, with_parent)
+
+
+async def run_until_stopped(run: Callable[..., Any], label: str, ready_fd: int | None, with_parent: bool) -> None:
+    """Run a stage's ``run(stop, ready)`` until SIGINT/SIGTERM (or, ``with_parent``, until the
+    worker that started it is gone), saying "ready" on ``ready_fd`` when it is."""
     import signal
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    watch = asyncio.create_task(_stop_when_orphaned(os.getppid(), stop)) if with_parent else None
+    watch = asyncio.create_task(_stop_when_orphaned(os.getppid(), stop, label)) if with_parent else None
     try:
-        await PolicyStage(settings).run(stop, ready=(lambda: _say_ready(ready_fd)) if ready_fd is not None else None)
+        await run(stop, ready=(lambda: _say_ready(ready_fd)) if ready_fd is not None else None)
     finally:
         if watch is not None:
             watch.cancel()
@@ -178,10 +184,10 @@ def _say_ready(fd: int) -> None:
     os.close(fd)
 
 
-async def _stop_when_orphaned(parent: int, stop: asyncio.Event) -> None:
+async def _stop_when_orphaned(parent: int, stop: asyncio.Event, label: str) -> None:
     # A worker killed alone leaves its child to init: the stage must not outlive it unseen.
     while not stop.is_set():
         if os.getppid() != parent:
-            log.warning("the worker that started this policy stage is gone; stopping")
+            log.warning("the worker that started this %s is gone; stopping", label)
             stop.set()
         await asyncio.sleep(1.0)

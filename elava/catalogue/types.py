@@ -98,7 +98,9 @@ class DetailCall:
     - ``paged``: the answer comes in pages; the lists at ``result_path`` are joined.
     - ``each``: one more call per element of the answer (``list_nodegroups`` then
       ``describe_nodegroup``); its params see the item plus the element as ``Each``;
-      the stored value is the list of its answers (``None`` answers dropped).
+      the stored value is the list of its answers (``None`` answers dropped) — or, when
+      the fan-out call has ``keep_element``, the elements themselves, each with its
+      answer under the fan-out call's ``store_as`` (a target group with its targets' health).
     - ``batch``: see `Batch`; an item the answer does not mention gets ``default``.
     - ``convert`` is applied last, to the value stored.
     """
@@ -115,6 +117,7 @@ class DetailCall:
     each: DetailCall | None = None
     batch: Batch | None = None
     service: str | None = None  # another service's client (s3control); None: the type's own
+    keep_element: bool = False  # as the ``each`` of another call: keep the element, the answer in it
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", _frozen(self.params))

@@ -60,11 +60,12 @@ def topics_list(config: ConfigOpt = None) -> None:
 def worker(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
            loglevel: Annotated[str, typer.Option(help="Log level.")] = "INFO") -> None:
     """Run a stream worker (Faust): observations in; changes, drift and DLQ out. The policy stage
-    runs beside it as a child process (policies.stage_in_worker; see `elava policy serve`)."""
+    and the fleet-pattern stage run beside it as child processes (policies.stage_in_worker,
+    analyzer.patterns.fleet_stage_in_worker; see `elava policy serve`, `elava fleet serve`)."""
     from elava.exceptions import SettingsError
     from elava.kafka import ensure_topics
     from elava.layout_record import check_layout
-    from elava.policy_supervisor import StageStartError, stage_for_worker
+    from elava.policy_supervisor import StageStartError, fleet_stage_for_worker, stage_for_worker
     from streams.app import run_worker
     from streams.web import check_exposure
 
@@ -72,16 +73,20 @@ def worker(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
     check_exposure(settings.worker)  # before any broker call: an open API without a token stops start-up
     asyncio.run(ensure_topics(settings.kafka))
     asyncio.run(check_layout(settings.kafka))  # the store's shard layout, if one was recorded
+    stages = []
     try:
-        stage = stage_for_worker(settings, config, bootstrap_servers, loglevel)
+        stages.append(stage_for_worker(settings, config, bootstrap_servers, loglevel))
+        stages.append(fleet_stage_for_worker(settings, config, bootstrap_servers, loglevel))
     except StageStartError as exc:  # the stage has said why on stderr
-        raise SettingsError(f"{exc}; the worker does not start without it "
-                            "(policies.stage_in_worker: false runs it apart)") from None
+        for stage in filter(None, stages):
+            stage.stop()
+        raise SettingsError(f"{exc}; the worker does not start without it (policies.stage_in_worker or "
+                            "analyzer.patterns.fleet_stage_in_worker: false runs it apart)") from None
     configure_telemetry(settings.telemetry, "worker")
     try:
         run_worker(settings, loglevel=loglevel)
     finally:
-        if stage is not None:
+        for stage in filter(None, stages):
             stage.stop()
 
 
@@ -178,6 +183,7 @@ from elava.cli import executor; executor.register(app)  # noqa: E402,E702,I001  
 from elava.cli import dlq; dlq.register(app)  # noqa: E402,E702,I001  dlq list, replay
 from elava.cli import actions; actions.register(app)  # noqa: E402,E702,I001  actions (audit trail)
 from elava.cli import waste; waste.register(app)  # noqa: E402,E702,I001  waste (open findings)
+from elava.cli import fleet; fleet.register(app)  # noqa: E402,E702,I001  fleet serve
 
 
 def main() -> None:

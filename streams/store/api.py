@@ -17,7 +17,7 @@ from typing import Any
 from elava.events import utcnow
 from elava.settings import AnalyzerSettings
 from elava.timeparse import parse_time
-from streams.analyzers.fleet import fleet_inputs, named_json
+from streams.analyzers.fleet import fleet_inputs, item_json
 from streams.analyzers.reports import SEVERITIES, chosen_patterns, drift_report, kept_patterns, pattern_report
 from streams.store.findings import Findings
 from streams.store.openapi import OPENAPI
@@ -198,8 +198,8 @@ def patterns_part(q: TemporalQueries, params: Mapping[str, str], analyzer: Analy
     versions the patterns across resources are found in (merge.py finds those on the whole)."""
     since, until = _findings_window(params)
     kept = chosen_patterns(kept_patterns(q.store, since, until), params.get("pattern") or None)
-    return 200, {"kept": [p.model_dump(mode="json") for p in kept[:limit_of(params)]],
-                 "fleet": [named_json(pair) for pair in fleet_inputs(q.store, since, until)]}
+    return 200, {"kept": [p.model_dump(mode="json") for p in kept[:limit_of(params)]], "since": since.isoformat(),
+                 "fleet": [item_json(item) for item in fleet_inputs(q.store, since, until, analyzer.patterns)]}
 
 
 ROUTES: dict[str, Callable[[TemporalQueries, Mapping[str, str]], Answer]] = {

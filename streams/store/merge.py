@@ -30,7 +30,7 @@ from typing import Any
 
 from elava.analyzer_events import PatternEvent
 from elava.settings import AnalyzerSettings
-from streams.analyzers.fleet import named_from_json, patterns_across, time_order
+from streams.analyzers.fleet import item_from_json, patterns_across
 from streams.analyzers.reports import chosen_patterns
 from streams.store.api import Answer, Found, limit_of, unresolved
 
@@ -81,8 +81,9 @@ def _patterns(params: Mapping[str, str], shares: Sequence[dict[str, Any]], analy
     """Patterns of one resource as each worker kept them; those across resources found on
     every worker's versions of the window (a name re-created, an actor's burst, span partitions)."""
     kept = [PatternEvent.model_validate(p) for share in shares for p in share["kept"]]
-    versions = sorted((named_from_json(v) for share in shares for v in share["fleet"]), key=time_order)
-    found = chosen_patterns(kept + patterns_across(versions, analyzer.patterns), params.get("pattern") or None)
+    items = sorted((item_from_json(v) for share in shares for v in share["fleet"]), key=lambda item: item.order)
+    since = min(datetime.fromisoformat(share["since"]) for share in shares)
+    found = chosen_patterns(kept + patterns_across(items, since, analyzer.patterns), params.get("pattern") or None)
     return [p.model_dump(mode="json") for p in found[:limit_of(params)]]
 
 
