@@ -234,8 +234,9 @@ async def test_a_batch_refused_because_one_item_went_is_asked_again_item_by_item
     assert {r.name: r.tags for r in run.resources("elbv2.load-balancer")} == {
         "kept-1": {"n": "kept-1"}, "kept-2": {"n": "kept-2"}}  # "doomed" is absent, not tagless
     assert not run.report.partial
-    # list; the refused batch; each balancer alone (doomed refused again); listeners of the two kept
-    assert run.report.calls_by_type() == {"elbv2.load-balancer": 1 + 1 + 3 + 2}
+    # list; the refused batch; each balancer alone (doomed refused again); listeners and target
+    # groups of the two kept
+    assert run.report.calls_by_type() == {"elbv2.load-balancer": 1 + 1 + 3 + 2 + 2}
 
 
 async def test_a_parent_gone_between_the_listings_has_no_children(scan, boto, faults):
