@@ -18,9 +18,11 @@ from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
+from collectors.aws.detail_cache import DetailCache
 from collectors.metrics.service import InventoryTap, MetricsSchedule, collect_due_metrics
 from collectors.publish import KafkaSink
-from collectors.service import AccountScan, discover_accounts, publish_summaries, scan_accounts
+from collectors.service import AccountScan, detail_cache, discover_accounts, publish_summaries, scan_accounts
+from collectors.trail_follow import TrailFollower
 from elava.events import ScanRequest, utcnow
 from elava.exceptions import SchemaError
 from elava.kafka import ensure_topics, new_consumer, new_producer, publish
@@ -107,24 +109,30 @@ async def serve_scan_requests(settings: Settings, stop: asyncio.Event,
     await producer.start()
     sink = KafkaSink(producer, Topics(settings.kafka))
     schedule = MetricsSchedule(settings.analyzer.waste.metrics_interval)
+    details = detail_cache(settings)  # kept between requests: unchanged resources reuse their details
+    follower = TrailFollower(settings, details)
+    await follower.start()
     try:
         while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=500)
             if not batch:
                 continue
             tap = InventoryTap(sink)
-            scans = await _handle_requests(settings, tap, [r for records in batch.values() for r in records])
+            await follower.catch_up()
+            scans = await _handle_requests(settings, tap, [r for records in batch.values() for r in records], details)
             await collect_due_metrics(settings, tap, schedule, sink)  # at its own, slower interval
             for tp, records in batch.items():
                 await _commit(consumer, tp, records[-1].offset + 1)
             for scan in scans if on_scan is not None else []:
                 on_scan(scan)
     finally:
+        await follower.stop()
         await consumer.stop()
         await producer.stop()
 
 
-async def _handle_requests(settings: Settings, sink: KafkaSink | InventoryTap, records: list) -> list[AccountScan]:
+async def _handle_requests(settings: Settings, sink: KafkaSink | InventoryTap, records: list,
+                           details: DetailCache | None = None) -> list[AccountScan]:
     """Scan the accounts of these requests concurrently and publish their summaries."""
     work = []
     for record in records:
@@ -135,7 +143,7 @@ async def _handle_requests(settings: Settings, sink: KafkaSink | InventoryTap, r
                         record.topic, record.partition, record.offset, exc)
             continue
         work.append((request.account, request.regions or None, request.types or None))
-    scans = await scan_accounts(settings, sink, work)
+    scans = await scan_accounts(settings, sink, work, details)
     await publish_summaries(sink, scans)
     return scans
 

@@ -18,6 +18,7 @@ from datetime import datetime
 import aioboto3
 
 from collectors.aws.batching import page_budget
+from collectors.aws.detail_cache import DetailCache
 from collectors.aws.errors import SESSION_ERRORS
 from collectors.aws.scanner import ScanReport, fail_account, scan_account
 from collectors.aws.session import plain_session, session_for_account
@@ -62,9 +63,14 @@ async def organization_accounts(session: aioboto3.Session, endpoint_url: str | N
     return accounts
 
 
+def detail_cache(settings: Settings) -> DetailCache:
+    """The details a long-running collector keeps between its scans (`collectors.aws.detail_cache`)."""
+    return DetailCache(settings.providers.aws.detail_refresh_interval)
+
+
 async def scan_account_once(settings: Settings, account: str, sink: ScanSink, regions: list[str] | None = None,
-                            type_names: list[str] | None = None) -> AccountScan:
-    """One scan of one account (through its role, if one is configured)."""
+                            type_names: list[str] | None = None, details: DetailCache | None = None) -> AccountScan:
+    """One scan of one account (through its role, if one is configured); ``details`` kept across scans."""
     aws, kafka = settings.providers.aws, settings.kafka
     regions, types = regions or aws.regions, registry.select(type_names)
     scan_id, started = f"{account}-{uuid.uuid4().hex[:12]}", utcnow()
@@ -77,25 +83,25 @@ async def scan_account_once(settings: Settings, account: str, sink: ScanSink, re
         session, account, regions, types, sink, buckets=kafka.shard_buckets, page_size=kafka.page_size,
         page_bytes=page_budget(kafka.max_message_bytes), endpoint_url=aws.endpoint_url, scan_id=scan_id,
         redactor=redactor_for(settings.collector), max_concurrency=aws.max_concurrency,
-        calls_per_second=aws.calls_per_second)
+        calls_per_second=aws.calls_per_second, details=details)
     return AccountScan(report, started, utcnow())
 
 
 async def scan_once(settings: Settings, sink: ScanSink, type_names: list[str] | None = None,
-                    accounts: list[str] | None = None) -> list[AccountScan]:
+                    accounts: list[str] | None = None, details: DetailCache | None = None) -> list[AccountScan]:
     """Scan every account (or the given ones) once, concurrently; results in account order."""
     accounts = accounts if accounts is not None else await discover_accounts(settings)
-    return await scan_accounts(settings, sink, [(account, None, type_names) for account in accounts])
+    return await scan_accounts(settings, sink, [(account, None, type_names) for account in accounts], details)
 
 
-async def scan_accounts(settings: Settings, sink: ScanSink,
-                        work: list[tuple[str, list[str] | None, list[str] | None]]) -> list[AccountScan]:
+async def scan_accounts(settings: Settings, sink: ScanSink, work: list[tuple[str, list[str] | None, list[str] | None]],
+                        details: DetailCache | None = None) -> list[AccountScan]:
     """(account, regions, types) scans, at most ``account_concurrency`` at a time."""
     slots = asyncio.Semaphore(settings.providers.aws.account_concurrency)
 
     async def one(account: str, regions: list[str] | None, types: list[str] | None) -> AccountScan:
         async with slots:
-            return await scan_account_once(settings, account, sink, regions, types)
+            return await scan_account_once(settings, account, sink, regions, types, details)
 
     try:
         async with asyncio.TaskGroup() as group:
@@ -131,6 +137,7 @@ async def run_collector(settings: Settings, interval: float = 0.0, on_scan=None,
     """Scan and publish to Kafka, once or every ``interval`` seconds; True if the last scan was partial."""
     from collectors.metrics.service import InventoryTap, MetricsSchedule, collect_due_metrics
     from collectors.publish import KafkaSink
+    from collectors.trail_follow import TrailFollower
     from elava.kafka import ensure_topics, new_producer
     from elava.layout_record import check_layout
     from elava.topics import Topics
@@ -139,12 +146,18 @@ async def run_collector(settings: Settings, interval: float = 0.0, on_scan=None,
     await check_layout(settings.kafka)  # pages of another layout would land where the store cannot use them
     producer = new_producer(settings.kafka)
     await producer.start()
+    details = detail_cache(settings) if interval > 0 else None  # a single scan has nothing to reuse
+    follower = TrailFollower(settings, details) if details is not None else None
     try:
+        if follower is not None:
+            await follower.start()
         sink = KafkaSink(producer, Topics(settings.kafka))
         schedule = MetricsSchedule(settings.analyzer.waste.metrics_interval)
         while True:
             tap = InventoryTap(sink)
-            scans = await scan_once(settings, tap, type_names)
+            if follower is not None:
+                await follower.catch_up()  # what CloudTrail named since the last scan is asked again
+            scans = await scan_once(settings, tap, type_names, details=details)
             summarised = await publish_summaries(sink, scans)
             await collect_due_metrics(settings, tap, schedule, sink)  # at its own, slower interval
             if on_scan is not None:
@@ -153,4 +166,6 @@ async def run_collector(settings: Settings, interval: float = 0.0, on_scan=None,
                 return not summarised or any(scan.report.partial for scan in scans)
             await asyncio.sleep(interval)
     finally:
+        if follower is not None:
+            await follower.stop()
         await producer.stop()

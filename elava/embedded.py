@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from collectors.aws.detail_cache import DetailCache
 from collectors.metrics.service import InventoryTap, MetricsReport, MetricsSchedule, collect_due_metrics
 from collectors.service import AccountScan, discover_accounts, scan_once
 from collectors.sink import ListSink, ScanSink, TeeSink
@@ -43,7 +45,11 @@ async def scan_plan(settings: Settings, type_names: list[str] | None,
 
 
 async def embedded_scan(settings: Settings, type_names: list[str] | None = None,
-                        tier_names: list[str] | None = None, progress: ScanSink | None = None) -> EmbeddedScan:
+                        tier_names: list[str] | None = None, progress: ScanSink | None = None,
+                        before: Callable[[VersionStore, EmbeddedPipeline], Awaitable[None]] | None = None,
+                        details: DetailCache | None = None) -> EmbeddedScan:
+    """One scan into the local store; ``before`` feeds the pipeline first (`elava watch`: CloudTrail);
+    ``details`` (kept by a caller that scans again) spares the detail calls of unchanged resources."""
     accounts, types = await scan_plan(settings, type_names, tier_names)
     kv = RocksKV(settings.storage.path)
     policies = isolated_policies_for(settings.policies)  # a policy that hangs must not hold the scan
@@ -51,10 +57,13 @@ async def embedded_scan(settings: Settings, type_names: list[str] | None = None,
         store = VersionStore(kv)
         moved = align_layout(store, settings.kafka.shard_buckets)  # never a deletion from a new layout
         pipeline, listing = EmbeddedPipeline(store, policies, settings.analyzer), ListSink()
+        if before is not None:
+            await before(store, pipeline)
         sinks = [pipeline, listing] + ([progress] if progress is not None else [])
         tap = InventoryTap(TeeSink(*sinks))
-        scans = await scan_once(settings, tap, types, accounts)
+        scans = await scan_once(settings, tap, types, accounts, details)
         metrics = await measure_due(settings, store, tap, pipeline)
+        pipeline.finish()  # re-created under a name, bursts: over every shard the scan saw
         enforce_retention(store, settings.storage.retention, utcnow())  # bounded: the rest next scan
     finally:
         kv.close()

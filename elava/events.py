@@ -14,6 +14,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from elava.exceptions import SchemaError
+from elava.telemetry import trace_headers
 
 SCHEMA_VERSION = 1
 
@@ -432,4 +433,6 @@ def binding_headers(ce_id: str, ce_type: str, source: str, schema: str | None) -
         ("ce_time", utcnow().isoformat().encode()),
         ("content-type", b"application/json"),
     ]
-    return headers + ([("ce_dataschema", schema.encode())] if schema else [])
+    if schema:
+        headers.append(("ce_dataschema", schema.encode()))
+    return headers + trace_headers()  # W3C traceparent of the span that made the event (elava/telemetry)

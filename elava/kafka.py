@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError
 
+from elava import telemetry
 from elava.events import Event, cloudevent_headers
 from elava.exceptions import BrokerUnreachable, ElavaError, KafkaAccessError
 from elava.kafka_security import explain_refusal, security_options
@@ -205,6 +206,16 @@ def _held_logs() -> Iterator[_Held]:
     finally:
         held.open = False
         _HOLD.reset(token)
+
+
+def record_lag(consumer: AIOKafkaConsumer, group: str, batch: dict[Any, list[Any]]) -> None:
+    """Telemetry's consumer lag after a poll: from each partition's last record to its end."""
+    if not telemetry.metering():
+        return
+    for tp, records in batch.items():
+        highwater = consumer.highwater(tp)
+        if records and highwater is not None:
+            telemetry.record_lag(group, tp.topic, tp.partition, highwater - records[-1].offset - 1)
 
 
 async def publish(producer: AIOKafkaProducer, topic: str, key: str, event: Event, source: str) -> asyncio.Future:

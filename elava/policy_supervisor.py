@@ -1,4 +1,5 @@
-"""`elava worker` runs the policy stage (`elava policy serve`) as a supervised child.
+"""`elava worker` runs its stages as supervised children: the policy stage (`elava policy
+serve`) and the fleet-pattern stage (`elava fleet serve`).
 
 One command still starts everything a small installation needs, while the worker never
 waits for a policy: the stage is its own process and consumer group. The child is
@@ -30,14 +31,16 @@ HEALTHY_AFTER_S = 60.0  # a child that ran this long died of something new: rest
 
 
 class StageStartError(RuntimeError):
-    def __init__(self, code: int | None) -> None:
-        super().__init__(f"the policy stage did not start (exit status {code})")
+    def __init__(self, code: int | None, label: str = "policy stage") -> None:
+        super().__init__(f"the {label} did not start (exit status {code})")
         self.code = code
 
 
 class PolicyStageSupervisor:
-    def __init__(self, options: list[str]) -> None:
-        self.argv = [sys.executable, "-m", "elava", "policy", "serve", "--with-parent", *options]
+    def __init__(self, options: list[str], command: tuple[str, ...] = ("policy", "serve"),
+                 label: str = "policy stage") -> None:
+        self.argv = [sys.executable, "-m", "elava", *command, "--with-parent", *options]
+        self.label = label
         self.process: subprocess.Popen | None = None
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -55,8 +58,8 @@ class PolicyStageSupervisor:
             os.close(read)
         if not ready:
             self._stop_child()
-            raise StageStartError(self.process.returncode)
-        self._watcher = threading.Thread(target=self._watch, name="policy-stage-supervisor", daemon=True)
+            raise StageStartError(self.process.returncode, self.label)
+        self._watcher = threading.Thread(target=self._watch, name=f"{self.label}-supervisor", daemon=True)
         self._watcher.start()
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -73,10 +76,10 @@ class PolicyStageSupervisor:
             if self._stopping.is_set():
                 return
             if code == 0:  # it was asked to stop (a signal it handled): that is not a crash
-                log.warning("the policy stage stopped; it is not restarted")
+                log.warning("the %s stopped; it is not restarted", self.label)
                 return
             delay = FIRST_DELAY_S if time.monotonic() - started > HEALTHY_AFTER_S else delay
-            log.error("the policy stage exited with status %s; starting it again in %.0f s", code, delay)
+            log.error("the %s exited with status %s; starting it again in %.0f s", self.label, code, delay)
             if self._stopping.wait(delay):
                 return
             self.process = subprocess.Popen(self.argv)
@@ -102,12 +105,29 @@ def stage_for_worker(settings: Settings, config: Path | None, bootstrap_servers:
     The child reads the same settings: the same file, environment and overrides."""
     if not (settings.policies.enabled and settings.policies.stage_in_worker):
         return None
+    supervisor = PolicyStageSupervisor(_options(config, bootstrap_servers, loglevel))
+    supervisor.start()
+    return supervisor
+
+
+def fleet_stage_for_worker(settings: Settings, config: Path | None, bootstrap_servers: str | None,
+                           loglevel: str) -> PolicyStageSupervisor | None:
+    """The started fleet-pattern stage (streams/fleet_stage.py), or None if patterns or the child are off."""
+    patterns = settings.analyzer.patterns
+    if not (patterns.enabled and patterns.fleet_stage_in_worker):
+        return None
+    supervisor = PolicyStageSupervisor(_options(config, bootstrap_servers, loglevel), ("fleet", "serve"),
+                                       "fleet-pattern stage")
+    supervisor.start()
+    return supervisor
+
+
+def _options(config: Path | None, bootstrap_servers: str | None, loglevel: str) -> list[str]:
+    """The child reads the same settings: the same file, environment and overrides."""
     options = ["--loglevel", loglevel]
     options += ["--config", str(config)] if config else []
     options += ["--bootstrap-servers", bootstrap_servers] if bootstrap_servers else []
-    supervisor = PolicyStageSupervisor(options)
-    supervisor.start()
-    return supervisor
+    return options
 
 
 def _read_ready(fd: int, process: subprocess.Popen) -> bool:

@@ -67,6 +67,10 @@ class AwsSettings(Section):
     # AWS calls per second in each account/region (a token bucket; 0: unlimited).
     # AWS throttles per account and region; staying under its rate beats retrying.
     calls_per_second: float = Field(default=50.0, ge=0)
+    # Long-running collectors reuse a resource's details while its listed view is unchanged
+    # and no CloudTrail event named it; every resource's details are asked again within
+    # this interval, so a change CloudTrail does not record is still found (0: every scan).
+    detail_refresh_interval: Duration = Field(default=timedelta(hours=6), ge=timedelta(0))
 
 
 class TierSettings(Section):
@@ -170,6 +174,15 @@ class PatternSettings(Section):
     schedule_lookback: Duration = timedelta(days=14)
     burst_changes: int = Field(default=10, ge=2)  # resources changed by one actor within burst_window
     burst_window: Duration = timedelta(minutes=10)
+    # Re-created under a name and bursts span partitions: the fleet-pattern stage (`elava fleet
+    # serve`) reads elava.attributed-changes in its own consumer group and publishes them on
+    # elava.patterns; `elava worker` runs it as a supervised child unless fleet_stage_in_worker
+    # is false (then run one `elava fleet serve` apart: it reads every partition).
+    fleet_app_id: str = "elava-fleet-patterns"
+    fleet_stage_in_worker: bool = True
+    # A change is judged this long after it happened: CloudTrail names actors minutes late, and
+    # the changes of the same moment from other partitions must have arrived.
+    fleet_settle: Duration = Field(default=timedelta(minutes=15), ge=timedelta(0))
 
     @model_validator(mode="after")
     def _known_types(self) -> PatternSettings:
@@ -373,6 +386,10 @@ class WorkerSettings(Section):
     # Warm copies of other workers' table partitions (Faust standby replicas): a failed
     # worker's partitions move to one that already holds them instead of replaying the changelog.
     standby_replicas: int = Field(default=0, ge=0, le=8)
+    # Where the other workers reach this one's query API (Faust's canonical_url): any worker
+    # answers for the whole group by asking the others (docs/api.md). Unset: http://<web_host>:
+    # <web_port>, with this host's name when web_host is 0.0.0.0 or ::.
+    advertised_url: str | None = Field(default=None, pattern=r"^https?://[^/]+/?$")
     # RocksDB memory of the whole worker, however many partitions it holds: one block cache
     # they share (also holding index and filter blocks), charged for their memtables, which
     # get at most half of it. Per-partition caches grew with partitions and data (measured:
@@ -382,6 +399,15 @@ class WorkerSettings(Section):
     # memtables of all partitions reach their share of rocksdb_memory_mib).
     rocksdb_write_buffer_mib: int = Field(default=16, ge=1, le=1024)
     rocksdb_write_buffers: int = Field(default=2, ge=2, le=16)
+
+
+class ApiSettings(Section):
+    """Where `elava history`, `at`, `changes`, `diff`, `who` (and --api commands) ask a worker
+    instead of reading the local store; they send worker.api_token (docs/api.md)."""
+
+    url: str | None = Field(default=None, pattern=r"^https?://[^/]+/?$")  # any worker of the group
+    # How long a query keeps asking while the workers rebalance (they answer 503 meanwhile).
+    timeout: Duration = Field(default=timedelta(seconds=60), gt=timedelta(0))
 
 
 TrailSource = Literal["lookup", "eventbridge", "s3"]
@@ -408,6 +434,44 @@ class CloudTrailSettings(Section):
         return self
 
 
+TraceExporter = Literal["none", "otlp", "console", "file"]
+MetricExporter = Literal["none", "otlp", "prometheus", "console"]
+
+
+class TelemetrySettings(Section):
+    """OpenTelemetry (elava/telemetry, docs/operations.md): traces and metrics, each off unless
+    an exporter is chosen. Off, no SDK is loaded: the pipeline pays nothing for it."""
+
+    traces: TraceExporter = "none"  # file: one JSON span per line, appended to file_path
+    metrics: MetricExporter = "none"  # prometheus: a scrape endpoint on prometheus_host:prometheus_port
+    service_name: str = "elava"  # each part reports as <service_name>-<part> (collector, worker, ...)
+    otlp_endpoint: str = "http://127.0.0.1:4318"  # OTLP/HTTP; /v1/traces and /v1/metrics are appended
+    otlp_headers: dict[str, SecretStr] = Field(default_factory=dict)  # e.g. a hosted backend's API key
+    prometheus_host: str = "127.0.0.1"
+    # The worker's policy stage (its child) serves on the next port: both run on one host.
+    prometheus_port: int = Field(default=9464, ge=1, le=65534)
+    file_path: Path | None = None
+    # Of new traces (scans, trail events): a trace is kept or dropped whole, every part follows its parent.
+    sample_ratio: float = Field(default=1.0, ge=0, le=1)
+    export_interval: Duration = Field(default=timedelta(seconds=60), ge=timedelta(seconds=1))  # otlp, console
+
+    @model_validator(mode="after")
+    def _exporters_have_what_they_need(self) -> TelemetrySettings:
+        if (self.traces == "file") != (self.file_path is not None):
+            raise ValueError("telemetry.traces: file and telemetry.file_path go together")
+        for exporter in {self.traces, self.metrics} & {"otlp", "prometheus"}:
+            if not _importable(f"opentelemetry.exporter.{'otlp.proto.http' if exporter == 'otlp' else exporter}"):
+                raise ValueError(f"exporter {exporter} needs its package: pip install 'elava[telemetry]'")
+        return self
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         frozen=True, extra="forbid", env_prefix="ELAVA_", env_nested_delimiter="__"
@@ -423,6 +487,8 @@ class Settings(BaseSettings):
     signing: SigningSettings = SigningSettings()
     collector: CollectorSettings = CollectorSettings()
     cloudtrail: CloudTrailSettings = CloudTrailSettings()
+    api: ApiSettings = ApiSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
     tiers: list[TierSettings] = Field(default_factory=lambda: [TierSettings(name="default")], min_length=1)
 
     @classmethod

@@ -14,6 +14,7 @@ RULES: dict[str, str] = {
     "orphaned-snapshot": "a snapshot whose volume is gone and that no image of ours is made of",
     "unused-image": "an AMI no instance of ours runs",
     "idle-load-balancer": "a load balancer with no listeners, or no requests or flows over the window",
+    "no-healthy-targets": "a load balancer whose listeners lead to no healthy target (none registered, or none healthy)",
     "idle-nat-gateway": "a NAT gateway that moved no bytes over the window",
     "idle-database": "an RDS instance with no connections over the window",
     "uninvoked-function": "a Lambda function not invoked over the window",

@@ -39,18 +39,42 @@ def worker_env(settings: Settings) -> dict[str, str]:
             "ELAVA_WORKER__ROCKSDB_WRITE_BUFFER_MIB": str(worker.rocksdb_write_buffer_mib),
             "ELAVA_WORKER__ROCKSDB_WRITE_BUFFERS": str(worker.rocksdb_write_buffers),
             "ELAVA_WORKER__ROCKSDB_MEMORY_MIB": str(worker.rocksdb_memory_mib),
-            **policy_env(settings), **web_env(settings), **signing_env(settings), **waste_env(settings)}
+            **policy_env(settings), **web_env(settings), **signing_env(settings), **waste_env(settings),
+            **telemetry_env(settings), **patterns_env(settings)}
+
+
+def telemetry_env(settings: Settings) -> dict[str, str]:
+    """Every telemetry setting that is set, for a child process (secrets as their values)."""
+    env = {}
+    for name, value in settings.telemetry:
+        if isinstance(value, timedelta):
+            env[f"ELAVA_TELEMETRY__{name.upper()}"] = str(value.total_seconds())
+        elif isinstance(value, dict):
+            plain = {k: v.get_secret_value() for k, v in value.items()}
+            env[f"ELAVA_TELEMETRY__{name.upper()}"] = json.dumps(plain)
+        elif value is not None:
+            env[f"ELAVA_TELEMETRY__{name.upper()}"] = str(value)
+    return env
+
+
+def _setting_text(value: object) -> str:
+    if isinstance(value, timedelta):
+        return str(value.total_seconds())
+    if isinstance(value, dict):
+        return json.dumps({k: _setting_text(v) for k, v in value.items()})
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def waste_env(settings: Settings) -> dict[str, str]:
     """Every analyzer.waste setting: the worker runs the rules as the parent was told to."""
-    def text(value: object) -> str:
-        if isinstance(value, timedelta):
-            return str(value.total_seconds())
-        return value if isinstance(value, str) else json.dumps(value)
-
-    return {f"ELAVA_ANALYZER__WASTE__{name.upper()}": text(value)
+    return {f"ELAVA_ANALYZER__WASTE__{name.upper()}": _setting_text(value)
             for name, value in settings.analyzer.waste.model_dump().items()}
+
+
+def patterns_env(settings: Settings) -> dict[str, str]:
+    """Every analyzer.patterns setting: the worker and its fleet-pattern stage judge as told."""
+    return {f"ELAVA_ANALYZER__PATTERNS__{name.upper()}": _setting_text(value)
+            for name, value in settings.analyzer.patterns.model_dump().items()}
 
 
 def web_env(settings: Settings) -> dict[str, str]:
@@ -172,6 +196,17 @@ async def wait_until_decided(settings: Settings, stage: ServiceProcess | None = 
     await wait_until_committed(settings, settings.policies.app_id, Topics(settings.kafka).attributed_changes,
                                timeout, check=stage.check_alive if stage is not None else None,
                                who="the policy stage")
+
+
+async def wait_until_judged(settings: Settings, stage: ServiceProcess | None = None,
+                            timeout: float = 120.0) -> None:
+    """Wait until the fleet-pattern stage has judged every attributed change published so far (it
+    commits up to the first change it has not judged: with fleet_settle 0, all it has read)."""
+    if not (settings.analyzer.patterns.enabled and settings.analyzer.patterns.fleet_stage_in_worker):
+        return
+    await wait_until_committed(settings, settings.analyzer.patterns.fleet_app_id,
+                               Topics(settings.kafka).attributed_changes, timeout,
+                               check=stage.check_alive if stage is not None else None, who="the fleet-pattern stage")
 
 
 async def wait_until_committed(settings: Settings, group: str, topic: str, timeout: float,

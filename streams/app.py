@@ -19,6 +19,7 @@ from typing import Any
 
 import faust
 
+from elava import telemetry
 from elava.events import MetricsObservation, Observation, ScanMarker, TrailEvent, utcnow
 from elava.exceptions import ElavaError, SchemaError
 from elava.parts import Part
@@ -27,7 +28,7 @@ from elava.topics import Topics
 from streams.batch_send import BatchedSends
 from streams.chunks import PartAssembler
 from streams.dlq import dead_letter
-from streams.faust_adapter import Transport, aiokafka_producer, use_rocksdb_options
+from streams.faust_adapter import Transport, aiokafka_producer, partition_dbs, use_rocksdb_options
 from streams.faust_auth import broker_credentials
 from streams.faust_kv import ChangelogBatcher, FaustPartitionKV, MvccTable
 from streams.inputs import parse_observation_message
@@ -109,19 +110,40 @@ def wire(app: faust.App, settings: Settings) -> None:
                       schema=faust.Schema(**RAW))
     use_rocksdb_options(table, rocksdb_options(settings))
 
-    wire_query_api(app, table, settings.analyzer)
+    wire_query_api(app, table, settings)
     sends = BatchedSends(lambda: aiokafka_producer(app))
     worker = Worker(settings, table, ChangelogBatcher(table, sends), WorkerSinks.on(topics, sends, SOURCE),
                     WorkerLayout(settings.kafka, sends, SOURCE), topics.cloudtrail)
+
+    telemetry.watch_store(lambda: store_sizes(table))
 
     @app.agent(inputs, name="observe")
     async def observe(stream: faust.StreamT) -> None:
         async for event in stream.events():
             try:
-                await handle_message(event.message, worker)
+                with telemetry.consumed("elava.worker.process", event.message):
+                    await handle_message(event.message, worker)
             finally:
                 # Also after a failure: what reached RocksDB must reach the changelog.
                 await sends.flush()
+            if telemetry.metering():
+                record_lag(app, settings.worker.app_id, event.message)
+
+
+def record_lag(app: faust.App, group: str, message: Any) -> None:
+    """How far this partition's end is from the message just handled (Faust's highwater)."""
+    behind = app.consumer.highwater(message.tp) - message.offset - 1
+    telemetry.record_lag(group, message.topic, message.partition, behind)
+
+
+def store_sizes(table: Any) -> list[tuple[int, int, int]]:
+    """(partition, bytes on disk and in memtables, estimated keys) of each partition held here."""
+    sizes = []
+    for partition, db in partition_dbs(table).items():
+        size = (db.property_int_value("rocksdb.total-sst-files-size") or 0) + (
+            db.property_int_value("rocksdb.cur-size-all-mem-tables") or 0)
+        sizes.append((partition, size, db.property_int_value("rocksdb.estimate-num-keys") or 0))
+    return sizes
 
 
 def rocksdb_options(settings: Settings) -> SharedMemoryRocksDB:
@@ -163,6 +185,7 @@ async def _apply(message: Any, parsed: Observation | ScanMarker | TrailEvent, st
         produced = (Produced() if isinstance(parsed, MetricsObservation)
                     else PartitionProcessor(store, analyzer.drift, analyzer.patterns).process(parsed))
         produced.waste.extend(waste_findings(store, analyzer.waste, parsed))
+        telemetry.record_page(produced, parsed)
     except Exception as exc:  # a poison message must not stop the worker
         log.exception("processing failed; sending to the DLQ")
         reason = f"processing error: {type(exc).__name__}: {exc}"

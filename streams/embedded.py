@@ -24,6 +24,7 @@ from elava.events import (
     TrailEvent,
 )
 from elava.settings import AnalyzerSettings
+from streams.analyzers.fleet import completed_by
 from streams.process import PartitionProcessor, Produced
 from streams.store.versioned import VersionStore
 from streams.waste_stage import waste_findings
@@ -72,6 +73,8 @@ class EmbeddedPipeline:
         analyzer = analyzer or AnalyzerSettings()
         self.processor = PartitionProcessor(store, analyzer.drift, analyzer.patterns)
         self.waste = analyzer.waste
+        self.patterns = analyzer.patterns
+        self._unjudged: list[ChangeEvent] = []  # changes since the last finish(): what fleet patterns judge
         self.policies = policies
         self.store = store
         self.outputs = Outputs()
@@ -90,8 +93,16 @@ class EmbeddedPipeline:
     async def trail(self, event: TrailEvent) -> None:
         self._record(self.processor.process(event))
 
+    def finish(self) -> None:
+        """At the end of a scan: the patterns across resources its changes complete, as the worker's
+        fleet-pattern stage publishes them (streams/analyzers/fleet.py), under the same ids."""
+        if self.patterns.enabled:
+            self.outputs.patterns.extend(completed_by(self.store, self._unjudged, self.patterns))
+        self._unjudged.clear()
+
     def _record(self, produced: Produced) -> None:
         """The changes first (the store holds them already), then what the policies say of them."""
         self.outputs.add(produced)
+        self._unjudged.extend(produced.changes)
         if self.policies is not None:
             self.outputs.add_policy_outputs(self.policies.decide_many(produced.attributed))

@@ -10,7 +10,7 @@ faust-streaming and aiokafka to the versions those guards passed on.
 |---|---|
 | ``AIOKafkaConsumer._fetch_max_wait_ms`` (aiokafka), through Faust's ``Consumer._new_consumer_thread`` and ``AIOKafkaConsumerThread._create_worker_consumer`` | the worker consumer's fetch wait: Faust hard-codes 1500 ms |
 | ``Producer._producer`` (Faust's aiokafka driver) | the aiokafka producer Faust started: output and changelog records go to it in whole batches |
-| ``rocksdb.Store._db_for_partition``, ``rocksdb.Store._dbs`` | a table partition's RocksDB handle: reads and prefix scans within the partition, without Faust's per-key index |
+| ``rocksdb.Store._db_for_partition`` | a table partition's RocksDB handle: reads and prefix scans within the partition, without Faust's per-key index |
 | ``rocksdb.Store.set_persisted_offset`` | where changelog recovery starts, for records the worker sent itself |
 | ``rocksdb.Store.rocksdb_options`` (what ``_open_for_partition`` opens each partition with) | one block cache and write buffer manager for all of a worker's partitions (streams/worker_rocksdb.py): Faust builds new ones per partition |
 """
@@ -57,9 +57,9 @@ def partition_db(table: Any, partition: int) -> Any:
     return table.data._db_for_partition(partition)
 
 
-def open_partition_dbs(table: Any) -> list[Any]:
-    """The rocksdict handles of every partition of the table this worker has opened."""
-    return list(table.data._dbs.values())
+def partition_dbs(table: Any) -> dict[int, Any]:
+    """Partition -> rocksdict handle, for each partition of the table this worker has opened (a copy)."""
+    return dict(table.data._dbs)
 
 
 def mark_persisted(table: Any, topic: str, partition: int, offset: int) -> None:

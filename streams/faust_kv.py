@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import faust
 
 from streams.batch_send import BatchedSends
-from streams.faust_adapter import mark_persisted, open_partition_dbs, partition_db
+from streams.faust_adapter import mark_persisted, partition_db
 from streams.store.changelog import Changelogged, restore
 from streams.store.kv import RdictKV, prefix_scan, range_scan
 
@@ -79,14 +79,14 @@ class MvccTable(faust.Table):
 
 
 class WorkerReadKV:
-    """Read-only view over every partition this worker holds (for the HTTP API).
+    """Read-only view over some partitions of the table (for the HTTP API).
 
     A uid lives in exactly one partition, so merging the partitions' ordered scans
     gives the same order as one store would.
     """
 
-    def __init__(self, table: Any) -> None:
-        self._dbs = open_partition_dbs(table)
+    def __init__(self, table: Any, partitions: Iterable[int]) -> None:
+        self._dbs = [partition_db(table, partition) for partition in sorted(partitions)]
 
     def get(self, key: bytes) -> bytes | None:
         for db in self._dbs:

@@ -18,15 +18,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
+from elava import telemetry
 from elava.events import ActionRequest, Event, PolicyDecision, cloudevent_headers
 from elava.exceptions import SchemaError
-from elava.kafka import new_consumer, new_producer
+from elava.kafka import new_consumer, new_producer, record_lag
 from elava.settings import Settings
 from elava.signing import Signer, keyring_from, signed_headers
 from elava.topics import Topics
@@ -90,26 +92,35 @@ class PolicyStage:
                 if batch:
                     await self.handle(batch)
                     await self._commit(batch)
+                    record_lag(self.consumer, self.settings.policies.app_id, batch)
         finally:
             await self._shutdown()
 
     async def handle(self, batch: dict[TopicPartition, list[Any]]) -> None:
         """Evaluate one poll's changes, publish what they yield, and wait until it is delivered."""
         records = [record for partition_records in batch.values() for record in partition_records]
+        started = time.time_ns()  # each change's span covers its batch's evaluation too
         # The records' bytes go to the evaluating child, which parses them (no parse nor pickle of
         # models here). In a thread: the event loop keeps the consumer's heartbeats going meanwhile.
         answers = await asyncio.to_thread(self.policies.decide_each, [record.value or b"" for record in records])
         deliveries: list[Delivery] = []
         for record, answer in zip(records, answers, strict=True):
-            if isinstance(answer, SchemaError):
-                deliveries.append(await self._dead_letter(record, str(answer)))
-                continue
-            for event in answer:
-                deliveries.append(await self._publish(event))
-                for message in ocsf_copies(event, SOURCE, self.severities):  # the SIEM's view (docs/siem.md)
-                    deliveries.append(await self.producer.send(self.topics.ocsf, value=message.value,
-                                                               key=message.key, headers=message.headers))
+            with telemetry.consumed("elava.policy.decide", record, start_time=started):
+                deliveries.extend(await self._publish_answer(record, answer))
         await asyncio.gather(*deliveries)  # a failed delivery raises: nothing is committed
+        telemetry.record_policy_events(e for answer in answers if not isinstance(answer, SchemaError) for e in answer)
+
+    async def _publish_answer(self, record: Any, answer: list[Event] | SchemaError) -> list[Delivery]:
+        """What one change yielded, sent (its deliveries awaited with the batch's); a bad one to the DLQ."""
+        if isinstance(answer, SchemaError):
+            return [await self._dead_letter(record, str(answer))]
+        deliveries = []
+        for event in answer:
+            deliveries.append(await self._publish(event))
+            for message in ocsf_copies(event, SOURCE, self.severities):  # the SIEM's view (docs/siem.md)
+                deliveries.append(await self.producer.send(self.topics.ocsf, value=message.value,
+                                                           key=message.key, headers=message.headers))
+        return deliveries
 
     async def _publish(self, event: Event) -> Delivery:
         if isinstance(event, ActionRequest):
@@ -148,15 +159,21 @@ class PolicyStage:
 async def serve(settings: Settings, ready_fd: int | None = None, with_parent: bool = False) -> None:
     """Run the stage until SIGINT/SIGTERM. As a child of `elava worker`: say "ready" on
     ``ready_fd`` once the policies are loaded, and (``with_parent``) stop when the worker is gone."""
+    await run_until_stopped(PolicyStage(settings).run, "policy stage", ready_fd, with_parent)
+
+
+async def run_until_stopped(run: Callable[..., Any], label: str, ready_fd: int | None, with_parent: bool) -> None:
+    """Run a stage's ``run(stop, ready)`` until SIGINT/SIGTERM (or, ``with_parent``, until the
+    worker that started it is gone), saying "ready" on ``ready_fd`` when it is."""
     import signal
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    watch = asyncio.create_task(_stop_when_orphaned(os.getppid(), stop)) if with_parent else None
+    watch = asyncio.create_task(_stop_when_orphaned(os.getppid(), stop, label)) if with_parent else None
     try:
-        await PolicyStage(settings).run(stop, ready=(lambda: _say_ready(ready_fd)) if ready_fd is not None else None)
+        await run(stop, ready=(lambda: _say_ready(ready_fd)) if ready_fd is not None else None)
     finally:
         if watch is not None:
             watch.cancel()
@@ -167,10 +184,10 @@ def _say_ready(fd: int) -> None:
     os.close(fd)
 
 
-async def _stop_when_orphaned(parent: int, stop: asyncio.Event) -> None:
+async def _stop_when_orphaned(parent: int, stop: asyncio.Event, label: str) -> None:
     # A worker killed alone leaves its child to init: the stage must not outlive it unseen.
     while not stop.is_set():
         if os.getppid() != parent:
-            log.warning("the worker that started this policy stage is gone; stopping")
+            log.warning("the worker that started this %s is gone; stopping", label)
             stop.set()
         await asyncio.sleep(1.0)

@@ -1,5 +1,8 @@
 """The worker's web server: Elava's query API on Faust's aiohttp server, and who may ask.
 
+Any worker answers for the whole group: it asks the others for their partitions
+(streams/cluster.py) at the URL each advertises (`advertised_url`), with the token.
+
 - Beyond loopback only with a token: start-up refuses to bind the API anywhere else
   without ``worker.api_token``, unless ``worker.insecure_api_without_token`` says so.
 - With a token, every request needs ``Authorization: Bearer <token>`` (401 otherwise),
@@ -15,6 +18,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import socket
+from collections.abc import Mapping
 from typing import Any
 
 import faust
@@ -22,10 +27,20 @@ from aiohttp import web as aiohttp_web
 from pydantic import SecretStr
 
 from elava.exceptions import SettingsError
-from elava.settings import AnalyzerSettings, WorkerSettings
+from elava.settings import Settings, WorkerSettings
+from streams.cluster import (
+    LOOKUP,
+    PARTITIONS_HEADER,
+    Coordinator,
+    GroupView,
+    Refusal,
+    asked_partitions,
+    envelope,
+)
 from streams.faust_kv import WorkerReadKV
-from streams.store.api import FINDING_ROUTES, OPENAPI, ROUTES, answer
+from streams.store.api import ENDPOINTS, OPENAPI, Found, answer_found
 from streams.store.queries import TemporalQueries
+from streams.store.relation_walk import Lookup, look
 from streams.store.versioned import VersionStore
 
 FAUST_PAGE_SETTINGS = ("web_router_enabled", "web_tables_enabled", "web_graph_enabled", "web_stats_enabled",
@@ -59,12 +74,22 @@ def web_options(worker: WorkerSettings) -> dict[str, Any]:
     check_exposure(worker)
     options: dict[str, Any] = {
         "web_enabled": worker.web_port > 0, "web_port": worker.web_port or None,
-        "web_bind": worker.web_host, "web_host": worker.web_host,
+        "web_bind": worker.web_host, "web_host": worker.web_host, "canonical_url": advertised_url(worker),
         **{setting: worker.faust_pages for setting in FAUST_PAGE_SETTINGS},
     }
     if worker.api_token is not None:
         options["web_application_options"] = {"middlewares": [bearer_token_middleware(worker.api_token)]}
     return options
+
+
+def advertised_url(worker: WorkerSettings) -> str:
+    """Where the other workers reach this one (Faust's canonical_url, shared through the assignor)."""
+    if worker.advertised_url:
+        return worker.advertised_url.rstrip("/")
+    host = worker.web_host
+    if host in ("0.0.0.0", "::", ""):  # every interface: a name the others can resolve
+        host = socket.getfqdn()
+    return f"http://{'[' + host + ']' if ':' in host else host}:{worker.web_port}"
 
 
 def _fingerprint(text: str) -> bytes:
@@ -91,20 +116,64 @@ def bearer_token_middleware(token: SecretStr) -> Any:
     return require_bearer_token
 
 
-def wire_query_api(app: faust.App, table: Any, analyzer: AnalyzerSettings | None = None) -> None:
-    """GET /v1/... : time travel, drift and patterns over the partitions this worker holds (read-only)."""
-    for path in [*ROUTES, *FINDING_ROUTES]:
-        app.page(path)(_query_view(path, table, analyzer))
+def wire_query_api(app: faust.App, table: Any, settings: Settings) -> None:
+    """GET /v1/... : time travel, drift and patterns over the whole group's store (read-only);
+    this worker asks the others for their partitions (streams/cluster.py)."""
+    def store_of(partitions: frozenset[int]) -> VersionStore:
+        return VersionStore(WorkerReadKV(table, partitions))
+
+    def local(path: str, params: Mapping[str, str], partitions: frozenset[int]) -> Found:
+        return answer_found(path, TemporalQueries(store_of(partitions)), params, settings.analyzer, part=True)
+
+    view = GroupView(app, table)
+    coordinator = Coordinator(view, local, lambda lookup, partitions: look(store_of(partitions), lookup),
+                              settings, lambda: app.http_client)
+    for path in ENDPOINTS:
+        app.page(path)(_query_view(path, coordinator, settings.kafka.partitions))
+    app.page(LOOKUP)(_lookup_view(coordinator, settings.kafka.partitions))
 
     @app.page("/openapi.json")
     async def openapi(self: Any, request: Any) -> Any:
         return self.json(OPENAPI)
 
+    @app.page("/v1/cluster")
+    async def cluster(self: Any, request: Any) -> Any:
+        owners = view.owners()
+        return self.json({"this": view.this, "settled": view.settled(), "partitions": settings.kafka.partitions,
+                          "workers": {url: sorted(held) for url, held in sorted(owners.items())}})
 
-def _query_view(path: str, table: Any, analyzer: AnalyzerSettings | None) -> Any:
+
+def _query_view(path: str, coordinator: Coordinator, partitions: int) -> Any:
     async def view(self: Any, request: Any) -> Any:
-        status, body = answer(path, TemporalQueries(VersionStore(WorkerReadKV(table))), request.query, analyzer)
-        return self.json(body, status=status)
+        header = request.headers.get(PARTITIONS_HEADER)
+        if header is None:  # a client: the whole group's answer
+            status, body = await coordinator.answer(path, request.query)
+            return self.json(body, status=status, headers={"Retry-After": "1"} if status == 503 else None)
+        try:  # another worker: this one's answer for the partitions it holds
+            asked = asked_partitions(header, partitions)
+            return self.json(envelope(coordinator.answer_part(path, request.query, asked), asked))
+        except ValueError as exc:
+            return self.json({"error": str(exc)}, status=400)
+        except Refusal as refusal:
+            return self.json({"error": refusal.reason}, status=refusal.status)
 
     view.__name__ = "query_" + path.rsplit("/", 1)[-1]
     return view
+
+
+def _lookup_view(coordinator: Coordinator, partitions: int) -> type[faust.web.View]:
+    class LookupView(faust.web.View):
+        """POST /v1/lookup, between workers: a relation walk's lookups for the partitions named."""
+
+        async def post(self, request: Any) -> Any:
+            try:
+                asked = asked_partitions(request.headers.get(PARTITIONS_HEADER) or "", partitions)
+                lookup = Lookup.from_json(await request.json())
+                found = coordinator.lookup_part(lookup, asked)
+            except ValueError as exc:  # a header, a body or JSON that is not what workers send
+                return self.json({"error": str(exc)}, status=400)
+            except Refusal as refusal:
+                return self.json({"error": refusal.reason}, status=refusal.status)
+            return self.json(envelope(Found(200, found.to_json()), asked))
+
+    return LookupView

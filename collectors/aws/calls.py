@@ -159,6 +159,7 @@ class AwsCaller:
     def __init__(self, backoff: Backoff, rng: random.Random) -> None:
         self.backoff = backoff
         self.calls = 0
+        self.throttles = 0  # attempts AWS refused as throttled (after botocore's own retries)
         self._rng = rng
 
     async def _attempt(self, bound: BoundClient, request: Callable[[], Awaitable[dict]]) -> dict:
@@ -170,7 +171,10 @@ class AwsCaller:
                         await bound.limiter.acquire()
                     return await request()
             except Exception as exc:
-                if not is_throttling(exc) or retry + 1 >= self.backoff.attempts:
+                if not is_throttling(exc):
+                    raise
+                self.throttles += 1
+                if retry + 1 >= self.backoff.attempts:
                     raise
             # Sleep outside the semaphore: a throttled call must not block the others.
             await asyncio.sleep(self.backoff.delay(retry, self._rng))

@@ -37,6 +37,8 @@ ACTION_NAMES = {
     ("s3control", "GetPublicAccessBlock"): "GetAccountPublicAccessBlock",
     ("s3", "ListObjectVersions"): "ListBucketVersions",
 }
+# Where IAM's prefix differs from the service model's signing name ("tagging").
+PREFIXES = {"resourcegroupstaggingapi": "tag"}
 # Actions Elava needs beyond the resource scans.
 OTHER_ACTIONS = {"cloudtrail:LookupEvents": "who changed what (CloudTrail attribution)",
                  "cloudwatch:GetMetricData": "idle and oversized resources (the waste rules' metrics)"}
@@ -45,7 +47,7 @@ OTHER_ACTIONS = {"cloudtrail:LookupEvents": "who changed what (CloudTrail attrib
 @functools.lru_cache(maxsize=64)
 def _service(service: str) -> tuple[str, dict[str, str]]:
     model = botocore.session.get_session().get_service_model(service)
-    prefix = model.signing_name or model.endpoint_prefix
+    prefix = PREFIXES.get(service) or model.signing_name or model.endpoint_prefix
     return prefix, {xform_name(name): name for name in model.operation_names}
 
 
@@ -88,7 +90,9 @@ def _details(rt: ResourceType) -> str:
     staged = [detail for detail in (rt.region_detail, rt.describe) if detail is not None]
     # What is absent once described (terminated, AWS-managed, gone) is not asked further.
     kept = "kept" if rt.absent_when or rt.describe else "n"
-    parts = [_per_item(detail, "n") for detail in staged] + [_per_item(detail, kept) for detail in rt.details]
+    parts = [_per_item(detail, "n") + (f" (unless the listing gives `{rt.listed_region}`)"
+                                       if detail is rt.region_detail and rt.listed_region else "")
+             for detail in staged] + [_per_item(detail, kept) for detail in rt.details]
     parts += [f"`{detail.service or rt.service}:{detail.operation}`: 1 per account" for detail in rt.account_details]
     return "<br>".join(parts) or "none"
 
@@ -97,6 +101,8 @@ def _tags(rt: ResourceType) -> str:
     if rt.tags_from is None:
         return "none"
     kind, where = rt.tags_from.split(":", 1)
+    if rt.bulk_tags:
+        return f"in bulk (`GetResources`, `{rt.bulk_tags}`), else detail `{where}`"
     return "in the listing" if kind == "inline" else f"detail `{where}`"
 
 

@@ -66,7 +66,10 @@ async def _fan_out(caller: AwsCaller, bound: BoundClient, each: DetailCall, item
         tasks = [group.create_task(fetch(caller, bound, each, {**item, EACH: element}))
                  for element in elements or []]
     # An element that went between the two calls answers a none_error: it is not there.
-    return [value for value in (task.result() for task in tasks) if value is not None]
+    answers = [(element, task.result()) for element, task in zip(elements or [], tasks, strict=True)]
+    if each.keep_element:
+        return [{**element, each.store_as: value} for element, value in answers if value is not None]
+    return [value for _, value in answers if value is not None]
 
 
 async def account_values(clients: ClientPool, caller: AwsCaller, rt: ResourceType, account: str,

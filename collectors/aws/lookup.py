@@ -14,10 +14,11 @@ from botocore.exceptions import ClientError
 
 from collectors.aws.build import build_resource, resource_id
 from collectors.aws.calls import AwsCaller, BoundClient, ClientPool
+from collectors.aws.complete import complete_entries
 from collectors.aws.details import Entry, account_values
 from collectors.aws.errors import error_code
 from collectors.aws.listing import items_of
-from collectors.aws.scanner import client_region, complete_entries
+from collectors.aws.scanner import client_region
 from collectors.redact import Redactor
 from elava.catalogue.arns import partition_for
 from elava.catalogue.exceptions import InvalidResourceType

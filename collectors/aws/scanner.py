@@ -6,6 +6,8 @@ get -> transform -> publish, generically for every `ResourceType`:
    parent listing if it has one (`listing.py`);
 2. per page of items: locate, describe, drop the absent, run the other detail calls
    concurrently, one per item or batched (`details.py`), build `Resource`s (`build.py`);
+   tags in bulk where the type allows it (`bulk_tags.py`), and details reused for items
+   whose listed view did not change when a `DetailCache` is given (`complete.py`);
 3. redact secrets (`collectors.redact`, with the installation's key) — here, once, for every type;
 4. hand pages and markers to the sink, grouped by shard (`batching.py`).
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass, field
@@ -27,20 +30,24 @@ import aioboto3
 
 from collectors.aws.batching import ScanScope, ShardBatcher, page_budget
 from collectors.aws.build import build_resource
+from collectors.aws.bulk_tags import BulkTags
 from collectors.aws.calls import DEFAULT_BACKOFF, AwsCaller, Backoff, ClientPool
-from collectors.aws.details import Entry, account_values, fetch, run_details
+from collectors.aws.complete import Savings, complete_entries
+from collectors.aws.detail_cache import DetailCache, ScopeCache
+from collectors.aws.details import Entry, account_values
 from collectors.aws.errors import classify_error, describe_error
 from collectors.aws.listing import listed_pages
-from collectors.exceptions import MalformedResponse, SinkError
+from collectors.exceptions import SinkError
 from collectors.redact import Redactor
 from collectors.sink import ScanSink
+from elava import telemetry
 from elava.catalogue.arns import partition_for
-from elava.catalogue.types import GLOBAL_CLIENT_REGION, ResourceType
+from elava.catalogue.types import BULK_TAGS_SERVICE, GLOBAL_CLIENT_REGION, ResourceType
 from elava.events import ErrorClass, Resource, ScanStatus, utcnow
 from elava.settings import KafkaSettings
 from elava.sharding import GLOBAL_REGION
 
-__all__ = ["ScanReport", "ScanSink", "TypeScanResult", "fail_account", "scan_account"]
+__all__ = ["ScanReport", "ScanSink", "TypeScanResult", "complete_entries", "fail_account", "scan_account"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +70,7 @@ class ScanReport:
     account: str
     scan_id: str
     results: dict[tuple[str, str], TypeScanResult] = field(default_factory=dict)
+    shared_calls: int = 0  # calls made for several types at once (tags in bulk)
 
     @property
     def partial(self) -> bool:
@@ -71,7 +79,7 @@ class ScanReport:
 
     @property
     def calls(self) -> int:
-        return sum(result.calls for result in self.results.values())
+        return sum(result.calls for result in self.results.values()) + self.shared_calls
 
     def calls_by_type(self) -> dict[str, int]:
         totals: dict[str, int] = {}
@@ -97,35 +105,43 @@ class _AccountScan:
     redactor: Redactor
     backoff: Backoff
     rng: random.Random
+    bulk: BulkTags
+    details: DetailCache | None
 
 
 async def scan_account(
     session: aioboto3.Session, account: str, regions: list[str], types: list[ResourceType],
     sink: ScanSink, *, buckets: int, page_size: int, endpoint_url: str | None, scan_id: str,
     redactor: Redactor, page_bytes: int | None = None, max_concurrency: int = 8, calls_per_second: float = 0,
-    backoff: Backoff = DEFAULT_BACKOFF, seed: int | None = None,
+    backoff: Backoff = DEFAULT_BACKOFF, seed: int | None = None, details: DetailCache | None = None,
 ) -> ScanReport:
     """Scan ``types`` in ``regions`` of one account (global types once), feeding ``sink``.
 
     ``redactor`` replaces secrets before anything reaches the sink. ``page_bytes``
     bounds a page's JSON (default: under the default topic limit); ``calls_per_second``
     bounds AWS calls per region (0: unlimited); ``backoff`` is our retry on throttling
-    on top of botocore's adaptive retries; ``seed`` makes its jitter reproducible (tests).
+    on top of botocore's adaptive retries; ``seed`` makes its jitter reproducible (tests);
+    ``details`` (kept by the caller across scans) lets unchanged resources reuse their details.
     """
     report = ScanReport(account=account, scan_id=scan_id)
     async with AsyncExitStack() as stack:
+        rng = random.Random(seed)
+        clients = ClientPool(session, stack, max_concurrency=max_concurrency, endpoint_url=endpoint_url,
+                             calls_per_second=calls_per_second)
         ctx = _AccountScan(
             account=account, scan_id=scan_id, sink=sink, buckets=buckets, page_size=page_size, redactor=redactor,
-            page_bytes=page_bytes or page_budget(KafkaSettings().max_message_bytes),
-            clients=ClientPool(session, stack, max_concurrency=max_concurrency, endpoint_url=endpoint_url,
-                               calls_per_second=calls_per_second),
-            backoff=backoff, rng=random.Random(seed),
+            page_bytes=page_bytes or page_budget(KafkaSettings().max_message_bytes), clients=clients,
+            backoff=backoff, rng=rng, bulk=BulkTags(clients, AwsCaller(backoff, rng), types), details=details,
         )
         try:
             async with asyncio.TaskGroup() as group:
                 tasks = [group.create_task(_scan_type(ctx, rt, scope)) for rt, scope in _plan(types, regions)]
         except BaseExceptionGroup as failed:
             raise _first_sink_error(failed) from None
+        finally:
+            ctx.bulk.close()
+    report.shared_calls = ctx.bulk.calls
+    telemetry.record_aws(BULK_TAGS_SERVICE, ctx.bulk.calls, ctx.bulk.throttles)
     for task in tasks:
         result = task.result()
         report.results[(result.region, result.type)] = result
@@ -166,11 +182,23 @@ def client_region(scope: str) -> str:
 
 
 async def _scan_type(ctx: _AccountScan, rt: ResourceType, scope: str) -> TypeScanResult:
-    caller = AwsCaller(ctx.backoff, ctx.rng)
+    """One type in one scope, in its own span: every page it publishes carries that span's trace."""
+    caller, started = AwsCaller(ctx.backoff, ctx.rng), time.monotonic()
+    with telemetry.span("elava.collector.scan", {"elava.account": ctx.account, "elava.region": scope,
+                                                 "elava.type": rt.name, "elava.scan_id": ctx.scan_id}):
+        result = await _scan_type_with(ctx, caller, rt, scope)
+        telemetry.annotate({"elava.status": result.status, "elava.resources": result.count})
+    telemetry.record_scan(rt.name, result.status, time.monotonic() - started)
+    telemetry.record_aws(rt.service, caller.calls, caller.throttles)
+    return result
+
+
+async def _scan_type_with(ctx: _AccountScan, caller: AwsCaller, rt: ResourceType, scope: str) -> TypeScanResult:
     batch = ShardBatcher(ctx.sink, ScanScope(ctx.scan_id, ctx.account, scope, rt.name, ctx.buckets, utcnow()),
                          page_size=ctx.page_size, page_bytes=ctx.page_bytes)
+    cached = ctx.details.scope(ctx.account, scope, rt.name) if ctx.details is not None else None
     try:
-        async with aclosing(_resources(ctx, caller, rt, scope)) as resources:
+        async with aclosing(_resources(ctx, caller, rt, scope, cached)) as resources:
             async for resource in resources:
                 await batch.add(ctx.redactor.resource(resource, rt.secret_fields))
         await batch.flush_all()
@@ -180,7 +208,11 @@ async def _scan_type(ctx: _AccountScan, rt: ResourceType, scope: str) -> TypeSca
         error_class, error = classify_error(exc), describe_error(exc)
         log.warning("scan of %s %s %s failed (%s): %s", ctx.account, scope, rt.name, error_class, error)
         await batch.finish_failed(error_class, error, utcnow())
+        if cached is not None:
+            cached.finish(complete=False)
         return TypeScanResult(scope, rt.name, "failed", batch.count, caller.calls, error_class, error)
+    if cached is not None:
+        cached.finish(complete=True)  # listed in full: what it did not list is gone
     undelivered = await batch.finish_ok(utcnow())
     if undelivered:
         error = f"{len(undelivered)} shard(s) not delivered; {next(iter(undelivered.values()))}"
@@ -189,41 +221,18 @@ async def _scan_type(ctx: _AccountScan, rt: ResourceType, scope: str) -> TypeSca
     return TypeScanResult(scope, rt.name, "ok", batch.count, caller.calls)
 
 
-async def _resources(ctx: _AccountScan, caller: AwsCaller, rt: ResourceType, scope: str) -> AsyncIterator[Resource]:
+async def _resources(ctx: _AccountScan, caller: AwsCaller, rt: ResourceType, scope: str,
+                     cached: ScopeCache | None) -> AsyncIterator[Resource]:
     home = await ctx.clients.get(rt.service, client_region(scope))
     partition = partition_for(home.region)
+    savings = Savings(ctx.account, partition, ctx.bulk, ctx.details, cached)
     shared: dict | None = None  # the account details: asked once, when there is something to complete
     async with aclosing(listed_pages(caller, home, rt)) as pages:
         async for items in pages:
             if shared is None and items:
                 shared = await account_values(ctx.clients, caller, rt, ctx.account, home.region)
             entries = await complete_entries(ctx.clients, caller, rt,
-                                             [Entry({**item, **(shared or {})}, scope, home) for item in items])
+                                             [Entry({**item, **(shared or {})}, scope, home) for item in items],
+                                             savings)
             for entry in entries:
                 yield build_resource(rt, entry.raw, account=ctx.account, region=entry.region, partition=partition)
-
-
-async def complete_entries(clients: ClientPool, caller: AwsCaller, rt: ResourceType,
-                           entries: list[Entry]) -> list[Entry]:
-    """One page of items, completed: located, described, filtered, detailed."""
-    if rt.region_detail:
-        # A TaskGroup, not gather: when one item fails, its siblings are cancelled.
-        async with asyncio.TaskGroup() as group:
-            for entry in entries:
-                group.create_task(_locate(clients, caller, rt, entry))
-    if rt.describe:
-        await run_details(caller, (rt.describe,), entries)
-        entries = [entry for entry in entries if entry.raw.get(rt.describe.store_as) is not None]
-    if rt.absent_when:
-        entries = [entry for entry in entries if not rt.absent_when(entry.raw)]
-    await run_details(caller, rt.details, entries)
-    return entries
-
-
-async def _locate(clients: ClientPool, caller: AwsCaller, rt: ResourceType, entry: Entry) -> None:
-    """Where the resource lives decides its region and the client for its details."""
-    assert rt.region_detail is not None
-    region = entry.raw[rt.region_detail.store_as] = await fetch(caller, entry.bound, rt.region_detail, entry.raw)
-    if not region:
-        raise MalformedResponse(f"{rt.name}: {rt.region_detail.operation} gave no region")
-    entry.region, entry.bound = region, await clients.get(rt.service, region)

@@ -14,10 +14,11 @@
 #   ELAVA_SCHEDULER [User:elava-scheduler]
 #   ELAVA_WORKER [User:elava-worker]        ELAVA_WORKER_APP [elava-worker]       (worker.app_id)
 #                                           ELAVA_POLICIES_APP [elava-policies]   (policies.app_id)
+#                                           ELAVA_FLEET_APP [elava-fleet-patterns] (analyzer.patterns.fleet_app_id)
 #   ELAVA_EXECUTOR [User:elava-executor]    ELAVA_EXECUTOR_APP [elava-executor]   (executor.app_id)
 set -euo pipefail
 
-(($#)) || { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+(($#)) || { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 KAFKA_ACLS=("$@")
 P="${ELAVA_TOPIC_PREFIX:-elava}"
 COLLECTOR="${ELAVA_COLLECTOR:-User:elava-collector}"
@@ -26,6 +27,7 @@ SCHEDULER="${ELAVA_SCHEDULER:-User:elava-scheduler}"
 WORKER="${ELAVA_WORKER:-User:elava-worker}"
 WORKER_APP="${ELAVA_WORKER_APP:-elava-worker}"
 POLICIES_APP="${ELAVA_POLICIES_APP:-elava-policies}"
+FLEET_APP="${ELAVA_FLEET_APP:-elava-fleet-patterns}"
 EXECUTOR="${ELAVA_EXECUTOR:-User:elava-executor}"
 EXECUTOR_APP="${ELAVA_EXECUTOR_APP:-elava-executor}"
 
@@ -52,10 +54,10 @@ allow_topics "$COLLECTOR" Read scan-requests checkpoints layout
 # The scheduler: scan requests out.
 allow_topics "$SCHEDULER" Write scan-requests
 
-# The worker and its policy stage (the worker's child, or `elava policy serve` apart, with
-# the worker's credentials): observations and CloudTrail in; changes, drift, patterns,
-# waste, its shard layout; the stage reads attributed changes in its own group and is the
-# only writer of actions. The worker's internal topics (table changelogs, the assignor's)
+# The worker and its policy and fleet-pattern stages (the worker's children, or `elava
+# policy serve` and `elava fleet serve` apart, with the worker's credentials): observations
+# and CloudTrail in; changes, drift, patterns, waste, its shard layout; each stage reads
+# attributed changes in its own group, and the policy stage is the only writer of actions. The worker's internal topics (table changelogs, the assignor's)
 # and consumer groups start with its app id.
 allow_topics "$WORKER" Read observations cloudtrail changes attributed-changes drift layout
 allow_topics "$WORKER" Write changes attributed-changes drift patterns waste policy-decisions actions ocsf dlq layout
@@ -64,6 +66,7 @@ allow_topics "$WORKER" Write changes attributed-changes drift patterns waste pol
 "${KAFKA_ACLS[@]}" --add --allow-principal "$WORKER" --operation Read \
   --resource-pattern-type prefixed --group "$WORKER_APP"
 "${KAFKA_ACLS[@]}" --add --allow-principal "$WORKER" --operation Read --group "$POLICIES_APP"
+"${KAFKA_ACLS[@]}" --add --allow-principal "$WORKER" --operation Read --group "$FLEET_APP"
 
 # The executor: the only reader of actions; results (and their OCSF copies), its ledger
 # and the DLQ out.

@@ -140,6 +140,7 @@ LAMBDA_FUNCTION = register(
         arn_template="arn:{partition}:lambda:{region}:{account}:function:{id}",
         arn_match=ArnMatch("lambda", r"^function:(?P<id>[^:]+)(:[^:]+)?$"),  # a qualifier is dropped
         tags_from="detail:Tags",
+        bulk_tags="lambda:function",
         details=(
             DetailCall("list_tags", {"Resource": "FunctionArn"}, "Tags", result_path="Tags"),
             # A function URL with AuthType NONE is callable by anyone: public exposure.

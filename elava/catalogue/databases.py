@@ -179,6 +179,7 @@ DYNAMODB_TABLE = register(
         describe=DetailCall("describe_table", {"TableName": "TableName"}, "Table", result_path="Table",
                             none_errors=frozenset({"ResourceNotFoundException"})),
         tags_from="detail:Tags",
+        bulk_tags="dynamodb:table",
         details=(
             DetailCall("list_tags_of_resource", {"ResourceArn": "Table.TableArn"}, "Tags", result_path="Tags",
                        paged=True),

@@ -168,6 +168,7 @@ KMS_KEY = register(
         describe=_key_detail("describe_key", "Key", "KeyMetadata", none_errors=frozenset({"NotFoundException"})),
         absent_when=not_customer_managed,
         tags_from="detail:Tags",
+        bulk_tags="kms:key",
         details=(
             _key_detail("list_resource_tags", "Tags", "Tags", paged=True),
             _key_detail("list_aliases", "Aliases", "Aliases[].AliasName", paged=True),
@@ -235,6 +236,8 @@ ECR_REPOSITORY = register(
         arn_template="arn:{partition}:ecr:{region}:{account}:repository/{id}",
         arn_id_pattern=".+",  # names hold slashes: team/orders-api
         tags_from="detail:Tags",
+        # No bulk_tags: moto's tagging API does not list ECR repositories (AWS does, as
+        # ecr:repository), so the bulk path could not be tested against the per-repository tags.
         details=(
             DetailCall("list_tags_for_resource", {"resourceArn": "repositoryArn"}, "Tags", result_path="tags"),
             # Without a lifecycle policy, images pile up: storage waste.

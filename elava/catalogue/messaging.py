@@ -98,6 +98,7 @@ SQS_QUEUE = register(
                             static_params={"AttributeNames": ["All"]},
                             none_errors=frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})),
         tags_from="detail:Tags",
+        bulk_tags="sqs",  # a queue's ARN names no resource type
         details=(
             DetailCall("list_queue_tags", {"QueueUrl": "QueueUrl"}, "Tags", result_path="Tags", default={},
                        none_errors=frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})),

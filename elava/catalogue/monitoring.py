@@ -32,6 +32,7 @@ LOGS_LOG_GROUP = register(
         lookup=Lookup("logGroupNamePrefix", as_list=False, params={"limit": 50},
                       gone_errors=frozenset({"ResourceNotFoundException"})),
         tags_from="detail:Tags",
+        bulk_tags="logs",  # AWS calls log groups logs:log-group, moto logs:loggroup: both are under "logs"
         details=(
             DetailCall("list_tags_for_resource", {"resourceArn": "logGroupArn"}, "Tags", result_path="tags",
                        default={}, none_errors=frozenset({"ResourceNotFoundException"})),

@@ -321,10 +321,23 @@ def _listener(listener: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _target_group(group: dict[str, Any]) -> dict[str, Any]:
+    states = [(entry.get("TargetHealth") or {}).get("State") for entry in group.get("Health") or []]
+    return {"name": group.get("TargetGroupName"), "target_type": group.get("TargetType"),
+            "targets": len(states), "healthy": states.count("healthy")}
+
+
+def target_health(groups: list[dict[str, Any]]) -> dict[str, Any]:
+    """Targets and healthy targets, per target group and in all (the no-healthy-targets rule)."""
+    shaped = sorted((_target_group(group) for group in groups), key=lambda group: group["name"] or "")
+    return {"groups": shaped, "targets": sum(g["targets"] for g in shaped),
+            "healthy": sum(g["healthy"] for g in shaped)}
+
+
 def normalise_load_balancer(attributes: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
     listeners = sorted((_listener(listener) for listener in raw.get("Listeners") or []),
                        key=lambda listener: (listener["port"] or 0, listener["protocol"] or ""))
-    return {**attributes, "listeners": listeners}
+    return {**attributes, "listeners": listeners, "target_health": target_health(attributes.get("target_health") or [])}
 
 
 ELBV2_LOAD_BALANCER = register(
@@ -353,7 +366,20 @@ ELBV2_LOAD_BALANCER = register(
         details=(
             DetailCall("describe_listeners", {"LoadBalancerArn": "LoadBalancerArn"}, "Listeners",
                        result_path="Listeners", paged=True),
+            # Its target groups (one paged call), then each group's targets and their health (one
+            # call a group: no batch form exists). CloudWatch's HealthyHostCount would cost as
+            # much (it is per target group too), lags by minutes and is not in moto.
+            DetailCall("describe_target_groups", {"LoadBalancerArn": "LoadBalancerArn"}, "TargetGroups",
+                       # A balancer without groups may answer TargetGroupNotFound (moto does) rather than [].
+                       result_path="TargetGroups", paged=True, default=[],
+                       none_errors=frozenset({"LoadBalancerNotFound", "TargetGroupNotFound"}), each=DetailCall(
+                           "describe_target_health", {"TargetGroupArn": "Each.TargetGroupArn"}, "Health",
+                           result_path="TargetHealthDescriptions", keep_element=True,
+                           none_errors=frozenset({"TargetGroupNotFound"}))),
         ),
+        # Targets come and go (Auto Scaling, deployments) and their health moves with them.
+        churn={"target_health": "targets are registered by Auto Scaling and deployments, and their health "
+                                "moves with the application, not with the balancer's configuration"},
         attributes={
             "type": "Type",
             "scheme": "Scheme",  # internet-facing: reachable from anywhere the listeners allow
@@ -365,6 +391,7 @@ ELBV2_LOAD_BALANCER = register(
             "security_groups": "sort(SecurityGroups || `[]`)",
             "ip_address_type": "IpAddressType",
             "created_time": "CreatedTime",
+            "target_health": "TargetGroups",  # shaped by normalise_load_balancer: targets, healthy
         },
         transform=normalise_load_balancer,
         edges=(

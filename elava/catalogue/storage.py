@@ -127,7 +127,9 @@ S3_BUCKET = register(
         region_detail=_bucket_detail(
             "get_bucket_location", "Region", result_path="LocationConstraint", convert=bucket_region
         ),
+        listed_region="BucketRegion",  # ListBuckets says it since late 2024 (moto does not yet)
         tags_from="detail:TagSet",
+        bulk_tags="s3",  # buckets (tagging API's filter for S3 buckets)
         details=(
             _bucket_detail("get_bucket_tagging", "TagSet", result_path="TagSet",
                            none_errors=frozenset({"NoSuchTagSet"}), default=[]),

@@ -42,6 +42,8 @@ Transform = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
 
 _TYPE_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*\.[a-z0-9]+(-[a-z0-9]+)*$")
 _TAG_SOURCE = re.compile(r"^(inline|detail):([A-Za-z0-9_]+)((\.[A-Za-z0-9_]+)*)$")
+BULK_TAGS_SERVICE, BULK_TAGS_OPERATION = "resourcegroupstaggingapi", "get_resources"
+"""Where ``bulk_tags`` types take their tags: every tagged resource of a region, 100 a call."""
 EACH = "Each"
 """In an ``each`` call's params, the element of the outer answer it is made for."""
 ACCOUNT = "Account"
@@ -96,7 +98,9 @@ class DetailCall:
     - ``paged``: the answer comes in pages; the lists at ``result_path`` are joined.
     - ``each``: one more call per element of the answer (``list_nodegroups`` then
       ``describe_nodegroup``); its params see the item plus the element as ``Each``;
-      the stored value is the list of its answers (``None`` answers dropped).
+      the stored value is the list of its answers (``None`` answers dropped) — or, when
+      the fan-out call has ``keep_element``, the elements themselves, each with its
+      answer under the fan-out call's ``store_as`` (a target group with its targets' health).
     - ``batch``: see `Batch`; an item the answer does not mention gets ``default``.
     - ``convert`` is applied last, to the value stored.
     """
@@ -113,6 +117,7 @@ class DetailCall:
     each: DetailCall | None = None
     batch: Batch | None = None
     service: str | None = None  # another service's client (s3control); None: the type's own
+    keep_element: bool = False  # as the ``each`` of another call: keep the element, the answer in it
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", _frozen(self.params))
@@ -224,13 +229,19 @@ class ResourceType:
     - ``tags_from``: ``"inline:<Field>"`` (the listing carries the tags) or
       ``"detail:<store_as>"`` (a detail call fetches them), optionally followed by a
       path inside it (``detail:Cluster.tags``).
+    - ``bulk_tags``: the Resource Groups Tagging API's ``ResourceTypeFilters`` entry
+      for the type (``dynamodb:table``): the scan then takes every tag of a region from
+      ``GetResources`` (100 resources a call, shared by the types) instead of calling the
+      ``tags_from`` detail per resource; that detail stays the fallback when the bulk
+      call is refused. Only for a ``tags_from`` detail of its own (not the describe).
     - ``describe``: the call that completes a listed item before anything else
       (``describe_key``), so ``absent_when`` and the other details can use its
       answer. When it answers one of its ``none_errors`` (the resource went between
       listing and describing), the item is absent.
     - ``global_service``: listed once per account (scope ``global``, asked in
       us-east-1). ``region_detail`` then finds where each resource really lives;
-      the other details are asked in that region.
+      the other details are asked in that region. ``listed_region`` (an expression on
+      the listed item) spares that call where the listing already says the region.
     - ``absent_when(item)``: listed but gone (a terminated instance) or not ours
       to observe (an AWS-managed key); treated as not observed. It is asked once
       the item is described, before the other details are fetched.
@@ -281,8 +292,10 @@ class ResourceType:
     name_field: str | None = None
     name_tag: str | None = "Name"
     tags_from: str | None = None
+    bulk_tags: str | None = None
     global_service: bool = False
     region_detail: DetailCall | None = None
+    listed_region: str | None = None
     describe: DetailCall | None = None
     details: tuple[DetailCall, ...] = ()
     attributes: Mapping[str, str] = field(default_factory=dict)
@@ -328,6 +341,8 @@ class ResourceType:
             self._fail("region_detail only makes sense for a global_service type")
         if self.describe and self.describe.default is not None:
             self._fail("describe's default must be None: a resource that cannot be described is absent")
+        if self.listed_region and not self.region_detail:
+            self._fail("listed_region spares a region_detail call: the type has none")
         if self.region_detail and self.region_detail.batch:
             self._fail("region_detail cannot be batched (it decides each item's client)")
         stored = [detail.store_as for detail in (*self.account_details, *self.all_details())]
@@ -345,16 +360,21 @@ class ResourceType:
         self._check_trail()
         self._check_analyzer_facts()
         _check_expressions(f"resource type {self.name!r}", self.result_path, self.id_field, self.arn_field,
-                           self.name_field, *self.attributes.values())
+                           self.name_field, self.listed_region, *self.attributes.values())
 
     def _check_tags_from(self, stored: set[str]) -> None:
         if self.tags_from is None:
+            if self.bulk_tags:
+                self._fail("bulk_tags needs the tags_from detail it replaces")
             return
         match = _TAG_SOURCE.match(self.tags_from)
         if not match:
             self._fail(f"tags_from {self.tags_from!r} must be 'inline:<Field>' or 'detail:<store_as>'")
         if match.group(1) == "detail" and match.group(2) not in stored:
             self._fail(f"tags_from {self.tags_from!r} names no detail call (have: {sorted(stored)})")
+        if self.bulk_tags and (match.group(1) != "detail" or match.group(3) or self.tags_detail is None):
+            self._fail("bulk_tags replaces a detail call that only fetches the tags (tags_from 'detail:<store_as>' "
+                       "of one of its details)")
 
     def _check_lookup(self) -> None:
         if self.lookup is None:
@@ -410,7 +430,15 @@ class ResourceType:
         listing = ([self.parent.operation] if self.parent else []) + [self.list_operation]
         details = [(detail.service or self.service, op)
                    for detail in (*self.account_details, *self.all_details()) for op in detail.operations()]
-        return list(dict.fromkeys([(self.service, op) for op in listing] + details))
+        bulk = [(BULK_TAGS_SERVICE, BULK_TAGS_OPERATION)] if self.bulk_tags else []
+        return list(dict.fromkeys([(self.service, op) for op in listing] + details + bulk))
+
+    @property
+    def tags_detail(self) -> DetailCall | None:
+        """The detail call that fetches only the tags (``tags_from: detail:<store_as>``), if any."""
+        if not self.tags_from or not self.tags_from.startswith("detail:"):
+            return None
+        return next((detail for detail in self.details if detail.store_as == self.tags_from[7:]), None)
 
     @property
     def tags_path(self) -> str | None:

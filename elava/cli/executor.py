@@ -12,6 +12,7 @@ import typer
 
 from elava.cli.common import console, err_console, settings_or_exit
 from elava.settings import Settings
+from elava.telemetry import configure as configure_telemetry
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="elava.yaml to read (default: ./elava.yaml or $ELAVA_CONFIG).")]
 BootstrapOpt = Annotated[str | None, typer.Option("--bootstrap-servers", "-b", help="Kafka bootstrap servers, e.g. 127.0.0.1:9092.")]
@@ -37,6 +38,7 @@ def executor(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None, e
     asyncio.run(ensure_topics(settings.kafka))  # an unreachable broker: one line, before anything else
     startup_keyring(settings)  # an enforcing executor without a key stops here, naming the setting
     announce_mode(settings)
+    configure_telemetry(settings.telemetry, "executor")
     asyncio.run(_serve(settings, run_executor))
 
 

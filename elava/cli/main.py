@@ -11,6 +11,7 @@ import typer
 
 from elava.cli.common import console, settings_or_exit
 from elava.cli.errors import ElavaGroup
+from elava.telemetry import configure as configure_telemetry
 
 # ElavaGroup turns every failure into one line and an exit code (elava/cli/errors.py).
 app = typer.Typer(help="Elava: living infrastructure engine for AWS.", no_args_is_help=True,
@@ -59,11 +60,12 @@ def topics_list(config: ConfigOpt = None) -> None:
 def worker(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
            loglevel: Annotated[str, typer.Option(help="Log level.")] = "INFO") -> None:
     """Run a stream worker (Faust): observations in; changes, drift and DLQ out. The policy stage
-    runs beside it as a child process (policies.stage_in_worker; see `elava policy serve`)."""
+    and the fleet-pattern stage run beside it as child processes (policies.stage_in_worker,
+    analyzer.patterns.fleet_stage_in_worker; see `elava policy serve`, `elava fleet serve`)."""
     from elava.exceptions import SettingsError
     from elava.kafka import ensure_topics
     from elava.layout_record import check_layout
-    from elava.policy_supervisor import StageStartError, stage_for_worker
+    from elava.policy_supervisor import StageStartError, fleet_stage_for_worker, stage_for_worker
     from streams.app import run_worker
     from streams.web import check_exposure
 
@@ -71,15 +73,20 @@ def worker(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
     check_exposure(settings.worker)  # before any broker call: an open API without a token stops start-up
     asyncio.run(ensure_topics(settings.kafka))
     asyncio.run(check_layout(settings.kafka))  # the store's shard layout, if one was recorded
+    stages = []
     try:
-        stage = stage_for_worker(settings, config, bootstrap_servers, loglevel)
+        stages.append(stage_for_worker(settings, config, bootstrap_servers, loglevel))
+        stages.append(fleet_stage_for_worker(settings, config, bootstrap_servers, loglevel))
     except StageStartError as exc:  # the stage has said why on stderr
-        raise SettingsError(f"{exc}; the worker does not start without it "
-                            "(policies.stage_in_worker: false runs it apart)") from None
+        for stage in filter(None, stages):
+            stage.stop()
+        raise SettingsError(f"{exc}; the worker does not start without it (policies.stage_in_worker or "
+                            "analyzer.patterns.fleet_stage_in_worker: false runs it apart)") from None
+    configure_telemetry(settings.telemetry, "worker")
     try:
         run_worker(settings, loglevel=loglevel)
     finally:
-        if stage is not None:
+        for stage in filter(None, stages):
             stage.stop()
 
 
@@ -96,6 +103,7 @@ def collect(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
 
     settings = settings_or_exit(config, kafka__bootstrap_servers=bootstrap_servers,
                                 providers__aws__endpoint_url=endpoint_url, providers__aws__regions=region)
+    configure_telemetry(settings.telemetry, "collector")
     if serve:
         _serve_requests(settings)
         return
@@ -131,8 +139,9 @@ def scan(config: ConfigOpt = None, endpoint_url: EndpointOpt = None, region: Reg
          tiers: Annotated[str | None, typer.Option(help="Only these tiers, e.g. critical,production.")] = None,
          risk_only: Annotated[bool, typer.Option(
              "--risk-only", help="Only untracked (no owner tag) resources that are public, open or unencrypted.")] = False,
-         output: Annotated[str, typer.Option(help="table, json or ocsf (OCSF JSON lines for a SIEM).")] = "table") -> None:
-    """Scan once in-process (no Kafka): store versions locally and print what exists."""
+         output: Annotated[str, typer.Option(help="table, json or ocsf (OCSF JSON lines for a SIEM).")] = "table",
+         ) -> None:
+    """Scan in-process (no Kafka): store versions locally and print what exists (on a loop: `elava watch`)."""
     from elava.cli.scan import run_scan_command
 
     settings = settings_or_exit(config, providers__aws__endpoint_url=endpoint_url, providers__aws__regions=region)
@@ -165,6 +174,7 @@ def demo(bootstrap_servers: Annotated[str | None, typer.Option(
 # Command groups defined in their own modules register here, one line each.
 # (register(app) adds the module's commands to the root app.)
 from elava.cli import queries; queries.register(app)  # noqa: E402,E702,I001  history, at, changes, who
+from elava.cli import watch; watch.register(app)  # noqa: E402,E702,I001  watch
 from elava.cli import findings; findings.register(app)  # noqa: E402,E702,I001  drift, patterns
 from elava.cli import related; related.register(app)  # noqa: E402,E702,I001  related
 from elava.cli import trail; trail.register(app)  # noqa: E402,E702,I001  trail explain
@@ -173,6 +183,7 @@ from elava.cli import executor; executor.register(app)  # noqa: E402,E702,I001  
 from elava.cli import dlq; dlq.register(app)  # noqa: E402,E702,I001  dlq list, replay
 from elava.cli import actions; actions.register(app)  # noqa: E402,E702,I001  actions (audit trail)
 from elava.cli import waste; waste.register(app)  # noqa: E402,E702,I001  waste (open findings)
+from elava.cli import fleet; fleet.register(app)  # noqa: E402,E702,I001  fleet serve
 
 
 def main() -> None:

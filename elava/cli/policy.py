@@ -164,6 +164,10 @@ def serve(config: ConfigOpt = None, path: PathOpt = None,
 
     if not with_parent:  # a child of `elava worker` finds them made
         asyncio.run(ensure_topics(settings.kafka))
+    from elava.telemetry import configure
+
+    # Beside its worker, on the same host: the next Prometheus port (docs/operations.md, Telemetry).
+    configure(settings.telemetry, "policies", port_offset=1 if with_parent else 0)
     try:
         asyncio.run(serve_stage(settings, ready_fd, with_parent))
     except PolicyError as exc:

@@ -1,25 +1,27 @@
 """Time travel from the command line: `elava history`, `at`, `changes`, `diff`, `who`.
 
-They read the embedded store at ``storage.path`` through a read-only handle: nothing
-is written, and they work while an `elava scan` holds the store.
+Each asks one endpoint of the query API (elava/cli/remote.py): by default on the
+embedded store at ``storage.path`` through a read-only handle (nothing is written, and
+they work while an `elava scan` holds the store); with ``--api URL`` (or ``api.url``)
+on the workers of a Kafka pipeline, any of which answers for all.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import orjson
 import typer
 
-from elava.cli.common import console, err_console, settings_or_exit
+from elava.cli.common import console, err_console
+from elava.cli.remote import ApiOpt, query_source
 from elava.timeparse import parse_time
-from streams.store.queries import InventoryFilter, TemporalQueries
+from streams.store.api import MAX_LIMIT
 
 
 class Output(StrEnum):
@@ -37,24 +39,7 @@ AccountOpt = Annotated[str | None, typer.Option(help="Only this account.")]
 RegionOpt = Annotated[str | None, typer.Option(help="Only this region.")]
 TypeOpt = Annotated[str | None, typer.Option("--type", "-t", help="Only this type, e.g. ec2.instance.")]
 TagOpt = Annotated[list[str] | None, typer.Option(help="Only resources with this tag, key=value (repeatable).")]
-
-
-@contextmanager
-def reading(config: Path | None) -> Iterator[TemporalQueries]:
-    """Queries over the embedded store, opened read-only; a clear message if it cannot be."""
-    from streams.store.kv import RocksKV
-    from streams.store.versioned import VersionStore
-
-    kv = RocksKV(settings_or_exit(config).storage.path, read_only=True)  # StoreError: one line, exit 1
-    try:
-        yield TemporalQueries(VersionStore(kv))
-    finally:
-        kv.close()
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(code=code)
+LimitOpt = Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help="At most this many items.")]
 
 
 def moment(text: str | None, option: str, default: datetime | None = None) -> datetime | None:
@@ -64,15 +49,6 @@ def moment(text: str | None, option: str, default: datetime | None = None) -> da
         return parse_time(text)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint=option) from None
-
-
-def one_uid(queries: TemporalQueries, ref: str) -> str:
-    found = queries.resolve(ref)
-    if not found:
-        fail(f"no resource {ref!r} in the store (never seen, or removed by retention)")
-    if len(found) > 1:
-        fail(f"{ref!r} names {len(found)} resources; give the uid: " + ", ".join(found[:5]))
-    return found[0]
 
 
 def json_lines(objects: Iterable[dict[str, Any]]) -> None:
@@ -91,115 +67,117 @@ def tag_pairs(tags: list[str] | None) -> dict[str, str]:
     return pairs
 
 
+def limited(rows: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    if len(rows) >= limit:
+        err_console.print(f"[dim]the first {limit} only (--limit)[/]")
+    return rows
+
+
+def window(start: datetime | None, end: datetime | None) -> dict[str, str]:
+    return {name: t.isoformat() for name, t in (("since", start), ("until", end)) if t is not None}
+
+
+def filters(uid: str | None, account: str | None, region: str | None, type_: str | None,
+            tag: list[str] | None) -> dict[str, str]:
+    """The query API's filter parameters (tags as key=value,key=value)."""
+    pairs = tag_pairs(tag)
+    given = {"uid": uid, "account": account, "region": region, "type": type_,
+             "tag": ",".join(f"{k}={v}" for k, v in pairs.items()) or None}
+    return {name: value for name, value in given.items() if value is not None}
+
+
 def history(uid: UidArg, since: SinceOpt = None, until: UntilOpt = None,
-            output: OutputOpt = Output.table, config: ConfigOpt = None) -> None:
+            output: OutputOpt = Output.table, api: ApiOpt = None, config: ConfigOpt = None) -> None:
     """Every version of one resource (optionally those valid between --since and --until)."""
     from elava.cli.store_render import history_table
-    from streams.store.findings import Findings
-    from streams.store.render_json import version_json
 
-    start, end = moment(since, "--since"), moment(until, "--until")
-    with reading(config) as queries:
-        versions = queries.history(one_uid(queries, uid), start, end)
-        drift = {v.version: Findings(queries.store).drift_of(v.uid, v.version) for v in versions}
-        if output is Output.json:
-            json_lines({**version_json(v, queries.subject(v)),
-                        "drift": drift[v.version].model_dump(mode="json") if drift[v.version] else None}
-                       for v in versions)
-        elif versions:
-            console.print(history_table(versions, drift))
-        else:
-            err_console.print("[dim]no version of it was valid in that window[/]")
+    params = {"uid": uid, **window(moment(since, "--since"), moment(until, "--until"))}
+    with query_source(config, api) as source:
+        rows = source.ask("/v1/history", params)
+    if output is Output.json:
+        json_lines(rows)
+    elif rows:
+        console.print(history_table(rows))
+    else:
+        err_console.print("[dim]no version of it was valid in that window[/]")
 
 
 def at(time: Annotated[str, typer.Argument(help="ISO-8601 or how long ago (90m, 2h, 3d).")],
        uid: Annotated[str | None, typer.Argument(help="Only this resource (uid or id).")] = None,
        account: AccountOpt = None, region: RegionOpt = None, type_: TypeOpt = None, tag: TagOpt = None,
-       output: OutputOpt = Output.table, config: ConfigOpt = None) -> None:
+       limit: LimitOpt = MAX_LIMIT, output: OutputOpt = Output.table, api: ApiOpt = None,
+       config: ConfigOpt = None) -> None:
     """The inventory as it was at TIME (or one resource, given its uid)."""
     from elava.cli.store_render import inventory_table, when
-    from streams.store.render_json import inventory_json
 
     then = moment(time, "TIME")
-    where = InventoryFilter(account=account, region=region, type=type_, tags=tag_pairs(tag))
-    with reading(config) as queries:
-        if uid is not None:
-            found = queries.as_of(one_uid(queries, uid), then)
-            versions = [found] if found is not None and where.matches(found.resource or {}) else []
-        else:
-            versions = queries.inventory(then, where)
-        if output is Output.json:
-            json_lines(inventory_json(v) for v in versions)
-            return
-        versions = list(versions)
-        console.print(inventory_table(versions))
-        console.print(f"{len(versions)} resources as of {when(int(then.timestamp() * 1_000_000))} UTC")
+    params = {"at": then.isoformat(), "limit": str(limit), **filters(uid, account, region, type_, tag)}
+    with query_source(config, api) as source:
+        rows = limited(source.ask("/v1/inventory", params), limit)
+    if output is Output.json:
+        json_lines(rows)
+        return
+    console.print(inventory_table(rows))
+    console.print(f"{len(rows)} resources as of {when(then.isoformat())} UTC")
 
 
 def changes(since: Annotated[str, typer.Option(help="From this time: ISO-8601 or how long ago (90m, 2h, 3d).")],
             until: UntilOpt = None, uid: UidOpt = None, account: AccountOpt = None, region: RegionOpt = None,
-            type_: TypeOpt = None, tag: TagOpt = None, output: OutputOpt = Output.table,
-            config: ConfigOpt = None) -> None:
+            type_: TypeOpt = None, tag: TagOpt = None, limit: LimitOpt = MAX_LIMIT,
+            output: OutputOpt = Output.table, api: ApiOpt = None, config: ConfigOpt = None) -> None:
     """What changed between --since and --until: creations, modifications, deletions, by time.
 
     A --tag matches a change whose resource had the tag before or after it."""
     from elava.cli.store_render import changes_table
-    from streams.store.render_json import version_json
 
-    start = moment(since, "--since")
-    end = moment(until, "--until", default=datetime.now(UTC))
-    where = InventoryFilter(account=account, region=region, type=type_, tags=tag_pairs(tag))
-    with reading(config) as queries:
-        one = one_uid(queries, uid) if uid is not None else None
-        found = ((v, queries.subject(v)) for v in queries.changes(start, end, where, one))
-        if output is Output.json:
-            json_lines(version_json(v, subject) for v, subject in found)
-            return
-        rows = list(found)
-        if rows:
-            console.print(changes_table(rows))
-        console.print(f"{len(rows)} changes")
+    start, end = moment(since, "--since"), moment(until, "--until", default=datetime.now(UTC))
+    params = {**window(start, end), "limit": str(limit), **filters(uid, account, region, type_, tag)}
+    with query_source(config, api) as source:
+        rows = limited(source.ask("/v1/changes", params), limit)
+    if output is Output.json:
+        json_lines(rows)
+        return
+    if rows:
+        console.print(changes_table(rows))
+    console.print(f"{len(rows)} changes")
 
 
 def diff(since: Annotated[str, typer.Argument(metavar="T1", help="The earlier time: ISO-8601 or how long ago (3d).")],
          until: Annotated[str | None, typer.Argument(metavar="T2", help="The later time (default: now).")] = None,
          uid: UidOpt = None, account: AccountOpt = None, region: RegionOpt = None, type_: TypeOpt = None,
-         tag: TagOpt = None, output: OutputOpt = Output.table, config: ConfigOpt = None) -> None:
+         tag: TagOpt = None, limit: LimitOpt = MAX_LIMIT, output: OutputOpt = Output.table, api: ApiOpt = None,
+         config: ConfigOpt = None) -> None:
     """The net difference between T1 and T2: what was created, what was deleted, and for what
     changed, the field diff between its versions at T1 and T2 (not every event in between)."""
     from elava.cli.store_render import diff_table, net_summary
-    from streams.store.render_json import net_change_json
 
     start = moment(since, "T1")
     end = moment(until, "T2", default=datetime.now(UTC))
     if end < start:
         raise typer.BadParameter("T2 is before T1", param_hint="T2")
-    where = InventoryFilter(account=account, region=region, type=type_, tags=tag_pairs(tag))
-    with reading(config) as queries:
-        one = one_uid(queries, uid) if uid is not None else None
-        found = queries.diff(start, end, where, one)
-        if output is Output.json:
-            json_lines(net_change_json(n) for n in found)
-            return
-        rows = list(found)
-        if rows:
-            console.print(diff_table(rows))
-        console.print(net_summary(rows, start, end), soft_wrap=True)
+    params = {**window(start, end), "limit": str(limit), **filters(uid, account, region, type_, tag)}
+    with query_source(config, api) as source:
+        rows = limited(source.ask("/v1/diff", params), limit)
+    if output is Output.json:
+        json_lines(rows)
+        return
+    if rows:
+        console.print(diff_table(rows))
+    console.print(net_summary(rows, start, end), soft_wrap=True)
 
 
 def who(uid: UidArg, since: SinceOpt = None, until: UntilOpt = None,
-        output: OutputOpt = Output.table, config: ConfigOpt = None) -> None:
+        output: OutputOpt = Output.table, api: ApiOpt = None, config: ConfigOpt = None) -> None:
     """Who made each version of one resource ("unknown" until attribution names someone)."""
     from elava.cli.store_render import who_table
-    from streams.store.render_json import who_json
 
-    start, end = moment(since, "--since"), moment(until, "--until")
-    with reading(config) as queries:
-        rows = queries.who(one_uid(queries, uid), start, end)
-        if output is Output.json:
-            json_lines(who_json(row) for row in rows)
-        else:
-            console.print(who_table(rows))
+    params = {"uid": uid, **window(moment(since, "--since"), moment(until, "--until"))}
+    with query_source(config, api) as source:
+        rows = source.ask("/v1/who", params)
+    if output is Output.json:
+        json_lines(rows)
+    else:
+        console.print(who_table(rows))
 
 
 def register(app: typer.Typer) -> None:

@@ -31,6 +31,12 @@ def _types_per_scope(type_names: list[str] | None) -> dict[str, int]:
 
 def run_scan_command(settings: Settings, type_names: list[str] | None, tier_names: list[str] | None,
                      risk_only: bool, output: str) -> int:
+    """One scan, printed; its exit code."""
+    return _scan_and_print(settings, type_names, tier_names, risk_only, output)
+
+
+def _scan_and_print(settings: Settings, type_names: list[str] | None, tier_names: list[str] | None,
+                    risk_only: bool, output: str) -> int:
     if output in ("json", "ocsf"):
         result = asyncio.run(embedded_scan(settings, type_names, tier_names))
     else:

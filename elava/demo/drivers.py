@@ -18,7 +18,7 @@ from elava.events import ActionRequest, ChangeEvent, PolicyDecision
 from elava.kafka import ensure_topics, new_consumer, new_producer
 from elava.settings import Settings, load_settings
 from elava.topics import Topics
-from elava.worker_process import WorkerProcess, wait_until_decided, wait_until_processed
+from elava.worker_process import WorkerProcess, wait_until_decided, wait_until_judged, wait_until_processed
 from streams.embedded import EmbeddedPipeline
 from streams.policy.isolated import isolated_policies_for
 from streams.siem.ocsf import ocsf_events_for
@@ -39,7 +39,8 @@ class StepResult:
 
 
 # The story takes minutes, not days: anything unattached is waste at once.
-DEMO_SETTINGS = {"analyzer__waste__idle_threshold": "0s"}
+# Patterns across resources are judged as soon as the worker has published a change.
+DEMO_SETTINGS = {"analyzer__waste__idle_threshold": "0s", "analyzer__patterns__fleet_settle": "0s"}
 
 
 class EmbeddedDriver:
@@ -57,6 +58,7 @@ class EmbeddedDriver:
         return None
 
     async def results(self) -> StepResult:
+        self.sink.finish()
         outputs = self.sink.outputs
         result = StepResult(list(outputs.changes), list(outputs.drift), list(outputs.patterns),
                             list(outputs.decisions), list(outputs.actions), waste=list(outputs.waste))
@@ -82,6 +84,7 @@ class KafkaDriver:
         self.settings: Settings = load_settings(
             None, kafka__bootstrap_servers=bootstrap_servers, kafka__topic_prefix=run,
             kafka__partitions=4, worker__app_id=run, policies__app_id=f"{run}-policies",
+            analyzer__patterns__fleet_app_id=f"{run}-fleet",
             worker__data_dir=str(work_dir / "worker"), worker__web_port=free_port(),
             # The demo's own signing key: its policy stage signs action requests as a real one does.
             signing__key_id="demo", signing__keys={"demo": secrets.token_hex(32)}, **DEMO_SETTINGS)
@@ -107,6 +110,7 @@ class KafkaDriver:
         await wait_until_processed(self.settings, self.worker, timeout=self.settle_timeout)
         if self.settings.policies.enabled:  # the stage decides once the worker has published
             await wait_until_decided(self.settings, self.worker, timeout=self.settle_timeout)
+        await wait_until_judged(self.settings, self.worker, timeout=self.settle_timeout)
         return await self._drain()
 
     def _read_topics(self) -> dict[str, tuple[str, Any]]:

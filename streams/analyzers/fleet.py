@@ -1,31 +1,190 @@
-"""Patterns across resources, read from the store's versions of a time window.
+"""Patterns across resources, over changes of many partitions.
 
 - ``recreated`` under the same name with a new id: a resource deleted and another of the
   same account, region, type and name created within ``recreated_within`` of it
   (Terraform's replace, create-before-destroy or not);
-- ``burst``: ``burst_changes`` or more resources changed by one actor (as CloudTrail
-  names it) within ``burst_window``.
+- ``burst``: one actor (as CloudTrail names it) changed ``burst_changes`` or more
+  resources within ``burst_window``.
 
-Unlike the patterns of one resource (patterns.py), these need every partition: a
-resource's versions live in its own shard. They are computed when asked (`elava
-patterns`, ``/v1/patterns``) from what the store holds — in a worker, the partitions it
-holds — and are not published on ``elava.patterns``. Their ids are deterministic, so the
-same window gives the same events.
+The rules work on ``FleetItem``s — one change each, taken from a stored version (`elava
+patterns`, ``/v1/patterns``, the embedded driver) or from an attributed change on Kafka
+(the fleet-pattern stage, streams/fleet_stage.py, through window.py) — so both drivers
+raise the same events under the same ids. Each event is *completed* by one change (the
+later of a recreation's two; the change that brings a burst to ``burst_changes``) and is
+raised for the window holding that change; what it needs lies at most ``lookback``
+before it, so a window read from that far back finds it again, whole.
+
+A burst is raised once per episode: by the first moment at which the actor's changes of
+the ``burst_window`` ending there touch ``burst_changes`` resources, and not again while
+some moment of the ``burst_window`` before it already did. Its evidence is every change
+of that window (all changes made at that same moment included).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from elava.analyzer_events import PatternEvent
+from elava.analyzer_events import PatternEvent, PatternEvidence
+from elava.events import AttributedChange, ChangeEvent
 from elava.settings import PatternSettings
-from streams.analyzers.patterns import evidence, span
+from streams.analyzers.patterns import actor_of, span
 from streams.store.versioned import Version, VersionStore, from_micros, to_micros
 
 NamedVersion = tuple[Version, dict[str, Any]]  # a version and the resource it is about
+Micros = int
+
+
+@dataclass(frozen=True)
+class FleetItem:
+    """One change as the fleet rules see it: which version, when, of what, by whom."""
+
+    uid: str
+    version: int
+    kind: str
+    at: Micros  # when the version began (the change's observed_at)
+    type: str
+    account: str
+    region: str
+    name: str | None
+    id: str
+    trail_actor: str | None = None  # the actor's arn (or name) when CloudTrail named it: what bursts count
+    shown_actor: str | None = None  # who attribution names, however sure (shown in evidence)
+
+    @property
+    def order(self) -> tuple[int, str, int]:
+        return self.at, self.uid, self.version
+
+    @property
+    def name_key(self) -> tuple[str, ...] | None:
+        return (self.account, self.region, self.type, self.name) if self.name else None
+
+    def evidence(self, detail: str | None = None) -> PatternEvidence:
+        return PatternEvidence(uid=self.uid, version=self.version, kind=self.kind, at=from_micros(self.at),
+                               actor=self.shown_actor, detail=detail)
+
+    @classmethod
+    def from_version(cls, version: Version, subject: dict[str, Any]) -> FleetItem:
+        return cls(uid=version.uid, version=version.version, kind=version.kind, at=version.valid_from,
+                   type=subject["type"], account=subject["account"], region=subject["region"],
+                   name=subject.get("name"), id=subject.get("id") or version.uid,
+                   trail_actor=_trail_actor(version.attribution or {}), shown_actor=actor_of(version))
+
+    @classmethod
+    def from_attributed(cls, attributed: AttributedChange) -> FleetItem:
+        """From elava.attributed-changes: a deletion carries the resource last seen alive."""
+        change, actor = attributed.change, attributed.actor
+        resource = change.resource
+        shown = (actor.name or actor.arn) if attributed.confidence > 0 else None
+        trail = (actor.arn or actor.name) if not attributed.provisional and attributed.confidence > 0 else None
+        return cls(uid=change.uid, version=change.new_version, kind=change.kind, at=to_micros(change.observed_at),
+                   type=change.type, account=change.account, region=change.region,
+                   name=resource.name if resource else None, id=resource.id if resource else change.uid,
+                   trail_actor=trail, shown_actor=shown)
+
+
+def _trail_actor(record: dict[str, Any]) -> str | None:
+    actor = record.get("actor") or {}
+    if record.get("method") != "cloudtrail" or (record.get("confidence") or 0) <= 0:
+        return None  # a burst is told by CloudTrail, not guessed from tags
+    return actor.get("arn") or actor.get("name")
+
+
+def lookback(settings: PatternSettings) -> timedelta:
+    """How far before the change that completes a pattern its evidence can lie (a burst's
+    episode check looks one window further back than its own window)."""
+    return max(settings.recreated_within, 2 * settings.burst_window)
+
+
+# -- over a window -----------------------------------------------------------------------
+
+
+def fleet_items(items: Iterable[FleetItem], completing: Iterable[FleetItem],
+                settings: PatternSettings) -> list[PatternEvent]:
+    """The patterns completed by ``completing``, judged against every item of ``items`` (which
+    holds them, and should reach ``lookback`` before the earliest)."""
+    every, done = list(items), list(completing)
+    return recreated_by_name(every, done, settings) + bursts(every, done, settings)
+
+
+def recreated_by_name(items: Sequence[FleetItem], completing: Iterable[FleetItem],
+                      settings: PatternSettings) -> list[PatternEvent]:
+    within = settings.recreated_within / timedelta(microseconds=1)
+    by_name: dict[tuple[str, ...], list[FleetItem]] = {}
+    for item in items:
+        if item.name_key is not None and item.kind in ("created", "deleted"):
+            by_name.setdefault(item.name_key, []).append(item)
+    found = []
+    for item in sorted(set(completing), key=lambda i: i.order):
+        for other in by_name.get(item.name_key, []) if item.name_key else []:
+            pair = (other, item) if item.kind == "created" else (item, other)
+            gone, new = pair
+            if (gone.kind, new.kind) != ("deleted", "created") or gone.uid == new.uid:
+                continue
+            if other.order < item.order and abs(new.at - gone.at) <= within:
+                found.append(_recreated(gone, new))
+    return found
+
+
+def _recreated(old: FleetItem, new: FleetItem) -> PatternEvent:
+    gap = abs(new.at - old.at)
+    summary = (f"{new.type} {new.name} re-created with a new id ({new.id}); the old one was deleted "
+               f"{span(gap)} {'before' if old.at <= new.at else 'after'}")
+    return PatternEvent(pattern="recreated", uid=new.uid, type=new.type, account=new.account, region=new.region,
+                        name=new.name, subject=f"name {new.name}", summary=summary,
+                        evidence=[old.evidence("deleted"), new.evidence("created")],
+                        detected_at=from_micros(max(new.at, old.at)))
+
+
+def bursts(items: Sequence[FleetItem], completing: Iterable[FleetItem],
+           settings: PatternSettings) -> list[PatternEvent]:
+    window = settings.burst_window / timedelta(microseconds=1)
+    by_actor: dict[str, list[FleetItem]] = {}
+    for item in items:
+        if item.trail_actor is not None:
+            by_actor.setdefault(item.trail_actor, []).append(item)
+    moments = sorted({(item.trail_actor, item.at) for item in completing if item.trail_actor is not None})
+    found = []
+    for actor, at in moments:
+        made = sorted(by_actor[actor], key=lambda i: i.order)
+        if _opens(made, at, window, settings.burst_changes):
+            found.append(_burst(actor, _within(made, at, window)))
+    return found
+
+
+def _within(made: list[FleetItem], at: Micros, window: float) -> list[FleetItem]:
+    """The actor's changes of the window ending at ``at`` (inclusive at both ends)."""
+    return [item for item in made if at - window <= item.at <= at]
+
+
+def _opens(made: list[FleetItem], at: Micros, window: float, least: int) -> bool:
+    """Whether a burst episode begins at ``at``: its window reaches ``least`` resources and no
+    earlier moment of that window did (that one began the episode)."""
+    def reaches(moment: Micros) -> bool:
+        return len({item.uid for item in _within(made, moment, window)}) >= least
+
+    earlier = sorted({item.at for item in made if at - window <= item.at < at})
+    return reaches(at) and not any(reaches(moment) for moment in earlier)
+
+
+def _burst(actor: str, run: list[FleetItem]) -> PatternEvent:
+    first, last = run[0], run[-1]
+    types = Counter(item.type for item in run)
+    regions = sorted({item.region for item in run})
+    who = first.shown_actor or actor
+    summary = (f"{who} changed {len({item.uid for item in run})} resources in {span(last.at - first.at)} (" +
+               ", ".join(f"{name} ×{count}" for name, count in sorted(types.items())) + ")")
+    return PatternEvent(pattern="burst", uid=actor, type="actor", account=first.account,
+                        region=regions[0] if len(regions) == 1 else "multiple", name=who, subject=actor,
+                        summary=summary, evidence=[item.evidence(item.kind) for item in run],
+                        detected_at=from_micros(last.at))
+
+
+# -- from the store ----------------------------------------------------------------------
 
 
 def window_versions(store: VersionStore, since: datetime, until: datetime) -> list[NamedVersion]:
@@ -46,85 +205,44 @@ def window_versions(store: VersionStore, since: datetime, until: datetime) -> li
 
 def fleet_patterns(store: VersionStore, since: datetime, until: datetime,
                    settings: PatternSettings | None = None) -> list[PatternEvent]:
+    """The patterns completed by a change of ``[since, until]`` (their evidence may be older)."""
+    return patterns_across(fleet_inputs(store, since, until, settings), since, settings)
+
+
+def fleet_inputs(store: VersionStore, since: datetime, until: datetime,
+                 settings: PatternSettings | None = None) -> list[FleetItem]:
+    """The changes of ``[since - lookback, until]`` a pattern across resources could use: named
+    creations and deletions, changes CloudTrail names an actor for. A worker sends those of its
+    partitions, so that another finds the patterns on the whole group's (streams/store/merge.py)."""
     settings = settings or PatternSettings()
-    versions = window_versions(store, since, until)
-    return recreated_by_name(versions, settings) + bursts(versions, settings)
+    items = (FleetItem.from_version(v, s) for v, s in window_versions(store, since - lookback(settings), until))
+    return [item for item in items
+            if (item.kind in ("created", "deleted") and item.name_key) or item.trail_actor]
 
 
-def _name_key(subject: dict[str, Any]) -> tuple[str, ...] | None:
-    name = subject.get("name")
-    return (subject["account"], subject["region"], subject["type"], name) if name else None
+def patterns_across(items: Sequence[FleetItem], since: datetime,
+                    settings: PatternSettings | None = None) -> list[PatternEvent]:
+    """The patterns completed by an item at or after ``since`` (``items`` in time order,
+    reaching ``lookback`` before it)."""
+    low = to_micros(since)
+    return fleet_items(items, [item for item in items if item.at >= low], settings or PatternSettings())
 
 
-def recreated_by_name(versions: list[NamedVersion], settings: PatternSettings) -> list[PatternEvent]:
-    within = settings.recreated_within / timedelta(microseconds=1)
-    gone: dict[tuple[str, ...], list[Version]] = {}
-    for version, subject in versions:
-        if version.deleted and (key := _name_key(subject)) is not None:
-            gone.setdefault(key, []).append(version)
-    found = []
-    for version, subject in versions:
-        key = _name_key(subject)
-        if version.kind != "created" or key is None:
-            continue
-        for old in gone.get(key, []):
-            if old.uid != version.uid and abs(version.valid_from - old.valid_from) <= within:
-                gap = abs(version.valid_from - old.valid_from)
-                summary = (f"{subject['type']} {subject['name']} re-created with a new id ({subject['id']}); the "
-                           f"old one was deleted {span(gap)} {'before' if old.valid_from <= version.valid_from else 'after'}")
-                found.append(PatternEvent(
-                    pattern="recreated", uid=version.uid, type=subject["type"], account=subject["account"],
-                    region=subject["region"], name=subject["name"], subject=f"name {subject['name']}",
-                    summary=summary, evidence=[evidence(old, "deleted"), evidence(version, "created")],
-                    detected_at=from_micros(max(version.valid_from, old.valid_from))))
-    return found
+def item_json(item: FleetItem) -> dict[str, Any]:
+    return dataclasses.asdict(item)
 
 
-def _actor_key(version: Version) -> str | None:
-    record = version.attribution or {}
-    actor = record.get("actor") or {}
-    if record.get("method") != "cloudtrail" or (record.get("confidence") or 0) <= 0:
-        return None  # a burst is told by CloudTrail, not guessed from tags
-    return actor.get("arn") or actor.get("name")
+def item_from_json(found: dict[str, Any]) -> FleetItem:
+    return FleetItem(**found)
 
 
-def bursts(versions: list[NamedVersion], settings: PatternSettings) -> list[PatternEvent]:
-    window = settings.burst_window / timedelta(microseconds=1)
-    by_actor: dict[str, list[NamedVersion]] = {}
-    for version, subject in versions:
-        if (key := _actor_key(version)) is not None:
-            by_actor.setdefault(key, []).append((version, subject))
-    found = []
-    for actor, made in sorted(by_actor.items()):
-        made.sort(key=lambda pair: (pair[0].valid_from, pair[0].uid))
-        found.extend(_clusters(actor, made, window, settings.burst_changes))
-    return found
-
-
-def _clusters(actor: str, made: list[NamedVersion], window: float, least: int) -> Iterable[PatternEvent]:
-    """Greedy, in time order: the first run of changes within ``window`` touching ``least`` resources."""
-    start = 0
-    while start < len(made):
-        end = start
-        while end + 1 < len(made) and made[end + 1][0].valid_from - made[start][0].valid_from <= window:
-            end += 1
-        run = made[start:end + 1]
-        if len({version.uid for version, _ in run}) >= least:
-            yield _burst(actor, run)
-            start = end + 1
-        else:
-            start += 1
-
-
-def _burst(actor: str, run: list[NamedVersion]) -> PatternEvent:
-    first, last = run[0], run[-1]
-    types = Counter(subject["type"] for _, subject in run)
-    regions = sorted({subject["region"] for _, subject in run})
-    who = evidence(first[0]).actor or actor
-    summary = (f"{who} changed {len({v.uid for v, _ in run})} resources in "
-               f"{span(last[0].valid_from - first[0].valid_from)} (" +
-               ", ".join(f"{name} ×{count}" for name, count in sorted(types.items())) + ")")
-    return PatternEvent(pattern="burst", uid=actor, type="actor", account=first[1]["account"],
-                        region=regions[0] if len(regions) == 1 else "multiple", name=who, subject=actor,
-                        summary=summary, evidence=[evidence(v, v.kind) for v, _ in run],
-                        detected_at=from_micros(last[0].valid_from))
+def completed_by(store: VersionStore, changes: Sequence[ChangeEvent],
+                 settings: PatternSettings | None = None) -> list[PatternEvent]:
+    """The patterns these stored changes complete (the embedded driver, once a scan is done)."""
+    if not changes:
+        return []
+    settings = settings or PatternSettings()
+    since, until = min(c.observed_at for c in changes), max(c.observed_at for c in changes)
+    items = [FleetItem.from_version(v, s) for v, s in window_versions(store, since - lookback(settings), until)]
+    made = {(c.uid, c.new_version) for c in changes}
+    return fleet_items(items, [item for item in items if (item.uid, item.version) in made], settings)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from elava import telemetry
 from elava.events import utcnow
 
 log = logging.getLogger("elava.dlq")
@@ -64,6 +65,7 @@ async def dead_letter(send: Send, record: Any, reason: str, *, by: str) -> None:
     """Copy ``record`` (anything with topic, partition, offset, key, value, headers: a Faust
     message or an aiokafka record) to the DLQ untouched, saying why and where from."""
     log.warning("dead letter from %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason)
+    telemetry.record_dead_letter(reason, by)
     headers = letter_headers(headers_of(record), reason=reason, topic=record.topic, partition=record.partition,
                              offset=record.offset, by=by, now=utcnow())
     await send(record.key, record.value, headers)

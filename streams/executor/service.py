@@ -19,9 +19,10 @@ from datetime import datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
+from elava import telemetry
 from elava.events import ActionRequest, ActionResult, cloudevent_headers, utcnow
 from elava.exceptions import SchemaError, SettingsError
-from elava.kafka import new_consumer, new_producer
+from elava.kafka import new_consumer, new_producer, record_lag
 from elava.settings import Settings
 from elava.signing import Keyring, keyring_from
 from elava.topics import Topics
@@ -91,6 +92,7 @@ class ExecutorService:
             for record in records:
                 await self._one(tp, record)
         await self._commit()
+        record_lag(self.consumer, self.settings.executor.app_id, batch)
         async with self.lock:
             await self.runner.run_due(self.owned.__contains__)
 
@@ -98,14 +100,19 @@ class ExecutorService:
         async with self.lock:
             if tp.partition not in self.owned:  # revoked while this batch was in hand
                 return
-            try:
-                request = ActionRequest.from_bytes(record.value)
-            except SchemaError as exc:
-                await self._dead_letter(record, str(exc))
-            else:
-                verdict = self.keyring.verify(record.value, record.headers)
-                await self.runner.handle(request, tp.partition, verdict)
+            with telemetry.consumed("elava.executor.handle", record):
+                await self._handle(tp, record)
             self._processed[tp] = record.offset + 1
+
+    async def _handle(self, tp: TopicPartition, record) -> None:
+        try:
+            request = ActionRequest.from_bytes(record.value)
+        except SchemaError as exc:
+            await self._dead_letter(record, str(exc))
+            return
+        telemetry.annotate({"elava.action": request.action, "elava.uid": request.uid})
+        verdict = self.keyring.verify(record.value, record.headers)
+        await self.runner.handle(request, tp.partition, verdict)
 
     async def _commit(self, only: set[TopicPartition] | None = None) -> None:
         offsets = {tp: o for tp, o in self._processed.items() if only is None or tp in only}
@@ -131,6 +138,7 @@ class ExecutorService:
         return principal
 
     async def _publish(self, result: ActionResult) -> None:
+        telemetry.record_result(result.action, result.status)
         await self.producer.send_and_wait(self.topics.action_results, value=result.to_bytes(), key=result.uid.encode(),
                                           headers=cloudevent_headers(result, SOURCE))
         for message in ocsf_copies(result, SOURCE):  # the SIEM's copy (streams/siem)

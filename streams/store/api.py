@@ -1,28 +1,36 @@
 """The read-only query API as plain functions: query parameters in, (status, JSON) out.
 
-The worker serves them over HTTP (`streams/app.py`); they are plain so they can be
-tested without a web server. Each worker answers for the partitions it holds.
+The worker serves them over HTTP (`streams/web.py`, `streams/cluster.py`) and the CLI
+calls them on the embedded store (`elava/cli/remote.py`); they are plain so they can be
+tested without a web server. A ``uid`` may be a resource's id where that names one
+resource (as in the CLI): `answer_found` says which uids it named, so that answers from
+several workers' partitions can be merged (`streams/store/merge.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from elava.events import utcnow
 from elava.settings import AnalyzerSettings
 from elava.timeparse import parse_time
-from streams.analyzers.reports import SEVERITIES, drift_report, pattern_report
+from streams.analyzers.fleet import fleet_inputs, item_json
+from streams.analyzers.reports import SEVERITIES, chosen_patterns, drift_report, kept_patterns, pattern_report
 from streams.store.findings import Findings
 from streams.store.openapi import OPENAPI
 from streams.store.queries import InventoryFilter, TemporalQueries
-from streams.store.relations import MAX_DEPTH, RelationQueries, relations_json
+from streams.store.relation_walk import related_walk, run_on, subject_of
+from streams.store.relations import MAX_DEPTH, relations_json
 from streams.store.render_json import inventory_json, net_change_json, version_json, who_json
+from streams.store.versioned import to_micros
 from streams.store.waste import WasteFilter, current_findings
 
 Answer = tuple[int, Any]
 LIMIT = 1000
+MAX_LIMIT = 100_000
 
 
 class BadRequest(ValueError):
@@ -39,9 +47,9 @@ def _moment(params: Mapping[str, str], name: str, default: datetime | None = Non
         raise BadRequest(f"{name}: {exc}") from exc
 
 
-def _limit(params: Mapping[str, str]) -> int:
+def limit_of(params: Mapping[str, str]) -> int:
     try:
-        return max(1, min(int(params.get("limit", LIMIT)), 100_000))
+        return max(1, min(int(params.get("limit", LIMIT)), MAX_LIMIT))
     except ValueError as exc:
         raise BadRequest("limit: not a number") from exc
 
@@ -51,6 +59,14 @@ def _uid(params: Mapping[str, str]) -> str:
     if not uid:
         raise BadRequest("uid is required")
     return uid
+
+
+def unresolved(ref: str, uids: Sequence[str]) -> Answer:
+    """The answer when ``ref`` names no resource, or several (then they are listed)."""
+    if not uids:
+        return 404, {"error": f"no resource {ref!r} in the store (never seen, or removed by retention)"}
+    shown = ", ".join(sorted(uids)[:5])
+    return 409, {"error": f"{ref!r} names {len(uids)} resources; give the uid: {shown}", "uids": sorted(uids)}
 
 
 def resource(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
@@ -91,8 +107,11 @@ def _where(params: Mapping[str, str]) -> InventoryFilter:
 
 
 def inventory(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
-    limit, rows = _limit(params), []
-    for version in q.inventory(_moment(params, "at", utcnow()), _where(params)):
+    limit, rows, at, where = limit_of(params), [], _moment(params, "at", utcnow()), _where(params)
+    if params.get("uid"):  # one resource, if it existed then and matches
+        found = q.as_of(params["uid"], at)
+        return 200, [inventory_json(found)] if found is not None and where.matches(found.resource or {}) else []
+    for version in q.inventory(at, where):
         if len(rows) == limit:
             break
         rows.append(inventory_json(version))
@@ -111,7 +130,7 @@ def _window(params: Mapping[str, str]) -> tuple[datetime, datetime]:
 
 def changes(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
     since, until = _window(params)
-    limit, rows = _limit(params), []
+    limit, rows = limit_of(params), []
     for version in q.changes(since, until, _where(params), params.get("uid")):
         if len(rows) == limit:
             break
@@ -121,7 +140,7 @@ def changes(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
 
 def diff(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
     since, until = _window(params)
-    limit, rows = _limit(params), []
+    limit, rows = limit_of(params), []
     for found in q.diff(since, until, _where(params), params.get("uid")):
         if len(rows) == limit:
             break
@@ -129,16 +148,27 @@ def diff(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
     return 200, rows
 
 
-def related(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
-    uid, depth = _uid(params), params.get("depth", "1")
+def depth_of(params: Mapping[str, str]) -> int:
+    depth = params.get("depth", "1")
     if not depth.isdigit() or not 1 <= int(depth) <= MAX_DEPTH:
         raise BadRequest(f"depth: a whole number from 1 to {MAX_DEPTH}")
-    return 200, relations_json(RelationQueries(q.store).related(uid, _moment(params, "at", utcnow()), int(depth)))
+    return int(depth)
+
+
+def related(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
+    at = to_micros(_moment(params, "at", utcnow()))
+    return 200, relations_json(run_on(q.store, related_walk(_uid(params), at, depth_of(params))))
+
+
+def related_request(params: Mapping[str, str]) -> tuple[str, int, int]:
+    """A /v1/related request checked as `answer_found` checks it: (uid or id, at, depth)."""
+    _known_only("/v1/related", params)
+    return _uid(params), to_micros(_moment(params, "at", utcnow())), depth_of(params)
 
 
 def waste(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
     where = WasteFilter(params.get("type"), params.get("reason"), params.get("account"), params.get("region"))
-    return 200, [f.model_dump(mode="json") for f in current_findings(q.store.kv, where)][:_limit(params)]
+    return 200, [f.model_dump(mode="json") for f in current_findings(q.store.kv, where)][:limit_of(params)]
 
 
 # Drift and patterns look back a day unless told otherwise.
@@ -155,12 +185,21 @@ def drift(q: TemporalQueries, params: Mapping[str, str], analyzer: AnalyzerSetti
     if severity not in SEVERITIES:
         raise BadRequest(f"severity: one of {', '.join(SEVERITIES)}")
     found = drift_report(q.store, *_findings_window(params), severity, params.get("type") or "*")
-    return 200, [d.model_dump(mode="json") for d in found[:_limit(params)]]
+    return 200, [d.model_dump(mode="json") for d in found[:limit_of(params)]]
 
 
 def patterns(q: TemporalQueries, params: Mapping[str, str], analyzer: AnalyzerSettings) -> Answer:
     found = pattern_report(q.store, *_findings_window(params), analyzer.patterns, params.get("pattern") or None)
-    return 200, [p.model_dump(mode="json") for p in found[:_limit(params)]]
+    return 200, [p.model_dump(mode="json") for p in found[:limit_of(params)]]
+
+
+def patterns_part(q: TemporalQueries, params: Mapping[str, str], analyzer: AnalyzerSettings) -> Answer:
+    """Some partitions' share of /v1/patterns: the patterns kept with their versions, and the
+    versions the patterns across resources are found in (merge.py finds those on the whole)."""
+    since, until = _findings_window(params)
+    kept = chosen_patterns(kept_patterns(q.store, since, until), params.get("pattern") or None)
+    return 200, {"kept": [p.model_dump(mode="json") for p in kept[:limit_of(params)]], "since": since.isoformat(),
+                 "fleet": [item_json(item) for item in fleet_inputs(q.store, since, until, analyzer.patterns)]}
 
 
 ROUTES: dict[str, Callable[[TemporalQueries, Mapping[str, str]], Answer]] = {
@@ -171,11 +210,15 @@ ROUTES: dict[str, Callable[[TemporalQueries, Mapping[str, str]], Answer]] = {
 FINDING_ROUTES: dict[str, Callable[[TemporalQueries, Mapping[str, str], AnalyzerSettings], Answer]] = {
     "/v1/drift": drift, "/v1/patterns": patterns,
 }
+# A worker asked for its partitions answers these with a share the merge completes.
+PART_ROUTES: dict[str, Callable[[TemporalQueries, Mapping[str, str], AnalyzerSettings], Answer]] = {
+    "/v1/patterns": patterns_part,
+}
+ENDPOINTS = (*ROUTES, *FINDING_ROUTES)
 
 
 # What each endpoint accepts, from its OpenAPI description (one home for the fact).
-ACCEPTED = {path: frozenset(p["name"] for p in OPENAPI["paths"][path]["get"]["parameters"])
-            for path in [*ROUTES, *FINDING_ROUTES]}
+ACCEPTED = {path: frozenset(p["name"] for p in OPENAPI["paths"][path]["get"]["parameters"]) for path in ENDPOINTS}
 
 
 def _known_only(path: str, params: Mapping[str, str]) -> None:
@@ -185,16 +228,54 @@ def _known_only(path: str, params: Mapping[str, str]) -> None:
         raise BadRequest(f"unknown parameter(s) {', '.join(unknown)}; {path} takes {', '.join(sorted(ACCEPTED[path]))}")
 
 
-def answer(path: str, queries: TemporalQueries, params: Mapping[str, str],
-           analyzer: AnalyzerSettings | None = None) -> Answer:
-    handler = ROUTES.get(path)
-    finding = FINDING_ROUTES.get(path)
-    if handler is None and finding is None:
-        return 404, {"error": f"no such endpoint {path}"}
+TIMES = frozenset({"at", "since", "until"})
+
+
+@dataclass(frozen=True)
+class Found:
+    """One store's answer, and the uids its ``uid`` parameter named there."""
+
+    status: int
+    body: Any
+    uids: tuple[str, ...] = ()
+
+
+def answer_found(path: str, queries: TemporalQueries, params: Mapping[str, str],
+                 analyzer: AnalyzerSettings | None = None, *, part: bool = False) -> Found:
+    """One store's answer; ``part``: as one worker's share of the group's (PART_ROUTES)."""
+    handler = _handler(path, analyzer or AnalyzerSettings(), part)
+    if handler is None:
+        return Found(404, {"error": f"no such endpoint {path}"})
     try:
         _known_only(path, params)
-        if finding is not None:
-            return finding(queries, params, analyzer or AnalyzerSettings())
-        return handler(queries, params)
+        for name in TIMES & set(params):  # a malformed time is named before any lookup
+            _moment(params, name)
+        if path == "/v1/related":
+            depth_of(params)
+        ref = params.get("uid")
+        uids = tuple(queries.resolve(ref)) if ref else ()
+        subject = _subject(path, ref, uids)
+        if ref and subject is None:
+            return Found(*unresolved(ref, uids), uids)
+        return Found(*handler(queries, {**params, "uid": subject} if ref else params), uids)
     except BadRequest as exc:
-        return 400, {"error": str(exc)}
+        return Found(400, {"error": str(exc)})
+
+
+def _handler(path: str, analyzer: AnalyzerSettings, part: bool) -> Callable[[TemporalQueries, Mapping[str, str]], Answer] | None:
+    finding = (PART_ROUTES.get(path) if part else None) or FINDING_ROUTES.get(path)
+    if finding is not None:
+        return lambda q, params: finding(q, params, analyzer)
+    return ROUTES.get(path)
+
+
+def _subject(path: str, ref: str | None, uids: Sequence[str]) -> str | None:
+    if path == "/v1/related" and ref:  # what uses an ARN Elava does not observe (an instance profile)
+        return subject_of(ref, uids)
+    return uids[0] if len(uids) == 1 else None
+
+
+def answer(path: str, queries: TemporalQueries, params: Mapping[str, str],
+           analyzer: AnalyzerSettings | None = None) -> Answer:
+    found = answer_found(path, queries, params, analyzer)
+    return found.status, found.body

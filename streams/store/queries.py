@@ -162,6 +162,8 @@ class TemporalQueries:
         """Uids meant by ``ref``: the uid itself, or those ending in ``/ref`` or ``:ref`` (an id)."""
         if self.store.head(ref) is not None:
             return [ref]
+        if ref.startswith("arn:"):  # a uid is matched whole: no walk over every uid
+            return []
         return [uid for uid in self.store.uids() if uid.endswith((f"/{ref}", f":{ref}"))]
 
     def subject(self, version: Version) -> dict[str, Any] | None:

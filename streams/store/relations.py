@@ -10,6 +10,9 @@ In the worker, a resource's users may live in any partition (their keys are thei
 uids): the query reads the "used by" entries of every partition it holds, one prefix
 seek each (see docs/benchmarks.md, "Relationships").
 
+In a group of workers they may live in another worker's partitions: the walk asks for
+what it needs a level at a time (relation_walk.py), of one store or of the group.
+
 ``depth`` follows each direction on its own: what the resource uses, what those use,
 and so on; and what uses it, what uses those. Mixing the two (an instance's subnet,
 then every other instance of that subnet) would answer another question.
@@ -76,30 +79,13 @@ class RelationQueries:
                     yield relation, source
 
     def related(self, uid: str, moment: datetime, depth: int = 1) -> Relations:
-        """What ``uid`` used and what used it at ``moment``, ``depth`` steps out in each direction."""
+        """What ``uid`` used and what used it at ``moment``, ``depth`` steps out in each direction
+        (streams/store/relation_walk.py walks it, here over this one store)."""
+        from streams.store.relation_walk import related_walk, run_on
+
         if not 1 <= depth <= MAX_DEPTH:
             raise ValueError(f"depth must be between 1 and {MAX_DEPTH}")
-        t = to_micros(moment)
-        found = self.version_at(uid, t)
-        return Relations(uid=uid, at=t, resource=found.resource if found else None,
-                         uses=self._walk(uid, t, depth, self.uses_at),
-                         used_by=self._walk(uid, t, depth, self.used_by_at))
-
-    def _walk(self, start: str, t: int, depth: int, step) -> list[Link]:
-        """Breadth first; each resource once, at its nearest depth."""
-        seen, frontier, links = {start}, [start], []
-        for level in range(1, depth + 1):
-            following = []
-            for via in frontier:
-                for relation, uid in step(via, t):
-                    if uid in seen:
-                        continue
-                    seen.add(uid)
-                    version = self.version_at(uid, t)
-                    links.append(Link(uid, relation, via, level, version.resource if version else None))
-                    following.append(uid)
-            frontier = following
-        return links
+        return run_on(self.store, related_walk(uid, to_micros(moment), depth))
 
 
 def _summary(resource: dict[str, Any] | None) -> dict[str, Any]:

@@ -276,6 +276,19 @@ def related(shell: Shell, command: str) -> None:
     assert "vpc" in done.stdout.split("used by", 1)[0]  # what the group itself uses
 
 
+def history_from_workers(shell: Shell, command: str) -> None:
+    done = shell.run(command.replace("127.0.0.1:6066", f"127.0.0.1:{shell.web_port}"))  # the worker's port here
+    assert "v1" in done.stdout and "created" in done.stdout and "tags: none" in done.stdout
+
+
+def watch(shell: Shell, command: str) -> None:
+    service = shell.start(command)
+    service.wait_for(lambda: "cycle 1 " in service.output(), "a first cycle", timeout=300)
+    service.stop()  # SIGTERM, as Ctrl-C: a clean stop
+    assert service.process.returncode == 0 and "stopped" in service.output(), service.output()[-3000:]
+    assert f"CloudTrail lookup/{ACCOUNT}/us-east-1" in service.output()  # moto has no LookupEvents: reported
+
+
 def policy_list(shell: Shell, command: str) -> None:
     assert "open_admin_ports" in shell.run(command).stdout
 
@@ -378,6 +391,8 @@ RUNS = {
     "elava patterns --since 7d": patterns,
     f"elava who {EXAMPLE_GROUP}": who,
     f"elava related {EXAMPLE_GROUP} --depth 2": related,
+    f"elava history {EXAMPLE_GROUP} --api http://127.0.0.1:6066": history_from_workers,
+    "elava watch --interval 300": watch,
     "elava policy list": policy_list,
     "elava policy eval resource.json --actor alice": policy_eval,
     "elava policy test": policy_test,

@@ -50,7 +50,8 @@ class SecureBroker:
         """The ACLs of deploy/kafka/acls.sh (what docs/operations.md tells operators to run)."""
         env = {**self.script_env(), "ELAVA_TOPIC_PREFIX": self.prefix,
                "ELAVA_COLLECTOR_GROUP": f"{self.prefix}-collectors", "ELAVA_WORKER_APP": f"{self.prefix}-worker",
-               "ELAVA_POLICIES_APP": f"{self.prefix}-policies", "ELAVA_EXECUTOR_APP": f"{self.prefix}-executor"}
+               "ELAVA_POLICIES_APP": f"{self.prefix}-policies", "ELAVA_FLEET_APP": f"{self.prefix}-fleet",
+               "ELAVA_EXECUTOR_APP": f"{self.prefix}-executor"}
         _run(["bash", str(ACLS), "bash", str(SCRIPT), "acls"], env, "grant the ACLs")
 
     def settings(self, user: str, work_dir: Path, **kafka: object) -> Settings:
@@ -67,6 +68,7 @@ class SecureBroker:
             kafka__shard_buckets=2, collector__group_id=f"{self.prefix}-collectors",
             worker__app_id=f"{self.prefix}-worker", worker__data_dir=str(work_dir / "worker"), worker__web_port=0,
             policies__app_id=f"{self.prefix}-policies",
+            analyzer__patterns__fleet_app_id=f"{self.prefix}-fleet",
             executor__app_id=f"{self.prefix}-executor", executor__session_timeout="6s", **overrides)
 
 

@@ -35,9 +35,11 @@ from elava.worker_process import (
     wait_until_decided,
     wait_until_processed,
 )
+from tests.integration.reading import compare_by_id, read_topic
 from tests.unit.streams.fixtures import ACCOUNT, REGION, T0, TYPE, marker
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# Three worker runs and two rebuilds: minutes on a busy machine; the timeout only guards a hang.
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1200)]
 RESOURCES, BUCKETS, PAGE = 12_000, 8, 200
 
 
@@ -110,17 +112,7 @@ def read_store(settings: Settings) -> dict[bytes, bytes]:
 
 
 async def read_events(settings: Settings, topic: str, model: type[Event]) -> list:
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign([TopicPartition(topic, p) for p in range(settings.kafka.partitions)])
-        await consumer.seek_to_beginning()
-        events = []
-        while batch := await consumer.getmany(timeout_ms=1500, max_records=5000):
-            events.extend(model.from_bytes(r.value) for part in batch.values() for r in part)
-        return events
-    finally:
-        await consumer.stop()
+    return [model.from_bytes(r.value) for r in await read_topic(settings.kafka, topic, settings.kafka.partitions)]
 
 
 async def read_outputs(settings: Settings) -> dict[str, list]:
@@ -196,31 +188,26 @@ async def test_sigkilled_worker_recovers_to_the_same_store(kafka_bootstrap, tmp_
     for topic in ("changes", "policy_decisions", "actions"):
         # Duplicates share an event id (and are the same event); nothing is missing or extra.
         calm_ids = {e.event_id: e for e in calm_changes[topic]}
-        assert {e.event_id: e for e in crashed_changes[topic]} == calm_ids, topic
+        difference = compare_by_id(calm_ids, {e.event_id: e for e in crashed_changes[topic]}, topic)
+        assert not difference, difference
 
     await rebuild_from_changelog(calm)
     await rebuild_from_changelog(crashed)
     calm_store, crashed_store = read_store(calm), read_store(crashed)
     assert len(calm_store) > 3 * RESOURCES
-    assert crashed_store == calm_store
+    difference = compare_by_id(calm_store, crashed_store, "store records")
+    assert not difference, difference
 
 
 async def copy_topic(settings: Settings, source: str, target: str) -> None:
     """Every record of ``source`` into the same partition of ``target``, key, value and headers kept."""
     producer = new_producer(settings.kafka)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False)
     await producer.start()
-    await consumer.start()
     try:
-        consumer.assign([TopicPartition(source, p) for p in range(settings.kafka.partitions)])
-        await consumer.seek_to_beginning()
-        while batch := await consumer.getmany(timeout_ms=1500, max_records=5000):
-            for tp, records in batch.items():
-                for r in records:
-                    await producer.send(target, key=r.key, value=r.value, headers=list(r.headers), partition=tp.partition)
+        for r in await read_topic(settings.kafka, source, settings.kafka.partitions):
+            await producer.send(target, key=r.key, value=r.value, headers=list(r.headers), partition=r.partition)
         await producer.flush()
     finally:
-        await consumer.stop()
         await producer.stop()
 
 
@@ -289,4 +276,6 @@ async def test_sigkilled_policy_stage_decides_like_an_uninterrupted_one(kafka_bo
     assert len({a.event_id for a in calm_out["actions"]}) == 2 * (RESOURCES // 100)
     for topic in ("policy_decisions", "actions"):
         calm_ids = {e.event_id: e for e in calm_out[topic]}
-        assert calm_ids and {e.event_id: e for e in crashed_out[topic]} == calm_ids, topic
+        assert calm_ids, topic
+        difference = compare_by_id(calm_ids, {e.event_id: e for e in crashed_out[topic]}, topic)
+        assert not difference, difference

@@ -125,19 +125,19 @@ def test_a_policy_that_does_not_load_stops_the_worker_at_start_up(kafka_bootstra
     assert "the policy stage did not start" in done.stderr
 
 
-async def stage_child(worker: WorkerProcess, timeout: float = 60.0) -> int:
-    """The pid of the `elava policy serve` the worker started (Linux /proc), once it has one."""
+async def stage_child(worker: WorkerProcess, timeout: float = 60.0, command: bytes = b"policy\0serve") -> int:
+    """The pid of the `elava policy serve` (or other ``command``) the worker started (Linux /proc)."""
     pid, loop = worker.process.pid, asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:
         # Per thread: the supervisor's thread starts the stage again.
         children = [c for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
         for child in children:
-            if b"serve" in Path(f"/proc/{child}/cmdline").read_bytes():
+            if command in Path(f"/proc/{child}/cmdline").read_bytes():
                 return int(child)
         worker.check_alive()
         await asyncio.sleep(0.2)
-    raise AssertionError("the worker has no policy stage child")
+    raise AssertionError(f"the worker has no {command!r} child")
 
 
 async def gone(pid: int, timeout: float = 30.0) -> bool:

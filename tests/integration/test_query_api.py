@@ -9,7 +9,9 @@ import sys
 import uuid
 
 import pytest
+from typer.testing import CliRunner
 
+from elava.cli.main import app
 from elava.demo.simulated import free_port
 from elava.kafka import ensure_topics
 from elava.settings import load_settings
@@ -57,6 +59,11 @@ async def test_with_a_token_every_request_needs_it_and_faust_pages_are_not_serve
         assert status == 200 and "/v1/inventory" in spec["paths"]
         for path in FAUST_PAGES:
             assert (await _get(settings, path, TOKEN))[0] == 404, path
+        api = ["--api", f"http://127.0.0.1:{settings.worker.web_port}"]
+        refused = CliRunner().invoke(app, ["at", "now", *api], env={"ELAVA_WORKER__API_TOKEN": None})
+        assert refused.exit_code == 1 and "refused the request: no token (set worker.api_token" in refused.stderr
+        asked = CliRunner().invoke(app, ["at", "now", "-o", "json", *api], env={"ELAVA_WORKER__API_TOKEN": TOKEN})
+        assert asked.exit_code == 0 and asked.stdout == "", asked.output  # the CLI sends the token: an empty store
     finally:
         worker.stop()
 

@@ -7,9 +7,9 @@ import pytest
 
 CORE = ["elava.events", "elava.redaction", "elava.settings", "elava.topics", "elava.sharding", "streams.diff", "streams.observe",
         "streams.inputs", "streams.chunks", "elava.parts", "streams.store.versioned", "streams.store.kv", "streams.analyzers.drift",
-        "streams.analyzers.patterns", "streams.analyzers.fleet", "streams.analyzers.runner", "streams.analyzers.reports",
+        "streams.analyzers.patterns", "streams.analyzers.fleet", "streams.analyzers.fleet_window", "streams.analyzers.runner", "streams.analyzers.reports",
         "streams.store.findings", "elava.analyzer_events",
-        "streams.embedded", "streams.store.queries", "streams.store.net", "streams.store.retention", "elava.timeparse",
+        "streams.embedded", "streams.store.queries", "streams.store.net", "streams.store.api", "streams.store.merge", "streams.store.retention", "elava.timeparse",
         "streams.policy", "streams.policy.engine", "streams.policy.bundle", "streams.policy.cases",
         "streams.executor.plan", "streams.executor.ledger", "streams.layout", "streams.dlq", "streams.dlq.letters",
         "streams.executor.vetting", "elava.signing",

@@ -154,6 +154,29 @@ def idle_load_balancer(subject: Subject) -> Verdict:
     return _idle_metric(subject, [metric], "total", f"no {metric.replace('_', ' ')} in {{days}} days")
 
 
+def _no_healthy_target(resource: dict) -> bool:
+    health = (resource.get("attributes") or {}).get("target_health")
+    return health is not None and not health.get("healthy")
+
+
+def no_healthy_targets(subject: Subject) -> Verdict:
+    """Listeners that lead nowhere: no target group, no target, or none healthy, for ``idle_threshold``."""
+    health = subject.attributes.get("target_health")
+    if health is None:  # stored before Elava read target health: nothing to say yet
+        return Unknown(("target health: not read for this load balancer yet (its next scan reads it)",))
+    if not subject.attributes.get("listeners"):
+        return None  # without listeners it is idle-load-balancer's finding
+    groups = health.get("groups") or []
+    evidence = {"target_groups": [{key: group.get(key) for key in ("name", "targets", "healthy")} for group in groups],
+                "targets": health.get("targets", 0), "healthy": 0}
+    # Since when none has been healthy (None while one is): a deploy's minutes are not waste.
+    verdict = _idle_for(subject, subject.held_since(_no_healthy_target), "no healthy targets for {duration}", evidence)
+    if isinstance(verdict, Waste):
+        units = {**verdict.units, "target_groups": len(groups), "targets": evidence["targets"]}
+        return Waste(verdict.reason, verdict.evidence, verdict.since, units)
+    return verdict
+
+
 def idle_nat_gateway(subject: Subject) -> Verdict:
     if subject.attributes.get("state") != "available":
         return None
@@ -213,6 +236,7 @@ RULES: dict[str, Rule] = {rule.name: rule for rule in (
     Rule("orphaned-snapshot", ("ec2.snapshot",), orphaned_snapshot),
     Rule("unused-image", ("ec2.image",), unused_image),
     Rule("idle-load-balancer", ("elbv2.load-balancer",), idle_load_balancer),
+    Rule("no-healthy-targets", ("elbv2.load-balancer",), no_healthy_targets),
     Rule("idle-nat-gateway", ("ec2.nat-gateway",), idle_nat_gateway),
     Rule("idle-database", ("rds.instance",), idle_database),
     Rule("uninvoked-function", ("lambda.function",), uninvoked_function),

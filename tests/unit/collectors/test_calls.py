@@ -82,3 +82,21 @@ async def test_one_bucket_per_region_of_the_account_shared_by_its_services(sessi
 
 async def _answer() -> dict:
     return {"ok": True}
+
+
+async def test_throttled_attempts_are_counted_apart_from_the_calls():
+    from botocore.exceptions import ClientError
+
+    answers = iter([ClientError({"Error": {"Code": "Throttling"}}, "DescribeThings"),
+                    ClientError({"Error": {"Code": "RequestLimitExceeded"}}, "DescribeThings"), {"ok": True}])
+
+    async def describe_things():
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    bound = BoundClient(SimpleNamespace(describe_things=describe_things), asyncio.Semaphore(4), "us-east-1")
+    caller = AwsCaller(Backoff(attempts=3, base_seconds=0), random.Random(0))
+    assert await caller.call(bound, "describe_things", {}) == {"ok": True}
+    assert (caller.calls, caller.throttles) == (3, 2)

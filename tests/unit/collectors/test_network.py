@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from elava.catalogue import registry
 from tests.unit.collectors.covers import covers
+from tests.unit.streams.analyzers.waste_estate import T0
 
 ACCOUNT = "123456789012"
 
@@ -137,8 +140,38 @@ async def test_load_balancers_with_batched_tags_and_their_listeners(scan, boto):
         {"port": 8080, "protocol": "HTTP", "ssl_policy": None, "default_actions": ["fixed-response"]}]
     assert balancers["internal-00"].attributes["scheme"] == "internal"
     assert balancers["internal-00"].tags == {}
-    # list; tags 20 balancers a call; listeners per balancer
-    assert run.report.calls_by_type() == {"elbv2.load-balancer": 1 + 2 + 21}
+    assert attributes["target_health"] == {"groups": [], "targets": 0, "healthy": 0}
+    # list; tags 20 balancers a call; listeners and target groups per balancer (none has a group)
+    assert run.report.calls_by_type() == {"elbv2.load-balancer": 1 + 2 + 21 + 21}
+
+
+async def test_a_balancer_with_no_healthy_target_is_waste_until_a_running_instance_is_registered(scan, boto, ami):
+    from tests.unit.streams.analyzers.waste_estate import Estate
+
+    ec2 = boto("ec2")
+    vpc, subnets = _network(ec2)
+    elbv2 = boto("elbv2")
+    web = _load_balancer(elbv2, "web", subnets)
+    group = elbv2.create_target_group(Name="web", Protocol="HTTP", Port=80, VpcId=vpc,
+                                      TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.create_listener(LoadBalancerArn=web, Protocol="HTTP", Port=80,
+                          DefaultActions=[{"Type": "forward", "TargetGroupArn": group}])
+    estate, rt = Estate(idle_threshold="0s"), registry.get("elbv2.load-balancer")
+
+    async def findings(at):
+        run = await scan([rt])
+        return run, [f for f in estate.scan(at, rt.name, run.resources(rt.name)) if f.pattern == "no-healthy-targets"]
+
+    run, [found] = await findings(T0)
+    assert (found.status, found.reason) == ("open", "no healthy targets for 0 hours")
+    assert found.evidence == {"target_groups": [{"name": "web", "targets": 0, "healthy": 0}], "targets": 0, "healthy": 0}
+    assert run.report.calls_by_type() == {rt.name: 1 + 1 + 1 + 1 + 1}  # list, tags, listeners, groups, health
+    instance = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, SubnetId=subnets[0])["Instances"][0]["InstanceId"]
+    elbv2.register_targets(TargetGroupArn=group, Targets=[{"Id": instance}])
+    _, [resolved] = await findings(T0 + timedelta(hours=1))
+    assert resolved.status == "resolved"
+    health = run.resources(rt.name)[0].attributes["target_health"]
+    assert health["groups"][0]["target_type"] == "instance"
 
 
 @covers("elb.load-balancer")

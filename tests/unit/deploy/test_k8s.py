@@ -70,11 +70,24 @@ def containers(objects: list[dict]):
             yield name, workload, container
 
 
+# What the downward API gives the first worker's pod.
+POD_FIELDS = {"metadata.name": "elava-worker-0", "metadata.namespace": "elava"}
+
+
 def literal_env(container: dict) -> dict[str, str]:
     """The container's variables, each secret's value taken from secret.example.yaml (so a
-    secret of the wrong shape, e.g. signing keys that are not JSON, fails to load)."""
-    return {e["name"]: e["value"] if "value" in e else EXAMPLE_SECRET[e["valueFrom"]["secretKeyRef"]["key"]]
-            for e in container.get("env", [])}
+    secret of the wrong shape, e.g. signing keys that are not JSON, fails to load), pod
+    fields as for the first worker, and $(NAME) of an earlier variable expanded."""
+    env: dict[str, str] = {}
+    for e in container.get("env", []):
+        source = e.get("valueFrom", {})
+        if "value" in e:
+            env[e["name"]] = re.sub(r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), e["value"])
+        elif "fieldRef" in source:
+            env[e["name"]] = POD_FIELDS[source["fieldRef"]["fieldPath"]]
+        else:
+            env[e["name"]] = EXAMPLE_SECRET[source["secretKeyRef"]["key"]]
+    return env
 
 
 def config_file(objects: list[dict], workload: dict, container: dict) -> Path:
@@ -152,7 +165,7 @@ def test_the_image_environment_does_not_hide_a_setting_of_the_config_map():
 
 def test_secrets_come_from_the_documented_secret(objects, secret):
     refs = [e["valueFrom"]["secretKeyRef"] for _, _, c in containers(objects) for e in c.get("env", [])
-            if "valueFrom" in e]
+            if "secretKeyRef" in e.get("valueFrom", {})]
     assert refs, "no setting comes from a Secret"
     for ref in refs:
         assert ref["name"] == secret["metadata"]["name"]
@@ -258,3 +271,14 @@ def test_topics_named_in_comments_exist_and_pending_settings_have_not_landed():
     assert unknown_topic_mentions(text) == []
     landed = [name for name in pending_settings(text) if setting_exists(name)]
     assert landed == [], f"these settings exist now: enable the lines marked pending(...) for {landed}"
+
+
+def test_each_worker_advertises_its_name_under_the_headless_service(objects):
+    """Any worker asks the others for their partitions at the URL they advertise (docs/api.md)."""
+    service = by_kind(objects, "Service")["elava-worker"]
+    worker = settings_of(objects, "elava-worker")
+    assert service["spec"]["clusterIP"] == "None" and workloads(objects)["elava-worker"]["spec"]["serviceName"] == "elava-worker"
+    assert worker.worker.advertised_url == f"http://elava-worker-0.elava-worker.elava.svc:{worker.worker.web_port}"
+    (api,) = by_kind(objects, "NetworkPolicy")["elava-worker-api"]["spec"]["ingress"]
+    workers = workloads(objects)["elava-worker"]["spec"]["template"]["metadata"]["labels"]
+    assert any(matches(source["podSelector"]["matchLabels"], workers) for source in api["from"])

@@ -19,7 +19,7 @@ SSH_WORLD = {"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "0.0.0.0
 
 
 async def scan_with(settings: Settings, monkeypatch, resource, scan: str):
-    async def feed(_settings, sink, _types=None, _accounts=None):
+    async def feed(_settings, sink, _types=None, _accounts=None, _details=None):
         await sink.page(page([resource], utcnow() - timedelta(minutes=1), scan=scan))
         return []
 

@@ -94,7 +94,8 @@ def test_diff_answers_the_net_difference_with_the_field_diff():
     assert rows[0]["diff"] == [{"path": "tags.owner", "op": "replace", "old": "a", "new": "c"}]
     assert rows[0]["before"]["tags"] == {"owner": "a"} and rows[0]["after"]["tags"] == {"owner": "c"}
     assert answer("/v1/diff", q, {"since": t1, "type": "s3.bucket"}) == (200, [])
-    assert answer("/v1/diff", q, {"since": t1, "uid": "arn:aws:ec2:eu-west-1:1:security-group/other"}) == (200, [])
+    status, body = answer("/v1/diff", q, {"since": t1, "uid": "arn:aws:ec2:eu-west-1:1:security-group/other"})
+    assert status == 404 and "no resource 'arn:aws:ec2:eu-west-1:1:security-group/other'" in body["error"]
     status, created = answer("/v1/diff", q, {"since": (T0 - timedelta(hours=1)).isoformat(), "tag": "owner=c"})
     assert [r["change"] for r in created] == ["created"]
 
@@ -113,3 +114,23 @@ def test_the_published_openapi_document_is_current():
     from streams.store.openapi import DOCUMENT, rendered
 
     assert DOCUMENT.read_text() == rendered(), "run: python3 -m streams.store.openapi --write"
+
+
+def test_an_id_stands_for_the_uid_it_names_and_an_ambiguous_one_is_refused():
+    q = queries()
+    assert answer("/v1/history", q, {"uid": "sg-1"}) == answer("/v1/history", q, {"uid": sg("sg-1").uid})
+    status, body = answer("/v1/who", q, {"uid": "sg-9"})
+    assert status == 404 and body["error"].startswith("no resource 'sg-9' in the store")
+    other = sg("sg-1").model_copy(update={"uid": "arn:aws:ec2:eu-west-1:999999999999:security-group/sg-1"})
+    Observer(q.store).observe(page([sg("sg-2")], T0).model_copy(update={"resources": [other]}))
+    status, body = answer("/v1/resource", q, {"uid": "sg-1"})
+    assert status == 409 and body["uids"] == sorted([sg("sg-1").uid, other.uid])
+    assert answer("/v1/resource", q, {"uid": other.uid})[0] == 200  # the uid is never ambiguous
+
+
+def test_inventory_of_one_resource_as_it_was_then():
+    q, later = queries(), (T0 + timedelta(hours=2)).isoformat()
+    status, rows = answer("/v1/inventory", q, {"uid": "sg-1", "at": later})
+    assert status == 200 and [(r["uid"], r["version"], r["tags"]) for r in rows] == [(sg("sg-1").uid, 2, {"owner": "b"})]
+    assert answer("/v1/inventory", q, {"uid": "sg-1", "at": later, "tag": "owner=a"}) == (200, [])
+    assert answer("/v1/inventory", q, {"uid": "sg-1", "at": (T0 - timedelta(hours=1)).isoformat()}) == (200, [])

@@ -71,8 +71,8 @@ def test_a_table_partition_opens_its_rocksdb_handle_where_the_adapter_reads_it(a
     db = faust_adapter.partition_db(table, 3)
     db.put(b"k", b"v")
     guard(db.get(b"k") == b"v", "faust rocksdb.Store._db_for_partition", "to read a partition's store directly")
-    guard(faust_adapter.open_partition_dbs(table) == [db], "faust rocksdb.Store._dbs",
-          "to read every partition the worker holds (query API)")
+    guard(faust_adapter.partition_dbs(table) == {3: db}, "faust rocksdb.Store._dbs keyed by partition",
+          "to report the store's size per partition (telemetry)")
 
 
 def test_a_table_opens_its_partitions_with_the_options_the_adapter_gives_it(app):

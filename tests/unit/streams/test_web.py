@@ -92,3 +92,24 @@ def test_the_token_reaches_the_web_server_only_when_set(tmp_path):
     assert not (plain.conf.web_application_options or {}).get("middlewares")
     guarded = create_app(load_settings(None, worker__api_token=TOKEN, worker__data_dir=str(tmp_path / "b")))
     assert len(guarded.conf.web_application_options["middlewares"]) == 1
+
+
+def test_the_advertised_url_is_where_the_other_workers_reach_this_one(tmp_path):
+    import socket
+
+    from streams.web import advertised_url
+
+    assert advertised_url(_worker(web_port=6070)) == "http://127.0.0.1:6070"
+    assert advertised_url(_worker(web_host="0.0.0.0", api_token=TOKEN)) == f"http://{socket.getfqdn()}:6066"
+    assert advertised_url(_worker(web_host="fd00::7", api_token=TOKEN)) == "http://[fd00::7]:6066"
+    given = _worker(web_host="0.0.0.0", api_token=TOKEN, advertised_url="http://elava-worker-1.elava-worker:6066/")
+    assert advertised_url(given) == "http://elava-worker-1.elava-worker:6066"
+    app = create_app(load_settings(None, worker__data_dir=str(tmp_path), worker__web_port=6071))
+    assert str(app.conf.canonical_url) == "http://127.0.0.1:6071"  # what Faust shares through the group
+
+
+def test_an_advertised_url_is_an_address_and_nothing_more():
+    with pytest.raises(SettingsError, match="worker.advertised_url"):
+        _worker(advertised_url="elava-worker-1:6066")
+    with pytest.raises(SettingsError, match="worker.advertised_url"):
+        _worker(advertised_url="http://elava-worker-1:6066/v1")

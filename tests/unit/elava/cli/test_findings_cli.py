@@ -112,18 +112,18 @@ def worker(tmp_path):
     kv.close()
 
 
-def test_drift_and_patterns_from_a_worker(worker, tmp_path, monkeypatch):
+def test_drift_and_patterns_from_the_query_api(worker, tmp_path, monkeypatch):
     monkeypatch.setenv("ELAVA_WORKER__API_TOKEN", "s3cret-token-of-the-test-worker")
     rows = json_rows(run("drift", "--since", SINCE, "--until", UNTIL, "--type", "ec2.*", "-o", "json",
-                         "--worker", worker))
+                         "--api", worker))
     assert [(r["severity"], r["out_of_band"]) for r in rows] == [("critical", True), ("low", False)]
-    rows = json_rows(run("patterns", "--since", SINCE, "--until", UNTIL, "-o", "json", "--worker", worker))
+    rows = json_rows(run("patterns", "--since", SINCE, "--until", UNTIL, "-o", "json", "--api", worker))
     assert [r["pattern"] for r in rows] == ["short-lived"]
 
 
 def test_a_worker_that_refuses_says_why(worker, monkeypatch):
     monkeypatch.delenv("ELAVA_WORKER__API_TOKEN", raising=False)
-    result = run("drift", "--worker", worker)
-    assert result.exit_code == 1 and "HTTP 401: missing or wrong token" in result.output
-    result = run("drift", "--worker", "http://127.0.0.1:9")
-    assert result.exit_code == 1 and "cannot reach the worker" in result.output
+    result = run("drift", "--api", worker)
+    assert result.exit_code == 1 and "refused the request: no token" in result.output
+    result = run("drift", "--api", "http://127.0.0.1:9")
+    assert result.exit_code == 1 and "cannot reach the query API at http://127.0.0.1:9" in result.output

@@ -40,6 +40,8 @@ FLAGS = {
     ("--mode", "-m"): ("policies__enforcement_mode", "policies: {enforcement_mode: monitor}",
              {"ELAVA_POLICIES__ENFORCEMENT_MODE": "enforce"}, ["--mode", "notify"],
              ("notify", "enforce", "monitor", "notify")),
+    ("--api",): ("api__url", "api: {url: 'http://file:6066'}", {"ELAVA_API__URL": "http://env:6066"},
+                 ["--api", "http://flag:6066"], ("http://flag:6066", "http://env:6066", "http://file:6066", None)),
 }
 
 
@@ -54,8 +56,11 @@ def commands(group=None, prefix=()) -> list[tuple[tuple[str, ...], object]]:
     return found
 
 
-def cases() -> list[tuple[tuple[str, ...], tuple[str, ...], int]]:
-    """(command, flag, how many required arguments) for every command with one of FLAGS that
+FILE, TIMES = "<file>", {"time", "since"}
+
+
+def cases() -> list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]]:
+    """(command, flag, required arguments' values, required options) for every command with one of FLAGS that
     reads settings (takes --config; `elava demo` builds its own story's settings). A flag is
     known by all its names: `elava at --region` (no -r) filters the inventory, it sets nothing."""
     found = []
@@ -63,8 +68,11 @@ def cases() -> list[tuple[tuple[str, ...], tuple[str, ...], int]]:
         flags = {tuple(param.opts) for param in command.params}
         if ("--config", "-c") not in flags:
             continue
-        required = sum(1 for param in command.params if param.required and param.param_type_name == "argument")
-        found.extend((argv, flag, required) for flag in sorted(flags & set(FLAGS)))
+        # A required argument gets an existing file (what most take), or a time where it is one.
+        required = tuple("1d" if param.name in TIMES else FILE for param in command.params
+                         if param.required and param.param_type_name == "argument")
+        options = [param.opts[0] for param in command.params if param.required and param.param_type_name == "option"]
+        found.extend((argv, flag, required, tuple(options)) for flag in sorted(flags & set(FLAGS)))
     return found
 
 
@@ -78,9 +86,10 @@ def value_of(settings, dotted: str):
     return settings
 
 
-@pytest.mark.parametrize(("argv", "flag", "required"), cases(), ids=lambda v: " ".join(v) if isinstance(v, tuple) else str(v))
+@pytest.mark.parametrize(("argv", "flag", "required", "options"), cases(),
+                         ids=lambda v: " ".join(v) if isinstance(v, tuple) else str(v))
 @pytest.mark.parametrize("layer", ["flag", "env", "file", "default"])
-def test_flag_beats_env_beats_file_beats_default(argv, flag, required, layer, tmp_path, monkeypatch):
+def test_flag_beats_env_beats_file_beats_default(argv, flag, required, options, layer, tmp_path, monkeypatch):
     setting, yaml_text, env, flag_args, expected = FLAGS[flag]
     for name in ("AWS_ENDPOINT_URL", "ELAVA_CONFIG", *env):
         monkeypatch.delenv(name, raising=False)
@@ -94,7 +103,9 @@ def test_flag_beats_env_beats_file_beats_default(argv, flag, required, layer, tm
             monkeypatch.setenv(name, value)
     argument = tmp_path / "argument.json"  # what a required argument gets: an existing file
     argument.write_text("{}")
-    args = [*argv, *[str(argument)] * required, *(flag_args if "flag" in given else []),
+    # A required option is a window's start (`elava changes --since`): a time.
+    args = [*argv, *[str(argument) if value == FILE else value for value in required], *[part for option in options for part in (option, "1d")],
+            *(flag_args if "flag" in given else []),
             *(["--config", str(config)] if "file" in given else [])]
     seen = []
 
@@ -109,10 +120,10 @@ def test_flag_beats_env_beats_file_beats_default(argv, flag, required, layer, tm
 
 
 def test_the_commands_with_these_flags_are_found():
-    covered = {(" ".join(argv), flag) for argv, flag, _ in cases()}
+    covered = {(" ".join(argv), flag) for argv, flag, *_ in cases()}
     assert {("worker", ("--bootstrap-servers", "-b")), ("scan", ("--region", "-r")),
-            ("executor", ("--enforce",)), ("policy list", ("--path", "-p"))} <= covered
-    assert not any(argv == "at" for argv, _ in covered)
+            ("executor", ("--enforce",)), ("policy list", ("--path", "-p")), ("changes", ("--api",))} <= covered
+    assert not any(argv == "at" and flag != ("--api",) for argv, flag in covered)
 
 
 def test_every_overriding_flag_is_covered():

@@ -174,3 +174,13 @@ def test_clear_errors(config, tmp_path):
     assert result.exit_code == 2 and "not a time: 'yesterday'" in result.output
     result = run("at", "now", "--tag", "env", "-c", config)
     assert result.exit_code == 2 and "expected key=value" in result.output
+
+
+def test_a_query_api_that_cannot_be_reached_is_named(config):
+    from elava.demo.simulated import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    result = run("history", SG1, "--api", url, "-c", config)
+    assert result.exit_code == 1 and f"cannot reach the query API at {url}" in result.stderr
+    result = CliRunner().invoke(app, ["who", SG1, "-c", str(config)], env={"ELAVA_API__URL": url})
+    assert result.exit_code == 1 and "cannot reach the query API" in result.stderr  # api.url, as --api

@@ -233,6 +233,54 @@ def test_a_load_balancer_without_listeners_is_waste_without_metrics():
     assert Estate().scan(T0, fresh.type, [fresh]) == []  # a day old: its listeners may be on the way
 
 
+def fronted(*groups, listeners=({"port": 443},)):
+    """A balancer whose target groups have (targets, healthy) targets, as the collector shapes them."""
+    shaped = [{"name": f"tg-{n}", "target_type": "instance", "targets": t, "healthy": h} for n, (t, h) in enumerate(groups)]
+    health = {"groups": shaped, "targets": sum(t for t, _ in groups), "healthy": sum(h for _, h in groups)}
+    return resource("elbv2.load-balancer", "app/web/1", type="application", scheme="internet-facing",
+                    listeners=list(listeners), created_time=(T0 - 30 * DAY).isoformat(), target_health=health)
+
+
+def test_a_load_balancer_with_no_healthy_target_is_waste_after_the_threshold_and_resolved_when_one_is():
+    estate = Estate(idle_threshold="2d")
+    assert estate.scan(T0, "elbv2.load-balancer", [fronted((2, 2))]) == []
+    assert estate.scan(T0 + DAY, "elbv2.load-balancer", [fronted((2, 0), (1, 0))]) == []  # a day: a deploy, maybe
+    found = only(estate.scan(T0 + 4 * DAY, "elbv2.load-balancer", [fronted((2, 0), (1, 0))]))
+    assert (found.pattern, found.status, found.since) == ("no-healthy-targets", "open", T0 + DAY)
+    assert found.reason == "no healthy targets for 3 days"
+    assert found.evidence == {"target_groups": [{"name": "tg-0", "targets": 2, "healthy": 0},
+                                                {"name": "tg-1", "targets": 1, "healthy": 0}],
+                              "targets": 3, "healthy": 0}
+    assert found.units == {"load_balancers": 1, "lb_type": "application", "scheme": "internet-facing",
+                           "hours_idle": 72, "target_groups": 2, "targets": 3}
+    resolved = only(estate.scan(T0 + 5 * DAY, "elbv2.load-balancer", [fronted((2, 1), (1, 0))]))
+    assert (resolved.pattern, resolved.status) == ("no-healthy-targets", "resolved")
+
+
+def test_no_target_or_no_target_group_is_no_healthy_target():
+    estate = Estate(idle_threshold="0s")
+    empty_group = only(estate.scan(T0, "elbv2.load-balancer", [fronted((0, 0))]))
+    assert (empty_group.evidence["targets"], empty_group.units["target_groups"]) == (0, 1)
+    no_group = only(Estate(idle_threshold="0s").scan(T0, "elbv2.load-balancer", [fronted()]))
+    assert no_group.evidence == {"target_groups": [], "targets": 0, "healthy": 0}
+
+
+def test_target_health_not_read_or_no_listeners_raise_no_finding_of_this_rule():
+    from streams.analyzers.waste.analyzer import usage_of
+    from streams.analyzers.waste.rules import no_healthy_targets
+    from streams.analyzers.waste.subject import Subject, Unknown
+
+    estate = Estate(idle_threshold="0s")
+    unread = balancer()  # stored before Elava read target health
+    assert [f for f in estate.scan(T0, unread.type, [unread]) if f.pattern == "no-healthy-targets"] == []
+    head = estate.store.head_lead(unread.uid).full()
+    verdict = no_healthy_targets(Subject(head, T0, estate.analyzer.waste, usage_of(unread.type), None,
+                                         lambda: estate.store.versions(unread.uid)))
+    assert isinstance(verdict, Unknown) and "target health" in verdict.lacking[0]
+    bare = fronted(listeners=())
+    assert patterns(Estate(idle_threshold="0s").scan(T0, bare.type, [bare])) == [("idle-load-balancer", "open")]
+
+
 def test_an_oversized_instance_appears_updates_and_resolves_as_its_cpu_moves():
     estate = Estate()
     big = instance()
