@@ -25,8 +25,8 @@ from collectors.service import AccountScan, detail_cache, discover_accounts, pub
 from collectors.trail_follow import TrailFollower
 from elava.events import ScanRequest, utcnow
 from elava.exceptions import SchemaError
-from elava.kafka import ensure_topics, new_consumer, new_producer, publish
-from elava.layout_record import check_layout
+from elava.kafka.clients import ensure_topics, new_consumer, new_producer, publish
+from elava.kafka.layout_record import check_layout
 from elava.settings import Settings, TierSettings
 from elava.topics import Topics
 

@@ -138,8 +138,8 @@ async def run_collector(settings: Settings, interval: float = 0.0, on_scan=None,
     from collectors.metrics.service import InventoryTap, MetricsSchedule, collect_due_metrics
     from collectors.publish import KafkaSink
     from collectors.trail_follow import TrailFollower
-    from elava.kafka import ensure_topics, new_producer
-    from elava.layout_record import check_layout
+    from elava.kafka.clients import ensure_topics, new_producer
+    from elava.kafka.layout_record import check_layout
     from elava.topics import Topics
 
     await ensure_topics(settings.kafka)

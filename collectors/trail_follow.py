@@ -18,9 +18,9 @@ from aiokafka import TopicPartition
 from collectors.aws.detail_cache import DetailCache
 from elava.events import TrailEvent
 from elava.exceptions import SchemaError
-from elava.kafka import new_consumer
+from elava.kafka.clients import new_consumer
+from elava.kafka.topic_read import partitions_of
 from elava.settings import Settings
-from elava.topic_read import partitions_of
 from elava.topics import Topics
 
 log = logging.getLogger(__name__)

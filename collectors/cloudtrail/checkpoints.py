@@ -16,7 +16,7 @@ import orjson
 from aiokafka import AIOKafkaProducer, TopicPartition
 
 from elava.events import utcnow
-from elava.kafka import new_consumer
+from elava.kafka.clients import new_consumer
 from elava.settings import KafkaSettings
 
 log = logging.getLogger(__name__)

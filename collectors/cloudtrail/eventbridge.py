@@ -20,10 +20,10 @@ from typing import Any
 
 import orjson
 
+from collectors.cloudtrail.normalize.exceptions import UnreadableTrail
+from collectors.cloudtrail.normalize.records import records_in, trail_events
 from collectors.cloudtrail.sink import TrailSink
 from elava.events import TrailEvent
-from streams.attribution.exceptions import UnreadableTrail
-from streams.attribution.records import records_in, trail_events
 
 log = logging.getLogger(__name__)
 MAX_MESSAGES = 10  # SQS's largest batch

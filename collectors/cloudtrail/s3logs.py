@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from collectors.cloudtrail.checkpoints import Checkpoints, checkpoint_key
+from collectors.cloudtrail.normalize.exceptions import UnreadableTrail
+from collectors.cloudtrail.normalize.records import parse_document, records_in
 from collectors.cloudtrail.sink import TrailSink, events_of
 from elava.events import TrailEvent
-from streams.attribution.exceptions import UnreadableTrail
-from streams.attribution.records import parse_document, records_in
 
 log = logging.getLogger(__name__)
 LOG_SUFFIXES = (".json.gz", ".json")

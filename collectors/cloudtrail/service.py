@@ -27,8 +27,8 @@ from collectors.cloudtrail.lookup import LookupPoller
 from collectors.cloudtrail.s3logs import S3LogPoller
 from collectors.cloudtrail.sink import KafkaTrailSink, TrailSink
 from collectors.service import discover_accounts
-from elava.kafka import ensure_topics, new_producer
-from elava.layout_record import check_layout
+from elava.kafka.clients import ensure_topics, new_producer
+from elava.kafka.layout_record import check_layout
 from elava.settings import Settings
 from elava.topics import Topics
 

@@ -13,10 +13,10 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 
+from collectors.cloudtrail.normalize.exceptions import UnreadableTrail
+from collectors.cloudtrail.normalize.records import trail_events
+from collectors.cloudtrail.normalize.resources import shard_for
 from elava.events import TrailEvent, cloudevent_headers
-from streams.attribution.exceptions import UnreadableTrail
-from streams.attribution.records import trail_events
-from streams.attribution.resources import shard_for
 
 log = logging.getLogger(__name__)
 SOURCE = "elava/cloudtrail"

@@ -13,7 +13,7 @@ data wherever they can be:
   a way of its own (a partial ARN, a name without its path). It reads the record
   through `TrailCall` only, so the catalogue needs nothing of attribution.
 
-Paths are read by attribution (``streams.attribution.params``): dotted, matched
+Paths are read by attribution (``collectors.cloudtrail.normalize.params``): dotted, matched
 case-insensitively, through CloudTrail's ``*Request``/``*Response`` wrappers and EC2's
 ``{"items": [...]}`` lists; ``request``, ``response`` and ``resources`` are the
 record's ``requestParameters``, ``responseElements`` and ``resources``.

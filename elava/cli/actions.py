@@ -26,7 +26,7 @@ def actions(since: Annotated[str | None, typer.Option(help="From this time: ISO-
             output: Annotated[Output, typer.Option("--output", "-o", help="table, or json (one object per line).")] = Output.table,
             config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None) -> None:
     """What the executor did: each action result, who acted in AWS, with which request ids."""
-    from streams.executor.results import read_results
+    from streams.drivers.executor.results import read_results
 
     settings = settings_or_exit(config, kafka__bootstrap_servers=bootstrap_servers)
     results = asyncio.run(read_results(settings, moment(since, "--since"), uid))

@@ -53,7 +53,7 @@ def list_entries(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = Non
                  output: Annotated[Output, typer.Option("--output", "-o", help="table or json.")] = Output.table,
                  ) -> None:
     """The DLQ's entries: where each came from, when, why, and whether it was replayed."""
-    from streams.dlq.replay import read_entries, read_replayed
+    from streams.drivers.dlq_replay import read_entries, read_replayed
 
     settings = settings_or_exit(config, kafka__bootstrap_servers=bootstrap_servers)
     selection = _selection(reason, since, topic)
@@ -95,7 +95,7 @@ def replay(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None, rea
            again: Annotated[bool, typer.Option("--again", help="Also send entries that were replayed before.")] = False,
            ) -> None:
     """Send entries back to their source topic with their original key and headers."""
-    from streams.dlq.replay import replay as replay_entries
+    from streams.drivers.dlq_replay import replay as replay_entries
 
     settings = settings_or_exit(config, kafka__bootstrap_servers=bootstrap_servers)
     selection = _selection(reason, since, topic)

@@ -28,8 +28,8 @@ def register(app: typer.Typer) -> None:
 def executor(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None, endpoint_url: EndpointOpt = None,
              enforce: EnforceOpt = False, loglevel: Annotated[str, typer.Option(help="Log level.")] = "INFO") -> None:
     """Run the executor: action requests in, action results out (dry-run by default)."""
-    from elava.kafka import ensure_topics
-    from streams.executor.service import run_executor, startup_keyring
+    from elava.kafka.clients import ensure_topics
+    from streams.drivers.executor.service import run_executor, startup_keyring
 
     settings = settings_or_exit(config, kafka__bootstrap_servers=bootstrap_servers,
                                 providers__aws__endpoint_url=endpoint_url,

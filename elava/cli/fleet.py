@@ -1,4 +1,4 @@
-"""`elava fleet serve`: the fleet-pattern stage (streams/fleet_stage.py) — re-created under
+"""`elava fleet serve`: the fleet-pattern stage (streams/drivers/worker/fleet_stage.py) — re-created under
 a name and bursts of changes by one actor, published on elava.patterns."""
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ def serve(config: Annotated[Path | None, typer.Option("--config", "-c", help="el
         err_console.print("[bold red]error:[/] patterns are off (analyzer.patterns.enabled: false)", highlight=False)
         raise typer.Exit(code=2)
     logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
-    from elava.kafka import ensure_topics
-    from streams.fleet_stage import serve as serve_stage
+    from elava.kafka.clients import ensure_topics
+    from streams.drivers.worker.fleet_stage import serve as serve_stage
 
     if not with_parent:  # a child of `elava worker` finds them made
         asyncio.run(ensure_topics(settings.kafka))

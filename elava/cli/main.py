@@ -34,7 +34,7 @@ def global_options(debug: Annotated[bool, typer.Option(
 @topics_app.command("create")
 def topics_create(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None) -> None:
     """Create every Elava topic with its configs; safe to run twice."""
-    from elava.kafka import ensure_topics
+    from elava.kafka.clients import ensure_topics
 
     settings = settings_or_exit(config, kafka__bootstrap_servers=bootstrap_servers)
     report = asyncio.run(ensure_topics(settings.kafka))
@@ -63,11 +63,11 @@ def worker(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
     and the fleet-pattern stage run beside it as child processes (policies.stage_in_worker,
     analyzer.patterns.fleet_stage_in_worker; see `elava policy serve`, `elava fleet serve`)."""
     from elava.exceptions import SettingsError
-    from elava.kafka import ensure_topics
-    from elava.layout_record import check_layout
-    from elava.policy_supervisor import StageStartError, fleet_stage_for_worker, stage_for_worker
-    from streams.app import run_worker
-    from streams.web import check_exposure
+    from elava.kafka.clients import ensure_topics
+    from elava.kafka.layout_record import check_layout
+    from elava.processes.policy_supervisor import StageStartError, fleet_stage_for_worker, stage_for_worker
+    from streams.drivers.worker.app import run_worker
+    from streams.drivers.worker.web import check_exposure
 
     settings = settings_or_exit(config, kafka__bootstrap_servers=bootstrap_servers)
     check_exposure(settings.worker)  # before any broker call: an open API without a token stops start-up

@@ -159,8 +159,8 @@ def serve(config: ConfigOpt = None, path: PathOpt = None,
         err_console.print("[bold red]error:[/] policies are off (policies.enabled: false)", highlight=False)
         raise typer.Exit(code=2)
     logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
-    from elava.kafka import ensure_topics
-    from streams.policy_stage import serve as serve_stage
+    from elava.kafka.clients import ensure_topics
+    from streams.drivers.worker.policy_stage import serve as serve_stage
 
     if not with_parent:  # a child of `elava worker` finds them made
         asyncio.run(ensure_topics(settings.kafka))

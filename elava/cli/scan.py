@@ -18,9 +18,9 @@ from elava.cli.render import (
     scan_report_table,
     unscanned_accounts,
 )
-from elava.embedded import embedded_scan
 from elava.settings import Settings
 from streams.analyzers.risk import high_risk_untracked, is_tracked, risks
+from streams.drivers.embedded.scan import embedded_scan
 
 
 def _types_per_scope(type_names: list[str] | None) -> dict[str, int]:

@@ -58,9 +58,9 @@ def _table(rows: list[tuple[dict[str, Any], str | None]]) -> Table:
 
 def _explained(located: Any) -> tuple[dict[str, Any], str | None] | str:
     """A record explained (with why it touched nothing, if so), or the reason it cannot be."""
-    from streams.attribution.exceptions import UnreadableTrail
-    from streams.attribution.records import explain as explain_record
-    from streams.attribution.resources import why_nothing_changed
+    from collectors.cloudtrail.normalize.exceptions import UnreadableTrail
+    from collectors.cloudtrail.normalize.records import explain as explain_record
+    from collectors.cloudtrail.normalize.resources import why_nothing_changed
 
     if located.problem is not None:
         return located.problem
@@ -75,7 +75,7 @@ def explain(file: FileArg, output: OutputOpt = Output.table) -> None:
 
     Every readable record is explained; each one that is not is named on stderr (its line, or
     its jq path in a JSON document) with the reason, and the exit code is then 1."""
-    from streams.attribution.records import located_records
+    from collectors.cloudtrail.normalize.records import located_records
 
     rows, bad = [], []
     for located in located_records(file.read_bytes()):

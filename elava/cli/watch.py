@@ -1,4 +1,4 @@
-"""`elava watch`: scan on a loop in-process, with CloudTrail attribution (elava/watch.py)."""
+"""`elava watch`: scan on a loop in-process, with CloudTrail attribution (streams/drivers/embedded/watch.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from elava.cli.render import (
     unscanned_accounts,
 )
 from elava.settings import Settings
-from elava.watch import Cycle, Watch
+from streams.drivers.embedded.watch import Cycle, Watch
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="elava.yaml to read (default: ./elava.yaml or $ELAVA_CONFIG).")]
 EndpointOpt = Annotated[str | None, typer.Option("--endpoint-url", envvar="AWS_ENDPOINT_URL", help="AWS endpoint (e.g. a moto server).")]

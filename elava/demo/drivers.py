@@ -15,11 +15,16 @@ from collectors.publish import KafkaSink
 from elava.analyzer_events import DriftEvent, PatternEvent, WasteFinding
 from elava.demo.simulated import free_port
 from elava.events import ActionRequest, ChangeEvent, PolicyDecision
-from elava.kafka import ensure_topics, new_consumer, new_producer
+from elava.kafka.clients import ensure_topics, new_consumer, new_producer
+from elava.processes.worker_process import (
+    WorkerProcess,
+    wait_until_decided,
+    wait_until_judged,
+    wait_until_processed,
+)
 from elava.settings import Settings, load_settings
 from elava.topics import Topics
-from elava.worker_process import WorkerProcess, wait_until_decided, wait_until_judged, wait_until_processed
-from streams.embedded import EmbeddedPipeline
+from streams.drivers.embedded.pipeline import EmbeddedPipeline
 from streams.policy.isolated import isolated_policies_for
 from streams.siem.ocsf import ocsf_events_for
 from streams.siem.policies import policy_severities

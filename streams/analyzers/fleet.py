@@ -8,7 +8,7 @@
 
 The rules work on ``FleetItem``s — one change each, taken from a stored version (`elava
 patterns`, ``/v1/patterns``, the embedded driver) or from an attributed change on Kafka
-(the fleet-pattern stage, streams/fleet_stage.py, through window.py) — so both drivers
+(the fleet-pattern stage, streams/drivers/worker/fleet_stage.py, through window.py) — so both drivers
 raise the same events under the same ids. Each event is *completed* by one change (the
 later of a recreation's two; the change that brings a burst to ``burst_changes``) and is
 raised for the window holding that change; what it needs lies at most ``lookback``

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from elava.events import Actor, AttributedChange, FieldChange
-from streams.attribution.agents import IAC_TOOLS
+from elava.user_agents import IAC_TOOLS
 from streams.attribution.heuristics import iac_tag_guess
 
 # Tools that act through another's name: CDK deploys through CloudFormation, OpenTofu is Terraform's fork.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from elava.events import Actor
-from streams.attribution.agents import IAC_TOOLS
+from elava.user_agents import IAC_TOOLS
 from streams.attribution.calibration import heuristic_confidence
 
 CREATOR_TAGS = ("created-by", "CreatedBy", "createdBy", "created_by", "creator", "Creator")

@@ -1,5 +1,3 @@
-"""The executor: carries out the actions policies ask for, safely and once.
-
-``plan`` and ``ledger`` are the core (no connector imports); ``aws`` holds the
-effectors (aioboto3), ``notify`` the webhook, ``service`` the Kafka driver.
+"""The executor's decisions: the plan (`plan.py`), the ledger (`ledger.py`) and the vetting of a
+request (`vetting.py`), with no connector imports. Its runtime is `streams/drivers/executor/`.
 """

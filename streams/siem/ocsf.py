@@ -15,7 +15,7 @@ from typing import Any
 
 from elava.analyzer_events import DriftEvent, PatternEvent, WasteFinding
 from elava.events import ActionResult, AttributedChange, Event, PolicyDecision, TrailEvent
-from streams.attribution.agents import IAC_TOOLS
+from elava.user_agents import IAC_TOOLS
 from streams.siem import objects as o
 from streams.siem.classes import API_ACTIVITY, COMPLIANCE_FINDING, DETECTION_FINDING
 

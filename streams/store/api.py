@@ -1,6 +1,6 @@
 """The read-only query API as plain functions: query parameters in, (status, JSON) out.
 
-The worker serves them over HTTP (`streams/web.py`, `streams/cluster.py`) and the CLI
+The worker serves them over HTTP (`streams/drivers/worker/web.py`, `streams/drivers/worker/cluster.py`) and the CLI
 calls them on the embedded store (`elava/cli/remote.py`); they are plain so they can be
 tested without a web server. A ``uid`` may be a resource's id where that names one
 resource (as in the CLI): `answer_found` says which uids it named, so that answers from

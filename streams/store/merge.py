@@ -1,5 +1,5 @@
 """One answer from several: each worker answers for the partitions it holds, and any
-worker merges their answers into the group's (streams/cluster.py asks them).
+worker merges their answers into the group's (streams/drivers/worker/cluster.py asks them).
 
 A resource lives in exactly one partition, so a query about one resource (``uid``) is
 answered by the one worker whose partitions hold it: the others' stores name no such
@@ -13,7 +13,7 @@ Drift is a list like those. Patterns across resources (a name re-created, an act
 burst) span partitions: each worker sends its share — the patterns it kept and the
 window's versions such patterns are found in — and the merge finds them on the whole
 (`SHARES`). `related` walks edges across partitions, a round of questions per level:
-streams/cluster.py drives it (streams/store/relation_walk.py), not this merge.
+streams/drivers/worker/cluster.py drives it (streams/store/relation_walk.py), not this merge.
 
 Adding an endpoint whose answer is a list: say here how it is sorted (`LISTS`); one
 about a single resource takes ``uid`` and needs nothing (tests/unit/streams/

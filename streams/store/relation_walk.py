@@ -4,7 +4,7 @@ A resource, its targets and its users may live in different partitions, so in a 
 workers no one worker can walk the edges alone. The walk (`related_walk`) is written
 without I/O: it yields a `Lookup` (the versions of some uids at a time, the users of
 others) and is sent back what the store — or every worker, merged — found (`Looked`).
-`run_on` drives it over one store; `related_over` over the group (streams/cluster.py), one
+`run_on` drives it over one store; `related_over` over the group (streams/drivers/worker/cluster.py), one
 round of questions per level (``depth + 1`` rounds), each asked of every worker for the
 partitions it holds. Both build the same `Relations`, in the same order as
 `RelationQueries` walks one store: each direction breadth first, each resource once.

@@ -31,11 +31,11 @@ from collectors.publish import KafkaSink
 from elava.analyzer_events import DriftEvent
 from elava.demo.simulated import free_port
 from elava.events import Actor, Observation, Resource, TouchedResource, TrailEvent, cloudevent_headers
-from elava.kafka import ensure_topics, new_producer
+from elava.kafka.clients import ensure_topics, new_producer
+from elava.processes.worker_process import WorkerProcess, wait_until_processed
 from elava.settings import Settings, load_settings
 from elava.sharding import shard_of
 from elava.topics import Topics
-from elava.worker_process import WorkerProcess, wait_until_processed
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT, REGION, TYPE = "111122223333", "eu-west-1", "ec2.security-group"

@@ -49,7 +49,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from elava.demo.simulated import free_port
-from elava.kafka import ensure_topics, new_producer
+from elava.kafka.clients import ensure_topics, new_producer
 from elava.settings import Settings, load_settings
 from elava.topics import Topics
 from tests.bench.passthrough import passthrough
@@ -159,7 +159,7 @@ async def raw_ceiling(settings: Settings, ends: dict[int, int], modes: list[str]
 async def embedded(rounds: list[Round], work_dir: Path, settings: Settings) -> dict:
     """The embedded driver on the same pages (parsed before the clock starts, as a
     collector hands it objects); parsing is timed apart."""
-    from streams.embedded import EmbeddedPipeline
+    from streams.drivers.embedded.pipeline import EmbeddedPipeline
     from streams.inputs import parse_observation_message
     from streams.store.kv import RocksKV
     from streams.store.versioned import VersionStore

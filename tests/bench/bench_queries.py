@@ -9,7 +9,7 @@ their store with ``--resources`` synthetic resources. Then, one request at a tim
 - end to end, through one worker's public API (client -> worker -> every worker ->
   merge), for a resource by uid, by id, and lists (inventory, changes);
 - the two ways of answering about one resource, from this process acting as the
-  asking worker with the workers' own code (`streams.cluster.Coordinator`): fan-out
+  asking worker with the workers' own code (`streams.drivers.worker.cluster.Coordinator`): fan-out
   asks every worker for its partitions; routing asks only the owner of the uid's
   partition (the partition Kafka's partitioner gives its shard key), which is all a
   routing worker would do after computing it. The difference between the two is what
@@ -39,11 +39,11 @@ from pydantic import SecretStr
 
 from collectors.publish import KafkaSink
 from elava.demo.simulated import free_port
-from elava.kafka import ensure_topics, new_producer
+from elava.kafka.clients import ensure_topics, new_producer
+from elava.processes.worker_process import WorkerProcess, wait_until_processed
 from elava.settings import Settings, load_settings
 from elava.topics import Topics
-from elava.worker_process import WorkerProcess, wait_until_processed
-from streams.cluster import Coordinator
+from streams.drivers.worker.cluster import Coordinator
 from streams.store.merge import merge
 from tests.bench import synthetic
 from tests.bench.bench_latency import run_broker

@@ -7,7 +7,7 @@ Instances (each using one of ``--subnets`` subnets, two of ``--groups`` security
 groups and a volume) are spread over ``P`` RocksDB partitions by uid, as the worker's
 Faust table spreads them, and written through the store's real write path
 (`VersionStore.append`). The reads go through the worker's own read view
-(`streams.faust_kv.WorkerReadKV`) over those partitions, so a "used by" query costs
+(`streams.drivers.worker.faust_kv.WorkerReadKV`) over those partitions, so a "used by" query costs
 what it costs a worker: one prefix seek per partition, then one version read per user.
 """
 
@@ -27,7 +27,7 @@ from types import SimpleNamespace
 
 from elava.catalogue.relations import edges_of
 from elava.events import Resource
-from streams.faust_kv import WorkerReadKV
+from streams.drivers.worker.faust_kv import WorkerReadKV
 from streams.store.kv import RocksKV
 from streams.store.relations import RelationQueries
 from streams.store.versioned import Version, VersionStore, to_micros

@@ -38,9 +38,9 @@ import psutil
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from elava.processes.worker_process import WorkerProcess, committed_offsets, worker_env
 from elava.settings import Settings
 from elava.topics import Topics
-from elava.worker_process import WorkerProcess, committed_offsets, worker_env
 from tests.bench.pipeline_data import Message, Round, warmup_message
 
 TIMEOUT = 900.0

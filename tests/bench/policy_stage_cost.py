@@ -15,8 +15,8 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from elava.events import AttributedChange
 from elava.settings import Settings
+from streams.drivers.worker.policy_stage import BATCH_RECORDS, PolicyStage
 from streams.policy.isolated import IsolatedPolicies
-from streams.policy_stage import BATCH_RECORDS, PolicyStage
 
 
 class _KeptSends:

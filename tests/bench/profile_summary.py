@@ -41,7 +41,7 @@ WORKER_BUCKETS: list[tuple[str, tuple[str, ...]]] = [
     ("startup (imports, topic/table setup)", ("_find_and_load", "App._on_first_start", "Recovery.")),
     ("logging: debug records built for the spinner handler", ("Logger.debug", "Logger._log", "LogRecord")),
     ("agent: parse page (orjson + pydantic)", ("parse_observation_message", "parse_page")),
-    ("agent: output sends (change/drift events)", ("send (streams/app.py", "send_outputs", "dead_letter")),
+    ("agent: output sends (change/drift events)", ("send (streams/drivers/worker/app.py", "send_outputs", "dead_letter")),
     ("agent: table writes (Faust set: RocksDB put + changelog enqueue)", ("FaustPartitionKV.put",
                                                                          "FaustPartitionKV.delete")),
     # (put matches put_many too)

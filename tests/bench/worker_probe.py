@@ -109,9 +109,9 @@ def install() -> None:
     from faust.transport.producer import ProducerBuffer
 
     AIOKafkaConsumerThread.getmany = _counted_fetch(AIOKafkaConsumerThread.getmany)
-    import streams.app as app
+    import streams.drivers.worker.app as app
+    import streams.drivers.worker.sinks as sinks
     import streams.process as process
-    import streams.sinks as sinks
 
     app.handle_message = _timed_async("agent_handle", app.handle_message)
     sinks.WorkerSinks.publish = _timed_async("agent_send", sinks.WorkerSinks.publish)

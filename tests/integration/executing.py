@@ -14,12 +14,18 @@ import orjson
 from aiokafka import TopicPartition
 
 from elava.events import ActionRequest, ActionResult, cloudevent_headers
-from elava.kafka import ensure_topics, new_consumer, new_producer
+from elava.kafka.clients import ensure_topics, new_consumer, new_producer
+from elava.processes.worker_process import (
+    ServiceProcess,
+    kafka_env,
+    policy_env,
+    signing_env,
+    wait_until_committed,
+)
 from elava.settings import Settings, load_settings
 from elava.signing import keyring_from, signed_headers
 from elava.topics import Topics
-from elava.worker_process import ServiceProcess, kafka_env, policy_env, signing_env, wait_until_committed
-from streams.executor.service import ExecutorService
+from streams.drivers.executor.service import ExecutorService
 from tests.unit.streams.executor.fixtures import KEY, POLICIES
 
 FINAL = {"monitored", "notified", "dry_run", "executed", "skipped", "cancelled", "failed", "rejected"}

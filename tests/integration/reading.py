@@ -6,7 +6,7 @@ import asyncio
 
 from aiokafka import TopicPartition
 
-from elava.kafka import new_consumer
+from elava.kafka.clients import new_consumer
 from elava.settings import KafkaSettings
 
 

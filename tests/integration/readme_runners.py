@@ -22,7 +22,7 @@ from types import SimpleNamespace
 
 from elava.demo.simulated import ACCOUNT
 from elava.events import Observation, Resource, cloudevent_headers, utcnow
-from elava.kafka import new_admin, new_consumer, new_producer
+from elava.kafka.clients import new_admin, new_consumer, new_producer
 from elava.settings import load_settings
 from elava.sharding import shard_of
 from elava.topics import Topics

@@ -20,10 +20,10 @@ import pytest
 
 from collectors.publish import KafkaSink
 from elava.demo.simulated import free_port
-from elava.kafka import ensure_topics, new_producer
+from elava.kafka.clients import ensure_topics, new_producer
+from elava.processes.worker_process import WorkerProcess, wait_until_processed
 from elava.settings import load_settings
 from elava.topics import Topics
-from elava.worker_process import WorkerProcess, wait_until_processed
 from tests.integration.conftest import SCRIPT
 from tests.integration.reading import read_topic
 from tests.integration.test_crash_recovery import BUCKETS, observation, resource

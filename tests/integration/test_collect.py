@@ -73,7 +73,7 @@ async def test_collect_interval_reuses_details_and_asks_again_what_the_cloudtrai
     import asyncio
 
     from collectors.cloudtrail.sink import KafkaTrailSink, events_of
-    from elava.kafka import new_producer
+    from elava.kafka.clients import new_producer
 
     s3 = account.client("s3")
     for name in ("steady-bucket", "changed-bucket"):

@@ -23,11 +23,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from collectors.publish import KafkaSink
 from elava.events import ActionRequest, ChangeEvent, Event, Observation, PolicyDecision, Resource
-from elava.kafka import ensure_topics, new_admin, new_producer
-from elava.settings import Settings, load_settings
-from elava.sharding import shard_of
-from elava.topics import Topics
-from elava.worker_process import (
+from elava.kafka.clients import ensure_topics, new_admin, new_producer
+from elava.processes.worker_process import (
     PolicyStageProcess,
     WorkerProcess,
     committed_offsets,
@@ -35,6 +32,9 @@ from elava.worker_process import (
     wait_until_decided,
     wait_until_processed,
 )
+from elava.settings import Settings, load_settings
+from elava.sharding import shard_of
+from elava.topics import Topics
 from tests.integration.reading import compare_by_id, read_topic
 from tests.unit.streams.fixtures import ACCOUNT, REGION, T0, TYPE, marker
 

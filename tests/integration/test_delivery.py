@@ -24,12 +24,12 @@ from collectors.service import run_collector
 from elava.catalogue import registry
 from elava.demo.simulated import ACCOUNT, CREDENTIALS, free_port
 from elava.events import ChangeEvent, ScanMarker
-from elava.kafka import ensure_topics, new_admin
+from elava.kafka.clients import ensure_topics, new_admin
 from elava.parts import PART_TYPE
+from elava.processes.worker_process import WorkerProcess, wait_until_processed
 from elava.settings import Settings, load_settings
 from elava.topics import Topics
-from elava.worker_process import WorkerProcess, wait_until_processed
-from streams.embedded import EmbeddedPipeline
+from streams.drivers.embedded.pipeline import EmbeddedPipeline
 from streams.store.kv import MemoryKV
 from streams.store.versioned import VersionStore
 from tests.integration.reading import read_topic

@@ -18,12 +18,12 @@ from typer.testing import CliRunner
 
 from elava.cli.main import app
 from elava.events import ChangeEvent, Observation, Resource, ScanMarker, cloudevent_headers, digest
-from elava.kafka import ensure_topics, new_producer
-from elava.layout_record import recorded_layout
+from elava.kafka.clients import ensure_topics, new_producer
+from elava.kafka.layout_record import recorded_layout
+from elava.processes.worker_process import WorkerProcess, wait_until_processed
 from elava.settings import load_settings
 from elava.sharding import bucket_of, shard_of
 from elava.topics import Topics
-from elava.worker_process import WorkerProcess, wait_until_processed
 from tests.integration.reading import read_topic
 from tests.unit.streams.fixtures import ACCOUNT, REGION, T0, TYPE
 

@@ -13,7 +13,7 @@ import sys
 import orjson
 import pytest
 
-from streams.executor.results import read_results
+from streams.drivers.executor.results import read_results
 from tests.integration.executing import (
     AwsCallRecorder,
     ResultReader,

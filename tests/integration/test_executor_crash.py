@@ -17,7 +17,7 @@ import random
 
 import pytest
 
-from elava.kafka import ensure_topics
+from elava.kafka.clients import ensure_topics
 from tests.integration.executing import (
     AwsCallRecorder,
     ExecutorProcess,

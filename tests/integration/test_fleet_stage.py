@@ -17,16 +17,16 @@ import pytest
 from elava.analyzer_events import PatternEvent
 from elava.demo.simulated import free_port
 from elava.events import utcnow
-from elava.kafka import ensure_topics, new_admin, new_producer
-from elava.settings import load_settings
-from elava.topics import Topics
-from elava.worker_process import (
+from elava.kafka.clients import ensure_topics, new_admin, new_producer
+from elava.processes.worker_process import (
     ServiceProcess,
     WorkerProcess,
     committed_offsets,
     wait_until_judged,
     worker_env,
 )
+from elava.settings import load_settings
+from elava.topics import Topics
 from streams.analyzers.fleet import FleetItem, fleet_items
 from tests.integration.reading import read_topic
 from tests.integration.test_policy_stage import gone, stage_child

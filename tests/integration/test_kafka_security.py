@@ -12,10 +12,10 @@ from aiokafka.errors import TopicAuthorizationFailedError
 
 from collectors.service import run_collector
 from elava.events import ActionRequest, ChangeEvent
-from elava.kafka import ensure_topics, new_producer
+from elava.kafka.clients import ensure_topics, new_producer
+from elava.processes.worker_process import WorkerProcess, kafka_env, wait_until_decided, wait_until_processed
 from elava.signing import KEY_ID_HEADER
 from elava.topics import Topics
-from elava.worker_process import WorkerProcess, kafka_env, wait_until_decided, wait_until_processed
 from tests.integration.executing import ResultReader, running_executor
 from tests.integration.reading import read_topic
 from tests.integration.secure_broker import ADMIN, start_secure_broker

@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from elava.cli.main import app
-from elava.embedded import embedded_scan
 from elava.settings import load_settings
+from streams.drivers.embedded.scan import embedded_scan
 
 pytestmark = pytest.mark.integration
 TYPES = ["dynamodb.table", "ec2.subnet"]

@@ -165,7 +165,7 @@ async def test_a_late_trail_event_attributes_the_change_and_re_reports_its_drift
 
 
 async def wait_until_trail_processed(pipeline) -> None:
-    from elava.worker_process import wait_until_processed
+    from elava.processes.worker_process import wait_until_processed
 
     await wait_until_processed(pipeline.settings, pipeline.worker, topic=pipeline.topics.cloudtrail)
 

@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from elava.events import Resource, cloudevent_headers
-from elava.kafka import ensure_topics
+from elava.kafka.clients import ensure_topics
+from elava.processes.worker_process import WorkerProcess, wait_until_processed
 from elava.settings import load_settings
 from elava.topics import Topics
-from elava.worker_process import WorkerProcess, wait_until_processed
 from tests.integration.reading import read_topic
 from tests.unit.streams.fixtures import ACCOUNT, REGION, T0, TYPE, page, sg
 

@@ -21,10 +21,10 @@ import pytest
 from collectors.publish import KafkaSink
 from elava.demo.simulated import free_port
 from elava.events import ChangeEvent, PolicyDecision
-from elava.kafka import ensure_topics, new_producer
+from elava.kafka.clients import ensure_topics, new_producer
+from elava.processes.worker_process import WorkerProcess, wait_until_decided, wait_until_processed, worker_env
 from elava.settings import load_settings
 from elava.topics import Topics
-from elava.worker_process import WorkerProcess, wait_until_decided, wait_until_processed, worker_env
 from tests.integration.reading import read_topic
 from tests.unit.streams.fixtures import T0, page, sg, shard
 

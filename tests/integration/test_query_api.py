@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from elava.cli.main import app
 from elava.demo.simulated import free_port
-from elava.kafka import ensure_topics
+from elava.kafka.clients import ensure_topics
+from elava.processes.worker_process import WorkerProcess, worker_env
 from elava.settings import load_settings
-from elava.worker_process import WorkerProcess, worker_env
 from tests.integration.web import http_get, wait_for_web
 
 pytestmark = pytest.mark.integration

@@ -25,10 +25,10 @@ from typer.testing import CliRunner
 from collectors.service import run_collector
 from elava.cli.main import app as cli
 from elava.demo.simulated import SimulatedAccount, free_port
-from elava.kafka import ensure_topics, new_admin, new_consumer
+from elava.kafka.clients import ensure_topics, new_admin, new_consumer
+from elava.processes.worker_process import WorkerProcess, wait_until_processed
 from elava.redaction import LEGACY_PREFIX, PREFIX, key_id_of
 from elava.settings import Settings, load_settings
-from elava.worker_process import WorkerProcess, wait_until_processed
 from streams.store.kv import RocksKV
 from tests.integration.leaks import Secret, base64_cores, find_leaks
 from tests.integration.web import http_get, wait_for_web

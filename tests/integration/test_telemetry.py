@@ -16,9 +16,9 @@ from collectors.service import run_collector
 from elava import telemetry
 from elava.demo.simulated import free_port
 from elava.events import ActionRequest
+from elava.processes.worker_process import WorkerProcess, wait_until_decided, wait_until_processed
 from elava.settings import load_settings
 from elava.topics import Topics
-from elava.worker_process import WorkerProcess, wait_until_decided, wait_until_processed
 from tests.integration.executing import ResultReader, running_executor
 from tests.integration.reading import read_topic
 from tests.unit.streams.executor.fixtures import KEY

@@ -7,7 +7,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from typer.testing import CliRunner
 
 from elava.cli.main import app
-from elava.kafka import ensure_topics, new_admin
+from elava.kafka.clients import ensure_topics, new_admin
 from elava.settings import KafkaSettings
 from elava.topics import CATALOG, Topics
 

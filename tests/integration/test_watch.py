@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from elava.cli.main import app
 from elava.demo.simulated import ACCOUNT, REGION
 from elava.settings import load_settings
-from elava.watch import Watch
+from streams.drivers.embedded.watch import Watch
 from tests.unit.collectors.cloudtrail.fixtures import sg_record
 
 pytestmark = pytest.mark.integration

@@ -21,12 +21,12 @@ from collectors.service import run_collector
 from elava.catalogue import registry
 from elava.cli.main import app
 from elava.demo.simulated import ACCOUNT, SimulatedAccount, free_port
-from elava.embedded import embedded_scan
 from elava.events import utcnow
-from elava.kafka import ensure_topics
+from elava.kafka.clients import ensure_topics
+from elava.processes.worker_process import WorkerProcess, wait_until_processed
 from elava.settings import Settings, load_settings
-from elava.worker_process import WorkerProcess, wait_until_processed
-from streams.cluster import PARTITIONS_HEADER
+from streams.drivers.embedded.scan import embedded_scan
+from streams.drivers.worker.cluster import PARTITIONS_HEADER
 from tests.integration.web import http_get, wait_for_web
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from elava.worker_process import WorkerProcess
+from elava.processes.worker_process import WorkerProcess
 
 
 def http_get(port: int, path: str, token: str | None = None) -> tuple[int, Any]:

@@ -2,7 +2,7 @@
 
 Resources are changed in a moto account, scanned by the real collector into the embedded
 pipeline, and the trail records go through the real normaliser
-(`streams.attribution.records`); the scenarios are in `families.py`, who acts in
+(`collectors.cloudtrail.normalize.records`); the scenarios are in `families.py`, who acts in
 `cast.py`. Every actor an attribution names is a claim with a confidence; a claim is
 right when it names someone who made the change (a tag heuristic is also right when it
 names the tool that did: ``via`` terraform for terraform-deployer).
@@ -21,12 +21,12 @@ from datetime import UTC, datetime
 import aioboto3
 
 from collectors.aws.scanner import scan_account
+from collectors.cloudtrail.normalize.records import trail_events
 from collectors.redact import Redactor
 from elava.catalogue import registry
 from elava.demo.simulated import ACCOUNT, CREDENTIALS, REGION, SimulatedAccount
 from elava.events import Actor
-from streams.attribution.records import trail_events
-from streams.embedded import EmbeddedPipeline
+from streams.drivers.embedded.pipeline import EmbeddedPipeline
 from streams.store.kv import MemoryKV
 from streams.store.versioned import VersionStore
 from tests.scenarios.families import ACT, ARRIVALS, SETUP, Scenario, scenarios

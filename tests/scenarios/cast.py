@@ -4,7 +4,7 @@ People: alice (IAM user, AWS CLI), bob@example.com (IAM Identity Center user in 
 console), carol (IAM user in the console, named only by ``invokedBy: signin.amazonaws.com``),
 and terraform-deployer (Terraform through an assumed role with a machine session name).
 Managers of resources: CloudFormation (its service role), Auto Scaling and EKS (their
-service-linked roles). What each identity is, by the rules of streams/attribution/identity.py,
+service-linked roles). What each identity is, by the rules of collectors/cloudtrail/normalize/identity.py,
 is the truth a scenario's attribution is compared with.
 """
 
@@ -14,9 +14,9 @@ import uuid
 from datetime import datetime
 from functools import cache
 
+from collectors.cloudtrail.normalize.identity import actor_from_record
 from elava.demo.simulated import ACCOUNT, REGION
 from elava.events import Actor
-from streams.attribution.identity import actor_from_record
 
 
 def _assumed(role: str, session: str, invoked_by: str | None = None, path: str = "") -> dict:

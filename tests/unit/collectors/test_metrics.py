@@ -14,7 +14,7 @@ from collectors.metrics.service import InventoryTap, fetch_for, measure_region
 from collectors.sink import ListSink
 from elava.catalogue import registry
 from elava.events import Resource
-from streams.embedded import EmbeddedPipeline
+from streams.drivers.embedded.pipeline import EmbeddedPipeline
 from streams.store.kv import MemoryKV
 from streams.store.versioned import VersionStore
 from tests.unit.collectors.conftest import ACCOUNT, FAST_BACKOFF

@@ -2,7 +2,7 @@
 
 from collectors.sink import TeeSink
 from elava.catalogue import registry
-from streams.embedded import EmbeddedPipeline
+from streams.drivers.embedded.pipeline import EmbeddedPipeline
 from streams.store.kv import MemoryKV
 from streams.store.versioned import VersionStore
 

@@ -118,7 +118,7 @@ def stores():
 
 
 def group_answer(path: str, params: dict, parts: list[TemporalQueries]):
-    """What the workers answer together (streams/cluster.py, without the HTTP between them)."""
+    """What the workers answer together (streams/drivers/worker/cluster.py, without the HTTP between them)."""
     if path == "/v1/related":
         try:
             ref, t, depth = related_request(params)

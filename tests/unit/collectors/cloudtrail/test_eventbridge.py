@@ -9,8 +9,8 @@ import orjson
 import pytest
 
 from collectors.cloudtrail.eventbridge import SqsPoller, body_events
+from collectors.cloudtrail.normalize.exceptions import UnreadableTrail
 from collectors.cloudtrail.sink import ListTrailSink
-from streams.attribution.exceptions import UnreadableTrail
 from tests.unit.collectors.cloudtrail.fixtures import REGION, envelope, group_uid, sg_record
 
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from collectors.cloudtrail.normalize.arns import home
+from collectors.cloudtrail.normalize.records import place_of
+from collectors.cloudtrail.normalize.resources import touched_resources
 from elava.catalogue import registry
 from elava.catalogue.trail import Arns, Read, TrailFamily
 from elava.events import Resource
 from elava.sharding import GLOBAL_REGION
-from streams.attribution.arns import home
-from streams.attribution.records import place_of
-from streams.attribution.resources import touched_resources
 
 RECORD_FIELDS = {"request": "requestParameters", "response": "responseElements", "resources": "resources"}
 CALL_REGION_OF_GLOBAL_TYPES = "us-east-1"

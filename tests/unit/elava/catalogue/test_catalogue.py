@@ -8,18 +8,18 @@ from pathlib import Path
 
 import pytest
 
+from collectors.cloudtrail.normalize.arns import from_arn
 from elava.catalogue import registry
 from elava.catalogue.arns import Arn
 from elava.events import Resource
 from elava.sharding import GLOBAL_REGION
-from streams.attribution.arns import from_arn
 from tests.unit.elava.catalogue.round_trip import problems, reads_naming
 
 ROOT = Path(__file__).resolve().parents[4]
 TYPES = [rt.name for rt in registry.all_types()]
 # Besides its declaration (elava/catalogue/), a type may be named by what acts on it or judges it.
 MAY_NAME_TYPES = {
-    "streams/executor/aws.py": "effectors: the actions the executor can carry out, per type",
+    "streams/drivers/executor/aws.py": "effectors: the actions the executor can carry out, per type",
     "streams/analyzers/risk.py": "analyzer rules",
     "streams/analyzers/drift.py": "analyzer rules",
     "streams/analyzers/waste/rules.py": "analyzer rules (the waste rule of each type)",

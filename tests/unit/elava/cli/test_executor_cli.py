@@ -21,8 +21,8 @@ def started(monkeypatch):
     async def run(settings, stop):
         seen.append(settings)
 
-    monkeypatch.setattr("elava.kafka.ensure_topics", no_topics)
-    monkeypatch.setattr("streams.executor.service.run_executor", run)
+    monkeypatch.setattr("elava.kafka.clients.ensure_topics", no_topics)
+    monkeypatch.setattr("streams.drivers.executor.service.run_executor", run)
     monkeypatch.setenv("ELAVA_CONFIG", "/dev/null")
     monkeypatch.delenv("ELAVA_EXECUTOR__DRY_RUN", raising=False)
     monkeypatch.setenv("ELAVA_SIGNING__KEYS", '{"k1": "0123456789abcdef0123456789abcdef"}')

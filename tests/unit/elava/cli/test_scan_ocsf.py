@@ -5,7 +5,7 @@ import json
 from elava import examples
 from elava.cli.scan import print_ocsf
 from elava.settings import Settings
-from streams.embedded import Outputs
+from streams.drivers.embedded.pipeline import Outputs
 from streams.siem.validate import validate
 
 

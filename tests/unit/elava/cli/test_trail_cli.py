@@ -8,7 +8,7 @@ import json
 from typer.testing import CliRunner
 
 from elava.cli.main import app
-from tests.unit.streams.attribution.trail_fixtures import RECORDS
+from tests.unit.collectors.cloudtrail.normalize.trail_fixtures import RECORDS
 
 runner = CliRunner()
 GROUP = "arn:aws:ec2:eu-west-1:111122223333:security-group/sg-0123456789abcdef0"

@@ -9,7 +9,7 @@ from elava.settings import KafkaSettings
 from elava.topics import Topics
 from streams.dlq import DlqEntry, Selection, dead_letter
 from streams.dlq.letters import REPLAY_OF, REPLAYED_AT
-from streams.dlq.replay import plan
+from streams.drivers.dlq_replay import plan
 
 ORIGINAL = [("ce_specversion", b"1.0"), ("ce_id", b"abc"), ("ce_type", b"elava.observation"),
             ("traceparent", b"00-1-2-01"), ("ce_type", b"a repeated header stays too")]

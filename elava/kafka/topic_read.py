@@ -1,0 +1,45 @@
+"""Reading a whole topic as it is now: every partition from its beginning to its end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiokafka import TopicPartition
+
+from elava.kafka.clients import new_admin, new_consumer
+from elava.settings import KafkaSettings
+
+
+async def partitions_of(kafka: KafkaSettings, topic: str) -> list[int]:
+    """The partitions ``topic`` has, none if it does not exist (asked without creating it:
+    the metadata of every topic, since a broker may auto-create a topic asked for by name)."""
+    admin = new_admin(kafka)
+    await admin.start()
+    try:
+        described = await admin.describe_topics()
+    finally:
+        await admin.close()
+    found = next((d for d in described if d["topic"] == topic and not d.get("error_code")), None)
+    return sorted(p["partition"] for p in found["partitions"]) if found else []
+
+
+async def read_to_end(kafka: KafkaSettings, topic: str) -> list[Any]:
+    """Every record of ``topic`` up to the end offsets it had when called, in partition and
+    offset order (for compacted bookkeeping topics and the DLQ, which are small)."""
+    parts = [TopicPartition(topic, p) for p in await partitions_of(kafka, topic)]
+    if not parts:
+        return []
+    consumer = new_consumer(kafka)
+    await consumer.start()
+    try:
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        ends = await consumer.end_offsets(parts)
+        records: list[Any] = []
+        while pending := [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
+            batch = await consumer.getmany(*pending, timeout_ms=1000)
+            for tp, part in batch.items():
+                records.extend(r for r in part if r.offset < ends[tp])
+        return sorted(records, key=lambda r: (r.partition, r.offset))
+    finally:
+        await consumer.stop()

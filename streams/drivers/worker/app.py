@@ -1,0 +1,238 @@
+"""The Faust worker: thin wiring of topics, the MVCC table and the core.
+
+One agent reads ``elava.observations`` (pages and the scan markers that close them,
+in order, per shard), applies them to the partition's store, and publishes change
+and drift events keyed by uid. Anything it cannot parse or process goes to the DLQ
+with the reason and the original bytes; the agent keeps going. Between two messages of
+a partition it takes a bounded step of retention on that partition's store. Policies
+are not evaluated here: the policy stage (streams/drivers/worker/policy_stage.py) reads the attributed
+changes. Faust's private names are used through streams/drivers/worker/faust_adapter.py only.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+
+from elava import telemetry
+from elava.events import MetricsObservation, Observation, ScanMarker, TrailEvent, utcnow
+from elava.exceptions import ElavaError, SchemaError
+from elava.parts import Part
+from elava.settings import Settings
+from elava.topics import Topics
+from streams.chunks import PartAssembler
+from streams.dlq import dead_letter
+from streams.drivers.worker.batch_send import BatchedSends
+from streams.drivers.worker.faust_adapter import (
+    Transport,
+    aiokafka_producer,
+    partition_dbs,
+    use_rocksdb_options,
+)
+from streams.drivers.worker.faust_auth import broker_credentials
+from streams.drivers.worker.faust_kv import ChangelogBatcher, FaustPartitionKV, MvccTable
+from streams.drivers.worker.sinks import WorkerSinks
+from streams.drivers.worker.web import web_options, wire_query_api
+from streams.drivers.worker.worker_layout import WorkerLayout
+from streams.drivers.worker.worker_rocksdb import SharedMemoryRocksDB
+from streams.inputs import parse_observation_message
+from streams.process import PartitionProcessor, Produced
+from streams.store.retention import RetentionPacer, enforce_retention
+from streams.store.versioned import VersionStore
+from streams.waste_stage import waste_findings
+
+log = logging.getLogger("elava.worker")
+SOURCE = "elava/worker"
+# aiokafka keeps one batch per partition and one request in flight: with Faust's 16 KiB
+# default a full batch makes every send wait for the broker's round trip.
+PRODUCER_BATCH_BYTES = 1024 * 1024
+# Input messages read ahead of the agent. A message is a page (up to kafka.max_message_bytes,
+# ~440 KB in the benchmark) and Faust reads ahead 4,096 by default: a first scan then held
+# most of a round in memory, so the worker's memory grew with the estate (measured).
+INPUT_BUFFER_MESSAGES = 32
+RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+
+
+def create_app(settings: Settings) -> faust.App:
+    kafka = settings.kafka
+    settings.worker.data_dir.mkdir(parents=True, exist_ok=True)  # Faust makes only the last folder
+    app = faust.App(
+        settings.worker.app_id,
+        broker=[f"kafka://{server.strip()}" for server in kafka.bootstrap_servers.split(",")],
+        broker_credentials=broker_credentials(kafka),
+        store="rocksdb://", datadir=str(settings.worker.data_dir),
+        topic_partitions=kafka.partitions, topic_replication_factor=kafka.replication_factor,
+        consumer_auto_offset_reset="earliest", producer_acks=-1, **web_options(settings.worker),
+        broker_commit_interval=1.0, table_standby_replicas=settings.worker.standby_replicas,
+        # A part of a chunked page is kept in the table: its changelog record (or its
+        # dead letter) is as large as the collectors' messages.
+        producer_max_batch_size=max(PRODUCER_BATCH_BYTES, kafka.max_message_bytes),
+        producer_max_request_size=max(PRODUCER_BATCH_BYTES, kafka.max_message_bytes),
+        broker_session_timeout=settings.worker.session_timeout.total_seconds(),
+        broker_heartbeat_interval=max(1.0, settings.worker.session_timeout.total_seconds() / 10),
+        Table=MvccTable,  # restores what the changelog leaves out (streams/store/changelog.py)
+    )
+    app.transport = Transport(app.conf.broker_consumer, app)
+    wire(app, settings)
+
+    @app.task
+    async def freeze_startup_objects() -> None:
+        # What imports and Faust's services allocate lives as long as the worker; frozen,
+        # it is no longer walked by every full collection (~10% of a round's CPU, measured).
+        gc.collect()
+        gc.freeze()
+
+    return app
+
+
+@dataclass
+class Worker:
+    """What handling one input message needs: the table, where outputs go, and the settings."""
+
+    settings: Settings
+    table: Any
+    changelog: ChangelogBatcher
+    sinks: WorkerSinks
+    layout: WorkerLayout
+    cloudtrail_topic: str
+    retention: RetentionPacer = field(default_factory=RetentionPacer)
+
+
+def wire(app: faust.App, settings: Settings) -> None:
+    topics = Topics(settings.kafka)
+    partitions = settings.kafka.partitions
+    # Observations and trail events share shard keys, so a resource's pages, markers
+    # and CloudTrail events meet in one partition of the table.
+    # Built as app.topic builds it, which drops ``maxsize`` (faust-streaming 0.15.3).
+    inputs = app.conf.Topic(app, topics=[topics.observations, topics.cloudtrail], partitions=partitions,
+                            maxsize=INPUT_BUFFER_MESSAGES, **RAW)
+    table = app.Table("mvcc", partitions=partitions, key_type=bytes, value_type=bytes,
+                      schema=faust.Schema(**RAW))
+    use_rocksdb_options(table, rocksdb_options(settings))
+
+    wire_query_api(app, table, settings)
+    sends = BatchedSends(lambda: aiokafka_producer(app))
+    worker = Worker(settings, table, ChangelogBatcher(table, sends), WorkerSinks.on(topics, sends, SOURCE),
+                    WorkerLayout(settings.kafka, sends, SOURCE), topics.cloudtrail)
+
+    telemetry.watch_store(lambda: store_sizes(table))
+
+    @app.agent(inputs, name="observe")
+    async def observe(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            try:
+                with telemetry.consumed("elava.worker.process", event.message):
+                    await handle_message(event.message, worker)
+            finally:
+                # Also after a failure: what reached RocksDB must reach the changelog.
+                await sends.flush()
+            if telemetry.metering():
+                record_lag(app, settings.worker.app_id, event.message)
+
+
+def record_lag(app: faust.App, group: str, message: Any) -> None:
+    """How far this partition's end is from the message just handled (Faust's highwater)."""
+    behind = app.consumer.highwater(message.tp) - message.offset - 1
+    telemetry.record_lag(group, message.topic, message.partition, behind)
+
+
+def store_sizes(table: Any) -> list[tuple[int, int, int]]:
+    """(partition, bytes on disk and in memtables, estimated keys) of each partition held here."""
+    sizes = []
+    for partition, db in partition_dbs(table).items():
+        size = (db.property_int_value("rocksdb.total-sst-files-size") or 0) + (
+            db.property_int_value("rocksdb.cur-size-all-mem-tables") or 0)
+        sizes.append((partition, size, db.property_int_value("rocksdb.estimate-num-keys") or 0))
+    return sizes
+
+
+def rocksdb_options(settings: Settings) -> SharedMemoryRocksDB:
+    """One RocksDB memory budget for every partition of the worker's table."""
+    worker = settings.worker
+    return SharedMemoryRocksDB(worker.rocksdb_memory_mib, worker.rocksdb_write_buffer_mib,
+                               worker.rocksdb_write_buffers)
+
+
+def parse_message(message: Any, cloudtrail_topic: str) -> Observation | ScanMarker | TrailEvent | Part:
+    if message.topic == cloudtrail_topic:
+        if not message.key:
+            raise SchemaError("empty key: trail events are keyed by the shard key of their resource")
+        return TrailEvent.from_bytes(message.value or b"")
+    return parse_observation_message(message.key, message.value, message.headers)
+
+
+async def handle_message(message: Any, worker: Worker) -> None:
+    kv = FaustPartitionKV(worker.table, message.partition, worker.changelog)
+    try:
+        parsed = PartAssembler(kv).complete(parse_message(message, worker.cloudtrail_topic))
+    except SchemaError as exc:
+        await dead_letter(worker.sinks.dead_letters, message, str(exc), by=SOURCE)
+        return
+    if parsed is not None:  # else one part of a chunked page or marker: handled whole with its last part
+        await _apply(message, parsed, VersionStore(kv), worker)
+    if worker.retention.due(message.partition):
+        retain(VersionStore(kv), worker.settings)
+
+
+async def _apply(message: Any, parsed: Observation | ScanMarker | TrailEvent, store: VersionStore,
+                 worker: Worker) -> None:
+    try:
+        refusal = await worker.layout.refusal(parsed, store, message.partition)
+        if refusal is not None:
+            await dead_letter(worker.sinks.dead_letters, message, refusal, by=SOURCE)
+            return
+        analyzer = worker.settings.analyzer
+        produced = (Produced() if isinstance(parsed, MetricsObservation)
+                    else PartitionProcessor(store, analyzer.drift, analyzer.patterns).process(parsed))
+        produced.waste.extend(waste_findings(store, analyzer.waste, parsed))
+        telemetry.record_page(produced, parsed)
+    except Exception as exc:  # a poison message must not stop the worker
+        log.exception("processing failed; sending to the DLQ")
+        reason = f"processing error: {type(exc).__name__}: {exc}"
+        await dead_letter(worker.sinks.dead_letters, message, reason, by=SOURCE)
+        return
+    await worker.sinks.publish(parsed, produced)
+
+
+def retain(store: VersionStore, settings: Settings) -> None:
+    """One bounded step of retention on a partition's store, between two input messages."""
+    try:
+        report = enforce_retention(store, settings.storage.retention, utcnow(), budget=RetentionPacer.BUDGET)
+    except Exception:  # retention is housekeeping: it must never stop the worker
+        log.exception("retention step failed; tried again later")
+        return
+    if (report.versions_dropped or report.resources_removed or report.evidence_dropped or report.parts_dropped
+            or report.waste_dropped):
+        log.info("retention: %s", report)
+
+
+def run_worker(settings: Settings, loglevel: str = "INFO") -> None:
+    """Run the worker in the foreground until SIGINT/SIGTERM."""
+    from faust.worker import Worker
+
+    check_web_port(settings)
+    app = create_app(settings)
+    worker = Worker(app, loglevel=loglevel, quiet=True)
+    # Faust's terminal spinner sets the root logger to DEBUG so that every log call turns
+    # it: each debug() in aiokafka and Faust (several per message sent) then builds a record.
+    worker.spinner = None
+    worker.execute_from_commandline()
+
+
+def check_web_port(settings: Settings) -> None:
+    """Faust fails deep in its start-up, with pages of log, if the port is taken: say it first."""
+    host, port = settings.worker.web_host, settings.worker.web_port
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the web server does
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ElavaError(f"cannot serve the query API on {host}:{port} (worker.web_port): {exc.strerror}; "
+                             "is another worker running here? Set worker.web_port (0 turns the API off)") from exc
