@@ -7,12 +7,19 @@ has passed its time (the stage sets that clock ``settle`` behind the present); u
 then it is *pending*. A judged change stays as evidence for ``lookback`` (fleet.py),
 then it is dropped: memory is bounded by the changes of that window.
 
+A change can come late, behind changes already judged (a lagging partition). It may be
+the earlier half of a pattern those completed, so the kept changes of the ``lookback``
+after it are judged again with it. Only what uses a change being judged is raised (a
+late change can only add patterns that hold it), each id once: what they raise now is
+what they would have raised had it come in time.
+
 A change can be given as context only (``judge=False``): one that was judged before a
 restart, read again so that what follows it is judged against the same past.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -49,16 +56,37 @@ class FleetWindow:
         """The patterns completed by the pending changes up to ``until``, each raised once."""
         due = [self.items[key] for key in self.pending if self.items[key].at <= until]
         self.pending.difference_update((item.uid, item.version) for item in due)
+        again = self._judged_after(due, until)
         self.horizon = max(self.horizon or until, until)
         if not due:
             return []
-        fresh = []
-        for event in fleet_items(self.items.values(), due, self.settings):
+        fresh, judging = [], {(item.uid, item.version) for item in due}
+        for event in fleet_items(self.items.values(), due + again, self.settings):
+            if not _uses(event, judging):
+                continue  # judged again, but without a late change: raised before (maybe before a restart)
             if event.event_id not in self.raised:
                 self.raised[event.event_id] = _micros(event)
                 fresh.append(event)
         self._forget(until - self.keep)
         return fresh
+
+    def _judged_after(self, due: list[FleetItem], until: Micros) -> list[FleetItem]:
+        """The kept changes up to ``until`` that were judged already (before the horizon) but lie
+        within ``lookback`` after a late one of ``due``: they may complete a pattern with it."""
+        if self.horizon is None:
+            return []
+        late = sorted(item.at for item in due if item.at < self.horizon)
+        if not late:
+            return []
+        judging = {(item.uid, item.version) for item in due}
+
+        def follows_a_late_one(at: Micros) -> bool:
+            first = bisect_left(late, at - self.keep)  # the earliest late change at most ``keep`` before
+            return first < len(late) and late[first] <= at
+
+        return [item for key, item in self.items.items()
+                if key not in judging and key not in self.pending and item.at <= until
+                and follows_a_late_one(item.at)]
 
     def _forget(self, before: Micros) -> None:
         """Drop what no pending or future change can need as evidence."""
@@ -66,6 +94,10 @@ class FleetWindow:
             del self.items[key]
         for event_id in [event_id for event_id, at in self.raised.items() if at < before]:
             del self.raised[event_id]
+
+
+def _uses(event: PatternEvent, keys: set[Key]) -> bool:
+    return any((evidence.uid, evidence.version) in keys for evidence in event.evidence)
 
 
 def _micros(event: PatternEvent) -> Micros:

@@ -74,3 +74,52 @@ def test_a_change_from_a_lagging_partition_is_still_judged_while_its_evidence_is
     window.add(item(attributed(instance("i-new"), "created", T0 + 5 * MINUTE)))  # arrives after the clock
     [event] = window.judge(at(T0 + 11 * MINUTE))
     assert event.pattern == "recreated"
+
+
+def test_a_late_deletion_completes_the_recreation_with_a_creation_judged_before_it():
+    window = FleetWindow(SETTINGS)
+    window.add(item(attributed(instance("i-new"), "created", T0 + MINUTE)))
+    assert window.judge(at(T0 + 20 * MINUTE)) == []  # the creation alone: nothing
+    window.add(item(attributed(instance("i-old"), "deleted", T0, 2)))  # a lagging partition's, behind it
+    [event] = window.judge(at(T0 + 40 * MINUTE))
+    assert event.pattern == "recreated"
+    assert [e.uid for e in event.evidence] == [instance("i-old").uid, instance("i-new").uid]
+    window.add(item(attributed(instance("i-older"), "modified", T0 - MINUTE, 2)))  # later, unrelated: not again
+    assert window.judge(at(T0 + 41 * MINUTE)) == []
+
+
+def test_a_late_change_completes_the_burst_of_changes_judged_before_it():
+    window = FleetWindow(SETTINGS)
+    for n in (1, 2):
+        window.add(item(attributed(instance(f"i-{n}"), "modified", T0 + n * MINUTE, 2, BOB)))
+    assert window.judge(at(T0 + 20 * MINUTE)) == []  # two changes: below the threshold of three
+    window.add(item(attributed(instance("i-0"), "modified", T0, 2, BOB)))  # a lagging partition's
+    [burst] = window.judge(at(T0 + 40 * MINUTE))
+    assert burst.pattern == "burst"
+    assert [e.uid for e in burst.evidence] == [instance(f"i-{n}").uid for n in range(3)]
+
+
+def test_a_late_change_raises_once_what_the_same_changes_judged_together_raise():
+    together, apart = FleetWindow(SETTINGS), FleetWindow(SETTINGS)
+    changes = [item(attributed(instance("i-old"), "deleted", T0, 2)),
+               *(item(attributed(instance(f"i-{n}"), "modified", T0 + n * MINUTE, 2, BOB)) for n in range(3)),
+               item(attributed(instance("i-new"), "created", T0 + 4 * MINUTE))]
+    for change in changes:
+        together.add(change)
+    expected = together.judge(at(T0 + 40 * MINUTE))
+    for change in changes[1:]:
+        apart.add(change)
+    first = apart.judge(at(T0 + 20 * MINUTE))
+    apart.add(changes[0])
+    raised = first + apart.judge(at(T0 + 40 * MINUTE))
+    assert sorted(e.event_id for e in raised) == sorted(e.event_id for e in expected)
+    assert sorted(e.pattern for e in raised) == ["burst", "recreated"]
+
+
+def test_a_late_change_does_not_raise_again_what_context_changes_raised_before_a_restart():
+    window = FleetWindow(SETTINGS)
+    window.add(item(attributed(instance("i-old"), "deleted", T0, 2)), judge=False)
+    window.add(item(attributed(instance("i-new"), "created", T0 + 2 * MINUTE)), judge=False)
+    window.judge(at(T0 + 10 * MINUTE))
+    window.add(item(attributed(instance("i-1"), "modified", T0 + MINUTE, 2)))  # late, between them
+    assert window.judge(at(T0 + 11 * MINUTE)) == []  # the recreation was published before the restart
