@@ -9,8 +9,10 @@ consumer group (``analyzer.patterns.fleet_app_id``), keeps the recent changes in
 
 A change is judged ``fleet_settle`` after it happened. Offsets are committed up to the
 first change of each partition not yet judged, after the batch's patterns are delivered.
-At start the stage reads from there, and from ``fleet_settle`` plus twice the rules'
-lookback before now (offsets for times), whichever is earlier: what was judged before is
+At start the stage reads each partition from the rules' lookback before the earliest change
+it may judge (offsets for times): the first pending change of each partition (read at its
+committed offset, however long the stage was down), or ``fleet_settle`` plus the lookback
+before now if earlier; never later than the committed offset. What was judged before is
 read again as evidence only, so a crash loses no pattern and one raised twice (killed
 between delivery and commit) has the same id. Run one per installation: inside `elava
 worker` (a supervised child, the default) or apart.
@@ -38,16 +40,49 @@ from streams.analyzers.fleet import FleetItem, lookback
 from streams.analyzers.fleet_window import FleetWindow, Key
 from streams.dlq import dead_letter
 from streams.siem.sink import ocsf_copies
+from streams.store.versioned import to_micros
 
 log = logging.getLogger("elava.fleet")
 SOURCE = "elava/fleet-patterns"
 FETCH_WAIT_MS = 500
 BATCH_RECORDS = 2000
 MICROS = 1_000_000
+PROBE_POLLS = 20  # polls at start to read the first pending record of each partition
 
 
 def now_micros() -> int:
     return int(time.time() * MICROS)
+
+
+def change_time(record: Any) -> int | None:
+    """When a record's change happened: its observed time, or its record's time (never later) if unreadable."""
+    stamped = record.timestamp * 1000 if record.timestamp is not None and record.timestamp >= 0 else None
+    try:
+        observed = to_micros(AttributedChange.from_bytes(record.value or b"").change.observed_at)
+    except SchemaError:
+        return stamped
+    return observed if stamped is None else min(observed, stamped)
+
+
+def reread_since(pending: list[int | None], present: int, reach: int) -> int:
+    """From when to read again at start: ``reach`` before the earliest change that may be judged —
+    the first pending change of each committed partition however old, and what a partition never
+    committed judges (from ``reach`` before ``present``). An unreadable pending change: everything."""
+    if None in pending:
+        return 0
+    return min([present - reach, *pending]) - reach
+
+
+def start_offsets(parts: list[TopicPartition], by_time: dict[TopicPartition, int], ends: dict[TopicPartition, int],
+                  committed: dict[TopicPartition, int | None]) -> dict[TopicPartition, int]:
+    """Per partition: the first record at or after the time to read from (none: its end), never
+    later than the committed offset (what was not judged is read again, whatever its time)."""
+    starts = {}
+    for tp in parts:
+        starts[tp] = by_time.get(tp, ends[tp])
+        if committed[tp] is not None:
+            starts[tp] = min(starts[tp], committed[tp])
+    return starts
 
 
 class PartitionReads:
@@ -112,7 +147,7 @@ class FleetStage:
             await self._shutdown()
 
     async def _assign(self) -> None:
-        """Every partition, from the first change not judged before or from the window before now."""
+        """Every partition, from the first change not judged before or from the evidence it needs."""
         topic = self.topics.attributed_changes
         parts = [TopicPartition(topic, p) for p in await partitions_of(self.settings.kafka, topic)]
         if not parts:
@@ -121,16 +156,32 @@ class FleetStage:
         committed = {tp: await self.consumer.committed(tp) for tp in parts}
         ends = await self.consumer.end_offsets(parts)
         reach = lookback(self.patterns) // timedelta(microseconds=1)
-        self.context_before = now_micros() - self.settle - reach
-        by_time = await self.consumer.offsets_for_times({tp: (self.context_before - reach) // 1000 for tp in parts})
-        starts = {}
-        for tp in parts:
-            found = by_time.get(tp)
-            starts[tp] = found.offset if found is not None else ends[tp]
-            if committed[tp] is not None:
-                starts[tp] = min(starts[tp], committed[tp])
-            self.consumer.seek(tp, starts[tp])
+        present = now_micros() - self.settle
+        self.context_before = present - reach
+        pending = await self._pending_times(committed, ends)
+        since = reread_since(pending, present, reach)
+        by_time = await self.consumer.offsets_for_times({tp: max(since, 0) // 1000 for tp in parts})
+        starts = start_offsets(parts, {tp: found.offset for tp, found in by_time.items() if found}, ends, committed)
+        for tp, offset in starts.items():
+            self.consumer.seek(tp, offset)
         self.reads = PartitionReads(starts, ends, committed)
+
+    async def _pending_times(self, committed: dict[TopicPartition, int | None],
+                             ends: dict[TopicPartition, int]) -> list[int | None]:
+        """When the first change not judged before happened, per partition that has one (None:
+        unreadable). Its evidence lies up to ``lookback`` before it, however long the stage was down."""
+        probe = {tp: offset for tp, offset in committed.items() if offset is not None and offset < ends[tp]}
+        found: dict[TopicPartition, int | None] = {}
+        for tp, offset in probe.items():
+            self.consumer.seek(tp, offset)
+        for _ in range(PROBE_POLLS):
+            if len(found) == len(probe):
+                break
+            batch = await self.consumer.getmany(*[tp for tp in probe if tp not in found], timeout_ms=FETCH_WAIT_MS)
+            for tp, records in batch.items():
+                if records and tp not in found:
+                    found[tp] = change_time(records[0])
+        return [found.get(tp) for tp in probe]
 
     async def handle(self, batch: dict[TopicPartition, list[Any]]) -> None:
         """Take a poll's changes, publish what is due, wait for its delivery, then commit."""
