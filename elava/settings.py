@@ -12,6 +12,7 @@ from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from platformdirs import user_data_dir
@@ -21,6 +22,7 @@ from pydantic import (
     FilePath,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
@@ -333,13 +335,40 @@ class TelemetrySettings(Section):
     export_interval: Duration = Field(default=timedelta(seconds=60), ge=timedelta(seconds=1))  # otlp, console
 
     @model_validator(mode="after")
-    def _exporters_have_what_they_need(self) -> TelemetrySettings:
+    def _file_exporter_has_its_file(self) -> TelemetrySettings:
         if (self.traces == "file") != (self.file_path is not None):
             raise ValueError("telemetry.traces: file and telemetry.file_path go together")
-        for exporter in {self.traces, self.metrics} & {"otlp", "prometheus"}:
-            if not _importable(f"opentelemetry.exporter.{'otlp.proto.http' if exporter == 'otlp' else exporter}"):
-                raise ValueError(f"exporter {exporter} needs its package: pip install 'elava[telemetry]'")
         return self
+
+    @field_validator("traces", "metrics")
+    @classmethod
+    def _exporter_package_is_installed(cls, exporter: str) -> str:
+        module = {"otlp": "opentelemetry.exporter.otlp.proto.http", "prometheus": "opentelemetry.exporter.prometheus"}
+        if exporter in module and not _importable(module[exporter]):
+            raise ValueError(f"exporter {exporter} needs its package: pip install 'elava[telemetry]'")
+        return exporter
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _otlp_endpoint_is_a_url(cls, endpoint: str) -> str:
+        # Checked here: the exporter would only fail at its first export, long after start-up.
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{endpoint!r} is not an http(s) URL, e.g. http://otel-collector:4318")
+        return endpoint
+
+    @field_validator("file_path")
+    @classmethod
+    def _file_path_is_writable(cls, path: Path | None) -> Path | None:
+        # Spans are appended from the first one on: a file that cannot be written stops start-up instead.
+        if path is None:
+            return path
+        if path.exists():
+            if path.is_dir() or not os.access(path, os.W_OK):  # /dev/null too
+                raise ValueError(f"{path} is not a writable file")
+        elif not path.parent.is_dir() or not os.access(path.parent, os.W_OK):
+            raise ValueError(f"cannot create {path}: {path.parent} is not a writable directory")
+        return path
 
 
 def _importable(module: str) -> bool:

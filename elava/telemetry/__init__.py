@@ -174,11 +174,31 @@ def watch_store(sizes: Any) -> None:
         _instruments.store_sources.append(sizes)
 
 
-_VARIABLE = re.compile(r"b?'[^']*'|\"[^\"]*\"|\([^)]*\)|\d+")
+# The DLQ reasons the code emits (SchemaError messages of elava/events.py, elava/parts.py,
+# streams/inputs.py, streams/chunks.py, the worker's trail keys; the layout guard's refusal;
+# the worker's processing errors), each as its label. Reasons carry event ids, keys and
+# values, so only these labels reach a metric; anything else is "other". Matched at the start.
+DLQ_REASON_CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((label, re.compile(pattern)) for label, pattern in (
+    ("not valid JSON", r"not valid JSON: "),
+    ("expected a JSON object", r"expected a JSON object, "),
+    ("unsupported schema_version", r"unsupported schema_version "),
+    ("invalid event", r"invalid [A-Z]\w*: "),
+    ("invalid ledger entry", r"invalid ledger entry: "),
+    ("empty key", r"empty key: "),
+    ("empty value", r"empty value$"),
+    ("unknown or missing ce_type header", r"unknown or missing ce_type header: "),
+    ("key does not match the shard in the body", r"key .* does not match the shard "),
+    ("part without valid part headers", r"a part without valid part headers "),
+    ("part index out of range", r"part index -?\d+ is outside "),
+    ("part with a NUL byte", r"a part whose key or headers hold a NUL byte$"),
+    ("missing parts", r"last part of .* arrived without parts "),
+    ("parts joined into another event", r"parts of .* joined into "),
+    ("shard layout mismatch", r"shard layout mismatch: "),
+    ("processing error", r"processing error: "),
+))
 
 
 def reason_class(reason: str) -> str:
-    """A DLQ reason without what varies from message to message (the text after its first colon,
-    quoted values, numbers): a label with few values, as metrics need."""
-    head = _VARIABLE.sub("", reason.split(":", 1)[0])
-    return " ".join(head.split())[:64] or "unknown"
+    """The label of a DLQ reason: one of DLQ_REASON_CLASSES or "other", never the reason's own
+    text (a label with few values, as metrics need; the DLQ record keeps the whole reason)."""
+    return next((label for label, pattern in DLQ_REASON_CLASSES if pattern.match(reason)), "other")

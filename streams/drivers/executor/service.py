@@ -24,7 +24,7 @@ from elava.events import ActionRequest, ActionResult, cloudevent_headers, utcnow
 from elava.exceptions import SchemaError, SettingsError
 from elava.kafka.clients import new_consumer, new_producer, record_lag
 from elava.settings import Settings
-from elava.signing import Keyring, keyring_from
+from elava.signing import Keyring, Verdict, keyring_from
 from elava.topics import Topics
 from streams.dlq import dead_letter, via_producer
 from streams.drivers.executor.aws import AwsEffectors
@@ -110,8 +110,8 @@ class ExecutorService:
         except SchemaError as exc:
             await self._dead_letter(record, str(exc))
             return
-        telemetry.annotate({"elava.action": request.action, "elava.uid": request.uid})
         verdict = self.keyring.verify(record.value, record.headers)
+        telemetry.annotate(span_attributes(request, verdict))
         await self.runner.handle(request, tp.partition, verdict)
 
     async def _commit(self, only: set[TopicPartition] | None = None) -> None:
@@ -187,6 +187,15 @@ class _Rebalance(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned) -> None:
         await self.service.acquire({tp.partition for tp in assigned}, self.journal)
+
+
+def span_attributes(request: ActionRequest, verdict: Verdict) -> dict[str, str | bool]:
+    """The span's view of a request: its claims only once its signature is checked and accepted,
+    so a forged request's uid and action never show up as if they were the pipeline's."""
+    attributes: dict[str, str | bool] = {"elava.verified": verdict.ok and verdict.key_id is not None}
+    if verdict.ok:
+        attributes |= {"elava.action": request.action, "elava.uid": request.uid}
+    return attributes
 
 
 def startup_keyring(settings: Settings) -> Keyring:

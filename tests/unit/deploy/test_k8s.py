@@ -282,3 +282,20 @@ def test_each_worker_advertises_its_name_under_the_headless_service(objects):
     (api,) = by_kind(objects, "NetworkPolicy")["elava-worker-api"]["spec"]["ingress"]
     workers = workloads(objects)["elava-worker"]["spec"]["template"]["metadata"]["labels"]
     assert any(matches(source["podSelector"]["matchLabels"], workers) for source in api["from"])
+
+
+def test_one_fleet_pattern_stage_runs_for_the_installation(objects):
+    """It reads every partition: one per worker would publish every pattern once per worker."""
+    def running(args: list[str]) -> list[str]:
+        return [name for name, _, container in containers(objects) if container["args"] == args]
+
+    (worker,) = running(["worker"])
+    assert settings_of(objects, worker).analyzer.patterns.fleet_stage_in_worker is False
+    (fleet,) = running(["fleet", "serve"])
+    spec = workloads(objects)[fleet]["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}  # two never overlap
+    assert settings_of(objects, fleet).analyzer.patterns.enabled
+    # The worker's principal: its service account and its Kafka settings.
+    worker_spec = workloads(objects)[worker]["spec"]["template"]["spec"]
+    assert spec["template"]["spec"]["serviceAccountName"] == worker_spec["serviceAccountName"]
+    assert settings_of(objects, fleet).kafka == settings_of(objects, worker).kafka

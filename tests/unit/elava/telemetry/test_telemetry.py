@@ -123,15 +123,55 @@ def test_a_port_in_use_stops_start_up_naming_the_setting():
     telemetry.shutdown()
 
 
-@pytest.mark.parametrize("reason, label", [
-    ("processing error: KeyError: 'x'", "processing error"),
-    ("key b'a/b/c' does not match the shard 'x' in the body", "key does not match the shard in the body"),
-    ("unsupported schema_version 3 (this build reads 1)", "unsupported schema_version"),
-    ("", "unknown"),
-])
-def test_a_dlq_reason_becomes_a_label_without_what_varies(reason, label):
-    assert telemetry.reason_class(reason) == label
+def _schema_error(call, *args) -> str:
+    from elava.exceptions import SchemaError
 
+    with pytest.raises(SchemaError) as caught:
+        call(*args)
+    return str(caught.value)
+
+
+def emitted_reasons() -> dict[str, str]:
+    """DLQ reasons as the code words them, made by the code itself where a call makes one."""
+    from elava.events import AttributedChange, Observation
+    from elava.parts import Part, parse_part
+    from streams.chunks import PartAssembler
+    from streams.inputs import parse_observation_message
+    from streams.store.kv import MemoryKV
+
+    last = Part(shard="111122223333/us-east-1/ec2.instance/3", whole_type="elava.observation",
+                whole_id="evt-5f1c2e9a", scan_id="scan-1", index=2, count=3, data=b"")
+    part_headers = [(name, b"x") for name in ("elava_whole_type", "elava_whole_id", "elava_scan_id")]
+    return {
+        "not valid JSON": _schema_error(Observation.from_bytes, b"{"),
+        "expected a JSON object": _schema_error(Observation.from_bytes, b"[]"),
+        "unsupported schema_version": _schema_error(Observation.from_bytes, b'{"schema_version": 999}'),
+        "invalid event": _schema_error(AttributedChange.from_bytes, b'{"schema_version": 1}'),
+        "empty key": _schema_error(parse_observation_message, b"", b"{}", []),
+        "empty value": _schema_error(parse_observation_message, b"k", b"", []),
+        "unknown or missing ce_type header": _schema_error(parse_observation_message, b"k", b"{}", []),
+        "key does not match the shard in the body": "key b'a/b/c/1' does not match the shard 'a/b/c/2' in the body",
+        "part without valid part headers": _schema_error(parse_part, b"k", b"", part_headers),
+        "missing parts": _schema_error(PartAssembler(MemoryKV()).complete, last),
+        "shard layout mismatch": "shard layout mismatch: table partition 3 was built with kafka.shard_buckets=8, "
+                                 "this worker runs with kafka.shard_buckets=16; nothing was applied or deleted",
+        "processing error": "processing error: KeyError: 'i-0abc'",
+    }
+
+
+@pytest.mark.parametrize("label", list(emitted_reasons()))
+def test_a_dlq_reason_the_code_emits_has_its_label(label):
+    assert telemetry.reason_class(emitted_reasons()[label]) == label
+
+
+@pytest.mark.parametrize("reason", ["", "evt-5f1c2e9a", "a reason nobody emits yet: i-0abc", "Not valid JSON: x"])
+def test_any_other_dlq_reason_is_other_never_its_text(reason):
+    assert telemetry.reason_class(reason) == "other"
+
+
+def test_dlq_labels_are_a_fixed_set():
+    labels = [label for label, _ in telemetry.DLQ_REASON_CLASSES]
+    assert len(labels) == len(set(labels)) and "other" not in labels
 
 
 def test_otlp_sends_spans_and_metrics_to_the_endpoint_over_http():
