@@ -102,7 +102,9 @@ async def bulk_tagged(caller: AwsCaller, rt: ResourceType, entries: list[Entry],
         index = await bulk.index(region)
         for entry in (entry for entry in entries if entry.region == region):
             arn = _arn(rt, entry, savings) if index is not None else None
-            if index is None or arn is None:
+            # Not in the index is "no tags", unless the details reused show it had some: the
+            # index is eventually consistent, and a lagging one would publish a false untagging.
+            if index is None or arn is None or (arn not in index and entry.raw.get(detail.store_as)):
                 unindexed.append(entry)
             else:
                 entry.raw[detail.store_as] = index.get(arn, detail.default)

@@ -236,3 +236,23 @@ async def test_target_health_is_asked_every_scan_while_the_rest_of_a_balancer_is
 
     assert run.resources(rt.name)[0].attributes["target_health"]["targets"] == 1
     assert run.report.calls_by_type() == {rt.name: 1 + 1 + 1}  # the listing, the groups, their health
+
+
+async def test_a_tagged_resource_missing_from_a_lagging_tag_index_keeps_its_tags(scan, boto, session):
+    """GetResources is eventually consistent: a bucket it leaves out that had tags is asked alone,
+    not published untagged (a false change); one that never had tags costs nothing more."""
+    make_estate(boto, count=2)
+
+    def lagging(parsed: dict, **_: object) -> None:
+        parsed["ResourceTagMappingList"] = [mapping for mapping in parsed.get("ResourceTagMappingList") or []
+                                            if not mapping["ResourceARN"].endswith(":bucket-0")]
+
+    cache = DetailCache(REFRESH, clock=Clock())
+    types = [registry.get("s3.bucket")]
+    first = await scan(types, details=cache)
+    session.events.register("after-call.resource-groups-tagging-api.GetResources", lagging)
+    run = await scan(types, details=cache, scan_id="scan-2")
+
+    assert _by_uid(run) == _by_uid(first)
+    assert next(r for r in run.resources() if r.id == "bucket-0").tags == _tags(0)
+    assert run.report.calls_by_type()["s3.bucket"] == 1 + 1 + 1  # the listing, the account's block, bucket-0's tags
