@@ -62,7 +62,9 @@ class TrailFollower:
         read = 0
         while pending := [tp for tp in self._parts if await self._consumer.position(tp) < ends[tp]]:
             batch = await self._consumer.getmany(*pending, timeout_ms=1000)
-            values = [r.value for tp, part in batch.items() for r in part if r.offset < ends[tp]]
+            # Every record returned is touched, even past `ends`: the consumer has moved past it
+            # and would not return it again (an extra touch only asks a detail once more).
+            values = [r.value for part in batch.values() for r in part]
             read += touch_from_records(self._details, values)
         return read
 

@@ -3,7 +3,8 @@
 One paged listing (100 resources a page) gives the tags of every tagged resource of
 the region for all the ``bulk_tags`` types scanned, instead of one tag call per
 resource. A resource the answer does not name has no tags (the API lists only
-resources that carry, or once carried, a tag). When the listing fails (the role lacks
+resources that carry, or once carried, a tag), unless its reused details had some: the
+API is eventually consistent, so that one is asked with its own tag call. When the listing fails (the role lacks
 ``tag:GetResources``, the call is throttled to death), the types fall back to their
 per-resource tag call for that region: slower, never wrong.
 """

@@ -5,7 +5,8 @@ Two savings sit here, both optional (the executor's look at one resource uses ne
 - tags in bulk (`bulk_tags.py`): a ``bulk_tags`` type's per-resource tag call is replaced
   by the region's tag index, or made as before when the index is unavailable;
 - details reused (`detail_cache.py`): an item whose listed view is unchanged reuses the
-  details asked last time, unless CloudTrail named it or its refresh is due.
+  details asked last time, unless CloudTrail named it, it was settling or its refresh is
+  due; volatile detail calls (target health) are asked every scan.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
-from collectors.aws.build import resource_arn, resource_id
+from collectors.aws.build import resource_arn, resource_attributes, resource_id
 from collectors.aws.bulk_tags import BulkTags
 from collectors.aws.calls import AwsCaller, ClientPool
 from collectors.aws.detail_cache import CachedDetails, DetailCache, ScopeCache, fingerprint
@@ -101,7 +102,9 @@ async def bulk_tagged(caller: AwsCaller, rt: ResourceType, entries: list[Entry],
         index = await bulk.index(region)
         for entry in (entry for entry in entries if entry.region == region):
             arn = _arn(rt, entry, savings) if index is not None else None
-            if index is None or arn is None:
+            # Not in the index is "no tags", unless the details reused show it had some: the
+            # index is eventually consistent, and a lagging one would publish a false untagging.
+            if index is None or arn is None or (arn not in index and entry.raw.get(detail.store_as)):
                 unindexed.append(entry)
             else:
                 entry.raw[detail.store_as] = index.get(arn, detail.default)
@@ -135,6 +138,7 @@ async def _reuse_or_ask(clients: ClientPool, caller: AwsCaller, rt: ResourceType
     _remember(rt, scope, fresh, listed, started, savings)
     if rt.absent_when:
         reused = [entry for entry in reused if not rt.absent_when(entry.raw)]
+    await run_details(caller, tuple(d for d in rt.details if d.asked_every_scan()), reused)
     if rt.bulk_tags and savings.bulk is not None:
         await bulk_tagged(caller, rt, reused, savings)  # tags are asked every scan: they move most
     kept |= {id(entry) for entry in reused}
@@ -156,4 +160,16 @@ def _remember(rt: ResourceType, scope: ScopeCache, fresh: list[Entry], listed: d
             continue
         rid, digest = listed[id(entry)]
         values = {name: entry.raw[name] for name in fields if name in entry.raw}
-        scope.entries[rid] = CachedDetails(digest, values, entry.region, started, _arn(rt, entry, savings))
+        scope.entries[rid] = CachedDetails(digest, values, entry.region, started, _arn(rt, entry, savings),
+                                           settling=_settling(rt, entry))
+
+
+def _settling(rt: ResourceType, entry: Entry) -> bool:
+    """The built resource's state is one AWS moves on from by itself (no CloudTrail event says so)."""
+    life = rt.lifecycle
+    if life is None or not life.settling:
+        return False
+    try:
+        return resource_attributes(rt, entry.raw).get(life.attribute) in life.settling
+    except MalformedResponse:  # it will not build either: nothing worth keeping
+        return True

@@ -8,10 +8,15 @@ again. Details are asked again when:
 - the listed view changed (its fingerprint: a hash of the listed item);
 - a CloudTrail event named the resource after its details were asked (`touch`), so a
   change AWS records is seen on the next scan;
+- the details showed a settling state (an EKS cluster CREATING, a table UPDATING): AWS
+  finishes the transition without a CloudTrail event, so they are asked until it is over;
 - the slower full-refresh tier is due: every resource's details are asked again within
   ``refresh`` of the last time (spread over the second half of it by uid, so the
   refreshes do not all fall on one scan). A change CloudTrail does not record is found
   within ``refresh`` plus one scan interval.
+
+A detail call the catalogue marks ``volatile`` (target health) is never reused: it is asked
+every scan, for reused items too (`collectors.aws.complete`).
 
 The cache lives in the collector's memory: its values are AWS's answers before
 redaction, which never leave the collector. It only ever supplies details of an item
@@ -52,6 +57,7 @@ class CachedDetails:
     region: str  # where the resource lives (a global type's region detail)
     fetched: datetime
     uid: str | None = None  # known once the resource is built
+    settling: bool = False  # its state was one AWS leaves on its own, with no CloudTrail event
 
 
 @dataclass
@@ -98,7 +104,7 @@ class DetailCache:
         """True when ``cached`` may stand for the details of an item listed as ``listed``."""
         if cached is None or cached.listed != listed or self.refresh <= timedelta(0):
             return False
-        if cached.uid is None:
+        if cached.uid is None or cached.settling:
             return False
         touched = self._touched.get(cached.uid)
         if touched is not None and touched >= cached.fetched:

@@ -46,9 +46,11 @@ allow_topics() {
   --resource-pattern-type prefixed --topic "$P."
 
 # Collectors: observations and markers out, CloudTrail out, their checkpoints both ways,
-# scan requests in (as one consumer group), the store's shard layout in (checked at start).
+# scan requests in (as one consumer group), the store's shard layout in (checked at start),
+# CloudTrail in (`collect --serve`/`--interval` follow it to re-describe what changed;
+# assigned partitions, no group).
 allow_topics "$COLLECTOR" Write observations scan-markers cloudtrail checkpoints
-allow_topics "$COLLECTOR" Read scan-requests checkpoints layout
+allow_topics "$COLLECTOR" Read scan-requests checkpoints layout cloudtrail
 "${KAFKA_ACLS[@]}" --add --allow-principal "$COLLECTOR" --operation Read --group "$COLLECTOR_GROUP"
 
 # The scheduler: scan requests out.

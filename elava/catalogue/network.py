@@ -375,7 +375,8 @@ ELBV2_LOAD_BALANCER = register(
                        none_errors=frozenset({"LoadBalancerNotFound", "TargetGroupNotFound"}), each=DetailCall(
                            "describe_target_health", {"TargetGroupArn": "Each.TargetGroupArn"}, "Health",
                            result_path="TargetHealthDescriptions", keep_element=True,
-                           none_errors=frozenset({"TargetGroupNotFound"}))),
+                           none_errors=frozenset({"TargetGroupNotFound"}),
+                           volatile=True)),  # health moves with the targets, never in CloudTrail
         ),
         # Targets come and go (Auto Scaling, deployments) and their health moves with them.
         churn={"target_health": "targets are registered by Auto Scaling and deployments, and their health "

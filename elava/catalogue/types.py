@@ -103,6 +103,9 @@ class DetailCall:
       answer under the fan-out call's ``store_as`` (a target group with its targets' health).
     - ``batch``: see `Batch`; an item the answer does not mention gets ``default``.
     - ``convert`` is applied last, to the value stored.
+    - ``volatile``: the answer moves without a CloudTrail event naming the resource
+      (target health): a collector that reuses details asks it (with the call that fans
+      out to it) every scan.
     """
 
     operation: str
@@ -118,6 +121,7 @@ class DetailCall:
     batch: Batch | None = None
     service: str | None = None  # another service's client (s3control); None: the type's own
     keep_element: bool = False  # as the ``each`` of another call: keep the element, the answer in it
+    volatile: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", _frozen(self.params))
@@ -143,6 +147,10 @@ class DetailCall:
     def operations(self) -> tuple[str, ...]:
         """This call's operation and its fan-out's (for permissions)."""
         return (self.operation,) + (self.each.operations() if self.each else ())
+
+    def asked_every_scan(self) -> bool:
+        """Its answer, or its fan-out's stored in it, is volatile: never reused."""
+        return self.volatile or (self.each is not None and self.each.asked_every_scan())
 
 
 @dataclass(frozen=True)

@@ -180,3 +180,79 @@ async def test_a_zero_refresh_interval_asks_every_detail_every_scan(scan, boto, 
     first = await scan(types, details=cache)
     again = await scan(types, details=cache, scan_id="scan-2")
     assert again.report.calls == first.report.calls
+
+
+def _table_status(run, name: str) -> str:
+    return next(r for r in run.resources("dynamodb.table") if r.id == name).attributes["status"]
+
+
+async def test_details_that_showed_a_settling_state_are_asked_again_until_it_settles(scan, boto, session):
+    """AWS ends a table's UPDATING on its own, with no CloudTrail event: details that showed it are
+    not reused (moto's tables are always ACTIVE, so the first answer is made UPDATING here)."""
+    make_estate(boto, count=2)
+    updating = {"table-1"}
+
+    def still_updating(parsed: dict, **_: object) -> None:
+        table = parsed.get("Table") or {}
+        if table.get("TableName") in updating:
+            table["TableStatus"] = "UPDATING"
+
+    session.events.register("after-call.dynamodb.DescribeTable", still_updating)
+    clock = Clock()
+    cache = DetailCache(REFRESH, clock=clock)
+    types = [registry.get("dynamodb.table")]
+    first = await scan(types, details=cache)
+    assert (_table_status(first, "table-0"), _table_status(first, "table-1")) == ("ACTIVE", "UPDATING")
+
+    updating.clear()  # AWS finished the update
+    clock.now += timedelta(minutes=10)
+    run = await scan(types, details=cache, scan_id="scan-2")
+
+    assert _table_status(run, "table-1") == "ACTIVE"  # not the 6 h refresh
+    assert run.report.calls_by_type()["dynamodb.table"] == 1 + 2  # the listing, table-1's describe and backups
+    steady = await scan(types, details=cache, scan_id="scan-3")
+    assert steady.report.calls_by_type()["dynamodb.table"] == 1  # settled: reused again
+
+
+async def test_target_health_is_asked_every_scan_while_the_rest_of_a_balancer_is_reused(scan, boto, ami):
+    """Targets' health moves with the application, never in CloudTrail: the volatile call (with the
+    target groups it fans out from) is asked every scan; tags and listeners are reused."""
+    from tests.unit.collectors.test_network import _load_balancer, _network
+
+    ec2, elbv2 = boto("ec2"), boto("elbv2")
+    vpc, subnets = _network(ec2)
+    web = _load_balancer(elbv2, "web", subnets)
+    group = elbv2.create_target_group(Name="web", Protocol="HTTP", Port=80, VpcId=vpc,
+                                      TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.create_listener(LoadBalancerArn=web, Protocol="HTTP", Port=80,
+                          DefaultActions=[{"Type": "forward", "TargetGroupArn": group}])
+    cache, rt = DetailCache(REFRESH, clock=Clock()), registry.get("elbv2.load-balancer")
+    first = await scan([rt], details=cache)
+    assert first.resources(rt.name)[0].attributes["target_health"]["targets"] == 0
+
+    instance = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, SubnetId=subnets[0])["Instances"][0]["InstanceId"]
+    elbv2.register_targets(TargetGroupArn=group, Targets=[{"Id": instance}])
+    run = await scan([rt], details=cache, scan_id="scan-2")
+
+    assert run.resources(rt.name)[0].attributes["target_health"]["targets"] == 1
+    assert run.report.calls_by_type() == {rt.name: 1 + 1 + 1}  # the listing, the groups, their health
+
+
+async def test_a_tagged_resource_missing_from_a_lagging_tag_index_keeps_its_tags(scan, boto, session):
+    """GetResources is eventually consistent: a bucket it leaves out that had tags is asked alone,
+    not published untagged (a false change); one that never had tags costs nothing more."""
+    make_estate(boto, count=2)
+
+    def lagging(parsed: dict, **_: object) -> None:
+        parsed["ResourceTagMappingList"] = [mapping for mapping in parsed.get("ResourceTagMappingList") or []
+                                            if not mapping["ResourceARN"].endswith(":bucket-0")]
+
+    cache = DetailCache(REFRESH, clock=Clock())
+    types = [registry.get("s3.bucket")]
+    first = await scan(types, details=cache)
+    session.events.register("after-call.resource-groups-tagging-api.GetResources", lagging)
+    run = await scan(types, details=cache, scan_id="scan-2")
+
+    assert _by_uid(run) == _by_uid(first)
+    assert next(r for r in run.resources() if r.id == "bucket-0").tags == _tags(0)
+    assert run.report.calls_by_type()["s3.bucket"] == 1 + 1 + 1  # the listing, the account's block, bucket-0's tags
