@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from elava.processes.worker_process import (
 from elava.settings import Settings, load_settings
 from elava.sharding import shard_of
 from elava.topics import Topics
+from streams.dlq.letters import DlqEntry
 from tests.integration.reading import compare_by_id, read_topic
 from tests.unit.streams.fixtures import ACCOUNT, REGION, T0, TYPE, marker
 
@@ -181,6 +183,10 @@ async def test_sigkilled_worker_recovers_to_the_same_store(kafka_bootstrap, tmp_
     assert any(left > 0 for left in left_at_kills), (
         f"no kill landed while input was unprocessed (left at each kill: {left_at_kills}): make the input larger")
 
+    for settings in (calm, crashed):  # nothing refused: a page in the DLQ would be a change missing below
+        letters = await read_topic(settings.kafka, Topics(settings.kafka).dlq, settings.kafka.partitions)
+        reasons = Counter(DlqEntry.from_record(r).reason for r in letters)
+        assert not letters, f"{settings.worker.app_id}: dead letters {reasons.most_common(5)}"
     calm_changes, crashed_changes = await read_outputs(calm), await read_outputs(crashed)
     assert len(calm_changes["changes"]) == RESOURCES + 2 * RESOURCES // 10 + RESOURCES // 20
     # Open SSH is announced for each new version of the hundredth groups: rounds 2 and 3.
