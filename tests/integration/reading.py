@@ -4,32 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
-from aiokafka import TopicPartition
-
-from elava.kafka.clients import new_consumer
+from elava.kafka.topic_read import read_to_end
 from elava.settings import KafkaSettings
 
 
-async def read_topic(kafka: str | KafkaSettings, topic: str, partitions: int, timeout: float = 120.0) -> list:
-    """Every record of ``topic`` from the beginning up to its end offsets at the time of the call.
-    Reading to the end offsets, not "until a quiet second", so a slow fetch on a busy machine
-    cannot cut the answer short. ``kafka``: bootstrap servers of a plaintext broker, or settings."""
+async def read_topic(kafka: str | KafkaSettings, topic: str, timeout: float = 120.0) -> list:
+    """Every record of ``topic`` up to its end offsets at the time of the call (to the end
+    offsets, not "until a quiet second": a slow fetch on a busy machine cannot cut it short).
+    ``kafka``: the bootstrap servers of a plaintext broker, or the settings to connect with."""
     settings = KafkaSettings(bootstrap_servers=kafka) if isinstance(kafka, str) else kafka
-    consumer = new_consumer(settings)
-    await consumer.start()
-    try:
-        parts = [TopicPartition(topic, p) for p in range(partitions)]
-        consumer.assign(parts)
-        await consumer.seek_to_beginning()
-        ends = await consumer.end_offsets(parts)
-        records = []
-        async with asyncio.timeout(timeout):
-            while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
-                for part in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
-                    records.extend(part)
-        return records
-    finally:
-        await consumer.stop()
+    async with asyncio.timeout(timeout):
+        return await read_to_end(settings, topic)
 
 
 def compare_by_id(expected: dict, actual: dict, what: str) -> str:

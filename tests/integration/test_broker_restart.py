@@ -84,10 +84,10 @@ async def test_worker_and_publishers_survive_a_broker_restart(tmp_path):
 
         topics = Topics(settings.kafka)
         # The pages' shard keys follow the worker's layout: a page it refused would sit here, not lost.
-        assert await read_topic(settings.kafka.bootstrap_servers, topics.dlq, 2) == []
-        pages = await read_topic(settings.kafka.bootstrap_servers, topics.observations, 2)
+        assert await read_topic(settings.kafka.bootstrap_servers, topics.dlq) == []
+        pages = await read_topic(settings.kafka.bootstrap_servers, topics.observations)
         assert len(pages) == 2 * RESOURCES // PAGE  # every page once: none lost, none doubled by a retry
-        changes = await read_topic(settings.kafka.bootstrap_servers, topics.changes, 2)
+        changes = await read_topic(settings.kafka.bootstrap_servers, topics.changes)
         versions: dict[bytes, set] = {}
         for record in changes:  # a redelivered change may repeat; it keeps its event id
             versions.setdefault(record.key, set()).add(orjson.loads(record.value)["event_id"])

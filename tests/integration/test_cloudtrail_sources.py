@@ -50,7 +50,7 @@ def trail_settings(bootstrap: str, account: SimulatedAccount, queue_url: str, pr
 
 
 async def trail_on(bootstrap: str, topics: Topics) -> list[tuple[str, TrailEvent]]:
-    records = await read_topic(bootstrap, topics.cloudtrail, 2)
+    records = await read_topic(bootstrap, topics.cloudtrail)
     return [(r.key.decode(), TrailEvent.from_bytes(r.value)) for r in records]
 
 

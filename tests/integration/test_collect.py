@@ -31,7 +31,7 @@ async def test_collect_publishes_pages_then_markers_per_shard_and_summaries(kafk
     assert partial is False
     topics = Topics(settings.kafka)
 
-    records = await read_topic(kafka_bootstrap, topics.observations, 2)
+    records = await read_topic(kafka_bootstrap, topics.observations)
     kinds = Counter(dict(r.headers)["ce_type"] for r in records)
     assert kinds[b"elava.scan-marker"] == len(TYPES) * 4  # one per shard, empty shards too
     pages = [Observation.from_bytes(r.value) for r in records if dict(r.headers)["ce_type"] == b"elava.observation"]
@@ -41,7 +41,7 @@ async def test_collect_publishes_pages_then_markers_per_shard_and_summaries(kafk
     assert {"g0", "g1", "g2", "default"} <= names
     assert any(res.id == "collect-test" for page in pages for res in page.resources)
 
-    summaries = [ScanMarker.from_bytes(r.value) for r in await read_topic(kafka_bootstrap, topics.scan_markers, 2)]
+    summaries = [ScanMarker.from_bytes(r.value) for r in await read_topic(kafka_bootstrap, topics.scan_markers)]
     assert {(m.type, m.status, m.shard) for m in summaries} == {(t, "ok", "*") for t in TYPES}
     by_type = {m.type: m.count for m in summaries}
     assert by_type["ec2.security-group"] >= 4 and by_type["s3.bucket"] >= 1
@@ -55,7 +55,7 @@ async def test_markers_follow_their_pages_within_each_partition(kafka_bootstrap,
                              kafka__partitions=2, kafka__shard_buckets=4,
                              providers__aws__endpoint_url=account.endpoint_url)
     await run_collector(settings, type_names=["ec2.security-group"])
-    records = await read_topic(kafka_bootstrap, Topics(settings.kafka).observations, 2)
+    records = await read_topic(kafka_bootstrap, Topics(settings.kafka).observations)
     closed: set[str] = set()
     for record in sorted(records, key=lambda r: (r.partition, r.offset)):
         shard = record.key.decode()
@@ -113,7 +113,7 @@ async def test_collect_interval_reuses_details_and_asks_again_what_the_cloudtrai
     first, second = scans[0].report, scans[1].report
     assert first.calls_by_type()["s3.bucket"] == 2 + 2 * 7  # listing, account block; location and 6 settings each
     assert second.calls_by_type()["s3.bucket"] == 2 + 7  # only the bucket CloudTrail named was asked again
-    records = await read_topic(kafka_bootstrap, Topics(settings.kafka).observations, 2)
+    records = await read_topic(kafka_bootstrap, Topics(settings.kafka).observations)
     pages = [Observation.from_bytes(r.value) for r in records if dict(r.headers)["ce_type"] == b"elava.observation"]
     seen = [(page.scan_id, res.attributes["versioning"]) for page in pages for res in page.resources
             if res.id == "changed-bucket"]

@@ -68,7 +68,7 @@ async def assert_each_account_saw_only_its_own_group(settings) -> None:
     from elava.topics import Topics
     from tests.integration.reading import read_topic
 
-    records = await read_topic(settings.kafka.bootstrap_servers, Topics(settings.kafka).observations, 4)
+    records = await read_topic(settings.kafka.bootstrap_servers, Topics(settings.kafka).observations)
     names: dict[str, set] = {}
     for record in records:
         if dict(record.headers)["ce_type"] == b"elava.observation":

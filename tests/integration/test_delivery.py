@@ -71,7 +71,7 @@ async def inventory(settings: Settings) -> dict[str, dict]:
 
 
 async def summaries(settings: Settings) -> list[ScanMarker]:
-    records = await read_topic(settings.kafka.bootstrap_servers, Topics(settings.kafka).scan_markers, PARTITIONS)
+    records = await read_topic(settings.kafka.bootstrap_servers, Topics(settings.kafka).scan_markers)
     return [ScanMarker.from_bytes(r.value) for r in records]
 
 
@@ -98,7 +98,7 @@ async def test_300_groups_of_60_rules_in_one_shard_arrive_whole(kafka_bootstrap,
     assert all(len(row["attributes"]["ingress"]) == 60 for gid, row in stored.items() if row["name"] != "default")
     [summary] = await summaries(settings)
     assert (summary.status, summary.count) == ("ok", 301)
-    pages = [r for r in await read_topic(kafka_bootstrap, Topics(settings.kafka).observations, PARTITIONS)
+    pages = [r for r in await read_topic(kafka_bootstrap, Topics(settings.kafka).observations)
              if dict(r.headers)["ce_type"] == b"elava.observation"]
     assert len(pages) >= 2 and max(len(r.value) for r in pages) <= page_budget(settings.kafka.max_message_bytes)
 
@@ -167,9 +167,9 @@ async def test_a_group_larger_than_a_message_arrives_whole_through_both_drivers(
         stored = await asyncio.to_thread(get_json, settings, f"/v1/resource?uid={quote(uid, safe='')}")
     finally:
         worker.stop()
-    observations = await read_topic(kafka_bootstrap, Topics(settings.kafka).observations, PARTITIONS)
+    observations = await read_topic(kafka_bootstrap, Topics(settings.kafka).observations)
     streamed = [ChangeEvent.from_bytes(r.value)
-                for r in await read_topic(kafka_bootstrap, Topics(settings.kafka).changes, PARTITIONS)]
+                for r in await read_topic(kafka_bootstrap, Topics(settings.kafka).changes)]
     embedded = await _embedded_changes(account, settings)
 
     assert sum(1 for r in observations if dict(r.headers)["ce_type"] == PART_TYPE.encode()) >= 2

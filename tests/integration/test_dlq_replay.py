@@ -81,7 +81,7 @@ async def elava(settings, *args: str):
 
 
 async def changes_by_id(settings) -> dict[str, ChangeEvent]:
-    records = await read_topic(settings.kafka.bootstrap_servers, Topics(settings.kafka).changes, 2)
+    records = await read_topic(settings.kafka.bootstrap_servers, Topics(settings.kafka).changes)
     return {event.event_id: event for event in (ChangeEvent.from_bytes(r.value) for r in records)}
 
 
@@ -110,7 +110,7 @@ async def test_a_refused_scan_is_kept_whole_replayed_after_the_fix_and_processed
     await produce(right, sent)
 
     await run_worker(wrong, tmp_path / "worker-wrong.log")
-    letters = sorted(await read_topic(kafka_bootstrap, topics.dlq, 2), key=lambda r: r.offset)
+    letters = sorted(await read_topic(kafka_bootstrap, topics.dlq), key=lambda r: r.offset)
     assert [(r.key, r.value) for r in letters] == [(key, value) for key, value, _ in sent]
     for letter, (_, _, headers) in zip(letters, sent, strict=True):
         assert letter.headers[:len(headers)] == tuple(headers)  # every original header, in order
@@ -130,8 +130,8 @@ async def test_a_refused_scan_is_kept_whole_replayed_after_the_fix_and_processed
     async def replay_and_check() -> None:
         dry = await elava(right, "dlq", "replay", "--dry-run")
         assert "4 would replay" in dry.output, dry.output
-        assert len(await read_topic(kafka_bootstrap, topics.observations, 2)) == len(sent)  # nothing sent
-        assert await read_topic(kafka_bootstrap, topics.dlq_replays, 2) == []  # nothing recorded
+        assert len(await read_topic(kafka_bootstrap, topics.observations)) == len(sent)  # nothing sent
+        assert await read_topic(kafka_bootstrap, topics.dlq_replays) == []  # nothing recorded
         first = await elava(right, "dlq", "replay", "--reason", "layout")
         assert first.exit_code == 0 and "4 replayed" in first.output, first.output
         await wait_until_processed(right, timeout=120)
@@ -180,6 +180,6 @@ async def test_the_worker_dead_letters_a_marker_of_another_layout_and_deletes_no
 
     await run_worker(settings, tmp_path / "worker.log")
     assert sorted(c.kind for c in (await changes_by_id(settings)).values()) == ["created", "created"]
-    (letter,) = await read_topic(kafka_bootstrap, Topics(settings.kafka).dlq, 2)
+    (letter,) = await read_topic(kafka_bootstrap, Topics(settings.kafka).dlq)
     assert letter.value == empty.to_bytes()
     assert b"scan marker was built with kafka.shard_buckets=10" in dict(letter.headers)["elava_dlq_reason"]

@@ -73,7 +73,7 @@ async def publish(settings, changes) -> None:
 
 
 async def patterns_on_topic(settings) -> list[PatternEvent]:
-    records = await read_topic(settings.kafka, Topics(settings.kafka).patterns, settings.kafka.partitions)
+    records = await read_topic(settings.kafka, Topics(settings.kafka).patterns)
     return [PatternEvent.from_bytes(r.value) for r in records]
 
 

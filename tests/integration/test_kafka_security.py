@@ -54,9 +54,9 @@ async def test_collector_worker_and_executor_run_through_sasl_ssl_as_their_own_p
     assert secure.passwords["elava-worker"] not in (tmp_path / "worker.log").read_text()
 
     topics = Topics(admin.kafka)
-    changes = [ChangeEvent.from_bytes(r.value) for r in await read_topic(admin.kafka, topics.changes, 2)]
+    changes = [ChangeEvent.from_bytes(r.value) for r in await read_topic(admin.kafka, topics.changes)]
     assert [(c.resource.id, c.kind) for c in changes] == [(volume, "created")]
-    records = await read_topic(admin.kafka, topics.actions, 2)
+    records = await read_topic(admin.kafka, topics.actions)
     actions = [ActionRequest.from_bytes(r.value) for r in records if r.key != WRITTEN_BY_TEST]
     assert [(a.uid.rsplit("/", 1)[1], a.action) for a in actions] == [(volume, "delete")]
     assert [dict(r.headers).get(KEY_ID_HEADER) for r in records if r.key != WRITTEN_BY_TEST] == [b"k1"]

@@ -97,7 +97,7 @@ async def test_deletion_only_after_a_successful_scan_marker(pipeline):
 
 
 async def test_malformed_messages_go_to_the_dlq_and_the_worker_goes_on(pipeline, kafka_bootstrap):
-    topics, partitions = pipeline.topics, pipeline.settings.kafka.partitions
+    topics = pipeline.topics
     valid = page([sg("sg-after-poison")], T0, scan="x1")
     poison = [
         (b"some/shard", b"{broken json", [("ce_type", b"elava.observation")]),
@@ -118,7 +118,7 @@ async def test_malformed_messages_go_to_the_dlq_and_the_worker_goes_on(pipeline,
     result = await pipeline.results()
     assert [c.uid for c in result.changes] == [valid.resources[0].uid]
 
-    letters = await read_topic(kafka_bootstrap, topics.dlq, partitions)
+    letters = await read_topic(kafka_bootstrap, topics.dlq)
     assert sorted(r.value for r in letters) == sorted(v for _, v, _ in poison)
     for record in letters:
         headers = dict(record.headers)
@@ -158,7 +158,7 @@ async def test_a_late_trail_event_attributes_the_change_and_re_reports_its_drift
     (drift,) = [d for d in second.drift if d.uid == group.uid]
     assert (drift.change_id, drift.actor.name, drift.confidence) == (change.event_id, "alice", 1.0)
 
-    records = await read_topic(kafka_bootstrap, pipeline.topics.attributed_changes, pipeline.settings.kafka.partitions)
+    records = await read_topic(kafka_bootstrap, pipeline.topics.attributed_changes)
     mine = [AttributedChange.from_bytes(r.value) for r in records]
     mine = [a for a in mine if a.change.event_id == change.event_id]
     assert [(a.provisional, a.actor.name, a.confidence) for a in mine] == [(True, None, 0.0), (False, "alice", 1.0)]

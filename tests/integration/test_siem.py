@@ -27,7 +27,7 @@ SSH = [{"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "0.0.0.0/0"}]
 
 async def read_ocsf(bootstrap: str, settings) -> list:
     """Every record of <prefix>.ocsf, as CloudEvents (binary mode: attributes in ce_ headers)."""
-    records = await read_topic(bootstrap, Topics(settings.kafka).ocsf, settings.kafka.partitions)
+    records = await read_topic(bootstrap, Topics(settings.kafka).ocsf)
     return [from_binary(KafkaMessage(headers=dict(r.headers), key=r.key, value=r.value), JSONFormat())
             for r in records]
 

@@ -79,7 +79,7 @@ async def test_one_trace_follows_a_volume_from_scan_to_executor_and_metrics_are_
         finally:
             worker.stop()
         telemetry.configure(here.telemetry, "executor")
-        records = await read_topic(settings.kafka, Topics(settings.kafka).actions, 2)
+        records = await read_topic(settings.kafka, Topics(settings.kafka).actions)
         actions = [ActionRequest.from_bytes(r.value) for r in records]
         assert [(a.uid.rsplit("/", 1)[1], a.action) for a in actions] == [(volume, "delete")]
         async with running_executor(here), ResultReader(settings) as reader:
