@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from elava.catalogue.relations import edges_of
+from elava.catalogue.relations import edge_fields, edges_of
 from elava.events import ChangeEvent, FieldChange, Observation, Resource, ScanMarker
 from streams.diff import diff_content
 from streams.store.versioned import Version, VersionStore, from_micros, to_micros
@@ -97,7 +97,7 @@ class Observer:
             uid=resource.uid, version=(head.version + 1) if head else 1, kind=kind,
             valid_from=max(valid_from, head.valid_from if head else valid_from),
             hash=content_hash, cause=page.event_id, shard=page.shard,
-            resource=stored, diff=diff, edges=edges_of(stored),  # what it uses, kept with the version
+            resource=stored, diff=diff, edges=_edges(stored, head, diff),  # what it uses, kept with the version
         )
         return Observed(version, head, change_from_version(version, resource))
 
@@ -111,7 +111,9 @@ class Observer:
             return
         seen, started = set(marker.ids), to_micros(marker.started_at)
         stale = self._newer_scan_recorded(marker)
-        for uid in list(self.store.shard_members(marker.shard)):
+        for uid, resource_id in list(self.store.shard_member_ids(marker.shard)):
+            if resource_id in seen:
+                continue  # seen by this scan: nothing to delete, nor a deletion of it to replay
             observed = self._maybe_delete(uid, seen, started, marker, stale)
             if observed is not None:
                 yield observed
@@ -179,6 +181,23 @@ def change_from_version(version: Version, resource: Resource | None) -> ChangeEv
         diff=[FieldChange.model_validate(d) for d in version.diff],
         resource=snapshot, cause_id=version.cause,
     )
+
+
+def _edges(stored: dict[str, Any], head: Version | None, diff: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """What the new version uses: the head's edges when the change touched no attribute they read."""
+    if head is None or head.deleted:
+        return edges_of(stored)
+    read = edge_fields(stored["type"])
+    if read is None or any(_touches(change["path"], read) for change in diff):
+        return edges_of(stored)
+    return head.edges
+
+
+def _touches(path: str, fields: frozenset[str]) -> bool:
+    """Whether a diff path may be inside one of ``fields`` (an attribute named "a.b" counts for "a":
+    recomputing is always safe)."""
+    return path.startswith("attributes.") and any(
+        path == f"attributes.{name}" or path.startswith(f"attributes.{name}.") for name in fields)
 
 
 def _content_of(version: Version) -> dict:

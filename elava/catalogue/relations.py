@@ -98,6 +98,23 @@ def _resolve(edge: Edge, value: str, account: str, region: str) -> str | None:
     return uid if arn is not None and target.uid_from_arn(arn, uid) == uid else None
 
 
+_ROOT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:$|\.|\[)")
+
+
+@functools.cache
+def edge_fields(type_name: str) -> frozenset[str] | None:
+    """The attributes the edges of ``type_name`` read (None: one reads beyond a single attribute,
+    e.g. through a function): a change to none of them leaves its edges as they were."""
+    from elava.catalogue import registry
+
+    try:
+        declared = registry.get(type_name).edges
+    except UnknownResourceType:
+        return frozenset()
+    roots = [_ROOT.match(edge.path) for edge in declared]
+    return None if any(root is None for root in roots) else frozenset(root.group(1) for root in roots)
+
+
 def edges_of(resource: Mapping[str, Any] | None) -> Edges:
     """The edges of one resource (a stored version's ``resource``), by the declaration of its type."""
     from elava.catalogue import registry

@@ -106,6 +106,8 @@ class LifecyclePatterns:
 
     def after(self, change: ChangeEvent) -> list[PatternEvent]:
         """The patterns ``change`` completes (its version must be stored)."""
+        if change.kind == "created" and change.new_version == 1:
+            return []  # a first version has no history to complete a pattern (no versions read)
         history = History(self.store, change.uid, change.new_version)
         if not history.leads or history.leads[-1].version != change.new_version:
             return []

@@ -10,7 +10,7 @@ retention have run and finds no key outside ``KEYSPACES``.
 | ``h`` | ``h\\x00<uid>`` | head: the latest version, whole | until its tombstone is older than ``storage.retention`` |
 | ``v`` | ``v\\x00<uid>\\x00<version:4B>`` | one record per version | until a later version began before the window's start |
 | ``t`` | ``t\\x00<valid_from:8B>\\x00<uid>\\x00<version:4B>`` | time index ("what changed between T1 and T2") | with its version |
-| ``m`` | ``m\\x00<shard>\\x00<uid>`` | shard membership (deletions by scan markers) | with its resource |
+| ``m`` | ``m\\x00<shard>\\x00<uid>`` | shard membership (deletions by scan markers); holds the resource's id (empty in older stores) | with its resource |
 | ``s`` | ``s\\x00<shard>`` | the shard's last scan marker ("last seen") | one per shard, replaced by the next |
 | ``e`` | ``e\\x00<uid>\\x00<event time:8B>\\x00<event id>`` | CloudTrail evidence for attribution | ``EVIDENCE_KEPT`` after the call |
 | ``p`` | ``p\\x00<shard>\\x00<scan>\\x00<whole id>\\x00<index:4B>`` | parts of a chunked message (streams/chunks.py) | until a later scan's marker of the shard, at most ``storage.retention`` |

@@ -198,9 +198,15 @@ class VersionStore:
         return Version.from_bytes(uid, data) if data is not None else None
 
     def shard_members(self, shard: str) -> Iterator[str]:
+        for uid, _ in self.shard_member_ids(shard):
+            yield uid
+
+    def shard_member_ids(self, shard: str) -> Iterator[tuple[str, str | None]]:
+        """Members of a shard with their resources' ids (None where a store written before
+        membership kept the id): a scan marker tells the seen from the gone without reading heads."""
         prefix = member_key(shard, "")
-        for key, _ in self.kv.scan(prefix):
-            yield key[len(prefix):].decode()
+        for key, value in self.kv.scan(prefix):
+            yield key[len(prefix):].decode(), value.decode() if value else None
 
     def forget_member(self, shard: str, uid: str) -> None:
         self.kv.delete(member_key(shard, uid))
@@ -216,7 +222,7 @@ class VersionStore:
         return found
 
     def move_member(self, uid: str, old_shard: str, new_shard: str) -> None:
-        self.kv.put(member_key(new_shard, uid), b"")
+        self.kv.put(member_key(new_shard, uid), self.kv.get(member_key(old_shard, uid)) or b"")
         self.kv.delete(member_key(old_shard, uid))
 
     def shard_layout(self) -> ShardLayout | None:
@@ -358,14 +364,16 @@ class VersionStore:
 
 
 def _records_of(version: Version, *, is_head: bool) -> list[tuple[bytes, bytes]]:
-    """The keys one version writes: its record, the head, its time-index entry, membership."""
+    """The keys one version writes: its record, the head, its time-index entry, membership
+    (holding the resource's id, which scan markers list)."""
     encoded = version.to_bytes()
     records = [(version_key(version.uid, version.version), encoded)]
     if is_head:
         records.append((head_key(version.uid), encoded))
     records.append((time_key(version.valid_from, version.uid, version.version), b""))
     if version.kind == "created":
-        records.append((member_key(version.shard, version.uid), b""))
+        resource_id = (version.resource or {}).get("id") or ""
+        records.append((member_key(version.shard, version.uid), str(resource_id).encode()))
     return records
 
 

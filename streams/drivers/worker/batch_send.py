@@ -11,10 +11,11 @@ the input, so nothing handed over here is lost by a commit.
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from aiokafka.partitioner import DefaultPartitioner
+from elava.kafka.partitioning import partition_of
 
 log = logging.getLogger("elava.worker")
 Record = tuple[bytes | None, bytes | None, Sequence[tuple[str, bytes]]]
@@ -27,7 +28,9 @@ class BatchedSends:
         self._pending: dict[tuple[str, int], list[Record]] = {}
         self._partitions: dict[str, list[int]] = {}
         self._callbacks: dict[str, Delivered] = {}
-        self._partitioner = DefaultPartitioner()
+        # A change's events (change, attribution, drift, OCSF copy) share its key: hashed once
+        # per input message (topics of one count only; the memo is cleared at each flush).
+        self._hashed: dict[tuple[bytes, int], int] = {}
 
     def on_delivered(self, topic: str, callback: Delivered) -> None:
         self._callbacks[topic] = callback
@@ -41,9 +44,17 @@ class BatchedSends:
         partitions = self._partitions.get(topic)
         if partitions is None:
             partitions = self._partitions[topic] = sorted(await self._producer_of().partitions_for(topic))
-        self.add(topic, self._partitioner(key, partitions, partitions), key, value, headers)
+        if key is None:  # e.g. the dead letter of a message that had none: any partition, as aiokafka does
+            self.add(topic, random.choice(partitions), key, value, headers)
+            return
+        memo = (key, len(partitions))
+        partition = self._hashed.get(memo)
+        if partition is None:
+            partition = self._hashed[memo] = partition_of(key, partitions)
+        self.add(topic, partition, key, value, headers)
 
     async def flush(self) -> None:
+        self._hashed.clear()
         if not self._pending:
             return
         producer = self._producer_of()

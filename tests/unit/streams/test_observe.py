@@ -149,3 +149,31 @@ def test_a_replayed_marker_reemits_its_own_deletions_after_newer_scans():
     (deleted,) = observer.close_scan(first)
     observer.close_scan(marker(shard(a), [a], T0 + timedelta(hours=2), scan="s2"))
     assert observer.close_scan(first) == [deleted]
+
+
+def _same_shard_pair():
+    a = sg("sg-a")
+    b = next(r for r in (sg(f"sg-{i}") for i in range(40)) if shard(r) == shard(a) and r.id != "sg-a")
+    return a, b
+
+
+def test_a_marker_reads_no_head_of_a_member_it_saw():
+    observer, kv = new_observer()
+    a, b = _same_shard_pair()
+    observer.observe(page([a, b], T0))
+    heads_read = []
+    kv.get = lambda key: heads_read.append(key) or MemoryKV.get(kv, key)
+    changes = observer.close_scan(marker(shard(a), [a], T0 + timedelta(hours=1), scan="s2"))
+    assert [(c.uid, c.kind) for c in changes] == [(b.uid, "deleted")]
+    assert [key for key in heads_read if a.uid.encode() in key] == []  # the membership holds a's id
+    assert [key for key in heads_read if key.startswith(b"h") and b.uid.encode() in key]  # b's head is read
+
+
+def test_a_store_whose_memberships_lack_ids_still_deletes_only_the_unseen():
+    observer, kv = new_observer()
+    a, b = _same_shard_pair()
+    observer.observe(page([a, b], T0))
+    for key in [key for key in kv._data if key.startswith(b"m\x00")]:
+        kv._data[key] = b""  # as written before memberships kept the resource's id
+    changes = observer.close_scan(marker(shard(a), [a], T0 + timedelta(hours=1), scan="s2"))
+    assert [(c.uid, c.kind) for c in changes] == [(b.uid, "deleted")]

@@ -166,3 +166,25 @@ def test_the_query_api_answers_related(world):
     assert [(u["relation"], u["depth"]) for u in body["used_by"]] == [("subnet", 1), ("instances", 2)]
     assert answer("/v1/related", q, {"uid": "x", "depth": "9"})[0] == 400
     assert answer("/v1/related", q, {"uid": "x", "deep": "1"})[0] == 400
+
+
+def test_a_change_to_no_field_an_edge_reads_keeps_the_edges_without_resolving_them(world, monkeypatch):
+    import streams.observe
+
+    resolved = []
+    monkeypatch.setattr(streams.observe, "edges_of", lambda stored: resolved.append(stored) or {})
+    world.see(instance(["sg-web"], monitoring="enabled"), at=T0 + timedelta(minutes=5))  # no edge reads it
+    kept = world.store.head(uid("ec2.instance", "i-1"))
+    assert (kept.version, resolved) == (2, [])
+    assert kept.edges["security-groups"] == [uid("ec2.security-group", "sg-web")]
+    world.see(instance(["sg-admin"], monitoring="enabled"), at=T0 + timedelta(minutes=6))  # an edge reads it
+    assert len(resolved) == 1
+
+
+def test_the_fields_edges_read_are_their_paths_first_names():
+    from elava.catalogue.relations import edge_fields
+
+    assert {"security_groups", "subnet_id", "vpc_id"} <= edge_fields("ec2.instance")
+    assert "ingress" in edge_fields("ec2.security-group")  # a filter over its rules
+    assert {"attachments", "snapshot_id"} <= edge_fields("ec2.volume")
+    assert edge_fields("no.such-type") == frozenset()
