@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from elava.analyzer_events import WasteFinding
+from elava.events import Observation
 from streams.store.versioned import to_micros
 from streams.store.waste import WasteStore
-from tests.unit.streams.analyzers.waste_estate import DAY, T0, Estate, resource
+from tests.unit.streams.analyzers.waste_estate import ACCOUNT, DAY, REGION, T0, Estate, resource, shard
 
 MINUTE = timedelta(minutes=1)
 
@@ -129,3 +130,16 @@ def test_the_judgement_is_one_key_per_shard_whatever_the_members():
     assert len(keys) == 1
     judgement = WasteStore(estate.store.kv).judgement(keys[0][2:].decode())
     assert judgement.full and judgement.at == to_micros(T0 + 70 * MINUTE + timedelta(seconds=30))
+
+
+def test_a_change_observed_while_the_last_judged_scan_ran_is_judged_by_the_next_marker():
+    """A page observed during the last judged scan but applied after its marker (another
+    collector's overlapping scan): its change began before that marker, and is still judged."""
+    estate = Estate()
+    estate.scan(T0, "ec2.volume", [volume("vol-1", state="in-use")])  # the scan runs T0 .. T0 + 30 s
+    late = Observation(scan_id="overlap", account=ACCOUNT, region=REGION, type="ec2.volume",
+                       shard=shard("ec2.volume"), page=0, observed_at=T0 + timedelta(seconds=10),
+                       resources=[volume("vol-2")])
+    estate.processor.process(late)
+    found = estate.scan(T0 + 10 * MINUTE, "ec2.volume", [volume("vol-1", state="in-use"), volume("vol-2")])
+    assert statuses(found) == [("vol-2", "open")]
