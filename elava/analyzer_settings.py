@@ -95,6 +95,11 @@ class WasteSettings(Section):
     metrics_window: Duration = Field(default=timedelta(days=14), ge=timedelta(hours=1), le=timedelta(days=63))
     owner_tags: list[str] = Field(default_factory=lambda: ["owner"], min_length=1)  # any of them names an owner
     orphan_grace: Duration = timedelta(days=1)  # CloudTrail may name the creator this late
+    # A scan marker judges every member of its shard at most this often; in between, only the
+    # members whose head changed (deletions included): re-judging the unchanged majority every
+    # scan cost a tenth of the worker's CPU. Thresholds crossed with no change (idle_threshold,
+    # orphan_grace, snapshot_age) are found up to this late. 0: every marker judges every member.
+    sweep_interval: Duration = Field(default=timedelta(hours=1), ge=timedelta(0))
     snapshot_age: Duration = timedelta(days=30)  # orphaned snapshots and unused AMIs: older than this
     oversized_cpu_p95: float = Field(default=10.0, gt=0, le=100)  # percent
     oversized_min_size: str = Field(default="2xlarge", pattern=r"^(nano|micro|small|medium|large|\d*xlarge|metal)$")

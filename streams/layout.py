@@ -24,6 +24,7 @@ from elava.events import Event, MetricsObservation, Observation, ScanMarker
 from elava.sharding import rebucket, split_shard
 from streams.store.keyspaces import member_key
 from streams.store.versioned import ShardLayout, VersionStore
+from streams.store.waste import WasteStore
 
 log = logging.getLogger(__name__)
 SETTING = "kafka.shard_buckets"
@@ -50,6 +51,7 @@ def align_layout(store: VersionStore, buckets: int) -> int:
         after = member_key(*chunk[-1])
     if recorded is not None and recorded.shard_buckets != buckets:
         store.drop_scan_records()  # "last scan of a/r/t/3" meant other resources
+        WasteStore(store.kv).drop_judgements()  # and so did its last waste judgement
     store.record_shard_layout(ShardLayout(buckets))
     if moved:
         was = recorded.shard_buckets if recorded else "unrecorded"

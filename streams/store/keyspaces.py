@@ -22,6 +22,7 @@ retention have run and finds no key outside ``KEYSPACES``.
 | ``w`` | ``w\\x00<uid>\\x00<rule>`` | a waste finding's state and last event (streams/store/waste.py) | resolved: until ``storage.retention`` after |
 | ``x`` | ``x\\x00<uid>`` | a resource's latest metric sample | until ``storage.retention`` after it was observed |
 | ``y`` | ``y\\x00<observed_at:8B>\\x00<uid>`` | every metric sample, by time (history) | ``storage.retention`` |
+| ``j`` | ``j\\x00<shard>`` | the waste analyzer's last judgement of the shard (which marker, whether it judged every member) | one per shard, replaced by the next |
 | ``\\x00`` | ``\\x00format`` | the embedded store's format (streams/store/kv.py) | one key |
 
 Retention (streams/store/retention.py) walks ``t`` (and through it ``h``, ``v``, ``m``, ``f``, ``r``),
@@ -64,6 +65,7 @@ KEYSPACES: dict[bytes, Keyspace] = {
     b"x": Keyspace("latest metric samples", expires=True), b"y": Keyspace("metric sample history", expires=True),
     b"r": Keyspace("used by (relationships)", expires=True, derived=True),
     b"s": Keyspace("last scan per shard", expires=False), b"c": Keyspace("cursors", expires=False),
+    b"j": Keyspace("waste judgement per shard", expires=False),
     b"l": Keyspace("shard layout", expires=False), SEP: Keyspace("store format", expires=False),
 }
 
@@ -208,4 +210,9 @@ def sample_key(at: int, uid: str) -> bytes:
     return b"y" + SEP + _u64(at) + SEP + uid.encode()
 
 
+def judgement_key(shard: str) -> bytes:
+    return b"j" + SEP + shard.encode()
+
+
+JUDGEMENTS_PREFIX = b"j" + SEP
 SAMPLE_START, WASTE_SWEEP_START, WASTE_SWEEP_END = b"y" + SEP, b"w" + SEP, b"x" + bytes([SEP[0] + 1])

@@ -1,7 +1,8 @@
 """What the waste analyzer keeps beside the versions, in the same partition store.
 
 - ``x``: the resource's latest metric sample; ``y``: every metric sample, by time (history);
-- ``w``: the finding of one rule on one resource, its state and last event
+- ``w``: the finding of one rule on one resource, its state and last event;
+- ``j``: a shard's last judgement by a scan marker (one small key per shard)
 (keys in streams/store/keyspaces.py).
 
 Metric samples are kept here, never in a version: a value that moves every interval
@@ -21,11 +22,13 @@ from elava.analyzer_events import WasteFinding
 from elava.events import MetricSample
 from streams.store.evidence import Sweep
 from streams.store.keyspaces import (
+    JUDGEMENTS_PREFIX,
     SAMPLE_START,
     SEP,
     WASTE_SWEEP_END,
     WASTE_SWEEP_START,
     finding_key,
+    judgement_key,
     latest_sample_key,
     sample_key,
 )
@@ -89,6 +92,27 @@ class FindingRecord:
                    event.model_dump(mode="json"))
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """Which members of a shard one scan marker judged: every one (``full``), or those whose
+    head began after ``changed_after``. Recorded before the findings it makes, so the same
+    marker again (redelivered after a crash) selects the same members and re-emits them."""
+
+    cause: str  # the marker's event id
+    at: int  # micros: the marker's finished_at, the time it judged at
+    started: int  # micros: the marker's started_at, where the next judgement's changes begin
+    full: bool
+    changed_after: int | None  # micros; None when full
+    full_at: int  # micros: the shard's last full judgement (this one's ``at`` when full)
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(self.__dict__)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Judgement:
+        return cls(**orjson.loads(data))
+
+
 class WasteStore:
     def __init__(self, kv: KV) -> None:
         self.kv = kv
@@ -119,6 +143,20 @@ class WasteStore:
 
     def put_finding(self, uid: str, pattern: str, record: FindingRecord) -> None:
         self.kv.put(finding_key(uid, pattern), record.to_bytes())
+
+    def judgement(self, shard: str) -> Judgement | None:
+        data = self.kv.get(judgement_key(shard))
+        return Judgement.from_bytes(data) if data is not None else None
+
+    def record_judgement(self, shard: str, judgement: Judgement) -> None:
+        self.kv.put(judgement_key(shard), judgement.to_bytes())
+
+    def drop_judgements(self) -> int:
+        """Forget every shard's judgement (after a layout change a shard holds other members)."""
+        keys = [key for key, _ in self.kv.scan(JUDGEMENTS_PREFIX)]
+        for key in keys:
+            self.kv.delete(key)
+        return len(keys)
 
     def findings(self) -> Iterator[FindingRecord]:
         for _, data in self.kv.scan(finding_key("", "")[:2]):

@@ -1,8 +1,12 @@
 """The waste analyzer of one partition: rules evaluated where the resources are.
 
-Evaluated when a shard's scan closes (a successful marker: every member of the shard,
-at the marker's time) and when metric samples of the shard arrive (their resources, at
-the samples' time). Everything a rule reads is in the partition: the resource's
+Evaluated when a shard's scan closes (a successful marker, at the marker's time) and
+when metric samples of the shard arrive (their resources, at the samples' time). A
+marker judges every member of its shard once ``sweep_interval`` has passed since the
+shard's last full judgement; in between, only the members whose head began after the
+last judgement's scan started (changed, created or deleted since). Most members are
+unchanged, and what the rest of their verdict reads moves with time (thresholds, at the
+sweep's pace), with metric samples (judged when they arrive) or with settings. Everything a rule reads is in the partition: the resource's
 versions, its attribution, its metric samples — and, for the rules about what other
 resources use (snapshots, images), the counts the metrics collector made from the
 complete scan of their account/region (docs/analyzers.md, "Across resources").
@@ -16,7 +20,7 @@ than the recorded state changes nothing either. Pure core: no Kafka, no AWS.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from elava.analyzer_events import WasteFinding
@@ -28,8 +32,10 @@ from elava.events import MetricsObservation, ScanMarker
 from elava.settings import WasteSettings
 from streams.analyzers.waste.rules import RULES, Rule
 from streams.analyzers.waste.subject import Subject, Unknown, Waste
-from streams.store.versioned import VersionStore, to_micros
-from streams.store.waste import FindingRecord, StoredSample, WasteStore
+from streams.store.versioned import RecordLead, VersionStore, to_micros
+from streams.store.waste import FindingRecord, Judgement, StoredSample, WasteStore
+
+MICROSECOND = timedelta(microseconds=1)
 
 
 def usage_of(type_name: str) -> Usage | None:
@@ -46,13 +52,33 @@ class WasteAnalyzer:
         self.rules = [rule for name, rule in RULES.items() if name not in self.waste.disabled]
 
     def on_marker(self, marker: ScanMarker) -> list[WasteFinding]:
-        """A shard's scan closed: every member of it, at the marker's time."""
+        """A shard's scan closed: its members (every one, or the changed ones), at the marker's time."""
         if not self.waste.enabled or marker.status != "ok" or usage_of(marker.type) is None:
             return []
+        judgement = self._judgement(marker)
         found: list[WasteFinding] = []
         for uid in list(self.store.shard_members(marker.shard)):
-            found.extend(self.evaluate(uid, marker.finished_at, marker.event_id))
+            lead = self.store.head_lead(uid)
+            if lead is not None and (judgement.full or lead.valid_from > judgement.changed_after):
+                found.extend(self.evaluate(uid, marker.finished_at, marker.event_id, lead))
         return found
+
+    def _judgement(self, marker: ScanMarker) -> Judgement:
+        """Which members ``marker`` judges; recorded before any finding it makes, so that the same
+        marker again (redelivered after a crash) selects the same members."""
+        at, started = to_micros(marker.finished_at), to_micros(marker.started_at)
+        last = self.kept.judgement(marker.shard)
+        if last is not None and last.cause == marker.event_id:
+            return last  # a redelivery: the same selection, nothing written
+        if last is not None and at <= last.at:
+            # Older than the shard's last judgement (redelivered after a crash, replayed from the
+            # DLQ): every member, as before; each finding it caused is said again, nothing newer moves.
+            return Judgement(marker.event_id, at, started, True, None, last.full_at)
+        due = last is None or at - last.full_at >= self.waste.sweep_interval // MICROSECOND
+        judgement = Judgement(marker.event_id, at, started, due, None if due else last.started,
+                              at if due else last.full_at)
+        self.kept.record_judgement(marker.shard, judgement)
+        return judgement
 
     def on_metrics(self, metrics: MetricsObservation) -> list[WasteFinding]:
         """Samples kept (history too), then their resources evaluated at the samples' time."""
@@ -63,31 +89,32 @@ class WasteAnalyzer:
                 found.extend(self.evaluate(sample.uid, metrics.observed_at, metrics.event_id))
         return found
 
-    def evaluate(self, uid: str, now: datetime, cause: str) -> list[WasteFinding]:
+    def evaluate(self, uid: str, now: datetime, cause: str, lead: RecordLead | None = None) -> list[WasteFinding]:
         records = self.kept.findings_of(uid)
-        lead = self.store.head_lead(uid)
-        if lead is None or (lead.deleted and not any(r.is_open for r in records.values())):
+        # Open findings may change; one this input caused is said again (a replay, even resolved).
+        live = {name: record for name, record in records.items() if record.is_open or record.cause == cause}
+        lead = lead or self.store.head_lead(uid)
+        if lead is None or (lead.deleted and not live):
             return []  # unknown here, or gone with nothing open: nothing to read
         head = lead.full()
         usage = None if head.deleted else usage_of((head.resource or {}).get("type", ""))
-        if usage is None and not any(r.is_open for r in records.values()):
+        if usage is None and not live:
             return []
         subject = Subject(head, now, self.waste, usage, self.kept.latest_sample(uid),
                           lambda: self.store.versions(uid))
         found = []
-        for rule in self._rules_for(subject, records):
+        for rule in self._rules_for(subject, live):
             event = self._step(subject, rule, records.get(rule.name), now, cause)
             if event is not None:
                 found.append(event)
         return found
 
-    def _rules_for(self, subject: Subject, records: dict[str, FindingRecord]) -> list[Rule]:
-        """The rules of the resource's type, and any rule with a finding still open on it."""
+    def _rules_for(self, subject: Subject, live: dict[str, FindingRecord]) -> list[Rule]:
+        """The rules of the resource's type, and any rule with a finding ``live`` on it."""
         own = [] if subject.head.deleted or subject.usage is None else [
             rule for rule in self.rules if rule.applies_to(subject.type)]
         named = {rule.name for rule in own}
-        return own + [RULES[name] for name, record in records.items()
-                      if record.is_open and name not in named and name in RULES]
+        return own + [RULES[name] for name in live if name not in named and name in RULES]
 
     def _step(self, subject: Subject, rule: Rule, record: FindingRecord | None, now: datetime,
               cause: str) -> WasteFinding | None:

@@ -18,7 +18,7 @@ storage:
   retention: 30d
 analyzer:
   drift: {enabled: true, attribution: true}
-  waste: {enabled: true, idle_threshold: 7d}
+  waste: {enabled: true, idle_threshold: 7d, sweep_interval: 30m}
 policies:
   enforcement_mode: notify
   path: ./policies/
@@ -27,6 +27,7 @@ policies:
     assert settings.providers.aws.regions == ["us-east-1", "us-west-2"]
     assert settings.storage.retention == timedelta(days=30)
     assert settings.analyzer.waste.idle_threshold == timedelta(days=7)
+    assert settings.analyzer.waste.sweep_interval == timedelta(minutes=30)
 
 
 def test_environment_overrides_the_file(tmp_path, monkeypatch):
@@ -55,6 +56,7 @@ def test_command_line_flags_override_the_environment_and_sections_merge(tmp_path
     ("providers: {aws: {calls_per_second: -1}}", "providers.aws.calls_per_second"),
     ("kafka: {max_message_bytes: 1000}", "kafka.max_message_bytes"),  # no room for a page
     ("kafak: {}", "kafak"),
+    ("analyzer: {waste: {sweep_interval: -1h}}", "analyzer.waste.sweep_interval"),
 ])
 def test_bad_settings_name_the_field(tmp_path, yaml_text, field):
     path = tmp_path / "elava.yaml"

@@ -71,7 +71,7 @@ def test_every_key_the_pipeline_and_retention_write_is_in_a_declared_keyspace():
     kv = MemoryKV()
     everything(kv, T0)
     prefixes = {key[:1] for key in kv._data}
-    assert {b"h", b"v", b"t", b"m", b"s", b"e", b"p", b"c", b"l", b"w", b"x", b"y", b"f", b"r"} <= prefixes  # each reached
+    assert {b"h", b"v", b"t", b"m", b"s", b"e", b"p", b"c", b"l", b"w", b"x", b"y", b"f", b"r", b"j"} <= prefixes  # each reached
     assert [key for key in kv._data if keyspace_of(key) is None] == []
 
 
@@ -86,7 +86,7 @@ def test_retention_leaves_only_the_bounded_keyspaces_once_everything_is_old():
     for _ in range(20):  # bounded steps (budget 1 above), continued from their cursors
         enforce_retention(store, WINDOW, T0 + 60 * DAY, budget=5)
     left = {keyspace_of(key).name for key in kv._data}
-    assert left == {"last scan per shard", "cursors", "shard layout"}
+    assert left == {"last scan per shard", "cursors", "shard layout", "waste judgement per shard"}
 
 
 def test_evidence_goes_when_it_can_no_longer_explain_a_version():

@@ -12,6 +12,7 @@ from streams.layout import LayoutGuard, align_layout
 from streams.observe import Observer
 from streams.store.kv import MemoryKV
 from streams.store.versioned import ShardLayout, VersionStore
+from streams.store.waste import Judgement, WasteStore
 from tests.unit.streams.fixtures import ACCOUNT, REGION, T0, TYPE, sg
 
 GROUPS = [sg(f"sg-{n}") for n in range(60)]
@@ -81,8 +82,12 @@ def test_a_store_without_a_recorded_layout_is_aligned_too():
 
 def test_a_layout_change_forgets_the_old_shards_last_scans():
     store, _ = built_with(16)
+    judged = Judgement("m1", 1, 0, True, None, 1)
+    WasteStore(store.kv).record_judgement(all_shards(ACCOUNT, REGION, TYPE, 16)[0], judged)
     align_layout(store, 10)
     assert all(store.last_scan(key) is None for key in all_shards(ACCOUNT, REGION, TYPE, 16))
+    # and their waste judgements: the next marker of a shard judges all its (new) members
+    assert all(WasteStore(store.kv).judgement(key) is None for key in all_shards(ACCOUNT, REGION, TYPE, 16))
 
 
 def test_removing_a_migrated_resource_forgets_its_moved_membership():
