@@ -99,7 +99,7 @@ class WasteSettings(Section):
     # members whose head changed (deletions included): re-judging the unchanged majority every
     # scan cost a tenth of the worker's CPU. Thresholds crossed with no change (idle_threshold,
     # orphan_grace, snapshot_age) are found up to this late. 0: every marker judges every member.
-    sweep_interval: Duration = Field(default=timedelta(hours=1), ge=timedelta(0))
+    sweep_interval: Duration = Field(default=timedelta(hours=6), ge=timedelta(0))  # as metrics_interval
     snapshot_age: Duration = timedelta(days=30)  # orphaned snapshots and unused AMIs: older than this
     oversized_cpu_p95: float = Field(default=10.0, gt=0, le=100)  # percent
     oversized_min_size: str = Field(default="2xlarge", pattern=r"^(nano|micro|small|medium|large|\d*xlarge|metal)$")

@@ -38,7 +38,7 @@ def statuses(found: list[WasteFinding]) -> list[tuple[str, str]]:
 
 
 def test_a_marker_within_the_interval_judges_only_the_changed_members():
-    estate = Estate()  # sweep_interval: 1 hour by default
+    estate = Estate(sweep_interval="1h")
     fleet = [volume(f"vol-{n}", state="in-use") for n in range(5)]
     estate.scan(T0, "ec2.volume", fleet)
     seen = judged(estate)
@@ -54,7 +54,7 @@ def test_a_marker_within_the_interval_judges_only_the_changed_members():
 
 
 def test_a_threshold_crossed_without_a_change_is_found_at_the_next_full_sweep_not_before():
-    estate = Estate(idle_threshold="90m")
+    estate = Estate(idle_threshold="90m", sweep_interval="1h")
     idle = [volume("vol-1", created=T0)]
     opened = {minutes: estate.scan(T0 + minutes * MINUTE, "ec2.volume", idle) for minutes in range(0, 121, 20)}
     # Full sweeps at 0 and 60 minutes (a marker finishes 30 s after its scan starts); idle 90 min at 90.
@@ -74,7 +74,7 @@ def test_sweep_interval_zero_judges_every_member_on_every_marker():
 
 
 def test_a_deleted_resource_has_its_finding_resolved_on_the_next_marker_within_the_interval():
-    estate = Estate()
+    estate = Estate(sweep_interval="1h")
     estate.scan(T0, "ec2.volume", [volume("vol-1"), volume("vol-2")])
     seen = judged(estate)
     found = estate.scan(T0 + 10 * MINUTE, "ec2.volume", [volume("vol-2")])
@@ -84,7 +84,7 @@ def test_a_deleted_resource_has_its_finding_resolved_on_the_next_marker_within_t
 
 
 def test_a_redelivered_marker_re_emits_the_same_findings_and_writes_nothing():
-    estate = Estate(idle_threshold="90m")
+    estate = Estate(idle_threshold="90m", sweep_interval="1h")
     crossed = volume("vol-0", created=T0 - 80 * MINUTE)  # idle 90 min by the second marker, unchanged
     estate.scan(T0, "ec2.volume", [crossed, volume("vol-1", state="in-use"), volume("vol-2")])
     later = [crossed, volume("vol-1", state="in-use"), volume("vol-3")]  # vol-2 deleted, vol-3 new
@@ -98,7 +98,7 @@ def test_a_redelivered_marker_re_emits_the_same_findings_and_writes_nothing():
 
 
 def test_an_older_marker_redelivered_after_a_newer_one_still_says_what_it_caused():
-    estate = Estate()
+    estate = Estate(sweep_interval="1h")
     fleet = [volume("vol-1", state="in-use"), volume("vol-2", state="in-use")]
     estate.scan(T0, "ec2.volume", fleet)
     [opened] = estate.scan(T0 + 10 * MINUTE, "ec2.volume", [*fleet, volume("vol-3")])
@@ -113,16 +113,16 @@ def test_a_rule_turned_off_resolves_its_findings_at_the_next_full_sweep():
     from elava.settings import WasteSettings
     from streams.analyzers.waste.analyzer import WasteAnalyzer
 
-    estate = Estate()
+    estate = Estate(sweep_interval="1h")
     estate.scan(T0, "ec2.volume", [volume("vol-1")])
-    estate.analyzer = WasteAnalyzer(estate.store, WasteSettings(disabled=["unattached-volume"]))
+    estate.analyzer = WasteAnalyzer(estate.store, WasteSettings(disabled=["unattached-volume"], sweep_interval="1h"))
     assert estate.scan(T0 + 30 * MINUTE, "ec2.volume", [volume("vol-1")]) == []
     [resolved] = estate.scan(T0 + 60 * MINUTE, "ec2.volume", [volume("vol-1")])
     assert resolved.status == "resolved" and "no longer applies" in resolved.reason
 
 
 def test_the_judgement_is_one_key_per_shard_whatever_the_members():
-    estate = Estate()
+    estate = Estate(sweep_interval="1h")
     fleet = [volume(f"vol-{n}") for n in range(20)]
     for minutes in (0, 10, 20, 70):
         estate.scan(T0 + minutes * MINUTE, "ec2.volume", fleet)
@@ -135,7 +135,7 @@ def test_the_judgement_is_one_key_per_shard_whatever_the_members():
 def test_a_change_observed_while_the_last_judged_scan_ran_is_judged_by_the_next_marker():
     """A page observed during the last judged scan but applied after its marker (another
     collector's overlapping scan): its change began before that marker, and is still judged."""
-    estate = Estate()
+    estate = Estate(sweep_interval="1h")
     estate.scan(T0, "ec2.volume", [volume("vol-1", state="in-use")])  # the scan runs T0 .. T0 + 30 s
     late = Observation(scan_id="overlap", account=ACCOUNT, region=REGION, type="ec2.volume",
                        shard=shard("ec2.volume"), page=0, observed_at=T0 + timedelta(seconds=10),
