@@ -262,6 +262,10 @@ class WorkerSettings(Section):
     faust_pages: bool = False
     # How long a crashed worker keeps its partitions before the group takes them back.
     session_timeout: Duration = timedelta(seconds=30)
+    # This worker's static member name in the group (Kafka's group.instance.id): restarted
+    # under the same name it takes its partitions back at once, without a rebalance. One per
+    # worker process of a group. Unset: the host name and a digest of data_dir.
+    instance_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,249}$")
     # Warm copies of other workers' table partitions (Faust standby replicas): a failed
     # worker's partitions move to one that already holds them instead of replaying the changelog.
     standby_replicas: int = Field(default=0, ge=0, le=8)

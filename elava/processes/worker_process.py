@@ -34,6 +34,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
     return {**os.environ, **kafka_env(kafka),
             "ELAVA_WORKER__APP_ID": worker.app_id, "ELAVA_WORKER__DATA_DIR": str(worker.data_dir),
             "ELAVA_WORKER__SESSION_TIMEOUT": str(worker.session_timeout.total_seconds()),
+            **({"ELAVA_WORKER__INSTANCE_ID": worker.instance_id} if worker.instance_id else {}),
             "ELAVA_WORKER__STANDBY_REPLICAS": str(worker.standby_replicas),
             "ELAVA_WORKER__WEB_PORT": str(worker.web_port), "ELAVA_WORKER__WEB_HOST": worker.web_host,
             "ELAVA_WORKER__ROCKSDB_WRITE_BUFFER_MIB": str(worker.rocksdb_write_buffer_mib),

@@ -172,12 +172,8 @@ async def rebuild_from_changelog(settings: Settings) -> None:
         worker.stop()
 
 
-# After a SIGKILL the restarted worker rejoins while the dead member still holds half the
-# partitions; Faust's recovery then sometimes stalls (seen on 3.9.1 and 4.4.0) or skips
-# uncommitted pages (seen on 4.4.0: their resources created a round late). Until that is
-# fixed a failure is reported as an expected failure (XFAIL in the output), never hidden;
-# docs/operations.md says so.
-@pytest.mark.xfail(reason="worker recovery after SIGKILL: stalls (3.9, 4.4) or skipped pages (4.4) seen", strict=False)
+# The restarted worker rejoins its group under its static member name (worker.instance_id),
+# taking back the partitions its killed self held without waiting for its session to end.
 async def test_sigkilled_worker_recovers_to_the_same_store(kafka_bootstrap, tmp_path):
     messages = rounds()
     calm, crashed = settings_for(kafka_bootstrap, tmp_path), settings_for(kafka_bootstrap, tmp_path)

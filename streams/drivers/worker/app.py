@@ -12,7 +12,9 @@ changes. Faust's private names are used through streams/drivers/worker/faust_ada
 from __future__ import annotations
 
 import gc
+import hashlib
 import logging
+import re
 import socket
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +25,7 @@ from elava import telemetry
 from elava.events import MetricsObservation, Observation, ScanMarker, TrailEvent, utcnow
 from elava.exceptions import ElavaError, SchemaError
 from elava.parts import Part
-from elava.settings import Settings
+from elava.settings import Settings, WorkerSettings
 from elava.topics import Topics
 from streams.chunks import PartAssembler
 from streams.dlq import dead_letter
@@ -75,6 +77,9 @@ def create_app(settings: Settings) -> faust.App:
         producer_max_request_size=max(PRODUCER_BATCH_BYTES, kafka.max_message_bytes),
         broker_session_timeout=settings.worker.session_timeout.total_seconds(),
         broker_heartbeat_interval=max(1.0, settings.worker.session_timeout.total_seconds() / 10),
+        # Static membership: a worker restarted after a crash takes its partitions back at
+        # once, instead of rejoining beside its dead self and rebalancing twice.
+        consumer_group_instance_id=group_instance_id(settings.worker),
         Table=MvccTable,  # restores what the changelog leaves out (streams/store/changelog.py)
     )
     app.transport = Transport(app.conf.broker_consumer, app)
@@ -88,6 +93,16 @@ def create_app(settings: Settings) -> faust.App:
         gc.freeze()
 
     return app
+
+
+def group_instance_id(worker: WorkerSettings) -> str:
+    """The worker's static member name: worker.instance_id, or this host's name and a digest
+    of data_dir (two workers of one host cannot share a data_dir, RocksDB locks it)."""
+    if worker.instance_id:
+        return worker.instance_id
+    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:200] or "worker"
+    place = hashlib.sha256(str(worker.data_dir.resolve()).encode()).hexdigest()[:12]
+    return f"{host}-{place}"
 
 
 @dataclass

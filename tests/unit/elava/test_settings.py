@@ -55,6 +55,7 @@ def test_command_line_flags_override_the_environment_and_sections_merge(tmp_path
     ("providers: {aws: {account_concurrency: 0}}", "providers.aws.account_concurrency"),
     ("providers: {aws: {calls_per_second: -1}}", "providers.aws.calls_per_second"),
     ("kafka: {max_message_bytes: 1000}", "kafka.max_message_bytes"),  # no room for a page
+    ("worker: {instance_id: 'worker 1'}", "worker.instance_id"),  # Kafka refuses the space
     ("kafak: {}", "kafak"),
     ("analyzer: {waste: {sweep_interval: -1h}}", "analyzer.waste.sweep_interval"),
 ])
