@@ -69,6 +69,10 @@ class History:
             self._whole[lead.version] = lead.full()
         return self._whole[lead.version]
 
+    def modified_since(self, micros: float) -> int:
+        """How many modifications began after ``micros`` (from the leading fields alone)."""
+        return sum(1 for lead in self.leads if lead.valid_from > micros and lead.kind == "modified")
+
     def since(self, micros: float, kind: str | None = None, mentioning: tuple[bytes, ...] = ()) -> list[Version]:
         """Versions that began after ``micros`` (of ``kind``; whose record holds one of ``mentioning``)."""
         return [self.whole(lead) for lead in self.leads
@@ -142,7 +146,9 @@ class LifecyclePatterns:
     def flapping(self, ctx: Context) -> list[PatternEvent]:
         if ctx.change.kind != "modified":
             return []
-        since = ctx.current.valid_from - self.patterns.flapping_window / timedelta(microseconds=1)
+        since = ctx.history.leads[-1].valid_from - self.patterns.flapping_window / timedelta(microseconds=1)
+        if ctx.history.modified_since(since) < self.patterns.flapping_changes:
+            return []  # too few changes in the window for any field to flap: nothing decoded
         mine = self._judged(ctx, ctx.current)
         if not mine:
             return []
@@ -173,6 +179,9 @@ class LifecyclePatterns:
         lifecycle = _lifecycle(ctx.change.type)
         if lifecycle is None or ctx.change.kind != "modified":
             return []
+        lookback = ctx.history.leads[-1].valid_from - self.patterns.schedule_lookback / timedelta(microseconds=1)
+        if ctx.history.modified_since(lookback) < self.patterns.schedule_days:
+            return []  # fewer changes than days to complete: nothing decoded
         what = transition(lifecycle, ctx.current)
         if what is None:
             return []
