@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiokafka import TopicPartition
 
 from elava.kafka.clients import new_admin, new_consumer
 from elava.settings import KafkaSettings
+
+READ_TIMEOUT_S = 60
 
 
 async def partitions_of(kafka: KafkaSettings, topic: str) -> list[int]:
@@ -41,5 +44,28 @@ async def read_to_end(kafka: KafkaSettings, topic: str) -> list[Any]:
             for tp, part in batch.items():
                 records.extend(r for r in part if r.offset < ends[tp])
         return sorted(records, key=lambda r: (r.partition, r.offset))
+    finally:
+        await consumer.stop()
+
+
+async def read_between(kafka: KafkaSettings, topic: str, partition: int, start: int, end: int) -> list[Any]:
+    """The records of one partition from offset ``start`` up to (not including) ``end``, as they
+    are now: what retention deleted, or what a transaction's markers hold, is simply not there."""
+    part = TopicPartition(topic, partition)
+    consumer = new_consumer(kafka, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign([part])
+        first = (await consumer.beginning_offsets([part]))[part]
+        last = min(end, (await consumer.end_offsets([part]))[part])
+        consumer.seek(part, max(start, first))
+        records: list[Any] = []
+        deadline = asyncio.get_running_loop().time() + READ_TIMEOUT_S
+        while await consumer.position(part) < last:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{topic}[{partition}]: offsets {start}..{end - 1} not read in {READ_TIMEOUT_S} s")
+            batch = await consumer.getmany(part, timeout_ms=1000)
+            records.extend(r for r in batch.get(part, []) if start <= r.offset < end)
+        return records
     finally:
         await consumer.stop()

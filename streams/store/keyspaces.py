@@ -19,6 +19,7 @@ retention have run and finds no key outside ``KEYSPACES``.
 | ``r`` | ``r\\x00<target uid>\\x00<source uid>`` | "what uses this": some kept version of the source has an edge to the target (its versions say which, and when) | written with the first version that has the edge; dropped with the last one (retention of ``v``) |
 | ``c`` | ``c\\x00<name>`` | cursors of retention's walks | one per walk, replaced |
 | ``l`` | ``l\\x00shard_buckets`` | the shard layout membership follows (streams/layout.py) | one key, replaced |
+| ``o`` | ``o\\x00<topic>\\x00<partition:4B>`` | the worker's last input message applied from that topic-partition (streams/drivers/worker/input_gaps.py) | one per input partition, replaced |
 | ``w`` | ``w\\x00<uid>\\x00<rule>`` | a waste finding's state and last event (streams/store/waste.py) | resolved: until ``storage.retention`` after |
 | ``x`` | ``x\\x00<uid>`` | a resource's latest metric sample | until ``storage.retention`` after it was observed |
 | ``y`` | ``y\\x00<observed_at:8B>\\x00<uid>`` | every metric sample, by time (history) | ``storage.retention`` |
@@ -66,7 +67,8 @@ KEYSPACES: dict[bytes, Keyspace] = {
     b"r": Keyspace("used by (relationships)", expires=True, derived=True),
     b"s": Keyspace("last scan per shard", expires=False), b"c": Keyspace("cursors", expires=False),
     b"j": Keyspace("waste judgement per shard", expires=False),
-    b"l": Keyspace("shard layout", expires=False), SEP: Keyspace("store format", expires=False),
+    b"l": Keyspace("shard layout", expires=False), b"o": Keyspace("last input offset applied", expires=False),
+    SEP: Keyspace("store format", expires=False),
 }
 
 
@@ -90,6 +92,10 @@ def _u64(number: int) -> bytes:
 
 
 # Versions, heads, membership, scans, the time index.
+
+def input_offset_key(topic: str, partition: int) -> bytes:
+    return b"o" + SEP + topic.encode() + SEP + _u32(partition)
+
 
 def head_key(uid: str) -> bytes:
     return b"h" + SEP + uid.encode()

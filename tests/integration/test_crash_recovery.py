@@ -102,12 +102,13 @@ async def publish_all(settings: Settings, messages: list) -> None:
 
 
 def read_store(settings: Settings) -> dict[bytes, bytes]:
-    """Every record of every partition's RocksDB, Faust's own bookkeeping left out."""
+    """Every record of every partition's RocksDB, Faust's and the worker's input bookkeeping
+    left out (its keys name the run's topics; the offsets depend on the kills)."""
     records = {}
     for path in sorted((settings.worker.data_dir / "v1" / "tables").glob("mvcc-*.db")):
         db = rocksdict.Rdict(str(path), options=rocksdict.Options(raw_mode=True))
         try:
-            records.update((k, v) for k, v in db.items() if not k.startswith(b"__faust"))
+            records.update((k, v) for k, v in db.items() if not k.startswith((b"__faust", b"o\x00")))
         finally:
             db.close()
     return records

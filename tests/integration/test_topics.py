@@ -72,3 +72,27 @@ async def topic_configs(settings: KafkaSettings, names: list[str]) -> dict[str, 
                 for answer in answers for _, _, _, name, entries in answer.resources}
     finally:
         await admin.close()
+
+
+async def test_a_range_of_one_partition_is_read_as_it_is_now(kafka_bootstrap):
+    # What the worker reads when Faust left messages out (streams/drivers/worker/input_gaps.py).
+    from elava.kafka.clients import new_producer
+    from elava.kafka.topic_read import read_between
+
+    settings = KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=f"range-{uuid.uuid4().hex[:6]}",
+                             partitions=2)
+    await ensure_topics(settings)
+    topic = Topics(settings).observations
+    producer = new_producer(settings)
+    await producer.start()
+    try:
+        for n in range(10):
+            await producer.send_and_wait(topic, f"v{n}".encode(), key=b"k", partition=1,
+                                         headers=[("n", str(n).encode())])
+    finally:
+        await producer.stop()
+    got = await read_between(settings, topic, 1, 3, 7)
+    assert [(r.offset, r.value, r.key, list(r.headers)) for r in got] == [
+        (n, f"v{n}".encode(), b"k", [("n", str(n).encode())]) for n in range(3, 7)]
+    assert [r.offset for r in await read_between(settings, topic, 1, 8, 50)] == [8, 9]  # past the end: what is there
+    assert await read_between(settings, topic, 0, 0, 5) == []  # an empty partition

@@ -38,6 +38,7 @@ from streams.drivers.worker.faust_adapter import (
 )
 from streams.drivers.worker.faust_auth import broker_credentials
 from streams.drivers.worker.faust_kv import ChangelogBatcher, FaustPartitionKV, MvccTable
+from streams.drivers.worker.input_gaps import InputGaps, record_applied
 from streams.drivers.worker.sinks import WorkerSinks
 from streams.drivers.worker.web import web_options, wire_query_api
 from streams.drivers.worker.worker_layout import WorkerLayout
@@ -115,6 +116,7 @@ class Worker:
     sinks: WorkerSinks
     layout: WorkerLayout
     cloudtrail_topic: str
+    gaps: InputGaps
     retention: RetentionPacer = field(default_factory=RetentionPacer)
 
 
@@ -133,7 +135,7 @@ def wire(app: faust.App, settings: Settings) -> None:
     wire_query_api(app, table, settings)
     sends = BatchedSends(lambda: aiokafka_producer(app))
     worker = Worker(settings, table, ChangelogBatcher(table, sends), WorkerSinks.on(topics, sends, SOURCE),
-                    WorkerLayout(settings.kafka, sends, SOURCE), topics.cloudtrail)
+                    WorkerLayout(settings.kafka, sends, SOURCE), topics.cloudtrail, InputGaps.on(settings.kafka))
 
     telemetry.watch_store(lambda: store_sizes(table))
 
@@ -182,14 +184,23 @@ def parse_message(message: Any, cloudtrail_topic: str) -> Observation | ScanMark
 
 
 async def handle_message(message: Any, worker: Worker) -> None:
+    """One input message, after any of its partition's that Faust left out (streams/drivers/worker/input_gaps.py)."""
     kv = FaustPartitionKV(worker.table, message.partition, worker.changelog)
+    for missed in await worker.gaps.missed_before(kv, message):
+        await _handle_one(missed, kv, worker)
+    await _handle_one(message, kv, worker)
+
+
+async def _handle_one(message: Any, kv: FaustPartitionKV, worker: Worker) -> None:
     try:
         parsed = PartAssembler(kv).complete(parse_message(message, worker.cloudtrail_topic))
     except SchemaError as exc:
         await dead_letter(worker.sinks.dead_letters, message, str(exc), by=SOURCE)
+        record_applied(kv, message)
         return
     if parsed is not None:  # else one part of a chunked page or marker: handled whole with its last part
         await _apply(message, parsed, VersionStore(kv), worker)
+    record_applied(kv, message)
     if worker.retention.due(message.partition):
         retain(VersionStore(kv), worker.settings)
 

@@ -40,7 +40,6 @@ class SharedMemoryRocksDB(RocksDBOptions):
     def open(self, path: Path, *, read_only: bool = False) -> Any:
         db = rocksdict.Rdict(str(path), options=self.as_options(), access_type=rocksdict.AccessType.read_write())
         db.set_read_options(rocksdict.ReadOptions())
-        db.set_write_options(without_wal())
         return db
 
     def as_options(self) -> rocksdict.Options:
@@ -62,16 +61,3 @@ class SharedMemoryRocksDB(RocksDBOptions):
         options.set_block_based_table_factory(table)
         return options
 
-
-def without_wal() -> rocksdict.WriteOptions:
-    """Writes without RocksDB's write-ahead log: the changelog topic is this store's log.
-
-    After a crash the partition holds what its memtables last flushed, the persisted
-    changelog offset among it (written to the same database, in order), and Faust
-    replays the changelog from there, as Kafka Streams does with its stores. A clean
-    close flushes the memtables (RocksDB's default when the log is off). Half the CPU
-    of a version's write batch, and no log file write per batch (measured).
-    """
-    options = rocksdict.WriteOptions()
-    options.disable_wal = True
-    return options

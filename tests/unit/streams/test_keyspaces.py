@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 from elava.events import Actor, TouchedResource, TrailEvent
 from elava.parts import split
 from elava.settings import WasteSettings
 from streams.analyzers.waste.analyzer import WasteAnalyzer
 from streams.chunks import PartAssembler
+from streams.drivers.worker.input_gaps import record_applied
 from streams.inputs import parse_observation_message
 from streams.layout import align_layout
 from streams.process import PartitionProcessor
@@ -52,6 +54,7 @@ def everything(kv: MemoryKV, now) -> VersionStore:
     processor.process(marker(shard(sg("sg-1")), [], now + timedelta(hours=2), scan="s3"))
     PartAssembler(kv, clock=lambda: now).complete(parts_of(page([BIG], now, scan="s4"), "s4")[0])
     waste_inputs(store, now)
+    record_applied(kv, SimpleNamespace(topic="elava.observations", partition=0, offset=7))  # the worker's
     enforce_retention(store, WINDOW, now + timedelta(hours=3), budget=1)  # stops early: leaves cursors
     return store
 
@@ -71,7 +74,7 @@ def test_every_key_the_pipeline_and_retention_write_is_in_a_declared_keyspace():
     kv = MemoryKV()
     everything(kv, T0)
     prefixes = {key[:1] for key in kv._data}
-    assert {b"h", b"v", b"t", b"m", b"s", b"e", b"p", b"c", b"l", b"w", b"x", b"y", b"f", b"r", b"j"} <= prefixes  # each reached
+    assert {b"h", b"v", b"t", b"m", b"s", b"e", b"p", b"c", b"l", b"w", b"x", b"y", b"f", b"r", b"j", b"o"} <= prefixes  # each reached
     assert [key for key in kv._data if keyspace_of(key) is None] == []
 
 
@@ -86,7 +89,8 @@ def test_retention_leaves_only_the_bounded_keyspaces_once_everything_is_old():
     for _ in range(20):  # bounded steps (budget 1 above), continued from their cursors
         enforce_retention(store, WINDOW, T0 + 60 * DAY, budget=5)
     left = {keyspace_of(key).name for key in kv._data}
-    assert left == {"last scan per shard", "cursors", "shard layout", "waste judgement per shard"}
+    assert left == {"last scan per shard", "cursors", "shard layout", "waste judgement per shard",
+                    "last input offset applied"}
 
 
 def test_evidence_goes_when_it_can_no_longer_explain_a_version():

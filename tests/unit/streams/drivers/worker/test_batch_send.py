@@ -8,11 +8,11 @@ from streams.drivers.worker.batch_send import BatchedSends
 class Partitions:
     """What BatchedSends asks of the producer before a flush: the topics' partitions."""
 
-    def __init__(self, counts: dict[str, int]) -> None:
-        self.counts = counts
+    def __init__(self, counts: dict[str, int], default: int | None = None) -> None:
+        self.counts, self.default = counts, default
 
     async def partitions_for(self, topic: str) -> set[int]:
-        return set(range(self.counts[topic]))
+        return set(range(self.counts.get(topic, self.default) if self.default else self.counts[topic]))
 
 
 def test_keyed_records_land_where_kafkas_default_partitioner_puts_them():

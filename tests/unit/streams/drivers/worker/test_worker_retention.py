@@ -13,6 +13,7 @@ from elava.topics import Topics
 from streams.drivers.worker import app as worker_app
 from streams.drivers.worker.batch_send import BatchedSends
 from streams.drivers.worker.faust_kv import ChangelogBatcher, FaustPartitionKV
+from streams.drivers.worker.input_gaps import InputGaps
 from streams.observe import Observer
 from streams.store.evidence import EvidenceLog
 from streams.store.retention import RetentionPacer
@@ -36,7 +37,7 @@ async def test_a_message_of_a_partition_takes_a_retention_step_on_that_partition
     table = app.tables["mvcc"]
     sends = BatchedSends(lambda: None)  # nothing is sent here: records wait in the batch
     worker = worker_app.Worker(settings, table, ChangelogBatcher(table, sends), None, None,
-                               Topics(settings.kafka).cloudtrail)
+                               Topics(settings.kafka).cloudtrail, InputGaps.on(settings.kafka))
     kv = FaustPartitionKV(table, 5, worker.changelog)
     long_ago = utcnow() - timedelta(days=40)
     observer = Observer(VersionStore(kv))

@@ -1,0 +1,88 @@
+"""A message Faust never delivered is read from the topic and applied before the one after it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from types import SimpleNamespace
+
+from elava.events import cloudevent_headers
+from elava.settings import load_settings
+from elava.topics import Topics
+from streams.drivers.worker import app as worker_app
+from streams.drivers.worker.batch_send import BatchedSends
+from streams.drivers.worker.faust_kv import ChangelogBatcher, FaustPartitionKV
+from streams.drivers.worker.input_gaps import InputGaps, applied, record_applied
+from streams.drivers.worker.sinks import WorkerSinks
+from streams.store.kv import MemoryKV
+from streams.store.versioned import VersionStore
+from tests.unit.streams.drivers.worker.test_batch_send import Partitions
+from tests.unit.streams.fixtures import T0, page, sg
+
+TOPIC = "elava.observations"
+
+
+def message(offset: int, partition: int = 0, topic: str = TOPIC, value: bytes = b"{}", key: bytes = b"k"):
+    return SimpleNamespace(topic=topic, partition=partition, offset=offset, key=key, value=value, headers=[])
+
+
+class Reader:
+    def __init__(self, records: list) -> None:
+        self.records, self.asked = records, []
+
+    async def __call__(self, topic, partition, start, end):
+        self.asked.append((topic, partition, start, end))
+        return [r for r in self.records if r.topic == topic and r.partition == partition and start <= r.offset < end]
+
+
+async def test_only_a_message_past_the_next_one_reads_what_was_left_out():
+    kv, reader = MemoryKV(), Reader([message(n) for n in range(10)])
+    gaps = InputGaps(reader)
+    assert await gaps.missed_before(kv, message(7)) == []  # nothing applied here yet: nothing to compare
+    record_applied(kv, message(5))
+    assert await gaps.missed_before(kv, message(6)) == []
+    assert await gaps.missed_before(kv, message(3)) == []  # a redelivery
+    assert [m.offset for m in await gaps.missed_before(kv, message(9))] == [6, 7, 8]
+    assert reader.asked == [(TOPIC, 0, 6, 9)]
+    assert await gaps.missed_before(kv, message(9, partition=1)) == []  # each partition on its own
+
+
+def test_the_recorded_offset_never_moves_back():
+    kv = MemoryKV()
+    record_applied(kv, message(5))
+    record_applied(kv, message(2))
+    record_applied(kv, message(1, topic="elava.cloudtrail"))
+    assert (applied(kv, TOPIC, 0), applied(kv, "elava.cloudtrail", 0), applied(kv, TOPIC, 1)) == (5, 1, None)
+
+
+def _page_message(offset: int, resource_id: str, scan: str):
+    observed = page([sg(resource_id)], T0 + timedelta(hours=offset), scan=scan)
+    return message(offset, topic=TOPIC, key=observed.shard.encode(), value=observed.to_bytes(),
+                   partition=2).__dict__ | {"headers": cloudevent_headers(observed, "test")}
+
+
+async def test_the_worker_applies_the_pages_it_was_not_given_before_the_next(tmp_path):
+    settings = load_settings(None, worker__web_port=0, worker__data_dir=str(tmp_path))
+    app = worker_app.create_app(settings)
+    table, topics = app.tables["mvcc"], Topics(settings.kafka)
+    sends = BatchedSends(lambda: Partitions({}, default=settings.kafka.partitions))
+    pages = [SimpleNamespace(**_page_message(n, f"sg-{n}", f"scan-{n}")) for n in range(4)]
+    for each in pages:
+        each.topic = topics.observations
+    reader = Reader(pages)
+    worker = worker_app.Worker(settings, table, ChangelogBatcher(table, sends), WorkerSinks.on(topics, sends, "test"),
+                               None, topics.cloudtrail, InputGaps(reader))
+    worker.layout = SimpleNamespace(refusal=_no_refusal)
+
+    await worker_app.handle_message(pages[0], worker)
+    await worker_app.handle_message(pages[3], worker)  # Faust skipped offsets 1 and 2
+
+    store = VersionStore(FaustPartitionKV(table, 2, worker.changelog))
+    assert [store.head(sg(f"sg-{n}").uid) is not None for n in range(4)] == [True, True, True, True]
+    assert reader.asked == [(topics.observations, 2, 1, 3)]
+    changes = [key for (topic, _), records in sends._pending.items() if topic == topics.changes
+               for key, _, _ in records]
+    assert sorted(changes) == sorted(sg(f"sg-{n}").uid.encode() for n in range(4))
+
+
+async def _no_refusal(*args):
+    return None
