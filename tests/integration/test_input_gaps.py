@@ -51,27 +51,27 @@ async def commit_for_group(settings, offsets: dict) -> None:
         await consumer.stop()
 
 
+async def run_until_processed(settings, worker: WorkerProcess) -> None:
+    worker.start()
+    try:
+        await wait_until_processed(settings, worker, timeout=180)
+    finally:
+        worker.stop()
+
+
 async def test_pages_the_group_committed_past_are_still_applied(kafka_bootstrap, tmp_path):
     settings = settings_for(kafka_bootstrap, tmp_path)
     await ensure_topics(settings.kafka)
     topic = Topics(settings.kafka).observations
     worker = WorkerProcess(settings, settings.worker.data_dir.with_suffix(".log"))
     await publish_all(settings, scan(0, 40, 0))
-    worker.start()
-    try:
-        await wait_until_processed(settings, worker, timeout=180)
-    finally:
-        worker.stop()
+    await run_until_processed(settings, worker)
     await asyncio.sleep(settings.worker.session_timeout.total_seconds() + 2)  # its static membership ends
 
     await publish_all(settings, scan(100, 40, 1))  # left out: the group is moved past these
     await commit_for_group(settings, await end_offsets(settings, topic))
     await publish_all(settings, scan(200, 40, 2))
-    worker.start()
-    try:
-        await wait_until_processed(settings, worker, timeout=180)
-    finally:
-        worker.stop()
+    await run_until_processed(settings, worker)
 
     created = {ChangeEvent.from_bytes(r.value).uid for r in await read_topic(settings.kafka, Topics(settings.kafka).changes)}
     expected = {resource(n, 0).uid for first in (0, 100, 200) for n in range(first, first + 40)}
