@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -51,6 +52,12 @@ async def read_to_end(kafka: KafkaSettings, topic: str) -> list[Any]:
 async def read_between(kafka: KafkaSettings, topic: str, partition: int, start: int, end: int) -> list[Any]:
     """The records of one partition from offset ``start`` up to (not including) ``end``, as they
     are now: what retention deleted, or what a transaction's markers hold, is simply not there."""
+    return [record async for batch in batches_between(kafka, topic, partition, start, end) for record in batch]
+
+
+async def batches_between(kafka: KafkaSettings, topic: str, partition: int, start: int,
+                          end: int) -> AsyncIterator[list[Any]]:
+    """``read_between`` a fetch at a time (a fetch is at most ``max_partition_fetch_bytes``)."""
     part = TopicPartition(topic, partition)
     consumer = new_consumer(kafka, enable_auto_commit=False)
     await consumer.start()
@@ -59,13 +66,13 @@ async def read_between(kafka: KafkaSettings, topic: str, partition: int, start: 
         first = (await consumer.beginning_offsets([part]))[part]
         last = min(end, (await consumer.end_offsets([part]))[part])
         consumer.seek(part, max(start, first))
-        records: list[Any] = []
         deadline = asyncio.get_running_loop().time() + READ_TIMEOUT_S
         while await consumer.position(part) < last:
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError(f"{topic}[{partition}]: offsets {start}..{end - 1} not read in {READ_TIMEOUT_S} s")
-            batch = await consumer.getmany(part, timeout_ms=1000)
-            records.extend(r for r in batch.get(part, []) if start <= r.offset < end)
-        return records
+            batch = [r for r in (await consumer.getmany(part, timeout_ms=1000)).get(part, []) if start <= r.offset < end]
+            if batch:
+                deadline = asyncio.get_running_loop().time() + READ_TIMEOUT_S
+                yield batch
     finally:
         await consumer.stop()

@@ -186,8 +186,9 @@ def parse_message(message: Any, cloudtrail_topic: str) -> Observation | ScanMark
 async def handle_message(message: Any, worker: Worker) -> None:
     """One input message, after any of its partition's that Faust left out (streams/drivers/worker/input_gaps.py)."""
     kv = FaustPartitionKV(worker.table, message.partition, worker.changelog)
-    for missed in await worker.gaps.missed_before(kv, message):
+    async for missed in worker.gaps.missed_before(kv, message):
         await _handle_one(missed, kv, worker)
+        await worker.changelog.sends.flush()  # outputs leave as they are made: a gap may be a backlog
     await _handle_one(message, kv, worker)
 
 

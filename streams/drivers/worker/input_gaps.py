@@ -14,35 +14,41 @@ replays safely.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from elava.kafka.topic_read import read_between
+from elava.kafka.topic_read import batches_between
 from elava.settings import KafkaSettings
 from streams.store.keyspaces import input_offset_key
 from streams.store.kv import KV
 
 log = logging.getLogger("elava.worker")
-Reader = Callable[[str, int, int, int], Awaitable[list[Any]]]
+Batches = Callable[[str, int, int, int], AsyncIterator[list[Any]]]
 
 
 class InputGaps:
-    def __init__(self, read: Reader) -> None:
-        self._read = read
+    def __init__(self, batches: Batches) -> None:
+        self._batches = batches
 
     @classmethod
     def on(cls, kafka: KafkaSettings) -> InputGaps:
-        return cls(lambda topic, partition, start, end: read_between(kafka, topic, partition, start, end))
+        return cls(lambda topic, partition, start, end: batches_between(kafka, topic, partition, start, end))
 
-    async def missed_before(self, kv: KV, message: Any) -> list[Any]:
-        """The messages of ``message``'s partition after the last one applied and before it."""
+    async def missed_before(self, kv: KV, message: Any) -> AsyncIterator[Any]:
+        """The messages of ``message``'s partition after the last one applied and before it, in
+        order, read a fetch at a time (a gap may be a whole backlog)."""
         last = applied(kv, message.topic, message.partition)
         if last is None or message.offset <= last + 1:
-            return []
-        missed = await self._read(message.topic, message.partition, last + 1, message.offset)
-        log.warning("%s[%d]: offsets %d..%d were not delivered to the worker; %d read from the topic and applied "
-                    "first", message.topic, message.partition, last + 1, message.offset - 1, len(missed))
-        return missed
+            return
+        log.warning("%s[%d]: offsets %d..%d were not delivered to the worker; reading them from the topic and "
+                    "applying them first", message.topic, message.partition, last + 1, message.offset - 1)
+        read = 0
+        async for batch in self._batches(message.topic, message.partition, last + 1, message.offset):
+            for record in batch:
+                read += 1
+                yield record
+        log.warning("%s[%d]: %d of offsets %d..%d read from the topic and applied", message.topic,
+                    message.partition, read, last + 1, message.offset - 1)
 
 
 def applied(kv: KV, topic: str, partition: int) -> int | None:

@@ -6,13 +6,30 @@ from streams.drivers.worker.batch_send import BatchedSends
 
 
 class Partitions:
-    """What BatchedSends asks of the producer before a flush: the topics' partitions."""
+    """What BatchedSends asks of aiokafka's producer: the topics' partitions, and batches it
+    keeps (``sent``: topic, partition, key) as if the broker had taken them."""
 
     def __init__(self, counts: dict[str, int], default: int | None = None) -> None:
         self.counts, self.default = counts, default
+        self.sent: list[tuple[str, int, bytes | None]] = []
 
     async def partitions_for(self, topic: str) -> set[int]:
         return set(range(self.counts.get(topic, self.default) if self.default else self.counts[topic]))
+
+    def create_batch(self) -> list:
+        return Batch()
+
+    async def send_batch(self, batch, topic: str, partition: int):
+        self.sent.extend((topic, partition, key) for key in batch)
+        delivered = asyncio.get_running_loop().create_future()
+        delivered.set_result(None)
+        return delivered
+
+
+class Batch(list):
+    def append(self, timestamp, key, value, headers):  # aiokafka's signature; None would mean "full"
+        super().append(key)
+        return True
 
 
 def test_keyed_records_land_where_kafkas_default_partitioner_puts_them():
