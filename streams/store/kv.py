@@ -80,6 +80,14 @@ class MemoryKV:
             yield key, self._data[key]
 
 
+def drop_prefix(kv: KV, prefix: bytes) -> int:
+    """Delete every key under ``prefix``; how many there were (read first: no write during a scan)."""
+    keys = [key for key, _ in kv.scan(prefix)]
+    for key in keys:
+        kv.delete(key)
+    return len(keys)
+
+
 class RdictKV:
     """A KV over a raw-mode rocksdict handle someone else opened and closes (a worker's table partition)."""
 

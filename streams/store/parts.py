@@ -22,7 +22,7 @@ from streams.store.keyspaces import (
     parts_since_key,
     parts_whole_prefix,
 )
-from streams.store.kv import KV
+from streams.store.kv import KV, drop_prefix
 
 CURSOR = "parts"
 
@@ -68,10 +68,7 @@ class PartStore:
         else:
             report.wrapped, last = True, None
         for scan in expired:
-            keys = [key for key, _ in self.kv.scan(scan)]
-            for key in keys:
-                self.kv.delete(key)
-            report.dropped += len(keys)
+            report.dropped += drop_prefix(self.kv, scan)
         return report, last
 
     def _arrival(self, scan_prefix: bytes, now: int) -> int:

@@ -38,7 +38,7 @@ from streams.store.keyspaces import (
     version_key,
     versions_prefix,
 )
-from streams.store.kv import KV
+from streams.store.kv import KV, drop_prefix
 
 
 def to_micros(moment: datetime) -> int:
@@ -234,10 +234,7 @@ class VersionStore:
 
     def drop_scan_records(self) -> int:
         """Forget every shard's last scan (their shards mean other buckets after a layout change)."""
-        keys = [key for key, _ in self.kv.scan(SCANS_PREFIX)]
-        for key in keys:
-            self.kv.delete(key)
-        return len(keys)
+        return drop_prefix(self.kv, SCANS_PREFIX)
 
     def versions(self, uid: str) -> list[Version]:
         """All versions of a resource, oldest first, with ``valid_to`` filled in."""

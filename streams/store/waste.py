@@ -32,7 +32,7 @@ from streams.store.keyspaces import (
     latest_sample_key,
     sample_key,
 )
-from streams.store.kv import KV
+from streams.store.kv import KV, drop_prefix
 from streams.store.versioned import from_micros, to_micros
 
 CURSOR = "waste"
@@ -101,9 +101,12 @@ class Judgement:
     cause: str  # the marker's event id
     at: int  # micros: the marker's finished_at, the time it judged at
     started: int  # micros: the marker's started_at, where the next judgement's changes begin
-    full: bool
-    changed_after: int | None  # micros; None when full
+    changed_after: int | None  # micros; None: every member (a full judgement)
     full_at: int  # micros: the shard's last full judgement (this one's ``at`` when full)
+
+    @property
+    def full(self) -> bool:
+        return self.changed_after is None
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(self.__dict__)
@@ -153,10 +156,7 @@ class WasteStore:
 
     def drop_judgements(self) -> int:
         """Forget every shard's judgement (after a layout change a shard holds other members)."""
-        keys = [key for key, _ in self.kv.scan(JUDGEMENTS_PREFIX)]
-        for key in keys:
-            self.kv.delete(key)
-        return len(keys)
+        return drop_prefix(self.kv, JUDGEMENTS_PREFIX)
 
     def findings(self) -> Iterator[FindingRecord]:
         for _, data in self.kv.scan(finding_key("", "")[:2]):

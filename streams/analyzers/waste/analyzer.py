@@ -73,9 +73,9 @@ class WasteAnalyzer:
         if last is not None and at <= last.at:
             # Older than the shard's last judgement (redelivered after a crash, replayed from the
             # DLQ): every member, as before; each finding it caused is said again, nothing newer moves.
-            return Judgement(marker.event_id, at, started, True, None, last.full_at)
+            return Judgement(marker.event_id, at, started, None, last.full_at)
         due = last is None or at - last.full_at >= self.waste.sweep_interval // MICROSECOND
-        judgement = Judgement(marker.event_id, at, started, due, None if due else last.started,
+        judgement = Judgement(marker.event_id, at, started, None if due else last.started,
                               at if due else last.full_at)
         self.kept.record_judgement(marker.shard, judgement)
         return judgement

@@ -38,7 +38,7 @@ from streams.drivers.worker.faust_adapter import (
 )
 from streams.drivers.worker.faust_auth import broker_credentials
 from streams.drivers.worker.faust_kv import ChangelogBatcher, FaustPartitionKV, MvccTable
-from streams.drivers.worker.input_gaps import InputGaps, record_applied
+from streams.drivers.worker.input_gaps import InputGaps, applied, record_applied
 from streams.drivers.worker.sinks import WorkerSinks
 from streams.drivers.worker.web import web_options, wire_query_api
 from streams.drivers.worker.worker_layout import WorkerLayout
@@ -186,10 +186,14 @@ def parse_message(message: Any, cloudtrail_topic: str) -> Observation | ScanMark
 async def handle_message(message: Any, worker: Worker) -> None:
     """One input message, after any of its partition's that Faust left out (streams/drivers/worker/input_gaps.py)."""
     kv = FaustPartitionKV(worker.table, message.partition, worker.changelog)
-    async for missed in worker.gaps.missed_before(kv, message):
+    last = applied(kv, message.topic, message.partition)
+    async for missed in worker.gaps.missed_before(message, last):
         await _handle_one(missed, kv, worker)
+        record_applied(kv, missed)
         await worker.changelog.sends.flush()  # outputs leave as they are made: a gap may be a backlog
     await _handle_one(message, kv, worker)
+    if last is None or message.offset > last:
+        record_applied(kv, message)
 
 
 async def _handle_one(message: Any, kv: FaustPartitionKV, worker: Worker) -> None:
@@ -197,11 +201,9 @@ async def _handle_one(message: Any, kv: FaustPartitionKV, worker: Worker) -> Non
         parsed = PartAssembler(kv).complete(parse_message(message, worker.cloudtrail_topic))
     except SchemaError as exc:
         await dead_letter(worker.sinks.dead_letters, message, str(exc), by=SOURCE)
-        record_applied(kv, message)
         return
     if parsed is not None:  # else one part of a chunked page or marker: handled whole with its last part
         await _apply(message, parsed, VersionStore(kv), worker)
-    record_applied(kv, message)
     if worker.retention.due(message.partition):
         retain(VersionStore(kv), worker.settings)
 

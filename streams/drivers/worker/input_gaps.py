@@ -34,10 +34,9 @@ class InputGaps:
     def on(cls, kafka: KafkaSettings) -> InputGaps:
         return cls(lambda topic, partition, start, end: batches_between(kafka, topic, partition, start, end))
 
-    async def missed_before(self, kv: KV, message: Any) -> AsyncIterator[Any]:
-        """The messages of ``message``'s partition after the last one applied and before it, in
-        order, read a fetch at a time (a gap may be a whole backlog)."""
-        last = applied(kv, message.topic, message.partition)
+    async def missed_before(self, message: Any, last: int | None) -> AsyncIterator[Any]:
+        """The messages of ``message``'s partition after ``last`` (the last one applied) and before
+        it, in order, read a fetch at a time (a gap may be a whole backlog)."""
         if last is None or message.offset <= last + 1:
             return
         log.warning("%s[%d]: offsets %d..%d were not delivered to the worker; reading them from the topic and "
@@ -57,7 +56,6 @@ def applied(kv: KV, topic: str, partition: int) -> int | None:
 
 
 def record_applied(kv: KV, message: Any) -> None:
-    """After a message is applied (or dead-lettered): where the next one must follow on."""
-    last = applied(kv, message.topic, message.partition)
-    if last is None or message.offset > last:
-        kv.put(input_offset_key(message.topic, message.partition), str(message.offset).encode())
+    """After a message is applied (or dead-lettered): where the next one must follow on. The
+    caller records only a message past the last one applied (a redelivery moves nothing back)."""
+    kv.put(input_offset_key(message.topic, message.partition), str(message.offset).encode())

@@ -60,4 +60,3 @@ class SharedMemoryRocksDB(RocksDBOptions):
         table.set_pin_l0_filter_and_index_blocks_in_cache(True)
         options.set_block_based_table_factory(table)
         return options
-

@@ -82,7 +82,7 @@ def test_a_store_without_a_recorded_layout_is_aligned_too():
 
 def test_a_layout_change_forgets_the_old_shards_last_scans():
     store, _ = built_with(16)
-    judged = Judgement("m1", 1, 0, True, None, 1)
+    judged = Judgement("m1", 1, 0, None, 1)
     WasteStore(store.kv).record_judgement(all_shards(ACCOUNT, REGION, TYPE, 16)[0], judged)
     align_layout(store, 10)
     assert all(store.last_scan(key) is None for key in all_shards(ACCOUNT, REGION, TYPE, 16))

@@ -16,14 +16,6 @@ from tests.unit.streams.fixtures import T0, page, sg
 
 
 @pytest.fixture
-def spans_file(tmp_path):
-    path = tmp_path / "spans.jsonl"
-    telemetry.configure(TelemetrySettings(traces="file", file_path=path), "test")
-    yield path
-    telemetry.shutdown()
-
-
-@pytest.fixture
 def scrape():
     port = free_port()
     telemetry.configure(TelemetrySettings(metrics="prometheus", prometheus_port=port), "test")

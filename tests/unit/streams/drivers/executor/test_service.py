@@ -6,11 +6,10 @@ import asyncio
 import json
 from types import SimpleNamespace
 
-import pytest
 from aiokafka import TopicPartition
 
 from elava import telemetry
-from elava.settings import Settings, TelemetrySettings
+from elava.settings import Settings
 from elava.signing import Signer, signed_headers
 from streams.drivers.executor.service import ExecutorService
 from tests.unit.streams.executor.fixtures import KEY, request
@@ -24,14 +23,6 @@ class Handled:
 
     async def handle(self, req, partition, verdict) -> None:
         self.verdicts.append(verdict)
-
-
-@pytest.fixture
-def spans_file(tmp_path):
-    path = tmp_path / "spans.jsonl"
-    telemetry.configure(TelemetrySettings(traces="file", file_path=path), "test")
-    yield path
-    telemetry.shutdown()
 
 
 def handle_in_span(headers) -> tuple[dict, Handled]:
