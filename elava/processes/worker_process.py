@@ -15,7 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -119,9 +118,10 @@ class ServiceProcess:
 
     command = ""  # e.g. "worker", "policy serve"
 
-    def __init__(self, settings: Settings, log_path: Path) -> None:
+    def __init__(self, settings: Settings, log_path: Path, loglevel: str = "WARNING") -> None:
         self.settings = settings
         self.log_path = log_path
+        self.loglevel = loglevel
         self.process: subprocess.Popen | None = None
 
     def env(self) -> dict[str, str]:
@@ -130,7 +130,7 @@ class ServiceProcess:
     def start(self) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "elava", *self.command.split(), "--loglevel", "WARNING"], env=self.env(),
+                [sys.executable, "-m", "elava", *self.command.split(), "--loglevel", self.loglevel], env=self.env(),
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     @property
@@ -154,8 +154,11 @@ class ServiceProcess:
 
     def check_alive(self) -> None:
         if self.process is not None and self.process.poll() is not None:
-            tail = self.log_path.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"the {self.command} exited with {self.process.returncode}:\n{tail}")
+            raise RuntimeError(f"the {self.command} exited with {self.process.returncode}:\n{self.log_tail()}")
+
+    def log_tail(self, chars: int = 3000) -> str:
+        """The end of the process's log (what it said before it stopped or stalled)."""
+        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
 
 
 class WorkerProcess(ServiceProcess):
@@ -186,8 +189,7 @@ async def wait_until_processed(settings: Settings, worker: WorkerProcess | None 
     """Wait until the worker group has committed every message published so far on ``topic``
     (default: the observations topic)."""
     await wait_until_committed(settings, settings.worker.app_id, topic or Topics(settings.kafka).observations,
-                               timeout, check=worker.check_alive if worker is not None else None,
-                               who="the worker")
+                               timeout, process=worker, who="the worker")
 
 
 async def wait_until_decided(settings: Settings, stage: ServiceProcess | None = None,
@@ -195,8 +197,7 @@ async def wait_until_decided(settings: Settings, stage: ServiceProcess | None = 
     """Wait until the policy stage's group has committed every attributed change published so far
     (call it after wait_until_processed: the worker publishes them)."""
     await wait_until_committed(settings, settings.policies.app_id, Topics(settings.kafka).attributed_changes,
-                               timeout, check=stage.check_alive if stage is not None else None,
-                               who="the policy stage")
+                               timeout, process=stage, who="the policy stage")
 
 
 async def wait_until_judged(settings: Settings, stage: ServiceProcess | None = None,
@@ -206,14 +207,14 @@ async def wait_until_judged(settings: Settings, stage: ServiceProcess | None = N
     if not (settings.analyzer.patterns.enabled and settings.analyzer.patterns.fleet_stage_in_worker):
         return
     await wait_until_committed(settings, settings.analyzer.patterns.fleet_app_id,
-                               Topics(settings.kafka).attributed_changes, timeout,
-                               check=stage.check_alive if stage is not None else None, who="the fleet-pattern stage")
+                               Topics(settings.kafka).attributed_changes, timeout, process=stage,
+                               who="the fleet-pattern stage")
 
 
 async def wait_until_committed(settings: Settings, group: str, topic: str, timeout: float,
-                               check: Callable[[], None] | None = None, who: str = "the group") -> None:
+                               process: ServiceProcess | None = None, who: str = "the group") -> None:
     """Wait until consumer ``group`` has committed every message published so far on ``topic``;
-    ``check`` runs between polls (e.g. to fail fast when the consuming process died)."""
+    fails fast when ``process`` (the consumer) died, and says where it stands when time is up."""
     parts = [TopicPartition(topic, p) for p in range(settings.kafka.partitions)]
     consumer, admin = new_consumer(settings.kafka), new_admin(settings.kafka)
     await consumer.start()
@@ -223,12 +224,13 @@ async def wait_until_committed(settings: Settings, group: str, topic: str, timeo
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            if _behind(ends, await committed_offsets(admin, group)) == 0:
+            committed = await committed_offsets(admin, group)
+            if _behind(ends, committed) == 0:
                 return
-            if check is not None:
-                check()
+            if process is not None:
+                process.check_alive()
             if loop.time() > deadline:
-                raise TimeoutError(f"{who} did not catch up on {topic} in {timeout:.0f}s")
+                raise TimeoutError(_stall_report(who, topic, timeout, ends, committed, process))
             await asyncio.sleep(0.2)
     finally:
         await admin.close()
@@ -246,6 +248,14 @@ async def uncommitted(settings: Settings, group: str, topic: str) -> int:
     finally:
         await admin.close()
         await consumer.stop()
+
+
+def _stall_report(who: str, topic: str, timeout: float, ends: dict, committed: dict,
+                  process: ServiceProcess | None) -> str:
+    """What a wait that ran out of time saw: the lag per partition and the consumer's last words."""
+    lags = {tp.partition: _behind({tp: end}, committed) for tp, end in sorted(ends.items())}
+    report = f"{who} did not catch up on {topic} in {timeout:.0f}s (messages left per partition: {lags})"
+    return report + (f"\nits log ends with:\n{process.log_tail()}" if process is not None else "")
 
 
 def _behind(ends: dict, committed: dict) -> int:

@@ -184,10 +184,11 @@ def _query_params(entry: dict) -> dict[str, str]:
     return dict(parse_qsl(body))
 
 
-async def wait_until_consumed(settings: Settings, timeout: float = 30.0, check=None) -> None:
+async def wait_until_consumed(settings: Settings, timeout: float = 30.0,
+                              process: ServiceProcess | None = None) -> None:
     """Until the executor group has committed every request published so far."""
     await wait_until_committed(settings, settings.executor.app_id, Topics(settings.kafka).actions, timeout,
-                               check=check, who="the executor")
+                               process=process, who="the executor")
 
 
 class LedgerWatcher:

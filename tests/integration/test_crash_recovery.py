@@ -138,7 +138,8 @@ async def run_uninterrupted(settings: Settings, messages: list) -> None:
 
 async def run_with_kills(settings: Settings, messages: list, rng: random.Random) -> list[int]:
     """Kill the worker three times; for each kill, how many input messages it left uncommitted."""
-    worker = WorkerProcess(settings, settings.worker.data_dir.with_suffix(".log"))
+    # INFO: when a restart stalls, the log's end shows where Faust's recovery stands.
+    worker = WorkerProcess(settings, settings.worker.data_dir.with_suffix(".log"), loglevel="INFO")
     await publish_all(settings, messages)
     left_at_kills = []
     for _ in range(3):

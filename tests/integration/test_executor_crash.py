@@ -69,7 +69,7 @@ async def run_with_kills(settings, waves: list[list], reader: ResultReader, proc
                     process.kill()
                     kills += 1
     await reader.until_final(published, timeout=40, check=process.check_alive)
-    await wait_until_consumed(settings, check=process.check_alive)
+    await wait_until_consumed(settings, process=process)
     return kills
 
 
