@@ -4,9 +4,11 @@ In a steady scan most resources are what their heads already hold. Validating ea
 pydantic only to find its content hash equal to its head's was a fifth of the worker's
 CPU, so the worker reads a page in two steps:
 
-1. ``read_page`` parses it with orjson and validates everything but the content (``name``,
-   ``tags``, ``attributes``) of each resource: the header as an ``Observation`` and each
-   resource's identity (``uid``, ``type``, ``id``, ``account``, ``region`` are strings);
+1. ``read_page`` parses it with pydantic's own JSON parser (the one that reads a page for
+   full validation, so the values are the same ones) and validates everything but the
+   content (``name``, ``tags``, ``attributes``) of each resource: the header as an
+   ``Observation`` and each resource's identity (``uid``, ``type``, ``id``, ``account``,
+   ``region`` are strings);
 2. the observer (``Observer.screen``, streams/observe.py) reads each resource's head and
    validates, before anything is written, every resource whose raw content hash differs
    from its head's (or that has no head, is replayed, or appears twice on the page).
@@ -16,30 +18,28 @@ validated when it was stored: valid by construction. ``raw_content_hash`` is
 ``Resource.content_hash()`` of the validated resource for every valid one (a test holds
 them equal over many shapes); where it could differ, a resource merely looks changed and
 is validated. Anything the fast path does not take (invalid JSON, another schema version,
-a malformed header or identity, a number orjson would read inexactly) is parsed whole as
-before, with the same errors.
+a malformed header or identity) is parsed whole as before, with the same errors.
+
+Not orjson, though it parses faster in a tight loop: it reads an integer beyond 64 bits as
+a float (pydantic keeps it exact), and guarding against that cost more than it saved in
+the worker's loop (measured, docs/benchmarks.md).
 
 Pure core: no Kafka, no Faust.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
+from pydantic_core import from_json
 
 from elava.events import SCHEMA_VERSION, Observation, Resource, digest
-
-# orjson reads an integer beyond 64 bits as a float; pydantic's parser keeps it exact.
-# Any run of 19 digits (an integer of 18 digits or fewer always fits) takes the full path.
-_LONG_DIGITS = re.compile(rb"\d{19}")
 
 
 @dataclass(frozen=True, slots=True)
 class RawPage:
-    """A page of observations whose resources are still the dicts orjson parsed.
+    """A page of observations whose resources are still the dicts the JSON parser made.
 
     ``header`` is the page as an ``Observation`` without its resources (``resources`` is
     empty) and with the whole page's ``event_id``; ``data`` the bytes it was read from.
@@ -68,11 +68,9 @@ class RawPage:
 
 def read_page(data: bytes) -> RawPage | None:
     """``data`` read lazily, or None when only the full parse (``Observation.from_bytes``) can say."""
-    if _LONG_DIGITS.search(data):
-        return None
     try:
-        raw = orjson.loads(data)
-    except orjson.JSONDecodeError:
+        raw = from_json(data)
+    except ValueError:
         return None
     if not isinstance(raw, dict):
         return None

@@ -4,7 +4,6 @@ and for every valid resource a raw content hash equal to the validated one's."""
 from __future__ import annotations
 
 import json
-import re
 
 import orjson
 import pytest
@@ -61,15 +60,19 @@ def page_bytes(draw) -> bytes:
 def test_a_lazily_read_page_is_the_validated_page(data):
     full = Observation.from_bytes(data)
     lazy = read_page(data)
-    if lazy is None:  # only a number orjson would read inexactly sends a valid page the full way
-        assert re.search(rb"\d{19}", data)
-        return
+    assert lazy is not None
     assert lazy.event_id == full.event_id
     assert lazy.header == full.model_copy(update={"resources": []})
     assert len(lazy.resources) == len(full.resources)
     for raw, resource in zip(lazy.resources, full.resources, strict=True):
-        assert raw_content_hash(raw) == resource.content_hash()
         assert validate_resource(raw) == resource
+        try:
+            expected = resource.content_hash()
+        except TypeError:  # beyond 64 bits: no hash either way (a processing error, as before)
+            with pytest.raises(TypeError):
+                raw_content_hash(raw)
+            continue
+        assert raw_content_hash(raw) == expected
 
 
 @pytest.mark.parametrize("resource", [
@@ -87,14 +90,24 @@ def test_invalid_content_hashes_unlike_the_valid_content_it_resembles(resource):
 
 
 @pytest.mark.parametrize("data", [
-    b"[1]", b"not json", b'{"resources": 1}',
+    b"[1]", b"not json", b"\xff\xfe", b'{"resources": 1}', b'{"resources": [{"uid": "\\ud800"}]}',
     orjson.dumps({**orjson.loads(page([sg("sg-1")], T0).to_bytes()), "schema_version": 2}),
     orjson.dumps({**orjson.loads(page([sg("sg-1")], T0).to_bytes()), "observed_at": "yesterday"}),
-    page([sg("sg-1")], T0).to_bytes().replace(b'"vpc-1"', b"NaN"),  # pydantic's parser reads NaN, orjson does not
-    page([sg("sg-1")], T0).to_bytes().replace(b'"vpc-1"', b"18446744073709551616"),  # beyond 64 bits
 ])
 def test_what_the_fast_path_cannot_read_is_left_to_the_full_parse(data):
     assert read_page(data) is None
+
+
+@pytest.mark.parametrize("value", [b"NaN", b"-Infinity", b"1e400", b"18446744073709551616", b"-9223372036854775809",
+                                   b"0.30000000000000004", b'"\\ud83d\\ude00 \\u00e9"'])
+def test_values_are_read_as_the_full_parse_reads_them(value):
+    """One JSON parser for both (pydantic's): what orjson would read otherwise (NaN, big integers) too."""
+    data = page([sg("sg-1")], T0).to_bytes().replace(b'"vpc-1"', value)
+    full, lazy = Observation.from_bytes(data), read_page(data)
+    raw = lazy.resources[0]["attributes"]["vpc_id"]
+    assert repr(validate_resource(lazy.resources[0])) == repr(full.resources[0])  # NaN != NaN: compare reprs
+    assert type(raw) is type(full.resources[0].attributes["vpc_id"]) and repr(raw) == repr(
+        full.resources[0].attributes["vpc_id"])
 
 
 @pytest.mark.parametrize("field, value", [("uid", 5), ("type", None), ("id", ["x"]), ("region", MISSING)])
