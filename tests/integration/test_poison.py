@@ -112,6 +112,9 @@ async def test_every_bad_message_is_dead_lettered_and_every_good_one_processed(k
     letters = await read_topic(kafka_bootstrap, topics.dlq)
     assert sorted(r.value for r in letters) == sorted(value for _, value, _ in bad)
     assert all(dict(r.headers)["elava_dlq_reason"] for r in letters)
+    content = {value for _, value, kind in bad if kind == "invalid content"}  # refused in processing, before writes
+    reasons = [dict(r.headers)["elava_dlq_reason"].decode() for r in letters if r.value in content]
+    assert reasons and all(reason.startswith("invalid Observation") for reason in reasons), reasons[:3]
     changes = await read_topic(kafka_bootstrap, topics.changes)
     created = {orjson.loads(r.value)["uid"] for r in changes}
     assert created == {p.resources[0].uid for p in good}
