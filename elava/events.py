@@ -134,7 +134,11 @@ class Observation(Event):
     shard_buckets: int | None = None
 
     def id_material(self) -> Any:
-        return [self.scan_id, self.shard, self.page, [r.uid for r in self.resources]]
+        return self.id_material_with([r.uid for r in self.resources])
+
+    def id_material_with(self, uids: list[str]) -> Any:
+        """This page's id material had it these resources (the worker reads a page before them: streams/pages.py)."""
+        return [self.scan_id, self.shard, self.page, uids]
 
 
 class ScanMarker(Event):

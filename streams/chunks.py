@@ -20,11 +20,12 @@ from elava.events import Observation, ScanMarker, TrailEvent, utcnow
 from elava.exceptions import SchemaError
 from elava.parts import Part
 from streams.inputs import parse_observation_message
+from streams.pages import RawPage
 from streams.store.kv import KV
 from streams.store.parts import PartStore
 from streams.store.versioned import to_micros
 
-Input = Observation | ScanMarker | TrailEvent
+Input = Observation | RawPage | ScanMarker | TrailEvent  # a page read lazily comes whole (streams/pages.py)
 
 
 class PartAssembler:

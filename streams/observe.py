@@ -13,15 +13,19 @@ change event is lost between "stored" and "published".
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from elava.catalogue.relations import edge_fields, edges_of
 from elava.events import ChangeEvent, FieldChange, Observation, Resource, ScanMarker
 from streams.diff import diff_content
-from streams.store.versioned import Version, VersionStore, from_micros, to_micros
+from streams.pages import RawPage, raw_content_hash, validate_resource
+from streams.store.versioned import RecordLead, Version, VersionStore, from_micros, to_micros
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +84,11 @@ class Observer:
         """What ``resource`` seen on ``page`` changes (None: nothing); reads the head once."""
         valid_from = to_micros(page.observed_at)
         lead = self.store.head_lead(resource.uid)
-        if lead is not None and (lead.cause == page.event_id or valid_from < lead.valid_from):
-            # Applied before (redelivery after a crash) or older than what we know.
+        if _replays(lead, page.event_id, valid_from):
             return self._replay(lead.full(), page.event_id)
         content_hash = resource.content_hash()
-        if lead is not None and not lead.deleted and lead.hash == content_hash:
-            return None  # unchanged: a read, no write, and no decoding of the stored record
+        if _unchanged(lead, content_hash):
+            return None  # a read, no write, and no decoding of the stored record
         head = lead.full() if lead is not None else None
         if head is None or head.deleted:
             kind, diff = "created", []
@@ -100,6 +103,34 @@ class Observer:
             resource=stored, diff=diff, edges=_edges(stored, head, diff),  # what it uses, kept with the version
         )
         return Observed(version, head, change_from_version(version, resource))
+
+    def screen(self, page: RawPage) -> list[Resource]:
+        """The resources of ``page`` that ``decide`` must see, validated, in order; reads only.
+
+        A resource that ``decide`` would find unchanged (its raw content hash is its head's,
+        the page replays nothing for it) is left out unvalidated: its content is that of a
+        head validated when stored (streams/pages.py). Every other one is validated here,
+        before anything of the page is written. A uid seen twice on the page is always kept:
+        its second sighting is decided against the head its first one makes.
+
+        Should a resource fail validation, the page is validated whole as before: its
+        SchemaError (nothing applied), or, were pydantic to read the bytes otherwise, all of it.
+        """
+        header = page.header
+        valid_from = to_micros(header.observed_at)
+        uids = [resource["uid"] for resource in page.resources]
+        repeated = _repeated(uids)
+        try:
+            return [validate_resource(raw) for uid, raw in zip(uids, page.resources, strict=True)
+                    if uid in repeated or not self._known(uid, raw, header.event_id, valid_from)]
+        except ValidationError:
+            return list(page.validated().resources)
+
+    def _known(self, uid: str, raw: dict[str, Any], event_id: str, valid_from: int) -> bool:
+        """Whether ``decide`` would find this raw resource unchanged (None, and no replay)."""
+        lead = self.store.head_lead(uid)
+        return (lead is not None and not _replays(lead, event_id, valid_from)
+                and _unchanged(lead, raw_content_hash(raw)))
 
     def deletions(self, marker: ScanMarker) -> Iterator[Observed]:
         """The deletions a marker infers (only from a complete, successful scan); reads only.
@@ -163,6 +194,21 @@ class Observer:
         before = self.store.get_version(version.uid, version.version - 1) if version.deleted else None
         return Observed(version, before, change_from_version(version, _resource_of(before)),
                         replay=True, is_head=is_head)
+
+
+def _replays(lead: RecordLead | None, event_id: str, valid_from: int) -> bool:
+    """The page applied before (redelivered after a crash) or is older than what we know."""
+    return lead is not None and (lead.cause == event_id or valid_from < lead.valid_from)
+
+
+def _unchanged(lead: RecordLead | None, content_hash: str) -> bool:
+    return lead is not None and not lead.deleted and lead.hash == content_hash
+
+
+def _repeated(uids: list[str]) -> set[str]:
+    if len(set(uids)) == len(uids):
+        return set()
+    return {uid for uid, count in Counter(uids).items() if count > 1}
 
 
 def change_from_version(version: Version, resource: Resource | None) -> ChangeEvent:

@@ -17,15 +17,16 @@ neither hold nor lose a change.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from elava.analyzer_events import DriftEvent, PatternEvent, WasteFinding
-from elava.events import AttributedChange, ChangeEvent, Event, Observation, ScanMarker, TrailEvent
+from elava.events import AttributedChange, ChangeEvent, Event, Observation, Resource, ScanMarker, TrailEvent
 from elava.settings import DriftSettings, PatternSettings
 from streams.analyzers.runner import Analyzers
 from streams.attribution.join import Attributor
 from streams.observe import Observed, Observer
+from streams.pages import RawPage
 from streams.store.versioned import VersionStore
 
 
@@ -59,13 +60,12 @@ class PartitionProcessor:
         self.attributor = Attributor(store)
         self.analyzers = Analyzers(store, self.drift, patterns)
 
-    def process(self, event: Observation | ScanMarker | TrailEvent) -> Produced:
+    def process(self, event: Observation | RawPage | ScanMarker | TrailEvent) -> Produced:
         produced = Produced()
-        if isinstance(event, Observation):
-            for resource in event.resources:
-                observed = self.observer.decide(resource, event)
-                if observed is not None:
-                    self._store_and_report(observed, produced)
+        if isinstance(event, RawPage):  # validated where it differs from the store, before any write
+            self._observe(self.observer.screen(event), event.header, produced)
+        elif isinstance(event, Observation):
+            self._observe(event.resources, event, produced)
         elif isinstance(event, ScanMarker):
             for observed in list(self.observer.deletions(event)):
                 self._store_and_report(observed, produced)
@@ -76,6 +76,12 @@ class PartitionProcessor:
                 if self.drift.attribution:
                     self._add_drift(update.change, update, produced)
         return produced
+
+    def _observe(self, resources: Iterable[Resource], page: Observation, produced: Produced) -> None:
+        for resource in resources:
+            observed = self.observer.decide(resource, page)
+            if observed is not None:
+                self._store_and_report(observed, produced)
 
     def _store_and_report(self, observed: Observed, produced: Produced) -> None:
         attribution = self.attributor.attribute(observed)

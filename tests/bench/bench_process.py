@@ -7,6 +7,10 @@ dir, in one process: what the worker's agent spends on the core, without the bro
 noise. Prints one JSON object: process CPU per observation, by round.
 
     python -m tests.bench.bench_process [--resources 20000] [--rounds 4] [--modified 0.1] [--waste-sweep 1h]
+                                        [--from-bytes]
+
+``--from-bytes`` counts the parsing too: each input is read from the bytes the collector
+published, as the worker's agent reads it (``parse_message``), instead of the objects.
 
 Rounds are an hour apart: ``--waste-sweep`` (analyzer.waste.sweep_interval) longer than
 that shows markers judging only the changed members between full sweeps.
@@ -20,14 +24,18 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
-from elava.settings import WasteSettings
+from elava.settings import KafkaSettings, WasteSettings
+from elava.topics import Topics
 from streams.process import PartitionProcessor
 from streams.store.kv import RocksKV
 from streams.store.versioned import VersionStore
 from streams.waste_stage import waste_findings
-from tests.bench.pipeline_data import build_rounds
+from tests.bench.pipeline_data import Round, build_rounds
 
 
 def main() -> None:
@@ -36,9 +44,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--modified", type=float, default=0.1)
     parser.add_argument("--waste-sweep", default=None, help="analyzer.waste.sweep_interval (default: its default)")
+    parser.add_argument("--from-bytes", action="store_true", help="parse each input as the worker does")
     args = parser.parse_args()
     rounds = asyncio.run(build_rounds(args.resources, args.rounds, modified=args.modified, buckets=16,
                                       page_size=500, keep_objects=True))
+    inputs = worker_reader() if args.from_bytes else (lambda round_: round_.objects)
     by_round = []
     with tempfile.TemporaryDirectory() as tmp:
         kv = RocksKV(Path(tmp) / "store")
@@ -47,14 +57,27 @@ def main() -> None:
         processor = PartitionProcessor(store)
         for round_ in rounds:
             started = time.process_time()
-            for event in round_.objects:
+            for event in inputs(round_):
                 processor.process(event)
                 waste_findings(store, waste, event)  # as the worker applies an input
             by_round.append(round((time.process_time() - started) / round_.observations * 1e6, 1))
         kv.close()
     print(json.dumps({"resources": args.resources, "waste_sweep_interval": str(waste.sweep_interval),
-                      "cpu_us_per_observation_by_round": by_round,
+                      "from_bytes": args.from_bytes, "cpu_us_per_observation_by_round": by_round,
                       "load_average_1m": os.getloadavg()[0]}))
+
+
+def worker_reader() -> Callable[[Round], Iterator[Any]]:
+    """A round's inputs parsed from their bytes by the worker's own parser, one at a time (so timed)."""
+    from streams.drivers.worker.app import parse_message  # loads Faust: only when asked, before timing
+
+    topic = Topics(KafkaSettings()).observations
+
+    def reads(round_: Round) -> Iterator[Any]:
+        for message in round_.messages:
+            yield parse_message(SimpleNamespace(topic=topic, key=message.key, value=message.value,
+                                                headers=message.headers), cloudtrail_topic="")
+    return reads
 
 
 if __name__ == "__main__":

@@ -38,6 +38,16 @@ def broken_page(draw_field: str, value) -> bytes:
     return orjson.dumps(body)
 
 
+def broken_resource(field: str, value) -> bytes:
+    """A valid page but for ``field`` of its second resource: none of it may be applied (its valid first one too)."""
+    good, bad = (dict(VALID_PAGE["resources"][0], uid=f"{VALID_PAGE['resources'][0]['uid']}-{n}") for n in (1, 2))
+    return orjson.dumps(dict(VALID_PAGE, resources=[good, {**bad, field: value}]))
+
+
+def invalid_as(field: str, value) -> bool:
+    return value is not None and not isinstance(value, str) if field == "name" else not isinstance(value, dict)
+
+
 bad_messages = st.one_of(
     st.tuples(st.just(b"k"), st.binary(min_size=1, max_size=200).filter(lambda b: not b.strip().startswith(b"{")),
               st.just("broken bytes")),
@@ -49,6 +59,10 @@ bad_messages = st.one_of(
               st.just("unknown schema version")),
     st.tuples(st.just(b""), st.just(orjson.dumps(VALID_PAGE)), st.just("empty key")),
     st.tuples(st.just(b"k"), st.just(broken_page("resources", [{"uid": "x" * 200_000}])), st.just("huge value")),
+    # Under its own shard key: a page whose header and identities are valid, but not all content.
+    st.tuples(st.just(VALID_PAGE["shard"].encode()), st.sampled_from(["tags", "name", "attributes"]).flatmap(
+        lambda f: json_values.filter(lambda v: invalid_as(f, v)).map(lambda v: broken_resource(f, v))),
+              st.just("invalid content")),
 )
 
 
@@ -98,6 +112,9 @@ async def test_every_bad_message_is_dead_lettered_and_every_good_one_processed(k
     letters = await read_topic(kafka_bootstrap, topics.dlq)
     assert sorted(r.value for r in letters) == sorted(value for _, value, _ in bad)
     assert all(dict(r.headers)["elava_dlq_reason"] for r in letters)
+    content = {value for _, value, kind in bad if kind == "invalid content"}  # refused in processing, before writes
+    reasons = [dict(r.headers)["elava_dlq_reason"].decode() for r in letters if r.value in content]
+    assert reasons and all(reason.startswith("invalid Observation") for reason in reasons), reasons[:3]
     changes = await read_topic(kafka_bootstrap, topics.changes)
     created = {orjson.loads(r.value)["uid"] for r in changes}
     assert created == {p.resources[0].uid for p in good}

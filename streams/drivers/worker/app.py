@@ -43,7 +43,8 @@ from streams.drivers.worker.sinks import WorkerSinks
 from streams.drivers.worker.web import web_options, wire_query_api
 from streams.drivers.worker.worker_layout import WorkerLayout
 from streams.drivers.worker.worker_rocksdb import SharedMemoryRocksDB
-from streams.inputs import parse_observation_message
+from streams.inputs import read_observation_message
+from streams.pages import RawPage
 from streams.process import PartitionProcessor, Produced
 from streams.store.retention import RetentionPacer, enforce_retention
 from streams.store.versioned import VersionStore
@@ -175,12 +176,12 @@ def rocksdb_options(settings: Settings) -> SharedMemoryRocksDB:
                                worker.rocksdb_write_buffers)
 
 
-def parse_message(message: Any, cloudtrail_topic: str) -> Observation | ScanMarker | TrailEvent | Part:
+def parse_message(message: Any, cloudtrail_topic: str) -> RawPage | Observation | ScanMarker | TrailEvent | Part:
     if message.topic == cloudtrail_topic:
         if not message.key:
             raise SchemaError("empty key: trail events are keyed by the shard key of their resource")
         return TrailEvent.from_bytes(message.value or b"")
-    return parse_observation_message(message.key, message.value, message.headers)
+    return read_observation_message(message.key, message.value, message.headers)  # pages: RawPage
 
 
 async def handle_message(message: Any, worker: Worker) -> None:
@@ -208,24 +209,28 @@ async def _handle_one(message: Any, kv: FaustPartitionKV, worker: Worker) -> Non
         retain(VersionStore(kv), worker.settings)
 
 
-async def _apply(message: Any, parsed: Observation | ScanMarker | TrailEvent, store: VersionStore,
+async def _apply(message: Any, parsed: RawPage | Observation | ScanMarker | TrailEvent, store: VersionStore,
                  worker: Worker) -> None:
+    read = parsed.header if isinstance(parsed, RawPage) else parsed  # a page's header says what it is
     try:
-        refusal = await worker.layout.refusal(parsed, store, message.partition)
+        refusal = await worker.layout.refusal(read, store, message.partition)
         if refusal is not None:
             await dead_letter(worker.sinks.dead_letters, message, refusal, by=SOURCE)
             return
         analyzer = worker.settings.analyzer
         produced = (Produced() if isinstance(parsed, MetricsObservation)
                     else PartitionProcessor(store, analyzer.drift, analyzer.patterns).process(parsed))
-        produced.waste.extend(waste_findings(store, analyzer.waste, parsed))
+        produced.waste.extend(waste_findings(store, analyzer.waste, read))
         telemetry.record_page(produced, parsed)
+    except SchemaError as exc:  # a changed resource of a page is invalid: validated before any write
+        await dead_letter(worker.sinks.dead_letters, message, str(exc), by=SOURCE)
+        return
     except Exception as exc:  # a poison message must not stop the worker
         log.exception("processing failed; sending to the DLQ")
         reason = f"processing error: {type(exc).__name__}: {exc}"
         await dead_letter(worker.sinks.dead_letters, message, reason, by=SOURCE)
         return
-    await worker.sinks.publish(parsed, produced)
+    await worker.sinks.publish(read, produced)
 
 
 def retain(store: VersionStore, settings: Settings) -> None:

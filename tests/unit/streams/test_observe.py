@@ -177,3 +177,41 @@ def test_a_store_whose_memberships_lack_ids_still_deletes_only_the_unseen():
         kv._data[key] = b""  # as written before memberships kept the resource's id
     changes = observer.close_scan(marker(shard(a), [a], T0 + timedelta(hours=1), scan="s2"))
     assert [(c.uid, c.kind) for c in changes] == [(b.uid, "deleted")]
+
+
+# --- a page read lazily (streams/pages.py): validated only where it differs from the store
+
+
+def lazily(obs):
+    from streams.pages import read_page
+
+    read = read_page(obs.to_bytes())
+    assert read is not None
+    return read
+
+
+def test_screen_leaves_out_unvalidated_only_what_is_unchanged():
+    observer, _ = new_observer()
+    observer.observe(page([sg("sg-1"), sg("sg-4"), sg("sg-8")], T0, scan="s1"))
+    again = page([sg("sg-1"), sg("sg-4", {"team": "search"}), sg("sg-8"), sg("sg-10")], T0 + timedelta(hours=1),
+                 scan="s2")
+    assert observer.screen(lazily(again)) == [sg("sg-4", {"team": "search"}), sg("sg-10")]
+
+
+def test_screen_keeps_whatever_the_page_replays_and_a_uid_seen_twice():
+    observer, _ = new_observer()
+    first = page([sg("sg-1"), sg("sg-4")], T0, scan="s1")
+    observer.observe(first)
+    assert observer.screen(lazily(first)) == [sg("sg-1"), sg("sg-4")]  # redelivered: decide replays them
+    older = page([sg("sg-1")], T0 - timedelta(hours=1), scan="s0")
+    assert observer.screen(lazily(older)) == [sg("sg-1")]
+    twice = page([sg("sg-1"), sg("sg-4"), sg("sg-1")], T0 + timedelta(hours=1), scan="s2")
+    assert observer.screen(lazily(twice)) == [sg("sg-1"), sg("sg-1")]
+
+
+def test_a_deleted_head_is_no_match_for_the_same_content():
+    observer, _ = new_observer()
+    observer.observe(page([sg("sg-1"), sg("sg-4")], T0, scan="s1"))
+    observer.close_scan(marker(shard(sg("sg-1")), [sg("sg-4")], T0 + timedelta(minutes=1), scan="s1"))
+    back = page([sg("sg-1"), sg("sg-4")], T0 + timedelta(hours=1), scan="s2")
+    assert observer.screen(lazily(back)) == [sg("sg-1")]

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import orjson
+import pytest
+
 import streams.observe
 from elava.events import Actor, TouchedResource, TrailEvent
+from elava.exceptions import SchemaError
 from elava.settings import DriftSettings
+from streams.pages import read_page
 from streams.process import PartitionProcessor
 from streams.store.kv import MemoryKV
 from streams.store.versioned import VersionStore
@@ -121,3 +126,48 @@ def test_drift_without_attribution_names_no_actor_and_is_not_reported_again():
     opened, late = drift_after_ssh(DriftSettings(attribution=False))
     assert [d.actor for d in opened.drift] == [None]
     assert late.drift == [] and late.attributed[0].actor.name == "alice"  # `elava who` and policies still know
+
+
+# --- a page read lazily (streams/pages.py) makes exactly what the validated page makes
+
+
+def inputs_of_a_life():
+    """Creations, modifications, unchanged sightings, a redelivery, an older page, a uid seen twice,
+    a deletion and a re-creation: what a partition meets."""
+    first = page([sg("sg-1"), sg("sg-4"), sg("sg-8")], T0, scan="s1")
+    second = page([sg("sg-1", ingress=[SSH_WORLD]), sg("sg-4"), sg("sg-8", {"team": "data"})],
+                  T0 + timedelta(hours=1), scan="s2")
+    twice = page([sg("sg-1"), sg("sg-4", {"team": "search"}), sg("sg-1", ingress=[SSH_WORLD])],
+                 T0 + timedelta(hours=2), scan="s3")
+    closing = marker(shard(sg("sg-1")), [sg("sg-1"), sg("sg-4")], T0 + timedelta(hours=2, minutes=1), scan="s3")
+    back = page([sg("sg-1", ingress=[SSH_WORLD]), sg("sg-4", {"team": "search"}), sg("sg-8", {"team": "data"})],
+                T0 + timedelta(hours=3), scan="s4")
+    return [first, second, second, first, twice, closing, back, back]
+
+
+def test_lazily_read_pages_make_the_same_changes_and_store_the_same_bytes():
+    validated, lazy, changes = MemoryKV(), MemoryKV(), 0
+    for event in inputs_of_a_life():
+        made = PartitionProcessor(VersionStore(validated)).process(event)
+        read = read_page(event.to_bytes()) if event.ce_type == "elava.observation" else event
+        assert read is not None
+        made_lazily = PartitionProcessor(VersionStore(lazy)).process(read)
+        assert [e.event_id for e in made_lazily.events()] == [e.event_id for e in made.events()]
+        assert [c.to_bytes() for c in made_lazily.changes] == [c.to_bytes() for c in made.changes]
+        assert lazy._data == validated._data
+        changes += len(made.changes)
+    assert changes == 18  # each input made or re-emitted changes: the comparison is of real outputs
+
+
+@pytest.mark.parametrize("index", [1, 2])  # a resource that has a head, one that has none
+def test_a_malformed_changed_resource_refuses_the_whole_page_before_any_write(index):
+    kv = MemoryKV()
+    processor = PartitionProcessor(VersionStore(kv))
+    processor.process(page([sg("sg-1"), sg("sg-4")], T0, scan="s1"))
+    body = orjson.loads(page([sg("sg-1", {"team": "data"}), sg("sg-4"), sg("sg-8")],
+                             T0 + timedelta(hours=1), scan="s2").to_bytes())
+    body["resources"][index]["tags"] = {"team": 7}  # after a valid modification
+    before = dict(kv._data)
+    with pytest.raises(SchemaError, match=rf"resources\.{index}\.tags\.team"):
+        processor.process(read_page(orjson.dumps(body)))
+    assert kv._data == before  # nothing of the page applied, not even its valid modification
