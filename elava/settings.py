@@ -266,6 +266,10 @@ class WorkerSettings(Section):
     # under the same name it takes its partitions back at once, without a rebalance. One per
     # worker process of a group. Unset: the host name and a digest of data_dir.
     instance_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    # Input waiting and no progress this long (nothing applied, committed or restored): the
+    # worker exits with code 75 for its supervisor to start it again (Faust's recovery can
+    # stall after a restart; docs/operations.md). 0 turns the watch off.
+    stall_timeout: Duration = Field(default=timedelta(minutes=5), ge=timedelta(0))
     # Warm copies of other workers' table partitions (Faust standby replicas): a failed
     # worker's partitions move to one that already holds them instead of replaying the changelog.
     standby_replicas: int = Field(default=0, ge=0, le=8)

@@ -23,6 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from pydantic import SecretStr
 
+from elava.exit_codes import STALLED_EXIT
 from elava.kafka.clients import new_admin, new_consumer
 from elava.settings import KafkaSettings, Settings
 from elava.topics import Topics
@@ -33,6 +34,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
     return {**os.environ, **kafka_env(kafka),
             "ELAVA_WORKER__APP_ID": worker.app_id, "ELAVA_WORKER__DATA_DIR": str(worker.data_dir),
             "ELAVA_WORKER__SESSION_TIMEOUT": str(worker.session_timeout.total_seconds()),
+            "ELAVA_WORKER__STALL_TIMEOUT": str(worker.stall_timeout.total_seconds()),
             **({"ELAVA_WORKER__INSTANCE_ID": worker.instance_id} if worker.instance_id else {}),
             "ELAVA_WORKER__STANDBY_REPLICAS": str(worker.standby_replicas),
             "ELAVA_WORKER__WEB_PORT": str(worker.web_port), "ELAVA_WORKER__WEB_HOST": worker.web_host,
@@ -118,10 +120,14 @@ class ServiceProcess:
 
     command = ""  # e.g. "worker", "policy serve"
 
-    def __init__(self, settings: Settings, log_path: Path, loglevel: str = "WARNING") -> None:
+    def __init__(self, settings: Settings, log_path: Path, loglevel: str = "WARNING",
+                 restart_when_stalled: bool = False) -> None:
         self.settings = settings
         self.log_path = log_path
         self.loglevel = loglevel
+        # As its supervisor would: start a worker again that exited because it stalled.
+        self.restart_when_stalled = restart_when_stalled
+        self.stall_restarts = 0
         self.process: subprocess.Popen | None = None
 
     def env(self) -> dict[str, str]:
@@ -153,8 +159,13 @@ class ServiceProcess:
             self.kill()
 
     def check_alive(self) -> None:
-        if self.process is not None and self.process.poll() is not None:
-            raise RuntimeError(f"the {self.command} exited with {self.process.returncode}:\n{self.log_tail()}")
+        if self.process is None or self.process.poll() is None:
+            return
+        if self.restart_when_stalled and self.process.returncode == STALLED_EXIT:
+            self.stall_restarts += 1
+            self.start()
+            return
+        raise RuntimeError(f"the {self.command} exited with {self.process.returncode}:\n{self.log_tail()}")
 
     def log_tail(self, chars: int = 3000) -> str:
         """The end of the process's log (what it said before it stopped or stalled)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
+import warnings
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -85,7 +86,8 @@ def settings_for(bootstrap: str, work: Path, **extra) -> Settings:
     run = f"crash-{uuid.uuid4().hex[:6]}"
     return load_settings(None, kafka__bootstrap_servers=bootstrap, kafka__topic_prefix=run, kafka__partitions=4,
                          kafka__shard_buckets=BUCKETS, worker__app_id=run, worker__data_dir=str(work / run),
-                         worker__session_timeout="6s", worker__web_port=0, policies__app_id=f"{run}-policies",
+                         worker__session_timeout="6s", worker__stall_timeout="60s", worker__web_port=0,
+                         policies__app_id=f"{run}-policies",
                          **extra)
 
 
@@ -138,8 +140,10 @@ async def run_uninterrupted(settings: Settings, messages: list) -> None:
 
 async def run_with_kills(settings: Settings, messages: list, rng: random.Random) -> list[int]:
     """Kill the worker three times; for each kill, how many input messages it left uncommitted."""
-    # INFO: when a restart stalls, the log's end shows where Faust's recovery stands.
-    worker = WorkerProcess(settings, settings.worker.data_dir.with_suffix(".log"), loglevel="INFO")
+    # INFO: when a restart stalls, the log's end shows where Faust's recovery stands. A worker
+    # that stalled exits (worker.stall_timeout) and is started again, as its supervisor would.
+    worker = WorkerProcess(settings, settings.worker.data_dir.with_suffix(".log"), loglevel="INFO",
+                           restart_when_stalled=True)
     await publish_all(settings, messages)
     left_at_kills = []
     for _ in range(3):
@@ -155,6 +159,9 @@ async def run_with_kills(settings: Settings, messages: list, rng: random.Random)
         await wait_until_decided(settings, worker, timeout=300)
     finally:
         worker.stop()
+    if worker.stall_restarts:  # said in the run's summary: the store must still come out whole
+        warnings.warn(f"the restarted worker stalled and was started again {worker.stall_restarts} time(s)",
+                      stacklevel=1)
     return left_at_kills
 
 

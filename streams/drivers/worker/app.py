@@ -11,6 +11,7 @@ changes. Faust's private names are used through streams/drivers/worker/faust_ada
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import hashlib
 import logging
@@ -40,6 +41,7 @@ from streams.drivers.worker.faust_auth import broker_credentials
 from streams.drivers.worker.faust_kv import ChangelogBatcher, FaustPartitionKV, MvccTable
 from streams.drivers.worker.input_gaps import InputGaps, applied, record_applied
 from streams.drivers.worker.sinks import WorkerSinks
+from streams.drivers.worker.stall_watch import wire_stall_watch
 from streams.drivers.worker.web import web_options, wire_query_api
 from streams.drivers.worker.worker_layout import WorkerLayout
 from streams.drivers.worker.worker_rocksdb import SharedMemoryRocksDB
@@ -59,6 +61,8 @@ PRODUCER_BATCH_BYTES = 1024 * 1024
 # ~440 KB in the benchmark) and Faust reads ahead 4,096 by default: a first scan then held
 # most of a round in memory, so the worker's memory grew with the estate (measured).
 INPUT_BUFFER_MESSAGES = 32
+# The longest wait between two attempts at an input message the worker could not handle.
+MAX_RETRY_WAIT_S = 30.0
 RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
 
 
@@ -143,14 +147,12 @@ def wire(app: faust.App, settings: Settings) -> None:
     @app.agent(inputs, name="observe")
     async def observe(stream: faust.StreamT) -> None:
         async for event in stream.events():
-            try:
-                with telemetry.consumed("elava.worker.process", event.message):
-                    await handle_message(event.message, worker)
-            finally:
-                # Also after a failure: what reached RocksDB must reach the changelog.
-                await sends.flush()
+            await handle_until_done(event.message, worker)
             if telemetry.metering():
                 record_lag(app, settings.worker.app_id, event.message)
+
+    wire_stall_watch(app, table, settings.kafka, settings.worker.app_id, {topics.observations, topics.cloudtrail},
+                     settings.worker.stall_timeout.total_seconds())
 
 
 def record_lag(app: faust.App, group: str, message: Any) -> None:
@@ -182,6 +184,33 @@ def parse_message(message: Any, cloudtrail_topic: str) -> RawPage | Observation 
             raise SchemaError("empty key: trail events are keyed by the shard key of their resource")
         return TrailEvent.from_bytes(message.value or b"")
     return read_observation_message(message.key, message.value, message.headers)  # pages: RawPage
+
+
+async def handle_until_done(message: Any, worker: Worker, first_wait: float = 0.5) -> None:
+    """Handle ``message``; on a failure (a send the broker did not take, a store error) try the
+    same message again, waiting longer each time, rather than leave it behind.
+
+    What cannot be parsed or processed goes to the DLQ inside ``handle_message``; what fails
+    here is the worker's footing. An agent that raised would be restarted by Faust past the
+    message, which it acknowledges: the input-gap guard would apply it with the partition's
+    next message, but the last one of a partition would wait for a message that may not come.
+    A retry replays what the failed attempt stored, as after a crash.
+    """
+    wait = first_wait
+    while True:
+        try:
+            try:
+                with telemetry.consumed("elava.worker.process", message):
+                    await handle_message(message, worker)
+            finally:
+                # Also after a failure: what reached RocksDB must reach the changelog.
+                await worker.changelog.sends.flush()
+            return
+        except Exception:
+            log.exception("%s[%d] offset %d not handled; trying it again in %.1f s", message.topic,
+                          message.partition, message.offset, wait)
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, MAX_RETRY_WAIT_S)
 
 
 async def handle_message(message: Any, worker: Worker) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from elava.kafka.partitioning import partition_of
+from streams.drivers.worker.restart import exit_for_restart
 
 log = logging.getLogger("elava.worker")
 Record = tuple[bytes | None, bytes | None, Sequence[tuple[str, bytes]]]
@@ -76,10 +77,24 @@ class BatchedSends:
             callback = self._callbacks.get(topic)
             delivery.add_done_callback(
                 (lambda d, p=partition, n=end - start, cb=callback: cb(p, n, d)) if callback
-                else (lambda d, t=topic: _log_failure(t, d)))
+                else (lambda d, t=topic: _stop_if_failed(t, d)))
             start = end
 
 
-def _log_failure(topic: str, delivery: Any) -> None:
+def _stop_if_failed(topic: str, delivery: Any) -> None:
     if not delivery.cancelled() and delivery.exception() is not None:
-        log.error("a batch for %s was not delivered: %r", topic, delivery.exception())
+        stop_undelivered(topic, delivery.exception())
+
+
+def stop_undelivered(topic: str, error: BaseException) -> None:
+    """A batch the broker did not take (after the producer's retries): stop the worker at once.
+
+    Its records were stored, and Faust commits the input once the producer is flushed, whether
+    or not each batch arrived: going on would commit past changes nobody will ever read. This
+    runs as the batch's delivery fails, before the flush that precedes a commit returns (the
+    batch's callbacks run in order, and this one was added first), so the input stays
+    uncommitted; the restarted worker handles it again and publishes what it stored (the core
+    replays a version it already holds). Exit code 75: start it again.
+    """
+    exit_for_restart(f"a batch for {topic} was not delivered ({error!r}): stopping before the input that "
+                     "made it is committed; the restarted worker publishes it again")

@@ -24,7 +24,7 @@ from typing import Any
 
 import faust
 
-from streams.drivers.worker.batch_send import BatchedSends
+from streams.drivers.worker.batch_send import BatchedSends, stop_undelivered
 from streams.drivers.worker.faust_adapter import mark_persisted, partition_db
 from streams.store.changelog import Changelogged, restore
 from streams.store.kv import RdictKV, prefix_scan, range_scan
@@ -45,8 +45,11 @@ class ChangelogBatcher:
 
     def _persisted(self, partition: int, count: int, delivery: Any) -> None:
         # Where recovery starts reading the changelog into the local store again.
-        if delivery.cancelled() or delivery.exception() is not None:
-            log.error("changelog batch not delivered: %r", None if delivery.cancelled() else delivery.exception())
+        if delivery.cancelled():  # the producer stopped (a shutdown): recovery starts where it last was
+            log.error("changelog batch not delivered: cancelled")
+            return
+        if delivery.exception() is not None:
+            stop_undelivered(self.topic, delivery.exception())
             return
         mark_persisted(self.table, self.topic, partition, delivery.result().offset + count - 1)
 
@@ -64,6 +67,8 @@ class MvccTable(faust.Table):
     """The worker's table: restoring it from its changelog rebuilds what the changelog leaves
     out (heads, the time index), record by record in the changelog's order."""
 
+    restored = 0  # changelog records applied since start: recovery's progress (streams/drivers/worker/stall_watch.py)
+
     def apply_changelog_batch(self, batch: Any) -> None:
         stores: dict[int, RdictKV] = {}
         last: dict[Any, int] = {}
@@ -73,6 +78,7 @@ class MvccTable(faust.Table):
             if kv is None:
                 kv = stores[message.partition] = RdictKV(partition_db(self, message.partition))
             restore(kv, message.key, message.value)
+            self.restored += 1
             last[message.tp] = max(message.offset, last.get(message.tp, -1))
         for tp, offset in last.items():
             mark_persisted(self, tp.topic, tp.partition, offset)

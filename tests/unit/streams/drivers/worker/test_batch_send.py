@@ -49,3 +49,25 @@ def test_keyed_records_land_where_kafkas_default_partitioner_puts_them():
         for topic, count in (("changes", 8), ("drift", 3)):
             assert placed[(topic, key)] == DefaultPartitioner()(key, list(range(count)), list(range(count)))
     assert placed[("drift", None)] in range(3)
+
+
+class Undelivered(Partitions):
+    """A producer whose batches the broker never takes (their delivery fails after the send)."""
+
+    async def send_batch(self, batch, topic: str, partition: int):
+        delivery = asyncio.get_running_loop().create_future()
+        delivery.set_exception(ConnectionError("no leader"))
+        return delivery
+
+
+async def test_a_batch_the_broker_did_not_take_stops_the_worker_before_its_input_is_committed(monkeypatch, caplog):
+    from streams.drivers.worker import restart
+
+    exits = []
+    monkeypatch.setattr(restart.os, "_exit", exits.append)
+    sends = BatchedSends(lambda: Undelivered({"changes": 2}))
+    sends.add("changes", 0, b"k", b"v")
+    await sends.flush()
+    await asyncio.sleep(0)  # the delivery's callbacks run
+    assert exits == [75]
+    assert "a batch for changes was not delivered (ConnectionError('no leader'))" in caplog.text
