@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,13 @@ from elava.events import ChangeEvent, FieldChange, Observation, Resource, ScanMa
 from streams.diff import diff_content
 from streams.pages import RawPage, raw_content_hash, validate_resource
 from streams.store.versioned import RecordLead, Version, VersionStore, from_micros, to_micros
+
+
+class Unread:
+    """A head lead not read yet (``None`` means read, and there is no head)."""
+
+
+UNREAD = Unread()
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +48,11 @@ class Observed:
 
     def attributed(self, record: dict[str, Any] | None) -> Observed:
         """The same decision with an attribution to store with the version (not for a replay)."""
-        return self if self.replay else replace(self, version=replace(self.version, attribution=record))
+        if self.replay:
+            return self
+        # Built directly: dataclasses.replace introspects the fields on every call (a change makes two).
+        version = Version(**{**self.version.__dict__, "attribution": record})
+        return Observed(version, self.previous, self.change, self.replay, self.is_head)
 
 
 class Observer:
@@ -80,10 +91,14 @@ class Observer:
         else:
             self.store.append(observed.version, observed.previous)  # its edges are indexed already
 
-    def decide(self, resource: Resource, page: Observation) -> Observed | None:
-        """What ``resource`` seen on ``page`` changes (None: nothing); reads the head once."""
+    def decide(self, resource: Resource, page: Observation, lead: RecordLead | None | Unread = UNREAD) -> Observed | None:
+        """What ``resource`` seen on ``page`` changes (None: nothing); reads the head once.
+
+        ``lead``: its head's leading fields when ``screen`` read them for this page already.
+        """
         valid_from = to_micros(page.observed_at)
-        lead = self.store.head_lead(resource.uid)
+        if isinstance(lead, Unread):
+            lead = self.store.head_lead(resource.uid)
         if _replays(lead, page.event_id, valid_from):
             return self._replay(lead.full(), page.event_id)
         content_hash = resource.content_hash()
@@ -91,10 +106,10 @@ class Observer:
             return None  # a read, no write, and no decoding of the stored record
         head = lead.full() if lead is not None else None
         if head is None or head.deleted:
-            kind, diff = "created", []
+            kind, changes = "created", []
         else:
-            kind = "modified"
-            diff = [c.model_dump(mode="json") for c in diff_content(_content_of(head), resource.content())]
+            kind, changes = "modified", diff_content(_content_of(head), resource.content())
+        diff = [c.model_dump(mode="json") for c in changes]
         stored = resource.model_dump(mode="json")
         version = Version(
             uid=resource.uid, version=(head.version + 1) if head else 1, kind=kind,
@@ -102,10 +117,15 @@ class Observer:
             hash=content_hash, cause=page.event_id, shard=page.shard,
             resource=stored, diff=diff, edges=_edges(stored, head, diff),  # what it uses, kept with the version
         )
-        return Observed(version, head, change_from_version(version, resource))
+        return Observed(version, head, change_from_version(version, resource, changes))
 
     def screen(self, page: RawPage) -> list[Resource]:
-        """The resources of ``page`` that ``decide`` must see, validated, in order; reads only.
+        """The resources of ``page`` that ``decide`` must see, validated, in order; reads only."""
+        return [resource for resource, _ in self.screen_with_heads(page)]
+
+    def screen_with_heads(self, page: RawPage) -> list[tuple[Resource, RecordLead | None | Unread]]:
+        """The resources of ``page`` that ``decide`` must see, validated, in order, each with the
+        head lead read to screen it (for ``decide``, so it does not read it again); reads only.
 
         A resource that ``decide`` would find unchanged (its raw content hash is its head's,
         the page replays nothing for it) is left out unvalidated: its content is that of a
@@ -120,17 +140,18 @@ class Observer:
         valid_from = to_micros(header.observed_at)
         uids = [resource["uid"] for resource in page.resources]
         repeated = _repeated(uids)
+        kept: list[tuple[Resource, RecordLead | None | Unread]] = []
         try:
-            return [validate_resource(raw) for uid, raw in zip(uids, page.resources, strict=True)
-                    if uid in repeated or not self._known(uid, raw, header.event_id, valid_from)]
+            for uid, raw in zip(uids, page.resources, strict=True):
+                if uid in repeated:  # its head changes within the page: decide reads it then
+                    kept.append((validate_resource(raw), UNREAD))
+                    continue
+                lead = self.store.head_lead(uid)
+                if not _known(lead, raw, header.event_id, valid_from):
+                    kept.append((validate_resource(raw), lead))  # no other uid's write changes this head
         except ValidationError:
-            return list(page.validated().resources)
-
-    def _known(self, uid: str, raw: dict[str, Any], event_id: str, valid_from: int) -> bool:
-        """Whether ``decide`` would find this raw resource unchanged (None, and no replay)."""
-        lead = self.store.head_lead(uid)
-        return (lead is not None and not _replays(lead, event_id, valid_from)
-                and _unchanged(lead, raw_content_hash(raw)))
+            return [(resource, UNREAD) for resource in page.validated().resources]
+        return kept
 
     def deletions(self, marker: ScanMarker) -> Iterator[Observed]:
         """The deletions a marker infers (only from a complete, successful scan); reads only.
@@ -196,6 +217,12 @@ class Observer:
                         replay=True, is_head=is_head)
 
 
+def _known(lead: RecordLead | None, raw: dict[str, Any], event_id: str, valid_from: int) -> bool:
+    """Whether ``decide`` would find this raw resource unchanged (None, and no replay)."""
+    return (lead is not None and not _replays(lead, event_id, valid_from)
+            and _unchanged(lead, raw_content_hash(raw)))
+
+
 def _replays(lead: RecordLead | None, event_id: str, valid_from: int) -> bool:
     """The page applied before (redelivered after a crash) or is older than what we know."""
     return lead is not None and (lead.cause == event_id or valid_from < lead.valid_from)
@@ -211,10 +238,12 @@ def _repeated(uids: list[str]) -> set[str]:
     return {uid for uid, count in Counter(uids).items() if count > 1}
 
 
-def change_from_version(version: Version, resource: Resource | None) -> ChangeEvent:
+def change_from_version(version: Version, resource: Resource | None,
+                        diff: list[FieldChange] | None = None) -> ChangeEvent:
     """The change event for a stored version (the same bytes every time).
 
     For a deletion ``resource`` is the last version seen alive, so readers know what went.
+    ``diff``: the version's diff as the models it was dumped from, when the caller has them.
     """
     snapshot = resource
     if snapshot is None and version.resource is not None:
@@ -224,7 +253,7 @@ def change_from_version(version: Version, resource: Resource | None) -> ChangeEv
         uid=version.uid, type=subject.type, account=subject.account, region=subject.region,
         kind=version.kind, previous_version=version.version - 1 if version.version > 1 else None,
         new_version=version.version, observed_at=from_micros(version.valid_from),
-        diff=[FieldChange.model_validate(d) for d in version.diff],
+        diff=diff if diff is not None else [FieldChange.model_validate(d) for d in version.diff],
         resource=snapshot, cause_id=version.cause,
     )
 

@@ -25,9 +25,9 @@ from elava.events import AttributedChange, ChangeEvent, Event, Observation, Reso
 from elava.settings import DriftSettings, PatternSettings
 from streams.analyzers.runner import Analyzers
 from streams.attribution.join import Attributor
-from streams.observe import Observed, Observer
+from streams.observe import UNREAD, Observed, Observer, Unread
 from streams.pages import RawPage
-from streams.store.versioned import VersionStore
+from streams.store.versioned import RecordLead, VersionStore
 
 
 @dataclass
@@ -63,9 +63,9 @@ class PartitionProcessor:
     def process(self, event: Observation | RawPage | ScanMarker | TrailEvent) -> Produced:
         produced = Produced()
         if isinstance(event, RawPage):  # validated where it differs from the store, before any write
-            self._observe(self.observer.screen(event), event.header, produced)
+            self._observe(self.observer.screen_with_heads(event), event.header, produced)
         elif isinstance(event, Observation):
-            self._observe(event.resources, event, produced)
+            self._observe(((resource, UNREAD) for resource in event.resources), event, produced)
         elif isinstance(event, ScanMarker):
             for observed in list(self.observer.deletions(event)):
                 self._store_and_report(observed, produced)
@@ -77,21 +77,23 @@ class PartitionProcessor:
                     self._add_drift(update.change, update, produced)
         return produced
 
-    def _observe(self, resources: Iterable[Resource], page: Observation, produced: Produced) -> None:
-        for resource in resources:
-            observed = self.observer.decide(resource, page)
+    def _observe(self, sightings: Iterable[tuple[Resource, RecordLead | None | Unread]], page: Observation,
+                 produced: Produced) -> None:
+        for resource, lead in sightings:
+            observed = self.observer.decide(resource, page, lead)
             if observed is not None:
                 self._store_and_report(observed, produced)
 
     def _store_and_report(self, observed: Observed, produced: Produced) -> None:
         attribution = self.attributor.attribute(observed)
-        self.observer.store_version(observed.attributed(attribution.record() if attribution else None))
+        observed = observed.attributed(attribution.record() if attribution else None)
+        self.observer.store_version(observed)
         produced.changes.append(observed.change)
         attributed = attribution.event(observed.change) if attribution is not None else None
         if attributed is not None:
             produced.attributed.append(attributed)
         self._add_drift(observed.change, attributed if self.drift.attribution else None, produced)
-        produced.patterns.extend(self.analyzers.patterns(observed.change))
+        produced.patterns.extend(self.analyzers.patterns(observed.change, observed.version))  # as just written
 
     def _add_drift(self, change: ChangeEvent, attributed: AttributedChange | None, produced: Produced) -> None:
         produced.drift.extend(self.analyzers.drift(change, attributed))  # analyzer.drift.enabled is read there

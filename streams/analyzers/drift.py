@@ -41,7 +41,9 @@ class DriftAnalyzer:
         rules = sorted({rule for _, rule in judged})
         if not self.drift.attribution:
             attributed = None
-        owner = iac_owner(tags, self.managed_by_tags) or iac_owner(tags_before(tags, change.diff), self.managed_by_tags)
+        owner = iac_owner(tags, self.managed_by_tags)
+        if owner is None and any(c.path.startswith("tags.") for c in change.diff):  # else the tags before are these
+            owner = iac_owner(tags_before(tags, change.diff), self.managed_by_tags)
         out_of_band = owner is not None and not made_by_owner(owner, attributed)
         if out_of_band:
             severity, rules = worse(severity, "high"), sorted([*rules, OUT_OF_BAND])

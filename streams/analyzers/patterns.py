@@ -59,10 +59,12 @@ class History:
     """A resource's versions up to a change, oldest first: the leading fields of each (read
     without decoding), whole records decoded only where a rule needs them."""
 
-    def __init__(self, store: VersionStore, uid: str, upto: int) -> None:
+    def __init__(self, store: VersionStore, uid: str, upto: int, stored: Version | None = None) -> None:
+        """``stored``: version ``upto`` as it was just written, when the caller holds it (not decoded again)."""
         self.leads = [lead for lead in (RecordLead.from_bytes(uid, data) for _, data in store.kv.scan(versions_prefix(uid)))
                       if lead.version <= upto]
-        self._whole: dict[int, Version] = {}
+        known = stored is not None and stored.version == upto and stored.valid_to is None  # as the record reads
+        self._whole: dict[int, Version] = {upto: stored} if known else {}
 
     def whole(self, lead: RecordLead) -> Version:
         if lead.version not in self._whole:
@@ -108,11 +110,11 @@ class LifecyclePatterns:
         self.rules: tuple[Callable[[Context], list[PatternEvent]], ...] = (
             self.recreated, self.short_lived, self.flapping, self.schedule)
 
-    def after(self, change: ChangeEvent) -> list[PatternEvent]:
-        """The patterns ``change`` completes (its version must be stored)."""
+    def after(self, change: ChangeEvent, stored: Version | None = None) -> list[PatternEvent]:
+        """The patterns ``change`` completes (its version must be stored; ``stored``: that version, if held)."""
         if change.kind == "created" and change.new_version == 1:
             return []  # a first version has no history to complete a pattern (no versions read)
-        history = History(self.store, change.uid, change.new_version)
+        history = History(self.store, change.uid, change.new_version, stored)
         if not history.leads or history.leads[-1].version != change.new_version:
             return []
         context = Context(change, history)

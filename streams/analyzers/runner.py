@@ -12,7 +12,7 @@ from elava.settings import DriftSettings, PatternSettings
 from streams.analyzers.drift import DriftAnalyzer
 from streams.analyzers.patterns import LifecyclePatterns
 from streams.store.findings import Findings
-from streams.store.versioned import VersionStore
+from streams.store.versioned import Version, VersionStore
 
 
 class Analyzers:
@@ -33,11 +33,12 @@ class Analyzers:
         self.findings.record_drift(drift)
         return [drift]
 
-    def patterns(self, change: ChangeEvent) -> list[PatternEvent]:
-        """The lifecycle patterns a change just stored completes (``analyzer.patterns.enabled``)."""
+    def patterns(self, change: ChangeEvent, stored: Version | None = None) -> list[PatternEvent]:
+        """The lifecycle patterns a change just stored completes (``analyzer.patterns.enabled``);
+        ``stored``: its version as written, which the patterns then need not decode again."""
         if not self.patterns_settings.enabled:
             return []
-        found = self.lifecycle.after(change)
+        found = self.lifecycle.after(change, stored)
         for pattern in found:
             self.findings.record_pattern(pattern, change.new_version)
         return found
