@@ -75,7 +75,8 @@ def trail(name: str, touched: Resource, hours: float, event_id: str, user: str =
 
 
 def sg_life(g: str) -> list[Event]:
-    """Security groups: tags and rules change, a redelivery, an older page, a deletion, a re-creation."""
+    """Security groups: tags and rules change, a redelivery, an older page, a deletion, a re-creation,
+    an ownership tag removed."""
     sg = "ec2.security-group"
     created = page(sg, [group("sg-1"), group("sg-2", {"ManagedBy": "terraform"}), group("sg-3")], 0, f"{g}1")
     opened = page(sg, [group("sg-1", ingress=[SSH_WORLD]), group("sg-2", {"ManagedBy": "terraform", "team": "a"}),
@@ -86,6 +87,7 @@ def sg_life(g: str) -> list[Event]:
                 3, f"{g}4")
     return [created, trail("AuthorizeSecurityGroupIngress", group("sg-1"), 0.5, "t-1"), opened, opened, created,
             trail("CreateTags", group("sg-2"), 0.8, "t-2", user="bob"), twice, closing, closing, back, back,
+            page(sg, [group("sg-2", {"team": "b"})], 3.2, f"{g}5"),  # its owner's tag removed by hand
             trail("RevokeSecurityGroupIngress", group("sg-1"), 1.9, "t-3"),
             trail("DescribeSecurityGroups", group("sg-1"), 1.95, "t-4"), *flapping(sg)]
 
