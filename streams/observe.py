@@ -94,7 +94,7 @@ class Observer:
     def decide(self, resource: Resource, page: Observation, lead: RecordLead | None | Unread = UNREAD) -> Observed | None:
         """What ``resource`` seen on ``page`` changes (None: nothing); reads the head once.
 
-        ``lead``: its head's leading fields when ``screen`` read them for this page already.
+        ``lead``: its head's leading fields when ``screen_with_heads`` read them for this page already.
         """
         valid_from = to_micros(page.observed_at)
         if isinstance(lead, Unread):
@@ -118,10 +118,6 @@ class Observer:
             resource=stored, diff=diff, edges=_edges(stored, head, diff),  # what it uses, kept with the version
         )
         return Observed(version, head, change_from_version(version, resource, changes))
-
-    def screen(self, page: RawPage) -> list[Resource]:
-        """The resources of ``page`` that ``decide`` must see, validated, in order; reads only."""
-        return [resource for resource, _ in self.screen_with_heads(page)]
 
     def screen_with_heads(self, page: RawPage) -> list[tuple[Resource, RecordLead | None | Unread]]:
         """The resources of ``page`` that ``decide`` must see, validated, in order, each with the

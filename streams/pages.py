@@ -9,7 +9,7 @@ CPU, so the worker reads a page in two steps:
    content (``name``, ``tags``, ``attributes``) of each resource: the header as an
    ``Observation`` and each resource's identity (``uid``, ``type``, ``id``, ``account``,
    ``region`` are strings);
-2. the observer (``Observer.screen``, streams/observe.py) reads each resource's head and
+2. the observer (``Observer.screen_with_heads``, streams/observe.py) reads each resource's head and
    validates, before anything is written, every resource whose raw content hash differs
    from its head's (or that has no head, is replayed, or appears twice on the page).
 

@@ -40,7 +40,7 @@ def shares(stacks: list[tuple[list[str], int]]) -> tuple[Counter, Counter, int]:
 WORKER_BUCKETS: list[tuple[str, tuple[str, ...]]] = [
     ("startup (imports, topic/table setup)", ("_find_and_load", "App._on_first_start", "Recovery.")),
     ("logging: debug records built for the spinner handler", ("Logger.debug", "Logger._log", "LogRecord")),
-    # read_observation_message: orjson + the header; validate_resource: the changed resources (Observer.screen)
+    # read_observation_message: from_json + the header; validate_resource: the changed resources (Observer.screen_with_heads)
     ("agent: parse page (orjson + pydantic)", ("parse_observation_message", "parse_page", "read_observation_message",
                                               "validate_resource")),
     ("agent: output sends (change/drift events)", ("send (streams/drivers/worker/app.py", "send_outputs", "dead_letter")),

@@ -84,11 +84,6 @@ class InputProbe:
             return None
         return ends, {tp: meta.offset for tp, meta in committed.items() if meta is not None and meta.offset >= 0}
 
-    async def close(self) -> None:
-        if self._consumer is not None:
-            await self._admin.close()
-            await self._consumer.stop()
-
 
 def progress_of(parts: Iterable[TopicPartition], ends: dict, committed: dict, applied_at: Callable[[TopicPartition], int | None],
                 restored: int) -> Progress:
