@@ -140,9 +140,14 @@ def wire(app: faust.App, settings: Settings) -> None:
     wire_query_api(app, table, settings)
     sends = BatchedSends(lambda: aiokafka_producer(app))
     worker = Worker(settings, table, ChangelogBatcher(table, sends), WorkerSinks.on(topics, sends, SOURCE),
-                    WorkerLayout(settings.kafka, sends, SOURCE), topics.cloudtrail, InputGaps.on(settings.kafka))
+                    WorkerLayout(settings.kafka, sends, SOURCE), topics.cloudtrail,
+                    InputGaps.on(settings.kafka, settings.worker.app_id))
 
     telemetry.watch_store(lambda: store_sizes(table))
+
+    @app.on_partitions_assigned.connect
+    async def start_from_commits(app: faust.App, assigned: set, **kwargs: Any) -> None:
+        worker.gaps.reassigned()
 
     @app.agent(inputs, name="observe")
     async def observe(stream: faust.StreamT) -> None:
@@ -218,12 +223,14 @@ async def handle_message(message: Any, worker: Worker) -> None:
     kv = FaustPartitionKV(worker.table, message.partition, worker.changelog)
     last = applied(kv, message.topic, message.partition)
     async for missed in worker.gaps.missed_before(message, last):
-        await _handle_one(missed, kv, worker)
-        record_applied(kv, missed)
+        await _handle_one(missed, kv, worker)  # applied, or replayed if the store applied it before
+        if last is None or missed.offset > last:
+            record_applied(kv, missed)
         await worker.changelog.sends.flush()  # outputs leave as they are made: a gap may be a backlog
     await _handle_one(message, kv, worker)
     if last is None or message.offset > last:
         record_applied(kv, message)
+    worker.gaps.handled(message)
 
 
 async def _handle_one(message: Any, kv: FaustPartitionKV, worker: Worker) -> None:

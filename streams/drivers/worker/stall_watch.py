@@ -27,7 +27,8 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
-from elava.kafka.clients import new_admin, new_consumer
+from elava.kafka.clients import new_consumer
+from elava.kafka.group_offsets import GroupOffsets
 from elava.settings import KafkaSettings
 from streams.drivers.worker.faust_adapter import partition_dbs
 from streams.drivers.worker.input_gaps import applied
@@ -66,23 +67,23 @@ class InputProbe:
     """Reads the input topics' end offsets and the group's committed offsets (its own clients)."""
 
     def __init__(self, kafka: KafkaSettings, group: str) -> None:
-        self.kafka, self.group = kafka, group
+        self.kafka = kafka
         self._consumer: Any = None
-        self._admin: Any = None
+        self._group = GroupOffsets(kafka, group)
 
     async def offsets(self, parts: list[TopicPartition]) -> tuple[dict, dict] | None:
         """(end offsets, committed offsets) of ``parts``; None when Kafka does not answer (no verdict)."""
         try:
             if self._consumer is None:
-                self._consumer, self._admin = new_consumer(self.kafka), new_admin(self.kafka)
-                await self._consumer.start()
-                await self._admin.start()
+                consumer = new_consumer(self.kafka)
+                await consumer.start()
+                self._consumer = consumer
             ends = await self._consumer.end_offsets(parts)
-            committed = await self._admin.list_consumer_group_offsets(self.group, partitions=parts)
+            committed = await self._group.committed(parts)
         except (KafkaError, OSError) as exc:
             log.debug("progress watch: offsets not read (%s)", exc)
             return None
-        return ends, {tp: meta.offset for tp, meta in committed.items() if meta is not None and meta.offset >= 0}
+        return ends, committed
 
 
 def progress_of(parts: Iterable[TopicPartition], ends: dict, committed: dict, applied_at: Callable[[TopicPartition], int | None],

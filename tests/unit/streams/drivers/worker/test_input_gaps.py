@@ -1,4 +1,5 @@
-"""A message Faust never delivered is read from the topic and applied before the one after it."""
+"""A message Faust never delivered is read from the topic and handled before the one after it:
+applied if the store never applied it, replayed (its changes published again) if it did."""
 
 from __future__ import annotations
 
@@ -55,6 +56,36 @@ async def test_only_a_message_past_the_next_one_reads_what_was_left_out():
     assert await missed(gaps, kv, message(9, partition=1)) == []  # each partition on its own
 
 
+class Commits:
+    """The group's committed offsets, as the broker would answer; counts the questions."""
+
+    def __init__(self, offsets: dict) -> None:
+        self.offsets, self.asked = offsets, 0
+
+    async def __call__(self, topic, partition):
+        self.asked += 1
+        return self.offsets.get((topic, partition))
+
+
+async def test_after_an_assignment_a_partition_goes_on_from_its_groups_commit():
+    # The store applied up to 5, the group committed 4: offset 4 was applied, maybe not published.
+    kv, reader, commits = MemoryKV(), Reader([message(n) for n in range(10)]), Commits({(TOPIC, 0): 4})
+    gaps = InputGaps(reader, commits)
+    record_applied(kv, message(5))
+    assert [m.offset for m in await missed(gaps, kv, message(5))] == [4]  # Faust left out its commit
+    gaps.handled(message(5))
+    assert await missed(gaps, kv, message(6)) == []  # then on from what this worker handled
+    record_applied(kv, message(6))
+    gaps.handled(message(6))
+    assert [m.offset for m in await missed(gaps, kv, message(9))] == [7, 8]
+    assert commits.asked == 1
+    gaps.reassigned()  # another worker applied 7 and 8 meanwhile and committed 7: its group's commit again
+    record_applied(kv, message(8))
+    commits.offsets[(TOPIC, 0)] = 8
+    assert [m.offset for m in await missed(gaps, kv, message(9))] == [8]
+    assert commits.asked == 2
+
+
 async def test_a_redelivered_message_never_moves_the_recorded_offset_back(tmp_path):
     settings = load_settings(None, worker__web_port=0, worker__data_dir=str(tmp_path))
     app = worker_app.create_app(settings)
@@ -100,6 +131,35 @@ async def test_the_worker_applies_the_pages_it_was_not_given_before_the_next(tmp
     changes = [key for topic, _, key in producer.sent if topic == topics.changes]
     assert changes[:3] == [sg(f"sg-{n}").uid.encode() for n in range(3)]  # the missed ones sent as applied
     assert sorted(changes) == sorted(sg(f"sg-{n}").uid.encode() for n in range(4))
+
+
+async def test_a_page_stored_but_not_published_before_a_crash_is_published_when_faust_skips_it(tmp_path):
+    settings = load_settings(None, worker__web_port=0, worker__data_dir=str(tmp_path))
+    app = worker_app.create_app(settings)
+    table, topics = app.tables["mvcc"], Topics(settings.kafka)
+    pages = [SimpleNamespace(**_page_message(n, f"sg-{n}", f"scan-{n}")) for n in range(2)]
+    for each in pages:
+        each.topic = topics.observations
+
+    def worker_sending_to(producer, gaps):
+        sends = BatchedSends(lambda: producer)
+        worker = worker_app.Worker(settings, table, ChangelogBatcher(table, sends),
+                                   WorkerSinks.on(topics, sends, "test"), None, topics.cloudtrail, gaps)
+        worker.layout = SimpleNamespace(refusal=_no_refusal)
+        return worker, sends
+
+    # Killed: what its producer held (page 0's change events) never reached the broker.
+    killed, _ = worker_sending_to(Partitions({}, default=settings.kafka.partitions), InputGaps(Reader([])))
+    await worker_app.handle_message(pages[0], killed)
+    producer = Partitions({}, default=settings.kafka.partitions)
+    # Restarted: the group committed nothing past page 0, and Faust hands over page 1 first.
+    restarted, sends = worker_sending_to(producer, InputGaps(Reader(pages), Commits({(topics.observations, 2): 0})))
+    await worker_app.handle_message(pages[1], restarted)
+    await sends.flush()
+    changes = [key for topic, _, key in producer.sent if topic == topics.changes]
+    assert changes == [sg("sg-0").uid.encode(), sg("sg-1").uid.encode()]
+    kv = FaustPartitionKV(table, 2, restarted.changelog)
+    assert applied(kv, topics.observations, 2) == 1
 
 
 async def _no_refusal(*args):

@@ -18,6 +18,7 @@ from streams.observe import Observer
 from streams.store.evidence import EvidenceLog
 from streams.store.retention import RetentionPacer
 from streams.store.versioned import VersionStore, to_micros
+from tests.unit.streams.drivers.worker.test_input_gaps import Reader
 from tests.unit.streams.fixtures import marker, page, sg, shard
 
 
@@ -37,7 +38,7 @@ async def test_a_message_of_a_partition_takes_a_retention_step_on_that_partition
     table = app.tables["mvcc"]
     sends = BatchedSends(lambda: None)  # nothing is sent here: records wait in the batch
     worker = worker_app.Worker(settings, table, ChangelogBatcher(table, sends), None, None,
-                               Topics(settings.kafka).cloudtrail, InputGaps.on(settings.kafka))
+                               Topics(settings.kafka).cloudtrail, InputGaps(Reader([])))
     kv = FaustPartitionKV(table, 5, worker.changelog)
     long_ago = utcnow() - timedelta(days=40)
     observer = Observer(VersionStore(kv))
