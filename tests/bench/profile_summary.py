@@ -43,14 +43,15 @@ WORKER_BUCKETS: list[tuple[str, tuple[str, ...]]] = [
     # read_observation_message: from_json + the header; validate_resource: the changed resources (Observer.screen_with_heads)
     ("agent: parse page (orjson + pydantic)", ("parse_observation_message", "parse_page", "read_observation_message",
                                               "validate_resource")),
-    ("agent: output sends (change/drift events)", ("send (streams/drivers/worker/app.py", "send_outputs", "dead_letter")),
-    ("agent: table writes (Faust set: RocksDB put + changelog enqueue)", ("FaustPartitionKV.put",
-                                                                         "FaustPartitionKV.delete")),
-    # (put matches put_many too)
-    ("agent: store reads (RocksDB get/scan + decode)", ("VersionStore.head", "VersionStore.shard_members",
-                                                        "FaustPartitionKV.get", "VersionStore.last_scan")),
-    ("agent: observer core (hash, diff, versions, events)", ("Observer.", "change_from_version", "drift_for",
-                                                             "Event.to_bytes", "cloudevent_headers")),
+    ("agent: output events (bytes, headers, OCSF copies, batches)", ("WorkerSinks.publish", "BatchedSends.flush",
+                                                                     "dead_letter")),
+    ("agent: store writes (RocksDB batch + changelog records)", ("VersionStore.append", "VersionStore.rewrite",
+                                                                 "Changelogged.put", "record_applied")),
+    ("agent: attribution (evidence, judging)", ("Attributor.",)),
+    ("agent: analyzers (drift, patterns, waste)", ("Analyzers.", "waste_findings")),
+    ("agent: store reads (RocksDB get/scan + decode)", ("VersionStore.head", "VersionStore.shard_member",
+                                                        "VersionStore.last_scan", "applied (streams")),
+    ("agent: decide (hash, diff, versions, edges, change events)", ("Observer.", "change_from_version")),
     ("agent: Faust stream/agent plumbing", ("Agent._execute_actor", "Stream.", "_py_aiter")),
     # Resumed coroutines show only their own frames: these are the producer buffer's task
     # (changelog records), the conductor waiting for it to ebb, and aiokafka's accumulator.
