@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from collectors.publish import KafkaSink
 from elava.analyzer_events import DriftEvent, PatternEvent, WasteFinding
 from elava.demo.simulated import free_port
 from elava.events import ActionRequest, ChangeEvent, PolicyDecision
+from elava.exceptions import ElavaError
 from elava.kafka.clients import ensure_topics, new_consumer, new_producer
 from elava.processes.worker_process import (
     WorkerProcess,
@@ -127,14 +129,21 @@ class KafkaDriver:
                 self.topics.waste: ("waste", WasteFinding.from_bytes)}
 
     async def _drain(self) -> StepResult:
+        """Everything the step published, read to the topics' end offsets (taken after the worker
+        and its stages committed, so after their outputs were delivered): a quiet moment on a busy
+        broker is not the end."""
         result, read = StepResult(), self._read_topics()
-        while True:
+        ends = await self._consumer.end_offsets(list(self._consumer.assignment()))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settle_timeout
+        while [tp for tp, end in ends.items() if await self._consumer.position(tp) < end]:
+            if loop.time() > deadline:
+                raise ElavaError(f"the demo's outputs were not read to their end in {self.settle_timeout:.0f} s")
             batch = await self._consumer.getmany(timeout_ms=500)
-            if not batch:
-                return result
             for tp, records in batch.items():
                 name, parse = read[tp.topic]
                 getattr(result, name).extend(parse(record.value) for record in records)
+        return result
 
     async def stop(self) -> None:
         self.worker.stop()

@@ -7,8 +7,9 @@ at the group's committed offset once the next one is acknowledged (#606). A skip
 is changes lost for good, so the worker does not rely on it.
 
 Where a partition must go on from is, after each assignment, the offset its group
-committed (what a crashed worker stored but may not have published starts there), then
-the offset after the last message this worker handled. A message further on first has
+committed (what a crashed worker stored but may not have published starts there), or
+the partition's beginning for a group that committed nothing there yet; then the offset
+after the last message this worker handled. A message further on first has
 the missing ones read from the topic and handled, in order. Each partition's store also
 keeps the offset of the last message applied from each input topic-partition (written
 with what the message changed, so it travels in the changelog too): a message after it
@@ -61,7 +62,7 @@ class InputGaps:
         it, in order, read a fetch at a time (a gap may be a whole backlog). ``last``: the last
         offset the partition's store applied."""
         start = await self._start(message, last)
-        if start is None or message.offset <= start:
+        if message.offset <= start:
             return
         log.warning("%s[%d]: offsets %d..%d were not delivered to the worker; reading them from the topic and "
                     "handling them first", message.topic, message.partition, start, message.offset - 1)
@@ -73,13 +74,15 @@ class InputGaps:
         log.warning("%s[%d]: %d of offsets %d..%d read from the topic and handled", message.topic,
                     message.partition, read, start, message.offset - 1)
 
-    async def _start(self, message: Any, last: int | None) -> int | None:
+    async def _start(self, message: Any, last: int | None) -> int:
         start = self._next.get((message.topic, message.partition))
         if start is None:  # the first message since an assignment
             start = await self._committed(message.topic, message.partition)
         if last is not None:
             start = last + 1 if start is None else min(start, last + 1)
-        return start
+        # Nothing committed nor applied: the group reads from the partition's beginning (the
+        # worker's offset reset is "earliest"), where the topic read starts from offset 0.
+        return 0 if start is None else start
 
 
 def applied(kv: KV, topic: str, partition: int) -> int | None:

@@ -45,15 +45,24 @@ async def missed(gaps: InputGaps, kv, message) -> list:
 
 
 async def test_only_a_message_past_the_next_one_reads_what_was_left_out():
-    kv, reader = MemoryKV(), Reader([message(n) for n in range(10)])
+    kv, reader = MemoryKV(), Reader([message(n) for n in range(10)] + [message(n, partition=1) for n in range(3)])
     gaps = InputGaps(reader)
-    assert await missed(gaps, kv, message(7)) == []  # nothing applied here yet: nothing to compare
     record_applied(kv, message(5))
     assert await missed(gaps, kv, message(6)) == []
     assert await missed(gaps, kv, message(3)) == []  # a redelivery
     assert [m.offset for m in await missed(gaps, kv, message(9))] == [6, 7, 8]
     assert reader.asked == [(TOPIC, 0, 6, 9)]
-    assert await missed(gaps, kv, message(9, partition=1)) == []  # each partition on its own
+    assert await missed(gaps, kv, message(0, partition=1)) == []  # each partition on its own
+
+
+async def test_a_new_group_goes_on_from_the_partitions_beginning():
+    # Nothing committed, nothing applied: Faust reads from the earliest offset, so a first
+    # message further on means it left out what came before (its commit would pass them).
+    kv, reader = MemoryKV(), Reader([message(n) for n in range(10)])
+    gaps = InputGaps(reader)
+    assert [m.offset for m in await missed(gaps, kv, message(3))] == [0, 1, 2]
+    assert reader.asked == [(TOPIC, 0, 0, 3)]
+    assert await missed(gaps, kv, message(0, partition=2)) == []
 
 
 class Commits:
