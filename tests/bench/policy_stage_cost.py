@@ -20,17 +20,29 @@ from streams.policy.isolated import IsolatedPolicies
 
 
 class _KeptSends:
-    """Keeps every message it is given; each send is delivered at once."""
+    """What the stage asks of aiokafka's producer: keeps every record batch it is given, each
+    delivered at once."""
 
     def __init__(self) -> None:
         self.sent = 0
 
-    async def send(self, topic: str, value: bytes | None = None, key: bytes | None = None,
-                   headers: Any = None) -> asyncio.Future:
-        self.sent += 1
+    async def partitions_for(self, topic: str) -> set[int]:
+        return set(range(8))
+
+    def create_batch(self) -> list:
+        return _Batch()
+
+    async def send_batch(self, batch: list, topic: str, partition: int) -> asyncio.Future:
+        self.sent += len(batch)
         done = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
+
+
+class _Batch(list):
+    def append(self, timestamp: Any, key: bytes | None, value: bytes | None, headers: Any) -> bool:
+        super().append(key)
+        return True
 
 
 def _records(changes: list[AttributedChange]) -> list[ConsumerRecord]:

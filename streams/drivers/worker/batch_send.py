@@ -24,8 +24,13 @@ Delivered = Callable[[int, int, Any], None]  # (partition, records, delivery fut
 
 
 class BatchedSends:
-    def __init__(self, producer_of: Callable[[], Any]) -> None:
+    """``stop_on_failure``: a batch the broker did not take ends the process (the worker, where
+    Faust commits once the producer is flushed); False for a caller that awaits the deliveries
+    ``flush`` returns before it commits (the policy stage)."""
+
+    def __init__(self, producer_of: Callable[[], Any], stop_on_failure: bool = True) -> None:
         self._producer_of = producer_of  # the aiokafka producer exists only once the app runs
+        self._stop_on_failure = stop_on_failure
         self._pending: dict[tuple[str, int], list[Record]] = {}
         self._partitions: dict[str, list[int]] = {}
         self._callbacks: dict[str, Delivered] = {}
@@ -54,16 +59,20 @@ class BatchedSends:
             partition = self._hashed[memo] = partition_of(key, partitions)
         self.add(topic, partition, key, value, headers)
 
-    async def flush(self) -> None:
+    async def flush(self) -> list[Any]:
+        """Hand what was added to the producer, a batch per topic-partition; their delivery futures."""
         self._hashed.clear()
         if not self._pending:
-            return
+            return []
         producer = self._producer_of()
         pending, self._pending = self._pending, {}
+        deliveries: list[Any] = []
         for (topic, partition), records in pending.items():
-            await self._send(producer, topic, partition, records)
+            await self._send(producer, topic, partition, records, deliveries)
+        return deliveries
 
-    async def _send(self, producer: Any, topic: str, partition: int, records: list[Record]) -> None:
+    async def _send(self, producer: Any, topic: str, partition: int, records: list[Record],
+                    deliveries: list[Any]) -> None:
         start = 0
         while start < len(records):
             batch, end = producer.create_batch(), start
@@ -74,10 +83,12 @@ class BatchedSends:
                 raise ValueError(f"a record of {len(records[start][1] or b'')} bytes for {topic} "
                                  "does not fit in one producer batch")
             delivery = await producer.send_batch(batch, topic, partition=partition)
+            deliveries.append(delivery)
             callback = self._callbacks.get(topic)
-            delivery.add_done_callback(
-                (lambda d, p=partition, n=end - start, cb=callback: cb(p, n, d)) if callback
-                else (lambda d, t=topic: _stop_if_failed(t, d)))
+            if callback is not None:
+                delivery.add_done_callback(lambda d, p=partition, n=end - start, cb=callback: cb(p, n, d))
+            elif self._stop_on_failure:
+                delivery.add_done_callback(lambda d, t=topic: _stop_if_failed(t, d))
             start = end
 
 

@@ -5,7 +5,8 @@ stage reads ``elava.attributed-changes`` in its own consumer group
 (``policies.app_id``), on plain aiokafka. Each poll's records are one batch for the
 evaluating child (streams/policy/isolated.py, which times every evaluation out and
 replaces itself when it hangs or leaks); everything the batch yields is published and
-its delivery awaited, and only then are the offsets committed. A crash redelivers what
+its delivery awaited, and only then are the offsets committed. What a batch yields goes to
+the producer as one record batch per topic-partition (streams/drivers/worker/batch_send.py). A crash redelivers what
 was not committed, and a redelivered change gives the same events under the same ids
 (at-least-once with idempotent effects: deterministic ids, no Faust exactly_once).
 
@@ -33,6 +34,7 @@ from elava.settings import Settings
 from elava.signing import Signer, keyring_from, signed_headers
 from elava.topics import Topics
 from streams.dlq import dead_letter
+from streams.drivers.worker.batch_send import BatchedSends
 from streams.policy.isolated import IsolatedPolicies
 from streams.siem.policies import policy_severities
 from streams.siem.sink import ocsf_copies
@@ -45,21 +47,22 @@ BATCH_RECORDS = 500  # one round trip to the evaluating child per poll of at mos
 # A batch on which a broken policy times out again and again can take long, though, and the
 # group must not evict a stage that is still working through it (it would be redelivered forever).
 MAX_POLL_INTERVAL_MS = 3_600_000
-Delivery = Any  # an asyncio future of aiokafka's send
+# Whole record batches per topic-partition: with aiokafka's 16 KiB default, each full batch waits
+# for the one before it to leave (one batch per partition in the accumulator).
+PRODUCER_BATCH_BYTES = 1024 * 1024
 
 
-async def send_action(producer: AIOKafkaProducer, topics: Topics, request: ActionRequest,
-                      signer: Signer | None) -> Delivery:
+async def send_action(sends: BatchedSends, topics: Topics, request: ActionRequest, signer: Signer | None) -> None:
     """The one place an action request is published (keyed by uid), signed: the executor acts
     only on what a holder of the signing key asked for (docs/executor.md)."""
     value = request.to_bytes()
     headers = cloudevent_headers(request, SOURCE) + signed_headers(value, signer)
-    return await producer.send(topics.actions, value=value, key=request.uid.encode(), headers=headers)
+    await sends.add_keyed(topics.actions, request.uid.encode(), value, headers)
 
 
-async def send_decision(producer: AIOKafkaProducer, topics: Topics, decision: PolicyDecision) -> Delivery:
-    return await producer.send(topics.policy_decisions, value=decision.to_bytes(), key=decision.uid.encode(),
-                               headers=cloudevent_headers(decision, SOURCE))
+async def send_decision(sends: BatchedSends, topics: Topics, decision: PolicyDecision) -> None:
+    await sends.add_keyed(topics.policy_decisions, decision.uid.encode(), decision.to_bytes(),
+                          cloudevent_headers(decision, SOURCE))
 
 
 class PolicyStage:
@@ -68,6 +71,7 @@ class PolicyStage:
         self.topics = Topics(settings.kafka)
         self.policies: IsolatedPolicies | None = None
         self.producer: AIOKafkaProducer | None = None
+        self.sends = BatchedSends(lambda: self.producer, stop_on_failure=False)  # deliveries awaited here
         self.consumer: AIOKafkaConsumer | None = None
         self.signer = keyring_from(settings.signing).signer()
         self.severities = policy_severities(settings.policies)  # for the OCSF findings of decisions
@@ -77,7 +81,8 @@ class PolicyStage:
         self.policies = await asyncio.to_thread(IsolatedPolicies, self.settings.policies)
         if ready is not None:
             ready()
-        self.producer = new_producer(self.settings.kafka)
+        self.producer = new_producer(self.settings.kafka,
+                                     max_batch_size=max(PRODUCER_BATCH_BYTES, self.settings.kafka.max_message_bytes))
         self.consumer = new_consumer(
             self.settings.kafka, group_id=self.settings.policies.app_id, auto_offset_reset="earliest",
             max_poll_interval_ms=MAX_POLL_INTERVAL_MS)
@@ -103,29 +108,27 @@ class PolicyStage:
         # The records' bytes go to the evaluating child, which parses them (no parse nor pickle of
         # models here). In a thread: the event loop keeps the consumer's heartbeats going meanwhile.
         answers = await asyncio.to_thread(self.policies.decide_each, [record.value or b"" for record in records])
-        deliveries: list[Delivery] = []
         for record, answer in zip(records, answers, strict=True):
             with telemetry.consumed("elava.policy.decide", record, start_time=started):
-                deliveries.extend(await self._publish_answer(record, answer))
-        await asyncio.gather(*deliveries)  # a failed delivery raises: nothing is committed
+                await self._publish_answer(record, answer)
+        await asyncio.gather(*await self.sends.flush())  # a failed delivery raises: nothing is committed
         telemetry.record_policy_events(e for answer in answers if not isinstance(answer, SchemaError) for e in answer)
 
-    async def _publish_answer(self, record: Any, answer: list[Event] | SchemaError) -> list[Delivery]:
-        """What one change yielded, sent (its deliveries awaited with the batch's); a bad one to the DLQ."""
+    async def _publish_answer(self, record: Any, answer: list[Event] | SchemaError) -> None:
+        """What one change yielded, added to the batch's sends; a bad one to the DLQ."""
         if isinstance(answer, SchemaError):
-            return [await self._dead_letter(record, str(answer))]
-        deliveries = []
+            await self._dead_letter(record, str(answer))
+            return
         for event in answer:
-            deliveries.append(await self._publish(event))
+            await self._publish(event)
             for message in ocsf_copies(event, SOURCE, self.severities):  # the SIEM's view (docs/siem.md)
-                deliveries.append(await self.producer.send(self.topics.ocsf, value=message.value,
-                                                           key=message.key, headers=message.headers))
-        return deliveries
+                await self.sends.add_keyed(self.topics.ocsf, message.key, message.value, message.headers)
 
-    async def _publish(self, event: Event) -> Delivery:
+    async def _publish(self, event: Event) -> None:
         if isinstance(event, ActionRequest):
-            return await send_action(self.producer, self.topics, event, self.signer)
-        return await send_decision(self.producer, self.topics, event)
+            await send_action(self.sends, self.topics, event, self.signer)
+        else:
+            await send_decision(self.sends, self.topics, event)
 
     async def _commit(self, batch: dict[TopicPartition, list[Any]]) -> None:
         offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
@@ -135,16 +138,14 @@ class PolicyStage:
             # Another stage took the partitions over: it evaluates them again, under the same ids.
             log.warning("offset commit failed (%s); these changes will be decided again", exc)
 
-    async def _dead_letter(self, record: Any, reason: str) -> Delivery:
+    async def _dead_letter(self, record: Any, reason: str) -> None:
         log.warning("dead letter from %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason)
-        # Sent, not awaited here: the batch's deliveries are awaited together before the commit.
-        deliveries: list[Delivery] = []
 
         async def send(key: bytes | None, value: bytes | None, headers: list) -> None:
-            deliveries.append(await self.producer.send(self.topics.dlq, value=value, key=key, headers=headers))
+            # Delivered with the batch's other records, before the commit.
+            await self.sends.add_keyed(self.topics.dlq, key, value, headers)
 
         await dead_letter(send, record, reason, by=SOURCE)
-        return deliveries[0]
 
     async def _shutdown(self) -> None:
         for client in (self.consumer, self.producer):

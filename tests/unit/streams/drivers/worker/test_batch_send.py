@@ -1,5 +1,6 @@
 import asyncio
 
+import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
 from streams.drivers.worker.batch_send import BatchedSends
@@ -71,3 +72,19 @@ async def test_a_batch_the_broker_did_not_take_stops_the_worker_before_its_input
     await asyncio.sleep(0)  # the delivery's callbacks run
     assert exits == [75]
     assert "a batch for changes was not delivered (ConnectionError('no leader'))" in caplog.text
+
+
+async def test_a_caller_that_awaits_the_deliveries_is_told_of_a_refused_batch_instead(monkeypatch):
+    from streams.drivers.worker import restart
+
+    exits = []
+    monkeypatch.setattr(restart.os, "_exit", exits.append)
+    sends = BatchedSends(lambda: Undelivered({"decisions": 2}), stop_on_failure=False)
+    sends.add("decisions", 0, b"k", b"v")
+    sends.add("decisions", 1, b"k2", b"v")
+    deliveries = await sends.flush()
+    assert len(deliveries) == 2
+    with pytest.raises(ConnectionError, match="no leader"):
+        await asyncio.gather(*deliveries)
+    assert exits == []
+    assert await sends.flush() == []  # nothing left over to send twice

@@ -11,14 +11,13 @@ from tests.unit.streams.executor.fixtures import KEY, NOW, request
 
 
 class Producer:
-    """Keeps what it is given (the stage awaits the delivery futures it returns)."""
+    """Keeps what it is given, as the stage's batched sends would take it."""
 
     def __init__(self) -> None:
         self.records: list[tuple[str, bytes, bytes, list]] = []
 
-    async def send(self, topic, value, key, headers):
+    async def add_keyed(self, topic, key, value, headers):
         self.records.append((topic, key, value, list(headers)))
-        return None
 
 
 TOPICS = Topics(KafkaSettings())
