@@ -13,6 +13,7 @@ faust-streaming and aiokafka to the versions those guards passed on.
 | ``rocksdb.Store._db_for_partition`` | a table partition's RocksDB handle: reads and prefix scans within the partition, without Faust's per-key index |
 | ``rocksdb.Store.set_persisted_offset`` | where changelog recovery starts, for records the worker sent itself |
 | ``rocksdb.Store.rocksdb_options`` (what ``_open_for_partition`` opens each partition with) | one block cache and write buffer manager for all of a worker's partitions (streams/drivers/worker/worker_rocksdb.py): Faust builds new ones per partition |
+| ``Consumer._buffered_partitions`` | the input partitions Faust stopped fetching because their buffer was full: one left there after a restart is never fetched again (streams/drivers/worker/stall_watch.py) |
 """
 
 from __future__ import annotations
@@ -71,3 +72,8 @@ def use_rocksdb_options(table: Any, options: Any) -> None:
     """Open the table's partitions with ``options`` (a ``faust.stores.rocksdb.RocksDBOptions``);
     before any partition is opened."""
     table.data.rocksdb_options = options
+
+
+def held_back(app: Any, partitions: Any) -> set:
+    """Those of ``partitions`` whose fetching Faust suspended for a full buffer (``on_buffer_full``)."""
+    return {tp for tp in partitions if tp in app.consumer._buffered_partitions}

@@ -77,12 +77,11 @@ class InputGaps:
     async def _start(self, message: Any, last: int | None) -> int:
         start = self._next.get((message.topic, message.partition))
         if start is None:  # the first message since an assignment
-            start = await self._committed(message.topic, message.partition)
-        if last is not None:
-            start = last + 1 if start is None else min(start, last + 1)
-        # Nothing committed nor applied: the group reads from the partition's beginning (the
-        # worker's offset reset is "earliest"), where the topic read starts from offset 0.
-        return 0 if start is None else start
+            committed = await self._committed(message.topic, message.partition)
+            # Nothing committed: the group reads from the partition's beginning (the worker's
+            # offset reset is "earliest"); the topic read starts there from offset 0.
+            start = 0 if committed is None else committed
+        return start if last is None else min(start, last + 1)
 
 
 def applied(kv: KV, topic: str, partition: int) -> int | None:

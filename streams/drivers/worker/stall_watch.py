@@ -30,7 +30,7 @@ from aiokafka.errors import KafkaError
 from elava.kafka.clients import new_consumer
 from elava.kafka.group_offsets import GroupOffsets
 from elava.settings import KafkaSettings
-from streams.drivers.worker.faust_adapter import partition_dbs
+from streams.drivers.worker.faust_adapter import held_back, partition_dbs
 from streams.drivers.worker.input_gaps import applied
 from streams.drivers.worker.restart import exit_for_restart
 from streams.store.kv import RdictKV
@@ -53,10 +53,16 @@ class ProgressWatch:
         self.timeout = timeout
         self._marks: tuple | None = None
         self._since = 0.0
+        self._waiting = False
+
+    def idle_for(self, now: float) -> float:
+        """Seconds since the last progress while input waited (0 when nothing waits)."""
+        return now - self._since if self._marks is not None and self._waiting else 0.0
 
     def stalled_for(self, progress: Progress, now: float) -> float | None:
         """Seconds without progress while input waited, once they reach the timeout; else None."""
-        if not any(progress.waiting.values()) or progress.marks != self._marks:
+        self._waiting = any(progress.waiting.values())
+        if not self._waiting or progress.marks != self._marks:
             self._marks, self._since = progress.marks, now
             return None
         idle = now - self._since
@@ -105,6 +111,22 @@ def applied_reader(table: Any) -> Callable[[TopicPartition], int | None]:
     return applied_at
 
 
+def resume_held_back(app: Any, assigned: list, progress: Progress) -> None:
+    """Fetch again the waiting partitions Faust left suspended for a full buffer.
+
+    Seen after restarts: a partition whose buffered messages Faust dropped during its recovery
+    stayed out of its fetches with its buffer empty, so nothing more of it came (the crash
+    test's stall of one partition with 72 and 91 messages waiting). With input waiting and
+    nothing moving, its buffer is not filling: fetching it again is what Faust's own
+    ``on_buffer_drop`` does when the buffer drains.
+    """
+    waiting = [tp for tp in assigned if progress.waiting.get(f"{tp.topic}[{tp.partition}]")]
+    for tp in sorted(held_back(app, waiting)):
+        log.warning("%s[%d]: input waits, and Faust stopped fetching it for a full buffer that is not "
+                    "filling; fetching it again", tp.topic, tp.partition)
+        app.consumer.on_buffer_drop(tp)
+
+
 def exit_stalled(idle: float, progress: Progress) -> None:
     behind = {name: count for name, count in progress.waiting.items() if count}
     exit_for_restart(f"no progress for {idle:.0f} s with input waiting (messages per partition: {behind}; "
@@ -117,15 +139,19 @@ def wire_stall_watch(app: Any, table: Any, kafka: KafkaSettings, group: str, inp
     if timeout <= 0:
         return
     watch, probe = ProgressWatch(timeout), InputProbe(kafka, group)
+    interval = max(1.0, min(15.0, timeout / 4))
 
-    @app.timer(interval=max(1.0, min(15.0, timeout / 4)))
+    @app.timer(interval=interval)
     async def watch_progress() -> None:
-        parts = sorted(TopicPartition(tp.topic, tp.partition) for tp in app.consumer.assignment()
-                       if tp.topic in input_topics)
+        assigned = [tp for tp in app.consumer.assignment() if tp.topic in input_topics]
+        parts = sorted(TopicPartition(tp.topic, tp.partition) for tp in assigned)
         read = await probe.offsets(parts) if parts else ({}, {})
         if read is None:
             return
         progress = progress_of(parts, *read, applied_reader(table), getattr(table, "restored", 0))
-        idle = watch.stalled_for(progress, time.monotonic())
+        now = time.monotonic()
+        idle = watch.stalled_for(progress, now)
         if idle is not None:
             exit_stalled(idle, progress)
+        elif watch.idle_for(now) >= interval:  # input waits, nothing moved since the last look
+            resume_held_back(app, assigned, progress)

@@ -105,3 +105,14 @@ def test_the_pins_are_the_versions_these_guards_passed_on():
     pyproject = (Path(__file__).parents[5] / "pyproject.toml").read_text()
     for name in ("faust-streaming", "aiokafka"):
         assert f'"{name}=={version(name)}"' in pyproject, f"pin {name} to the guarded version {version(name)}"
+
+
+def test_faust_keeps_the_input_partitions_it_stopped_fetching_for_a_full_buffer(app):
+    tp = TP("elava.observations", 3)
+    guard(isinstance(getattr(app.consumer, "_buffered_partitions", None), set), "faust Consumer._buffered_partitions",
+          "to find a waiting input partition Faust no longer fetches")
+    app.consumer.on_buffer_full(tp)
+    guard(faust_adapter.held_back(app, [tp]) == {tp}, "faust Consumer.on_buffer_full -> _buffered_partitions",
+          "to find a waiting input partition Faust no longer fetches")
+    app.consumer.on_buffer_drop(tp)
+    assert faust_adapter.held_back(app, [tp]) == set()

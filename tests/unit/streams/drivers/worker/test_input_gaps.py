@@ -44,9 +44,20 @@ async def missed(gaps: InputGaps, kv, message) -> list:
     return [record async for record in gaps.missed_before(message, last)]
 
 
+class Commits:
+    """The group's committed offsets, as the broker would answer; counts the questions."""
+
+    def __init__(self, offsets: dict) -> None:
+        self.offsets, self.asked = offsets, 0
+
+    async def __call__(self, topic, partition):
+        self.asked += 1
+        return self.offsets.get((topic, partition))
+
+
 async def test_only_a_message_past_the_next_one_reads_what_was_left_out():
     kv, reader = MemoryKV(), Reader([message(n) for n in range(10)] + [message(n, partition=1) for n in range(3)])
-    gaps = InputGaps(reader)
+    gaps = InputGaps(reader, Commits({(TOPIC, 0): 6}))
     record_applied(kv, message(5))
     assert await missed(gaps, kv, message(6)) == []
     assert await missed(gaps, kv, message(3)) == []  # a redelivery
@@ -63,17 +74,10 @@ async def test_a_new_group_goes_on_from_the_partitions_beginning():
     assert [m.offset for m in await missed(gaps, kv, message(3))] == [0, 1, 2]
     assert reader.asked == [(TOPIC, 0, 0, 3)]
     assert await missed(gaps, kv, message(0, partition=2)) == []
-
-
-class Commits:
-    """The group's committed offsets, as the broker would answer; counts the questions."""
-
-    def __init__(self, offsets: dict) -> None:
-        self.offsets, self.asked = offsets, 0
-
-    async def __call__(self, topic, partition):
-        self.asked += 1
-        return self.offsets.get((topic, partition))
+    # Applied up to 4 by a worker killed before it committed anything: from the beginning too.
+    record_applied(kv, message(4, partition=3))
+    reader.records = [message(n, partition=3) for n in range(10)]
+    assert [m.offset for m in await missed(gaps, kv, message(6, partition=3))] == [0, 1, 2, 3, 4, 5]
 
 
 async def test_after_an_assignment_a_partition_goes_on_from_its_groups_commit():

@@ -62,9 +62,14 @@ def test_a_zero_timeout_turns_the_watch_off():
 class FakeApp:
     """What the watch uses of a Faust app: a timer decorator and the consumer's assignment."""
 
-    def __init__(self, assigned) -> None:
+    def __init__(self, assigned, held_back=()) -> None:
         self.timers, self.assigned = [], assigned
         self.consumer = self
+        self._buffered_partitions, self.resumed = set(held_back), []
+
+    def on_buffer_drop(self, tp) -> None:
+        self.resumed.append(tp)
+        self._buffered_partitions.discard(tp)
 
     def timer(self, interval: float):
         def register(fun):
@@ -98,3 +103,26 @@ async def test_the_timer_watches_the_input_partitions_held_and_exits_when_they_s
     clock[0] = 61.0
     await watch_progress()
     assert exits == [STALLED_EXIT]
+
+
+async def test_a_waiting_partition_faust_stopped_fetching_is_fetched_again_before_the_exit(monkeypatch, caplog):
+    exits, clock = [], [0.0]
+    monkeypatch.setattr(restart.os, "_exit", exits.append)
+    monkeypatch.setattr(stall_watch.time, "monotonic", lambda: clock[0])
+    idle_one = TopicPartition("elava.observations", 1)  # suspended too, but nothing of it waits
+    app = FakeApp({A, idle_one}, held_back={A, idle_one})
+    table = type("Table", (), {"data": type("Data", (), {"_dbs": {}})(), "restored": 0})()
+    stall_watch.wire_stall_watch(app, table, None, "elava-worker", {"elava.observations"}, timeout=60)
+    [(_, watch_progress)] = app.timers
+
+    async def offsets_one_waiting(self, parts):
+        return {tp: 10 for tp in parts}, {tp: (4 if tp == A else 10) for tp in parts}
+
+    monkeypatch.setattr(stall_watch.InputProbe, "offsets", offsets_one_waiting)
+    for clock[0] in (0.0, 10.0):
+        await watch_progress()
+    assert app.resumed == []  # not yet a full interval without progress
+    clock[0] = 16.0
+    await watch_progress()
+    assert app.resumed == [A] and exits == []
+    assert "Faust stopped fetching it" in caplog.text
