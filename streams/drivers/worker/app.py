@@ -25,6 +25,7 @@ import faust
 from elava import telemetry
 from elava.events import MetricsObservation, Observation, ScanMarker, TrailEvent, utcnow
 from elava.exceptions import ElavaError, SchemaError
+from elava.kafka.group_offsets import GroupOffsets
 from elava.parts import Part
 from elava.settings import Settings, WorkerSettings
 from elava.topics import Topics
@@ -139,9 +140,10 @@ def wire(app: faust.App, settings: Settings) -> None:
 
     wire_query_api(app, table, settings)
     sends = BatchedSends(lambda: aiokafka_producer(app))
+    group = GroupOffsets(settings.kafka, settings.worker.app_id)  # one client for the gap guard and the stall watch
     worker = Worker(settings, table, ChangelogBatcher(table, sends), WorkerSinks.on(topics, sends, SOURCE),
                     WorkerLayout(settings.kafka, sends, SOURCE), topics.cloudtrail,
-                    InputGaps.on(settings.kafka, settings.worker.app_id))
+                    InputGaps.on(settings.kafka, group))
 
     telemetry.watch_store(lambda: store_sizes(table))
 
@@ -156,7 +158,7 @@ def wire(app: faust.App, settings: Settings) -> None:
             if telemetry.metering():
                 record_lag(app, settings.worker.app_id, event.message)
 
-    wire_stall_watch(app, table, settings.kafka, settings.worker.app_id, {topics.observations, topics.cloudtrail},
+    wire_stall_watch(app, table, settings.kafka, group, {topics.observations, topics.cloudtrail},
                      settings.worker.stall_timeout.total_seconds())
 
 

@@ -45,8 +45,7 @@ class InputGaps:
         self._next: dict[tuple[str, int], int] = {}  # after the last message handled here, per partition
 
     @classmethod
-    def on(cls, kafka: KafkaSettings, group: str) -> InputGaps:
-        offsets = GroupOffsets(kafka, group)
+    def on(cls, kafka: KafkaSettings, offsets: GroupOffsets) -> InputGaps:
         return cls(lambda topic, partition, start, end: batches_between(kafka, topic, partition, start, end),
                    offsets.committed_one)
 

@@ -57,7 +57,7 @@ class ProgressWatch:
 
     def idle_for(self, now: float) -> float:
         """Seconds since the last progress while input waited (0 when nothing waits)."""
-        return now - self._since if self._marks is not None and self._waiting else 0.0
+        return now - self._since if self._waiting else 0.0
 
     def stalled_for(self, progress: Progress, now: float) -> float | None:
         """Seconds without progress while input waited, once they reach the timeout; else None."""
@@ -72,10 +72,10 @@ class ProgressWatch:
 class InputProbe:
     """Reads the input topics' end offsets and the group's committed offsets (its own clients)."""
 
-    def __init__(self, kafka: KafkaSettings, group: str) -> None:
+    def __init__(self, kafka: KafkaSettings, group: GroupOffsets) -> None:
         self.kafka = kafka
         self._consumer: Any = None
-        self._group = GroupOffsets(kafka, group)
+        self._group = group
 
     async def offsets(self, parts: list[TopicPartition]) -> tuple[dict, dict] | None:
         """(end offsets, committed offsets) of ``parts``; None when Kafka does not answer (no verdict)."""
@@ -133,7 +133,7 @@ def exit_stalled(idle: float, progress: Progress) -> None:
                      "worker.stall_timeout)")
 
 
-def wire_stall_watch(app: Any, table: Any, kafka: KafkaSettings, group: str, input_topics: set[str],
+def wire_stall_watch(app: Any, table: Any, kafka: KafkaSettings, group: GroupOffsets, input_topics: set[str],
                      timeout: float) -> None:
     """Check the worker's progress every few seconds; exit when it stalled (``timeout`` 0: never)."""
     if timeout <= 0:
