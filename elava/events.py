@@ -272,6 +272,15 @@ class AttributedChange(Event):
     # one actor made it all, several when people changed different parts between two scans.
     actors: list[Contributor] = Field(default_factory=list)
 
+    def to_bytes(self, change_bytes: bytes | None = None) -> bytes:
+        """The same bytes as ``Event.to_bytes``; ``change_bytes``: the change's own ``to_bytes()``
+        when the caller made them already (the worker publishes the change just before), so
+        the change, most of the message, is not serialised twice."""
+        rest = self.model_dump_json(exclude={"change"}).encode()
+        # ``change`` is the field after ``event_id`` (hex): the first ',"actor":' follows it.
+        before, actor, after = rest.partition(b',"actor":')
+        return b"".join((before, b',"change":', change_bytes or self.change.to_bytes(), actor, after))
+
     def id_material(self) -> Any:
         base = [self.change.event_id, self.evidence, round(self.confidence, 3)]
         if len(self.actors) < 2:  # the ids of single-author changes stay what they were

@@ -24,7 +24,7 @@ from typing import Any
 
 from elava.catalogue.arns import Arn, partition_for
 from elava.catalogue.exceptions import InvalidResourceType, UnknownResourceType
-from elava.catalogue.expressions import compile_check, extract
+from elava.catalogue.expressions import Search, compile_check, searcher
 
 _EDGE_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _PLAIN_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -57,12 +57,6 @@ def uses(name: str, target: str | None, path: str) -> Edge:
     return Edge(name, target, path)
 
 
-def _read(attributes: Mapping[str, Any], path: str) -> Any:
-    # Most edges read one attribute: a dict lookup, not a JMESPath walk (a new version
-    # of an instance resolves half a dozen edges).
-    return attributes.get(path) if _PLAIN_FIELD.match(path) else extract(attributes, path)
-
-
 def _strings(value: Any) -> Iterable[str]:
     if isinstance(value, str):
         if value:
@@ -72,12 +66,62 @@ def _strings(value: Any) -> Iterable[str]:
             yield from _strings(item)
 
 
+def _reader(path: str) -> Search:
+    # Most edges read one attribute: a dict lookup, not a JMESPath walk (a new version
+    # of an instance resolves half a dozen edges).
+    if _PLAIN_FIELD.match(path):
+        return lambda attributes: attributes.get(path)
+    return searcher(path)
+
+
+_RESOLVED_KEPT = 65536  # uids kept per edge: subnets and groups recur across resources
+
+
+@dataclass(frozen=True)
+class _EdgePlan:
+    """One declared edge ready to read: its attribute reader and the uids its values resolved to."""
+
+    edge: Edge
+    read: Search
+    resolved: dict[tuple[str, str, str], str | None]
+
+    def uids(self, attributes: Mapping[str, Any], account: str, region: str) -> list[str]:
+        value = self.read(attributes)
+        values = (value,) if isinstance(value, str) else _strings(value)
+        found = set()
+        for item in values:
+            if not item:
+                continue
+            key = (item, account, region)
+            uid = self.resolved.get(key, _UNKNOWN)
+            if uid is _UNKNOWN:
+                if len(self.resolved) >= _RESOLVED_KEPT:
+                    self.resolved.clear()
+                uid = self.resolved[key] = _resolve(self.edge, item, account, region)
+            if uid is not None:
+                found.add(uid)
+        return sorted(found)
+
+
+_UNKNOWN = object()
+
+
+@functools.cache
+def _plans(type_name: str) -> tuple[_EdgePlan, ...]:
+    from elava.catalogue import registry  # the registry imports the family modules, which import this
+
+    try:
+        declared = registry.get(type_name).edges
+    except UnknownResourceType:
+        return ()
+    return tuple(_EdgePlan(edge, _reader(edge.path), {}) for edge in declared)
+
+
 def resolve(edge: Edge, value: str, *, account: str, region: str) -> str | None:
     """The uid ``value`` (an id or an ARN) names through ``edge``; None if it names nothing of its type."""
     return _resolve(edge, value, account, region)
 
 
-@functools.lru_cache(maxsize=65536)  # a pure function of its arguments; subnets and groups recur
 def _resolve(edge: Edge, value: str, account: str, region: str) -> str | None:
     from elava.catalogue import registry  # the registry imports the family modules, which import this
 
@@ -117,20 +161,16 @@ def edge_fields(type_name: str) -> frozenset[str] | None:
 
 def edges_of(resource: Mapping[str, Any] | None) -> Edges:
     """The edges of one resource (a stored version's ``resource``), by the declaration of its type."""
-    from elava.catalogue import registry
-
     if not resource:
         return {}
-    try:
-        declared = registry.get(str(resource.get("type"))).edges
-    except UnknownResourceType:
+    plans = _plans(str(resource.get("type")))
+    if not plans:
         return {}
     attributes = resource.get("attributes") or {}
     account, region = str(resource.get("account") or ""), str(resource.get("region") or "")
     found: Edges = {}
-    for edge in declared:
-        uids = {_resolve(edge, value, account, region) for value in _strings(_read(attributes, edge.path))}
-        uids.discard(None)
+    for plan in plans:
+        uids = plan.uids(attributes, account, region)
         if uids:
-            found[edge.name] = sorted(uids)  # type: ignore[arg-type]
+            found[plan.edge.name] = uids
     return found

@@ -25,8 +25,10 @@ class TopicSink:
     topic: str
     source: str
 
-    async def send(self, uid: str, event: Event) -> None:
-        await self.sends.add_keyed(self.topic, uid.encode(), event.to_bytes(), cloudevent_headers(event, self.source))
+    async def send(self, uid: str, event: Event, data: bytes | None = None) -> None:
+        """``data``: ``event.to_bytes()`` when the caller made them already."""
+        await self.sends.add_keyed(self.topic, uid.encode(), data or event.to_bytes(),
+                                   cloudevent_headers(event, self.source))
 
 
 @dataclass(frozen=True)
@@ -75,10 +77,13 @@ class WorkerSinks:
 
     async def publish(self, read: Event, produced: Produced) -> None:
         """What one input produced, each event onto its topic, then their OCSF copies (and the input's)."""
+        change_bytes = {}
         for change in produced.changes:
-            await self.changes.send(change.uid, change)
-        for attributed in produced.attributed:
-            await self.attributed.send(attributed.change.uid, attributed)
+            data = change_bytes[change.event_id] = change.to_bytes()
+            await self.changes.send(change.uid, change, data)
+        for attributed in produced.attributed:  # the change inside is serialised once (above)
+            data = attributed.to_bytes(change_bytes.get(attributed.change.event_id))
+            await self.attributed.send(attributed.change.uid, attributed, data)
         for drift in produced.drift:
             await self.drift.send(drift.uid, drift)
         for finding in produced.waste:

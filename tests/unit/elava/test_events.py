@@ -58,6 +58,17 @@ def test_bytes_are_what_orjson_makes_of_the_json_dump(event):
     assert event.to_bytes() == orjson.dumps(event.model_dump(mode="json"))
 
 
+@pytest.mark.parametrize("change", [CHANGE, CHANGE.model_copy(update={"resource": ODD}),
+                                    CHANGE.model_copy(update={"resource": None})], ids=["plain", "odd", "none"])
+def test_an_attributed_change_spliced_from_its_changes_bytes_is_the_same_bytes(change):
+    attributed = AttributedChange(change=change, actor=Actor(name="alice", arn="arn:aws:iam::1:user/alice"),
+                                  confidence=0.9, evidence=["e1"], actors=[])
+    whole = orjson.dumps(attributed.model_dump(mode="json"))
+    assert attributed.to_bytes() == whole
+    assert attributed.to_bytes(change.to_bytes()) == whole
+    assert AttributedChange.from_bytes(whole).to_bytes() == whole
+
+
 @pytest.mark.parametrize("event", EXAMPLES, ids=lambda e: type(e).__name__)
 def test_every_contract_round_trips_through_json(event):
     data = event.to_bytes()
