@@ -114,11 +114,18 @@ class LifecyclePatterns:
         """The patterns ``change`` completes (its version must be stored; ``stored``: that version, if held)."""
         if change.kind == "created" and change.new_version == 1:
             return []  # a first version has no history to complete a pattern (no versions read)
+        if change.kind == "modified" and change.new_version - 1 < self._fewest_modifications():
+            return []  # fewer modifications ever than flapping or a schedule needs: no versions read
         history = History(self.store, change.uid, change.new_version, stored)
         if not history.leads or history.leads[-1].version != change.new_version:
             return []
         context = Context(change, history)
         return [found for rule in self.rules for found in rule(context)]
+
+    def _fewest_modifications(self) -> int:
+        """What a modification completes (flapping, a schedule) needs at least that many modifications
+        in the resource's versions, which are at most its version number less its creation."""
+        return min(self.patterns.flapping_changes, self.patterns.schedule_days)
 
     def recreated(self, ctx: Context) -> list[PatternEvent]:
         leads = ctx.history.leads

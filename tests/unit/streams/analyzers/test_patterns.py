@@ -11,6 +11,7 @@ from elava.events import Observation, Resource, ScanMarker, digest
 from elava.settings import PatternSettings
 from elava.sharding import shard_of
 from streams.process import PartitionProcessor
+from streams.store.keyspaces import versions_prefix
 from streams.store.kv import MemoryKV
 from streams.store.versioned import VersionStore
 from tests.unit.streams.fixtures import ACCOUNT, REGION, T0
@@ -32,8 +33,8 @@ def bucket(name="build-cache", **attributes) -> Resource:
 class Run:
     """Scans of one resource, one page (and an ok marker) per scan, counted by scan number."""
 
-    def __init__(self, settings: PatternSettings | None = None) -> None:
-        self.processor = PartitionProcessor(VersionStore(MemoryKV()), patterns=settings or PatternSettings())
+    def __init__(self, settings: PatternSettings | None = None, kv: MemoryKV | None = None) -> None:
+        self.processor = PartitionProcessor(VersionStore(kv or MemoryKV()), patterns=settings or PatternSettings())
         self.scans = 0
 
     def _shard(self, r: Resource) -> str:
@@ -134,6 +135,28 @@ def test_started_at_the_same_hour_on_three_days_is_a_schedule():
     stops = [p for p in run.processor.analyzers.findings.between(T0 - day, T0 + 5 * day)
              if isinstance(p, PatternEvent) and p.subject == "stop 18h UTC"]
     assert len(stops) == 1
+
+
+class CountingKV(MemoryKV):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scanned: list[bytes] = []
+
+    def scan(self, prefix: bytes):
+        self.scanned.append(prefix)
+        return super().scan(prefix)
+
+
+def test_a_modification_too_early_for_any_pattern_reads_no_versions():
+    kv = CountingKV()
+    run = Run(PatternSettings(flapping_changes=3, schedule_days=4), kv)
+    versions_read = []
+    for i, size in enumerate(["t3.micro", "t3.large", "t3.micro", "t3.large"]):
+        kv.scanned.clear()
+        found = run.seen(instance(instance_type=size), T0 + timedelta(hours=i))
+        versions_read.append(kv.scanned.count(versions_prefix(instance().uid)))
+        assert len(found) == (1 if i == 3 else 0)  # the third modification (version 4) still flaps
+    assert versions_read[:3] == [0, 0, 0] and versions_read[3] > 0
 
 
 def test_patterns_can_be_turned_off():
