@@ -25,6 +25,7 @@ from __future__ import annotations
 import gc
 import logging
 import multiprocessing
+from dataclasses import dataclass
 from typing import Any
 
 from elava.events import AttributedChange, Event
@@ -58,17 +59,24 @@ def _serve(connection: Any, settings: PolicySettings) -> None:
             request = connection.recv()
         except (EOFError, OSError):
             return  # the parent closed the pipe or died
-        if request[0] == "batch":  # one answer per change
-            _, items, together = request
-            for answer in (_answers_together(engine, items) if together else
-                           (_answer(engine.decide, item) for item in items)):
-                connection.send(answer)
-        else:  # ("each", change, first): the policies that apply, then one answer per policy
-            _, attributed, first = request
-            names = engine.applicable(attributed)[first:]
-            connection.send(("plan", names))
-            for name in names:
-                connection.send(_answer(engine.decide_one, attributed, name))
+        try:
+            _handle(connection, engine, request)
+        except (BrokenPipeError, OSError):
+            return  # the parent went away before it read the answers
+
+
+def _handle(connection: Any, engine: Any, request: tuple) -> None:
+    if request[0] == "batch":  # one answer per change
+        _, items, together = request
+        for answer in (_answers_together(engine, items) if together else
+                       (_answer(engine.decide, item) for item in items)):
+            connection.send(answer)
+    else:  # ("each", change, first): the policies that apply, then one answer per policy
+        _, attributed, first = request
+        names = engine.applicable(attributed)[first:]
+        connection.send(("plan", names))
+        for name in names:
+            connection.send(_answer(engine.decide_one, attributed, name))
 
 
 def _answer(decide: Any, item: Item, *args: Any) -> tuple[str, Any]:
@@ -109,6 +117,14 @@ def isolated_policies_for(settings: PolicySettings) -> IsolatedPolicies | None:
     return IsolatedPolicies(settings) if settings.enabled else None
 
 
+@dataclass(frozen=True)
+class Ahead:
+    """A batch handed to the child by ``send_ahead``, as sent."""
+
+    batch: list[AttributedChange]
+    items: list[Item]
+
+
 class _NoAnswer(Exception):
     """The child did not answer in time, or died while evaluating."""
 
@@ -138,17 +154,41 @@ class IsolatedPolicies:
 
     def decide_many(self, batch: list[AttributedChange]) -> list[Event]:
         """The decisions and action requests of every change, in order; never raises for a policy."""
-        return [event for answer in self.decide_each(batch) for event in answer]  # type: ignore[union-attr]
+        return self.collect(self.send_ahead(batch))
 
-    def decide_each(self, items: list[Item]) -> list[Answer]:
+    def send_ahead(self, batch: list[AttributedChange]) -> Ahead:
+        """Hand ``batch`` to the child, which evaluates it while the caller goes on; ``collect``
+        takes its decisions, before anything else is asked of this evaluator.
+
+        The changes cross as their JSON (as the policy stage's records do): pickling a change
+        costs twice its bytes on each side (docs/benchmarks.md, "Policy engines").
+        """
+        items: list[Item] = [attributed.to_bytes() for attributed in batch]
+        self._recycle_if_due()
+        self._send(("batch", items, True))
+        return Ahead(batch, items)
+
+    def collect(self, ahead: Ahead) -> list[Event]:
+        """The decisions and action requests of a batch handed over by ``send_ahead``, in order."""
+        outputs: list[Event] = []
+        answers = self.decide_each(ahead.items, sent=True)
+        for attributed, answer in zip(ahead.batch, answers, strict=True):
+            if isinstance(answer, SchemaError):  # our own bytes: a contract bug, not a policy's doing
+                raise SchemaError(f"{attributed.event_id}: {answer}")
+            outputs.extend(answer)
+        return outputs
+
+    def decide_each(self, items: list[Item], sent: bool = False) -> list[Answer]:
         """What each item yields, in order: its decisions and action requests, or (bytes that
-        hold no attributed change) the SchemaError saying why. Never raises for a policy."""
+        hold no attributed change) the SchemaError saying why. Never raises for a policy.
+        ``sent``: the items went to the child as one batch already (``send_ahead``)."""
         answers: list[Answer] = []
         together = True
         while len(answers) < len(items):
-            if self._evaluated >= self.recycle_after:
-                self._restart(f"recycled after {self._evaluated} evaluations")
-            stopped = self._batch(items, answers, together)
+            if not sent:
+                self._recycle_if_due()
+            stopped = self._batch(items, answers, together, sent)
+            sent = False
             if stopped and together:  # no answer for the batch in time: its changes one by one
                 together = False
             elif stopped:  # the child was replaced: this change, policy by policy
@@ -164,15 +204,22 @@ class IsolatedPolicies:
                 self._process.kill()
                 self._process.join(timeout=5)
 
-    def _batch(self, items: list[Item], answers: list[Answer], together: bool) -> bool:
-        """Ask for the items not answered yet, adding to ``answers``; whether it stopped
-        without an answer (the child was replaced)."""
-        request = ("batch", items[len(answers):], together)
+    def _recycle_if_due(self) -> None:
+        if self._evaluated >= self.recycle_after:
+            self._restart(f"recycled after {self._evaluated} evaluations")
+
+    def _send(self, request: tuple) -> None:
         try:
             self._connection.send(request)
         except (OSError, BrokenPipeError) as exc:
             self._restart(f"the policy process is gone ({exc!r})")
             self._connection.send(request)
+
+    def _batch(self, items: list[Item], answers: list[Answer], together: bool, sent: bool = False) -> bool:
+        """Ask for the items not answered yet (unless ``sent``), adding to ``answers``; whether it
+        stopped without an answer (the child was replaced)."""
+        if not sent:
+            self._send(("batch", items[len(answers):], together))
         while len(answers) < len(items):
             item = items[len(answers)]
             try:

@@ -183,6 +183,7 @@ async def embedded(rounds: list[Round], work_dir: Path, settings: Settings) -> d
                     await pipeline.page(event)
                 else:
                     await pipeline.marker(event)
+            pipeline.settle()  # the decisions on the round's last page, as a scan's finish() takes them
             wall += time.perf_counter() - wall_started
             cpu += time.process_time() - cpu_started
             observations += round_.observations

@@ -9,7 +9,7 @@ page once they are recorded, and a policy that fails gives a decision "error".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from elava.analyzer_events import DriftEvent, PatternEvent, WasteFinding
 from elava.events import (
@@ -35,6 +35,15 @@ class Policies(Protocol):
     engine itself): decisions for every change, a failing policy's as a decision "error"."""
 
     def decide_many(self, batch: list[AttributedChange]) -> list[Event]: ...
+
+
+@runtime_checkable
+class PoliciesApart(Policies, Protocol):
+    """Policies evaluated in another process (IsolatedPolicies): a batch is handed over and its
+    decisions collected later, so the driver reads the next page meanwhile, on another core."""
+
+    def send_ahead(self, batch: list[AttributedChange]) -> Any: ...
+    def collect(self, ahead: Any) -> list[Event]: ...
 
 
 @dataclass
@@ -76,6 +85,7 @@ class EmbeddedPipeline:
         self.patterns = analyzer.patterns
         self._unjudged: list[ChangeEvent] = []  # changes since the last finish(): what fleet patterns judge
         self.policies = policies
+        self._ahead: Any = None  # the last page's changes, with the policies' process (PoliciesApart)
         self.store = store
         self.outputs = Outputs()
 
@@ -93,9 +103,18 @@ class EmbeddedPipeline:
     async def trail(self, event: TrailEvent) -> None:
         self._record(self.processor.process(event))
 
+    def settle(self) -> None:
+        """The policies' decisions on every change recorded so far are in ``outputs``: those of the
+        last page are made while the next one is read, so read ``outputs`` after this (or ``finish``)."""
+        if self._ahead is not None:
+            ahead, self._ahead = self._ahead, None
+            self.outputs.add_policy_outputs(self.policies.collect(ahead))  # type: ignore[union-attr]
+
     def finish(self) -> None:
-        """At the end of a scan: the patterns across resources its changes complete, as the worker's
-        fleet-pattern stage publishes them (streams/analyzers/fleet.py), under the same ids."""
+        """At the end of a scan: the policies' last decisions (``settle``) and the patterns across
+        resources its changes complete, as the worker's fleet-pattern stage publishes them
+        (streams/analyzers/fleet.py), under the same ids."""
+        self.settle()
         if self.patterns.enabled:
             self.outputs.patterns.extend(completed_by(self.store, self._unjudged, self.patterns))
         self._unjudged.clear()
@@ -104,5 +123,10 @@ class EmbeddedPipeline:
         """The changes first (the store holds them already), then what the policies say of them."""
         self.outputs.add(produced)
         self._unjudged.extend(produced.changes)
-        if self.policies is not None:
+        if self.policies is None or not produced.attributed:
+            return
+        self.settle()  # one batch with the policies' process at a time
+        if isinstance(self.policies, PoliciesApart):
+            self._ahead = self.policies.send_ahead(produced.attributed)
+        else:
             self.outputs.add_policy_outputs(self.policies.decide_many(produced.attributed))

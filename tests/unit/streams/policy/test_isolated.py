@@ -132,3 +132,19 @@ def test_rego_v0_stops_start_up_with_file_and_line(tmp_path):
     (tmp_path / "old.rego").write_text('package elava.old\n\ndeny[msg] {\n\tmsg := "x"\n}\n')
     with pytest.raises(PolicyLoadError, match=r"old.rego: line 3: Rego v0 syntax `deny\[msg\] \{`"):
         IsolatedPolicies(PolicySettings(path=tmp_path))
+
+
+def test_a_batch_sent_ahead_is_decided_while_the_caller_goes_on_and_collected_as_decide_many_answers(isolated):
+    batch = [attributed(n) for n in range(1, 5)]
+    expected = PolicyEngine.load(PolicySettings()).decide_many(batch)
+    ahead = isolated.send_ahead(batch)  # returns before any answer is read
+    assert isolated._connection.poll(isolated.timeout)  # the child answers on its own meanwhile
+    assert expected and isolated.collect(ahead) == expected
+    assert isolated.decide_many(batch[:1]) == PolicyEngine.load(PolicySettings()).decide_many(batch[:1])
+
+
+def test_closing_with_a_batch_not_collected_neither_hangs_nor_leaves_the_child(isolated):
+    isolated.send_ahead([attributed(n) for n in range(1, 200)])
+    process = isolated._process
+    isolated.close()
+    assert not process.is_alive()

@@ -82,3 +82,25 @@ async def test_a_failing_policy_loses_no_change_and_gets_an_error_decision(tmp_p
 def test_the_processor_itself_evaluates_no_policies():
     events = list(PartitionProcessor(VersionStore(MemoryKV())).process(page([sg("sg-4", {}, SSH_WORLD)], T0)).events())
     assert of_type(events, ChangeEvent) and of_type(events, PolicyDecision) == []
+
+
+async def test_with_policies_in_their_own_process_a_pages_decisions_are_made_beside_the_next_page():
+    from streams.policy.isolated import IsolatedPolicies
+
+    pages = [page([sg("sg-7", {}, SSH_WORLD)], T0), page([sg("sg-8", TAGGED, SSH_WORLD)], T0)]
+    in_process = pipeline()
+    expected = [await played(in_process, item) for item in pages]
+    apart = IsolatedPolicies(PolicySettings())
+    try:
+        pipe = EmbeddedPipeline(VersionStore(MemoryKV()), apart)
+        await pipe.page(pages[0])
+        assert pipe.outputs.decisions == []  # handed over; collected when the next page has its changes
+        await pipe.page(pages[1])
+        assert {d.uid for d in pipe.outputs.decisions} == {sg("sg-7").uid}
+        pipe.finish()  # the last page's decisions too
+        decided = lambda events: [e for e in events if isinstance(e, (PolicyDecision, ActionRequest))]  # noqa: E731
+        assert pipe.outputs.decisions + pipe.outputs.actions
+        assert sorted(e.event_id for e in pipe.outputs.decisions + pipe.outputs.actions) == sorted(
+            e.event_id for events in expected for e in decided(events))
+    finally:
+        apart.close()
