@@ -22,7 +22,6 @@ thread can interrupt. So a child evaluates, and its parent keeps the clock:
 
 from __future__ import annotations
 
-import gc
 import logging
 import multiprocessing
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from typing import Any
 
 from elava.events import AttributedChange, Event
 from elava.exceptions import SchemaError
+from elava.heap import settle_heap
 from elava.settings import PolicySettings
 from streams.policy.exceptions import PolicyError, PolicyLoadError
 from streams.policy.outcomes import error_decision
@@ -52,7 +52,7 @@ def _serve(connection: Any, settings: PolicySettings) -> None:
     except Exception as exc:
         connection.send(("error", ("policies", f"{type(exc).__name__}: {exc}")))
         return
-    gc.freeze()  # what loading made lives as long as the child: the collector need not walk it again
+    settle_heap()  # what loading made lives as long as the child: the collector need not walk it again
     connection.send(("ready", ([(p.name, p.effective_mode) for p in engine.policies], engine.evaluator)))
     while True:
         try:

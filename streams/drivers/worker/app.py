@@ -12,7 +12,6 @@ changes. Faust's private names are used through streams/drivers/worker/faust_ada
 from __future__ import annotations
 
 import asyncio
-import gc
 import hashlib
 import logging
 import re
@@ -25,6 +24,7 @@ import faust
 from elava import telemetry
 from elava.events import MetricsObservation, Observation, ScanMarker, TrailEvent, utcnow
 from elava.exceptions import ElavaError, SchemaError
+from elava.heap import settle_heap
 from elava.kafka.group_offsets import GroupOffsets
 from elava.parts import Part
 from elava.settings import Settings, WorkerSettings
@@ -65,7 +65,6 @@ INPUT_BUFFER_MESSAGES = 32
 # The longest wait between two attempts at an input message the worker could not handle.
 MAX_RETRY_WAIT_S = 30.0
 RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
-GC_THRESHOLDS = (20_000, 20, 100)  # gc.set_threshold: young, middle, old (Python's: 700, 10, 10)
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -97,13 +96,7 @@ def create_app(settings: Settings) -> faust.App:
     async def freeze_startup_objects() -> None:
         # What imports and Faust's services allocate lives as long as the worker; frozen,
         # it is no longer walked by every full collection (~10% of a round's CPU, measured).
-        gc.collect()
-        gc.freeze()
-        # A page's parsed dicts live until it is handled: at the default threshold (700) young
-        # collections walked and promoted them by the thousand, and they swelled the older
-        # generations' collections (GC time 0.48-0.58 -> 0.18-0.20 s of ~10 s of CPU over a
-        # 20,000-resource, 3-round run; docs/benchmarks.md). Short-lived cycles still go.
-        gc.set_threshold(*GC_THRESHOLDS)
+        settle_heap()
 
     return app
 

@@ -29,6 +29,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from elava import telemetry
 from elava.events import ActionRequest, Event, PolicyDecision, cloudevent_headers
 from elava.exceptions import SchemaError
+from elava.heap import settle_heap
 from elava.kafka.clients import new_consumer, new_producer, record_lag
 from elava.settings import Settings
 from elava.signing import Signer, keyring_from, signed_headers
@@ -160,6 +161,7 @@ class PolicyStage:
 async def serve(settings: Settings, ready_fd: int | None = None, with_parent: bool = False) -> None:
     """Run the stage until SIGINT/SIGTERM. As a child of `elava worker`: say "ready" on
     ``ready_fd`` once the policies are loaded, and (``with_parent``) stop when the worker is gone."""
+    settle_heap()  # this process's own (elava/heap.py): run_until_stopped is also run in tests
     await run_until_stopped(PolicyStage(settings).run, "policy stage", ready_fd, with_parent)
 
 
