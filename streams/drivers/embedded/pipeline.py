@@ -3,7 +3,10 @@
 It is a ScanSink: the collector hands it pages and markers exactly as it would
 publish them to Kafka, and it runs the same partition processing as the worker.
 Policies run as the policy stage runs them on Kafka: on the attributed changes of each
-page once they are recorded, and a policy that fails gives a decision "error".
+page once they are recorded, and a policy that fails gives a decision "error". With the
+policies in their own process (IsolatedPolicies, what `elava scan` and `elava demo` run), a
+page's changes are evaluated there while this process reads the next page; ``settle()`` (and
+``finish()``) collect the decisions still out.
 """
 
 from __future__ import annotations
