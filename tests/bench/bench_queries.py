@@ -29,7 +29,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -96,7 +96,7 @@ async def fill(settings: Settings, resources: list) -> None:
     await producer.start()
     try:
         sink = KafkaSink(producer, Topics(settings.kafka))
-        for page in synthetic.pages(resources, datetime(2026, 11, 1, tzinfo=UTC), "bench-scan"):
+        for page in synthetic.pages(resources, datetime.now(UTC) - timedelta(days=1), "bench-scan"):  # within retention
             await sink.page(page)
     finally:
         await producer.stop()

@@ -28,7 +28,9 @@ ACCOUNTS = {"111122223333": 0.5, "222233334444": 0.3, "333344445555": 0.2}
 REGIONS = ["eu-west-1", "us-east-1"]
 TYPES = ["ec2.instance", "ec2.security-group"]
 TEAMS = ["payments", "search", "platform", "data", "identity", "growth"]
-T0 = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
+# Recent: the worker enforces storage.retention (30 days) from the wall clock, and older
+# rounds would lose their versions in the middle of a run.
+T0 = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
 ROUND_EVERY = timedelta(hours=1)
 
 

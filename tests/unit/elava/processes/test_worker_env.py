@@ -1,4 +1,5 @@
-"""A worker started as a child process gets its static member name from the parent's settings."""
+"""A worker started as a child process gets its settings from the parent's: its static member
+name, the retention it enforces."""
 
 from __future__ import annotations
 
@@ -19,3 +20,9 @@ def test_unset_the_child_derives_the_same_name_from_the_same_data_dir(tmp_path, 
     child = load_settings(None, worker__data_dir=env["ELAVA_WORKER__DATA_DIR"],
                           worker__instance_id=env.get("ELAVA_WORKER__INSTANCE_ID"))
     assert group_instance_id(child.worker) == group_instance_id(parent.worker)
+
+
+def test_the_retention_reaches_the_child(tmp_path, monkeypatch):
+    parent = load_settings(None, worker__data_dir=str(tmp_path), storage__retention="90d")
+    monkeypatch.setenv("ELAVA_STORAGE__RETENTION", worker_env(parent)["ELAVA_STORAGE__RETENTION"])
+    assert load_settings(None).storage.retention == parent.storage.retention
