@@ -25,12 +25,7 @@ from elava.demo.simulated import CREDENTIALS, SimulatedAccount, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# The data of these tests carries fixed dates (tests/unit/streams/fixtures.py: T0 =
-# 2026-11-01), and a worker's retention counts back from the wall clock: once those dates
-# were older than the default 30 days (2026-12-01), the workers the tests start dropped the
-# tests' own versions mid-test (a deleted resource removed, then a replayed page created it
-# again). The workers here keep a century; retention has its own tests, on explicit times.
-os.environ.setdefault("ELAVA_STORAGE__RETENTION", "36500d")
+
 SCRIPT = ROOT / "deploy" / "kafka" / "kafka.sh"
 
 
@@ -91,3 +86,17 @@ def account(monkeypatch):
     with SimulatedAccount() as simulated:
         simulated.reset()
         yield simulated
+
+
+@pytest.fixture(scope="package", autouse=True)
+def workers_keep_the_tests_dates():
+    """The data of these tests carries fixed dates (tests/unit/streams/fixtures.py: T0 =
+    2026-11-01), and a worker's retention counts back from the wall clock: once those dates
+    were older than the default 30 days (2026-12-01), the workers the tests start dropped the
+    tests' own versions mid-test (a deleted resource removed, then a replayed page created it
+    again). The settings these tests load, and so their workers, keep a century; retention
+    has its own tests, on explicit times. For this package only: the unit tests of the same
+    session read the defaults."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ELAVA_STORAGE__RETENTION", "36500d")
+        yield
