@@ -68,9 +68,11 @@ def _serve(connection: Any, settings: PolicySettings) -> None:
 def _handle(connection: Any, engine: Any, request: tuple) -> None:
     if request[0] == "batch":  # one answer per change
         _, items, together = request
-        for answer in (_answers_together(engine, items) if together else
-                       (_answer(engine.decide, item) for item in items)):
-            connection.send(answer)
+        if together:  # evaluated at once, so they leave as one message (a message each cost ~20 µs per side)
+            connection.send(_answers_together(engine, items))
+            return
+        for item in items:  # each as soon as it is known: the parent's timeout is per change
+            connection.send(_answer(engine.decide, item))
     else:  # ("each", change, first): the policies that apply, then one answer per policy
         _, attributed, first = request
         names = engine.applicable(attributed)[first:]
@@ -220,14 +222,17 @@ class IsolatedPolicies:
         stopped without an answer (the child was replaced)."""
         if not sent:
             self._send(("batch", items[len(answers):], together))
-        while len(answers) < len(items):
-            item = items[len(answers)]
-            try:
-                answers.append(self._result(item, "policies", self._receive()))
-            except _NoAnswer as lost:
-                what = "a batch" if together else f"item {len(answers)} of a batch"
-                self._restart(f"{lost} on {what}; asking " + ("change by change" if together else "each policy alone"))
-                return True
+        try:
+            if together:  # the batch's answers, in one message
+                received = self._receive()
+                answers.extend(self._result(item, "policies", answer)
+                               for item, answer in zip(items[len(answers):], received, strict=True))
+            while len(answers) < len(items):
+                answers.append(self._result(items[len(answers)], "policies", self._receive()))
+        except _NoAnswer as lost:
+            what = "a batch" if together else f"item {len(answers)} of a batch"
+            self._restart(f"{lost} on {what}; asking " + ("change by change" if together else "each policy alone"))
+            return True
         return False
 
     def _each_of(self, item: Item) -> Answer:
