@@ -139,7 +139,6 @@ def wire(app: faust.App, settings: Settings) -> None:
 
     wire_query_api(app, table, settings)
     sends = BatchedSends(lambda: aiokafka_producer(app))
-    app.transport.before_producer_flush.append(sends.handed_over)  # before Faust commits the input
     group = GroupOffsets(settings.kafka, settings.worker.app_id)  # one client for the gap guard and the stall watch
     worker = Worker(settings, table, ChangelogBatcher(table, sends), WorkerSinks.on(topics, sends, SOURCE),
                     WorkerLayout(settings.kafka, sends, SOURCE), topics.cloudtrail,

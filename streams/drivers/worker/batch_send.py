@@ -5,8 +5,7 @@ record, and Faust's wraps that in more; a new resource makes two or three output
 events and two changelog records. Collected while one input message is handled and
 appended as whole batches, they cost a fraction of that (see docs/benchmarks.md).
 Delivery is awaited where Faust awaits it: it flushes the producer before committing
-the input, so nothing handed over here is lost by a commit. In the worker the batches go
-through a hand-off (streams/drivers/worker/hand_off.py) that Faust's flush waits for.
+the input, so nothing handed over here is lost by a commit.
 """
 
 from __future__ import annotations
@@ -17,23 +16,21 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from elava.kafka.partitioning import partition_of
-from streams.drivers.worker.hand_off import HandOff, Record
 from streams.drivers.worker.restart import exit_for_restart
 
 log = logging.getLogger("elava.worker")
+Record = tuple[bytes | None, bytes | None, Sequence[tuple[str, bytes]]]
 Delivered = Callable[[int, int, Any], None]  # (partition, records, delivery future)
 
 
 class BatchedSends:
-    """``stop_on_failure``: the worker's mode. ``flush`` queues the batches in a hand-off and
-    returns at once; ``handed_over`` (awaited by the producer's flush before Faust commits)
-    waits for them, and a batch the broker did not take ends the process. False for a caller
-    that awaits the deliveries ``flush`` returns before it commits (the policy stage)."""
+    """``stop_on_failure``: a batch the broker did not take ends the process (the worker, where
+    Faust commits once the producer is flushed); False for a caller that awaits the deliveries
+    ``flush`` returns before it commits (the policy stage)."""
 
     def __init__(self, producer_of: Callable[[], Any], stop_on_failure: bool = True) -> None:
         self._producer_of = producer_of  # the aiokafka producer exists only once the app runs
         self._stop_on_failure = stop_on_failure
-        self._hand_off = HandOff(self._send_one_batch, producer_of) if stop_on_failure else None
         self._pending: dict[tuple[str, int], list[Record]] = {}
         self._partitions: dict[str, list[int]] = {}
         self._callbacks: dict[str, Delivered] = {}
@@ -63,48 +60,36 @@ class BatchedSends:
         self.add(topic, partition, key, value, headers)
 
     async def flush(self) -> list[Any]:
-        """Hand what was added to the producer, a batch per topic-partition. The worker's mode
-        queues it (see ``handed_over``) and returns []; otherwise the delivery futures."""
+        """Hand what was added to the producer, a batch per topic-partition; their delivery futures."""
         self._hashed.clear()
         if not self._pending:
             return []
-        pending, self._pending = self._pending, {}
-        if self._hand_off is not None:
-            await self._hand_off.put(pending)
-            return []
         producer = self._producer_of()
+        pending, self._pending = self._pending, {}
         deliveries: list[Any] = []
         for (topic, partition), records in pending.items():
-            start = 0
-            while start < len(records):
-                start += await self._send_one_batch(producer, (topic, partition), records, start, deliveries)
+            await self._send(producer, topic, partition, records, deliveries)
         return deliveries
 
-    async def handed_over(self) -> None:
-        """Every record flushed before this call is in aiokafka's accumulator (the worker's mode)."""
-        if self._hand_off is not None:
-            await self._hand_off.handed_over()
-
-    async def _send_one_batch(self, producer: Any, tp: tuple[str, int], records: list[Record], start: int,
-                              deliveries: list[Any] | None = None) -> int:
-        """One batch of ``records`` from ``start``, as many as fit, to the producer; how many it took."""
-        topic, partition = tp
-        batch, end = producer.create_batch(), start
-        while end < len(records) and batch.append(timestamp=None, key=records[end][0], value=records[end][1],
-                                                  headers=list(records[end][2])) is not None:
-            end += 1
-        if end == start:
-            raise ValueError(f"a record of {len(records[start][1] or b'')} bytes for {topic} "
-                             "does not fit in one producer batch")
-        delivery = await producer.send_batch(batch, topic, partition=partition)
-        if deliveries is not None:
+    async def _send(self, producer: Any, topic: str, partition: int, records: list[Record],
+                    deliveries: list[Any]) -> None:
+        start = 0
+        while start < len(records):
+            batch, end = producer.create_batch(), start
+            while end < len(records) and batch.append(timestamp=None, key=records[end][0], value=records[end][1],
+                                                      headers=list(records[end][2])) is not None:
+                end += 1
+            if end == start:
+                raise ValueError(f"a record of {len(records[start][1] or b'')} bytes for {topic} "
+                                 "does not fit in one producer batch")
+            delivery = await producer.send_batch(batch, topic, partition=partition)
             deliveries.append(delivery)
-        callback = self._callbacks.get(topic)
-        if callback is not None:
-            delivery.add_done_callback(lambda d, p=partition, n=end - start, cb=callback: cb(p, n, d))
-        elif self._stop_on_failure:
-            delivery.add_done_callback(lambda d, t=topic: _stop_if_failed(t, d))
-        return end - start
+            callback = self._callbacks.get(topic)
+            if callback is not None:
+                delivery.add_done_callback(lambda d, p=partition, n=end - start, cb=callback: cb(p, n, d))
+            elif self._stop_on_failure:
+                delivery.add_done_callback(lambda d, t=topic: _stop_if_failed(t, d))
+            start = end
 
 
 def _stop_if_failed(topic: str, delivery: Any) -> None:

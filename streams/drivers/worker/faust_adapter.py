@@ -13,13 +13,11 @@ faust-streaming and aiokafka to the versions those guards passed on.
 | ``rocksdb.Store._db_for_partition`` | a table partition's RocksDB handle: reads and prefix scans within the partition, without Faust's per-key index |
 | ``rocksdb.Store.set_persisted_offset`` | where changelog recovery starts, for records the worker sent itself |
 | ``rocksdb.Store.rocksdb_options`` (what ``_open_for_partition`` opens each partition with) | one block cache and write buffer manager for all of a worker's partitions (streams/drivers/worker/worker_rocksdb.py): Faust builds new ones per partition |
-| ``Consumer._commit_offsets`` awaiting ``app.producer.flush()`` before it commits (a behaviour, not a name) | the worker's producer waits there for its queued batches (streams/drivers/worker/hand_off.py) |
 | ``Consumer._buffered_partitions`` | the input partitions Faust stopped fetching because their buffer was full: one left there after a restart is never fetched again (streams/drivers/worker/stall_watch.py) |
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -44,25 +42,10 @@ class _Consumer(faust_aiokafka.Consumer):
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
-class _Producer(faust_aiokafka.Producer):
-    async def flush(self) -> None:
-        # Faust flushes the producer before it commits the input: what the worker queued for
-        # the producer (streams/drivers/worker/hand_off.py) must be in it first.
-        for before in self.transport.before_producer_flush:
-            await before()
-        await super().flush()
-
-
 class Transport(faust_aiokafka.Transport):
-    """Faust's aiokafka transport, with the worker consumer's fetch wait shortened and its
-    producer's flush waiting for ``before_producer_flush`` first."""
+    """Faust's aiokafka transport, with the worker consumer's fetch wait shortened."""
 
     Consumer = _Consumer
-    Producer = _Producer
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.before_producer_flush: list[Callable[[], Awaitable[None]]] = []
 
 
 def aiokafka_producer(app: Any) -> Any:

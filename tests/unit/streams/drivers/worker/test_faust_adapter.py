@@ -116,24 +116,3 @@ def test_faust_keeps_the_input_partitions_it_stopped_fetching_for_a_full_buffer(
           "to find a waiting input partition Faust no longer fetches")
     app.consumer.on_buffer_drop(tp)
     assert faust_adapter.held_back(app, [tp]) == set()
-
-
-async def test_faust_flushes_the_producer_before_it_commits_and_the_flush_waits_for_the_hand_off(app):
-    from faust.transport import consumer as faust_consumer
-
-    commit = inspect.getsource(faust_consumer.Consumer._commit_offsets)
-    flush_at, commit_at = commit.find("await self.app.producer.flush()"), commit.find("await self._commit(")
-    guard(0 <= flush_at < commit_at, "faust Consumer._commit_offsets flushing the producer before it commits",
-          "to keep the worker's queued batches (streams/drivers/worker/hand_off.py) ahead of their input's commit")
-    guard(isinstance(app.producer, faust_aiokafka.Producer), "faust's aiokafka Producer as the app's producer",
-          "to wait for the worker's hand-off in its flush")
-    order = []
-
-    async def handed_over():
-        order.append("hand-off")
-
-    # The worker wires its sends' hand-off there (streams/drivers/worker/app.py).
-    assert [hook.__qualname__ for hook in app.transport.before_producer_flush] == ["BatchedSends.handed_over"]
-    app.transport.before_producer_flush[:] = [handed_over]
-    await app.producer.flush()
-    assert order == ["hand-off"]

@@ -141,7 +141,6 @@ async def test_the_worker_applies_the_pages_it_was_not_given_before_the_next(tmp
     assert [store.head(sg(f"sg-{n}").uid) is not None for n in range(4)] == [True, True, True, True]
     assert reader.asked == [(topics.observations, 2, 1, 3)]
     await sends.flush()
-    await sends.handed_over()
     changes = [key for topic, _, key in producer.sent if topic == topics.changes]
     assert changes[:3] == [sg(f"sg-{n}").uid.encode() for n in range(3)]  # the missed ones sent as applied
     assert sorted(changes) == sorted(sg(f"sg-{n}").uid.encode() for n in range(4))
@@ -170,7 +169,6 @@ async def test_a_page_stored_but_not_published_before_a_crash_is_published_when_
     restarted, sends = worker_sending_to(producer, InputGaps(Reader(pages), Commits({(topics.observations, 2): 0})))
     await worker_app.handle_message(pages[1], restarted)
     await sends.flush()
-    await sends.handed_over()
     changes = [key for topic, _, key in producer.sent if topic == topics.changes]
     assert changes == [sg("sg-0").uid.encode(), sg("sg-1").uid.encode()]
     kv = FaustPartitionKV(table, 2, restarted.changelog)
