@@ -27,7 +27,6 @@ from elava.catalogue.exceptions import InvalidResourceType, UnknownResourceType
 from elava.catalogue.expressions import Search, compile_check, searcher
 
 _EDGE_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-_PLAIN_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 Edges = dict[str, list[str]]
 """``{"subnet": [uid], "security-groups": [uid, uid]}``: a resource's edges by name, uids sorted."""
@@ -64,14 +63,6 @@ def _strings(value: Any) -> Iterable[str]:
     elif isinstance(value, list):
         for item in value:
             yield from _strings(item)
-
-
-def _reader(path: str) -> Search:
-    # Most edges read one attribute: a dict lookup, not a JMESPath walk (a new version
-    # of an instance resolves half a dozen edges).
-    if _PLAIN_FIELD.match(path):
-        return lambda attributes: attributes.get(path)
-    return searcher(path)
 
 
 _RESOLVED_KEPT = 65536  # uids kept per edge: subnets and groups recur across resources
@@ -114,7 +105,7 @@ def _plans(type_name: str) -> tuple[_EdgePlan, ...]:
         declared = registry.get(type_name).edges
     except UnknownResourceType:
         return ()
-    return tuple(_EdgePlan(edge, _reader(edge.path), {}) for edge in declared)
+    return tuple(_EdgePlan(edge, searcher(edge.path), {}) for edge in declared)
 
 
 def resolve(edge: Edge, value: str, *, account: str, region: str) -> str | None:
