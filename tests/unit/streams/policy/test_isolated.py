@@ -148,3 +148,27 @@ def test_closing_with_a_batch_not_collected_neither_hangs_nor_leaves_the_child(i
     process = isolated._process
     isolated.close()
     assert not process.is_alive()
+
+
+class Pipe:
+    """The child's end of the pipe: what ``_handle`` sends, one entry per message."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    def send(self, message) -> None:
+        self.messages.append(message)
+
+
+def test_a_batch_decided_together_leaves_the_child_as_one_message_and_one_by_one_as_one_each():
+    from streams.policy.isolated import _handle
+
+    engine = PolicyEngine.load(PolicySettings(engine="regopy"))
+    items = [attributed(1).to_bytes(), b"not json", attributed(2).to_bytes()]
+    together, each = Pipe(), Pipe()
+    _handle(together, engine, ("batch", items, True))
+    _handle(each, engine, ("batch", items, False))
+    assert len(together.messages) == 1 and len(each.messages) == 3  # answers per change, in one message or three
+    assert [status for status, _ in together.messages[0]] == [status for status, _ in each.messages] == \
+        ["ok", "invalid", "ok"]
+    assert together.messages[0][0][1] == each.messages[0][1] != []
