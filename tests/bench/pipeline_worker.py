@@ -57,7 +57,8 @@ class _StageCpu:
     def __call__(self) -> float:
         try:
             if self.process is None:
-                self.process = next((c for c in self.worker.children() if "serve" in c.cmdline()), None)
+                # `elava policy serve`, not the fleet stage (`elava fleet serve`) the worker also starts.
+                self.process = next((c for c in self.worker.children() if _is_policy_stage(c.cmdline())), None)
             if self.process is None:
                 return self.last
             own = self.process.cpu_times()
@@ -69,6 +70,10 @@ class _StageCpu:
             return self.last
         self.last = total
         return total
+
+
+def _is_policy_stage(cmdline: list[str]) -> bool:
+    return any(cmdline[n:n + 2] == ["policy", "serve"] for n in range(len(cmdline) - 1))
 
 
 class _Samples:
