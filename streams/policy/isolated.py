@@ -224,11 +224,11 @@ class IsolatedPolicies:
             self._send(("batch", items[len(answers):], together))
         try:
             if together:  # the batch's answers, in one message
-                received = self._receive()
                 answers.extend(self._result(item, "policies", answer)
-                               for item, answer in zip(items[len(answers):], received, strict=True))
-            while len(answers) < len(items):
-                answers.append(self._result(items[len(answers)], "policies", self._receive()))
+                               for item, answer in zip(items[len(answers):], self._receive(), strict=True))
+            else:  # one message per change, each within the timeout
+                while len(answers) < len(items):
+                    answers.append(self._result(items[len(answers)], "policies", self._receive()))
         except _NoAnswer as lost:
             what = "a batch" if together else f"item {len(answers)} of a batch"
             self._restart(f"{lost} on {what}; asking " + ("change by change" if together else "each policy alone"))

@@ -24,8 +24,6 @@ import pytest
 from elava.demo.simulated import CREDENTIALS, SimulatedAccount, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
 SCRIPT = ROOT / "deploy" / "kafka" / "kafka.sh"
 
 
