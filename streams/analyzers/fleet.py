@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -113,14 +114,26 @@ def fleet_items(items: Iterable[FleetItem], completing: Iterable[FleetItem],
 
 def recreated_by_name(items: Sequence[FleetItem], completing: Iterable[FleetItem],
                       settings: PatternSettings) -> list[PatternEvent]:
-    within = settings.recreated_within / timedelta(microseconds=1)
     by_name: dict[tuple[str, ...], list[FleetItem]] = {}
     for item in items:
-        if item.name_key is not None and item.kind in ("created", "deleted"):
+        if is_named_lifecycle(item):
             by_name.setdefault(item.name_key, []).append(item)
+    return recreated_among(lambda name: by_name.get(name, ()), completing, settings)
+
+
+def is_named_lifecycle(item: FleetItem) -> bool:
+    """A named creation or deletion: what a recreation pairs."""
+    return item.kind in ("created", "deleted") and item.name_key is not None
+
+
+def recreated_among(named: Callable[[tuple[str, ...]], Iterable[FleetItem]], completing: Iterable[FleetItem],
+                    settings: PatternSettings) -> list[PatternEvent]:
+    """The recreations ``completing`` completes; ``named(name_key)``: the named creations and
+    deletions kept under that name, in the order they came."""
+    within = settings.recreated_within / timedelta(microseconds=1)
     found = []
     for item in sorted(set(completing), key=lambda i: i.order):
-        for other in by_name.get(item.name_key, []) if item.name_key else []:
+        for other in named(item.name_key) if item.name_key else ():
             pair = (other, item) if item.kind == "created" else (item, other)
             gone, new = pair
             if (gone.kind, new.kind) != ("deleted", "created") or gone.uid == new.uid:
@@ -142,32 +155,44 @@ def _recreated(old: FleetItem, new: FleetItem) -> PatternEvent:
 
 def bursts(items: Sequence[FleetItem], completing: Iterable[FleetItem],
            settings: PatternSettings) -> list[PatternEvent]:
-    window = settings.burst_window / timedelta(microseconds=1)
     by_actor: dict[str, list[FleetItem]] = {}
     for item in items:
         if item.trail_actor is not None:
             by_actor.setdefault(item.trail_actor, []).append(item)
+    for made in by_actor.values():
+        made.sort(key=lambda i: i.order)
+    return bursts_among(by_actor.__getitem__, completing, settings)
+
+
+def bursts_among(made_by: Callable[[str], Sequence[FleetItem]], completing: Iterable[FleetItem],
+                 settings: PatternSettings) -> list[PatternEvent]:
+    """The bursts ``completing`` completes; ``made_by(actor)``: the actor's changes kept, in order."""
+    window = settings.burst_window / timedelta(microseconds=1)
     moments = sorted({(item.trail_actor, item.at) for item in completing if item.trail_actor is not None})
     found = []
     for actor, at in moments:
-        made = sorted(by_actor[actor], key=lambda i: i.order)
+        made = made_by(actor)
         if _opens(made, at, window, settings.burst_changes):
             found.append(_burst(actor, _within(made, at, window)))
     return found
 
 
-def _within(made: list[FleetItem], at: Micros, window: float) -> list[FleetItem]:
-    """The actor's changes of the window ending at ``at`` (inclusive at both ends)."""
-    return [item for item in made if at - window <= item.at <= at]
+def _at(item: FleetItem) -> Micros:
+    return item.at
 
 
-def _opens(made: list[FleetItem], at: Micros, window: float, least: int) -> bool:
+def _within(made: Sequence[FleetItem], at: Micros, window: float) -> list[FleetItem]:
+    """The actor's changes of the window ending at ``at`` (inclusive at both ends; ``made`` in order)."""
+    return list(made[bisect_left(made, at - window, key=_at):bisect_right(made, at, key=_at)])
+
+
+def _opens(made: Sequence[FleetItem], at: Micros, window: float, least: int) -> bool:
     """Whether a burst episode begins at ``at``: its window reaches ``least`` resources and no
     earlier moment of that window did (that one began the episode)."""
     def reaches(moment: Micros) -> bool:
         return len({item.uid for item in _within(made, moment, window)}) >= least
 
-    earlier = sorted({item.at for item in made if at - window <= item.at < at})
+    earlier = sorted({item.at for item in _within(made, at, window) if item.at < at})
     return reaches(at) and not any(reaches(moment) for moment in earlier)
 
 

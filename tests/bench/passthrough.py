@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from elava.events import Observation
 from streams.inputs import header, parse_observation_message
+from tests.bench.machine import MachineCpu
 
 FETCH_BYTES = 8 * 1024 * 1024
 SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
@@ -36,6 +37,7 @@ class PassthroughResult:
     kinds: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
     cpu_s: float = 0.0
+    machine: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
         return {
@@ -44,7 +46,7 @@ class PassthroughResult:
             "cpu_s": round(self.cpu_s, 3),
             "observations_per_s": round(self.observations / self.wall_s) if self.wall_s else None,
             "cpu_us_per_observation": round(self.cpu_s / self.observations * 1e6, 2) if self.observations else None,
-        }
+        } | self.machine
 
 
 class _State:
@@ -130,11 +132,12 @@ async def passthrough(bootstrap: str, source: str, partitions: int, ends: dict[i
             result.kinds[kind] = result.kinds.get(kind, 0) + 1
             result.sent += 1
 
-        started = cpu_started = None
+        started = cpu_started = machine_started = None
+        machine = MachineCpu()
         while any(position[p] < end for p, end in ends.items()):
             batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
             if started is None and batch:
-                started, cpu_started = time.perf_counter(), time.process_time()
+                started, cpu_started, machine_started = time.perf_counter(), time.process_time(), machine.read()
             for tp, records in batch.items():
                 for record in records:
                     result.observations += await handle(record, state, send)
@@ -144,6 +147,7 @@ async def passthrough(bootstrap: str, source: str, partitions: int, ends: dict[i
         if started is not None:
             result.wall_s = time.perf_counter() - started
             result.cpu_s = time.process_time() - cpu_started
+            result.machine = machine.read().since(machine_started, result.wall_s)
         return result
     finally:
         await producer.stop()

@@ -41,6 +41,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from elava.processes.worker_process import WorkerProcess, committed_offsets, worker_env
 from elava.settings import Settings
 from elava.topics import Topics
+from tests.bench.machine import CpuReading, MachineCpu
 from tests.bench.pipeline_data import Message, Round, warmup_message
 
 TIMEOUT = 900.0
@@ -48,17 +49,17 @@ Publish = Callable[[list[Message]], Awaitable[dict[int, int]]]
 
 
 class _StageCpu:
-    """CPU seconds of the policy stage the worker started, with its evaluating children
-    (live ones, and those it has replaced and reaped)."""
+    """CPU seconds of a stage the worker started (`elava policy serve`, `elava fleet serve`), with
+    its children (the policy stage's evaluating children: live ones, and those it reaped)."""
 
-    def __init__(self, worker: psutil.Process) -> None:
-        self.worker, self.process, self.last = worker, None, 0.0
+    def __init__(self, worker: psutil.Process, command: str) -> None:
+        self.worker, self.command, self.process, self.last = worker, command, None, 0.0
 
     def __call__(self) -> float:
         try:
             if self.process is None:
-                # `elava policy serve`, not the fleet stage (`elava fleet serve`) the worker also starts.
-                self.process = next((c for c in self.worker.children() if _is_policy_stage(c.cmdline())), None)
+                self.process = next((c for c in self.worker.children() if _is_stage(c.cmdline(), self.command)),
+                                    None)
             if self.process is None:
                 return self.last
             own = self.process.cpu_times()
@@ -72,8 +73,9 @@ class _StageCpu:
         return total
 
 
-def _is_policy_stage(cmdline: list[str]) -> bool:
-    return any(cmdline[n:n + 2] == ["policy", "serve"] for n in range(len(cmdline) - 1))
+def _is_stage(cmdline: list[str], command: str) -> bool:
+    """``command`` (``policy``, ``fleet``) followed by ``serve`` in the command line."""
+    return any(cmdline[n:n + 2] == [command, "serve"] for n in range(len(cmdline) - 1))
 
 
 class _Samples:
@@ -81,16 +83,31 @@ class _Samples:
 
     def __init__(self, process: psutil.Process) -> None:
         self.process = process
-        self.stage_cpu = _StageCpu(process)
+        self.stage_cpu = _StageCpu(process, "policy")
+        self.fleet_cpu = _StageCpu(process, "fleet")
         self.times: list[float] = []
         self.cpu: list[float] = []
         self.stage: list[float] = []
+        self.fleet: list[float] = []
+        self.machine = MachineCpu()
+        self.machine_at: list[tuple[float, CpuReading]] = []
 
     def take(self) -> None:
         cpu = self.process.cpu_times()
         self.times.append(time.time())
         self.cpu.append(cpu.user + cpu.system)
         self.stage.append(self.stage_cpu())
+        self.fleet.append(self.fleet_cpu())
+        self.machine_at.append((self.times[-1], self.machine.read()))
+
+    def machine_between(self, start: float, end: float) -> dict:
+        """The machine's busy cores and the broker's CPU from the last reading at or before
+        ``start`` to the first at or after ``end`` (readings are 0.1 s apart)."""
+        moments = [moment for moment, _ in self.machine_at]
+        first = max(0, bisect.bisect_right(moments, start) - 1)
+        last = min(len(moments) - 1, bisect.bisect_left(moments, end))
+        (t0, r0), (t1, r1) = self.machine_at[first], self.machine_at[last]
+        return r1.since(r0, t1 - t0)
 
     def at(self, moment: float, series: list[float] | None = None) -> float:
         values = self.cpu if series is None else series
@@ -297,7 +314,9 @@ def _phase(name: str, observations: int, start: float, end: float, samples: _Sam
     return {"name": name, "observations": observations, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
             "observations_per_s": round(observations / wall),
             "cpu_us_per_observation": round(cpu / observations * 1e6, 2),
-            "policy_stage_cpu_s": round(samples.stage_at(end) - samples.stage_at(start), 2)}
+            "policy_stage_cpu_s": round(samples.stage_at(end) - samples.stage_at(start), 2),
+            "fleet_stage_cpu_s": round(samples.at(end, samples.fleet) - samples.at(start, samples.fleet), 2),
+            } | samples.machine_between(start, end)
 
 
 async def _read_all(consumer: AIOKafkaConsumer, parts: list[TopicPartition]):
