@@ -23,8 +23,8 @@ of that window (all changes made at that same moment included).
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
 from bisect import bisect_left, bisect_right
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta

@@ -33,7 +33,14 @@ from sortedcontainers import SortedKeyList
 
 from elava.analyzer_events import PatternEvent
 from elava.settings import PatternSettings
-from streams.analyzers.fleet import FleetItem, Micros, bursts_among, is_named_lifecycle, lookback, recreated_among
+from streams.analyzers.fleet import (
+    FleetItem,
+    Micros,
+    bursts_among,
+    is_named_lifecycle,
+    lookback,
+    recreated_among,
+)
 from streams.store.versioned import to_micros
 
 Key = tuple[str, int]  # (uid, version): one change, whatever its attribution says
@@ -52,6 +59,8 @@ class FleetWindow:
     raised: dict[str, Micros] = field(default_factory=dict)  # ids raised, with their detection time
     horizon: Micros | None = None  # every change up to this time has been judged
     keep: Micros = field(init=False)  # how long a judged change stays as evidence
+    _within: Micros = field(init=False, repr=False)  # recreated_within
+    _burst: Micros = field(init=False, repr=False)  # burst_window
     # Indexes of ``items``, kept with it: what the rules read, and what leaves first.
     _named: dict[Name, dict[Key, FleetItem]] = field(default_factory=dict, init=False, repr=False)
     _acting: dict[str, SortedKeyList] = field(default_factory=dict, init=False, repr=False)
@@ -59,7 +68,9 @@ class FleetWindow:
     _raised_oldest: list[tuple[Micros, str]] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.keep = lookback(self.settings) // timedelta(microseconds=1)
+        micro = timedelta(microseconds=1)
+        self.keep = lookback(self.settings) // micro
+        self._within, self._burst = self.settings.recreated_within // micro, self.settings.burst_window // micro
 
     def add(self, item: FleetItem, judge: bool = True) -> None:
         """Keep ``item`` (a later attribution of a change replaces the earlier one, and is not
@@ -122,14 +133,12 @@ class FleetWindow:
         """The kept changes a rule could judge together with ``item`` as the later one."""
         found = []
         if is_named_lifecycle(item):
-            within = self.settings.recreated_within // timedelta(microseconds=1)
             found += [(key, other) for key, other in self._named.get(item.name_key, {}).items()
-                      if item.at <= other.at <= item.at + within]
+                      if item.at <= other.at <= item.at + self._within]
         made = self._acting.get(item.trail_actor) if item.trail_actor is not None else None
         if made is not None:
-            window = self.settings.burst_window // timedelta(microseconds=1)
-            found += [((other.uid, other.version), other)
-                      for other in made.irange_key((item.at,), (item.at + window + 1,), inclusive=(True, False))]
+            found += [((other.uid, other.version), other) for other in
+                      made.irange_key((item.at,), (item.at + self._burst + 1,), inclusive=(True, False))]
         return found
 
     def _by_name(self, name: Name) -> list[FleetItem]:

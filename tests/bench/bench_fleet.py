@@ -29,13 +29,13 @@ from aiokafka import TopicPartition
 from elava.settings import KafkaSettings, load_settings
 from elava.topics import Topics
 from streams.drivers.worker import fleet_stage
-from streams.drivers.worker.app import parse_message
 from streams.drivers.worker.fleet_stage import FleetStage, PartitionReads
 from streams.drivers.worker.sinks import WorkerSinks
 from streams.pages import RawPage
 from streams.process import PartitionProcessor
 from streams.store.kv import RocksKV
 from streams.store.versioned import VersionStore, to_micros
+from tests.bench.bench_process import worker_reader
 from tests.bench.pipeline_data import T0, Round, build_rounds
 
 PARTITIONS = 8
@@ -72,20 +72,19 @@ class _Delivered:
 def attributed_changes(rounds: list[Round]) -> list[list[bytes]]:
     """Each round's attributed changes as the worker publishes them (the core over a temp store)."""
     topics = Topics(KafkaSettings())
-    by_round = []
+    reads, loop, by_round = worker_reader(), asyncio.new_event_loop(), []
     with tempfile.TemporaryDirectory() as tmp:
         kv = RocksKV(Path(tmp) / "store")
         processor = PartitionProcessor(VersionStore(kv))
         for round_ in rounds:
             kept = _AttributedKept(topics.attributed_changes)
             sinks = WorkerSinks.on(topics, kept, "bench")
-            for message in round_.messages:
-                parsed = parse_message(SimpleNamespace(topic=topics.observations, key=message.key,
-                                                       value=message.value, headers=message.headers), "")
+            for parsed in reads(round_):
                 read = parsed.header if isinstance(parsed, RawPage) else parsed
-                asyncio.run(sinks.publish(read, processor.process(parsed)))
+                loop.run_until_complete(sinks.publish(read, processor.process(parsed)))
             by_round.append(kept.values)
         kv.close()
+    loop.close()
     return by_round
 
 

@@ -20,7 +20,7 @@ class CpuReading:
     own_s: float  # the benchmark's own process (producing, watching offsets)
 
     def since(self, earlier: CpuReading, wall_s: float) -> dict:
-        """Busy cores (and stolen ones) over ``wall_s`` seconds, and the broker's CPU seconds."""
+        """Busy cores (and stolen ones) over ``wall_s`` seconds; the broker's and the benchmark's CPU seconds."""
         wall = max(wall_s, 1e-9)
         broker = (None if self.broker_s is None or earlier.broker_s is None
                   else round(self.broker_s - earlier.broker_s, 2))
@@ -46,10 +46,10 @@ class MachineCpu:
         if self.broker is None:
             return None
         try:
-            own = self.broker.cpu_times()
+            times = self.broker.cpu_times()
         except psutil.Error:  # stopped under us: the phase has no broker figure
             return None
-        return own.user + own.system
+        return times.user + times.system
 
 
 def _find_broker() -> psutil.Process | None:

@@ -90,7 +90,7 @@ class _Samples:
         self.stage: list[float] = []
         self.fleet: list[float] = []
         self.machine = MachineCpu()
-        self.machine_at: list[tuple[float, CpuReading]] = []
+        self.machine_at: list[CpuReading] = []  # read with ``times``
 
     def take(self) -> None:
         cpu = self.process.cpu_times()
@@ -98,16 +98,14 @@ class _Samples:
         self.cpu.append(cpu.user + cpu.system)
         self.stage.append(self.stage_cpu())
         self.fleet.append(self.fleet_cpu())
-        self.machine_at.append((self.times[-1], self.machine.read()))
+        self.machine_at.append(self.machine.read())
 
     def machine_between(self, start: float, end: float) -> dict:
         """The machine's busy cores and the broker's CPU from the last reading at or before
         ``start`` to the first at or after ``end`` (readings are 0.1 s apart)."""
-        moments = [moment for moment, _ in self.machine_at]
-        first = max(0, bisect.bisect_right(moments, start) - 1)
-        last = min(len(moments) - 1, bisect.bisect_left(moments, end))
-        (t0, r0), (t1, r1) = self.machine_at[first], self.machine_at[last]
-        return r1.since(r0, t1 - t0)
+        first = max(0, bisect.bisect_right(self.times, start) - 1)
+        last = min(len(self.times) - 1, bisect.bisect_left(self.times, end))
+        return self.machine_at[last].since(self.machine_at[first], self.times[last] - self.times[first])
 
     def at(self, moment: float, series: list[float] | None = None) -> float:
         values = self.cpu if series is None else series
