@@ -308,8 +308,12 @@ class CloudTrailSettings(Section):
     s3_bucket: str | None = None  # s3: the trail's bucket
     s3_prefix: str = ""  # s3: the trail's key prefix (what comes before AWSLogs/)
     s3_organization_id: str | None = None  # s3: an organization trail's o-... directory
+    # s3: how late a log file may land after files named for later minutes and still be read
+    s3_late_delivery: Duration = Field(default=timedelta(hours=1), gt=timedelta(0))
     poll_interval: Duration = timedelta(minutes=1)
-    lookback: Duration = timedelta(hours=1)  # how far back the first LookupEvents poll goes
+    lookback: Duration = timedelta(hours=1)  # how far back the first poll goes (LookupEvents, S3 files)
+    # lookup: how late an event may appear after newer ones and still be read (each poll reads it again)
+    lookup_late_delivery: Duration = Field(default=timedelta(minutes=15), gt=timedelta(0))
     sqs_wait: Duration = timedelta(seconds=20)  # SQS long poll (20 s is SQS's maximum)
 
     @model_validator(mode="after")

@@ -59,7 +59,7 @@ class TopicValue:
 CHECKPOINT = {
     "type": "object", "required": ["position", "saved_at"],
     "properties": {
-        "position": {"description": "the source's own position: LookupEvents {time, ids}; S3 {bucket, folder, last_key}",
+        "position": {"description": "the source's own position: LookupEvents {time, ids}; S3 {bucket, folder, start_after, read, last_key}",
                      "type": "object"},
         "saved_at": {"type": "string", "format": "date-time"},
     },

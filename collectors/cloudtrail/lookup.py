@@ -5,9 +5,11 @@ calls with its own `RateLimiter`, and retries throttling errors with our jittere
 backoff (botocore's retries only see HTTP answers). A poll reads the window from
 the checkpoint (or ``lookback`` ago) to now, page by page with NextToken.
 
-The checkpoint is the time of the newest event seen and the ids of the events at
-that very time: the next poll starts *at* that time (StartTime is inclusive, and
-events sharing the second may arrive in different polls), and skips those ids.
+CloudTrail shows an event in LookupEvents minutes after its call, and not in call
+order: an event may appear after newer ones were read. So the checkpoint is the time
+of the newest event seen and the ids of the events from ``late_delivery`` before it:
+the next poll starts that far back (StartTime is inclusive) and skips those ids. An
+event appearing later than that is missed; nothing else is.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class RateLimiter:
 
 @dataclass
 class LookupCursor:
-    """Newest event time seen, and the ids of the events at exactly that time."""
+    """Newest event time seen, and the ids of the events seen from ``late_delivery`` before it."""
 
     time: datetime | None = None
     ids: set[str] = field(default_factory=set)
@@ -66,20 +68,19 @@ class LookupCursor:
             return cls()
         return cls(datetime.fromisoformat(data["time"]), set(data.get("ids") or ()))
 
-    def is_new(self, event: dict[str, Any]) -> bool:
-        when = _utc(event["EventTime"])
-        if self.time is None or when > self.time:
-            return True
-        return when == self.time and event["EventId"] not in self.ids
+    def start(self, late: timedelta) -> datetime | None:
+        return self.time - late if self.time else None
 
-    def advanced(self, events: list[dict[str, Any]]) -> LookupCursor:
+    def is_new(self, event: dict[str, Any]) -> bool:
+        return event["EventId"] not in self.ids
+
+    def advanced(self, events: list[dict[str, Any]], late: timedelta) -> LookupCursor:
+        """The cursor after a poll that listed ``events``: every event from ``start`` on, so
+        the ids of its window are all among them."""
         if not events:
             return self
-        newest = max(_utc(e["EventTime"]) for e in events)
-        ids = {e["EventId"] for e in events if _utc(e["EventTime"]) == newest}
-        if newest == self.time:
-            ids |= self.ids
-        return LookupCursor(newest, ids)
+        newest = max([_utc(e["EventTime"]) for e in events] + ([self.time] if self.time else []))
+        return LookupCursor(newest, {e["EventId"] for e in events if _utc(e["EventTime"]) >= newest - late})
 
 
 def _utc(moment: datetime) -> datetime:
@@ -135,6 +136,7 @@ class LookupPoller:
     sink: TrailSink
     checkpoints: Checkpoints
     lookback: timedelta = timedelta(hours=1)
+    late_delivery: timedelta = timedelta(minutes=15)
     backoff: Backoff = DEFAULT_BACKOFF
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(LOOKUP_RATE))
 
@@ -146,7 +148,7 @@ class LookupPoller:
         """One poll: publish what is new since the checkpoint, then move it. Returns events published."""
         now = now or datetime.now(UTC)
         cursor = LookupCursor.from_json(self.checkpoints.get(self.key))
-        start = cursor.time or now - self.lookback
+        start = cursor.start(self.late_delivery) or now - self.lookback
         seen: list[dict[str, Any]] = []
         published = 0
         async for page in lookup_pages(self.client, start, now, self.limiter, self.backoff):
@@ -155,7 +157,7 @@ class LookupPoller:
             await self.sink.publish(events)
             seen.extend(page)
             published += len(events)
-        advanced = cursor.advanced(seen)
+        advanced = cursor.advanced(seen, self.late_delivery)
         if advanced != cursor:
             await self.checkpoints.put(self.key, advanced.to_json())
         return published

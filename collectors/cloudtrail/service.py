@@ -71,7 +71,8 @@ async def lookup_polls(settings: Settings, clients: _Clients, sink: TrailSink, c
         session = await session_for_account(clients.aws, account, session_name="elava-cloudtrail")
         for region in clients.aws.regions:
             poller = LookupPoller(await clients.open(session, "cloudtrail", region), account, region, sink,
-                                  checkpoints, lookback=settings.cloudtrail.lookback)
+                                  checkpoints, lookback=settings.cloudtrail.lookback,
+                                  late_delivery=settings.cloudtrail.lookup_late_delivery)
             polls.append(Poll(poller.key, poller.poll))
     return polls
 
@@ -81,7 +82,8 @@ async def s3_polls(settings: Settings, clients: _Clients, sink: TrailSink, check
     trail = settings.cloudtrail
     client = await clients.open(plain_session(), "s3", clients.aws.regions[0])
     pollers = [S3LogPoller(client, trail.s3_bucket or "", account, region, sink, checkpoints,
-                           prefix=trail.s3_prefix, organization_id=trail.s3_organization_id)
+                           prefix=trail.s3_prefix, organization_id=trail.s3_organization_id,
+                           late_delivery=trail.s3_late_delivery, lookback=trail.lookback)
                for account in accounts for region in clients.aws.regions]
     return [Poll(poller.key, poller.poll) for poller in pollers]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import uuid
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -25,7 +26,9 @@ from tests.unit.collectors.cloudtrail.fixtures import ACCOUNT, REGION, envelope,
 
 pytestmark = pytest.mark.integration
 BUCKET = "trail-logs"
-LOG_KEY = f"AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/2026/11/02/{ACCOUNT}_CloudTrail_{REGION}_20261102T1005Z_a.json.gz"
+DELIVERED = datetime.now(UTC)  # within the first poll's lookback (an hour)
+LOG_KEY = (f"AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/{DELIVERED:%Y/%m/%d}/"
+           f"{ACCOUNT}_CloudTrail_{REGION}_{DELIVERED:%Y%m%dT%H%M}Z_a.json.gz")
 
 
 def plant(account: SimulatedAccount) -> str:

@@ -61,27 +61,56 @@ async def test_a_first_poll_pages_through_the_lookback_window_and_checkpoints(cl
     assert checkpoints.get(f"lookup/{ACCOUNT}/{REGION}") == {"time": T2.isoformat(), "ids": ["e3"]}
 
 
-async def test_a_second_poll_starts_at_the_checkpoint_and_skips_the_ids_seen_there(client):
+async def test_a_second_poll_starts_late_delivery_before_the_checkpoint_and_skips_the_ids_seen(client):
     cloudtrail, stubber = client
     checkpoints = MemoryCheckpoints({f"lookup/{ACCOUNT}/{REGION}": {"time": T2.isoformat(), "ids": ["e3"]}})
     later = NOW + timedelta(minutes=1)
-    # e3 comes again (same second as the checkpoint), e4 shares that second, e5 is newer.
+    # e3 comes again, e4 shares its second, e5 is newer.
     stubber.add_response("lookup_events", {"Events": [
         lookup_event("e5", NOW), lookup_event("e4", T2, "sg-4"), lookup_event("e3", T2, "sg-3")]},
-        {"StartTime": T2, "EndTime": later, "MaxResults": 50})
+        {"StartTime": T2 - timedelta(minutes=15), "EndTime": later, "MaxResults": 50})
     sink = ListTrailSink()
 
     assert await poller(cloudtrail, checkpoints, sink).poll(later) == 2
 
     assert [e.trail_event_id for _, e in sink.published] == ["e5", "e4"]
-    assert checkpoints.get(f"lookup/{ACCOUNT}/{REGION}") == {"time": NOW.isoformat(), "ids": ["e5"]}
+    # T2 is 10 minutes before e5: its events may still be listed again, so their ids stay.
+    assert checkpoints.get(f"lookup/{ACCOUNT}/{REGION}") == {"time": NOW.isoformat(), "ids": ["e3", "e4", "e5"]}
+
+
+async def test_an_event_appearing_after_newer_ones_were_read_is_published_once(client):
+    cloudtrail, stubber = client
+    window = {"StartTime": ANY, "EndTime": ANY, "MaxResults": 50}
+    stubber.add_response("lookup_events", {"Events": [lookup_event("e2", T2)]}, window)
+    # e1, a call made before e2, shows up in LookupEvents only after e2 was read.
+    stubber.add_response("lookup_events", {"Events": [lookup_event("e2", T2), lookup_event("e1", T2 - timedelta(
+        minutes=4), "sg-1")]}, {**window, "StartTime": T2 - timedelta(minutes=15)})
+    stubber.add_response("lookup_events", {"Events": [lookup_event("e2", T2), lookup_event("e1", T2 - timedelta(
+        minutes=4), "sg-1")]}, {**window, "StartTime": T2 - timedelta(minutes=15)})
+    checkpoints, sink = MemoryCheckpoints(), ListTrailSink()
+    source = poller(cloudtrail, checkpoints, sink)
+
+    assert [await source.poll(NOW + timedelta(minutes=m)) for m in (0, 1, 2)] == [1, 1, 0]
+    assert [e.trail_event_id for _, e in sink.published] == ["e2", "e1"]
+    assert checkpoints.get(f"lookup/{ACCOUNT}/{REGION}") == {"time": T2.isoformat(), "ids": ["e1", "e2"]}
+
+
+async def test_ids_older_than_the_window_are_dropped_from_the_checkpoint(client):
+    cloudtrail, stubber = client
+    checkpoints = MemoryCheckpoints({f"lookup/{ACCOUNT}/{REGION}": {"time": T1.isoformat(), "ids": ["e1"]}})
+    stubber.add_response("lookup_events", {"Events": [lookup_event("e2", T2), lookup_event("e1", T1)]},
+                         {"StartTime": T1 - timedelta(minutes=15), "EndTime": NOW, "MaxResults": 50})
+
+    assert await poller(cloudtrail, checkpoints).poll(NOW) == 1
+    assert checkpoints.get(f"lookup/{ACCOUNT}/{REGION}") == {"time": T2.isoformat(), "ids": ["e2"]}
 
 
 async def test_two_polls_over_the_same_events_publish_them_once(client):
     cloudtrail, stubber = client
     answer = {"Events": [lookup_event("e2", T2, "sg-2"), lookup_event("e1", T2)]}
     stubber.add_response("lookup_events", answer, {"StartTime": ANY, "EndTime": ANY, "MaxResults": 50})
-    stubber.add_response("lookup_events", answer, {"StartTime": T2, "EndTime": ANY, "MaxResults": 50})
+    stubber.add_response("lookup_events", answer, {"StartTime": T2 - timedelta(minutes=15), "EndTime": ANY,
+                                                   "MaxResults": 50})
     checkpoints, sink = MemoryCheckpoints(), ListTrailSink()
     source = poller(cloudtrail, checkpoints, sink)
 

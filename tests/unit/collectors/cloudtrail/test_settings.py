@@ -29,6 +29,15 @@ def test_every_source_with_its_settings_and_durations_as_text():
     assert (trail.lookback, trail.poll_interval) == (timedelta(hours=2), timedelta(seconds=30))
 
 
+def test_late_delivery_windows_default_and_must_be_positive():
+    trail = load_settings(None).cloudtrail
+    assert (trail.lookup_late_delivery, trail.s3_late_delivery) == (timedelta(minutes=15), timedelta(hours=1))
+    assert load_settings(None, cloudtrail__s3_late_delivery="3h").cloudtrail.s3_late_delivery == timedelta(hours=3)
+    for field in ("lookup_late_delivery", "s3_late_delivery"):
+        with pytest.raises(SettingsError, match=f"cloudtrail.{field}"):
+            load_settings(None, **{f"cloudtrail__{field}": "0s"})
+
+
 def test_an_unknown_source_is_refused():
     with pytest.raises(SettingsError, match="cloudtrail.sources"):
         load_settings(None, cloudtrail__sources=["kinesis"])

@@ -73,7 +73,8 @@ async def test_a_late_lookup_event_attributes_the_stored_change_and_its_checkpoi
         store = VersionStore(kv)
         assert StoreCheckpoints(store).get(f"lookup/{ACCOUNT}/{REGION}") == {"time": made.isoformat(), "ids": ["e1"]}
         stubber.add_response("lookup_events", {"Events": []},
-                             {"StartTime": made, "EndTime": NOW + timedelta(minutes=5), "MaxResults": 50})
+                             {"StartTime": made - timedelta(minutes=15), "EndTime": NOW + timedelta(minutes=5),
+                              "MaxResults": 50})
         assert await poller(client, store, EmbeddedPipeline(store)).poll(NOW + timedelta(minutes=5)) == 0
     finally:
         kv.close()
