@@ -1,4 +1,5 @@
-"""The garbage collector of Elava's long-running processes (worker, policy stage, evaluating child).
+"""The garbage collector of Elava's long-running processes (worker, policy stage, evaluating child,
+fleet-pattern stage) and of the embedded driver.
 
 Each reads pages or records of hundreds of parsed dicts that live until the message is
 handled. At Python's default (a young collection every 700 allocations) those were walked
@@ -7,6 +8,13 @@ and promoted by the thousand, and swelled the older generations' collections: GC
 2.5 s of its evaluating child's, over a 20,000-resource, 3-round pipeline run; 0.18-0.20,
 0.03 and 0.01 s with the thresholds below (docs/benchmarks.md). Short-lived cycles are
 still collected, by the young generation.
+
+The embedded driver (`elava scan`, `watch`, `demo`) keeps what a scan lists and produces until
+it ends, so its heap grows by the page: at Python's thresholds GC took 18.7-19.6 s of a
+100,000-resource, 4-round run of the pipeline benchmark's embedded driver, 7.6-7.7 s at the
+thresholds below (docs/benchmarks.md). It only sets them (``tune_collector``): it does not
+freeze, as a process may run it again (`elava watch`, tests), and a frozen object that later
+becomes garbage in a cycle is never collected.
 """
 
 from __future__ import annotations
@@ -21,4 +29,10 @@ def settle_heap() -> None:
     full collection), and the young generation is collected every ``THRESHOLDS[0]`` allocations."""
     gc.collect()
     gc.freeze()
+    tune_collector()
+
+
+def tune_collector() -> None:
+    """Collect the young generation every ``THRESHOLDS[0]`` allocations (and the older ones
+    in proportion): a process that allocates by the page spends less time walking the heap."""
     gc.set_threshold(*THRESHOLDS)

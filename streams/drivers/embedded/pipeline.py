@@ -26,6 +26,7 @@ from elava.events import (
     ScanMarker,
     TrailEvent,
 )
+from elava.heap import tune_collector
 from elava.settings import AnalyzerSettings
 from streams.analyzers.fleet import completed_by
 from streams.process import PartitionProcessor, Produced
@@ -83,6 +84,7 @@ class EmbeddedPipeline:
     def __init__(self, store: VersionStore, policies: Policies | None = None,
                  analyzer: AnalyzerSettings | None = None) -> None:
         analyzer = analyzer or AnalyzerSettings()
+        tune_collector()  # a scan's heap grows by the page (elava/heap.py)
         self.processor = PartitionProcessor(store, analyzer.drift, analyzer.patterns)
         self.waste = analyzer.waste
         self.patterns = analyzer.patterns

@@ -32,6 +32,7 @@ from aiokafka.errors import KafkaError
 
 from elava.events import AttributedChange, cloudevent_headers
 from elava.exceptions import SchemaError
+from elava.heap import settle_heap
 from elava.kafka.clients import new_consumer, new_producer
 from elava.kafka.topic_read import partitions_of
 from elava.settings import Settings
@@ -249,4 +250,5 @@ async def serve(settings: Settings, ready_fd: int | None = None, with_parent: bo
     """Run the stage until SIGINT/SIGTERM (as a child of `elava worker`: see streams/drivers/worker/policy_stage.py)."""
     from streams.drivers.worker.policy_stage import run_until_stopped
 
+    settle_heap()  # its window keeps a day of changes (elava/heap.py); run_until_stopped is also run in tests
     await run_until_stopped(FleetStage(settings).run, "fleet-pattern stage", ready_fd, with_parent)
