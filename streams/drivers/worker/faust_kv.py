@@ -25,7 +25,7 @@ from typing import Any
 import faust
 
 from streams.drivers.worker.batch_send import BatchedSends, stop_undelivered
-from streams.drivers.worker.faust_adapter import mark_persisted, partition_db, partition_dbs
+from streams.drivers.worker.faust_adapter import mark_persisted, partition_db
 from streams.store.changelog import Changelogged, restore
 from streams.store.kv import RdictKV, prefix_scan, range_scan
 
@@ -68,15 +68,6 @@ class MvccTable(faust.Table):
     out (heads, the time index), record by record in the changelog's order."""
 
     restored = 0  # changelog records applied since start: recovery's progress (streams/drivers/worker/stall_watch.py)
-
-    async def on_stop(self) -> None:
-        """Writes skip RocksDB's write-ahead log (streams/drivers/worker/worker_rocksdb.py): flushed
-        here, a worker stopped cleanly restarts from its store, not from the changelog since its
-        last flush. (Faust stops the tables before the agents: what an agent writes after this is
-        restored from the changelog.)"""
-        for db in partition_dbs(self).values():
-            db.flush()
-        await super().on_stop()
 
     def apply_changelog_batch(self, batch: Any) -> None:
         stores: dict[int, RdictKV] = {}

@@ -17,8 +17,8 @@ in the same database, and restores a partition by reading the changelog from the
 the log a killed worker loses the writes since its memtables were last flushed, the persisted
 offset with them: what remains is the store as of an earlier offset, and the changelog brings
 it up to date (the SIGKILL test, tests/integration/test_crash_recovery.py). Closing or dropping
-a database flushes it, and the table flushes its partitions when it stops (faust_kv.py). The
-log cost 7 µs of the ~14 µs a new version's write took (measured: docs/benchmarks.md). The embedded store (streams/store/kv.py) is the record itself and keeps it.
+a database flushes it. The log cost 7 µs of the ~14 µs a new version's write took (measured:
+docs/benchmarks.md). The embedded store (streams/store/kv.py) is the record itself and keeps it.
 """
 
 from __future__ import annotations

@@ -41,13 +41,3 @@ def test_partition_stores_write_no_log_of_their_own(tmp_path):
     logs = list(tmp_path.rglob("*.log"))
     assert logs, "no RocksDB write-ahead log file found: the store's layout changed"
     assert sum(log.stat().st_size for log in logs if log.name != "LOG" and not log.name.startswith("LOG.")) < 1024
-
-
-async def test_a_stopping_table_flushes_what_its_partitions_hold_in_memory(tmp_path):
-    table = create_app(load_settings(None, worker__web_port=0, worker__data_dir=str(tmp_path))).tables["mvcc"]
-    db = partition_db(table, 0)
-    db.put(b"k", b"v")
-    assert db.property_int_value("rocksdb.num-entries-active-mem-table") == 1
-    await table.on_stop()
-    assert db.property_int_value("rocksdb.num-entries-active-mem-table") == 0
-    assert db.get(b"k") == b"v"
