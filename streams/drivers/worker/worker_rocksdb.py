@@ -10,15 +10,6 @@ the estate's size and however many partitions the worker holds.
 
 Blocks are laid out as in the embedded store (streams/store/kv.py, measured there):
 lz4, zstd on the last level, 16 KB blocks, a full bloom filter.
-
-Writes skip RocksDB's write-ahead log. A partition's store is a copy of its changelog topic,
-not the record itself: Faust keeps the changelog offset the store holds (its persisted offset)
-in the same database, and restores a partition by reading the changelog from there. Without
-the log a killed worker loses the writes since its memtables were last flushed, the persisted
-offset with them: what remains is the store as of an earlier offset, and the changelog brings
-it up to date (the SIGKILL test, tests/integration/test_crash_recovery.py). Closing or dropping
-a database flushes it. The log cost 7 µs of the ~14 µs a new version's write took (measured:
-docs/benchmarks.md). The embedded store (streams/store/kv.py) is the record itself and keeps it.
 """
 
 from __future__ import annotations
@@ -35,13 +26,6 @@ MIB = 1024 * 1024
 MEMTABLE_SHARE = 2  # the memtables of all partitions get at most 1/2 of the budget
 
 
-def without_log() -> rocksdict.WriteOptions:
-    """Writes that skip the write-ahead log (the changelog restores what a crash loses)."""
-    options = rocksdict.WriteOptions()
-    options.disable_wal = True
-    return options
-
-
 class SharedMemoryRocksDB(RocksDBOptions):
     """Faust's RocksDB options, with one block cache and write buffer manager for every partition."""
 
@@ -56,7 +40,6 @@ class SharedMemoryRocksDB(RocksDBOptions):
     def open(self, path: Path, *, read_only: bool = False) -> Any:
         db = rocksdict.Rdict(str(path), options=self.as_options(), access_type=rocksdict.AccessType.read_write())
         db.set_read_options(rocksdict.ReadOptions())
-        db.set_write_options(without_log())
         return db
 
     def as_options(self) -> rocksdict.Options:

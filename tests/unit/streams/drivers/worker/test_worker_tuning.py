@@ -32,12 +32,3 @@ def test_the_agent_reads_few_pages_ahead(tmp_path):
     app = create_app(load_settings(None, worker__web_port=0, worker__data_dir=str(tmp_path)))
     stream_channel = app.agents["observe"].channel.clone(is_iterator=True)  # as the agent iterates it
     assert stream_channel.queue.maxsize == INPUT_BUFFER_MESSAGES < 4096  # Faust's default: a whole scan
-
-
-def test_partition_stores_write_no_log_of_their_own(tmp_path):
-    """The changelog restores what a killed worker's store had not flushed (worker_rocksdb.py)."""
-    table = create_app(load_settings(None, worker__web_port=0, worker__data_dir=str(tmp_path))).tables["mvcc"]
-    partition_db(table, 0).put(b"k", b"v" * 1024 * 1024)
-    logs = list(tmp_path.rglob("*.log"))
-    assert logs, "no RocksDB write-ahead log file found: the store's layout changed"
-    assert sum(log.stat().st_size for log in logs if log.name != "LOG" and not log.name.startswith("LOG.")) < 1024
