@@ -31,11 +31,11 @@ TOTALS: Counter = Counter()
 def _timed_async(name: str, fn):
     @functools.wraps(fn)
     async def wrapper(*args, **kwargs):
-        started = time.thread_time()
+        started = time.perf_counter()
         try:
             return await fn(*args, **kwargs)
         finally:
-            TOTALS[name] += time.thread_time() - started
+            TOTALS[name] += time.perf_counter() - started
             TOTALS[name + "#"] += 1
     return wrapper
 
@@ -43,11 +43,11 @@ def _timed_async(name: str, fn):
 def _timed(name: str, fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        started = time.thread_time()
+        started = time.perf_counter()
         try:
             return fn(*args, **kwargs)
         finally:
-            TOTALS[name] += time.thread_time() - started
+            TOTALS[name] += time.perf_counter() - started
     return wrapper
 
 
@@ -57,19 +57,19 @@ class _IdleSelector(selectors.EpollSelector):
     def select(self, timeout=None):
         if threading.current_thread() is not threading.main_thread():
             return super().select(timeout)
-        started = time.thread_time()
+        started = time.perf_counter()
         try:
             return super().select(timeout)
         finally:
-            TOTALS["loop_idle"] += time.thread_time() - started
+            TOTALS["loop_idle"] += time.perf_counter() - started
 
 
 async def _report() -> None:
-    started = time.thread_time()
+    started = time.perf_counter()
     while True:
         await asyncio.sleep(2.0)
         line = {k: round(v, 3) if isinstance(v, float) else v for k, v in sorted(TOTALS.items())}
-        line["wall"] = round(time.thread_time() - started, 3)
+        line["wall"] = round(time.perf_counter() - started, 3)
         line["now"] = time.time()
         print("probe " + orjson.dumps(line).decode(), file=sys.stderr, flush=True)
 
@@ -77,9 +77,9 @@ async def _report() -> None:
 def _counted_fetch(fn):
     @functools.wraps(fn)
     async def wrapper(*args, **kwargs):
-        started = time.thread_time()
+        started = time.perf_counter()
         records = await fn(*args, **kwargs)
-        TOTALS["fetch_wait"] += time.thread_time() - started
+        TOTALS["fetch_wait"] += time.perf_counter() - started
         TOTALS["fetch#"] += 1
         TOTALS["fetch_records"] += sum(len(r) for r in records.values())
         if not records:
@@ -95,9 +95,9 @@ def _gc_timer() -> None:
 
     def callback(phase, info):
         if phase == "start":
-            started[0] = time.thread_time()
+            started[0] = time.perf_counter()
         else:
-            TOTALS[f"gc{info['generation']}"] += time.thread_time() - started[0]
+            TOTALS[f"gc{info['generation']}"] += time.perf_counter() - started[0]
             TOTALS[f"gc{info['generation']}#"] += 1
 
     gc.callbacks.append(callback)
