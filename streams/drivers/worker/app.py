@@ -58,6 +58,10 @@ SOURCE = "elava/worker"
 # aiokafka keeps one batch per partition and one request in flight: with Faust's 16 KiB
 # default a full batch makes every send wait for the broker's round trip.
 PRODUCER_BATCH_BYTES = 1024 * 1024
+# How often Faust commits the input handled, after flushing the producer. Caught up, the
+# group's committed offsets trail what was handled by up to this long: the lag a monitor
+# sees and what a restart replays follow it. A commit is one flush and one offset request.
+COMMIT_INTERVAL_S = 0.2
 # Input messages read ahead of the agent. A message is a page (up to kafka.max_message_bytes,
 # ~440 KB in the benchmark) and Faust reads ahead 4,096 by default: a first scan then held
 # most of a round in memory, so the worker's memory grew with the estate (measured).
@@ -77,7 +81,7 @@ def create_app(settings: Settings) -> faust.App:
         store="rocksdb://", datadir=str(settings.worker.data_dir),
         topic_partitions=kafka.partitions, topic_replication_factor=kafka.replication_factor,
         consumer_auto_offset_reset="earliest", producer_acks=-1, **web_options(settings.worker),
-        broker_commit_interval=1.0, table_standby_replicas=settings.worker.standby_replicas,
+        broker_commit_interval=COMMIT_INTERVAL_S, table_standby_replicas=settings.worker.standby_replicas,
         # A part of a chunked page is kept in the table: its changelog record (or its
         # dead letter) is as large as the collectors' messages.
         producer_max_batch_size=max(PRODUCER_BATCH_BYTES, kafka.max_message_bytes),
