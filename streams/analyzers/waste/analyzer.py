@@ -50,6 +50,8 @@ class WasteAnalyzer:
         self.store, self.kept = store, WasteStore(store.kv)
         self.waste = settings or WasteSettings()
         self.rules = [rule for name, rule in RULES.items() if name not in self.waste.disabled]
+        self._enabled = frozenset(rule.name for rule in self.rules)
+        self._by_type: dict[str, list[Rule]] = {}  # a marker's members share one type: filtered once
 
     def on_marker(self, marker: ScanMarker) -> list[WasteFinding]:
         """A shard's scan closed: its members (every one, or the changed ones), at the marker's time."""
@@ -111,10 +113,17 @@ class WasteAnalyzer:
 
     def _rules_for(self, subject: Subject, live: dict[str, FindingRecord]) -> list[Rule]:
         """The rules of the resource's type, and any rule with a finding ``live`` on it."""
-        own = [] if subject.head.deleted or subject.usage is None else [
-            rule for rule in self.rules if rule.applies_to(subject.type)]
+        own = [] if subject.head.deleted or subject.usage is None else self._rules_of(subject.type)
+        if not live:
+            return own
         named = {rule.name for rule in own}
         return own + [RULES[name] for name in live if name not in named and name in RULES]
+
+    def _rules_of(self, type_name: str) -> list[Rule]:
+        rules = self._by_type.get(type_name)
+        if rules is None:
+            rules = self._by_type[type_name] = [rule for rule in self.rules if rule.applies_to(type_name)]
+        return rules
 
     def _step(self, subject: Subject, rule: Rule, record: FindingRecord | None, now: datetime,
               cause: str) -> WasteFinding | None:
@@ -133,7 +142,7 @@ class WasteAnalyzer:
         """The rule's verdict; a reason (text) to resolve when the resource went or the rule is off."""
         if subject.head.deleted:
             return "the resource was deleted"
-        if rule not in self.rules or not rule.applies_to(subject.type):
+        if rule.name not in self._enabled or not rule.applies_to(subject.type):
             return "the rule no longer applies (analyzer.waste settings)"
         return rule.check(subject)
 
