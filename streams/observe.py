@@ -136,13 +136,14 @@ class Observer:
         valid_from = to_micros(header.observed_at)
         uids = [resource["uid"] for resource in page.resources]
         repeated = _repeated(uids)
+        # Read together: the page writes nothing until every resource is screened.
+        leads = self.store.head_leads_of(uids)
         kept: list[tuple[Resource, RecordLead | None | Unread]] = []
         try:
-            for uid, raw in zip(uids, page.resources, strict=True):
+            for uid, raw, lead in zip(uids, page.resources, leads, strict=True):
                 if uid in repeated:  # its head changes within the page: decide reads it then
                     kept.append((validate_resource(raw), UNREAD))
                     continue
-                lead = self.store.head_lead(uid)
                 if not _known(lead, raw, header.event_id, valid_from):
                     kept.append((validate_resource(raw), lead))  # no other uid's write changes this head
         except ValidationError:

@@ -41,7 +41,7 @@ class Changelogged:
     def __init__(self, kv: KV, emit: Emit) -> None:
         self.kv, self.emit = kv, emit
         # Reads are most of the traffic: straight to the KV, without a frame of this one.
-        self.get, self.scan, self.scan_range = kv.get, kv.scan, kv.scan_range
+        self.get, self.get_many, self.scan, self.scan_range = kv.get, kv.get_many, kv.scan, kv.scan_range
 
     def put(self, key: bytes, value: bytes) -> None:
         self.kv.put(key, value)

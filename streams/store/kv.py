@@ -25,6 +25,7 @@ BLOCK_SIZE = 16384
 
 class KV(Protocol):
     def get(self, key: bytes) -> bytes | None: ...
+    def get_many(self, keys: list[bytes]) -> list[bytes | None]: ...  # in the keys' order
     def put(self, key: bytes, value: bytes) -> None: ...
     def put_many(self, items: list[tuple[bytes, bytes]]) -> None: ...
     def delete(self, key: bytes) -> None: ...
@@ -61,6 +62,9 @@ class MemoryKV:
     def get(self, key: bytes) -> bytes | None:
         return self._data.get(key)
 
+    def get_many(self, keys: list[bytes]) -> list[bytes | None]:
+        return [self.get(key) for key in keys]
+
     def put(self, key: bytes, value: bytes) -> None:
         self._data[key] = value
 
@@ -96,6 +100,7 @@ class RdictKV:
 
         self._db, self._write_batch = db, rocksdict.WriteBatch
         self.get, self.put, self.delete = db.get, db.put, db.delete
+        self.get_many = db.get  # given a list, rocksdict answers with one RocksDB MultiGet
 
     def put_many(self, items: list[tuple[bytes, bytes]]) -> None:
         """All or nothing: a version and its head, time-index entry and membership together."""
@@ -152,6 +157,10 @@ class RocksKV:
 
     def get(self, key: bytes) -> bytes | None:
         return self._db.get(key)
+
+    def get_many(self, keys: list[bytes]) -> list[bytes | None]:
+        """One RocksDB MultiGet (rocksdict's ``get`` of a list): a page's heads in one call."""
+        return self._db.get(keys)
 
     def put(self, key: bytes, value: bytes) -> None:
         self._db.put(key, value)

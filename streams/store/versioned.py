@@ -172,6 +172,11 @@ class VersionStore:
         data = self.kv.get(head_key(uid))
         return RecordLead.from_bytes(uid, data) if data is not None else None
 
+    def head_leads_of(self, uids: list[str]) -> list[RecordLead | None]:
+        """``head_lead`` of each uid, in order, read together (one MultiGet on RocksDB)."""
+        found = self.kv.get_many([head_key(uid) for uid in uids])
+        return [RecordLead.from_bytes(uid, data) if data is not None else None for uid, data in zip(uids, found, strict=True)]
+
     def append(self, version: Version, previous: Version | None = None) -> None:
         """Store a new version and make it the head (membership on create), in one write batch.
 

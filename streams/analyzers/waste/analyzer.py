@@ -36,6 +36,8 @@ from streams.store.versioned import RecordLead, VersionStore, to_micros
 from streams.store.waste import FindingRecord, Judgement, StoredSample, WasteStore
 
 MICROSECOND = timedelta(microseconds=1)
+# Members whose heads are read in one call: a page's worth, not a whole shard's records at once.
+HEADS_READ_TOGETHER = 512
 
 
 def usage_of(type_name: str) -> Usage | None:
@@ -59,10 +61,12 @@ class WasteAnalyzer:
             return []
         judgement = self._judgement(marker)
         found: list[WasteFinding] = []
-        for uid in list(self.store.shard_members(marker.shard)):
-            lead = self.store.head_lead(uid)
-            if lead is not None and (judgement.full or lead.valid_from > judgement.changed_after):
-                found.extend(self.evaluate(uid, marker.finished_at, marker.event_id, lead))
+        members = list(self.store.shard_members(marker.shard))
+        for start in range(0, len(members), HEADS_READ_TOGETHER):
+            chunk = members[start:start + HEADS_READ_TOGETHER]
+            for uid, lead in zip(chunk, self.store.head_leads_of(chunk), strict=True):
+                if lead is not None and (judgement.full or lead.valid_from > judgement.changed_after):
+                    found.extend(self.evaluate(uid, marker.finished_at, marker.event_id, lead))
         return found
 
     def _judgement(self, marker: ScanMarker) -> Judgement:

@@ -101,6 +101,9 @@ class WorkerReadKV:
                 return value
         return None
 
+    def get_many(self, keys: list[bytes]) -> list[bytes | None]:
+        return [self.get(key) for key in keys]
+
     def put(self, key: bytes, value: bytes) -> None:
         raise PermissionError("the worker's query API is read-only")
 

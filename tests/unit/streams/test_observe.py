@@ -220,3 +220,29 @@ def test_a_deleted_head_is_no_match_for_the_same_content():
 def screened(observer: Observer, page) -> list:
     """The resources ``screen_with_heads`` hands to ``decide``, without the leads it read."""
     return [resource for resource, _ in observer.screen_with_heads(page)]
+
+
+class CallCountingKV(MemoryKV):
+    """A MemoryKV that counts single reads and batched reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gets = self.batches = 0
+
+    def get(self, key):
+        self.gets += 1
+        return super().get(key)
+
+    def get_many(self, keys):
+        self.batches += 1
+        return [super(CallCountingKV, self).get(key) for key in keys]
+
+
+def test_screen_reads_a_pages_heads_in_one_call():
+    kv = CallCountingKV()
+    observer = Observer(VersionStore(kv))
+    observer.observe(page([sg("sg-1"), sg("sg-4"), sg("sg-8")], T0, scan="s1"))
+    kv.gets = kv.batches = 0
+    again = page([sg("sg-1"), sg("sg-4", {"team": "search"}), sg("sg-8")], T0 + timedelta(hours=1), scan="s2")
+    assert screened(observer, lazily(again)) == [sg("sg-4", {"team": "search"})]
+    assert (kv.batches, kv.gets) == (1, 0)

@@ -57,3 +57,14 @@ def test_unopenable_path_is_a_clear_error(tmp_path):
     blocker.write_text("not a directory")
     with pytest.raises((StoreError, FileExistsError, NotADirectoryError)):
         RocksKV(blocker / "store")
+
+
+def test_get_many_answers_in_the_keys_order_with_none_for_a_missing_key(rocks):
+    from streams.store.kv import MemoryKV, RdictKV
+
+    memory = MemoryKV()
+    for kv in (rocks, memory, RdictKV(rocks._db)):
+        kv.put(b"k\x00a", b"1")
+        kv.put(b"k\x00c", b"3")
+        assert kv.get_many([b"k\x00c", b"k\x00b", b"k\x00a"]) == [b"3", None, b"1"]
+        assert kv.get_many([]) == []
