@@ -29,7 +29,7 @@ from elava.events import ChangeEvent, FieldChange, canonical_json
 from elava.settings import PatternSettings
 from streams.analyzers.drift import describe
 from streams.analyzers.ignore import IgnoreRules, declared_type
-from streams.store.keyspaces import versions_prefix
+from streams.store.keyspaces import version_key, versions_prefix
 from streams.store.versioned import RecordLead, Version, VersionStore, from_micros
 
 MICROS = 1_000_000
@@ -61,9 +61,13 @@ class History:
 
     def __init__(self, store: VersionStore, uid: str, upto: int, stored: Version | None = None) -> None:
         """``stored``: version ``upto`` as it was just written, when the caller holds it (not decoded again)."""
-        self.leads = [lead for lead in (RecordLead.from_bytes(uid, data) for _, data in store.kv.scan(versions_prefix(uid)))
-                      if lead.version <= upto]
         known = stored is not None and stored.version == upto and stored.valid_to is None  # as the record reads
+        # The versions before ``upto`` from the store; ``upto`` itself from the caller when it holds
+        # it: not read back, and the input that wrote it need not flush for this scan
+        # (streams/store/batched.py).
+        records = [data for _, data in store.kv.scan_range(versions_prefix(uid), version_key(uid, upto))]
+        last = stored.to_bytes() if known else store.kv.get(version_key(uid, upto))
+        self.leads = [RecordLead.from_bytes(uid, data) for data in (records if last is None else [*records, last])]
         self._whole: dict[int, Version] = {upto: stored} if known else {}
 
     def whole(self, lead: RecordLead) -> Version:

@@ -6,7 +6,7 @@ above (versions, heads, shard membership, the time index) is layout, not storage
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -29,6 +29,7 @@ class KV(Protocol):
     def put(self, key: bytes, value: bytes) -> None: ...
     def put_many(self, items: list[tuple[bytes, bytes]]) -> None: ...
     def delete(self, key: bytes) -> None: ...
+    def write(self, items: Iterable[tuple[bytes, bytes | None]]) -> None: ...  # puts and deletions (None), all or nothing
     def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]: ...
     def scan_range(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]: ...
 
@@ -53,6 +54,17 @@ def range_scan(db, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]:
         yield key, value
 
 
+def batch_of(write_batch, items: Iterable[tuple[bytes, bytes | None]]):
+    """A raw-mode rocksdict WriteBatch of puts and deletions (``None``)."""
+    batch = write_batch(raw_mode=True)
+    for key, value in items:
+        if value is None:
+            batch.delete(key)
+        else:
+            batch.put(key, value)
+    return batch
+
+
 class MemoryKV:
     """A dict-backed KV for tests of the layers above storage."""
 
@@ -74,6 +86,13 @@ class MemoryKV:
 
     def delete(self, key: bytes) -> None:
         self._data.pop(key, None)
+
+    def write(self, items: Iterable[tuple[bytes, bytes | None]]) -> None:
+        for key, value in items:
+            if value is None:
+                self.delete(key)
+            else:
+                self.put(key, value)
 
     def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         for key in sorted(k for k in self._data if k.startswith(prefix)):
@@ -104,10 +123,10 @@ class RdictKV:
 
     def put_many(self, items: list[tuple[bytes, bytes]]) -> None:
         """All or nothing: a version and its head, time-index entry and membership together."""
-        batch = self._write_batch(raw_mode=True)
-        for key, value in items:
-            batch.put(key, value)
-        self._db.write(batch)
+        self.write(items)
+
+    def write(self, items: Iterable[tuple[bytes, bytes | None]]) -> None:
+        self._db.write(batch_of(self._write_batch, items))
 
     def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         return prefix_scan(self._db, prefix)
@@ -167,12 +186,12 @@ class RocksKV:
 
     def put_many(self, items: list[tuple[bytes, bytes]]) -> None:
         """All or nothing, and one write to the log instead of one per key."""
+        self.write(items)
+
+    def write(self, items: Iterable[tuple[bytes, bytes | None]]) -> None:
         import rocksdict
 
-        batch = rocksdict.WriteBatch(raw_mode=True)
-        for key, value in items:
-            batch.put(key, value)
-        self._db.write(batch)
+        self._db.write(batch_of(rocksdict.WriteBatch, items))
 
     def delete(self, key: bytes) -> None:
         self._db.delete(key)

@@ -11,6 +11,8 @@ page's changes are evaluated there while this process reads the next page; ``set
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -30,6 +32,7 @@ from elava.heap import tune_collector
 from elava.settings import AnalyzerSettings
 from streams.analyzers.fleet import completed_by
 from streams.process import PartitionProcessor, Produced
+from streams.store.batched import BatchedWrites
 from streams.store.versioned import VersionStore
 from streams.waste_stage import waste_findings
 
@@ -85,6 +88,9 @@ class EmbeddedPipeline:
                  analyzer: AnalyzerSettings | None = None) -> None:
         analyzer = analyzer or AnalyzerSettings()
         tune_collector()  # a scan's heap grows by the page (elava/heap.py)
+        # Each input's writes reach RocksDB as one batch when it is applied (streams/store/batched.py).
+        self._writes = BatchedWrites(store.kv)
+        store = VersionStore(self._writes)
         self.processor = PartitionProcessor(store, analyzer.drift, analyzer.patterns)
         self.waste = analyzer.waste
         self.patterns = analyzer.patterns
@@ -95,18 +101,30 @@ class EmbeddedPipeline:
         self.outputs = Outputs()
 
     async def page(self, obs: Observation) -> None:
-        self._record(self.processor.process(obs))
+        with self._applied():
+            self._record(self.processor.process(obs))
 
     async def marker(self, marker: ScanMarker) -> None:
         self.outputs.markers.append(marker)
-        self._record(self.processor.process(marker))
-        self.outputs.waste.extend(waste_findings(self.store, self.waste, marker))
+        with self._applied():
+            self._record(self.processor.process(marker))
+            self.outputs.waste.extend(waste_findings(self.store, self.waste, marker))
 
     async def metrics(self, metrics: MetricsObservation) -> None:
-        self.outputs.waste.extend(waste_findings(self.store, self.waste, metrics))
+        with self._applied():
+            self.outputs.waste.extend(waste_findings(self.store, self.waste, metrics))
 
     async def trail(self, event: TrailEvent) -> None:
-        self._record(self.processor.process(event))
+        with self._applied():
+            self._record(self.processor.process(event))
+
+    @contextmanager
+    def _applied(self) -> Iterator[None]:
+        """One input: its writes flushed when it is handled, or when handling it failed."""
+        try:
+            yield
+        finally:
+            self._writes.flush()
 
     def settle(self) -> None:
         """The policies' decisions on every change recorded so far are in ``outputs``: those of the

@@ -226,15 +226,19 @@ async def handle_until_done(message: Any, worker: Worker, first_wait: float = 0.
 async def handle_message(message: Any, worker: Worker) -> None:
     """One input message, after any of its partition's that Faust left out (streams/drivers/worker/input_gaps.py)."""
     kv = FaustPartitionKV(worker.table, message.partition, worker.changelog)
-    last = applied(kv, message.topic, message.partition)
-    async for missed in worker.gaps.missed_before(message, last):
-        await _handle_one(missed, kv, worker)  # applied, or replayed if the store applied it before
-        if last is None or missed.offset > last:
-            record_applied(kv, missed)
-        await worker.changelog.sends.flush()  # outputs leave as they are made: a gap may be a backlog
-    await _handle_one(message, kv, worker)
-    if last is None or message.offset > last:
-        record_applied(kv, message)
+    try:
+        last = applied(kv, message.topic, message.partition)
+        async for missed in worker.gaps.missed_before(message, last):
+            await _handle_one(missed, kv, worker)  # applied, or replayed if the store applied it before
+            if last is None or missed.offset > last:
+                record_applied(kv, missed)
+            kv.flush()  # in RocksDB before its changelog records leave
+            await worker.changelog.sends.flush()  # outputs leave as they are made: a gap may be a backlog
+        await _handle_one(message, kv, worker)
+        if last is None or message.offset > last:
+            record_applied(kv, message)
+    finally:
+        kv.flush()  # also after a failure: what was applied stays, as the changelog records say
     worker.gaps.handled(message)
 
 

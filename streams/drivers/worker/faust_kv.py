@@ -26,6 +26,7 @@ import faust
 
 from streams.drivers.worker.batch_send import BatchedSends, stop_undelivered
 from streams.drivers.worker.faust_adapter import mark_persisted, partition_db
+from streams.store.batched import BatchedWrites
 from streams.store.changelog import Changelogged, restore
 from streams.store.kv import RdictKV, prefix_scan, range_scan
 
@@ -55,12 +56,19 @@ class ChangelogBatcher:
 
 
 class FaustPartitionKV(Changelogged):
-    """One partition of the table: its RocksDB, and its records for the changelog."""
+    """One partition of the table: its RocksDB, and its records for the changelog.
+
+    Writes reach RocksDB as one batch at ``flush`` (streams/store/batched.py): call it when
+    the input is handled, before its changelog records are handed to the producer.
+    """
 
     def __init__(self, table: Any, partition: int, changelog: ChangelogBatcher) -> None:
         self.partition = partition
-        super().__init__(RdictKV(partition_db(table, partition)),
-                         lambda key, value: changelog.add(partition, key, value))
+        self.writes = BatchedWrites(RdictKV(partition_db(table, partition)))
+        super().__init__(self.writes, lambda key, value: changelog.add(partition, key, value))
+
+    def flush(self) -> None:
+        self.writes.flush()
 
 
 class MvccTable(faust.Table):

@@ -146,6 +146,10 @@ class CountingKV(MemoryKV):
         self.scanned.append(prefix)
         return super().scan(prefix)
 
+    def scan_range(self, start: bytes, end: bytes):
+        self.scanned.append(start)  # a range from a prefix on: that prefix's records read
+        return super().scan_range(start, end)
+
 
 def test_a_modification_too_early_for_any_pattern_reads_no_versions():
     kv = CountingKV()

@@ -104,3 +104,23 @@ async def test_with_policies_in_their_own_process_a_pages_decisions_are_made_bes
             e.event_id for events in expected for e in decided(events))
     finally:
         apart.close()
+
+
+class BatchCountingKV(MemoryKV):
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches = 0
+
+    def write(self, items):
+        self.batches += 1
+        super().write(items)
+
+
+async def test_each_input_reaches_the_store_as_one_batch_when_applied():
+    kv = BatchCountingKV()
+    pipe = EmbeddedPipeline(VersionStore(kv), None)
+    group = [r for r in (sg(f"sg-{n}") for n in range(40)) if shard(r) == shard(sg("sg-0"))][:5]
+    await pipe.page(page(group, T0, scan="s1"))
+    assert kv.batches == 1 and VersionStore(kv).head(group[0].uid) is not None  # flushed when applied
+    await pipe.marker(marker(shard(group[0]), group[:3], T0 + timedelta(hours=1), scan="s2"))
+    assert kv.batches == 2 and VersionStore(kv).head(group[4].uid).deleted

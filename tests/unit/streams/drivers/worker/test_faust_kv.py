@@ -49,6 +49,8 @@ def test_a_new_resource_sends_two_changelog_records_from_the_worker(table):
     kv, sends = partition_store(table, 3)
     groups = same_shard(25)
     PartitionProcessor(VersionStore(kv)).process(page(groups, T0))
+    assert local(table, 3) == {}  # the input's writes wait for its end, as one batch
+    kv.flush()
     records = sent(sends, table)
     assert Counter(keyspace_of(key).name for key, _ in records) == {"versions": 25, "shard membership": 25}
     assert {keyspace_of(key).name for key in local(table, 3)} == {
@@ -67,9 +69,10 @@ def test_restoring_a_partition_from_its_changelog_rebuilds_heads_and_the_time_in
     kv, sends = partition_store(table, 1)
     groups = same_shard(5)
     processor = PartitionProcessor(VersionStore(kv))
-    processor.process(page(groups, T0, scan="s1"))
-    processor.process(page([sg(groups[0].id, {"owner": "bob"})], T0 + timedelta(hours=1), scan="s2"))
-    processor.process(marker(shard(groups[0]), groups[:4], T0 + timedelta(hours=2), scan="s3"))
+    for event in (page(groups, T0, scan="s1"), page([sg(groups[0].id, {"owner": "bob"})], T0 + timedelta(hours=1), scan="s2"),
+                  marker(shard(groups[0]), groups[:4], T0 + timedelta(hours=2), scan="s3")):
+        processor.process(event)
+        kv.flush()  # as the worker does when it has handled an input
     records = sent(sends, table)
 
     batch = events(table, 6, records, first_offset=100)
