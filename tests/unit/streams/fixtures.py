@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from elava.events import Observation, Resource, ScanMarker, digest
 from elava.sharding import shard_of
+from streams.store.kv import MemoryKV
 
 ACCOUNT, REGION, TYPE = "111122223333", "eu-west-1", "ec2.security-group"
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -38,3 +39,15 @@ def marker(shard_key: str, seen: list[Resource], started: datetime, status: str 
                       status=status, error_class=None if status == "ok" else "throttled",
                       count=len(ids), ids_digest=digest(ids), ids=ids, started_at=started,
                       finished_at=started + timedelta(seconds=5))
+
+
+class BatchCountingKV(MemoryKV):
+    """A MemoryKV that counts the write batches it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches = 0
+
+    def write(self, items):
+        self.batches += 1
+        super().write(items)

@@ -8,23 +8,13 @@ from streams.store.batched import BatchedWrites
 from streams.store.kv import MemoryKV
 from streams.store.versioned import VersionStore
 from streams.waste_stage import waste_findings
-from tests.unit.streams.fixtures import T0, marker, page, sg, shard
+from tests.unit.streams.fixtures import T0, BatchCountingKV, marker, page, sg, shard
 
 SSH_WORLD = {"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "0.0.0.0/0"}
 
 
-class CountingKV(MemoryKV):
-    def __init__(self) -> None:
-        super().__init__()
-        self.batches = 0
-
-    def write(self, items):
-        self.batches += 1
-        super().write(items)
-
-
 def test_writes_wait_for_flush_and_then_go_as_one_batch():
-    inner = CountingKV()
+    inner = BatchCountingKV()
     inner.put(b"h\x00gone", b"old")
     kv = BatchedWrites(inner)
     kv.put(b"h\x00a", b"1")
@@ -50,7 +40,7 @@ def test_reads_see_the_writes_not_yet_flushed():
 
 
 def test_a_scan_of_a_keyspace_written_flushes_first_and_another_does_not():
-    inner = CountingKV()
+    inner = BatchCountingKV()
     inner.put(b"e\x00a\x001", b"evidence")
     kv = BatchedWrites(inner)
     kv.put(b"v\x00a\x002", b"version")

@@ -12,7 +12,7 @@ from streams.policy import PolicyEngine
 from streams.process import PartitionProcessor
 from streams.store.kv import MemoryKV
 from streams.store.versioned import VersionStore
-from tests.unit.streams.fixtures import T0, marker, page, sg, shard
+from tests.unit.streams.fixtures import T0, BatchCountingKV, marker, page, sg, shard
 
 SSH_WORLD = [{"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "0.0.0.0/0"}]
 TAGGED = {"owner": "alice", "environment": "prod"}
@@ -104,16 +104,6 @@ async def test_with_policies_in_their_own_process_a_pages_decisions_are_made_bes
             e.event_id for events in expected for e in decided(events))
     finally:
         apart.close()
-
-
-class BatchCountingKV(MemoryKV):
-    def __init__(self) -> None:
-        super().__init__()
-        self.batches = 0
-
-    def write(self, items):
-        self.batches += 1
-        super().write(items)
 
 
 async def test_each_input_reaches_the_store_as_one_batch_when_applied():
