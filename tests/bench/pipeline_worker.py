@@ -12,7 +12,7 @@ Two ways to feed it (``mode``):
 
 The worker's CPU time (psutil) is sampled every 0.1 s beside the group's committed
 offsets. A round ends when its offsets are committed: that includes the worker's
-flush of everything it produced, and up to one commit interval (1 s).
+flush of everything it produced, and up to one commit interval (0.2 s).
 
 The policy stage (`elava policy serve`, the worker's child, with its evaluating
 children) is not paused with the worker and is not waited for by it: its CPU is
