@@ -6,6 +6,7 @@ its content and its causes, so a redelivered message is recognisable downstream.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
@@ -440,14 +441,17 @@ def cloudevent_headers(event: Event, source: str) -> list[tuple[str, bytes]]:
 
 
 def binding_headers(ce_id: str, ce_type: str, source: str, schema: str | None) -> list[tuple[str, bytes]]:
-    headers = [
-        ("ce_specversion", b"1.0"),
-        ("ce_id", ce_id.encode()),
-        ("ce_type", ce_type.encode()),
-        ("ce_source", source.encode()),
-        ("ce_time", utcnow().isoformat().encode()),
-        ("content-type", b"application/json"),
-    ]
-    if schema:
-        headers.append(("ce_dataschema", schema.encode()))
-    return headers + trace_headers()  # W3C traceparent of the span that made the event (elava/telemetry)
+    kind, origin, tail = _fixed_headers(ce_type, source, schema)
+    return [_SPECVERSION, ("ce_id", ce_id.encode()), kind, origin, ("ce_time", utcnow().isoformat().encode()),
+            *tail, *trace_headers()]  # W3C traceparent of the span that made the event (elava/telemetry)
+
+
+_SPECVERSION = ("ce_specversion", b"1.0")
+
+
+@functools.lru_cache(maxsize=1024)
+def _fixed_headers(ce_type: str, source: str, schema: str | None) -> tuple[tuple[str, bytes], ...]:
+    """The headers every event of one type from one source shares, encoded once (a few kinds
+    per process; the worker sends several events per change)."""
+    tail = (("content-type", b"application/json"),) + ((("ce_dataschema", schema.encode()),) if schema else ())
+    return ("ce_type", ce_type.encode()), ("ce_source", source.encode()), tail
