@@ -3,7 +3,8 @@
 Reads and prefix scans go straight to the partition's rocksdict handle: Faust's own
 ``get`` would probe every partition and grow its in-memory key index for every key.
 
-Writes go to the partition's RocksDB at once and to the table's changelog topic (what
+Writes go to the partition's RocksDB as one write batch per input message, flushed before
+the message's records leave (streams/store/batched.py), and to the table's changelog topic (what
 restores the store after a crash or on another worker) as one aiokafka batch per input
 message (streams/drivers/worker/batch_send.py), not as one Faust ``table[key] = value`` per key. Faust's path costs a send
 with its futures, callbacks and a persisted-offset write per record, and a new version
