@@ -62,6 +62,10 @@ PRODUCER_BATCH_BYTES = 1024 * 1024
 # group's committed offsets trail what was handled by up to this long: the lag a monitor
 # sees and what a restart replays follow it. A commit is one flush and one offset request.
 COMMIT_INTERVAL_S = 0.2
+# How long the producer waits to fill a batch before sending it (Faust's default is 0: a
+# request per few records). Changelog records and outputs then reach the broker in fewer,
+# larger requests: less CPU for the broker and the worker alike (docs/benchmarks.md).
+PRODUCER_LINGER_S = 0.005
 # Input messages read ahead of the agent. A message is a page (up to kafka.max_message_bytes,
 # ~440 KB in the benchmark) and Faust reads ahead 4,096 by default: a first scan then held
 # most of a round in memory, so the worker's memory grew with the estate (measured).
@@ -84,6 +88,7 @@ def create_app(settings: Settings) -> faust.App:
         broker_commit_interval=COMMIT_INTERVAL_S, table_standby_replicas=settings.worker.standby_replicas,
         # A part of a chunked page is kept in the table: its changelog record (or its
         # dead letter) is as large as the collectors' messages.
+        producer_linger=PRODUCER_LINGER_S,
         producer_max_batch_size=max(PRODUCER_BATCH_BYTES, kafka.max_message_bytes),
         producer_max_request_size=max(PRODUCER_BATCH_BYTES, kafka.max_message_bytes),
         broker_session_timeout=settings.worker.session_timeout.total_seconds(),

@@ -4,13 +4,18 @@ set through private names, is guarded in test_faust_adapter.py)."""
 from __future__ import annotations
 
 from elava.settings import load_settings
-from streams.drivers.worker.app import INPUT_BUFFER_MESSAGES, PRODUCER_BATCH_BYTES, create_app
+from streams.drivers.worker.app import INPUT_BUFFER_MESSAGES, PRODUCER_BATCH_BYTES, PRODUCER_LINGER_S, create_app
 from streams.drivers.worker.faust_adapter import partition_db
 
 
 def test_producer_batches_are_large(tmp_path):
     app = create_app(load_settings(None, worker__web_port=0, worker__data_dir=str(tmp_path)))
     assert app.conf.producer_max_batch_size == PRODUCER_BATCH_BYTES
+
+
+def test_the_producer_lingers_to_fill_its_batches(tmp_path):
+    app = create_app(load_settings(None, worker__web_port=0, worker__data_dir=str(tmp_path)))
+    assert app.producer.linger_ms == round(PRODUCER_LINGER_S * 1000) > 0  # what aiokafka is given
 
 
 def test_every_partition_store_shares_one_memory_budget(tmp_path):
