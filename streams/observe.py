@@ -119,6 +119,15 @@ class Observer:
         )
         return Observed(version, head, change_from_version(version, resource, changes))
 
+    def with_heads(self, page: Observation) -> list[tuple[Resource, RecordLead | None | Unread]]:
+        """The resources of a validated ``page``, each with its head lead, read for the whole page
+        in one call (a uid seen twice is left UNREAD: its first sighting may change its head)."""
+        uids = [resource.uid for resource in page.resources]
+        repeated = _repeated(uids)
+        leads = self.store.head_leads_of(uids)
+        return [(resource, UNREAD if resource.uid in repeated else lead)
+                for resource, lead in zip(page.resources, leads, strict=True)]
+
     def screen_with_heads(self, page: RawPage) -> list[tuple[Resource, RecordLead | None | Unread]]:
         """The resources of ``page`` that ``decide`` must see, validated, in order, each with the
         head lead read to screen it (for ``decide``, so it does not read it again); reads only.

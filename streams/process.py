@@ -25,7 +25,7 @@ from elava.events import AttributedChange, ChangeEvent, Event, Observation, Reso
 from elava.settings import DriftSettings, PatternSettings
 from streams.analyzers.runner import Analyzers
 from streams.attribution.join import Attributor
-from streams.observe import UNREAD, Observed, Observer, Unread
+from streams.observe import Observed, Observer, Unread
 from streams.pages import RawPage
 from streams.store.versioned import RecordLead, VersionStore
 
@@ -65,7 +65,7 @@ class PartitionProcessor:
         if isinstance(event, RawPage):  # validated where it differs from the store, before any write
             self._observe(self.observer.screen_with_heads(event), event.header, produced)
         elif isinstance(event, Observation):
-            self._observe(((resource, UNREAD) for resource in event.resources), event, produced)
+            self._observe(self.observer.with_heads(event), event, produced)
         elif isinstance(event, ScanMarker):
             for observed in list(self.observer.deletions(event)):
                 self._store_and_report(observed, produced)

@@ -1,8 +1,9 @@
 from datetime import timedelta
 
-from streams.observe import Observer
+from streams.observe import UNREAD, Observer
+from streams.process import PartitionProcessor
 from streams.store.kv import MemoryKV
-from streams.store.versioned import VersionStore
+from streams.store.versioned import RecordLead, VersionStore
 from tests.unit.streams.fixtures import T0, marker, page, sg, shard
 
 SSH_WORLD = {"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "0.0.0.0/0"}
@@ -246,3 +247,29 @@ def test_screen_reads_a_pages_heads_in_one_call():
     again = page([sg("sg-1"), sg("sg-4", {"team": "search"}), sg("sg-8")], T0 + timedelta(hours=1), scan="s2")
     assert screened(observer, lazily(again)) == [sg("sg-4", {"team": "search"})]
     assert (kv.batches, kv.gets) == (1, 0)
+
+
+def test_a_validated_page_has_its_heads_read_in_one_call_a_repeated_uid_left_unread():
+    kv = CallCountingKV()
+    observer = Observer(VersionStore(kv))
+    observer.observe(page([sg("sg-1"), sg("sg-4")], T0, scan="s1"))
+    kv.gets = kv.batches = 0
+    again = page([sg("sg-1"), sg("sg-4"), sg("sg-8"), sg("sg-4", {"team": "search"})], T0 + timedelta(hours=1),
+                 scan="s2")
+    paired = observer.with_heads(again)
+    assert (kv.batches, kv.gets) == (1, 0)
+    assert [(resource.uid, lead) for resource, lead in paired if not isinstance(lead, RecordLead)] == [
+        (sg("sg-4").uid, UNREAD), (sg("sg-8").uid, None), (sg("sg-4").uid, UNREAD)]
+    assert paired[0][1].hash == sg("sg-1").content_hash()
+
+
+def test_processing_a_validated_page_reads_its_heads_together():
+    kv = CallCountingKV()
+    processor = PartitionProcessor(VersionStore(kv))
+    processor.process(page([sg("sg-1"), sg("sg-4"), sg("sg-8")], T0, scan="s1"))
+    kv.gets = kv.batches = 0
+    produced = processor.process(page([sg("sg-1"), sg("sg-4", {"team": "search"}), sg("sg-8")],
+                                      T0 + timedelta(hours=1), scan="s2"))
+    assert [change.uid for change in produced.changes] == [sg("sg-4").uid]
+    assert kv.batches == 1
+    assert kv.gets == 0
