@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from elava.exceptions import SchemaError
 from elava.telemetry import trace_headers
@@ -36,6 +36,16 @@ def digest(value: Any, length: int = 32) -> str:
 def stable_hash(text: str) -> int:
     """A hash that is the same in every process (Python's hash() is salted)."""
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+def view_of(model: type[BaseModel], fields: list[str], **narrowed: Any) -> type[BaseModel]:
+    """A model that reads only ``fields`` of ``model``, each declared as there (type, default,
+    constraints); the rest of a message is skipped, not validated. For a reader that needs a
+    few fields of a large event (the fleet stage: ~13 instead of ~23 µs per attributed change,
+    docs/benchmarks.md). ``narrowed``: a field's type replaced, e.g. by a view of its own."""
+    declared = model.model_fields
+    return create_model(f"{model.__name__}View", __config__=ConfigDict(frozen=True, extra="ignore"),
+                        **{name: (narrowed.get(name, declared[name].annotation), declared[name]) for name in fields})
 
 
 class Event(BaseModel):

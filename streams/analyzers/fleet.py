@@ -31,13 +31,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from elava.analyzer_events import PatternEvent, PatternEvidence
-from elava.events import AttributedChange, ChangeEvent
+from elava.events import SCHEMA_VERSION, AttributedChange, ChangeEvent, Resource, view_of
 from elava.settings import PatternSettings
 from streams.analyzers.patterns import actor_of, span
 from streams.store.versioned import Version, VersionStore, from_micros, to_micros
 
 NamedVersion = tuple[Version, dict[str, Any]]  # a version and the resource it is about
 Micros = int
+# What FleetItem reads of an attributed change (the resource's attributes and the diff, most
+# of the message, are skipped): see FleetItem.from_bytes.
+_CHANGE_READ = view_of(ChangeEvent, ["uid", "type", "account", "region", "kind", "new_version", "observed_at",
+                                     "resource"], resource=view_of(Resource, ["id", "name"]) | None)
+_ATTRIBUTED_READ = view_of(AttributedChange, ["schema_version", "change", "actor", "confidence", "provisional"],
+                           change=_CHANGE_READ)
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,18 @@ class FleetItem:
                    type=subject["type"], account=subject["account"], region=subject["region"],
                    name=subject.get("name"), id=subject.get("id") or version.uid,
                    trail_actor=_trail_actor(version.attribution or {}), shown_actor=actor_of(version))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> FleetItem:
+        """From a record of elava.attributed-changes, reading only the fields above; bytes that
+        hold no attributed change raise the SchemaError ``AttributedChange.from_bytes`` gives."""
+        try:
+            read = _ATTRIBUTED_READ.model_validate_json(data)
+        except ValueError:
+            read = None
+        if read is None or read.schema_version != SCHEMA_VERSION:
+            return cls.from_attributed(AttributedChange.from_bytes(data))  # says what is wrong
+        return cls.from_attributed(read)  # type: ignore[arg-type] - the same fields, as declared
 
     @classmethod
     def from_attributed(cls, attributed: AttributedChange) -> FleetItem:

@@ -30,7 +30,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from elava.events import AttributedChange, cloudevent_headers
+from elava.events import cloudevent_headers
 from elava.exceptions import SchemaError
 from elava.heap import settle_heap
 from elava.kafka.clients import new_consumer, new_producer
@@ -41,7 +41,6 @@ from streams.analyzers.fleet import FleetItem, lookback
 from streams.analyzers.fleet_window import FleetWindow, Key
 from streams.dlq import dead_letter
 from streams.siem.sink import ocsf_copies
-from streams.store.versioned import to_micros
 
 log = logging.getLogger("elava.fleet")
 SOURCE = "elava/fleet-patterns"
@@ -59,7 +58,7 @@ def change_time(record: Any) -> int | None:
     """When a record's change happened: its observed time, or its record's time (never later) if unreadable."""
     stamped = record.timestamp * 1000 if record.timestamp is not None and record.timestamp >= 0 else None
     try:
-        observed = to_micros(AttributedChange.from_bytes(record.value or b"").change.observed_at)
+        observed = FleetItem.from_bytes(record.value or b"").at
     except SchemaError:
         return stamped
     return observed if stamped is None else min(observed, stamped)
@@ -202,11 +201,10 @@ class FleetStage:
 
     async def _take(self, tp: TopicPartition, record: Any) -> list[Any]:
         try:
-            attributed = AttributedChange.from_bytes(record.value or b"")
+            item = FleetItem.from_bytes(record.value or b"")
         except SchemaError as exc:
             self.reads.read(tp, record.offset, None)
             return await self._dead_letter(record, str(exc))
-        item = FleetItem.from_attributed(attributed)
         key = (item.uid, item.version)
         judged_before = self.reads.committed.get(tp)
         evidence_only = (record.offset < judged_before if judged_before is not None

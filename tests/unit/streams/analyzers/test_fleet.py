@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import orjson
+import pytest
+
+from elava.events import AttributedChange, ChangeEvent
+from elava.exceptions import SchemaError
 from elava.settings import PatternSettings
 from streams.analyzers.fleet import FleetItem, completed_by, fleet_items, fleet_patterns
 from streams.process import PartitionProcessor
@@ -101,3 +106,28 @@ def test_the_store_and_the_stream_raise_the_same_events_under_the_same_ids():
     assert [e.event_id for e in fleet_patterns(store, T0 + 2 * MINUTE, T0 + 3 * MINUTE, BURSTY)] == \
         [e.event_id for e in from_stream]
     assert fleet_patterns(store, T0 + 3 * MINUTE, T0 + 4 * MINUTE, BURSTY) == []
+
+
+def test_an_item_read_from_bytes_is_the_item_of_the_whole_change():
+    """The stage reads only the fields an item needs; what it reads must be what the whole
+    change says, for creations, deletions, unnamed resources, guessed and CloudTrail actors."""
+    cases = [attributed(instance("i-1"), "created", T0),
+             attributed(instance("i-2", name=None), "modified", T0, version=3, actor=BOB),
+             attributed(instance("i-3"), "deleted", T0, version=2, actor=BOB, trail=False)]
+    gone = cases[0].change.model_copy(update={"resource": None, "kind": "deleted"})
+    cases.append(cases[0].model_copy(update={"change": ChangeEvent.model_validate(gone.model_dump())}))
+    for change in cases:
+        assert FleetItem.from_bytes(change.to_bytes()) == FleetItem.from_attributed(change)
+
+
+def test_bytes_that_hold_no_attributed_change_say_why_as_the_whole_contract_does():
+    whole = orjson.loads(attributed(instance("i-1"), "created", T0).to_bytes())
+    broken = [b"not json", b"[]", orjson.dumps({**whole, "schema_version": 99}),
+              orjson.dumps({**whole, "confidence": 2.0}),  # a constraint of the contract, kept by the view
+              orjson.dumps({**whole, "change": {**whole["change"], "new_version": "two"}})]
+    for data in broken:
+        with pytest.raises(SchemaError) as whole_read:
+            AttributedChange.from_bytes(data)
+        with pytest.raises(SchemaError) as read:
+            FleetItem.from_bytes(data)
+        assert str(read.value) == str(whole_read.value)

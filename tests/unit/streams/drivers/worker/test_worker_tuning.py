@@ -4,7 +4,12 @@ set through private names, is guarded in test_faust_adapter.py)."""
 from __future__ import annotations
 
 from elava.settings import load_settings
-from streams.drivers.worker.app import INPUT_BUFFER_MESSAGES, PRODUCER_BATCH_BYTES, PRODUCER_LINGER_S, create_app
+from streams.drivers.worker.app import (
+    INPUT_BUFFER_MESSAGES,
+    PRODUCER_BATCH_BYTES,
+    PRODUCER_LINGER_S,
+    create_app,
+)
 from streams.drivers.worker.faust_adapter import partition_db
 
 
