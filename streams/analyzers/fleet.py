@@ -83,8 +83,10 @@ class FleetItem:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> FleetItem:
-        """From a record of elava.attributed-changes, reading only the fields above; bytes that
-        hold no attributed change raise the SchemaError ``AttributedChange.from_bytes`` gives."""
+        """From a record of elava.attributed-changes, reading only the fields above: bytes those
+        do not hold raise the SchemaError ``AttributedChange.from_bytes`` gives (the same dead
+        letter as before). A record broken only in what is skipped (its diff, say) still makes
+        an item here; the policy stage, which reads all of it, dead-letters it."""
         try:
             read = _ATTRIBUTED_READ.model_validate_json(data)
         except ValueError:

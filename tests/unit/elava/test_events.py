@@ -16,6 +16,7 @@ from elava.events import (
     ScanMarker,
     TouchedResource,
     TrailEvent,
+    view_of,
 )
 from elava.exceptions import SchemaError
 
@@ -104,3 +105,16 @@ def test_a_complete_event_of_another_schema_version_is_refused():
     data = orjson.dumps({**orjson.loads(CHANGE.to_bytes()), "schema_version": 2})
     with pytest.raises(SchemaError, match="unsupported schema_version 2"):
         ChangeEvent.from_bytes(data)
+
+
+def test_a_view_reads_its_fields_as_the_contract_declares_them_and_skips_the_rest():
+    from pydantic import ValidationError
+
+    from elava.events import Contributor
+
+    view = view_of(Contributor, ["share", "confidence"])
+    read = view.model_validate_json(b'{"actor": "not an actor", "share": 0.5, "confidence": 1}')
+    assert (read.share, read.confidence) == (0.5, 1.0)  # the actor, not read, is not validated
+    with pytest.raises(ValidationError):
+        view.model_validate_json(b'{"share": 1.5, "confidence": 1}')  # the contract's bound (le=1) holds
+    assert view_of(Contributor, ["evidence"]).model_validate_json(b"{}").evidence == []  # and its default

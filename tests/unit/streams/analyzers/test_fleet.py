@@ -131,3 +131,12 @@ def test_bytes_that_hold_no_attributed_change_say_why_as_the_whole_contract_does
         with pytest.raises(SchemaError) as read:
             FleetItem.from_bytes(data)
         assert str(read.value) == str(whole_read.value)
+
+
+def test_a_record_broken_only_in_what_the_stage_skips_still_makes_its_item():
+    change = attributed(instance("i-1"), "created", T0)
+    whole = orjson.loads(change.to_bytes())
+    data = orjson.dumps({**whole, "change": {**whole["change"], "diff": "not a diff"}})
+    with pytest.raises(SchemaError):
+        AttributedChange.from_bytes(data)  # the policy stage dead-letters it
+    assert FleetItem.from_bytes(data) == FleetItem.from_attributed(change)
