@@ -122,11 +122,15 @@ class Observer:
     def with_heads(self, page: Observation) -> list[tuple[Resource, RecordLead | None | Unread]]:
         """The resources of a validated ``page``, each with its head lead, read for the whole page
         in one call (a uid seen twice is left UNREAD: its first sighting may change its head)."""
-        uids = [resource.uid for resource in page.resources]
+        leads = self._leads_of([resource.uid for resource in page.resources])
+        return list(zip(page.resources, leads, strict=True))
+
+    def _leads_of(self, uids: list[str]) -> list[RecordLead | None | Unread]:
+        """The head lead of each uid of a page, read together; UNREAD for a uid the page holds
+        twice: its head changes within the page, so ``decide`` reads it when it gets there."""
         repeated = _repeated(uids)
         leads = self.store.head_leads_of(uids)
-        return [(resource, UNREAD if resource.uid in repeated else lead)
-                for resource, lead in zip(page.resources, leads, strict=True)]
+        return [UNREAD if uid in repeated else lead for uid, lead in zip(uids, leads, strict=True)]
 
     def screen_with_heads(self, page: RawPage) -> list[tuple[Resource, RecordLead | None | Unread]]:
         """The resources of ``page`` that ``decide`` must see, validated, in order, each with the
@@ -143,14 +147,12 @@ class Observer:
         """
         header = page.header
         valid_from = to_micros(header.observed_at)
-        uids = [resource["uid"] for resource in page.resources]
-        repeated = _repeated(uids)
         # Read together: the page writes nothing until every resource is screened.
-        leads = self.store.head_leads_of(uids)
+        leads = self._leads_of([resource["uid"] for resource in page.resources])
         kept: list[tuple[Resource, RecordLead | None | Unread]] = []
         try:
-            for uid, raw, lead in zip(uids, page.resources, leads, strict=True):
-                if uid in repeated:  # its head changes within the page: decide reads it then
+            for raw, lead in zip(page.resources, leads, strict=True):
+                if isinstance(lead, Unread):  # a uid seen twice: always kept, decided when it gets there
                     kept.append((validate_resource(raw), UNREAD))
                     continue
                 if not _known(lead, raw, header.event_id, valid_from):
