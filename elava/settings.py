@@ -286,6 +286,10 @@ class WorkerSettings(Section):
     # memtables of all partitions reach their share of rocksdb_memory_mib).
     rocksdb_write_buffer_mib: int = Field(default=16, ge=1, le=1024)
     rocksdb_write_buffers: int = Field(default=2, ge=2, le=16)
+    # The stages the worker runs beside itself (policies.stage_in_worker, analyzer.patterns.
+    # fleet_stage_in_worker) run this much nicer than it (Unix nice): on a busy host change
+    # capture gets the CPU first and decisions and patterns catch up after. 0: the same priority.
+    stage_nice: int = Field(default=10, ge=0, le=19)
 
 
 class ApiSettings(Section):
