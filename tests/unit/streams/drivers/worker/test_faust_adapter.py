@@ -116,3 +116,25 @@ def test_faust_keeps_the_input_partitions_it_stopped_fetching_for_a_full_buffer(
           "to find a waiting input partition Faust no longer fetches")
     app.consumer.on_buffer_drop(tp)
     assert faust_adapter.held_back(app, [tp]) == set()
+
+
+async def test_while_partitions_are_held_back_records_are_asked_for_with_a_short_wait(app, monkeypatch):
+    purpose = "to ask again soon for input partitions held back for a full buffer"
+    own = inspect.signature(faust_aiokafka.Consumer._wait_next_records)
+    guard(list(own.parameters) == ["self", "timeout"], "faust Consumer._wait_next_records(timeout)", purpose)
+    guard("getmany(timeout=1.0)" in inspect.getsource(faust_aiokafka.Consumer._drain_messages),
+          "faust Consumer._drain_messages asking getmany(timeout=1.0)", purpose)
+    asked = []
+
+    async def faust_wait(self, timeout):
+        asked.append(timeout)
+        return {}, set()
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "_wait_next_records", faust_wait)
+    tp = TP("elava.observations", 3)
+    await app.consumer._wait_next_records(1.0)
+    app.consumer.on_buffer_full(tp)
+    await app.consumer._wait_next_records(1.0)
+    app.consumer.on_buffer_drop(tp)
+    await app.consumer._wait_next_records(1.0)
+    assert asked == [1.0, faust_adapter.HELD_BACK_POLL_S, 1.0] and faust_adapter.HELD_BACK_POLL_S < 1.0
