@@ -29,6 +29,10 @@ def serve(config: Annotated[Path | None, typer.Option("--config", "-c", help="el
     if not settings.analyzer.patterns.enabled:
         err_console.print("[bold red]error:[/] patterns are off (analyzer.patterns.enabled: false)", highlight=False)
         raise typer.Exit(code=2)
+    if with_parent:
+        from elava.processes.policy_supervisor import yield_cpu_to_worker
+
+        yield_cpu_to_worker(settings)
     logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
     from elava.kafka.clients import ensure_topics
     from streams.drivers.worker.fleet_stage import serve as serve_stage

@@ -158,6 +158,10 @@ def serve(config: ConfigOpt = None, path: PathOpt = None,
     if not settings.policies.enabled:
         err_console.print("[bold red]error:[/] policies are off (policies.enabled: false)", highlight=False)
         raise typer.Exit(code=2)
+    if with_parent:
+        from elava.processes.policy_supervisor import yield_cpu_to_worker
+
+        yield_cpu_to_worker(settings)
     logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
     from elava.kafka.clients import ensure_topics
     from streams.drivers.worker.policy_stage import serve as serve_stage

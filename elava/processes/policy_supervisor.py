@@ -122,6 +122,14 @@ def fleet_stage_for_worker(settings: Settings, config: Path | None, bootstrap_se
     return supervisor
 
 
+def yield_cpu_to_worker(settings: Settings) -> None:
+    """In a stage started by its worker, first thing: run ``worker.stage_nice`` nicer than the
+    worker, so that on a full host change capture gets the CPU first. Nice is per thread on
+    Linux, so this comes before any thread (telemetry's) or child (the policy evaluator) starts."""
+    if settings.worker.stage_nice:
+        os.nice(settings.worker.stage_nice)
+
+
 def _options(config: Path | None, bootstrap_servers: str | None, loglevel: str) -> list[str]:
     """The child reads the same settings: the same file, environment and overrides."""
     options = ["--loglevel", loglevel]

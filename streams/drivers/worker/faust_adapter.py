@@ -14,11 +14,13 @@ faust-streaming and aiokafka to the versions those guards passed on.
 | ``rocksdb.Store.set_persisted_offset`` | where changelog recovery starts, for records the worker sent itself |
 | ``rocksdb.Store.rocksdb_options`` (what ``_open_for_partition`` opens each partition with) | one block cache and write buffer manager for all of a worker's partitions (streams/drivers/worker/worker_rocksdb.py): Faust builds new ones per partition |
 | ``Consumer._buffered_partitions`` | the input partitions Faust stopped fetching because their buffer was full: one left there after a restart is never fetched again (streams/drivers/worker/stall_watch.py) |
-| ``Consumer._wait_next_records`` | while input partitions are held back for a full buffer, ask for records with a short wait, so that they are asked for again soon after they come back (Faust waits up to 1 s for the others) |
+| ``Consumer._wait_next_records``, ``Consumer._get_active_partitions`` | while input partitions are held back for a full buffer, ask for records with a short wait, so that they are asked for again soon after they come back (Faust waits up to 1 s for the others, or sleeps 1 s when all are held back) |
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -32,6 +34,8 @@ FETCH_MAX_WAIT_MS = 100
 # How long one ask for records may wait while some input partitions are held back for a full
 # buffer. 0.05 s was measured too: the worker's CPU per observation rose by a third.
 HELD_BACK_POLL_S = 0.2
+# With every input partition held back, the longest wait for one to come back (Faust's sleep).
+ALL_HELD_BACK_WAIT_S = 1.0
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -42,18 +46,37 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 class _Consumer(faust_aiokafka.Consumer):
+    _came_back: asyncio.Event | None = None  # set when Faust fetches a held-back partition again
+
     def _new_consumer_thread(self) -> _ConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
+    def on_buffer_drop(self, tp: TP) -> None:
+        super().on_buffer_drop(tp)
+        if self._came_back is not None:
+            self._came_back.set()
+
     async def _wait_next_records(self, timeout: float) -> Any:
-        # Faust asks for the records of the partitions it fetches, waiting up to 1 s for some.
-        # While some are held back for a full buffer, the others are often drained (or the
-        # CloudTrail input, idle): that wait then ran its full second while the held-back
-        # partitions, fetched already, came back within it, and the worker sat idle 0.4-0.7 s
-        # a few times per steady-state round (measured). Ask again soon with the partitions back.
-        if self._buffered_partitions:
+        # Faust asks for the records of the partitions it fetches, waiting up to 1 s for some
+        # (with none to fetch, it sleeps 1 s). While some are held back for a full buffer, the
+        # others are often drained (or the CloudTrail input, idle): that wait then ran its full
+        # second while the held-back partitions, fetched already, came back within it, and the
+        # worker sat idle 0.4-0.7 s a few times per steady-state round (measured).
+        if self._held_back():
             timeout = min(timeout, HELD_BACK_POLL_S)
+            if not self._get_active_partitions():  # all held back: wait for the first to come back
+                self._came_back = self._came_back or asyncio.Event()
+                self._came_back.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._came_back.wait(), timeout=ALL_HELD_BACK_WAIT_S)
         return await super()._wait_next_records(timeout)
+
+    def _held_back(self) -> set[TP]:
+        """Assigned partitions Faust holds back for a full buffer (its set can keep partitions
+        that were reassigned or resumed since: those are not waiting)."""
+        if not self._buffered_partitions:
+            return set()
+        return (self._buffered_partitions & set(self.assignment())) - self._get_active_partitions()
 
 
 class Transport(faust_aiokafka.Transport):

@@ -249,5 +249,4 @@ async def serve(settings: Settings, ready_fd: int | None = None, with_parent: bo
     from streams.drivers.worker.policy_stage import run_until_stopped
 
     settle_heap()  # its window keeps a day of changes (elava/heap.py); run_until_stopped is also run in tests
-    await run_until_stopped(FleetStage(settings).run, "fleet-pattern stage", ready_fd, with_parent,
-                            settings.worker.stage_nice)
+    await run_until_stopped(FleetStage(settings).run, "fleet-pattern stage", ready_fd, with_parent)

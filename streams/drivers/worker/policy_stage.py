@@ -162,19 +162,14 @@ async def serve(settings: Settings, ready_fd: int | None = None, with_parent: bo
     """Run the stage until SIGINT/SIGTERM. As a child of `elava worker`: say "ready" on
     ``ready_fd`` once the policies are loaded, and (``with_parent``) stop when the worker is gone."""
     settle_heap()  # this process's own (elava/heap.py): run_until_stopped is also run in tests
-    await run_until_stopped(PolicyStage(settings).run, "policy stage", ready_fd, with_parent,
-                            settings.worker.stage_nice)
+    await run_until_stopped(PolicyStage(settings).run, "policy stage", ready_fd, with_parent)
 
 
-async def run_until_stopped(run: Callable[..., Any], label: str, ready_fd: int | None, with_parent: bool,
-                            nice: int = 0) -> None:
+async def run_until_stopped(run: Callable[..., Any], label: str, ready_fd: int | None, with_parent: bool) -> None:
     """Run a stage's ``run(stop, ready)`` until SIGINT/SIGTERM (or, ``with_parent``, until the
-    worker that started it is gone), saying "ready" on ``ready_fd`` when it is. Beside its worker
-    it first lowers its CPU priority by ``nice`` (its evaluating child inherits it)."""
+    worker that started it is gone), saying "ready" on ``ready_fd`` when it is."""
     import signal
 
-    if with_parent and nice:
-        os.nice(nice)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

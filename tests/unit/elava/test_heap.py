@@ -48,7 +48,7 @@ async def test_the_fleet_stage_settles_its_heap_before_it_runs(monkeypatch):
     calls = []
     monkeypatch.setattr(fleet_stage, "settle_heap", lambda: calls.append("settled"))
 
-    async def run_until_stopped(run, label, ready_fd, with_parent, nice):
+    async def run_until_stopped(run, label, ready_fd, with_parent):
         calls.append(label)
 
     monkeypatch.setattr(policy_stage, "run_until_stopped", run_until_stopped)

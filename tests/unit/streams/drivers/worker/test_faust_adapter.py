@@ -7,6 +7,7 @@ pyproject.toml pins faust-streaming and aiokafka to the versions these passed on
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from importlib.metadata import version
 
@@ -124,6 +125,8 @@ async def test_while_partitions_are_held_back_records_are_asked_for_with_a_short
     guard(list(own.parameters) == ["self", "timeout"], "faust Consumer._wait_next_records(timeout)", purpose)
     guard("getmany(timeout=1.0)" in inspect.getsource(faust_aiokafka.Consumer._drain_messages),
           "faust Consumer._drain_messages asking getmany(timeout=1.0)", purpose)
+    guard(callable(getattr(faust_aiokafka.Consumer, "_get_active_partitions", None)),
+          "faust Consumer._get_active_partitions", purpose)
     asked = []
 
     async def faust_wait(self, timeout):
@@ -131,10 +134,32 @@ async def test_while_partitions_are_held_back_records_are_asked_for_with_a_short
         return {}, set()
 
     monkeypatch.setattr(faust_aiokafka.Consumer, "_wait_next_records", faust_wait)
-    tp = TP("elava.observations", 3)
-    await app.consumer._wait_next_records(1.0)
-    app.consumer.on_buffer_full(tp)
-    await app.consumer._wait_next_records(1.0)
-    app.consumer.on_buffer_drop(tp)
-    await app.consumer._wait_next_records(1.0)
+    consumer, (tp0, tp1) = app.consumer, (TP("elava.observations", 0), TP("elava.observations", 1))
+    monkeypatch.setattr(consumer, "assignment", lambda: {tp0, tp1})
+    await consumer._wait_next_records(1.0)
+    consumer.on_buffer_full(tp0)
+    await consumer._wait_next_records(1.0)
+    consumer.on_buffer_drop(tp0)
+    consumer._buffered_partitions.add(TP("elava.observations", 9))  # left from before a rebalance: not waiting
+    await consumer._wait_next_records(1.0)
     assert asked == [1.0, faust_adapter.HELD_BACK_POLL_S, 1.0] and faust_adapter.HELD_BACK_POLL_S < 1.0
+
+
+async def test_with_every_partition_held_back_records_are_asked_for_once_one_comes_back(app, monkeypatch):
+    asked = []
+
+    async def faust_wait(self, timeout):  # Faust itself would sleep 1 s with nothing to fetch
+        asked.append((timeout, set(self._get_active_partitions())))
+        return {}, set()
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "_wait_next_records", faust_wait)
+    consumer, (tp0, tp1) = app.consumer, (TP("elava.observations", 0), TP("elava.observations", 1))
+    monkeypatch.setattr(consumer, "assignment", lambda: {tp0, tp1})
+    consumer.on_buffer_full(tp0)
+    consumer.on_buffer_full(tp1)
+    waiting = asyncio.create_task(consumer._wait_next_records(1.0))
+    await asyncio.sleep(0.05)
+    assert asked == [] and not waiting.done()  # nothing to fetch yet: not asked
+    consumer.on_buffer_drop(tp1)
+    await waiting
+    assert asked == [(faust_adapter.HELD_BACK_POLL_S, {tp1})]
