@@ -22,7 +22,9 @@ marker; the bytes are what ``KafkaSink`` publishes. Measured:
   starts and times it from its first output until everything is committed;
 - the raw aiokafka passthrough on the same messages (tests/bench/passthrough.py),
   orjson and pydantic parsing: the ceiling, and the ratio worker/raw;
-- the embedded driver (EmbeddedPipeline over RocksKV in a temp dir) on the same pages.
+- the embedded driver (EmbeddedPipeline over RocksKV in a temp dir) on the same pages, in a
+  process of its own as `elava scan` runs (tests/bench/pipeline_embedded.py): per round
+  too, with its GC time and the machine's busy cores.
 
 ``--py-spy FILE`` also samples the worker with py-spy (collapsed stacks, ``--format
 raw``); it slows the worker a little, so take figures from a run without it.
@@ -156,49 +158,18 @@ async def raw_ceiling(settings: Settings, ends: dict[int, int], modes: list[str]
     return results
 
 
-async def embedded(rounds: list[Round], work_dir: Path, settings: Settings) -> dict:
-    """The embedded driver on the same pages (parsed before the clock starts, as a
-    collector hands it objects); parsing is timed apart."""
-    from streams.drivers.embedded.pipeline import EmbeddedPipeline
-    from streams.inputs import parse_observation_message
-    from streams.store.kv import RocksKV
-    from streams.store.versioned import VersionStore
-
-    kv = RocksKV(work_dir / "embedded-store")
-    from streams.policy.isolated import isolated_policies_for
-
-    policies = isolated_policies_for(settings.policies)
-    pipeline = EmbeddedPipeline(VersionStore(kv), policies)
-    wall = cpu = parse_cpu = 0.0
-    kinds: dict[str, int] = {}
-    observations = 0
-    try:
-        for round_ in rounds:
-            started = time.process_time()
-            events = [parse_observation_message(m.key, m.value, m.headers) for m in round_.messages]
-            parse_cpu += time.process_time() - started
-            wall_started, cpu_started = time.perf_counter(), time.process_time()
-            for message, event in zip(round_.messages, events, strict=True):
-                if message.observations:
-                    await pipeline.page(event)
-                else:
-                    await pipeline.marker(event)
-            pipeline.settle()  # the decisions on the round's last page, as a scan's finish() takes them
-            wall += time.perf_counter() - wall_started
-            cpu += time.process_time() - cpu_started
-            observations += round_.observations
-            for change in pipeline.outputs.changes:
-                kinds[change.kind] = kinds.get(change.kind, 0) + 1
-            pipeline.outputs.clear()
-            del events
-    finally:
-        kv.close()
-        if policies is not None:
-            policies.close()
-    return {"observations": observations, "changes": kinds, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
-            "observations_per_s": round(observations / wall),
-            "cpu_us_per_observation": round(cpu / observations * 1e6, 2),
-            "pydantic_parse_us_per_observation": round(parse_cpu / observations * 1e6, 2)}
+def embedded_apart(args: argparse.Namespace, settings: Settings, work_dir: Path) -> dict:
+    """The embedded driver in a process of its own, as `elava scan` runs it, on the same pages
+    (built again from the same seed): not in this process, whose heap and allocator carry
+    the producer, the offsets watcher and the raw passthrough by then."""
+    command = [sys.executable, "-m", "tests.bench.pipeline_embedded", "--resources", str(args.resources),
+               "--rounds", str(args.rounds), "--modified", str(args.modified),
+               "--shard-buckets", str(settings.kafka.shard_buckets), "--page-size", str(settings.kafka.page_size),
+               "--work-dir", str(work_dir / "embedded")]
+    if args.no_policies:
+        command.append("--no-policies")
+    done = subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.PIPE)
+    return json.loads(done.stdout)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -256,7 +227,7 @@ async def run(args: argparse.Namespace, bootstrap: str, work_dir: Path) -> dict:
     result = {"machine": machine(), "scenario": scenario, "produce": publisher.summary(), "worker": worker,
               "raw": raw}
     if not args.no_embedded:
-        result["embedded"] = await embedded(rounds, work_dir, settings)
+        result["embedded"] = embedded_apart(args, settings, work_dir)
     result["verdict"] = verdict(worker, raw)
     return result
 
