@@ -21,7 +21,8 @@ marker; the bytes are what ``KafkaSink`` publishes. Measured:
   decide every attributed change (``worker.policy_stage``). ``--mode continuous`` produces every round before the worker
   starts and times it from its first output until everything is committed;
 - the raw aiokafka passthrough on the same messages (tests/bench/passthrough.py),
-  orjson and pydantic parsing: the ceiling, and the ratio worker/raw;
+  orjson and pydantic parsing: the ceiling, and the ratio worker/raw; orjson once more
+  at the end of the run (``raw_end``), so the machine's drift within the run shows;
 - the embedded driver (EmbeddedPipeline over RocksKV in a temp dir) on the same pages, in a
   process of its own as `elava scan` runs (tests/bench/pipeline_embedded.py): per round
   too, with its GC time and the machine's busy cores.
@@ -137,7 +138,7 @@ class Publisher:
                 "messages_per_s": round(self.messages / self.wall) if self.wall else None}
 
 
-async def raw_ceiling(settings: Settings, ends: dict[int, int], modes: list[str]) -> dict:
+async def raw_ceiling(settings: Settings, ends: dict[int, int], modes: list[str], label: str = "") -> dict:
     kafka = settings.kafka
     topics = Topics(kafka)
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
@@ -147,7 +148,7 @@ async def raw_ceiling(settings: Settings, ends: dict[int, int], modes: list[str]
     await admin.start()
     try:
         for mode in modes:
-            target = f"{kafka.topic_prefix}.bench-raw-{mode}"
+            target = f"{kafka.topic_prefix}.bench-raw-{mode}{label}"
             await admin.create_topics([NewTopic(target, kafka.partitions, 1)])
             await asyncio.sleep(1.0)  # leaders
             result = await passthrough(kafka.bootstrap_servers, topics.observations, kafka.partitions,
@@ -228,7 +229,9 @@ async def run(args: argparse.Namespace, bootstrap: str, work_dir: Path) -> dict:
               "raw": raw}
     if not args.no_embedded:
         result["embedded"] = embedded_apart(args, settings, work_dir)
-    result["verdict"] = verdict(worker, raw)
+    if "orjson" in modes:  # again at the end: how far the machine moved within the run
+        result["raw_end"] = await raw_ceiling(settings, publisher.ends, ["orjson"], "-end")
+    result["verdict"] = verdict(worker, raw, result.get("raw_end", {}))
     return result
 
 
@@ -250,14 +253,17 @@ def scenario_of(args: argparse.Namespace, settings: Settings, rounds: list[Round
     }
 
 
-def verdict(worker: dict, raw: dict) -> dict:
+def verdict(worker: dict, raw: dict, raw_end: dict | None = None) -> dict:
+    """The worker's ratios to the raw passthrough measured after it (``raw``), and to the one
+    measured again at the end of the run (``raw_end``, ``..._end``): their spread is the machine's."""
     rate = worker["observations_per_s"]
     out = {"target_observations_per_s": TARGET_RATE, "meets_rate": rate >= TARGET_RATE,
            "target_ratio_to_raw": TARGET_RATIO, "changes_as_expected": worker["outputs"]["as_expected"]}
-    for mode, figures in raw.items():
-        ratio = rate / figures["observations_per_s"] if figures.get("observations_per_s") else None
-        out[f"ratio_to_raw_{mode}"] = round(ratio, 3) if ratio is not None else None
-        out[f"meets_ratio_{mode}"] = ratio is not None and ratio >= TARGET_RATIO
+    for suffix, measured in (("", raw), ("_end", raw_end or {})):
+        for mode, figures in measured.items():
+            ratio = rate / figures["observations_per_s"] if figures.get("observations_per_s") else None
+            out[f"ratio_to_raw_{mode}{suffix}"] = round(ratio, 3) if ratio is not None else None
+            out[f"meets_ratio_{mode}{suffix}"] = ratio is not None and ratio >= TARGET_RATIO
     return out
 
 
