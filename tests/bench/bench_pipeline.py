@@ -23,9 +23,9 @@ marker; the bytes are what ``KafkaSink`` publishes. Measured:
 - the raw aiokafka passthrough on the same messages (tests/bench/passthrough.py),
   orjson and pydantic parsing: the ceiling, and the ratio worker/raw; orjson once more
   at the end of the run (``raw_end``), so the machine's drift within the run shows;
-- the embedded driver (EmbeddedPipeline over RocksKV in a temp dir) on the same pages, in a
-  process of its own as `elava scan` runs (tests/bench/pipeline_embedded.py): per round
-  too, with its GC time and the machine's busy cores.
+- the embedded driver (EmbeddedPipeline over RocksKV in a temp dir) on the same pages, as
+  `elava scan` runs: in a process of its own (tests/bench/pipeline_embedded.py), after the
+  benchmark's broker is stopped; per round too, with its GC time and the machine's busy cores.
 
 ``--py-spy FILE`` also samples the worker with py-spy (collapsed stacks, ``--format
 raw``); it slows the worker a little, so take figures from a run without it.
@@ -159,13 +159,15 @@ async def raw_ceiling(settings: Settings, ends: dict[int, int], modes: list[str]
     return results
 
 
-def embedded_apart(args: argparse.Namespace, settings: Settings, work_dir: Path) -> dict:
-    """The embedded driver in a process of its own, as `elava scan` runs it, on the same pages
-    (built again from the same seed): not in this process, whose heap and allocator carry
-    the producer, the offsets watcher and the raw passthrough by then."""
+def embedded_apart(args: argparse.Namespace, scenario: dict, work_dir: Path) -> dict:
+    """The embedded driver as `elava scan` runs it, on the same pages (built again from the same
+    seed): in a process of its own, not in this one, whose heap and allocator carry the
+    producer, the offsets watcher and the raw passthrough by then; and after the broker the
+    benchmark started is stopped (docs/benchmarks.md: an idle broker beside it cost round 1 a
+    fifth or more)."""
     command = [sys.executable, "-m", "tests.bench.pipeline_embedded", "--resources", str(args.resources),
                "--rounds", str(args.rounds), "--modified", str(args.modified),
-               "--shard-buckets", str(settings.kafka.shard_buckets), "--page-size", str(settings.kafka.page_size),
+               "--shard-buckets", str(scenario["shard_buckets"]), "--page-size", str(scenario["page_size"]),
                "--work-dir", str(work_dir / "embedded")]
     if args.no_policies:
         command.append("--no-policies")
@@ -227,8 +229,6 @@ async def run(args: argparse.Namespace, bootstrap: str, work_dir: Path) -> dict:
     raw = await raw_ceiling(settings, publisher.ends, modes) if modes else {}
     result = {"machine": machine(), "scenario": scenario, "produce": publisher.summary(), "worker": worker,
               "raw": raw}
-    if not args.no_embedded:
-        result["embedded"] = embedded_apart(args, settings, work_dir)
     if "orjson" in modes:  # again at the end: how far the machine moved within the run
         result["raw_end"] = await raw_ceiling(settings, publisher.ends, ["orjson"], "-end")
     result["verdict"] = verdict(worker, raw, result.get("raw_end", {}))
@@ -270,11 +270,14 @@ def verdict(worker: dict, raw: dict, raw_end: dict | None = None) -> dict:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     started = time.perf_counter()
-    with broker(args.bootstrap) as (bootstrap, version), tempfile.TemporaryDirectory(prefix="elava-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="elava-bench-") as tmp:
         work_dir = args.keep or Path(tmp)
         work_dir.mkdir(parents=True, exist_ok=True)
-        result = asyncio.run(run(args, bootstrap, work_dir))
-        result["kafka"] = {"version": version, "bootstrap": bootstrap}
+        with broker(args.bootstrap) as (bootstrap, version):
+            result = asyncio.run(run(args, bootstrap, work_dir))
+            result["kafka"] = {"version": version, "bootstrap": bootstrap}
+        if not args.no_embedded:  # with our broker stopped: `elava scan` runs without one
+            result["embedded"] = embedded_apart(args, result["scenario"], work_dir)
     result["command"] = " ".join(["python -m tests.bench.bench_pipeline", *(argv or sys.argv[1:])])
     result["bench_wall_s"] = round(time.perf_counter() - started, 1)
     print(json.dumps(result, indent=2))
