@@ -6,7 +6,8 @@ It patches (in this process only) the agent's message handler, its output sends,
 processing core, Faust's producer-buffer back-pressure, the consumer's fetches and
 the garbage collector, then runs the normal CLI. Every 2 s it logs one JSON line
 (``probe {...}``) with cumulative seconds: how long the agent spent handling messages
-(and, within that, parsing, processing and awaiting sends), how long the conductor
+(and, within that, parsing, processing and awaiting sends; reading heads together, wall and
+CPU), how long the conductor
 held the stream waiting for Faust's producer buffer to ebb, how long fetches took,
 how long the GC ran, and how long the event loop had no work at all. Wall time the
 agent did not spend handling messages was spent waiting for the next one.
@@ -48,6 +49,20 @@ def _timed(name: str, fn):
             return fn(*args, **kwargs)
         finally:
             TOTALS[name] += time.perf_counter() - started
+    return wrapper
+
+
+def _timed_with_cpu(name: str, fn):
+    """Wall and this thread's CPU: where wall exceeds CPU, the call waited (for I/O or the GIL)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        started, cpu = time.perf_counter(), time.thread_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            TOTALS[name] += time.perf_counter() - started
+            TOTALS[name + "_cpu"] += time.thread_time() - cpu
+            TOTALS[name + "#"] += 1
     return wrapper
 
 
@@ -117,6 +132,9 @@ def install() -> None:
     sinks.WorkerSinks.publish = _timed_async("agent_send", sinks.WorkerSinks.publish)
     app.parse_message = _timed("agent_parse", app.parse_message)
     process.PartitionProcessor.process = _timed("agent_process", process.PartitionProcessor.process)
+    import streams.store.versioned as versioned
+
+    versioned.VersionStore.head_leads_of = _timed_with_cpu("heads_read", versioned.VersionStore.head_leads_of)
     ProducerBuffer.wait_until_ebb = _timed_async("conductor_wait_producer_ebb", ProducerBuffer.wait_until_ebb)
     original_start = app.create_app
 
