@@ -22,7 +22,7 @@ marker; the bytes are what ``KafkaSink`` publishes. Measured:
   starts and times it from its first output until everything is committed;
 - the raw aiokafka passthrough on the same messages (tests/bench/passthrough.py),
   orjson and pydantic parsing: the ceiling, and the ratio worker/raw; orjson once more
-  at the end of the run (``raw_end``), so the machine's drift within the run shows;
+  after the others (``raw_end``), so the machine's drift within the run shows;
 - the embedded driver (EmbeddedPipeline over RocksKV in a temp dir) on the same pages, as
   `elava scan` runs: in a process of its own (tests/bench/pipeline_embedded.py), after the
   benchmark's broker is stopped; per round too, with its GC time and the machine's busy cores.
@@ -229,7 +229,7 @@ async def run(args: argparse.Namespace, bootstrap: str, work_dir: Path) -> dict:
     raw = await raw_ceiling(settings, publisher.ends, modes) if modes else {}
     result = {"machine": machine(), "scenario": scenario, "produce": publisher.summary(), "worker": worker,
               "raw": raw}
-    if "orjson" in modes:  # again at the end: how far the machine moved within the run
+    if "orjson" in modes:  # again, last on the broker: how far the machine moved within the run
         result["raw_end"] = await raw_ceiling(settings, publisher.ends, ["orjson"], "-end")
     result["verdict"] = verdict(worker, raw, result.get("raw_end", {}))
     return result
@@ -255,7 +255,7 @@ def scenario_of(args: argparse.Namespace, settings: Settings, rounds: list[Round
 
 def verdict(worker: dict, raw: dict, raw_end: dict | None = None) -> dict:
     """The worker's ratios to the raw passthrough measured after it (``raw``), and to the one
-    measured again at the end of the run (``raw_end``, ``..._end``): their spread is the machine's."""
+    measured again after the other passthroughs (``raw_end``, ``..._end``): their spread is the machine's."""
     rate = worker["observations_per_s"]
     out = {"target_observations_per_s": TARGET_RATE, "meets_rate": rate >= TARGET_RATE,
            "target_ratio_to_raw": TARGET_RATIO, "changes_as_expected": worker["outputs"]["as_expected"]}
