@@ -111,7 +111,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def run(args: argparse.Namespace) -> dict:
-    settings = load_settings(None, policies__enabled=not args.no_policies)
+    # The settings the benchmark read (file, environment), with its --no-policies.
+    settings = load_settings(None, **({"policies__enabled": False} if args.no_policies else {}))
     rounds = await build_rounds(args.resources, args.rounds, modified=args.modified,
                                 buckets=args.shard_buckets, page_size=args.page_size)
     args.work_dir.mkdir(parents=True, exist_ok=True)
