@@ -2,10 +2,11 @@
 
     python -m tests.bench.pipeline_embedded --resources 100000 --rounds 4 --modified 0.1 --work-dir DIR
 
-bench_pipeline runs it after the worker and the raw passthrough, on the same pages (the
-rounds are built again from the same seed). EmbeddedPipeline over RocksKV in ``--work-dir``,
-the shipped policies in their own process (``--no-policies``: none). Prints one JSON object:
-totals and, per round, wall, CPU, GC and what the machine and the broker spent beside it.
+bench_pipeline runs it last, once its broker is stopped, on the same pages (the rounds are
+built again from the same seed). EmbeddedPipeline over RocksKV in ``--work-dir``, the
+shipped policies in their own process (``--no-policies``: none). Prints one JSON object:
+totals and, per round, wall, CPU, GC and the machine's busy cores (and a broker's CPU, if
+one runs beside it).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class GcTimer:
 async def embedded(rounds: list[Round], work_dir: Path, settings) -> dict:
     """The embedded driver on the same pages (parsed before the clock starts, as a
     collector hands it objects); parsing is timed apart. Per round: wall, CPU, GC and
-    what the machine and the broker (idle by then) spent beside it."""
+    what the machine (and a broker, if one runs) spent beside it."""
     from streams.drivers.embedded.pipeline import EmbeddedPipeline
     from streams.inputs import parse_observation_message
     from streams.policy.isolated import isolated_policies_for

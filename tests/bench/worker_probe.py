@@ -41,28 +41,19 @@ def _timed_async(name: str, fn):
     return wrapper
 
 
-def _timed(name: str, fn):
+def _timed(name: str, fn, *, cpu: bool = False):
+    """Wall time (and with ``cpu`` this thread's CPU and the calls: where wall exceeds CPU, the
+    call waited, for I/O or the GIL)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time() if cpu else 0.0
         try:
             return fn(*args, **kwargs)
         finally:
             TOTALS[name] += time.perf_counter() - started
-    return wrapper
-
-
-def _timed_with_cpu(name: str, fn):
-    """Wall and this thread's CPU: where wall exceeds CPU, the call waited (for I/O or the GIL)."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        started, cpu = time.perf_counter(), time.thread_time()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            TOTALS[name] += time.perf_counter() - started
-            TOTALS[name + "_cpu"] += time.thread_time() - cpu
-            TOTALS[name + "#"] += 1
+            if cpu:
+                TOTALS[name + "_cpu"] += time.thread_time() - cpu_started
+                TOTALS[name + "#"] += 1
     return wrapper
 
 
@@ -134,7 +125,7 @@ def install() -> None:
     process.PartitionProcessor.process = _timed("agent_process", process.PartitionProcessor.process)
     import streams.store.versioned as versioned
 
-    versioned.VersionStore.head_leads_of = _timed_with_cpu("heads_read", versioned.VersionStore.head_leads_of)
+    versioned.VersionStore.head_leads_of = _timed("heads_read", versioned.VersionStore.head_leads_of, cpu=True)
     ProducerBuffer.wait_until_ebb = _timed_async("conductor_wait_producer_ebb", ProducerBuffer.wait_until_ebb)
     original_start = app.create_app
 
