@@ -204,9 +204,11 @@ class Observer:
         if stale or lead.deleted or lead.resource_id() in seen or lead.valid_from == started:
             return None
         head = lead.full()
+        # The marker's shard, where its membership is: the head's differs after a layout change
+        # (embedded), and the shard's time index must list the deletion (the waste judgement).
         tombstone = Version(
             uid=uid, version=head.version + 1, kind="deleted", valid_from=max(started, head.valid_from + 1),
-            hash="", cause=marker.event_id, shard=head.shard, resource=None,
+            hash="", cause=marker.event_id, shard=marker.shard, resource=None,
             diff=[], attribution=None,
         )
         return Observed(tombstone, head, change_from_version(tombstone, _resource_of(head)))

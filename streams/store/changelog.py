@@ -2,9 +2,9 @@
 
 In the worker every write to a partition's store is also a record on the table's
 changelog topic, which restores the store after a crash or on another worker. A new
-version writes four keys or more (its record, the head, its time-index entry, for a
-creation its shard membership, and a "used by" entry per new edge), two of them the
-same ~1.3 KB record. The head, the time index and the "used by" entries are functions
+version writes five keys or more (its record, the head, its entries in the partition's and
+its shard's time indexes, for a creation its shard membership, and a "used by" entry per new edge), two of them the
+same ~1.3 KB record. The head, the time indexes and the "used by" entries are functions
 of the version records (streams/store/keyspaces.py, "derived"): the changelog carries
 the versions and the membership, and ``restore`` rebuilds the rest as it applies each
 record. A created resource is two records, a modified one one. Every other keyspace
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from streams.store.keyspaces import SEP, head_key, is_derived, time_key, user_key
+from streams.store.keyspaces import SEP, head_key, is_derived, shard_change_key, time_key, user_key
 from streams.store.kv import KV
 from streams.store.versioned import RecordLead, Version, edge_targets
 
@@ -80,10 +80,14 @@ def _restore_version(kv: KV, key: bytes, value: bytes | None) -> None:
         return
     uid, number = key[2:-5].decode(), int.from_bytes(key[-4:], "big")
     lead, before = RecordLead.from_bytes(uid, value), kv.get(key)
-    started = RecordLead.from_bytes(uid, before).valid_from if before is not None else None
-    if started is not None and started != lead.valid_from:  # never so today (a rewrite keeps it): be exact
-        kv.delete(time_key(started, uid, number))
-    records = [(key, value), (time_key(lead.valid_from, uid, number), b""), *_users(uid, value)]
+    if before is not None:  # never so today (a rewrite keeps start and shard): be exact
+        was = RecordLead.from_bytes(uid, before)
+        if was.valid_from != lead.valid_from:
+            kv.delete(time_key(was.valid_from, uid, number))
+        if (was.valid_from, was.shard()) != (lead.valid_from, lead.shard()):
+            kv.delete(shard_change_key(was.shard(), was.valid_from, uid, number))
+    records = [(key, value), (time_key(lead.valid_from, uid, number), b""),
+               (shard_change_key(lead.shard(), lead.valid_from, uid, number), b""), *_users(uid, value)]
     head = kv.get(head_key(uid))
     if head is None or RecordLead.from_bytes(uid, head).version <= number:
         records.append((head_key(uid), value))

@@ -10,6 +10,7 @@ retention have run and finds no key outside ``KEYSPACES``.
 | ``h`` | ``h\\x00<uid>`` | head: the latest version, whole | until its tombstone is older than ``storage.retention`` |
 | ``v`` | ``v\\x00<uid>\\x00<version:4B>`` | one record per version | until a later version began before the window's start |
 | ``t`` | ``t\\x00<valid_from:8B>\\x00<uid>\\x00<version:4B>`` | time index ("what changed between T1 and T2") | with its version |
+| ``k`` | ``k\\x00<shard>\\x00<valid_from:8B>\\x00<uid>\\x00<version:4B>`` | the time index of one shard ("which members changed since the last waste judgement") | with its version |
 | ``m`` | ``m\\x00<shard>\\x00<uid>`` | shard membership (deletions by scan markers); holds the resource's id (empty in older stores) | with its resource |
 | ``s`` | ``s\\x00<shard>`` | the shard's last scan marker ("last seen") | one per shard, replaced by the next |
 | ``e`` | ``e\\x00<uid>\\x00<event time:8B>\\x00<event id>`` | CloudTrail evidence for attribution | ``EVIDENCE_KEPT`` after the call |
@@ -24,15 +25,16 @@ retention have run and finds no key outside ``KEYSPACES``.
 | ``x`` | ``x\\x00<uid>`` | a resource's latest metric sample | until ``storage.retention`` after it was observed |
 | ``y`` | ``y\\x00<observed_at:8B>\\x00<uid>`` | every metric sample, by time (history) | ``storage.retention`` |
 | ``j`` | ``j\\x00<shard>`` | the waste analyzer's last judgement of the shard (which marker, whether it judged every member) | one per shard, replaced by the next |
+| ``j`` | ``j\\x00<shard>\\x00changes`` | from when the shard's ``k`` entries are complete (streams/analyzers/waste/analyzer.py) | one per shard |
 | ``\\x00`` | ``\\x00format`` | the embedded store's format (streams/store/kv.py) | one key |
 
-Retention (streams/store/retention.py) walks ``t`` (and through it ``h``, ``v``, ``m``, ``f``, ``r``),
+Retention (streams/store/retention.py) walks ``t`` (and through it ``h``, ``v``, ``k``, ``m``, ``f``, ``r``),
 ``e``, ``p``, and ``y``, ``w`` and ``x`` (streams/store/waste.py); the others are bounded by
 what they describe (one per shard, per walk, per store).
 
-``h``, ``t`` and ``r`` are derived: each is a function of the ``v`` records (the head is
-the highest version, a time-index entry is its version's start, a "used by" entry is an
-edge of a kept version). The worker's changelog carries no writes of them, only their
+``h``, ``t``, ``k`` and ``r`` are derived: each is a function of the ``v`` records (the head is
+the highest version, a time-index entry is its version's start, in the partition and in its
+shard, a "used by" entry is an edge of a kept version). The worker's changelog carries no writes of them, only their
 deletions, and a store restored from the changelog rebuilds them from the versions
 (streams/store/changelog.py).
 """
@@ -61,6 +63,7 @@ class Keyspace:
 KEYSPACES: dict[bytes, Keyspace] = {
     b"h": Keyspace("heads", expires=True, derived=True), b"v": Keyspace("versions", expires=True),
     b"t": Keyspace("time index", expires=True, derived=True), b"m": Keyspace("shard membership", expires=True),
+    b"k": Keyspace("time index by shard", expires=True, derived=True),
     b"e": Keyspace("evidence", expires=True), b"p": Keyspace("parts of chunked messages", expires=True),
     b"f": Keyspace("findings", expires=True), b"w": Keyspace("waste findings", expires=True),
     b"x": Keyspace("latest metric samples", expires=True), b"y": Keyspace("metric sample history", expires=True),
@@ -124,6 +127,22 @@ def time_key(valid_from: int, uid: str, version: int) -> bytes:
 def time_bound(micros: int) -> bytes:
     """The first time-index key at or after ``micros``."""
     return b"t" + SEP + _u64(micros)
+
+
+def shard_change_key(shard: str, valid_from: int, uid: str, version: int) -> bytes:
+    return b"k" + SEP + shard.encode() + SEP + _u64(valid_from) + SEP + uid.encode() + SEP + _u32(version)
+
+
+def shard_changes_after(shard: str, micros: int) -> tuple[bytes, bytes]:
+    """The range of ``shard``'s time-index entries of versions that began after ``micros``."""
+    prefix = b"k" + SEP + shard.encode()
+    return prefix + SEP + _u64(micros + 1), prefix + bytes([SEP[0] + 1])
+
+
+def shard_change_uid(key: bytes) -> str:
+    """The uid in a ``k`` key (a shard holds no ``\\x00``: the uid follows its time)."""
+    after_shard = key.index(SEP, 2) + 1
+    return key[after_shard + 9:-5].decode()
 
 
 def findings_prefix(uid: str, version: int) -> bytes:
@@ -218,6 +237,11 @@ def sample_key(at: int, uid: str) -> bytes:
 
 def judgement_key(shard: str) -> bytes:
     return b"j" + SEP + shard.encode()
+
+
+def changes_complete_key(shard: str) -> bytes:
+    """Beside the shard's judgement, so that forgetting judgements (a layout change) forgets it too."""
+    return judgement_key(shard) + SEP + b"changes"
 
 
 JUDGEMENTS_PREFIX = b"j" + SEP

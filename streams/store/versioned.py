@@ -31,6 +31,9 @@ from streams.store.keyspaces import (
     head_key,
     member_key,
     scan_key,
+    shard_change_key,
+    shard_change_uid,
+    shard_changes_after,
     time_bound,
     time_key,
     user_key,
@@ -112,6 +115,7 @@ _CAUSE_FIELD = b'"cause":"'
 # What follows the lead in a live record: the shard, then the resource's uid, type and id
 # (Resource field order). Plain strings only; anything escaped falls back to decoding.
 _RESOURCE_ID = re.compile(rb',"shard":"[^"\\]*","resource":\{"uid":"[^"\\]*","type":"[^"\\]*","id":"([^"\\]*)"')
+_SHARD = re.compile(rb',"shard":"([^"\\]*)"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,11 +146,18 @@ class RecordLead:
         """The stored resource's id (None for a tombstone), without decoding the record."""
         if self.deleted:
             return None
-        after_lead = self.data.index(_CAUSE_FIELD) + len(_CAUSE_FIELD) + len(self.cause) + 1  # + closing quote
-        match = _RESOURCE_ID.match(self.data, after_lead)
+        match = _RESOURCE_ID.match(self.data, self._after_lead())
         if match is not None:
             return match.group(1).decode()
         return (self.full().resource or {}).get("id")
+
+    def shard(self) -> str:
+        """The shard the version was written for, without decoding the record."""
+        match = _SHARD.match(self.data, self._after_lead())
+        return match.group(1).decode() if match is not None else self.full().shard
+
+    def _after_lead(self) -> int:
+        return self.data.index(_CAUSE_FIELD) + len(_CAUSE_FIELD) + len(self.cause) + 1  # + closing quote
 
     @classmethod
     def from_bytes(cls, uid: str, data: bytes) -> RecordLead:
@@ -212,6 +223,18 @@ class VersionStore:
         prefix = member_key(shard, "")
         for key, value in self.kv.scan(prefix):
             yield key[len(prefix):].decode(), value.decode() if value else None
+
+    def members_among(self, shard: str, uids: list[str]) -> list[str]:
+        """Those of ``uids`` that are members of ``shard``, in order (one MultiGet)."""
+        found = self.kv.get_many([member_key(shard, uid) for uid in uids])
+        return [uid for uid, value in zip(uids, found, strict=True) if value is not None]
+
+    def changed_in_shard(self, shard: str, after: int) -> list[str]:
+        """Uids with a version written for ``shard`` that began after ``after`` (micros), once each,
+        in uid order as ``shard_members`` lists them. Complete only for versions written since the
+        store kept this index (the waste analyzer records from when: streams/store/waste.py)."""
+        start, end = shard_changes_after(shard, after)
+        return sorted({shard_change_uid(key) for key, _ in self.kv.scan_range(start, end)})
 
     def forget_member(self, shard: str, uid: str) -> None:
         self.kv.delete(member_key(shard, uid))
@@ -308,6 +331,7 @@ class VersionStore:
         for version in versions:
             self.kv.delete(version_key(version.uid, version.version))
             self.kv.delete(time_key(version.valid_from, version.uid, version.version))
+            self.kv.delete(shard_change_key(version.shard, version.valid_from, version.uid, version.version))
             for key, _ in list(self.kv.scan(findings_prefix(version.uid, version.version))):
                 self.kv.delete(key)
             dropped.setdefault(version.uid, set()).update(edge_targets(version.edges))
@@ -366,13 +390,14 @@ class VersionStore:
 
 
 def _records_of(version: Version, *, is_head: bool) -> list[tuple[bytes, bytes]]:
-    """The keys one version writes: its record, the head, its time-index entry, membership
-    (holding the resource's id, which scan markers list)."""
+    """The keys one version writes: its record, the head, its time-index entries (the partition's
+    and its shard's), membership (holding the resource's id, which scan markers list)."""
     encoded = version.to_bytes()
     records = [(version_key(version.uid, version.version), encoded)]
     if is_head:
         records.append((head_key(version.uid), encoded))
     records.append((time_key(version.valid_from, version.uid, version.version), b""))
+    records.append((shard_change_key(version.shard, version.valid_from, version.uid, version.version), b""))
     if version.kind == "created":
         resource_id = (version.resource or {}).get("id") or ""
         records.append((member_key(version.shard, version.uid), str(resource_id).encode()))

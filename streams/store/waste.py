@@ -27,6 +27,7 @@ from streams.store.keyspaces import (
     SEP,
     WASTE_SWEEP_END,
     WASTE_SWEEP_START,
+    changes_complete_key,
     finding_key,
     judgement_key,
     latest_sample_key,
@@ -154,8 +155,18 @@ class WasteStore:
     def record_judgement(self, shard: str, judgement: Judgement) -> None:
         self.kv.put(judgement_key(shard), judgement.to_bytes())
 
+    def changes_complete_after(self, shard: str) -> int | None:
+        """From when (micros, exclusive) the shard's time index lists every version written for it;
+        None until the waste analyzer has read every member's head once to say."""
+        data = self.kv.get(changes_complete_key(shard))
+        return int.from_bytes(data, "big") if data is not None else None
+
+    def record_changes_complete(self, shard: str, after: int) -> None:
+        self.kv.put(changes_complete_key(shard), max(after, 0).to_bytes(8, "big"))
+
     def drop_judgements(self) -> int:
-        """Forget every shard's judgement (after a layout change a shard holds other members)."""
+        """Forget every shard's judgement, and from when its time index is complete (after a layout
+        change a shard holds other members)."""
         return drop_prefix(self.kv, JUDGEMENTS_PREFIX)
 
     def findings(self) -> Iterator[FindingRecord]:

@@ -4,7 +4,8 @@ Evaluated when a shard's scan closes (a successful marker, at the marker's time)
 when metric samples of the shard arrive (their resources, at the samples' time). A
 marker judges every member of its shard once ``sweep_interval`` has passed since the
 shard's last full judgement; in between, only the members whose head began after the
-last judgement's scan started (changed, created or deleted since). Most members are
+last judgement's scan started (changed, created or deleted since), found in the shard's
+time index rather than by reading every member's head. Most members are
 unchanged, and what the rest of their verdict reads moves with time (thresholds, at the
 sweep's pace), with metric samples (judged when they arrive) or with settings. Everything a rule reads is in the partition: the resource's
 versions, its attribution, its metric samples — and, for the rules about what other
@@ -61,13 +62,35 @@ class WasteAnalyzer:
             return []
         judgement = self._judgement(marker)
         found: list[WasteFinding] = []
-        members = list(self.store.shard_members(marker.shard))
-        for start in range(0, len(members), HEADS_READ_TOGETHER):
-            chunk = members[start:start + HEADS_READ_TOGETHER]
-            for uid, lead in zip(chunk, self.store.head_leads_of(chunk), strict=True):
-                if lead is not None and (judgement.full or lead.valid_from > judgement.changed_after):
-                    found.extend(self.evaluate(uid, marker.finished_at, marker.event_id, lead))
+        for uid, lead in self._selected(marker.shard, judgement):
+            found.extend(self.evaluate(uid, marker.finished_at, marker.event_id, lead))
         return found
+
+    def _selected(self, shard: str, judgement: Judgement) -> list[tuple[str, RecordLead]]:
+        """The members ``judgement`` judges, with their heads, in uid order.
+
+        Between full sweeps, the few that changed come from the shard's time index (``k``),
+        once it is known to list every version since ``changed_after``; until then every
+        member's head is read, and the latest start among them says from when it does (any
+        later version is written with its entry).
+        """
+        complete_after = self.kept.changes_complete_after(shard)
+        if not judgement.full and complete_after is not None and judgement.changed_after >= complete_after:
+            candidates = self.store.members_among(shard, self.store.changed_in_shard(shard, judgement.changed_after))
+        else:
+            candidates = list(self.store.shard_members(shard))
+        selected, latest = [], 0
+        for start in range(0, len(candidates), HEADS_READ_TOGETHER):
+            chunk = candidates[start:start + HEADS_READ_TOGETHER]
+            for uid, lead in zip(chunk, self.store.head_leads_of(chunk), strict=True):
+                if lead is None:
+                    continue
+                latest = max(latest, lead.valid_from)
+                if judgement.full or lead.valid_from > judgement.changed_after:
+                    selected.append((uid, lead))
+        if complete_after is None:  # every member's head was read
+            self.kept.record_changes_complete(shard, latest)
+        return selected
 
     def _judgement(self, marker: ScanMarker) -> Judgement:
         """Which members ``marker`` judges; recorded before any finding it makes, so that the same

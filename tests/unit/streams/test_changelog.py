@@ -61,11 +61,12 @@ def test_a_modified_resource_is_its_version_record_and_what_was_found_on_it():
     assert by_keyspace(records) == {"versions": 10, "findings": 10}
 
 
-def test_the_local_store_still_holds_heads_the_time_index_and_used_by():
+def test_the_local_store_still_holds_heads_the_time_indexes_and_used_by():
     kv, records, store = recorded()
     PartitionProcessor(store).process(page([sg("sg-1")], T0))  # its VPC: one edge
     assert by_keyspace([(key, None) for key in kv._data]) == {
-        "versions": 1, "heads": 1, "time index": 1, "shard membership": 1, "used by (relationships)": 1}
+        "versions": 1, "heads": 1, "time index": 1, "time index by shard": 1, "shard membership": 1,
+        "used by (relationships)": 1}
     assert by_keyspace(records) == {"versions": 1, "shard membership": 1}
 
 

@@ -74,12 +74,12 @@ def test_every_key_the_pipeline_and_retention_write_is_in_a_declared_keyspace():
     kv = MemoryKV()
     everything(kv, T0)
     prefixes = {key[:1] for key in kv._data}
-    assert {b"h", b"v", b"t", b"m", b"s", b"e", b"p", b"c", b"l", b"w", b"x", b"y", b"f", b"r", b"j", b"o"} <= prefixes  # each reached
+    assert {b"h", b"v", b"t", b"k", b"m", b"s", b"e", b"p", b"c", b"l", b"w", b"x", b"y", b"f", b"r", b"j", b"o"} <= prefixes  # each reached
     assert [key for key in kv._data if keyspace_of(key) is None] == []
 
 
 def test_every_keyspace_that_grows_with_the_estate_expires():
-    growing = {b"h", b"v", b"t", b"m", b"e", b"p", b"w", b"x", b"y", b"f", b"r"}
+    growing = {b"h", b"v", b"t", b"k", b"m", b"e", b"p", b"w", b"x", b"y", b"f", b"r"}
     assert {prefix for prefix, space in KEYSPACES.items() if space.expires} == growing
 
 

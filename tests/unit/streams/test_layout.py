@@ -11,7 +11,7 @@ from elava.sharding import all_shards, shard_of
 from streams.layout import LayoutGuard, align_layout
 from streams.observe import Observer
 from streams.store.kv import MemoryKV
-from streams.store.versioned import ShardLayout, VersionStore
+from streams.store.versioned import ShardLayout, VersionStore, to_micros
 from streams.store.waste import Judgement, WasteStore
 from tests.unit.streams.fixtures import ACCOUNT, REGION, T0, TYPE, sg
 
@@ -98,6 +98,25 @@ def test_removing_a_migrated_resource_forgets_its_moved_membership():
     store.remove_resource(store.head(gone.uid), store.versions(gone.uid))
     members = {uid for key in all_shards(ACCOUNT, REGION, TYPE, 10) for uid in store.shard_members(key)}
     assert gone.uid not in members and len(members) == len(GROUPS) - 1
+
+
+def test_after_a_layout_change_a_deletion_belongs_to_the_shard_whose_scan_found_it_gone():
+    """Its membership is there: the shard's time index must list it for the waste judgement."""
+    store, observer = built_with(16)
+    align_layout(store, 10)
+    gone = GROUPS[0]
+    [deleted] = scan(observer, GROUPS[1:], 10, T0 + timedelta(hours=1), "ten")
+    now = shard_of(gone.uid, ACCOUNT, REGION, TYPE, 10)
+    assert deleted.kind == "deleted" and store.head(gone.uid).shard == now
+    assert store.changed_in_shard(now, to_micros(T0)) == [gone.uid]
+
+
+def test_a_layout_change_forgets_from_when_each_shards_time_index_was_complete():
+    store, _ = built_with(16)
+    first = all_shards(ACCOUNT, REGION, TYPE, 16)[0]
+    WasteStore(store.kv).record_changes_complete(first, to_micros(T0))
+    align_layout(store, 10)
+    assert WasteStore(store.kv).changes_complete_after(first) is None
 
 
 def page_of(buckets: int | None, resource: Resource = GROUPS[0], bucket_count_for_key: int = 16) -> Observation:

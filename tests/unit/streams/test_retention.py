@@ -95,5 +95,5 @@ def test_retention_leaves_nothing_behind_for_dropped_versions():
     before = keys_about(store, uid)
     enforce_retention(store, WINDOW, now=T0 + 10 * DAY)
     after = keys_about(store, uid)
-    assert len(before) - len(after) == 4  # two version records and their two time-index entries
-    assert all(not key.startswith((b"v", b"t")) or key.endswith(b"\x00\x00\x00\x03") for key in after)
+    assert len(before) - len(after) == 6  # two version records and their entries in both time indexes
+    assert all(not key.startswith((b"v", b"t", b"k")) or key.endswith(b"\x00\x00\x00\x03") for key in after)

@@ -4,15 +4,17 @@ same marker again selects the same members and re-emits the same findings."""
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 
 from elava.analyzer_events import WasteFinding
 from elava.events import Observation
+from streams.store.keyspaces import changes_complete_key, judgement_key
 from streams.store.versioned import to_micros
 from streams.store.waste import WasteStore
 from tests.unit.streams.analyzers.waste_estate import ACCOUNT, DAY, REGION, T0, Estate, resource, shard
 
-MINUTE = timedelta(minutes=1)
+MINUTE, SECOND = timedelta(minutes=1), timedelta(seconds=1)
 
 
 def volume(rid: str, state: str = "available", created=T0 - 30 * DAY):
@@ -121,14 +123,14 @@ def test_a_rule_turned_off_resolves_its_findings_at_the_next_full_sweep():
     assert resolved.status == "resolved" and "no longer applies" in resolved.reason
 
 
-def test_the_judgement_is_one_key_per_shard_whatever_the_members():
+def test_the_judgement_is_two_keys_per_shard_whatever_the_members():
     estate = Estate(sweep_interval="1h")
     fleet = [volume(f"vol-{n}") for n in range(20)]
     for minutes in (0, 10, 20, 70):
         estate.scan(T0 + minutes * MINUTE, "ec2.volume", fleet)
     keys = [key for key in estate.store.kv._data if key.startswith(b"j\x00")]
-    assert len(keys) == 1
-    judgement = WasteStore(estate.store.kv).judgement(keys[0][2:].decode())
+    assert keys == [judgement_key(shard("ec2.volume")), changes_complete_key(shard("ec2.volume"))]
+    judgement = WasteStore(estate.store.kv).judgement(shard("ec2.volume"))
     assert judgement.full and judgement.at == to_micros(T0 + 70 * MINUTE + timedelta(seconds=30))
 
 
@@ -143,3 +145,85 @@ def test_a_change_observed_while_the_last_judged_scan_ran_is_judged_by_the_next_
     estate.processor.process(late)
     found = estate.scan(T0 + 10 * MINUTE, "ec2.volume", [volume("vol-1", state="in-use"), volume("vol-2")])
     assert statuses(found) == [("vol-2", "open")]
+
+
+def heads_read_by_marker(estate: Estate, at, fleet: list) -> int:
+    """One scan of ``fleet``; how many heads its marker's waste judgement read."""
+    estate.scans += 1
+    scan_id = f"scan-{estate.scans}"
+    estate.processor.process(Observation(scan_id=scan_id, account=ACCOUNT, region=REGION, type="ec2.volume",
+                                         shard=shard("ec2.volume"), page=0, observed_at=at, resources=fleet))
+    marker = estate.marker(at, "ec2.volume", fleet, scan_id)
+    estate.processor.process(marker)
+    read, head_leads_of = [], estate.store.head_leads_of
+    estate.store.head_leads_of = lambda uids: read.extend(uids) or head_leads_of(uids)
+    try:
+        estate.analyzer.on_marker(marker)
+    finally:
+        del estate.store.head_leads_of
+    return len(read)
+
+
+def test_between_full_sweeps_a_marker_reads_the_heads_of_the_changed_members_only():
+    estate = Estate(sweep_interval="1h")
+    fleet = [volume(f"vol-{n}", state="in-use") for n in range(50)]
+    assert heads_read_by_marker(estate, T0, fleet) == 50  # a full sweep
+    fleet[7] = volume("vol-7")  # detached
+    assert heads_read_by_marker(estate, T0 + 10 * MINUTE, fleet) == 1
+    assert heads_read_by_marker(estate, T0 + 20 * MINUTE, fleet) == 0
+    assert heads_read_by_marker(estate, T0 + 70 * MINUTE, fleet) == 50  # the next full sweep
+
+
+def without_shard_index(estate: Estate) -> None:
+    """The store as an Elava that kept no time index by shard left it."""
+    for key in [key for key in estate.store.kv._data if key[:1] == b"k" or key.endswith(b"\x00changes")]:
+        del estate.store.kv._data[key]
+
+
+def test_a_store_written_before_the_shard_index_still_has_its_changes_judged():
+    estate = Estate(sweep_interval="1h")
+    fleet = [volume(f"vol-{n}", state="in-use") for n in range(5)]
+    estate.scan(T0, "ec2.volume", fleet)
+    fleet[1] = volume("vol-1")  # detached, seen by the older Elava
+    estate.processor.process(Observation(scan_id="old", account=ACCOUNT, region=REGION, type="ec2.volume",
+                                         shard=shard("ec2.volume"), page=0, observed_at=T0 + 10 * MINUTE,
+                                         resources=fleet))
+    without_shard_index(estate)
+    seen = judged(estate)
+    estate.close(estate.marker(T0 + 10 * MINUTE, "ec2.volume", fleet, "old"))
+    assert [uid.rsplit("/", 1)[-1] for uid in seen] == ["vol-1"]
+    seen.clear()
+    fleet[2] = volume("vol-2")
+    assert heads_read_by_marker(estate, T0 + 20 * MINUTE, fleet) == 1  # the index is complete from here
+    assert [uid.rsplit("/", 1)[-1] for uid in seen] == ["vol-2"]
+
+
+def test_the_shard_index_selects_exactly_the_members_whose_head_changed():
+    """Creations, modifications, deletions and pages applied after their scan's marker, over full
+    sweeps and the markers between them: each marker judges what reading every head would."""
+    rng = random.Random(7)
+    estate = Estate(sweep_interval="1h")
+    alive = {f"vol-{n}": volume(f"vol-{n}", state="in-use") for n in range(30)}
+    seen, late = judged(estate), None
+    for step in range(24):
+        at = T0 + step * 7 * MINUTE
+        for rid in rng.sample(sorted(alive), 4):
+            alive[rid] = volume(rid, state=rng.choice(["in-use", "available"]))
+        for rid in rng.sample(sorted(alive), 2):
+            del alive[rid]
+        alive[f"new-{step}"] = volume(f"new-{step}")
+        if late is not None:
+            estate.processor.process(late)  # observed during the last scan, applied after its marker
+        late = Observation(scan_id=f"late-{step}", account=ACCOUNT, region=REGION, type="ec2.volume",
+                           shard=shard("ec2.volume"), page=1, observed_at=at + 10 * SECOND,
+                           resources=[volume(f"late-{step}")])
+        seen.clear()
+        estate.scan(at, "ec2.volume", list(alive.values()))
+        assert seen == selected_by_reading_every_head(estate), f"step {step}"
+
+
+def selected_by_reading_every_head(estate: Estate) -> list[str]:
+    judgement = WasteStore(estate.store.kv).judgement(shard("ec2.volume"))
+    members = list(estate.store.shard_members(shard("ec2.volume")))
+    return [uid for uid, lead in zip(members, estate.store.head_leads_of(members), strict=True)
+            if lead is not None and (judgement.full or lead.valid_from > judgement.changed_after)]

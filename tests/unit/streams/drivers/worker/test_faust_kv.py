@@ -54,7 +54,7 @@ def test_a_new_resource_sends_two_changelog_records_from_the_worker(table):
     records = sent(sends, table)
     assert Counter(keyspace_of(key).name for key, _ in records) == {"versions": 25, "shard membership": 25}
     assert {keyspace_of(key).name for key in local(table, 3)} == {
-        "versions", "heads", "time index", "shard membership", "used by (relationships)"}
+        "versions", "heads", "time index", "time index by shard", "shard membership", "used by (relationships)"}
 
 
 def events(table, partition: int, records: list[tuple[bytes, bytes | None]], first_offset: int = 0) -> list:
