@@ -41,9 +41,10 @@ def _timed_async(name: str, fn):
     return wrapper
 
 
-def _timed(name: str, fn, *, cpu: bool = False):
+def _timed(name: str, fn, *, cpu: bool = False, items: int | None = None):
     """Wall time (and with ``cpu`` this thread's CPU and the calls: where wall exceeds CPU, the
-    call waited, for I/O or the GIL)."""
+    call waited, for I/O or the GIL); ``items``: the position of an argument whose length is
+    summed as ``<name>_items`` (e.g. the heads asked for)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         started, cpu_started = time.perf_counter(), time.thread_time() if cpu else 0.0
@@ -54,6 +55,8 @@ def _timed(name: str, fn, *, cpu: bool = False):
             if cpu:
                 TOTALS[name + "_cpu"] += time.thread_time() - cpu_started
                 TOTALS[name + "#"] += 1
+            if items is not None:
+                TOTALS[name + "_items"] += len(args[items])
     return wrapper
 
 
@@ -125,7 +128,8 @@ def install() -> None:
     process.PartitionProcessor.process = _timed("agent_process", process.PartitionProcessor.process)
     import streams.store.versioned as versioned
 
-    versioned.VersionStore.head_leads_of = _timed("heads_read", versioned.VersionStore.head_leads_of, cpu=True)
+    versioned.VersionStore.head_leads_of = _timed("heads_read", versioned.VersionStore.head_leads_of,
+                                                   cpu=True, items=1)
     ProducerBuffer.wait_until_ebb = _timed_async("conductor_wait_producer_ebb", ProducerBuffer.wait_until_ebb)
     original_start = app.create_app
 
