@@ -27,6 +27,7 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
+from elava.exceptions import BrokerUnreachable, KafkaAccessError
 from elava.kafka.clients import new_consumer
 from elava.kafka.group_offsets import GroupOffsets
 from elava.settings import KafkaSettings
@@ -82,11 +83,17 @@ class InputProbe:
         try:
             if self._consumer is None:
                 consumer = new_consumer(self.kafka)
-                await consumer.start()
+                try:
+                    await consumer.start()
+                except BaseException:
+                    await consumer.stop()  # its client's connections and tasks, before trying again
+                    raise
                 self._consumer = consumer
             ends = await self._consumer.end_offsets(parts)
             committed = await self._group.committed(parts)
-        except (KafkaError, OSError) as exc:
+        # A broker that is away (restarting) is no stall, and no reason to crash the worker: its
+        # consumer waits for the broker, and this probe's client starts again at the next look.
+        except (KafkaError, OSError, BrokerUnreachable, KafkaAccessError) as exc:
             log.debug("progress watch: offsets not read (%s)", exc)
             return None
         return ends, committed

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import socket
 
 from aiokafka import TopicPartition
 
 from elava.exit_codes import STALLED_EXIT
+from elava.kafka.group_offsets import GroupOffsets
+from elava.settings import load_settings
 from streams.drivers.worker import restart, stall_watch
 from streams.drivers.worker.stall_watch import Progress, ProgressWatch, progress_of
 
@@ -126,3 +129,15 @@ async def test_a_waiting_partition_faust_stopped_fetching_is_fetched_again_befor
     await watch_progress()
     assert app.resumed == [A] and exits == []
     assert "Faust stopped fetching it" in caplog.text
+
+
+async def test_a_broker_that_is_away_gives_no_verdict_and_does_not_crash_the_worker():
+    """Seen in a broker restart: the probe's first start failed with BrokerUnreachable, which the
+    timer raised, and Faust crashed the worker that was waiting for the broker as it should."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # nothing listens here once the socket is closed
+    kafka = load_settings(None, kafka__bootstrap_servers=f"127.0.0.1:{port}").kafka
+    probe = stall_watch.InputProbe(kafka, GroupOffsets(kafka, "elava-test"))
+    assert await probe.offsets([A]) is None
+    assert probe._consumer is None  # started again at the next look
