@@ -25,8 +25,16 @@ def utcnow() -> datetime:
 
 
 def canonical_json(value: Any) -> bytes:
-    """Bytes that are equal exactly when the values are equal (sorted keys)."""
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    """Bytes that are equal exactly when the values are equal (sorted keys).
+
+    Keys are nearly always strings (JSON's own): orjson writes those a quarter faster
+    without OPT_NON_STR_KEYS, with the same bytes, and refuses any other key, which the
+    second call writes as before. Every content hash goes through here (docs/benchmarks.md).
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # a key that is not a str (or a value orjson refuses: it raises again)
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
 
 
 def digest(value: Any, length: int = 32) -> str:

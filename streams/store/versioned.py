@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -118,13 +118,13 @@ _RESOURCE_ID = re.compile(rb',"shard":"[^"\\]*","resource":\{"uid":"[^"\\]*","ty
 _SHARD = re.compile(rb',"shard":"([^"\\]*)"')
 
 
-@dataclass(frozen=True, slots=True)
-class RecordLead:
+class RecordLead(NamedTuple):
     """The leading fields of a stored record (head or version), read without decoding the rest.
 
     Most observations find their resource unchanged, and a binary search over versions
     only needs their start times: decoding each whole ~1 KB record for that was a third
-    of the cost. ``full()`` decodes when the rest is needed.
+    of the cost. ``full()`` decodes when the rest is needed. A named tuple, immutable like a
+    frozen dataclass but built in a third of its time: one is read per observation.
     """
 
     uid: str

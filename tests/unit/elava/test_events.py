@@ -2,6 +2,8 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from elava.analyzer_events import DriftEvent, WasteFinding
 from elava.events import (
@@ -16,6 +18,7 @@ from elava.events import (
     ScanMarker,
     TouchedResource,
     TrailEvent,
+    canonical_json,
     view_of,
 )
 from elava.exceptions import SchemaError
@@ -118,3 +121,28 @@ def test_a_view_reads_its_fields_as_the_contract_declares_them_and_skips_the_res
     with pytest.raises(ValidationError):
         view.model_validate_json(b'{"share": 1.5, "confidence": 1}')  # the contract's bound (le=1) holds
     assert view_of(Contributor, ["evidence"]).model_validate_json(b"{}").evidence == []  # and its default
+
+
+_JSON_LEAF = st.none() | st.booleans() | st.integers(min_value=-2**63, max_value=2**64 - 1) | st.floats(
+    allow_nan=False) | st.text(max_size=8)
+_KEY = st.text(max_size=5) | st.integers(-5, 5) | st.booleans()
+
+
+@settings(max_examples=400)
+@given(st.recursive(_JSON_LEAF, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEY, inner, max_size=5),
+                    max_leaves=30))
+def test_canonical_json_is_orjsons_sorted_dump_with_keys_of_any_type(value):
+    # The fast path (string keys only) must give the bytes of the full option set, always.
+    assert canonical_json(value) == orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+
+
+def test_canonical_json_writes_keys_of_str_subclasses_as_their_text():
+    class Named(str):
+        pass
+
+    assert canonical_json({Named("b"): 1, "a": {Named("c"): None}}) == b'{"a":{"c":null},"b":1}'
+
+
+def test_canonical_json_refuses_what_orjson_cannot_write():
+    with pytest.raises(TypeError):
+        canonical_json({"a": object()})
