@@ -77,13 +77,16 @@ def _pieces(store: VersionStore, messages: list) -> dict[str, Callable[[], objec
     """Each piece of screening an unchanged page, over every page, as a call."""
     pages: list[RawPage] = [read_observation_message(m.key, m.value, m.headers) for m in messages]
     uids = [[resource["uid"] for resource in page.resources] for page in pages]
-    heads = [store.kv.get_many([head_key(uid) for uid in page_uids]) for page_uids in uids]
+    def read_heads(page_uids: list[str]) -> list:
+        return store.kv.get_many([head_key(uid) for uid in page_uids])
+
+    heads = [read_heads(page_uids) for page_uids in uids]
     contents = [[{"name": r.get("name"), "tags": r.get("tags", {}), "attributes": r.get("attributes", {})}
                  for r in page.resources] for page in pages]
     observer = Observer(store)
     return {
         "page_parse": _each(lambda m: read_observation_message(m.key, m.value, m.headers), messages),
-        "heads_multiget": _each(lambda page_uids: store.kv.get_many([head_key(uid) for uid in page_uids]), uids),
+        "heads_multiget": _each(read_heads, uids),
         "head_lead_parse": _each(lambda pair: [RecordLead.from_bytes(uid, data) for uid, data in zip(*pair, strict=True)],
                                  list(zip(uids, heads, strict=True))),
         "head_lead_regex_only": _each(lambda found: [_LEAD.match(data).groups() for data in found], heads),
