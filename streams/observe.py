@@ -50,9 +50,7 @@ class Observed:
         """The same decision with an attribution to store with the version (not for a replay)."""
         if self.replay:
             return self
-        # Built directly: dataclasses.replace introspects the fields on every call (a change makes two).
-        version = Version(**{**self.version.__dict__, "attribution": record})
-        return Observed(version, self.previous, self.change, self.replay, self.is_head)
+        return Observed(self.version.but(attribution=record), self.previous, self.change, self.replay, self.is_head)
 
 
 class Observer:

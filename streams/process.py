@@ -39,6 +39,8 @@ class Produced:
     drift: list[DriftEvent] = field(default_factory=list)
     waste: list[WasteFinding] = field(default_factory=list)  # added by the waste stage (streams/waste_stage.py)
     patterns: list[PatternEvent] = field(default_factory=list)
+    # Bytes of events serialised already (the drift kept with its version), by event id: published as they are.
+    encoded: dict[str, bytes] = field(default_factory=dict)
 
     def events(self) -> Iterator[Event]:
         yield from self.changes
@@ -96,4 +98,4 @@ class PartitionProcessor:
         produced.patterns.extend(self.analyzers.patterns(observed.change, observed.version))  # as just written
 
     def _add_drift(self, change: ChangeEvent, attributed: AttributedChange | None, produced: Produced) -> None:
-        produced.drift.extend(self.analyzers.drift(change, attributed))  # analyzer.drift.enabled is read there
+        produced.drift.extend(self.analyzers.drift(change, attributed, produced.encoded))  # reads analyzer.drift.enabled

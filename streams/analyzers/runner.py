@@ -23,14 +23,18 @@ class Analyzers:
         self.lifecycle = LifecyclePatterns(store, self.patterns_settings, self.drift_analyzer.ignore)
         self.findings = Findings(store)
 
-    def drift(self, change: ChangeEvent, attributed: AttributedChange | None) -> list[DriftEvent]:
-        """The drift of a change just stored (``analyzer.drift.enabled``), kept with its version."""
+    def drift(self, change: ChangeEvent, attributed: AttributedChange | None,
+              encoded: dict[str, bytes] | None = None) -> list[DriftEvent]:
+        """The drift of a change just stored (``analyzer.drift.enabled``), kept with its version;
+        ``encoded`` gets the bytes it was kept as, by event id (published as they are)."""
         if not self.drift_settings.enabled:
             return []
         drift = self.drift_analyzer.drift_for(change, attributed)
         if drift is None:
             return []
-        self.findings.record_drift(drift)
+        data = self.findings.record_drift(drift)
+        if encoded is not None:
+            encoded[drift.event_id] = data
         return [drift]
 
     def patterns(self, change: ChangeEvent, stored: Version | None = None) -> list[PatternEvent]:

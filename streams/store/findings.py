@@ -37,9 +37,12 @@ class Findings:
     def __init__(self, store: VersionStore) -> None:
         self.store = store
 
-    def record_drift(self, drift: DriftEvent) -> None:
+    def record_drift(self, drift: DriftEvent) -> bytes:
+        """Kept with its version; the bytes it is kept as (the worker publishes the same)."""
+        data = drift.to_bytes()
         if drift.version is not None:
-            self.store.kv.put(drift_key(drift.uid, drift.version), drift.to_bytes())
+            self.store.kv.put(drift_key(drift.uid, drift.version), data)
+        return data
 
     def record_pattern(self, pattern: PatternEvent, version: int) -> None:
         self.store.kv.put(pattern_key(pattern.uid, version, pattern), pattern.to_bytes())

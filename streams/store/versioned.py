@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -106,7 +107,32 @@ class Version:
 
     @classmethod
     def from_bytes(cls, uid: str, data: bytes) -> Version:
-        return cls(uid=uid, **orjson.loads(data))
+        stored = orjson.loads(data)
+        if tuple(stored) not in _WRITTEN:  # not as to_bytes writes it: each field checked by __init__
+            return cls(uid=uid, **stored)
+        return cls._made({"uid": uid, **stored, "valid_to": None, "edges": stored.get("edges") or {}})
+
+    def but(self, **changed: Any) -> Version:
+        """This version with ``changed`` fields (the store's copies: an attribution, a ``valid_to``)."""
+        if not changed.keys() <= _FIELDS:
+            raise TypeError(f"not fields of Version: {', '.join(sorted(changed.keys() - _FIELDS))}")
+        return self._made({**self.__dict__, **changed})
+
+    @classmethod
+    def _made(cls, fields: dict[str, Any]) -> Version:
+        """A version of ``fields`` (every field, each as stored). The frozen dataclass's ``__init__``
+        sets one field at a time through ``object.__setattr__``: ~4 µs more for each head a change
+        decodes and each copy it makes (docs/benchmarks.md); a test holds both ways equal, to the byte."""
+        version = object.__new__(cls)
+        version.__dict__.update(fields)
+        return version
+
+
+_FIELDS = frozenset(f.name for f in dataclass_fields(Version))
+# The keys of a record as Version.to_bytes writes them, in its order: without edges, and with.
+_WRITTEN = frozenset({("version", "kind", "valid_from", "hash", "cause", "shard", "resource", "diff", "attribution"),
+                      ("version", "kind", "valid_from", "hash", "cause", "shard", "resource", "diff", "attribution",
+                       "edges")})
 
 
 # The leading fields of a record as Version.to_bytes writes them (dataclass order).
@@ -415,4 +441,4 @@ def _user_records(source: str, targets: Iterable[str]) -> list[tuple[bytes, byte
 def _with_valid_to(version: Version, valid_to: int | None) -> Version:
     if valid_to is None:
         return version
-    return Version(**{**version.__dict__, "valid_to": valid_to})
+    return version.but(valid_to=valid_to)

@@ -19,7 +19,7 @@ from streams.drivers.worker.policy_stage import BATCH_RECORDS, PolicyStage
 from streams.policy.isolated import IsolatedPolicies
 
 
-class _KeptSends:
+class KeptSends:
     """What the stage asks of aiokafka's producer: keeps every record batch it is given, each
     delivered at once."""
 
@@ -30,7 +30,7 @@ class _KeptSends:
         return set(range(8))
 
     def create_batch(self) -> list:
-        return _Batch()
+        return KeptBatch()
 
     async def send_batch(self, batch: list, topic: str, partition: int) -> asyncio.Future:
         self.sent += len(batch)
@@ -39,7 +39,7 @@ class _KeptSends:
         return done
 
 
-class _Batch(list):
+class KeptBatch(list):
     def append(self, timestamp: Any, key: bytes | None, value: bytes | None, headers: Any) -> bool:
         super().append(key)
         return True
@@ -56,7 +56,7 @@ def stage_cost(settings: Settings, changes: list[AttributedChange]) -> dict[str,
     records = _records(changes)
     stage = PolicyStage(settings)
     stage.policies = IsolatedPolicies(settings.policies, recycle_after=10**9)  # no restart mid-measurement
-    stage.producer = producer = _KeptSends()
+    stage.producer = producer = KeptSends()
     child = psutil.Process(stage.policies._process.pid)
     try:
         asyncio.run(_handle_all(stage, records[:BATCH_RECORDS]))  # warm-up: the child's first evaluations

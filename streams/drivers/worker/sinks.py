@@ -84,8 +84,8 @@ class WorkerSinks:
         for attributed in produced.attributed:  # the change inside is serialised once (above)
             data = attributed.to_bytes(change_bytes.get(attributed.change.event_id))
             await self.attributed.send(attributed.change.uid, attributed, data)
-        for drift in produced.drift:
-            await self.drift.send(drift.uid, drift)
+        for drift in produced.drift:  # serialised once, when it was kept with its version
+            await self.drift.send(drift.uid, drift, produced.encoded.get(drift.event_id))
         for finding in produced.waste:
             await self.waste.send(finding.uid, finding)
         for pattern in produced.patterns:

@@ -14,6 +14,7 @@ from elava.exceptions import SchemaError
 from elava.settings import DriftSettings
 from streams.pages import read_page
 from streams.process import PartitionProcessor
+from streams.store.findings import drift_key
 from streams.store.kv import MemoryKV
 from streams.store.versioned import VersionStore
 from tests.unit.streams.fixtures import ACCOUNT, REGION, T0, marker, page, sg, shard
@@ -114,6 +115,17 @@ def test_drift_is_reported_and_reported_again_with_its_actor_by_default():
     opened, late = drift_after_ssh(DriftSettings())
     assert [d.severity for d in opened.drift] == ["critical"] and opened.drift[0].actor is None
     assert [d.actor.name for d in late.drift] == ["alice"]
+
+
+def test_each_drift_is_published_as_the_bytes_it_is_kept_as():
+    processor = PartitionProcessor(VersionStore(kv := MemoryKV()))
+    processor.process(page([sg("sg-1")], T0, scan="s1"))
+    modified = page([sg("sg-1", ingress=[SSH_WORLD])], T0 + timedelta(hours=1), scan="s2")
+    for event in (modified, trail("AuthorizeSecurityGroupIngress", T0 + timedelta(minutes=30))):
+        produced = processor.process(event)  # the modification's drift, then the same drift with its actor
+        [drift] = produced.drift
+        assert produced.encoded == {drift.event_id: kv.get(drift_key(drift.uid, drift.version))}
+        assert produced.encoded[drift.event_id] == drift.to_bytes()
 
 
 def test_drift_disabled_reports_no_drift_but_every_change_and_attribution():
