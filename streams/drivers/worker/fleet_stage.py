@@ -33,7 +33,7 @@ from aiokafka.errors import KafkaError
 from elava.events import cloudevent_headers
 from elava.exceptions import SchemaError
 from elava.heap import settle_heap
-from elava.kafka.clients import new_consumer, new_producer
+from elava.kafka.clients import STAGE_FETCH, new_consumer, new_producer
 from elava.kafka.topic_read import partitions_of
 from elava.settings import Settings
 from elava.topics import Topics
@@ -130,8 +130,7 @@ class FleetStage:
 
     async def run(self, stop: asyncio.Event, ready: Callable[[], None] | None = None) -> None:
         self.producer = new_producer(self.settings.kafka)
-        self.consumer = new_consumer(self.settings.kafka, group_id=self.patterns.fleet_app_id,
-                                     auto_offset_reset="earliest")
+        self.consumer = self.new_consumer()
         try:
             await self.producer.start()
             await self.consumer.start()
@@ -145,6 +144,10 @@ class FleetStage:
                 await self.handle(batch)
         finally:
             await self._shutdown()
+
+    def new_consumer(self) -> AIOKafkaConsumer:
+        return new_consumer(self.settings.kafka, group_id=self.patterns.fleet_app_id, auto_offset_reset="earliest",
+                            **STAGE_FETCH)
 
     async def _assign(self) -> None:
         """Every partition, from the first change not judged before or from the evidence it needs."""

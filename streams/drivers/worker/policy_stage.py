@@ -30,7 +30,7 @@ from elava import telemetry
 from elava.events import ActionRequest, Event, PolicyDecision, cloudevent_headers
 from elava.exceptions import SchemaError
 from elava.heap import settle_heap
-from elava.kafka.clients import new_consumer, new_producer, record_lag
+from elava.kafka.clients import STAGE_FETCH, new_consumer, new_producer, record_lag
 from elava.settings import Settings
 from elava.signing import Signer, keyring_from, signed_headers
 from elava.topics import Topics
@@ -84,9 +84,7 @@ class PolicyStage:
             ready()
         self.producer = new_producer(self.settings.kafka,
                                      max_batch_size=max(PRODUCER_BATCH_BYTES, self.settings.kafka.max_message_bytes))
-        self.consumer = new_consumer(
-            self.settings.kafka, group_id=self.settings.policies.app_id, auto_offset_reset="earliest",
-            max_poll_interval_ms=MAX_POLL_INTERVAL_MS)
+        self.consumer = self.new_consumer()
         try:
             await self.producer.start()
             self.consumer.subscribe([self.topics.attributed_changes])
@@ -101,6 +99,10 @@ class PolicyStage:
                     record_lag(self.consumer, self.settings.policies.app_id, batch)
         finally:
             await self._shutdown()
+
+    def new_consumer(self) -> AIOKafkaConsumer:
+        return new_consumer(self.settings.kafka, group_id=self.settings.policies.app_id, auto_offset_reset="earliest",
+                            max_poll_interval_ms=MAX_POLL_INTERVAL_MS, **STAGE_FETCH)
 
     async def handle(self, batch: dict[TopicPartition, list[Any]]) -> None:
         """Evaluate one poll's changes, publish what they yield, and wait until it is delivered."""

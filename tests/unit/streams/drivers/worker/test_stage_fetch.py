@@ -1,0 +1,40 @@
+"""The stages (policies, fleet patterns) ask the broker for batches, not for every record batch
+the worker appends: fewer fetch requests for the broker to answer (docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from elava.kafka.clients import STAGE_FETCH
+from elava.settings import Settings
+from streams.drivers.worker import fleet_stage, policy_stage
+
+
+@pytest.fixture
+def consumer_options(monkeypatch) -> list[dict[str, Any]]:
+    made: list[dict[str, Any]] = []
+
+    def recorded(settings, *topics, **options):
+        made.append(options)
+        return object()
+
+    monkeypatch.setattr(policy_stage, "new_consumer", recorded)
+    monkeypatch.setattr(fleet_stage, "new_consumer", recorded)
+    return made
+
+
+def test_a_stage_fetch_waits_for_a_batch_but_never_long():
+    assert STAGE_FETCH["fetch_min_bytes"] >= 64 * 1024
+    assert 0 < STAGE_FETCH["fetch_max_wait_ms"] <= 100  # a lone change's decision is late by at most this
+
+
+@pytest.mark.parametrize("stage", [policy_stage.PolicyStage, fleet_stage.FleetStage])
+def test_each_stage_consumer_asks_for_batches_in_its_own_group(stage, consumer_options):
+    settings = Settings()
+    stage(settings).new_consumer()
+    [options] = consumer_options
+    assert {name: options.get(name) for name in STAGE_FETCH} == STAGE_FETCH
+    assert options["group_id"] in (settings.policies.app_id, settings.analyzer.patterns.fleet_app_id)
+    assert options["auto_offset_reset"] == "earliest"
