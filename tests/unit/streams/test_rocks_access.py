@@ -44,3 +44,13 @@ def test_range_scan_is_half_open(writer):
 def test_put_many_writes_every_key_at_once(writer):
     writer.put_many([(b"h\x00x", b"head"), (b"v\x00x\x00\x00\x00\x00\x01", b"v1"), (b"t\x00x", b"")])
     assert [writer.get(k) for k in (b"h\x00x", b"v\x00x\x00\x00\x00\x00\x01", b"t\x00x")] == [b"head", b"v1", b""]
+
+
+def test_a_prefix_scan_reads_its_prefix_only_whatever_bytes_follow_or_end_it(writer):
+    writer.put_many([(b"t\x01", b"next"), (b"t\x00\xff", b"high"), (b"t\x00\xff\xff", b"higher"),
+                     (b"\xff\xff", b"last"), (b"\xff\xff\x00", b"after last"), (b"s\xff", b"before")])
+    assert [k for k, _ in writer.scan(b"t\x00")] == [b"t\x00a", b"t\x00b", b"t\x00c", b"t\x00\xff", b"t\x00\xff\xff"]
+    assert [k for k, _ in writer.scan(b"t\x00\xff")] == [b"t\x00\xff", b"t\x00\xff\xff"]
+    assert [k for k, _ in writer.scan(b"\xff\xff")] == [b"\xff\xff", b"\xff\xff\x00"]
+    assert [k for k, _ in writer.scan(b"s")] == [b"s\xff"]
+
