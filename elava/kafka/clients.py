@@ -148,8 +148,9 @@ def new_producer(settings: KafkaSettings, **options: Any) -> Producer:
 # The stages' consumers (policies, fleet patterns) take a batch per poll: asked for at least
 # 256 KiB, the broker answers a fetch once that much is there or 100 ms have passed, instead of
 # at every record batch the worker appends (aiokafka's default: 1 byte). Fewer fetch requests
-# and larger batches: the broker's CPU fell by about a fifth in the pipeline benchmark
-# (docs/benchmarks.md); a lone change waits at most 100 ms more for its decision.
+# and larger batches: a quarter of the polls and about 40 % less broker CPU for a caught-up
+# consumer (tests/bench/bench_stage_fetch.py, docs/benchmarks.md); a lone change waits at most
+# 100 ms more for its decision.
 STAGE_FETCH: dict[str, int] = {"fetch_min_bytes": 256 * 1024, "fetch_max_wait_ms": 100}
 
 

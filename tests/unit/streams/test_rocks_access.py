@@ -53,4 +53,3 @@ def test_a_prefix_scan_reads_its_prefix_only_whatever_bytes_follow_or_end_it(wri
     assert [k for k, _ in writer.scan(b"t\x00\xff")] == [b"t\x00\xff", b"t\x00\xff\xff"]
     assert [k for k, _ in writer.scan(b"\xff\xff")] == [b"\xff\xff", b"\xff\xff\x00"]
     assert [k for k, _ in writer.scan(b"s")] == [b"s\xff"]
-

@@ -30,11 +30,14 @@ def test_a_stage_fetch_waits_for_a_batch_but_never_long():
     assert 0 < STAGE_FETCH["fetch_max_wait_ms"] <= 100  # a lone change's decision is late by at most this
 
 
-@pytest.mark.parametrize("stage", [policy_stage.PolicyStage, fleet_stage.FleetStage])
-def test_each_stage_consumer_asks_for_batches_in_its_own_group(stage, consumer_options):
-    settings = Settings()
-    stage(settings).new_consumer()
+SETTINGS = Settings()
+
+
+@pytest.mark.parametrize(("stage", "group"), [(policy_stage.PolicyStage, SETTINGS.policies.app_id),
+                                              (fleet_stage.FleetStage, SETTINGS.analyzer.patterns.fleet_app_id)])
+def test_each_stage_consumer_asks_for_batches_in_its_own_group(stage, group, consumer_options):
+    stage(SETTINGS).new_consumer()
     [options] = consumer_options
     assert {name: options.get(name) for name in STAGE_FETCH} == STAGE_FETCH
-    assert options["group_id"] in (settings.policies.app_id, settings.analyzer.patterns.fleet_app_id)
+    assert options["group_id"] == group
     assert options["auto_offset_reset"] == "earliest"
