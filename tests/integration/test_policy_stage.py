@@ -130,14 +130,26 @@ async def stage_child(worker: WorkerProcess, timeout: float = 60.0, command: byt
     pid, loop = worker.process.pid, asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:
-        # Per thread: the supervisor's thread starts the stage again.
-        children = [c for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
-        for child in children:
-            if command in Path(f"/proc/{child}/cmdline").read_bytes():
+        for child in children_of(pid):
+            if command in read_if_there(Path(f"/proc/{child}/cmdline")):
                 return int(child)
         worker.check_alive()
         await asyncio.sleep(0.2)
     raise AssertionError(f"the worker has no {command!r} child")
+
+
+def children_of(pid: int) -> list[str]:
+    """The child pids of every thread of ``pid``: the supervisor's thread starts a stage again."""
+    return [c for task in Path(f"/proc/{pid}/task").iterdir()
+            for c in read_if_there(task / "children").decode().split()]
+
+
+def read_if_there(path: Path) -> bytes:
+    """A /proc file's bytes, or none when its thread or process ended between listing and reading."""
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return b""
 
 
 async def gone(pid: int, timeout: float = 30.0) -> bool:
