@@ -68,7 +68,7 @@ class RawPage:
 
 def read_page(data: bytes) -> RawPage | None:
     """``data`` read lazily, or None when only the full parse (``Observation.from_bytes``) can say."""
-    try:  # keys cached, values not: a page's values are mostly unique (ids, ARNs), its keys repeat (~14 % less, measured)
+    try:  # keys cached, values not: a page's keys repeat, its values (ids, ARNs) mostly do not (docs/benchmarks.md)
         raw = from_json(data, cache_strings="keys")
     except ValueError:
         return None
