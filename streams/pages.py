@@ -13,10 +13,6 @@ CPU, so the worker reads a page in two steps:
    validates, before anything is written, every resource whose raw content hash differs
    from its head's (or that has no head, is replayed, or appears twice on the page).
 
-The worker may do step 1 ahead, in a child process (``prepare_page``, streams/drivers/worker/
-page_reader.py): the child also hashes each resource's content and writes each resource's JSON
-again, so the agent parses only the resources whose hash differs from their head's.
-
 A resource left unvalidated has content whose canonical JSON equals that of a head
 validated when it was stored: valid by construction. ``raw_content_hash`` is
 ``Resource.content_hash()`` of the validated resource for every valid one (a test holds

@@ -297,8 +297,6 @@ async def _apply(message: Any, parsed: RawPage | Observation | ScanMarker | Trai
                     else PartitionProcessor(store, analyzer.drift, analyzer.patterns).process(parsed))
         produced.waste.extend(waste_findings(store, analyzer.waste, read))
         telemetry.record_page(produced, parsed)
-        if worker.pages is not None and isinstance(parsed, RawPage):
-            worker.pages.applied(len(produced.changes), len(parsed.resources))
     except SchemaError as exc:  # a changed resource of a page is invalid: validated before any write
         await dead_letter(worker.sinks.dead_letters, message, str(exc), by=SOURCE)
         return

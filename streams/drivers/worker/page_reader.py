@@ -36,16 +36,11 @@ log = logging.getLogger("elava.worker")
 
 # The agent waits this long for a page's preparation before it reads the page itself.
 PREPARED_WAIT_S = 5.0
-# Pages handed ahead and not yet asked for: twice the agent's input buffer (32 messages). A page
-# Faust drops at a rebalance is never asked for; the oldest is forgotten.
-KEPT = 64
+# Pages prepared and not yet asked for (the input buffers hold 32 messages a partition; a
+# page Faust drops at a rebalance is never asked for, and the oldest is forgotten).
+KEPT = 256
 # A child that ended is started again at most this often; meanwhile the agent reads pages itself.
 RESTART_EVERY_S = 10.0
-# After a page where most resources changed (a first scan, a mass change), this many pages are
-# not handed ahead: the agent would parse each one's resources anyway, and the child's work (a
-# parse, the hashes and each resource's JSON again: more than the agent saves) would only take
-# CPU from it on a busy host (measured: round 1 of bench_pipeline 6 % slower, docs/benchmarks.md).
-BUSY_PAGES_SKIPPED = 16
 
 Key = tuple[str, int, int]  # topic, partition, offset
 
@@ -63,15 +58,11 @@ class PageReader:
         self._entries: collections.OrderedDict[Key, _Entry] = collections.OrderedDict()
         self._child: _Child | None = None
         self._started_at = float("-inf")
-        self._skipping = 0  # pages still to leave to the agent after a page of mostly changes
         self.read_ahead = 0  # pages the agent took prepared
         self.read_here = 0  # pages it was handed ahead and read itself (child gone, slow, or declined)
 
     def submit(self, key: Key, data: bytes) -> None:
         """A page Faust has just taken from the consumer: prepared ahead of the agent."""
-        if self._skipping:
-            self._skipping -= 1
-            return
         child = self._running_child()
         if child is None:
             return
@@ -81,11 +72,6 @@ class PageReader:
         while len(self._entries) > KEPT:
             self._entries.popitem(last=False)
         child.send(entry)
-
-    def applied(self, changed: int, resources: int) -> None:
-        """The agent applied a page of ``resources`` of which ``changed`` changed (or were new)."""
-        if changed * 2 > resources:
-            self._skipping = BUSY_PAGES_SKIPPED
 
     async def prepared(self, key: Key, data: bytes) -> Prepared | None:
         """What the child made of this page, or None: read it here (not handed ahead, or no answer in time)."""

@@ -78,16 +78,3 @@ async def test_the_oldest_pages_never_asked_for_are_forgotten(reader, monkeypatc
         reader.submit(("observations", 0, offset), value)
     assert await reader.prepared(("observations", 0, 0), data[0]) is None  # dropped at a rebalance, say
     assert await reader.prepared(("observations", 0, 2), data[2]) == prepare_page(data[2])
-
-
-async def test_after_a_page_of_mostly_changes_the_next_pages_are_left_to_the_agent(reader, monkeypatch):
-    monkeypatch.setattr(page_reader, "BUSY_PAGES_SKIPPED", 2)
-    data = pages(4)
-    reader.applied(changed=2, resources=3)  # a first scan, say: the agent parses every resource anyway
-    for offset, value in enumerate(data):
-        reader.submit(("observations", 0, offset), value)
-    assert [await reader.prepared(("observations", 0, offset), value) is None
-            for offset, value in enumerate(data)] == [True, True, False, False]
-    reader.applied(changed=1, resources=2)  # half: still worth reading ahead
-    reader.submit(("observations", 0, 9), data[0])
-    assert await reader.prepared(("observations", 0, 9), data[0]) is not None
