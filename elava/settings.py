@@ -290,10 +290,6 @@ class WorkerSettings(Section):
     # fleet_stage_in_worker) run this much nicer than it (Unix nice): on a busy host change
     # capture gets the CPU first and decisions and patterns catch up after. 0: the same priority.
     stage_nice: int = Field(default=10, ge=0, le=19)
-    # Parse and hash each observation page in a child process as it is fetched, ahead of the
-    # worker's agent, which then reads only the resources that changed (~a tenth of a steady
-    # round's worker CPU, docs/benchmarks.md). Off: the agent parses every page itself.
-    read_ahead: bool = True
 
 
 class ApiSettings(Section):

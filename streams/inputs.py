@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from elava.events import MetricsObservation, Observation, ScanMarker
 from elava.exceptions import SchemaError
 from elava.parts import PART_TYPE, Part, parse_part
-from streams.pages import Prepared, RawPage, read_page, read_prepared
+from streams.pages import RawPage, read_page
 
 INPUT_TYPES = {Observation.ce_type: Observation, ScanMarker.ce_type: ScanMarker,
                MetricsObservation.ce_type: MetricsObservation}
@@ -32,16 +32,15 @@ def parse_observation_message(key: bytes | None, value: bytes | None,
     return _parse(key, value, headers, lazy=False)
 
 
-def read_observation_message(key: bytes | None, value: bytes | None, headers,
-                             prepared: Prepared | None = None) -> RawPage | Observation | ScanMarker | MetricsObservation | Part:
+def read_observation_message(key: bytes | None, value: bytes | None,
+                             headers) -> RawPage | Observation | ScanMarker | MetricsObservation | Part:
     """As ``parse_observation_message``, but a page comes as a ``RawPage`` whose resources the
     observer validates only where they differ from their heads (the worker's way, streams/pages.py);
-    an ``Observation`` when only the full parse can read it. ``prepared``: what the worker's page
-    reader made of these bytes ahead (streams/drivers/worker/page_reader.py)."""
-    return _parse(key, value, headers, lazy=True, prepared=prepared)
+    an ``Observation`` when only the full parse can read it."""
+    return _parse(key, value, headers, lazy=True)
 
 
-def _parse(key: bytes | None, value: bytes | None, headers, lazy: bool, prepared: Prepared | None = None):
+def _parse(key: bytes | None, value: bytes | None, headers, lazy: bool):
     if not key:
         raise SchemaError("empty key: observations are keyed by shard key")
     if not value:
@@ -52,11 +51,7 @@ def _parse(key: bytes | None, value: bytes | None, headers, lazy: bool, prepared
     model = INPUT_TYPES.get(ce_type.decode(errors="replace")) if ce_type else None
     if model is None:
         raise SchemaError(f"unknown or missing ce_type header: {ce_type!r}")
-    event = (_read_lazily(value, prepared) if lazy and model is Observation else None) or model.from_bytes(value)
+    event = (read_page(value) if lazy and model is Observation else None) or model.from_bytes(value)
     if event.shard.encode() != key:
         raise SchemaError(f"key {key!r} does not match the shard {event.shard!r} in the body")
     return event
-
-
-def _read_lazily(value: bytes, prepared: Prepared | None) -> RawPage | None:
-    return read_page(value) if prepared is None else read_prepared(value, prepared)

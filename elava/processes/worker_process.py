@@ -42,7 +42,6 @@ def worker_env(settings: Settings) -> dict[str, str]:
             "ELAVA_WORKER__ROCKSDB_WRITE_BUFFERS": str(worker.rocksdb_write_buffers),
             "ELAVA_WORKER__ROCKSDB_MEMORY_MIB": str(worker.rocksdb_memory_mib),
             "ELAVA_WORKER__STAGE_NICE": str(worker.stage_nice),
-            "ELAVA_WORKER__READ_AHEAD": str(worker.read_ahead).lower(),
             # The worker enforces storage.retention on its partitions (streams/store/retention.py).
             "ELAVA_STORAGE__RETENTION": str(settings.storage.retention.total_seconds()),
             **policy_env(settings), **web_env(settings), **signing_env(settings), **waste_env(settings),

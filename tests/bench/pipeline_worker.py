@@ -54,14 +54,12 @@ class _StageCpu:
 
     def __init__(self, worker: psutil.Process, command: str) -> None:
         self.worker, self.command, self.process, self.last = worker, command, None, 0.0
-        # The page reader's child is the worker's child that multiprocessing spawned (the policy
-        # stage's evaluating children are the stage's).
-        self.is_it = _is_page_reader if command == "page-reader" else (lambda cmdline: _is_stage(cmdline, command))
 
     def __call__(self) -> float:
         try:
             if self.process is None:
-                self.process = next((c for c in self.worker.children() if self.is_it(c.cmdline())), None)
+                self.process = next((c for c in self.worker.children() if _is_stage(c.cmdline(), self.command)),
+                                    None)
             if self.process is None:
                 return self.last
             own = self.process.cpu_times()
@@ -73,10 +71,6 @@ class _StageCpu:
             return self.last
         self.last = total
         return total
-
-
-def _is_page_reader(cmdline: list[str]) -> bool:
-    return any("spawn_main" in part for part in cmdline)
 
 
 def _is_stage(cmdline: list[str], command: str) -> bool:
@@ -91,12 +85,10 @@ class _Samples:
         self.process = process
         self.stage_cpu = _StageCpu(process, "policy")
         self.fleet_cpu = _StageCpu(process, "fleet")
-        self.reader_cpu = _StageCpu(process, "page-reader")
         self.times: list[float] = []
         self.cpu: list[float] = []
         self.stage: list[float] = []
         self.fleet: list[float] = []
-        self.reader: list[float] = []
         self.machine = MachineCpu()
         self.machine_at: list[CpuReading] = []  # read with ``times``
 
@@ -106,7 +98,6 @@ class _Samples:
         self.cpu.append(cpu.user + cpu.system)
         self.stage.append(self.stage_cpu())
         self.fleet.append(self.fleet_cpu())
-        self.reader.append(self.reader_cpu())
         self.machine_at.append(self.machine.read())
 
     def machine_between(self, start: float, end: float) -> dict:
@@ -323,7 +314,6 @@ def _phase(name: str, observations: int, start: float, end: float, samples: _Sam
             "cpu_us_per_observation": round(cpu / observations * 1e6, 2),
             "policy_stage_cpu_s": round(samples.stage_at(end) - samples.stage_at(start), 2),
             "fleet_stage_cpu_s": round(samples.at(end, samples.fleet) - samples.at(start, samples.fleet), 2),
-            "page_reader_cpu_s": round(samples.at(end, samples.reader) - samples.at(start, samples.reader), 2),
             } | samples.machine_between(start, end)
 
 

@@ -36,20 +36,18 @@ from streams.drivers.worker.faust_adapter import (
     Transport,
     aiokafka_producer,
     partition_dbs,
-    topic_handing_on,
     use_rocksdb_options,
 )
 from streams.drivers.worker.faust_auth import broker_credentials
 from streams.drivers.worker.faust_kv import ChangelogBatcher, FaustPartitionKV, MvccTable
 from streams.drivers.worker.input_gaps import InputGaps, applied, record_applied
-from streams.drivers.worker.page_reader import PageReader
 from streams.drivers.worker.sinks import WorkerSinks
 from streams.drivers.worker.stall_watch import wire_stall_watch
 from streams.drivers.worker.web import web_options, wire_query_api
 from streams.drivers.worker.worker_layout import WorkerLayout
 from streams.drivers.worker.worker_rocksdb import SharedMemoryRocksDB
-from streams.inputs import header, read_observation_message
-from streams.pages import Prepared, RawPage
+from streams.inputs import read_observation_message
+from streams.pages import RawPage
 from streams.process import PartitionProcessor, Produced
 from streams.store.retention import RetentionPacer, enforce_retention
 from streams.store.versioned import VersionStore
@@ -134,7 +132,6 @@ class Worker:
     cloudtrail_topic: str
     gaps: InputGaps
     retention: RetentionPacer = field(default_factory=RetentionPacer)
-    pages: PageReader | None = None  # worker.read_ahead: pages parsed and hashed ahead in a child
 
 
 def wire(app: faust.App, settings: Settings) -> None:
@@ -143,11 +140,8 @@ def wire(app: faust.App, settings: Settings) -> None:
     # Observations and trail events share shard keys, so a resource's pages, markers
     # and CloudTrail events meet in one partition of the table.
     # Built as app.topic builds it, which drops ``maxsize`` (faust-streaming 0.15.3).
-    pages = PageReader() if settings.worker.read_ahead else None
-    topic_class = app.conf.Topic if pages is None else topic_handing_on(
-        app.conf.Topic, lambda message: hand_on(pages, message, topics.observations))
-    inputs = topic_class(app, topics=[topics.observations, topics.cloudtrail], partitions=partitions,
-                         maxsize=INPUT_BUFFER_MESSAGES, **RAW)
+    inputs = app.conf.Topic(app, topics=[topics.observations, topics.cloudtrail], partitions=partitions,
+                            maxsize=INPUT_BUFFER_MESSAGES, **RAW)
     table = app.Table("mvcc", partitions=partitions, key_type=bytes, value_type=bytes,
                       schema=faust.Schema(**RAW))
     use_rocksdb_options(table, rocksdb_options(settings))
@@ -157,7 +151,7 @@ def wire(app: faust.App, settings: Settings) -> None:
     group = GroupOffsets(settings.kafka, settings.worker.app_id)  # one client for the gap guard and the stall watch
     worker = Worker(settings, table, ChangelogBatcher(table, sends), WorkerSinks.on(topics, sends, SOURCE),
                     WorkerLayout(settings.kafka, sends, SOURCE), topics.cloudtrail,
-                    InputGaps.on(settings.kafka, group), pages=pages)
+                    InputGaps.on(settings.kafka, group))
 
     telemetry.watch_store(lambda: store_sizes(table))
 
@@ -199,31 +193,12 @@ def rocksdb_options(settings: Settings) -> SharedMemoryRocksDB:
                                worker.rocksdb_write_buffers)
 
 
-def hand_on(pages: PageReader, message: Any, observations_topic: str) -> None:
-    """A page just fetched goes to the page reader's child (markers, parts and trail events do not)."""
-    if (message.topic == observations_topic and message.value
-            and header(message.headers, "ce_type") == OBSERVATION_TYPE):
-        pages.submit((message.topic, message.partition, message.offset), message.value)
-
-
-OBSERVATION_TYPE = Observation.ce_type.encode()
-
-
-def parse_message(message: Any, cloudtrail_topic: str,
-                  prepared: Prepared | None = None) -> RawPage | Observation | ScanMarker | TrailEvent | Part:
+def parse_message(message: Any, cloudtrail_topic: str) -> RawPage | Observation | ScanMarker | TrailEvent | Part:
     if message.topic == cloudtrail_topic:
         if not message.key:
             raise SchemaError("empty key: trail events are keyed by the shard key of their resource")
         return TrailEvent.from_bytes(message.value or b"")
-    return read_observation_message(message.key, message.value, message.headers, prepared)  # pages: RawPage
-
-
-async def read_input(message: Any, worker: Worker) -> RawPage | Observation | ScanMarker | TrailEvent | Part:
-    """``parse_message``, with what the page reader made of a page ahead when it did."""
-    prepared = None
-    if worker.pages is not None and message.topic != worker.cloudtrail_topic and message.value:
-        prepared = await worker.pages.prepared((message.topic, message.partition, message.offset), message.value)
-    return parse_message(message, worker.cloudtrail_topic, prepared)
+    return read_observation_message(message.key, message.value, message.headers)  # pages: RawPage
 
 
 async def handle_until_done(message: Any, worker: Worker, first_wait: float = 0.5) -> None:
@@ -274,7 +249,7 @@ async def handle_message(message: Any, worker: Worker) -> None:
 
 async def _handle_one(message: Any, kv: FaustPartitionKV, worker: Worker) -> None:
     try:
-        parsed = PartAssembler(kv).complete(await read_input(message, worker))
+        parsed = PartAssembler(kv).complete(parse_message(message, worker.cloudtrail_topic))
     except SchemaError as exc:
         await dead_letter(worker.sinks.dead_letters, message, str(exc), by=SOURCE)
         return

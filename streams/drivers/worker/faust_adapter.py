@@ -14,7 +14,6 @@ faust-streaming and aiokafka to the versions those guards passed on.
 | ``rocksdb.Store.set_persisted_offset`` | where changelog recovery starts, for records the worker sent itself |
 | ``rocksdb.Store.rocksdb_options`` (what ``_open_for_partition`` opens each partition with) | one block cache and write buffer manager for all of a worker's partitions (streams/drivers/worker/worker_rocksdb.py): Faust builds new ones per partition |
 | ``Consumer._buffered_partitions`` | the input partitions Faust stopped fetching because their buffer was full: one left there after a restart is never fetched again (streams/drivers/worker/stall_watch.py) |
-| ``Topic._compile_decode``, which sets the ``decode`` that Faust's conductor calls (``ConductorCompiler.build``) with the first channel of a message's partition as it takes the message from the consumer | pages handed to the page reader's child ahead of the agent (streams/drivers/worker/page_reader.py) |
 | ``Consumer._wait_next_records``, ``Consumer._get_active_partitions`` | while input partitions are held back for a full buffer, ask for records with a short wait, so that they are asked for again soon after they come back (Faust waits up to 1 s for the others, or sleeps 1 s when all are held back) |
 """
 
@@ -22,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from typing import Any
 
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -116,22 +114,3 @@ def use_rocksdb_options(table: Any, options: Any) -> None:
 def held_back(app: Any, partitions: Any) -> set:
     """Those of ``partitions`` whose fetching Faust suspended for a full buffer (``on_buffer_full``)."""
     return {tp for tp in partitions if tp in app.consumer._buffered_partitions}
-
-
-def topic_handing_on(base: type, on_taken: Callable[[Any], None]) -> type:
-    """A Topic class whose channels call ``on_taken(message)`` as Faust takes each message from the
-    consumer, before it waits in the agent's input buffer: Faust's conductor decodes it then, with
-    the first channel of its partition. Bound on the class, because Faust clones the topic for
-    each agent that iterates it."""
-
-    class HandingOn(base):  # type: ignore[misc, valid-type]
-        def _compile_decode(self) -> None:  # Faust's Topic sets ``self.decode`` to a compiled function here
-            super()._compile_decode()
-            decode = self.decode
-
-            async def handing_on(message: Any, *, propagate: bool = False) -> Any:
-                on_taken(message)
-                return await decode(message, propagate=propagate)
-            self.decode = handing_on
-
-    return HandingOn

@@ -4,7 +4,6 @@ and for every valid resource a raw content hash equal to the validated one's."""
 from __future__ import annotations
 
 import json
-import pickle
 
 import orjson
 import pytest
@@ -14,7 +13,7 @@ from hypothesis import strategies as st
 from elava.events import Observation, Resource
 from elava.exceptions import SchemaError
 from streams.inputs import parse_observation_message, read_observation_message
-from streams.pages import RawPage, prepare_page, raw_content_hash, read_page, read_prepared, validate_resource
+from streams.pages import RawPage, raw_content_hash, read_page, validate_resource
 from tests.unit.streams.fixtures import T0, page, sg
 
 OBSERVATION = [("ce_type", b"elava.observation")]
@@ -135,59 +134,3 @@ def test_the_worker_reads_a_page_lazily_and_everything_else_as_before():
     assert read.validated() == obs
     with pytest.raises(SchemaError, match="does not match the shard"):
         read_observation_message(b"other/shard", obs.to_bytes(), OBSERVATION)
-
-
-def prepared_ahead(data: bytes) -> RawPage | None:
-    """The page as the worker reads it from what its page reader's child answered (pickled)."""
-    prepared = pickle.loads(pickle.dumps(prepare_page(data), protocol=pickle.HIGHEST_PROTOCOL))
-    return None if prepared is None else read_prepared(data, prepared)
-
-
-def assert_same_page(ahead: RawPage, here: RawPage) -> None:
-    assert ahead.header == here.header and ahead.uids() == here.uids()
-    assert len(ahead.resources) == len(here.resources)
-    for index, raw in enumerate(here.resources):
-        again = ahead.resources[index]
-        # Same values of the same types in the same key order (NaN != NaN: compare reprs).
-        assert repr(again) == repr(raw) and list(again) == list(raw)
-        assert ahead.content_hash(index) == here.content_hash(index)
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(page_bytes())
-def test_a_page_prepared_ahead_is_the_page_read_here(data):
-    here, ahead = read_page(data), prepared_ahead(data)
-    if ahead is None:  # only what has no content hash here either: read by the agent, which says so
-        with pytest.raises(TypeError):
-            [here.content_hash(index) for index in range(len(here.resources))]
-        return
-    assert_same_page(ahead, here)
-
-
-@pytest.mark.parametrize("value", [b"NaN", b"-Infinity", b"1e400", b"-0.0", b"0.30000000000000004", b"5e-324",
-                                   b"9223372036854775807", b"-9223372036854775808", b'"\\ud83d\\ude00 \\u00e9 \\" \\\\"',
-                                   b'{"b": 1, "a": [null, true, {"z": 1, "y": 2}]}'])
-def test_values_come_back_from_the_child_as_the_parse_here_read_them(value):
-    data = page([sg("sg-1"), sg("sg-4")], T0).to_bytes().replace(b'"vpc-1"', value)
-    assert_same_page(prepared_ahead(data), read_page(data))
-
-
-@pytest.mark.parametrize("data", [
-    b"[1]", b"not json", b'{"resources": 1}', b'{"resources": [{"uid": "\\ud800"}]}',
-    page([sg("sg-1")], T0).to_bytes().replace(b'"vpc-1"', b"18446744073709551616"),  # no content hash for it
-])
-def test_what_the_child_cannot_prepare_is_read_by_the_agent(data):
-    assert prepare_page(data) is None
-
-
-def test_a_prepared_page_is_what_the_worker_reads_with_the_full_parse_errors_as_before():
-    obs = page([sg("sg-1"), sg("sg-4", tags={"team": "é"})], T0)
-    data = obs.to_bytes()
-    read = read_observation_message(obs.shard.encode(), data, OBSERVATION, prepare_page(data))
-    assert isinstance(read, RawPage) and read.hashes == [resource.content_hash() for resource in obs.resources]
-    assert [validate_resource(read.resources[index]) for index in range(2)] == obs.resources
-    body = orjson.loads(data)
-    body["observed_at"] = "yesterday"
-    bad = orjson.dumps(body)
-    with pytest.raises(SchemaError, match="observed_at"):
-        read_observation_message(obs.shard.encode(), bad, OBSERVATION, prepare_page(bad))

@@ -163,22 +163,3 @@ async def test_with_every_partition_held_back_records_are_asked_for_once_one_com
     consumer.on_buffer_drop(tp1)
     await waiting
     assert asked == [(faust_adapter.HELD_BACK_POLL_S, {tp1})]
-
-
-async def test_the_input_topic_hands_on_each_message_as_the_conductor_decodes_it(app):
-    from faust.transport.conductor import ConductorCompiler
-    from faust.types.tuples import Message
-
-    guard("await chan.decode(message, propagate=True)" in inspect.getsource(ConductorCompiler.build),
-          "faust ConductorCompiler.build decoding each message with its partition's first channel",
-          "to hand pages to the page reader as Faust takes them from the consumer")
-    guard(callable(getattr(app.conf.Topic, "_compile_decode", None)), "faust Topic._compile_decode",
-          "to hand pages to the page reader as Faust takes them from the consumer")
-    taken = []
-    topic = faust_adapter.topic_handing_on(app.conf.Topic, taken.append)(
-        app, topics=["pages"], key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-    agent_channel = topic.clone(is_iterator=True)  # what an agent iterates, and the conductor delivers to
-    message = Message("pages", 3, 41, 0.0, 0, [], b"shard", b"page", None)
-    event = await agent_channel.decode(message, propagate=True)
-    guard(taken == [message] and event.value == b"page", "faust Topic.decode set by _compile_decode",
-          "to hand pages to the page reader as Faust takes them from the consumer")
