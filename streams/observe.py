@@ -33,6 +33,8 @@ class Unread:
 
 
 UNREAD = Unread()
+# A resource of a page to decide: its head lead as screened, and its content hash if computed already.
+Sighting = tuple[Resource, RecordLead | None | Unread, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,17 +91,19 @@ class Observer:
         else:
             self.store.append(observed.version, observed.previous)  # its edges are indexed already
 
-    def decide(self, resource: Resource, page: Observation, lead: RecordLead | None | Unread = UNREAD) -> Observed | None:
+    def decide(self, resource: Resource, page: Observation, lead: RecordLead | None | Unread = UNREAD,
+               content_hash: str | None = None) -> Observed | None:
         """What ``resource`` seen on ``page`` changes (None: nothing); reads the head once.
 
-        ``lead``: its head's leading fields when ``screen_with_heads`` read them for this page already.
+        ``lead``: its head's leading fields when ``screen_with_heads`` read them for this page already;
+        ``content_hash``: ``resource.content_hash()`` when the screening computed it already.
         """
         valid_from = to_micros(page.observed_at)
         if isinstance(lead, Unread):
             lead = self.store.head_lead(resource.uid)
         if _replays(lead, page.event_id, valid_from):
             return self._replay(lead.full(), page.event_id)
-        content_hash = resource.content_hash()
+        content_hash = content_hash or resource.content_hash()
         if _unchanged(lead, content_hash):
             return None  # a read, no write, and no decoding of the stored record
         head = lead.full() if lead is not None else None
@@ -117,11 +121,11 @@ class Observer:
         )
         return Observed(version, head, change_from_version(version, resource, changes))
 
-    def with_heads(self, page: Observation) -> list[tuple[Resource, RecordLead | None | Unread]]:
+    def with_heads(self, page: Observation) -> list[Sighting]:
         """The resources of a validated ``page``, each with its head lead, read for the whole page
         in one call (a uid seen twice is left UNREAD: its first sighting may change its head)."""
         leads = self._leads_of([resource.uid for resource in page.resources])
-        return list(zip(page.resources, leads, strict=True))
+        return [(resource, lead, None) for resource, lead in zip(page.resources, leads, strict=True)]
 
     def _leads_of(self, uids: list[str]) -> list[RecordLead | None | Unread]:
         """The head lead of each uid of a page, read together; UNREAD for a uid the page holds
@@ -130,7 +134,7 @@ class Observer:
         leads = self.store.head_leads_of(uids)
         return [UNREAD if uid in repeated else lead for uid, lead in zip(uids, leads, strict=True)]
 
-    def screen_with_heads(self, page: RawPage) -> list[tuple[Resource, RecordLead | None | Unread]]:
+    def screen_with_heads(self, page: RawPage) -> list[Sighting]:
         """The resources of ``page`` that ``decide`` must see, validated, in order, each with the
         head lead read to screen it (for ``decide``, so it does not read it again); reads only.
 
@@ -138,7 +142,9 @@ class Observer:
         the page replays nothing for it) is left out unvalidated: its content is that of a
         head validated when stored (streams/pages.py). Every other one is validated here,
         before anything of the page is written. A uid seen twice on the page is always kept:
-        its second sighting is decided against the head its first one makes.
+        its second sighting is decided against the head its first one makes. Each comes with the
+        content hash the screening computed for it (None where it computed none), which ``decide``
+        then need not compute again.
 
         Should a resource fail validation, the page is validated whole as before: its
         SchemaError (nothing applied), or, were pydantic to read the bytes otherwise, all of it.
@@ -147,16 +153,17 @@ class Observer:
         valid_from = to_micros(header.observed_at)
         # Read together: the page writes nothing until every resource is screened.
         leads = self._leads_of([resource["uid"] for resource in page.resources])
-        kept: list[tuple[Resource, RecordLead | None | Unread]] = []
+        kept: list[Sighting] = []
         try:
             for raw, lead in zip(page.resources, leads, strict=True):
                 if isinstance(lead, Unread):  # a uid seen twice: always kept, decided when it gets there
-                    kept.append((validate_resource(raw), UNREAD))
+                    kept.append((validate_resource(raw), UNREAD, None))
                     continue
-                if not _known(lead, raw, header.event_id, valid_from):
-                    kept.append((validate_resource(raw), lead))  # no other uid's write changes this head
+                content_hash = _screened_hash(lead, raw, header.event_id, valid_from)
+                if not _unchanged(lead, content_hash):  # no other uid's write changes this head
+                    kept.append((validate_resource(raw), lead, content_hash))
         except ValidationError:
-            return [(resource, UNREAD) for resource in page.validated().resources]
+            return [(resource, UNREAD, None) for resource in page.validated().resources]
         return kept
 
     def deletions(self, marker: ScanMarker) -> Iterator[Observed]:
@@ -225,10 +232,12 @@ class Observer:
                         replay=True, is_head=is_head)
 
 
-def _known(lead: RecordLead | None, raw: dict[str, Any], event_id: str, valid_from: int) -> bool:
-    """Whether ``decide`` would find this raw resource unchanged (None, and no replay)."""
-    return (lead is not None and not _replays(lead, event_id, valid_from)
-            and _unchanged(lead, raw_content_hash(raw)))
+def _screened_hash(lead: RecordLead | None, raw: dict[str, Any], event_id: str, valid_from: int) -> str | None:
+    """The raw resource's content hash where the screening needs it to compare with its head
+    (``decide`` would find it unchanged on it); None for a new resource or a replay."""
+    if lead is None or _replays(lead, event_id, valid_from):
+        return None
+    return raw_content_hash(raw)
 
 
 def _replays(lead: RecordLead | None, event_id: str, valid_from: int) -> bool:

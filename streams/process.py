@@ -21,13 +21,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from elava.analyzer_events import DriftEvent, PatternEvent, WasteFinding
-from elava.events import AttributedChange, ChangeEvent, Event, Observation, Resource, ScanMarker, TrailEvent
+from elava.events import AttributedChange, ChangeEvent, Event, Observation, ScanMarker, TrailEvent
 from elava.settings import DriftSettings, PatternSettings
 from streams.analyzers.runner import Analyzers
 from streams.attribution.join import Attributor
-from streams.observe import Observed, Observer, Unread
+from streams.observe import Observed, Observer, Sighting
 from streams.pages import RawPage
-from streams.store.versioned import RecordLead, VersionStore
+from streams.store.versioned import VersionStore
 
 
 @dataclass
@@ -79,10 +79,9 @@ class PartitionProcessor:
                     self._add_drift(update.change, update, produced)
         return produced
 
-    def _observe(self, sightings: Iterable[tuple[Resource, RecordLead | None | Unread]], page: Observation,
-                 produced: Produced) -> None:
-        for resource, lead in sightings:
-            observed = self.observer.decide(resource, page, lead)
+    def _observe(self, sightings: Iterable[Sighting], page: Observation, produced: Produced) -> None:
+        for resource, lead, content_hash in sightings:
+            observed = self.observer.decide(resource, page, lead, content_hash)
             if observed is not None:
                 self._store_and_report(observed, produced)
 

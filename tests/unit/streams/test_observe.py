@@ -220,7 +220,7 @@ def test_a_deleted_head_is_no_match_for_the_same_content():
 
 def screened(observer: Observer, page) -> list:
     """The resources ``screen_with_heads`` hands to ``decide``, without the leads it read."""
-    return [resource for resource, _ in observer.screen_with_heads(page)]
+    return [resource for resource, _, _ in observer.screen_with_heads(page)]
 
 
 class CallCountingKV(MemoryKV):
@@ -258,7 +258,7 @@ def test_a_validated_page_has_its_heads_read_in_one_call_a_repeated_uid_left_unr
                  scan="s2")
     paired = observer.with_heads(again)
     assert (kv.batches, kv.gets) == (1, 0)
-    assert [(resource.uid, lead) for resource, lead in paired if not isinstance(lead, RecordLead)] == [
+    assert [(resource.uid, lead) for resource, lead, _ in paired if not isinstance(lead, RecordLead)] == [
         (sg("sg-4").uid, UNREAD), (sg("sg-8").uid, None), (sg("sg-4").uid, UNREAD)]
     assert paired[0][1].hash == sg("sg-1").content_hash()
 
