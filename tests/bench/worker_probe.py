@@ -7,10 +7,12 @@ processing core, Faust's producer-buffer back-pressure, the consumer's fetches a
 the garbage collector, then runs the normal CLI. Every 2 s it logs one JSON line
 (``probe {...}``) with cumulative seconds: how long the agent spent handling messages
 (and, within that, parsing, processing and awaiting sends; reading heads together, wall and
-CPU), how long the conductor
-held the stream waiting for Faust's producer buffer to ebb, how long fetches took,
-how long the GC ran, and how long the event loop had no work at all. Wall time the
-agent did not spend handling messages was spent waiting for the next one.
+CPU; RocksDB's write of each message's batch, wall and CPU), how long it then spent handing
+the message's records to the producer (``sends_flush``: aiokafka waits there while a
+partition's previous batch is still in the request in flight), how long it waited between
+one message and the next (``agent_between``: for its input, or for the loop's other work),
+how long the conductor held the stream waiting for Faust's producer buffer to ebb, how long
+fetches took, how long the GC ran, and how long the event loop had no work at all.
 
 """
 
@@ -83,6 +85,22 @@ async def _report() -> None:
         print("probe " + orjson.dumps(line).decode(), file=sys.stderr, flush=True)
 
 
+def _between_messages(fn):
+    """``fn`` (the agent's handler) timed, and the wait from the end of one call to the next."""
+    last_end = [None]
+
+    @functools.wraps(fn)
+    async def wrapper(*args, **kwargs):
+        started = time.perf_counter()
+        if last_end[0] is not None and started - last_end[0] < 1.0:  # longer: between rounds
+            TOTALS["agent_between"] += started - last_end[0]
+        try:
+            return await fn(*args, **kwargs)
+        finally:
+            last_end[0] = time.perf_counter()
+    return wrapper
+
+
 def _counted_fetch(fn):
     @functools.wraps(fn)
     async def wrapper(*args, **kwargs):
@@ -123,6 +141,12 @@ def install() -> None:
     import streams.process as process
 
     app.handle_message = _timed_async("agent_handle", app.handle_message)
+    app.handle_until_done = _between_messages(app.handle_until_done)
+    import streams.drivers.worker.batch_send as batch_send
+    import streams.store.kv as kv
+
+    batch_send.BatchedSends.flush = _timed_async("sends_flush", batch_send.BatchedSends.flush)
+    kv.RdictKV.write = _timed("rocksdb_write", kv.RdictKV.write, cpu=True)
     sinks.WorkerSinks.publish = _timed_async("agent_send", sinks.WorkerSinks.publish)
     app.parse_message = _timed("agent_parse", app.parse_message)
     process.PartitionProcessor.process = _timed("agent_process", process.PartitionProcessor.process)
