@@ -17,8 +17,9 @@ A resource left unvalidated has content whose canonical JSON equals that of a he
 validated when it was stored: valid by construction. ``raw_content_hash`` is
 ``Resource.content_hash()`` of the validated resource for every valid one (a test holds
 them equal over many shapes), and must stay so: a changed resource's new version is stored
-with the hash its screening computed. Anything the fast path does not take (invalid JSON, another schema version,
-a malformed header or identity) is parsed whole as before, with the same errors.
+with the hash its screening computed. Anything the fast path does not take (invalid JSON,
+another schema version, a malformed header or identity) is parsed whole as before, with the
+same errors.
 
 Not orjson, though it parses faster in a tight loop: it reads an integer beyond 64 bits as
 a float (pydantic keeps it exact), and guarding against that cost more than it saved in

@@ -85,14 +85,19 @@ async def _report() -> None:
         print("probe " + orjson.dumps(line).decode(), file=sys.stderr, flush=True)
 
 
+# A longer wait between two messages is the pause between the benchmark's rounds, not counted.
+BETWEEN_ROUNDS_S = 1.0
+
+
 def _between_messages(fn):
-    """``fn`` (the agent's handler) timed, and the wait from the end of one call to the next."""
+    """``fn`` (the agent's handler per message) as is, summing the wait from the end of one call
+    to the start of the next as ``agent_between`` (waits of ``BETWEEN_ROUNDS_S`` or more left out)."""
     last_end = [None]
 
     @functools.wraps(fn)
     async def wrapper(*args, **kwargs):
         started = time.perf_counter()
-        if last_end[0] is not None and started - last_end[0] < 1.0:  # longer: between rounds
+        if last_end[0] is not None and started - last_end[0] < BETWEEN_ROUNDS_S:
             TOTALS["agent_between"] += started - last_end[0]
         try:
             return await fn(*args, **kwargs)
