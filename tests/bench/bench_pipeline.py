@@ -39,7 +39,6 @@ import asyncio
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -84,22 +83,23 @@ def _run(argv: list[str]) -> str:
 
 @contextmanager
 def broker(bootstrap: str | None):
-    """The given broker, or one of our own on free ports (stopped on the way out)."""
+    """The given broker, or one of our own on free ports (stopped on the way out). Its data lives in
+    a temporary folder, as bench_latency's and bench_queries' do: a run killed before it cleans up
+    leaves it under the system's temp dir, not among the cached brokers of kafka.sh."""
     if bootstrap:
         yield bootstrap, os.environ.get("KAFKA_VERSION", "external (not started by the benchmark)")
         return
     version = os.environ.get("KAFKA_VERSION", "3.9.1")
-    env = {**os.environ, "KAFKA_PORT": str(free_port()), "KAFKA_CONTROLLER_PORT": str(free_port()),
-           "KAFKA_FRESH": "1", "KAFKA_VERSION": version}
-    started = subprocess.run(["bash", str(SCRIPT), "start"], env=env, capture_output=True, text=True)
-    try:
-        if started.returncode != 0:
-            raise SystemExit(f"could not start a broker:\n{started.stdout}\n{started.stderr}")
-        yield f"127.0.0.1:{env['KAFKA_PORT']}", version
-    finally:
-        subprocess.run(["bash", str(SCRIPT), "stop"], env=env, capture_output=True)
-        shutil.rmtree(Path(os.environ.get("ELAVA_KAFKA_RUN", Path.home() / ".cache/elava/kafka-run"))
-                      / env["KAFKA_PORT"], ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="elava-bench-broker-") as run_dir:
+        env = {**os.environ, "KAFKA_PORT": str(free_port()), "KAFKA_CONTROLLER_PORT": str(free_port()),
+               "KAFKA_FRESH": "1", "KAFKA_VERSION": version, "ELAVA_KAFKA_RUN": run_dir}
+        started = subprocess.run(["bash", str(SCRIPT), "start"], env=env, capture_output=True, text=True)
+        try:
+            if started.returncode != 0:
+                raise SystemExit(f"could not start a broker:\n{started.stdout}\n{started.stderr}")
+            yield f"127.0.0.1:{env['KAFKA_PORT']}", version
+        finally:
+            subprocess.run(["bash", str(SCRIPT), "stop"], env=env, capture_output=True)
 
 
 class Publisher:
