@@ -92,17 +92,18 @@ BETWEEN_ROUNDS_S = 1.0
 def _between_messages(fn):
     """``fn`` (the agent's handler per message) as is, summing the wait from the end of one call
     to the start of the next as ``agent_between`` (waits of ``BETWEEN_ROUNDS_S`` or more left out)."""
-    last_end = [None]
+    last_end = None
 
     @functools.wraps(fn)
     async def wrapper(*args, **kwargs):
+        nonlocal last_end
         started = time.perf_counter()
-        if last_end[0] is not None and started - last_end[0] < BETWEEN_ROUNDS_S:
-            TOTALS["agent_between"] += started - last_end[0]
+        if last_end is not None and started - last_end < BETWEEN_ROUNDS_S:
+            TOTALS["agent_between"] += started - last_end
         try:
             return await fn(*args, **kwargs)
         finally:
-            last_end[0] = time.perf_counter()
+            last_end = time.perf_counter()
     return wrapper
 
 
@@ -142,21 +143,19 @@ def install() -> None:
 
     AIOKafkaConsumerThread.getmany = _counted_fetch(AIOKafkaConsumerThread.getmany)
     import streams.drivers.worker.app as app
+    import streams.drivers.worker.batch_send as batch_send
     import streams.drivers.worker.sinks as sinks
     import streams.process as process
+    import streams.store.kv as kv
+    import streams.store.versioned as versioned
 
     app.handle_message = _timed_async("agent_handle", app.handle_message)
     app.handle_until_done = _between_messages(app.handle_until_done)
-    import streams.drivers.worker.batch_send as batch_send
-    import streams.store.kv as kv
-
     batch_send.BatchedSends.flush = _timed_async("sends_flush", batch_send.BatchedSends.flush)
     kv.RdictKV.write = _timed("rocksdb_write", kv.RdictKV.write, cpu=True)
     sinks.WorkerSinks.publish = _timed_async("agent_send", sinks.WorkerSinks.publish)
     app.parse_message = _timed("agent_parse", app.parse_message)
     process.PartitionProcessor.process = _timed("agent_process", process.PartitionProcessor.process)
-    import streams.store.versioned as versioned
-
     versioned.VersionStore.head_leads_of = _timed("heads_read", versioned.VersionStore.head_leads_of,
                                                    cpu=True, items=1)
     ProducerBuffer.wait_until_ebb = _timed_async("conductor_wait_producer_ebb", ProducerBuffer.wait_until_ebb)
