@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from elava.catalogue.relations import edge_fields, edges_of
 from elava.events import ChangeEvent, FieldChange, Observation, Resource, ScanMarker
 from streams.diff import diff_content
-from streams.pages import RawPage, raw_content_hash, validate_resource
+from streams.pages import RawPage, json_form, raw_content_hash, validate_resource
 from streams.store.versioned import RecordLead, Version, VersionStore, from_micros, to_micros
 
 
@@ -92,11 +92,13 @@ class Observer:
             self.store.append(observed.version, observed.previous)  # its edges are indexed already
 
     def decide(self, resource: Resource, page: Observation, lead: RecordLead | None | Unread = UNREAD,
-               content_hash: str | None = None) -> Observed | None:
+               content_hash: str | None = None, from_json: bool = False) -> Observed | None:
         """What ``resource`` seen on ``page`` changes (None: nothing); reads the head once.
 
         ``lead``: its head's leading fields when ``screen_with_heads`` read them for this page already;
-        ``content_hash``: ``resource.content_hash()`` when the screening computed it already.
+        ``content_hash``: ``resource.content_hash()`` when the screening computed it already;
+        ``from_json``: the resource was validated from JSON (a page read from Kafka), so its values
+        are JSON's already and its stored form needs no conversion (``json_form``).
         """
         valid_from = to_micros(page.observed_at)
         if isinstance(lead, Unread):
@@ -112,7 +114,7 @@ class Observer:
         else:
             kind, changes = "modified", diff_content(_content_of(head), resource.content())
         diff = [c.model_dump(mode="json") for c in changes]
-        stored = resource.model_dump(mode="json")
+        stored = json_form(resource) if from_json else resource.model_dump(mode="json")
         version = Version(
             uid=resource.uid, version=(head.version + 1) if head else 1, kind=kind,
             valid_from=max(valid_from, head.valid_from if head else valid_from),

@@ -106,6 +106,16 @@ def raw_content_hash(resource: dict[str, Any]) -> str:
                    "attributes": resource.get("attributes", {})})
 
 
+def json_form(resource: Resource) -> dict[str, Any]:
+    """``resource.model_dump(mode="json")`` of a resource validated from JSON, ~6 µs cheaper: its
+    values are what the JSON parser made (str, int, float, bool, None, list, dict), which the JSON
+    mode leaves as they are. Not for a resource built in Python, whose attributes may hold a
+    datetime or a tuple (a test holds both equal over many shapes)."""
+    return {"uid": resource.uid, "type": resource.type, "id": resource.id, "account": resource.account,
+            "region": resource.region, "name": resource.name, "tags": resource.tags,
+            "attributes": resource.attributes}
+
+
 def validate_resource(resource: dict[str, Any]) -> Resource:
     """The resource validated as on a fully parsed page (ValueError if it is not valid)."""
     return Resource.model_validate(resource)

@@ -65,7 +65,7 @@ class PartitionProcessor:
     def process(self, event: Observation | RawPage | ScanMarker | TrailEvent) -> Produced:
         produced = Produced()
         if isinstance(event, RawPage):  # validated where it differs from the store, before any write
-            self._observe(self.observer.screen_with_heads(event), event.header, produced)
+            self._observe(self.observer.screen_with_heads(event), event.header, produced, from_json=True)
         elif isinstance(event, Observation):
             self._observe(self.observer.with_heads(event), event, produced)
         elif isinstance(event, ScanMarker):
@@ -79,9 +79,10 @@ class PartitionProcessor:
                     self._add_drift(update.change, update, produced)
         return produced
 
-    def _observe(self, sightings: Iterable[Sighting], page: Observation, produced: Produced) -> None:
+    def _observe(self, sightings: Iterable[Sighting], page: Observation, produced: Produced,
+                 from_json: bool = False) -> None:
         for resource, lead, content_hash in sightings:
-            observed = self.observer.decide(resource, page, lead, content_hash)
+            observed = self.observer.decide(resource, page, lead, content_hash, from_json)
             if observed is not None:
                 self._store_and_report(observed, produced)
 

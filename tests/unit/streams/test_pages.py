@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from elava.events import Observation, Resource
 from elava.exceptions import SchemaError
 from streams.inputs import parse_observation_message, read_observation_message
-from streams.pages import RawPage, raw_content_hash, read_page, validate_resource
+from streams.pages import RawPage, json_form, raw_content_hash, read_page, validate_resource
 from tests.unit.streams.fixtures import T0, page, sg
 
 OBSERVATION = [("ce_type", b"elava.observation")]
@@ -66,6 +66,10 @@ def test_a_lazily_read_page_is_the_validated_page(data):
     assert len(lazy.resources) == len(full.resources)
     for raw, resource in zip(lazy.resources, full.resources, strict=True):
         assert validate_resource(raw) == resource
+        # The stored form: same keys in the same order, same values of the same types (json.dumps
+        # tells 1 from 1.0 and True, and -0.0 from 0.0, where == does not).
+        assert json.dumps(json_form(validate_resource(raw))) == json.dumps(resource.model_dump(mode="json"))
+        assert json.dumps(json_form(resource)) == json.dumps(resource.model_dump(mode="json"))
         try:
             expected = resource.content_hash()
         except TypeError:  # beyond 64 bits: no hash either way (a processing error, as before)
