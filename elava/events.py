@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
 from elava.exceptions import SchemaError
 from elava.telemetry import trace_headers
@@ -268,6 +268,29 @@ class ChangeEvent(Event):
 
     def id_material(self) -> Any:
         return [self.uid, self.new_version, self.kind, self.cause_id]
+
+    def to_bytes(self, resource: dict[str, Any] | None = None, diff: list[dict[str, Any]] | None = None) -> bytes:
+        """The same bytes as ``Event.to_bytes``. ``resource`` and ``diff``: this change's resource and
+        diff as their JSON-mode dumps, when the caller has them (the worker's version stores them):
+        the bytes are then orjson's over the event's fields, without pydantic serialising the
+        resource again (~7 µs of ~10 a change). A test holds both ways equal."""
+        if resource is None or diff is None or self.resource is None:
+            return super().to_bytes()
+        fields = dict(self.__dict__)  # the fields, in their declared order (the JSON's)
+        fields.update(observed_at=_json_time(self.observed_at), diff=diff, resource=resource)
+        try:
+            return orjson.dumps(fields)
+        except TypeError:  # an integer beyond 64 bits, which only pydantic writes
+            return super().to_bytes()
+
+
+@functools.lru_cache(maxsize=256)
+def _json_time(moment: datetime) -> str:
+    """A time as pydantic writes it in JSON (a page's changes share theirs)."""
+    return _TIME.dump_python(moment, mode="json")
+
+
+_TIME = TypeAdapter(datetime)
 
 
 class Contributor(BaseModel):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from elava.analyzer_events import DriftEvent, PatternEvent, WasteFinding
 from elava.events import AttributedChange, ChangeEvent, Event, Observation, ScanMarker, TrailEvent
@@ -41,6 +42,9 @@ class Produced:
     patterns: list[PatternEvent] = field(default_factory=list)
     # Bytes of events serialised already (the drift kept with its version), by event id: published as they are.
     encoded: dict[str, bytes] = field(default_factory=dict)
+    # A change's resource and diff as its version stores them (JSON-mode dumps), by the change's
+    # event id: what the worker writes the change's bytes from (ChangeEvent.to_bytes).
+    stored: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = field(default_factory=dict)
 
     def events(self) -> Iterator[Event]:
         yield from self.changes
@@ -91,6 +95,10 @@ class PartitionProcessor:
         observed = observed.attributed(attribution.record() if attribution else None)
         self.observer.store_version(observed)
         produced.changes.append(observed.change)
+        if not observed.replay and observed.version.resource is not None:
+            # As decided now (a replay's stored form may be an older build's; a deletion's change
+            # carries the last version seen instead).
+            produced.stored[observed.change.event_id] = (observed.version.resource, observed.version.diff)
         attributed = attribution.event(observed.change) if attribution is not None else None
         if attributed is not None:
             produced.attributed.append(attributed)

@@ -79,7 +79,7 @@ class WorkerSinks:
         """What one input produced, each event onto its topic, then their OCSF copies (and the input's)."""
         change_bytes = {}
         for change in produced.changes:
-            data = change_bytes[change.event_id] = change.to_bytes()
+            data = change_bytes[change.event_id] = change.to_bytes(*produced.stored.get(change.event_id, ()))
             await self.changes.send(change.uid, change, data)
         for attributed in produced.attributed:  # the change inside is serialised once (above)
             data = attributed.to_bytes(change_bytes.get(attributed.change.event_id))

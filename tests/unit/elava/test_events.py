@@ -1,4 +1,4 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
 import pytest
@@ -12,6 +12,7 @@ from elava.events import (
     Actor,
     AttributedChange,
     ChangeEvent,
+    FieldChange,
     Observation,
     PolicyDecision,
     Resource,
@@ -71,6 +72,24 @@ def test_an_attributed_change_spliced_from_its_changes_bytes_is_the_same_bytes(c
     assert attributed.to_bytes() == whole
     assert attributed.to_bytes(change.to_bytes()) == whole
     assert AttributedChange.from_bytes(whole).to_bytes() == whole
+
+
+WHEN = [NOW, datetime(2026, 11, 28, 9, 30, 1, 123456, tzinfo=UTC), datetime(2026, 11, 28, 9, 30, 1, 5, tzinfo=UTC),
+        datetime(2026, 11, 28, 11, 0, tzinfo=timezone(timedelta(hours=2)))]
+DIFFS = [[], [FieldChange(path="tags.team", op="replace", old="a", new="b")],
+         [FieldChange(path="attributes.ingress", op="add", new={"cidr": "0.0.0.0/0", "from_port": 22, "ratio": 0.5}),
+          FieldChange(path="attributes.gone", op="remove", old=[1, None, True, 1e-300, "Zürich"])]]
+BIG = RES.model_copy(update={"attributes": {"big": 2**70}})
+
+
+@pytest.mark.parametrize("resource", [RES, ODD, BIG], ids=["plain", "odd", "beyond-64-bits"])
+@pytest.mark.parametrize("when", WHEN, ids=["whole-second", "micros", "few-micros", "offset"])
+@pytest.mark.parametrize("diff", DIFFS, ids=["no-diff", "tag", "rules"])
+def test_a_change_written_from_its_stored_form_is_the_same_bytes(resource, when, diff):
+    # The worker writes a change's bytes from what its version stores: the same bytes as pydantic's.
+    change = CHANGE.model_copy(update={"resource": resource, "observed_at": when, "diff": diff})
+    stored = (resource.model_dump(mode="json"), [c.model_dump(mode="json") for c in diff])
+    assert change.to_bytes(*stored) == change.to_bytes()
 
 
 @pytest.mark.parametrize("event", EXAMPLES, ids=lambda e: type(e).__name__)

@@ -19,11 +19,21 @@ import orjson
 import pytest
 
 from elava.catalogue import registry
-from elava.events import Actor, Event, Observation, Resource, ScanMarker, TouchedResource, TrailEvent, digest
+from elava.events import (
+    Actor,
+    ChangeEvent,
+    Event,
+    Observation,
+    Resource,
+    ScanMarker,
+    TouchedResource,
+    TrailEvent,
+    digest,
+)
 from elava.settings import WasteSettings
 from elava.sharding import shard_of
 from streams.pages import read_page
-from streams.process import PartitionProcessor
+from streams.process import PartitionProcessor, Produced
 from streams.store.kv import MemoryKV
 from streams.store.versioned import VersionStore
 from streams.waste_stage import waste_findings
@@ -134,8 +144,16 @@ def run(inputs: list[Event], from_bytes: bool) -> dict:
         read = read_page(event.to_bytes()) if from_bytes and isinstance(event, Observation) else event
         produced = processor.process(read)
         produced.waste.extend(waste_findings(store, WasteSettings(), event))
-        outputs.append([f"{out.ce_type} {out.to_bytes().decode()}" for out in produced.events()])
+        outputs.append([f"{out.ce_type} {_bytes(out, produced).decode()}" for out in produced.events()])
     return {"outputs": outputs, "store": {key.hex(): value.decode(errors="replace") for key, value in sorted(kv._data.items())}}
+
+
+def _bytes(event: Event, produced: Produced) -> bytes:
+    """An output's bytes; a change's also as the worker writes them (from its version's stored form)."""
+    data = event.to_bytes()
+    if isinstance(event, ChangeEvent) and event.event_id in produced.stored:
+        assert event.to_bytes(*produced.stored[event.event_id]) == data
+    return data
 
 
 @pytest.mark.parametrize("from_bytes", [True, False], ids=["from-bytes", "validated"])
