@@ -19,4 +19,4 @@ def murmur2(data: bytes) -> int:
 
 def partition_of(key: bytes, partitions: list[int]) -> int:
     """The partition of ``key`` among ``partitions`` (sorted), as Kafka's default partitioner picks it."""
-    return partitions[(murmurhash2(key, _SEED) & 0x7FFFFFFF) % len(partitions)]
+    return partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
