@@ -46,6 +46,16 @@ class Produced:
     # event id: what the worker writes the change's bytes from (ChangeEvent.to_bytes).
     stored: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = field(default_factory=dict)
 
+    def change_bytes(self) -> dict[str, bytes]:
+        """Each change's bytes by event id: written from its version's stored form where this input
+        stored one (``ChangeEvent.to_bytes``), else by pydantic."""
+        return {change.event_id: change.to_bytes(*self.stored.get(change.event_id, ())) for change in self.changes}
+
+    def attributed_bytes(self, change_bytes: dict[str, bytes] | None = None) -> list[bytes]:
+        """The attributed changes' bytes, in order, each spliced from its change's (``change_bytes``)."""
+        change_bytes = self.change_bytes() if change_bytes is None else change_bytes
+        return [attributed.to_bytes(change_bytes.get(attributed.change.event_id)) for attributed in self.attributed]
+
     def events(self) -> Iterator[Event]:
         yield from self.changes
         yield from self.attributed

@@ -158,14 +158,15 @@ class IsolatedPolicies:
         """The decisions and action requests of every change, in order; never raises for a policy."""
         return self.collect(self.send_ahead(batch))
 
-    def send_ahead(self, batch: list[AttributedChange]) -> Ahead:
+    def send_ahead(self, batch: list[AttributedChange], encoded: list[bytes] | None = None) -> Ahead:
         """Hand ``batch`` to the child, which evaluates it while the caller goes on; ``collect``
         takes its decisions, before anything else is asked of this evaluator.
 
         The changes cross as their JSON (as the policy stage's records do): pickling a change
-        costs twice its bytes on each side (docs/benchmarks.md, "Policy engines").
+        costs twice its bytes on each side (docs/benchmarks.md, "Policy engines"). ``encoded``:
+        those bytes, in order, when the caller has them (``Produced.attributed_bytes``).
         """
-        items: list[Item] = [attributed.to_bytes() for attributed in batch]
+        items: list[Item] = [attributed.to_bytes() for attributed in batch] if encoded is None else list(encoded)
         self._recycle_if_due()
         self._send(("batch", items, True))
         return Ahead(batch, items)

@@ -49,7 +49,7 @@ class PoliciesApart(Policies, Protocol):
     """Policies evaluated in another process (IsolatedPolicies): a batch is handed over and its
     decisions collected later, so the driver reads the next page meanwhile, on another core."""
 
-    def send_ahead(self, batch: list[AttributedChange]) -> Any: ...
+    def send_ahead(self, batch: list[AttributedChange], encoded: list[bytes] | None = None) -> Any: ...
     def collect(self, ahead: Any) -> list[Event]: ...
 
 
@@ -150,6 +150,7 @@ class EmbeddedPipeline:
             return
         self.settle()  # one batch with the policies' process at a time
         if isinstance(self.policies, PoliciesApart):
-            self._ahead = self.policies.send_ahead(produced.attributed)
+            # Their bytes written from the versions just stored, as the worker publishes them.
+            self._ahead = self.policies.send_ahead(produced.attributed, produced.attributed_bytes())
         else:
             self.outputs.add_policy_outputs(self.policies.decide_many(produced.attributed))

@@ -77,12 +77,11 @@ class WorkerSinks:
 
     async def publish(self, read: Event, produced: Produced) -> None:
         """What one input produced, each event onto its topic, then their OCSF copies (and the input's)."""
-        change_bytes = {}
+        change_bytes = produced.change_bytes()
         for change in produced.changes:
-            data = change_bytes[change.event_id] = change.to_bytes(*produced.stored.get(change.event_id, ()))
-            await self.changes.send(change.uid, change, data)
-        for attributed in produced.attributed:  # the change inside is serialised once (above)
-            data = attributed.to_bytes(change_bytes.get(attributed.change.event_id))
+            await self.changes.send(change.uid, change, change_bytes[change.event_id])
+        # The change inside each is serialised once (above).
+        for attributed, data in zip(produced.attributed, produced.attributed_bytes(change_bytes), strict=True):
             await self.attributed.send(attributed.change.uid, attributed, data)
         for drift in produced.drift:  # serialised once, when it was kept with its version
             await self.drift.send(drift.uid, drift, produced.encoded.get(drift.event_id))

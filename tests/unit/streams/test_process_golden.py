@@ -144,6 +144,8 @@ def run(inputs: list[Event], from_bytes: bool) -> dict:
         read = read_page(event.to_bytes()) if from_bytes and isinstance(event, Observation) else event
         produced = processor.process(read)
         produced.waste.extend(waste_findings(store, WasteSettings(), event))
+        # What the worker publishes and the embedded driver hands its policies: the same bytes.
+        assert produced.attributed_bytes() == [attributed.to_bytes() for attributed in produced.attributed]
         outputs.append([f"{out.ce_type} {_bytes(out, produced).decode()}" for out in produced.events()])
     return {"outputs": outputs, "store": {key.hex(): value.decode(errors="replace") for key, value in sorted(kv._data.items())}}
 
