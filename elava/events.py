@@ -318,10 +318,23 @@ class AttributedChange(Event):
         """The same bytes as ``Event.to_bytes``; ``change_bytes``: the change's own ``to_bytes()``
         when the caller made them already (the worker publishes the change just before), so
         the change, most of the message, is not serialised twice."""
-        rest = self.model_dump_json(exclude={"change"}).encode()
+        rest = self._bytes_without_change()
         # ``change`` is the field after ``event_id`` (hex): the first ',"actor":' follows it.
         before, actor, after = rest.partition(b',"actor":')
         return b"".join((before, b',"change":', change_bytes or self.change.to_bytes(), actor, after))
+
+    def _bytes_without_change(self) -> bytes:
+        """The other fields as pydantic writes them, by orjson over their values (str, float, bool,
+        None and lists of them: the same JSON, ~4 µs less than ``model_dump_json(exclude=...)``;
+        a property test holds both equal)."""
+        fields = dict(self.__dict__)  # the fields, in their declared order (the JSON's)
+        del fields["change"]
+        fields["actor"] = self.actor.__dict__
+        fields["actors"] = [{**contributor.__dict__, "actor": contributor.actor.__dict__} for contributor in self.actors]
+        try:
+            return orjson.dumps(fields)
+        except TypeError:  # a value orjson refuses (a lone surrogate): pydantic's own way, and its error
+            return self.model_dump_json(exclude={"change"}).encode()
 
     def id_material(self) -> Any:
         base = [self.change.event_id, self.evidence, round(self.confidence, 3)]

@@ -12,6 +12,7 @@ from elava.events import (
     Actor,
     AttributedChange,
     ChangeEvent,
+    Contributor,
     FieldChange,
     Observation,
     PolicyDecision,
@@ -132,8 +133,6 @@ def test_a_complete_event_of_another_schema_version_is_refused():
 def test_a_view_reads_its_fields_as_the_contract_declares_them_and_skips_the_rest():
     from pydantic import ValidationError
 
-    from elava.events import Contributor
-
     view = view_of(Contributor, ["share", "confidence"])
     read = view.model_validate_json(b'{"actor": "not an actor", "share": 0.5, "confidence": 1}')
     assert (read.share, read.confidence) == (0.5, 1.0)  # the actor, not read, is not validated
@@ -165,3 +164,30 @@ def test_canonical_json_writes_keys_of_str_subclasses_as_their_text():
 def test_canonical_json_refuses_what_orjson_cannot_write():
     with pytest.raises(TypeError):
         canonical_json({"a": object()})
+
+
+_TEXT = st.text(max_size=12)  # any unicode, control characters and quotes included
+_SHARE = st.floats(min_value=0.0, max_value=1.0)
+_ACTOR = st.builds(Actor, type=_TEXT, arn=st.none() | _TEXT, name=st.none() | _TEXT, role=st.none() | _TEXT,
+                   kind=st.sampled_from(["human", "service", "automation", "unknown"]),
+                   via=st.none() | _TEXT, source_ip=st.none() | _TEXT, user_agent=st.none() | _TEXT)
+_CONTRIBUTOR = st.builds(Contributor, actor=_ACTOR, share=_SHARE, confidence=_SHARE, evidence=st.lists(_TEXT, max_size=3))
+
+
+@settings(max_examples=300)
+@given(actor=_ACTOR, confidence=_SHARE, evidence=st.lists(_TEXT, max_size=3), provisional=st.booleans(),
+       actors=st.lists(_CONTRIBUTOR, max_size=3))
+def test_an_attributed_change_is_written_as_pydantic_writes_it(actor, confidence, evidence, provisional, actors):
+    # Its fields besides the change are written by orjson (AttributedChange._bytes_without_change).
+    attributed = AttributedChange(change=CHANGE, actor=actor, confidence=confidence, evidence=evidence,
+                                  provisional=provisional, actors=actors)
+    assert attributed.to_bytes() == attributed.model_dump_json().encode()
+    assert attributed.to_bytes(CHANGE.to_bytes()) == attributed.model_dump_json().encode()
+
+
+def test_an_attributed_change_that_cannot_be_written_fails_as_pydantic_fails():
+    from pydantic_core import PydanticSerializationError
+
+    attributed = AttributedChange(change=CHANGE, actor=Actor(name="\ud800"), confidence=1.0)  # a lone surrogate
+    with pytest.raises(PydanticSerializationError):
+        attributed.to_bytes(CHANGE.to_bytes())
