@@ -77,6 +77,10 @@ class PartitionProcessor:
         self.analyzers = Analyzers(store, self.drift, patterns)
 
     def process(self, event: Observation | RawPage | ScanMarker | TrailEvent) -> Produced:
+        with self.attributor.reading():
+            return self._process(event)
+
+    def _process(self, event: Observation | RawPage | ScanMarker | TrailEvent) -> Produced:
         produced = Produced()
         if isinstance(event, RawPage):  # validated where it differs from the store, before any write
             self._observe(self.observer.screen_with_heads(event), event.header, produced, from_json=True)

@@ -11,6 +11,7 @@ published again under the same change id with the higher confidence.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -61,6 +62,10 @@ class Attributor:
     def __init__(self, store: VersionStore, lookback: timedelta = LOOKBACK, slack: timedelta = SLACK) -> None:
         self.store, self.lookback, self.slack = store, lookback, slack
         self.evidence_log = EvidenceLog(store.kv)
+
+    def reading(self) -> AbstractContextManager[None]:
+        """Around one input: its evidence reads share one reader of the store (EvidenceLog.read_together)."""
+        return self.evidence_log.read_together()
 
     def evidence(self, uid: str, start: datetime, end: datetime) -> list[TrailEvent]:
         return [TrailEvent.from_bytes(data) for data in self.evidence_log.between(uid, to_micros(start), to_micros(end))]

@@ -19,7 +19,7 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator
 
-from streams.store.kv import KV
+from streams.store.kv import KV, RangeReader
 
 
 class BatchedWrites:
@@ -29,6 +29,7 @@ class BatchedWrites:
         self.kv = kv
         self._pending: dict[bytes, bytes | None] = {}  # None: a deletion
         self._ordered: list[bytes] = []  # the pending keys, sorted: does a scan's range hold one?
+        self.flushes = 0  # batches written: a reader of the backend made before the last one is behind
 
     def get(self, key: bytes) -> bytes | None:
         if key in self._pending:
@@ -64,10 +65,16 @@ class BatchedWrites:
         return self.kv.scan(prefix)
 
     def scan_range(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]:
+        self._flush_if_pending_in(start, end)
+        return self.kv.scan_range(start, end)
+
+    def ranges(self) -> RangeReader:
+        return _FlushingReader(self)
+
+    def _flush_if_pending_in(self, start: bytes, end: bytes) -> None:
         at = bisect_left(self._ordered, start)
         if at < len(self._ordered) and self._ordered[at] < end:
             self.flush()
-        return self.kv.scan_range(start, end)
 
     def flush(self) -> None:
         """The pending writes, in one batch; nothing is pending after it (even if the write fails:
@@ -75,4 +82,22 @@ class BatchedWrites:
         if not self._pending:
             return
         pending, self._pending, self._ordered = self._pending, {}, []
+        self.flushes += 1
         self.kv.write(pending.items())
+
+
+class _FlushingReader:
+    """The backend's reader, with this KV's rule for scans: a range holding a pending write is
+    flushed first, and the backend's reader is made again after any flush (it would be behind)."""
+
+    def __init__(self, writes: BatchedWrites) -> None:
+        self._writes = writes
+        self._reader: RangeReader | None = None
+        self._made_after = -1  # the flushes its reader has seen
+
+    def items(self, start: bytes, end: bytes) -> list[tuple[bytes, bytes]]:
+        writes = self._writes
+        writes._flush_if_pending_in(start, end)
+        if self._reader is None or self._made_after != writes.flushes:
+            self._reader, self._made_after = writes.kv.ranges(), writes.flushes
+        return self._reader.items(start, end)

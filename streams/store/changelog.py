@@ -42,6 +42,7 @@ class Changelogged:
         self.kv, self.emit = kv, emit
         # Reads are most of the traffic: straight to the KV, without a frame of this one.
         self.get, self.get_many, self.scan, self.scan_range = kv.get, kv.get_many, kv.scan, kv.scan_range
+        self.ranges = kv.ranges
 
     def put(self, key: bytes, value: bytes) -> None:
         self.kv.put(key, value)

@@ -9,6 +9,7 @@ forgets evidence ``EVIDENCE_KEPT`` after the call (``sweep``).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from streams.store.keyspaces import (
@@ -19,7 +20,7 @@ from streams.store.keyspaces import (
     evidence_key,
     evidence_time,
 )
-from streams.store.kv import KV
+from streams.store.kv import KV, RangeReader
 
 CURSOR = "evidence"
 
@@ -36,14 +37,33 @@ class Sweep:
 class EvidenceLog:
     def __init__(self, kv: KV) -> None:
         self.kv = kv
+        self._reader: RangeReader | None = None  # within ``read_together``
+
+    @contextmanager
+    def read_together(self) -> Iterator[None]:
+        """The reads of one input share one reader of the store (streams/store/kv.py ``RangeReader``):
+        a page's changes each read their resource's evidence, nearly always none, and a range
+        read through a new iterator costs more than the seek of one kept for the input."""
+        self._reader = self.kv.ranges()
+        try:
+            yield
+        finally:
+            self._reader = None
 
     def keep(self, uid: str, at: int, event_id: str, data: bytes) -> None:
         self.kv.put(evidence_key(uid, at, event_id), data)
+        self._read_again()
 
-    def between(self, uid: str, start: int, end: int) -> Iterator[bytes]:
+    def between(self, uid: str, start: int, end: int) -> list[bytes]:
         """The evidence of ``uid`` whose call was in ``[start, end]`` (microseconds), oldest first."""
-        for _, data in self.kv.scan_range(evidence_bound(uid, start), evidence_bound(uid, end + 1)):
-            yield data
+        low, high = evidence_bound(uid, start), evidence_bound(uid, end + 1)
+        found = self._reader.items(low, high) if self._reader is not None else self.kv.scan_range(low, high)
+        return [data for _, data in found]
+
+    def _read_again(self) -> None:
+        """After a write of evidence: a reader made before it may not see it."""
+        if self._reader is not None:
+            self._reader = self.kv.ranges()
 
     def sweep(self, cutoff: int, budget: int, cursor: bytes | None) -> tuple[Sweep, bytes | None]:
         """Forget evidence of calls before ``cutoff``, visiting at most ``budget`` keys after ``cursor``.
@@ -66,5 +86,7 @@ class EvidenceLog:
             report.wrapped, last = True, None
         for key in expired:
             self.kv.delete(key)
+        if expired:
+            self._read_again()
         report.dropped = len(expired)
         return report, last

@@ -29,7 +29,7 @@ from streams.drivers.worker.batch_send import BatchedSends, stop_undelivered
 from streams.drivers.worker.faust_adapter import mark_persisted, partition_db
 from streams.store.batched import BatchedWrites
 from streams.store.changelog import Changelogged, restore
-from streams.store.kv import RdictKV, prefix_scan, range_scan
+from streams.store.kv import RangeReader, RdictKV, ScanningReader, prefix_scan, range_scan
 
 log = logging.getLogger("elava.worker")
 
@@ -126,3 +126,6 @@ class WorkerReadKV:
 
     def scan_range(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]:
         return heapq.merge(*(range_scan(db, start, end) for db in self._dbs))
+
+    def ranges(self) -> RangeReader:
+        return ScanningReader(self)

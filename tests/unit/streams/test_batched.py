@@ -5,7 +5,7 @@ import pytest
 from elava.settings import WasteSettings
 from streams.process import PartitionProcessor
 from streams.store.batched import BatchedWrites
-from streams.store.kv import MemoryKV
+from streams.store.kv import MemoryKV, RocksKV
 from streams.store.versioned import VersionStore
 from streams.waste_stage import waste_findings
 from tests.unit.streams.fixtures import T0, BatchCountingKV, marker, page, sg, shard
@@ -52,6 +52,35 @@ def test_a_scan_of_a_keyspace_written_flushes_first_and_another_does_not():
     kv.put(b"v\x00a\x003", b"next")
     assert list(kv.scan_range(b"v\x00a\x00", b"v\x00a\x01"))[-1] == (b"v\x00a\x003", b"next")
     assert inner.batches == 2
+
+
+def test_a_range_reader_flushes_a_range_written_and_reads_past_any_flush():
+    inner = MemoryKV()
+    inner.put(b"e\x00a\x001", b"old")
+    kv = BatchedWrites(inner)
+    reader = kv.ranges()
+    assert reader.items(b"e\x00a\x00", b"e\x00a\x01") == [(b"e\x00a\x001", b"old")]
+    kv.put(b"e\x00a\x002", b"pending")
+    assert reader.items(b"e\x00a\x00", b"e\x00a\x01")[-1] == (b"e\x00a\x002", b"pending")
+    kv.put(b"v\x00a", b"elsewhere")
+    kv.flush()
+    inner.put(b"e\x00b\x001", b"after")  # not through kv: only a reader made again sees it
+    assert reader.items(b"e\x00b\x00", b"e\x00b\x01") == [(b"e\x00b\x001", b"after")]
+
+
+def test_a_range_reader_over_rocksdb_reads_past_a_flush(tmp_path):
+    rocks = RocksKV(tmp_path / "store")
+    try:
+        kv = BatchedWrites(rocks)
+        reader = kv.ranges()
+        assert reader.items(b"e\x00a\x00", b"e\x00a\x01") == []  # its RocksDB iterator is made here
+        kv.put(b"v\x00a", b"1")
+        kv.flush()
+        rocks.put(b"e\x00a\x001", b"kept later")
+        assert reader.items(b"e\x00a\x00", b"e\x00a\x01") == [(b"e\x00a\x001", b"kept later")]
+        del reader  # its iterator, before the store closes
+    finally:
+        rocks.close()
 
 
 def _inputs():

@@ -53,3 +53,14 @@ def test_a_prefix_scan_reads_its_prefix_only_whatever_bytes_follow_or_end_it(wri
     assert [k for k, _ in writer.scan(b"t\x00\xff")] == [b"t\x00\xff", b"t\x00\xff\xff"]
     assert [k for k, _ in writer.scan(b"\xff\xff")] == [b"\xff\xff", b"\xff\xff\x00"]
     assert [k for k, _ in writer.scan(b"s")] == [b"s\xff"]
+
+
+def test_a_range_reader_reads_what_scans_read_in_any_order_of_ranges(writer):
+    writer.put_many([(b"e\x00a\x001", b"x"), (b"e\x00a\x002", b"y"), (b"e\x00b\x001", b"z"), (b"h\x00a", b"h")])
+    ranges = [(b"e\x00b\x00", b"e\x00b\x01"), (b"e\x00a\x00", b"e\x00a\x01"), (b"e\x00a\x002", b"e\x00a\x003"),
+              (b"e\x00c\x00", b"e\x00c\x01"), (b"e\x00a\x00", b"e\x00a\x002"), (b"t\x00", b"t\x01"),
+              (b"u\x00", b"u\x01"), (b"t\x00b", b"t\x00b")]
+    reader = writer.ranges()
+    assert [reader.items(start, end) for start, end in ranges] == \
+        [list(writer.scan_range(start, end)) for start, end in ranges]
+    assert reader.items(b"e\x00a\x00", b"e\x00a\x01") == [(b"e\x00a\x001", b"x"), (b"e\x00a\x002", b"y")]
