@@ -38,6 +38,8 @@ from elava.redaction import only_rekeyed
 from elava.settings import DriftIgnoreRule, DriftSettings
 
 AWS_TAGS = "tags.aws:*"
+_AWS_TAG_PREFIX = AWS_TAGS.removesuffix("*")  # fnmatch's "*" matches all the rest, dots too: a prefix
+_GLOB = frozenset("*?[")
 
 
 @dataclass(frozen=True)
@@ -93,14 +95,27 @@ def _state_rule(declared: ResourceType | None, change: FieldChange) -> str | Non
 
 
 def _churn_rule(declared: ResourceType | None, change: FieldChange) -> str | None:
-    if declared is None:
+    if declared is None or not declared.churn:
         return None
-    return "churn" if any(_path_matches(change.path, f"attributes.{name}") for name in declared.churn) else None
+    exact, under = _churn_paths(tuple(declared.churn))
+    path = change.path
+    if exact is None:  # a name with glob characters: matched as a glob
+        return "churn" if any(_path_matches(path, f"attributes.{name}") for name in declared.churn) else None
+    return "churn" if path in exact or path.startswith(under) else None
+
+
+@lru_cache(maxsize=256)
+def _churn_paths(names: tuple[str, ...]) -> tuple[frozenset[str] | None, tuple[str, ...]]:
+    """The paths of a type's churn attributes and the prefix of what is under each: what
+    ``_path_matches`` matches for a name without glob characters, by a set and a prefix test."""
+    if any(_GLOB & set(name) for name in names):
+        return None, ()
+    return frozenset(f"attributes.{name}" for name in names), tuple(f"attributes.{name}." for name in names)
 
 
 def default_rule(declared: ResourceType | None, change: FieldChange) -> str | None:
     """The default rule that leaves ``change`` out, if any."""
-    if fnmatchcase(change.path, AWS_TAGS):
+    if change.path.startswith(_AWS_TAG_PREFIX):
         return "aws-tag"
     if _is_empty_change(change):
         return "empty-value"

@@ -46,10 +46,14 @@ def _under(path: str, roots: tuple[str, ...]) -> bool:
     return any(path == root or path.startswith(root + ".") for root in roots)
 
 
+def _is_world(value: Any) -> bool:
+    return isinstance(value, str) and value in WORLD_CIDRS  # (an odd value, a dict, is not hashable)
+
+
 def _world_rule(change: FieldChange) -> bool:
     rule = change.new
     return (change.op == "add" and change.path == "attributes.ingress" and isinstance(rule, dict)
-            and (rule.get("cidr") in WORLD_CIDRS or rule.get("ipv6_cidr") in WORLD_CIDRS))
+            and (_is_world(rule.get("cidr")) or _is_world(rule.get("ipv6_cidr"))))
 
 
 def _touches_admin_port(rule: dict[str, Any]) -> bool:
@@ -64,7 +68,7 @@ def _touches_admin_port(rule: dict[str, Any]) -> bool:
 def world_open(change: FieldChange) -> tuple[str, str] | None:
     if _world_rule(change):
         return ("critical", "world-open-admin-port") if _touches_admin_port(change.new) else ("high", "world-open")
-    if change.op == "add" and change.path == "attributes.public_access_cidrs" and change.new in WORLD_CIDRS:
+    if change.op == "add" and change.path == "attributes.public_access_cidrs" and _is_world(change.new):
         return "high", "world-open"
     return None
 
@@ -103,10 +107,25 @@ def ownership_tag(change: FieldChange) -> tuple[str, str] | None:
     return None
 
 
-RULES: tuple[Callable[[FieldChange], tuple[str, str] | None], ...] = (
-    world_open, public_access, encryption_off, iam, ownership_tag)
+Rule = Callable[[FieldChange], tuple[str, str] | None]
+
+# Each rule, in order, with the paths it reads as prefixes: a rule fires only on a change whose
+# path starts with one (most field changes start with none, and are judged without asking).
+RULES: tuple[tuple[Rule, tuple[str, ...]], ...] = (
+    (world_open, ("attributes.ingress", "attributes.public_access_cidrs")),
+    (public_access, (*PUBLIC_FLAGS, "attributes.public_access_block", "attributes.policy_principals")),
+    (encryption_off, (*ENCRYPTION_FLAGS, *ENCRYPTION_SETTINGS)),
+    (iam, (*TRUST, *PERMISSIONS)),
+    (ownership_tag, ("tags.",)),
+)
+_READ = tuple(prefix for _, prefixes in RULES for prefix in prefixes)
+CHANGED = ("low", "changed")
 
 
 def judge(change: FieldChange) -> tuple[str, str]:
     """(severity, rule) of one field change."""
-    return next((found for rule in RULES if (found := rule(change)) is not None), ("low", "changed"))
+    path = change.path
+    if not path.startswith(_READ):
+        return CHANGED
+    return next((found for rule, reads in RULES if path.startswith(reads) and (found := rule(change)) is not None),
+                CHANGED)

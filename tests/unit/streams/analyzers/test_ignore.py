@@ -128,3 +128,35 @@ def test_the_same_rules_in_yaml_work(tmp_path):
     assert drift(change, settings.analyzer.drift) is None
     assert drift(modified("ec2.security-group", fc("attributes.ingress", "add", new=SSH_WORLD)),
                  settings.analyzer.drift) is not None
+
+
+def _by_glob(declared, change):
+    """The default rules as their globs define them (fnmatch), to hold the fast tests to."""
+    from fnmatch import fnmatchcase
+
+    from streams.analyzers.ignore import AWS_TAGS, _is_empty_change, _path_matches, _state_rule
+
+    if fnmatchcase(change.path, AWS_TAGS):
+        return "aws-tag"
+    if _is_empty_change(change):
+        return "empty-value"
+    churn = declared is not None and any(_path_matches(change.path, f"attributes.{n}") for n in declared.churn)
+    return _state_rule(declared, change) or ("churn" if churn else None)
+
+
+def test_the_default_rules_match_what_their_globs_match_for_every_declared_type():
+    from elava.catalogue import registry
+    from streams.analyzers.ignore import default_rule
+
+    paths = ["tags.aws:", "tags.aws:x.y", "tags.aws", "tags.awsx:y", "tags.Aws:x", "attributes.aws:x", "tags.owner"]
+    checked = 0
+    for declared in [*registry.all_types(), None]:
+        names = [*(declared.churn if declared else ()), "state", "name"]
+        for name in names:
+            paths += [f"attributes.{name}", f"attributes.{name}.inner", f"attributes.{name}x",
+                      f"attributes.{name}[0]", f"attributes.{name}.", f"tags.{name}"]
+        for path in paths:
+            change = fc(path, old="a", new="b")
+            assert default_rule(declared, change) == _by_glob(declared, change), (declared and declared.name, path)
+            checked += 1 if _by_glob(declared, change) == "churn" else 0
+    assert checked > 20  # churn paths were among them

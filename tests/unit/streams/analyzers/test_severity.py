@@ -52,3 +52,32 @@ def test_the_worst_rule_sets_the_severity_and_every_rule_is_listed():
     drift = drift_for(modified("s3.bucket", fc("tags.owner", "remove", old="alice"),
                                fc("attributes.encryption", old={"algorithm": "aws:kms"}, new=None)))
     assert (drift.severity, drift.rules) == ("high", ["encryption-off", "ownership-tag-removed"])
+
+
+def test_judging_by_the_paths_rules_read_judges_as_asking_every_rule():
+    """``judge`` asks a rule only about paths it declares it reads: for every declared attribute,
+    the rules' own paths and what is under them, it judges as asking every rule in order does."""
+    from elava.catalogue import registry
+    from streams.analyzers.severity import RULES, judge
+
+    def asking_every_rule(change):
+        return next((found for rule, _ in RULES if (found := rule(change)) is not None), ("low", "changed"))
+
+    paths = {f"attributes.{name}" for declared in registry.all_types() for name in declared.attributes}
+    paths |= {prefix for _, reads in RULES for prefix in reads}
+    paths |= {f"{path}.{leaf}" for path in list(paths) for leaf in ("inner", "block_public_acls")}
+    paths |= {"tags.owner", "tags.team", "tags.cost-center", "tags.Name", "attributes", "tags"}
+    values = [None, True, False, "*", "internet-facing", "NONE", "0.0.0.0/0", "::/0", "", 0, SSH_WORLD,
+              {**SSH_WORLD, "cidr": "10.0.0.0/8"}, {"protocol": "-1", "cidr": "0.0.0.0/0"}, {"a": 1}, ["x"],
+              {"protocol": "tcp", "cidr": {"odd": 1}}]
+    fired = set()
+    for path in sorted(paths):
+        for op in ("add", "remove", "replace"):
+            for old in values:
+                for new in values:
+                    change = fc(path, op, old=old, new=new)
+                    judged = judge(change)
+                    assert judged == asking_every_rule(change), (path, op, old, new)
+                    fired.add(judged[1])
+    assert fired == {"world-open-admin-port", "world-open", "public-access", "encryption-off", "iam-trust",
+                     "iam-permissions", "ownership-tag-removed", "changed"}
