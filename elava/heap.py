@@ -14,7 +14,10 @@ it ends, so its heap grows by the page: at Python's thresholds GC took 18.7-19.6
 100,000-resource, 4-round run of the pipeline benchmark's embedded driver, 7.6-7.7 s at the
 thresholds below (docs/benchmarks.md). It only sets them (``tune_collector``): it does not
 freeze, as a process may run it again (`elava watch`, tests), and a frozen object that later
-becomes garbage in a cycle is never collected.
+becomes garbage in a cycle is never collected. Its middle generation is collected far more
+rarely (``SCAN_THRESHOLDS``): what a scan keeps passes through it, and each of its collections
+walked all of it again to free nothing (0 objects in each of the 5 of a 100,000-resource round,
+0.89-0.97 s of its ~24 s of CPU, docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from __future__ import annotations
 import gc
 
 THRESHOLDS = (20_000, 20, 100)  # gc.set_threshold: young, middle, old (Python's: 700, 10, 10)
+# The embedded driver's: the young generation as often, the middle one every 1,000 young
+# collections (20 million allocations: cycles are still freed, later), the old one every 10 of those.
+SCAN_THRESHOLDS = (20_000, 1_000, 10)
 
 
 def settle_heap() -> None:
@@ -32,7 +38,7 @@ def settle_heap() -> None:
     tune_collector()
 
 
-def tune_collector() -> None:
-    """Collect the young generation every ``THRESHOLDS[0]`` allocations (and the older ones
+def tune_collector(thresholds: tuple[int, int, int] = THRESHOLDS) -> None:
+    """Collect the young generation every ``thresholds[0]`` allocations (and the older ones
     in proportion): a process that allocates by the page spends less time walking the heap."""
-    gc.set_threshold(*THRESHOLDS)
+    gc.set_threshold(*thresholds)

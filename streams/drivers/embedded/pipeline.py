@@ -28,7 +28,7 @@ from elava.events import (
     ScanMarker,
     TrailEvent,
 )
-from elava.heap import tune_collector
+from elava.heap import SCAN_THRESHOLDS, tune_collector
 from elava.settings import AnalyzerSettings
 from streams.analyzers.fleet import completed_by
 from streams.process import PartitionProcessor, Produced
@@ -87,7 +87,7 @@ class EmbeddedPipeline:
     def __init__(self, store: VersionStore, policies: Policies | None = None,
                  analyzer: AnalyzerSettings | None = None) -> None:
         analyzer = analyzer or AnalyzerSettings()
-        tune_collector()  # a scan's heap grows by the page (elava/heap.py)
+        tune_collector(SCAN_THRESHOLDS)  # a scan's heap grows by the page (elava/heap.py)
         # Each input's writes reach RocksDB as one batch when it is applied (streams/store/batched.py).
         self._writes = BatchedWrites(store.kv)
         store = VersionStore(self._writes)

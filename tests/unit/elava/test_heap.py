@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from elava.heap import THRESHOLDS, settle_heap, tune_collector
+from elava.heap import SCAN_THRESHOLDS, THRESHOLDS, settle_heap, tune_collector
 from streams.drivers.embedded.pipeline import EmbeddedPipeline
 from streams.store.kv import MemoryKV
 from streams.store.versioned import VersionStore
@@ -39,7 +39,25 @@ def test_settling_freezes_what_exists_and_tunes(python_defaults):
 
 def test_the_embedded_driver_tunes_the_collector_of_its_process(python_defaults):
     EmbeddedPipeline(VersionStore(MemoryKV()))
-    assert gc.get_threshold() == THRESHOLDS
+    assert gc.get_threshold() == SCAN_THRESHOLDS
+
+
+def test_a_scan_still_frees_garbage_in_cycles_young(python_defaults):
+    """Its young generation is collected as before: a cycle that dies young is freed by the
+    next young collection, after ``SCAN_THRESHOLDS[0]`` allocations that live on (a page's)."""
+    import weakref
+
+    class Node:
+        pass
+
+    EmbeddedPipeline(VersionStore(MemoryKV()))
+    gc.collect()
+    node = Node()
+    node.itself = node
+    gone = weakref.ref(node)
+    del node
+    kept = [[] for _ in range(SCAN_THRESHOLDS[0] + 100)]
+    assert gone() is None and len(kept) > SCAN_THRESHOLDS[0]
 
 
 async def test_the_fleet_stage_settles_its_heap_before_it_runs(monkeypatch):
