@@ -43,7 +43,9 @@ class EvidenceLog:
     def read_together(self) -> Iterator[None]:
         """The reads of one input share one reader of the store (streams/store/kv.py ``RangeReader``):
         a page's changes each read their resource's evidence, nearly always none, and a range
-        read through a new iterator costs more than the seek of one kept for the input."""
+        read through a new iterator costs more than the seek of one kept for the input. Within
+        an input only ``keep`` writes evidence (and makes the reader again); retention's sweep
+        runs between inputs, with an evidence log of its own."""
         self._reader = self.kv.ranges()
         try:
             yield
@@ -86,7 +88,5 @@ class EvidenceLog:
             report.wrapped, last = True, None
         for key in expired:
             self.kv.delete(key)
-        if expired:
-            self._read_again()
         report.dropped = len(expired)
         return report, last
