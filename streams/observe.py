@@ -25,7 +25,8 @@ from elava.catalogue.relations import edge_fields, edges_of
 from elava.events import ChangeEvent, FieldChange, Observation, Resource, ScanMarker
 from streams.diff import diff_content
 from streams.pages import RawPage, json_form, raw_content_hash, validate_resource
-from streams.store.versioned import RecordLead, Version, VersionStore, from_micros, to_micros
+from streams.store.records import RecordLead, Version
+from streams.store.versioned import VersionStore, from_micros, to_micros
 
 
 class Unread:
@@ -125,9 +126,28 @@ class Observer:
 
     def with_heads(self, page: Observation) -> list[Sighting]:
         """The resources of a validated ``page``, each with its head lead, read for the whole page
-        in one call (a uid seen twice is left UNREAD: its first sighting may change its head)."""
+        in one call (a uid seen twice is left UNREAD: its first sighting may change its head), and
+        its content hash where a head is compared with it."""
         leads = self._leads_of([resource.uid for resource in page.resources])
-        return [(resource, lead, None) for resource, lead in zip(page.resources, leads, strict=True)]
+        valid_from = to_micros(page.observed_at)
+        return self._with_whole_heads([
+            (resource, lead, None if isinstance(lead, Unread) or lead is None or _replays(lead, page.event_id, valid_from)
+             else resource.content_hash())
+            for resource, lead in zip(page.resources, leads, strict=True)])
+
+    def _with_whole_heads(self, sightings: list[Sighting]) -> list[Sighting]:
+        """``sightings`` with the whole version of each head ``decide`` will read (a change, a
+        replay), read together: a head holds only its version's leading fields."""
+        wanted = [index for index, (_, lead, content_hash) in enumerate(sightings)
+                  if isinstance(lead, RecordLead) and lead.source is not None and not _unchanged(lead, content_hash)]
+        if not wanted:
+            return sightings
+        whole = self.store.whole_leads([sightings[index][1] for index in wanted])  # type: ignore[misc]
+        sightings = list(sightings)
+        for index, lead in zip(wanted, whole, strict=True):
+            resource, _, content_hash = sightings[index]
+            sightings[index] = (resource, lead, content_hash)
+        return sightings
 
     def _leads_of(self, uids: list[str]) -> list[RecordLead | None | Unread]:
         """The head lead of each uid of a page, read together; UNREAD for a uid the page holds
@@ -166,7 +186,7 @@ class Observer:
                     kept.append((validate_resource(raw), lead, content_hash))
         except ValidationError:
             return [(resource, UNREAD, None) for resource in page.validated().resources]
-        return kept
+        return self._with_whole_heads(kept)
 
     def deletions(self, marker: ScanMarker) -> Iterator[Observed]:
         """The deletions a marker infers (only from a complete, successful scan); reads only.
@@ -247,7 +267,7 @@ def _replays(lead: RecordLead | None, event_id: str, valid_from: int) -> bool:
     return lead is not None and (lead.cause == event_id or valid_from < lead.valid_from)
 
 
-def _unchanged(lead: RecordLead | None, content_hash: str) -> bool:
+def _unchanged(lead: RecordLead | None, content_hash: str | None) -> bool:
     return lead is not None and not lead.deleted and lead.hash == content_hash
 
 

@@ -34,7 +34,8 @@ from elava.analyzer_events import PatternEvent, PatternEvidence
 from elava.events import SCHEMA_VERSION, AttributedChange, ChangeEvent, Resource, view_of
 from elava.settings import PatternSettings
 from streams.analyzers.patterns import actor_of, span
-from streams.store.versioned import Version, VersionStore, from_micros, to_micros
+from streams.store.records import Version
+from streams.store.versioned import VersionStore, from_micros, to_micros
 
 NamedVersion = tuple[Version, dict[str, Any]]  # a version and the resource it is about
 Micros = int

@@ -30,7 +30,8 @@ from elava.settings import PatternSettings
 from streams.analyzers.drift import describe
 from streams.analyzers.ignore import IgnoreRules, declared_type
 from streams.store.keyspaces import version_key, versions_prefix
-from streams.store.versioned import RecordLead, Version, VersionStore, from_micros
+from streams.store.records import RecordLead, Version
+from streams.store.versioned import VersionStore, from_micros
 
 MICROS = 1_000_000
 

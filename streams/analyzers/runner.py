@@ -12,7 +12,8 @@ from elava.settings import DriftSettings, PatternSettings
 from streams.analyzers.drift import DriftAnalyzer
 from streams.analyzers.patterns import LifecyclePatterns
 from streams.store.findings import Findings
-from streams.store.versioned import Version, VersionStore
+from streams.store.records import Version
+from streams.store.versioned import VersionStore
 
 
 class Analyzers:

@@ -21,7 +21,8 @@ from streams.attribution.scoring import Attribution, Credit, Window, attribute, 
 from streams.observe import Observed, change_from_version
 from streams.store.evidence import EvidenceLog
 from streams.store.keyspaces import EVIDENCE_LOOKBACK, EVIDENCE_SLACK
-from streams.store.versioned import Version, VersionStore, from_micros, to_micros
+from streams.store.records import Version
+from streams.store.versioned import VersionStore, from_micros, to_micros
 
 LOOKBACK, SLACK = EVIDENCE_LOOKBACK, EVIDENCE_SLACK
 

@@ -2,9 +2,9 @@
 
 In the worker every write to a partition's store is also a record on the table's
 changelog topic, which restores the store after a crash or on another worker. A new
-version writes five keys or more (its record, the head, its entries in the partition's and
-its shard's time indexes, for a creation its shard membership, and a "used by" entry per new edge), two of them the
-same ~1.3 KB record. The head, the time indexes and the "used by" entries are functions
+version writes five keys or more (its record of ~1.3 KB, the head of ~200 bytes, its entries in
+the partition's and its shard's time indexes, for a creation its shard membership, and a "used
+by" entry per new edge). The head, the time indexes and the "used by" entries are functions
 of the version records (streams/store/keyspaces.py, "derived"): the changelog carries
 the versions and the membership, and ``restore`` rebuilds the rest as it applies each
 record. A created resource is two records, a modified one one. Every other keyspace
@@ -27,7 +27,8 @@ from collections.abc import Callable, Iterable
 
 from streams.store.keyspaces import SEP, head_key, is_derived, shard_change_key, time_key, user_key
 from streams.store.kv import KV
-from streams.store.versioned import RecordLead, Version, edge_targets
+from streams.store.records import RecordLead, Version, head_record_of
+from streams.store.versioned import edge_targets
 
 Emit = Callable[[bytes, bytes | None], None]
 _VERSION = b"v" + SEP
@@ -91,7 +92,7 @@ def _restore_version(kv: KV, key: bytes, value: bytes | None) -> None:
                (shard_change_key(lead.shard(), lead.valid_from, uid, number), b""), *_users(uid, value)]
     head = kv.get(head_key(uid))
     if head is None or RecordLead.from_bytes(uid, head).version <= number:
-        records.append((head_key(uid), value))
+        records.append((head_key(uid), head_record_of(uid, value)))
     kv.put_many(records)
 
 

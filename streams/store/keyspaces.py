@@ -7,7 +7,7 @@ retention have run and finds no key outside ``KEYSPACES``.
 
 | prefix | key | holds | kept |
 |---|---|---|---|
-| ``h`` | ``h\\x00<uid>`` | head: the latest version, whole | until its tombstone is older than ``storage.retention`` |
+| ``h`` | ``h\\x00<uid>`` | head: the latest version's leading fields, shard and resource id, account, region and type (streams/store/records.py, ``head_record``; a store written before may hold it whole) | until its tombstone is older than ``storage.retention`` |
 | ``v`` | ``v\\x00<uid>\\x00<version:4B>`` | one record per version | until a later version began before the window's start |
 | ``t`` | ``t\\x00<valid_from:8B>\\x00<uid>\\x00<version:4B>`` | time index ("what changed between T1 and T2") | with its version |
 | ``k`` | ``k\\x00<shard>\\x00<valid_from:8B>\\x00<uid>\\x00<version:4B>`` | the time index of one shard ("which members changed since the last waste judgement") | with its version |

@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 from elava.events import FieldChange
 from streams.diff import diff_content
-from streams.store.versioned import Version, VersionStore, to_micros
+from streams.store.records import Version
+from streams.store.versioned import VersionStore, to_micros
 
 NetKind = Literal["created", "modified", "deleted"]
 ORDER: dict[str, int] = {"created": 0, "modified": 1, "deleted": 2}

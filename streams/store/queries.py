@@ -17,7 +17,8 @@ from typing import Any
 import orjson
 
 from streams.store.net import NetChange, net_changes
-from streams.store.versioned import Version, VersionStore, to_micros
+from streams.store.records import Version
+from streams.store.versioned import VersionStore, to_micros
 
 UNKNOWN = "unknown"
 

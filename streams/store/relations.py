@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from streams.store.records import Version
 from streams.store.render_json import iso
-from streams.store.versioned import Version, VersionStore, to_micros
+from streams.store.versioned import VersionStore, to_micros
 
 Direction = Literal["uses", "used_by"]
 MAX_DEPTH = 5

@@ -6,7 +6,8 @@ from typing import Any
 
 from streams.store.net import NetChange
 from streams.store.queries import UNKNOWN, Authorship, authorship
-from streams.store.versioned import Version, from_micros
+from streams.store.records import Version
+from streams.store.versioned import from_micros
 
 
 def iso(micros: int | None) -> str | None:

@@ -10,12 +10,10 @@ contiguous and ``valid_from`` never decreases with them; retention drops a prefi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from dataclasses import fields as dataclass_fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 
@@ -43,6 +41,7 @@ from streams.store.keyspaces import (
     versions_prefix,
 )
 from streams.store.kv import KV, drop_prefix
+from streams.store.records import RecordLead, Version, head_record
 
 
 def to_micros(moment: datetime) -> int:
@@ -78,123 +77,6 @@ class TimeEntry:
         return time_key(self.valid_from, self.uid, self.version)
 
 
-@dataclass(frozen=True)
-class Version:
-    """One stored version. ``resource`` is None for a tombstone."""
-
-    uid: str
-    version: int
-    kind: str
-    valid_from: int
-    hash: str
-    cause: str
-    shard: str
-    resource: dict[str, Any] | None
-    diff: list[dict[str, Any]] = field(default_factory=list)
-    attribution: dict[str, Any] | None = None
-    valid_to: int | None = None
-    # What the resource used in this version, by edge name (elava.catalogue.relations).
-    edges: dict[str, list[str]] = field(default_factory=dict)
-
-    @property
-    def deleted(self) -> bool:
-        return self.kind == "deleted"
-
-    def to_bytes(self) -> bytes:
-        # No edges, no field: a record of a type without edges stays as it was.
-        record = {k: v for k, v in self.__dict__.items() if k not in ("uid", "valid_to") and (k != "edges" or v)}
-        return orjson.dumps(record)
-
-    @classmethod
-    def from_bytes(cls, uid: str, data: bytes) -> Version:
-        stored = orjson.loads(data)
-        if tuple(stored) not in _WRITTEN:  # not as to_bytes writes it: each field checked by __init__
-            return cls(uid=uid, **stored)
-        return cls._made({"uid": uid, **stored, "valid_to": None, "edges": stored.get("edges") or {}})
-
-    def but(self, **changed: Any) -> Version:
-        """This version with ``changed`` fields (the store's copies: an attribution, a ``valid_to``)."""
-        if not changed.keys() <= _FIELDS:
-            raise TypeError(f"not fields of Version: {', '.join(sorted(changed.keys() - _FIELDS))}")
-        return self._made({**self.__dict__, **changed})
-
-    @classmethod
-    def _made(cls, fields: dict[str, Any]) -> Version:
-        """A version of ``fields`` (every field, each as stored). The frozen dataclass's ``__init__``
-        sets one field at a time through ``object.__setattr__``: ~4 µs more for each head a change
-        decodes and each copy it makes (docs/benchmarks.md); a test holds both ways equal, to the byte."""
-        version = object.__new__(cls)
-        version.__dict__.update(fields)
-        return version
-
-
-_FIELDS = frozenset(f.name for f in dataclass_fields(Version))
-# The keys of a record as Version.to_bytes writes them, in its order: without edges, and with.
-_WRITTEN = frozenset({("version", "kind", "valid_from", "hash", "cause", "shard", "resource", "diff", "attribution"),
-                      ("version", "kind", "valid_from", "hash", "cause", "shard", "resource", "diff", "attribution",
-                       "edges")})
-
-
-# The leading fields of a record as Version.to_bytes writes them (dataclass order).
-_LEAD = re.compile(rb'\{"version":(\d+),"kind":"([a-z]+)","valid_from":(\d+),"hash":"([0-9a-f]*)","cause":"([0-9a-f]*)"')
-_CAUSE_FIELD = b'"cause":"'
-# What follows the lead in a live record: the shard, then the resource's uid, type and id
-# (Resource field order). Plain strings only; anything escaped falls back to decoding.
-_RESOURCE_ID = re.compile(rb',"shard":"[^"\\]*","resource":\{"uid":"[^"\\]*","type":"[^"\\]*","id":"([^"\\]*)"')
-_SHARD = re.compile(rb',"shard":"([^"\\]*)"')
-
-
-class RecordLead(NamedTuple):
-    """The leading fields of a stored record (head or version), read without decoding the rest.
-
-    Most observations find their resource unchanged, and a binary search over versions
-    only needs their start times: decoding each whole ~1 KB record for that was a third
-    of the cost. ``full()`` decodes when the rest is needed. A named tuple, immutable like a
-    frozen dataclass but built in a third of its time: one is read per observation.
-    """
-
-    uid: str
-    version: int
-    kind: str
-    valid_from: int
-    hash: str
-    cause: str
-    data: bytes
-
-    @property
-    def deleted(self) -> bool:
-        return self.kind == "deleted"
-
-    def full(self) -> Version:
-        return Version.from_bytes(self.uid, self.data)
-
-    def resource_id(self) -> str | None:
-        """The stored resource's id (None for a tombstone), without decoding the record."""
-        if self.deleted:
-            return None
-        match = _RESOURCE_ID.match(self.data, self._after_lead())
-        if match is not None:
-            return match.group(1).decode()
-        return (self.full().resource or {}).get("id")
-
-    def shard(self) -> str:
-        """The shard the version was written for, without decoding the record."""
-        match = _SHARD.match(self.data, self._after_lead())
-        return match.group(1).decode() if match is not None else self.full().shard
-
-    def _after_lead(self) -> int:
-        return self.data.index(_CAUSE_FIELD) + len(_CAUSE_FIELD) + len(self.cause) + 1  # + closing quote
-
-    @classmethod
-    def from_bytes(cls, uid: str, data: bytes) -> RecordLead:
-        match = _LEAD.match(data)
-        if match is None:  # another writer's field order or unusual ids: decode it all
-            v = Version.from_bytes(uid, data)
-            return cls(uid, v.version, v.kind, v.valid_from, v.hash, v.cause, data)
-        version, kind, valid_from, hash_, cause = match.groups()
-        return cls(uid, int(version), kind.decode(), int(valid_from), hash_.decode(), cause.decode(), data)
-
-
 class VersionStore:
     """Versions, heads and shard membership of resources, on a KV backend."""
 
@@ -202,17 +84,31 @@ class VersionStore:
         self.kv = kv
 
     def head(self, uid: str) -> Version | None:
-        data = self.kv.get(head_key(uid))
-        return Version.from_bytes(uid, data) if data is not None else None
+        lead = self.head_lead(uid)
+        return lead.full() if lead is not None else None
 
     def head_lead(self, uid: str) -> RecordLead | None:
         data = self.kv.get(head_key(uid))
-        return RecordLead.from_bytes(uid, data) if data is not None else None
+        return RecordLead.from_bytes(uid, data, self.kv) if data is not None else None
 
     def head_leads_of(self, uids: list[str]) -> list[RecordLead | None]:
         """``head_lead`` of each uid, in order, read together (one MultiGet on RocksDB)."""
-        found = self.kv.get_many([head_key(uid) for uid in uids])
-        return [RecordLead.from_bytes(uid, data) if data is not None else None for uid, data in zip(uids, found, strict=True)]
+        found, kv = self.kv.get_many([head_key(uid) for uid in uids]), self.kv
+        return [RecordLead.from_bytes(uid, data, kv) if data is not None else None
+                for uid, data in zip(uids, found, strict=True)]
+
+    def whole_leads(self, leads: list[RecordLead]) -> list[RecordLead]:
+        """``leads`` with each head's version record read in (``full()`` then reads no more), all
+        in one MultiGet: what a page's changed resources or a marker's judged members need."""
+        pointing = [index for index, lead in enumerate(leads) if lead.source is not None]
+        if not pointing:
+            return leads
+        found = self.kv.get_many([version_key(leads[i].uid, leads[i].version) for i in pointing])
+        whole = list(leads)
+        for index, data in zip(pointing, found, strict=True):
+            if data is not None:  # else full() says the version is missing, when it is asked
+                whole[index] = leads[index]._replace(data=data, source=None)
+        return whole
 
     def append(self, version: Version, previous: Version | None = None) -> None:
         """Store a new version and make it the head (membership on create), in one write batch.
@@ -405,23 +301,30 @@ class VersionStore:
 
     def head_leads(self) -> Iterator[RecordLead]:
         """Every head's leading fields, in uid order (decode with ``full()`` where needed)."""
-        prefix = HEADS_PREFIX
-        for key, data in self.kv.scan(prefix):
-            yield RecordLead.from_bytes(key[len(prefix):].decode(), data)
+        prefix, kv = HEADS_PREFIX, self.kv
+        for key, data in kv.scan(prefix):
+            yield RecordLead.from_bytes(key[len(prefix):].decode(), data, kv)
 
-    def heads(self) -> Iterator[Version]:
-        prefix = HEADS_PREFIX
-        for key, data in self.kv.scan(prefix):
-            yield Version.from_bytes(key[len(prefix):].decode(), data)
+    def heads(self, batch: int = 256) -> Iterator[Version]:
+        """Every head, whole, in uid order: the versions the heads name, read ``batch`` at a time."""
+        leads: list[RecordLead] = []
+        for lead in self.head_leads():
+            leads.append(lead)
+            if len(leads) == batch:
+                yield from self._whole(leads)
+                leads = []
+        yield from self._whole(leads)
+
+    def _whole(self, leads: list[RecordLead]) -> list[Version]:
+        return [lead.full() for lead in self.whole_leads(leads)]  # a version not found: full() says so
 
 
 def _records_of(version: Version, *, is_head: bool) -> list[tuple[bytes, bytes]]:
     """The keys one version writes: its record, the head, its time-index entries (the partition's
     and its shard's), membership (holding the resource's id, which scan markers list)."""
-    encoded = version.to_bytes()
-    records = [(version_key(version.uid, version.version), encoded)]
+    records = [(version_key(version.uid, version.version), version.to_bytes())]
     if is_head:
-        records.append((head_key(version.uid), encoded))
+        records.append((head_key(version.uid), head_record(version)))
     records.append((time_key(version.valid_from, version.uid, version.version), b""))
     records.append((shard_change_key(version.shard, version.valid_from, version.uid, version.version), b""))
     if version.kind == "created":

@@ -29,8 +29,9 @@ from elava.catalogue.relations import edges_of
 from elava.events import Resource
 from streams.drivers.worker.faust_kv import WorkerReadKV
 from streams.store.kv import RocksKV
+from streams.store.records import Version
 from streams.store.relations import RelationQueries
-from streams.store.versioned import Version, VersionStore, to_micros
+from streams.store.versioned import VersionStore, to_micros
 
 ACCOUNT, REGION = "111122223333", "eu-west-1"
 T0 = datetime(2026, 10, 1, tzinfo=UTC)

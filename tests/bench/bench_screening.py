@@ -40,7 +40,8 @@ from streams.pages import RawPage, raw_content_hash
 from streams.process import PartitionProcessor
 from streams.store.keyspaces import head_key
 from streams.store.kv import RocksKV
-from streams.store.versioned import _LEAD, RecordLead, VersionStore
+from streams.store.records import _LEAD, RecordLead
+from streams.store.versioned import VersionStore
 from tests.bench.pipeline_data import build_rounds
 
 

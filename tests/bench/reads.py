@@ -14,8 +14,9 @@ from pathlib import Path
 
 from streams.store.kv import RocksKV
 from streams.store.queries import InventoryFilter, TemporalQueries
+from streams.store.records import Version
 from streams.store.retention import enforce_retention
-from streams.store.versioned import Version, VersionStore, to_micros
+from streams.store.versioned import VersionStore, to_micros
 from tests.bench.synthetic import ACCOUNTS
 
 DAY, HOUR = timedelta(days=1), timedelta(hours=1)

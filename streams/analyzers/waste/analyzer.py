@@ -33,7 +33,8 @@ from elava.events import MetricsObservation, ScanMarker
 from elava.settings import WasteSettings
 from streams.analyzers.waste.rules import RULES, Rule
 from streams.analyzers.waste.subject import Subject, Unknown, Waste
-from streams.store.versioned import RecordLead, VersionStore, to_micros
+from streams.store.records import RecordLead
+from streams.store.versioned import VersionStore, to_micros
 from streams.store.waste import FindingRecord, Judgement, StoredSample, WasteStore
 
 MICROSECOND = timedelta(microseconds=1)
@@ -79,15 +80,19 @@ class WasteAnalyzer:
             candidates = self.store.members_among(shard, self.store.changed_in_shard(shard, judgement.changed_after))
         else:
             candidates = list(self.store.shard_members(shard))
-        selected, latest = [], 0
+        selected: list[tuple[str, RecordLead]] = []
+        latest = 0
         for start in range(0, len(candidates), HEADS_READ_TOGETHER):
             chunk = candidates[start:start + HEADS_READ_TOGETHER]
-            for uid, lead in zip(chunk, self.store.head_leads_of(chunk), strict=True):
+            judged = []
+            for lead in self.store.head_leads_of(chunk):
                 if lead is None:
                     continue
                 latest = max(latest, lead.valid_from)
                 if judgement.full or lead.valid_from > judgement.changed_after:
-                    selected.append((uid, lead))
+                    judged.append(lead)
+            # Each is judged on its whole head: their versions in one read, as their heads were.
+            selected.extend((lead.uid, lead) for lead in self.store.whole_leads(judged))
         if complete_after is None:  # every member's head was read
             self.kept.record_changes_complete(shard, latest)
         return selected

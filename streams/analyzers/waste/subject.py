@@ -16,7 +16,8 @@ from typing import Any
 from elava.catalogue.expressions import extract
 from elava.catalogue.usage import Usage
 from elava.settings import WasteSettings
-from streams.store.versioned import Version, from_micros
+from streams.store.records import Version
+from streams.store.versioned import from_micros
 from streams.store.waste import StoredSample
 
 

@@ -3,7 +3,8 @@ from datetime import timedelta
 from streams.observe import UNREAD, Observer
 from streams.process import PartitionProcessor
 from streams.store.kv import MemoryKV
-from streams.store.versioned import RecordLead, VersionStore
+from streams.store.records import RecordLead
+from streams.store.versioned import VersionStore
 from tests.unit.streams.fixtures import T0, marker, page, sg, shard
 
 SSH_WORLD = {"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "0.0.0.0/0"}
@@ -239,14 +240,20 @@ class CallCountingKV(MemoryKV):
         return [super(CallCountingKV, self).get(key) for key in keys]
 
 
-def test_screen_reads_a_pages_heads_in_one_call():
+def test_screen_reads_a_pages_heads_in_one_call_and_the_changed_ones_versions_in_another():
     kv = CallCountingKV()
     observer = Observer(VersionStore(kv))
     observer.observe(page([sg("sg-1"), sg("sg-4"), sg("sg-8")], T0, scan="s1"))
     kv.gets = kv.batches = 0
+    unchanged = page([sg("sg-1"), sg("sg-4"), sg("sg-8")], T0 + timedelta(hours=1), scan="s2")
+    assert screened(observer, lazily(unchanged)) == []
+    assert (kv.batches, kv.gets) == (1, 0)
+    kv.gets = kv.batches = 0
     again = page([sg("sg-1"), sg("sg-4", {"team": "search"}), sg("sg-8")], T0 + timedelta(hours=1), scan="s2")
     assert screened(observer, lazily(again)) == [sg("sg-4", {"team": "search"})]
-    assert (kv.batches, kv.gets) == (1, 0)
+    assert (kv.batches, kv.gets) == (2, 0)
+    [(_, lead, _)] = observer.screen_with_heads(lazily(again))
+    assert lead.source is None and lead.full() == observer.store.get_version(sg("sg-4").uid, 1)
 
 
 def test_a_validated_page_has_its_heads_read_in_one_call_a_repeated_uid_left_unread():
@@ -263,7 +270,7 @@ def test_a_validated_page_has_its_heads_read_in_one_call_a_repeated_uid_left_unr
     assert paired[0][1].hash == sg("sg-1").content_hash()
 
 
-def test_processing_a_validated_page_reads_its_heads_together():
+def test_processing_a_validated_page_reads_its_heads_together_and_the_changed_ones_versions():
     kv = CallCountingKV()
     processor = PartitionProcessor(VersionStore(kv))
     processor.process(page([sg("sg-1"), sg("sg-4"), sg("sg-8")], T0, scan="s1"))
@@ -271,5 +278,5 @@ def test_processing_a_validated_page_reads_its_heads_together():
     produced = processor.process(page([sg("sg-1"), sg("sg-4", {"team": "search"}), sg("sg-8")],
                                       T0 + timedelta(hours=1), scan="s2"))
     assert [change.uid for change in produced.changes] == [sg("sg-4").uid]
-    assert kv.batches == 1
+    assert kv.batches == 2  # the heads, then the version record of the one that changed (sg-4)
     assert kv.gets == 0

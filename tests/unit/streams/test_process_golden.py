@@ -34,7 +34,9 @@ from elava.settings import WasteSettings
 from elava.sharding import shard_of
 from streams.pages import read_page
 from streams.process import PartitionProcessor, Produced
+from streams.store.keyspaces import HEADS_PREFIX
 from streams.store.kv import MemoryKV
+from streams.store.records import head_record_of
 from streams.store.versioned import VersionStore
 from streams.waste_stage import waste_findings
 from tests.unit.streams.fixtures import ACCOUNT, BUCKETS, REGION, T0
@@ -166,7 +168,16 @@ def test_every_output_and_store_record_is_as_before(from_bytes):
     golden = orjson.loads(GOLDEN.read_bytes())
     for index, (got, want) in enumerate(zip(made["outputs"], golden["outputs"], strict=True)):
         assert got == want, f"input {index}"
-    assert made["store"] == golden["store"]
+    assert made["store"] == _heads_as_pointers(golden["store"])
+
+
+def _heads_as_pointers(store: dict[str, str]) -> dict[str, str]:
+    """The golden store, recorded when a head held its whole version, with each such head as it
+    is written now: the leading fields of that same version (``head_record``)."""
+    heads = {key: value for key, value in store.items()
+             if bytes.fromhex(key).startswith(HEADS_PREFIX) and '"resource":' in value}
+    return {**store, **{key: head_record_of(bytes.fromhex(key)[len(HEADS_PREFIX):].decode(), value.encode()).decode()
+                        for key, value in heads.items()}}
 
 
 def test_the_golden_life_covers_every_kind_of_output():

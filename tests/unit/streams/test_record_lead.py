@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import orjson
 
-from streams.store.versioned import RecordLead, Version
+from streams.store.records import RecordLead, Version
 
 CREATED = Version(uid="arn:aws:ec2:eu-west-1:1:security-group/sg-1", version=3, kind="created",
                   valid_from=1_790_000_000_000_000, hash="09230ed9677e66bd", cause="585a7142caa56afb",

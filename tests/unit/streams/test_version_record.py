@@ -5,7 +5,7 @@ from dataclasses import replace
 import orjson
 import pytest
 
-from streams.store.versioned import Version
+from streams.store.records import Version
 
 CREATED = Version(uid="arn:aws:ec2:eu-west-1:1:instance/i-1", version=2, kind="modified",
                   valid_from=1_790_000_000_000_000, hash="09230ed9677e66bd", cause="585a7142caa56afb",
