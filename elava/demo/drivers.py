@@ -54,7 +54,7 @@ class EmbeddedDriver:
     name = "embedded"
 
     def __init__(self, store_path: Path) -> None:
-        self._kv = RocksKV(store_path)
+        self._kv = RocksKV.for_scan(store_path)
         self.store = VersionStore(self._kv)
         settings = load_settings(None, **DEMO_SETTINGS)
         self.policies = isolated_policies_for(settings.policies)

@@ -54,7 +54,7 @@ async def embedded(rounds: list[Round], work_dir: Path, settings) -> dict:
     from streams.store.kv import RocksKV
     from streams.store.versioned import VersionStore
 
-    kv = RocksKV(work_dir / "embedded-store")
+    kv = RocksKV.for_scan(work_dir / "embedded-store")  # as `elava scan` opens it
     policies = isolated_policies_for(settings.policies)
     pipeline = EmbeddedPipeline(VersionStore(kv), policies)
     machine_cpu = MachineCpu()

@@ -51,7 +51,7 @@ async def embedded_scan(settings: Settings, type_names: list[str] | None = None,
     """One scan into the local store; ``before`` feeds the pipeline first (`elava watch`: CloudTrail);
     ``details`` (kept by a caller that scans again) spares the detail calls of unchanged resources."""
     accounts, types = await scan_plan(settings, type_names, tier_names)
-    kv = RocksKV(settings.storage.path)
+    kv = RocksKV.for_scan(settings.storage.path)
     policies = isolated_policies_for(settings.policies)  # a policy that hangs must not hold the scan
     try:
         store = VersionStore(kv)

@@ -64,3 +64,26 @@ def test_a_range_reader_reads_what_scans_read_in_any_order_of_ranges(writer):
     assert [reader.items(start, end) for start, end in ranges] == \
         [list(writer.scan_range(start, end)) for start, end in ranges]
     assert reader.items(b"e\x00a\x00", b"e\x00a\x01") == [(b"e\x00a\x001", b"x"), (b"e\x00a\x002", b"y")]
+
+
+def _log_bytes(path) -> int:
+    return sum(log.stat().st_size for log in path.glob("*.log"))
+
+
+def test_a_scans_store_writes_no_log_and_keeps_every_write_once_closed(tmp_path):
+    path = tmp_path / "scan"
+    kv = RocksKV.for_scan(path)
+    kv.put_many([(b"k%04d" % i, b"v" * 100) for i in range(1000)])
+    kv.put(b"last", b"1")
+    assert _log_bytes(path) == 0  # nothing went to RocksDB's write-ahead log
+    kv.close()
+    reopened = RocksKV(path, read_only=True)
+    assert len(list(reopened.scan(b"k"))) == 1000 and reopened.get(b"last") == b"1"
+    reopened.close()
+
+
+def test_a_store_opened_otherwise_logs_its_writes(tmp_path):
+    kv = RocksKV(tmp_path / "logged")
+    kv.put_many([(b"k%04d" % i, b"v" * 100) for i in range(1000)])
+    assert _log_bytes(tmp_path / "logged") > 100_000
+    kv.close()
