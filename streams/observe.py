@@ -69,8 +69,8 @@ class Observer:
 
     def observe(self, page: Observation) -> list[ChangeEvent]:
         changes = []
-        for resource in page.resources:
-            observed = self.decide(resource, page)
+        for resource, lead, content_hash in self.with_heads(page):  # the page's heads read together
+            observed = self.decide(resource, page, lead, content_hash)
             if observed is not None:
                 self.store_version(observed)
                 changes.append(observed.change)

@@ -228,7 +228,8 @@ class RocksKV:
         A scan killed before it closes the store loses the writes RocksDB had not flushed yet:
         the store holds a prefix of the scan's inputs (each input is one write batch, flushed in
         order), as if the scan had stopped earlier, and the next scan makes the rest again.
-        None of what it lost was reported: a scan reports when it ends.
+        None of what it lost was reported: a scan reports when it ends. A reader opened while it
+        runs (``read_only``) sees the store as of RocksDB's last flush, not the scan's latest writes.
         """
         return cls(path, write_ahead_log=False)
 

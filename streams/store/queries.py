@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 
 from streams.store.net import NetChange, net_changes
-from streams.store.records import Version
-from streams.store.versioned import VersionStore, to_micros
+from streams.store.records import RecordLead, Version
+from streams.store.versioned import HEADS_READ_TOGETHER, VersionStore, to_micros
 
 UNKNOWN = "unknown"
 
@@ -106,10 +106,23 @@ class TemporalQueries:
         """
         where, t = where or InventoryFilter(), to_micros(moment)
         needles = where.needles()
+        kept: list[RecordLead] = []
         for head in self.store.head_leads():
             if needles and not head.deleted and not all(n in head.data for n in needles):
                 continue  # another account/region/type: skip without decoding or searching
-            found = self.store.version_at(head, t)
+            kept.append(head)
+            if len(kept) == HEADS_READ_TOGETHER:
+                yield from self._valid_at(kept, t, where)
+                kept = []
+        yield from self._valid_at(kept, t, where)
+
+    def _valid_at(self, heads: list[RecordLead], t: int, where: InventoryFilter) -> Iterator[Version]:
+        """The versions of ``heads`` valid at ``t`` that match ``where``, in order; the heads that
+        began by ``t`` answer, their versions read together (a head holds only the leading fields)."""
+        answering = self.store.whole_leads([head for head in heads if head.valid_from <= t])
+        whole = iter(answering)
+        for head in heads:
+            found = self.store.version_at(next(whole) if head.valid_from <= t else head, t)
             if found is not None and where.matches(found.resource or {}):
                 yield found
 

@@ -149,7 +149,7 @@ class RecordLead(NamedTuple):
         if source is not None and _WHOLE_FIELD in data:
             source = None  # a head written whole (stores before head_record): read as a version
         if match is None:  # another writer's field order or unusual ids: decode it all
-            v = Version.from_bytes(uid, data).__dict__ if source is None else orjson.loads(data)
+            v = Version.from_bytes(uid, data).__dict__ if _WHOLE_FIELD in data else orjson.loads(data)
             return cls(uid, v["version"], v["kind"], v["valid_from"], v["hash"], v["cause"], data, source)
         version, kind, valid_from, hash_, cause = match.groups()
         return cls(uid, int(version), kind.decode(), int(valid_from), hash_.decode(), cause.decode(), data, source)

@@ -43,6 +43,9 @@ from streams.store.keyspaces import (
 from streams.store.kv import KV, drop_prefix
 from streams.store.records import RecordLead, Version, head_record
 
+# Heads read in one call where many are walked (a shard's members, an inventory): a page's worth.
+HEADS_READ_TOGETHER = 512
+
 
 def to_micros(moment: datetime) -> int:
     return int(moment.timestamp() * 1_000_000)
@@ -270,8 +273,9 @@ class VersionStore:
 
     def remove_resource(self, head: Version, versions: Iterable[Version]) -> None:
         """Forget a resource entirely (a tombstone older than retention)."""
-        self.drop_versions(versions)
+        # The head first: a head naming a version already dropped would stop every reader of it.
         self.kv.delete(head_key(head.uid))
+        self.drop_versions(versions)
         for shard in self._member_shards(head):
             self.forget_member(shard, head.uid)
 

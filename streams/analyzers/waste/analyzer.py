@@ -34,12 +34,10 @@ from elava.settings import WasteSettings
 from streams.analyzers.waste.rules import RULES, Rule
 from streams.analyzers.waste.subject import Subject, Unknown, Waste
 from streams.store.records import RecordLead
-from streams.store.versioned import VersionStore, to_micros
+from streams.store.versioned import HEADS_READ_TOGETHER, VersionStore, to_micros
 from streams.store.waste import FindingRecord, Judgement, StoredSample, WasteStore
 
 MICROSECOND = timedelta(microseconds=1)
-# Members whose heads are read in one call: a page's worth, not a whole shard's records at once.
-HEADS_READ_TOGETHER = 512
 
 
 def usage_of(type_name: str) -> Usage | None:

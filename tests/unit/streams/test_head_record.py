@@ -10,7 +10,7 @@ from streams.store.keyspaces import head_key, version_key
 from streams.store.kv import MemoryKV
 from streams.store.queries import InventoryFilter, TemporalQueries
 from streams.store.records import RecordLead, Version, head_record, head_record_of
-from streams.store.versioned import VersionStore, from_micros
+from streams.store.versioned import HEADS_READ_TOGETHER, VersionStore, from_micros
 
 RESOURCE = {"uid": "arn:aws:ec2:eu-west-1:111122223333:security-group/sg-1", "type": "ec2.security-group",
             "id": "sg-1", "account": "111122223333", "region": "eu-west-1", "name": "web",
@@ -104,3 +104,64 @@ def test_inventory_filters_pointer_heads_by_account_region_and_type():
     assert [v.uid for v in queries.inventory(moment, InventoryFilter(type="ec2.security-group"))] == [
         FIRST.uid, other.uid]
     assert list(queries.inventory(moment, InventoryFilter(region="us-east-1"))) == []
+
+
+def test_inventory_reads_heads_by_batch_as_each_resource_reads_alone():
+    kv = MemoryKV()
+    store = VersionStore(kv)
+    uids = [f"{FIRST.uid}-{i:04d}" for i in range(HEADS_READ_TOGETHER + 90)]
+    for index, uid in enumerate(uids):
+        first = replace(FIRST, uid=uid, resource={**RESOURCE, "uid": uid, "id": f"sg-{index}"})
+        store.append(first)
+        if index % 3 == 0:  # changed after the moment asked: its history answers, not its head
+            store.append(replace(SECOND, uid=uid, resource={**first.resource, "tags": {}}), first)
+        if index % 7 == 0:  # a head written whole, as older stores did
+            kv.put(head_key(uid), store.head(uid).to_bytes())
+    moment = from_micros(FIRST.valid_from + 1)
+    found = list(TemporalQueries(store).inventory(moment))
+    assert found == [store.as_of(uid, moment) for uid in uids]
+    assert sum(1 for version in found if version.version == 1) == len(uids)
+
+
+class CountingKV(MemoryKV):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gets = 0
+
+    def get(self, key):
+        self.gets += 1
+        return super().get(key)
+
+    def get_many(self, keys):
+        return [self._data.get(key) for key in keys]
+
+
+def test_inventory_reads_the_versions_of_answering_heads_together_not_one_by_one():
+    kv = CountingKV()
+    store = VersionStore(kv)
+    for index in range(HEADS_READ_TOGETHER + 5):
+        uid = f"{FIRST.uid}-{index:04d}"
+        store.append(replace(FIRST, uid=uid, resource={**RESOURCE, "uid": uid}))
+    kv.gets = 0
+    found = list(TemporalQueries(store).inventory(from_micros(FIRST.valid_from + 1)))
+    assert len(found) == HEADS_READ_TOGETHER + 5 and kv.gets == 0
+
+
+def test_a_pointer_head_with_an_odd_cause_is_read_and_restored():
+    from streams.store.changelog import restore
+
+    odd = replace(FIRST, cause="not-a-hex-id")
+    lead = RecordLead.from_bytes(odd.uid, head_record(odd))
+    assert (lead.version, lead.cause) == (1, "not-a-hex-id")
+    kv = MemoryKV()
+    restore(kv, version_key(odd.uid, 1), odd.to_bytes())
+    restore(kv, version_key(odd.uid, 2), replace(SECOND, cause="ct-1").to_bytes())
+    assert VersionStore(kv).head(odd.uid).version == 2
+
+
+def test_removing_a_resource_drops_its_head_before_its_versions():
+    kv, store = stored(FIRST, GONE)
+    deleted: list[bytes] = []
+    kv.delete = lambda key: (deleted.append(key), MemoryKV.delete(kv, key))  # type: ignore[method-assign]
+    store.remove_resource(store.head(FIRST.uid), store.versions(FIRST.uid))
+    assert deleted[0] == head_key(FIRST.uid) and version_key(FIRST.uid, 3) in deleted
