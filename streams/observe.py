@@ -84,13 +84,14 @@ class Observer:
         self.record_scan(marker)
         return [observed.change for observed in deletions]
 
-    def store_version(self, observed: Observed) -> None:
-        """A new version becomes the head; a replayed one is written again with the same bytes
-        (in the worker a local write may have outlived its changelog record)."""
+    def store_version(self, observed: Observed) -> bytes | None:
+        """A new version becomes the head (its record as written is returned); a replayed one is
+        written again with the same bytes (in the worker a local write may have outlived its
+        changelog record)."""
         if observed.replay:
             self.store.rewrite(observed.version, is_head=observed.is_head)
-        else:
-            self.store.append(observed.version, observed.previous)  # its edges are indexed already
+            return None
+        return self.store.append(observed.version, observed.previous)  # its edges are indexed already
 
     def decide(self, resource: Resource, page: Observation, lead: RecordLead | None | Unread = UNREAD,
                content_hash: str | None = None, from_json: bool = False) -> Observed | None:

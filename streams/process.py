@@ -28,6 +28,7 @@ from streams.analyzers.runner import Analyzers
 from streams.attribution.join import Attributor
 from streams.observe import Observed, Observer, Sighting
 from streams.pages import RawPage
+from streams.store.records import StoredRecord
 from streams.store.versioned import VersionStore
 
 
@@ -45,16 +46,32 @@ class Produced:
     # A change's resource and diff as its version stores them (JSON-mode dumps), by the change's
     # event id: what the worker writes the change's bytes from (ChangeEvent.to_bytes).
     stored: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = field(default_factory=dict)
+    # The same changes' version records as written, by the change's event id: what a scan hands its
+    # policies' process, which rebuilds the attributed change from it (``policy_items``).
+    records: dict[str, StoredRecord] = field(default_factory=dict)
 
     def change_bytes(self) -> dict[str, bytes]:
         """Each change's bytes by event id: written from its version's stored form where this input
         stored one (``ChangeEvent.to_bytes``), else by pydantic."""
-        return {change.event_id: change.to_bytes(*self.stored.get(change.event_id, ())) for change in self.changes}
+        return {change.event_id: self.change_bytes_of(change) for change in self.changes}
 
     def attributed_bytes(self, change_bytes: dict[str, bytes] | None = None) -> list[bytes]:
         """The attributed changes' bytes, in order, each spliced from its change's (``change_bytes``)."""
         change_bytes = self.change_bytes() if change_bytes is None else change_bytes
         return [attributed.to_bytes(change_bytes.get(attributed.change.event_id)) for attributed in self.attributed]
+
+    def policy_items(self) -> list[StoredRecord | bytes]:
+        """Each attributed change, in order, as the policies' process takes it in a scan: its new
+        version's record (the bytes written already: the process rebuilds the change from it,
+        ``attributed_from_record``, on the core the scan leaves free), else its own bytes."""
+        items: list[StoredRecord | bytes] = []
+        for attributed in self.attributed:
+            record = self.records.get(attributed.change.event_id)
+            items.append(record if record is not None else attributed.to_bytes(self.change_bytes_of(attributed.change)))
+        return items
+
+    def change_bytes_of(self, change: ChangeEvent) -> bytes:
+        return change.to_bytes(*self.stored.get(change.event_id, ()))
 
     def events(self) -> Iterator[Event]:
         yield from self.changes
@@ -107,12 +124,13 @@ class PartitionProcessor:
     def _store_and_report(self, observed: Observed, produced: Produced) -> None:
         attribution = self.attributor.attribute(observed)
         observed = observed.attributed(attribution.record() if attribution else None)
-        self.observer.store_version(observed)
+        record = self.observer.store_version(observed)
         produced.changes.append(observed.change)
-        if not observed.replay and observed.version.resource is not None:
+        if record is not None and observed.version.resource is not None:
             # As decided now (a replay's stored form may be an older build's; a deletion's change
             # carries the last version seen instead).
             produced.stored[observed.change.event_id] = (observed.version.resource, observed.version.diff)
+            produced.records[observed.change.event_id] = StoredRecord(observed.version.uid, record)
         attributed = attribution.event(observed.change) if attribution is not None else None
         if attributed is not None:
             produced.attributed.append(attributed)

@@ -21,7 +21,7 @@ from streams.attribution.scoring import Attribution, Credit, Window, attribute, 
 from streams.observe import Observed, change_from_version
 from streams.store.evidence import EvidenceLog
 from streams.store.keyspaces import EVIDENCE_LOOKBACK, EVIDENCE_SLACK
-from streams.store.records import Version
+from streams.store.records import StoredRecord, Version
 from streams.store.versioned import VersionStore, from_micros, to_micros
 
 LOOKBACK, SLACK = EVIDENCE_LOOKBACK, EVIDENCE_SLACK
@@ -50,6 +50,16 @@ class VersionAttribution:
         return AttributedChange(change=change, actor=self.result.actor, confidence=self.result.confidence,
                                 evidence=self.result.evidence, provisional=self.result.method != "cloudtrail",
                                 actors=[credit.contributor() for credit in self.result.credits])
+
+
+def attributed_from_record(record: StoredRecord) -> AttributedChange | None:
+    """The attributed change a new version was published as, from its record alone: its change
+    (``change_from_version``) with the attribution stored beside it; None without one. Not for a
+    deletion, whose change carries the version before it."""
+    version = Version.from_bytes(record.uid, record.data)
+    if version.attribution is None:
+        return None
+    return VersionAttribution.from_record(version.attribution).event(change_from_version(version, None))
 
 
 def _credit(item: dict[str, Any]) -> Credit:

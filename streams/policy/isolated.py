@@ -8,7 +8,9 @@ thread can interrupt. So a child evaluates, and its parent keeps the clock:
 
 - a batch of attributed changes goes to the child in one message, as the records' bytes
   where the caller has them (the stage: no parse nor pickle of models on its side; the
-  child parses them, and says which are no attributed change);
+  child parses them, and says which are no attributed change), or as the version records
+  the caller stored them from (a scan: the child rebuilds each change, on the core the
+  scan leaves free);
 - the child evaluates the batch together (one query for all, where the engine can) and
   the whole batch gets one ``evaluation_timeout``; past it, or if the child dies, a fresh
   child is asked the rest of the batch change by change, each answer within the timeout;
@@ -33,10 +35,12 @@ from elava.heap import settle_heap
 from elava.settings import PolicySettings
 from streams.policy.exceptions import PolicyError, PolicyLoadError
 from streams.policy.outcomes import error_decision
+from streams.store.records import StoredRecord
 
 log = logging.getLogger(__name__)
 RECYCLE_AFTER = 20_000  # ~160 MB of regopy's leak at most, and a ~1 s restart per ~7 s of work
-Item = AttributedChange | bytes  # a change, or the bytes of a record that should hold one
+# A change; the bytes of a record that should hold one; or its new version's record (a scan's).
+Item = AttributedChange | bytes | StoredRecord
 Answer = list[Event] | SchemaError  # what a change yields, or why the bytes are no change
 
 
@@ -111,7 +115,23 @@ def _answers_together(engine: Any, items: list[Item]) -> list[tuple[str, Any]]:
 
 
 def _parsed(item: Item) -> AttributedChange:
-    return item if isinstance(item, AttributedChange) else AttributedChange.from_bytes(item)
+    if isinstance(item, AttributedChange):
+        return item
+    if isinstance(item, StoredRecord):
+        return _rebuilt(item)
+    return AttributedChange.from_bytes(item)
+
+
+def _rebuilt(record: StoredRecord) -> AttributedChange:
+    from streams.attribution.join import attributed_from_record  # the child's import, not the stage's
+
+    try:
+        attributed = attributed_from_record(record)
+    except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
+        raise SchemaError(f"version record of {record.uid}: {exc}") from exc
+    if attributed is None:
+        raise SchemaError(f"version record of {record.uid}: no attribution stored with it")
+    return attributed
 
 
 def isolated_policies_for(settings: PolicySettings) -> IsolatedPolicies | None:
@@ -158,13 +178,14 @@ class IsolatedPolicies:
         """The decisions and action requests of every change, in order; never raises for a policy."""
         return self.collect(self.send_ahead(batch))
 
-    def send_ahead(self, batch: list[AttributedChange], encoded: list[bytes] | None = None) -> Ahead:
+    def send_ahead(self, batch: list[AttributedChange], encoded: list[bytes | StoredRecord] | None = None) -> Ahead:
         """Hand ``batch`` to the child, which evaluates it while the caller goes on; ``collect``
         takes its decisions, before anything else is asked of this evaluator.
 
         The changes cross as their JSON (as the policy stage's records do): pickling a change
         costs twice its bytes on each side (docs/benchmarks.md, "Policy engines"). ``encoded``:
-        those bytes, in order, when the caller has them (``Produced.attributed_bytes``).
+        each change's bytes, or the version record it is rebuilt from, in order, when the
+        caller has them (``Produced.policy_items``).
         """
         items: list[Item] = [attributed.to_bytes() for attributed in batch] if encoded is None else list(encoded)
         self._recycle_if_due()

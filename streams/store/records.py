@@ -92,6 +92,15 @@ _RESOURCE_LEAD = re.compile(rb',"shard":"[^"\\]*","resource":\{"uid":"[^"\\]*","
 _POINTER_ID = re.compile(rb',"shard":"[^"\\]*","id":"([^"\\]*)"')
 
 
+class StoredRecord(NamedTuple):
+    """A version's record as written (``Version.to_bytes``) with its resource's uid (the key
+    holds it, the record does not): how a change crosses to the policies' process in a scan,
+    which rebuilds it there (streams/attribution/join.py ``attributed_from_record``)."""
+
+    uid: str
+    data: bytes
+
+
 class RecordLead(NamedTuple):
     """The leading fields of a stored record (head or version), read without decoding the rest.
 

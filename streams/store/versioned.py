@@ -113,15 +113,18 @@ class VersionStore:
                 whole[index] = leads[index]._replace(data=data, source=None)
         return whole
 
-    def append(self, version: Version, previous: Version | None = None) -> None:
-        """Store a new version and make it the head (membership on create), in one write batch.
+    def append(self, version: Version, previous: Version | None = None) -> bytes:
+        """Store a new version and make it the head (membership on create), in one write batch;
+        the version's record as written (``Version.to_bytes``).
 
         ``previous`` is the head it replaces, as the caller read it: the "used by" entries
         written are those of edges it did not have, so an unchanged edge costs no write (in
         the worker, no changelog record either) and the head is not read again.
         """
         targets = edge_targets(version.edges) - (edge_targets(previous.edges) if previous is not None else set())
-        self.kv.put_many(_records_of(version, is_head=True) + _user_records(version.uid, targets))
+        records = _records_of(version, is_head=True)
+        self.kv.put_many(records + _user_records(version.uid, targets))
+        return records[0][1]  # the version's own record comes first
 
     def rewrite(self, version: Version, *, is_head: bool) -> None:
         """Write an existing version's bytes again (for the changelog); nothing changes."""

@@ -33,6 +33,7 @@ from elava.settings import AnalyzerSettings
 from streams.analyzers.fleet import completed_by
 from streams.process import PartitionProcessor, Produced
 from streams.store.batched import BatchedWrites
+from streams.store.records import StoredRecord
 from streams.store.versioned import VersionStore
 from streams.waste_stage import waste_findings
 
@@ -49,7 +50,7 @@ class PoliciesApart(Policies, Protocol):
     """Policies evaluated in another process (IsolatedPolicies): a batch is handed over and its
     decisions collected later, so the driver reads the next page meanwhile, on another core."""
 
-    def send_ahead(self, batch: list[AttributedChange], encoded: list[bytes] | None = None) -> Any: ...
+    def send_ahead(self, batch: list[AttributedChange], encoded: list[bytes | StoredRecord] | None = None) -> Any: ...
     def collect(self, ahead: Any) -> list[Event]: ...
 
 
@@ -150,7 +151,8 @@ class EmbeddedPipeline:
             return
         self.settle()  # one batch with the policies' process at a time
         if isinstance(self.policies, PoliciesApart):
-            # Their bytes written from the versions just stored, as the worker publishes them.
-            self._ahead = self.policies.send_ahead(produced.attributed, produced.attributed_bytes())
+            # The records just stored, from which the policies' process rebuilds the changes (its core
+            # is the one left free), or their bytes as the worker publishes them.
+            self._ahead = self.policies.send_ahead(produced.attributed, produced.policy_items())
         else:
             self.outputs.add_policy_outputs(self.policies.decide_many(produced.attributed))

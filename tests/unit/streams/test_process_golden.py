@@ -21,6 +21,7 @@ import pytest
 from elava.catalogue import registry
 from elava.events import (
     Actor,
+    AttributedChange,
     ChangeEvent,
     Event,
     Observation,
@@ -32,11 +33,12 @@ from elava.events import (
 )
 from elava.settings import WasteSettings
 from elava.sharding import shard_of
+from streams.attribution.join import attributed_from_record
 from streams.pages import read_page
 from streams.process import PartitionProcessor, Produced
-from streams.store.keyspaces import HEADS_PREFIX
+from streams.store.keyspaces import HEADS_PREFIX, version_key
 from streams.store.kv import MemoryKV
-from streams.store.records import head_record_of
+from streams.store.records import StoredRecord, head_record_of
 from streams.store.versioned import VersionStore
 from streams.waste_stage import waste_findings
 from tests.unit.streams.fixtures import ACCOUNT, BUCKETS, REGION, T0
@@ -141,15 +143,33 @@ def life() -> list[Event]:
 def run(inputs: list[Event], from_bytes: bool) -> dict:
     kv = MemoryKV()
     store = VersionStore(kv)
-    processor, outputs = PartitionProcessor(store), []
+    processor, outputs, handed = PartitionProcessor(store), [], []
     for event in inputs:
         read = read_page(event.to_bytes()) if from_bytes and isinstance(event, Observation) else event
         produced = processor.process(read)
         produced.waste.extend(waste_findings(store, WasteSettings(), event))
         # What the worker publishes and the embedded driver hands its policies: the same bytes.
         assert produced.attributed_bytes() == [attributed.to_bytes() for attributed in produced.attributed]
+        handed.extend(_as_handed_to_policies(produced, kv))
         outputs.append([f"{out.ce_type} {_bytes(out, produced).decode()}" for out in produced.events()])
+    # Both ways a scan hands a change to its policies occur: a new version's record, and (a
+    # re-attribution by a later trail event, a deletion) the change's own bytes.
+    assert {type(item) for item in handed} == {StoredRecord, bytes}
     return {"outputs": outputs, "store": {key.hex(): value.decode(errors="replace") for key, value in sorted(kv._data.items())}}
+
+
+def _as_handed_to_policies(produced: Produced, kv: MemoryKV) -> list[StoredRecord | bytes]:
+    """What a scan hands its policies' process: each attributed change rebuilds from it as made."""
+    items = produced.policy_items()
+    for attributed, item in zip(produced.attributed, items, strict=True):
+        if isinstance(item, StoredRecord):  # the record as written, rebuilt to the same change and bytes
+            assert item.data == kv.get(version_key(item.uid, attributed.change.new_version))
+            rebuilt = attributed_from_record(item)
+        else:
+            rebuilt = AttributedChange.from_bytes(item)
+        assert rebuilt == attributed
+        assert rebuilt.to_bytes() == attributed.to_bytes()
+    return items
 
 
 def _bytes(event: Event, produced: Produced) -> bytes:

@@ -15,7 +15,11 @@ from elava.settings import PolicySettings
 from streams.policy import PolicyEngine
 from streams.policy.exceptions import PolicyLoadError
 from streams.policy.isolated import IsolatedPolicies
-from tests.unit.streams.fixtures import T0, sg
+from streams.process import PartitionProcessor
+from streams.store.kv import MemoryKV
+from streams.store.records import StoredRecord
+from streams.store.versioned import VersionStore
+from tests.unit.streams.fixtures import T0, page, sg
 from tests.unit.streams.policy.conftest import ENGINES, build_wasm
 
 SSH_WORLD = [{"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "0.0.0.0/0"}]
@@ -172,3 +176,17 @@ def test_a_batch_decided_together_leaves_the_child_as_one_message_and_one_by_one
     assert [status for status, _ in together.messages[0]] == [status for status, _ in each.messages] == \
         ["ok", "invalid", "ok"]
     assert together.messages[0][0][1] == each.messages[0][1] != []
+
+
+def test_version_records_are_rebuilt_into_the_changes_they_were_stored_for_and_a_bad_one_is_said_so(isolated):
+    """A scan hands over the records it stored (Produced.policy_items): decided as the changes."""
+    processor = PartitionProcessor(VersionStore(MemoryKV()))
+    made = [processor.process(page([sg(f"sg-{n}", {}, SSH_WORLD)], T0, number=n)) for n in range(3)]
+    items = [item for produced in made for item in produced.policy_items()]
+    assert [type(item) for item in items] == [StoredRecord] * 3
+    broken = StoredRecord(items[0].uid, b'{"version": "one"}')
+    answers = isolated.decide_each([items[0], broken, *items[1:]])
+    changes = [attributed for produced in made for attributed in produced.attributed]
+    expected = PolicyEngine.load(PolicySettings()).evaluate_many(changes)
+    assert expected and answers[0] + answers[2] + answers[3] == expected
+    assert isinstance(answers[1], SchemaError) and "version record of" in str(answers[1])
