@@ -7,6 +7,10 @@ built again from the same seed). EmbeddedPipeline over RocksKV in ``--work-dir``
 shipped policies in their own process (``--no-policies``: none). Prints one JSON object:
 totals and, per round, wall, CPU, GC and the machine's busy cores (and a broker's CPU, if
 one runs beside it).
+
+``--shard-group K/N`` keeps only the shards of group K of N (their pages and markers), and
+``--ready FILE --go FILE`` says when its rounds are built and waits to start: how
+tests/bench/embedded_split.py measures a scan whose shards are split over N processes.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import json
 import time
 from pathlib import Path
 
+from elava.events import stable_hash
 from elava.settings import load_settings
 from tests.bench.machine import MachineCpu
 from tests.bench.pipeline_data import Round, build_rounds
@@ -108,15 +113,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--page-size", type=int, required=True)
     parser.add_argument("--work-dir", type=Path, required=True)
     parser.add_argument("--no-policies", action="store_true")
+    parser.add_argument("--shard-group", default="0/1", help="K/N: only the shards of group K of N")
+    parser.add_argument("--ready", type=Path, help="a file made once the rounds are built")
+    parser.add_argument("--go", type=Path, help="a file to wait for before the first round")
     return parser.parse_args(argv)
+
+
+def in_group(rounds: list[Round], group: str) -> list[Round]:
+    """The rounds with only the pages and markers of shard group ``K/N`` (by the shard, the key)."""
+    k, n = (int(part) for part in group.split("/"))
+    if not 0 <= k < n:
+        raise SystemExit(f"--shard-group {group}: K must be 0..N-1")
+    for round_ in rounds:
+        round_.messages = [m for m in round_.messages if stable_hash(m.key.decode()) % n == k]
+    return rounds
+
+
+async def wait_for(go: Path) -> None:
+    while not go.exists():
+        await asyncio.sleep(0.01)
 
 
 async def run(args: argparse.Namespace) -> dict:
     # The settings the benchmark read (file, environment), with its --no-policies.
     settings = load_settings(None, **({"policies__enabled": False} if args.no_policies else {}))
-    rounds = await build_rounds(args.resources, args.rounds, modified=args.modified,
-                                buckets=args.shard_buckets, page_size=args.page_size)
+    rounds = in_group(await build_rounds(args.resources, args.rounds, modified=args.modified,
+                                         buckets=args.shard_buckets, page_size=args.page_size), args.shard_group)
     args.work_dir.mkdir(parents=True, exist_ok=True)
+    if args.ready is not None:
+        args.ready.touch()
+    if args.go is not None:
+        await wait_for(args.go)
     return await embedded(rounds, args.work_dir, settings)
 
 
