@@ -66,6 +66,13 @@ class Observer:
 
     def __init__(self, store: VersionStore) -> None:
         self.store = store
+        self._moment: datetime | None = None  # the last page's observed_at, converted once per page
+        self._micros = 0
+
+    def _micros_of(self, moment: datetime) -> int:
+        if moment is not self._moment:
+            self._moment, self._micros = moment, to_micros(moment)
+        return self._micros
 
     def observe(self, page: Observation) -> list[ChangeEvent]:
         changes = []
@@ -102,7 +109,7 @@ class Observer:
         ``from_json``: the resource was validated from JSON (a page read from Kafka), so its values
         are JSON's already and its stored form needs no conversion (``json_form``).
         """
-        valid_from = to_micros(page.observed_at)
+        valid_from = self._micros_of(page.observed_at)
         if isinstance(lead, Unread):
             lead = self.store.head_lead(resource.uid)
         if _replays(lead, page.event_id, valid_from):

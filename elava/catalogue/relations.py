@@ -78,20 +78,24 @@ class _EdgePlan:
 
     def uids(self, attributes: Mapping[str, Any], account: str, region: str) -> list[str]:
         value = self.read(attributes)
-        values = (value,) if isinstance(value, str) else _strings(value)
+        if isinstance(value, str):  # most edges name one thing: no set, no sort
+            uid = self._uid(value, account, region) if value else None
+            return [] if uid is None else [uid]
         found = set()
-        for item in values:
-            if not item:
-                continue
-            key = (item, account, region)
-            uid = self.resolved.get(key, _UNKNOWN)
-            if uid is _UNKNOWN:
-                if len(self.resolved) >= _RESOLVED_KEPT:
-                    self.resolved.clear()
-                uid = self.resolved[key] = _resolve(self.edge, item, account, region)
+        for item in _strings(value):
+            uid = self._uid(item, account, region)
             if uid is not None:
                 found.add(uid)
         return sorted(found)
+
+    def _uid(self, item: str, account: str, region: str) -> str | None:
+        key = (item, account, region)
+        uid = self.resolved.get(key, _UNKNOWN)
+        if uid is _UNKNOWN:
+            if len(self.resolved) >= _RESOLVED_KEPT:
+                self.resolved.clear()
+            uid = self.resolved[key] = _resolve(self.edge, item, account, region)
+        return uid  # type: ignore[return-value]
 
 
 _UNKNOWN = object()

@@ -16,8 +16,8 @@ Pure core: no Kafka, no Faust.
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
-from collections.abc import Iterable, Iterator
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator
 
 from streams.store.kv import KV, RangeReader
 
@@ -28,7 +28,11 @@ class BatchedWrites:
     def __init__(self, kv: KV) -> None:
         self.kv = kv
         self._pending: dict[bytes, bytes | None] = {}  # None: a deletion
-        self._ordered: list[bytes] = []  # the pending keys, sorted: does a scan's range hold one?
+        # The pending keys by keyspace (their first byte), sorted only when a scan's range asks
+        # whether it holds one: a page's reads range over keyspaces it does not write (evidence),
+        # so the ~0.4 µs of keeping one list sorted at every put is mostly spared.
+        self._spaces: dict[bytes, list[bytes]] = {}
+        self._unsorted: set[bytes] = set()
         self.flushes = 0  # batches written: a reader of the backend made before the last one is behind
 
     def get(self, key: bytes) -> bytes | None:
@@ -45,7 +49,13 @@ class BatchedWrites:
 
     def put(self, key: bytes, value: bytes | None) -> None:
         if key not in self._pending:
-            insort(self._ordered, key)
+            space = key[:1]
+            keys = self._spaces.get(space)
+            if keys is None:
+                self._spaces[space] = [key]
+            else:
+                keys.append(key)
+                self._unsorted.add(space)
         self._pending[key] = value
 
     def put_many(self, items: list[tuple[bytes, bytes]]) -> None:
@@ -59,8 +69,7 @@ class BatchedWrites:
             self.put(key, value)
 
     def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        at = bisect_left(self._ordered, prefix)
-        if at < len(self._ordered) and self._ordered[at].startswith(prefix):
+        if self._first_pending_from(prefix, prefix[:1] or None, lambda key: key.startswith(prefix)):
             self.flush()
         return self.kv.scan(prefix)
 
@@ -72,16 +81,29 @@ class BatchedWrites:
         return _FlushingReader(self)
 
     def _flush_if_pending_in(self, start: bytes, end: bytes) -> None:
-        at = bisect_left(self._ordered, start)
-        if at < len(self._ordered) and self._ordered[at] < end:
+        if self._first_pending_from(start, end[:1], lambda key: key < end):
             self.flush()
+
+    def _first_pending_from(self, start: bytes, last_space: bytes | None, within: Callable[[bytes], bool]) -> bool:
+        """Whether the first pending key at or after ``start`` in each keyspace up to ``last_space``
+        (None: every one) is ``within`` the range."""
+        for space, keys in self._spaces.items():
+            if space < start[:1] or (last_space is not None and space > last_space):
+                continue
+            if space in self._unsorted:
+                keys.sort()
+                self._unsorted.discard(space)
+            at = bisect_left(keys, start)
+            if at < len(keys) and within(keys[at]):
+                return True
+        return False
 
     def flush(self) -> None:
         """The pending writes, in one batch; nothing is pending after it (even if the write fails:
         the driver handles the input again, as after a crash)."""
         if not self._pending:
             return
-        pending, self._pending, self._ordered = self._pending, {}, []
+        pending, self._pending, self._spaces, self._unsorted = self._pending, {}, {}, set()
         self.flushes += 1
         self.kv.write(pending.items())
 

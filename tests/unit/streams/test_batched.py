@@ -54,6 +54,24 @@ def test_a_scan_of_a_keyspace_written_flushes_first_and_another_does_not():
     assert inner.batches == 2
 
 
+def test_a_scan_finds_a_pending_key_put_before_larger_ones_and_in_any_keyspace_it_spans():
+    inner = BatchCountingKV()
+    kv = BatchedWrites(inner)
+    kv.put(b"v\x00d", b"4")  # out of order: kept unsorted until a scan asks
+    kv.put(b"v\x00a", b"1")
+    assert list(kv.scan_range(b"v\x00b", b"v\x00c")) == [] and inner.batches == 0
+    assert list(kv.scan_range(b"v\x00a", b"v\x00b")) == [(b"v\x00a", b"1")] and inner.batches == 1
+    kv.put(b"v\x00z", b"26")
+    kv.put(b"v\x00m", b"13")
+    assert list(kv.scan(b"v\x00n")) == [] and inner.batches == 1
+    assert list(kv.scan(b"v\x00m")) == [(b"v\x00m", b"13")] and inner.batches == 2
+    kv.put(b"v\x00q", b"17")
+    assert list(kv.scan_range(b"e\x00", b"w"))[-1] == (b"v\x00z", b"26")  # spans e..w: holds v
+    assert inner.batches == 3
+    kv.put(b"m\x00a", b"member")
+    assert list(kv.scan(b"")) and inner.batches == 4  # the whole store
+
+
 def test_a_range_reader_flushes_a_range_written_and_reads_past_any_flush():
     inner = MemoryKV()
     inner.put(b"e\x00a\x001", b"old")
