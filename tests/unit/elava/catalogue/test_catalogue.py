@@ -28,10 +28,15 @@ MAY_NAME_TYPES = {
 }
 
 
+# What `pip install .` and local tools leave in a clone (.gitignore): copies of the sources, not sources.
+NOT_SOURCES = {"build", "dist", ".venv", ".git", ".hypothesis", ".pytest_cache", ".ruff_cache"}
+
+
 def _source_files() -> list[Path]:
-    skipped = ("tests", "elava/catalogue", "deploy", ".git")
+    skipped = ("tests/", "elava/catalogue/", "deploy/")
     return [path for path in sorted(ROOT.rglob("*.py"))
-            if not path.relative_to(ROOT).as_posix().startswith(skipped)]
+            if path.relative_to(ROOT).parts[0] not in NOT_SOURCES
+            and not path.relative_to(ROOT).as_posix().startswith(skipped)]
 
 
 def _strings(path: Path) -> list[tuple[int, str]]:
