@@ -46,6 +46,8 @@ TAGS = ("CreateTags", "DeleteTags", "TagResource", "UntagResource", "AddTags", "
 RULES = ("AuthorizeSecurityGroup", "RevokeSecurityGroup", "ModifySecurityGroupRules",
          "UpdateSecurityGroupRuleDescriptions")
 RULE_SIDES = {"attributes.ingress": "Ingress", "attributes.egress": "Egress"}
+NO_ACTOR = Actor()  # who made a change nothing explains (frozen: one for all)
+NO_ACTOR_JSON = NO_ACTOR.model_dump(mode="json")
 STATE = ("Start", "Stop", "Reboot", "Terminate", "Hibernate")
 MUTATE = ("Modify", "Update", "Put", "Attach", "Detach", "Associate", "Disassociate", "Enable", "Disable", "Set",
           "Change", "Replace", "Reset", "Add", "Remove", "Apply", "Authorize", "Revoke")
@@ -93,7 +95,10 @@ class Attribution:
     rule: str | None = None  # the heuristic's rule
 
     def as_record(self) -> dict:
-        record = {"actor": self.actor.model_dump(mode="json"), "confidence": self.confidence,
+        # Most changes are explained by nothing (no trail event, no telling tag): their actor's
+        # JSON is made once, and each record gets a copy of it.
+        actor = dict(NO_ACTOR_JSON) if self.actor is NO_ACTOR else self.actor.model_dump(mode="json")
+        record = {"actor": actor, "confidence": self.confidence,
                   "evidence": self.evidence, "method": self.method,
                   "actors": [credit.as_record() for credit in self.credits]}
         return record | ({"rule": self.rule} if self.rule else {})
@@ -299,6 +304,6 @@ def fallback(change: ChangeEvent) -> Attribution:
     tags = change.resource.tags if change.resource is not None else {}
     guess = guess_from_tags(tags, change.kind)
     if guess is None:
-        return Attribution(Actor(), 0.0, [], "none")
+        return Attribution(NO_ACTOR, 0.0, [], "none")
     credit = Credit(guess.actor, 1.0, guess.confidence, guess.confidence, guess.evidence)
     return Attribution(guess.actor, guess.confidence, guess.evidence, "heuristic", [credit], guess.rule)
