@@ -89,13 +89,13 @@ class IteratorReader:
     def _learn_empty(self, start: bytes, first_after: bytes | None) -> None:
         """[start, first_after) holds no key: joined to the span known, if they meet, else instead of it."""
         known = self._empty
-        if known is not None and start <= (known[1] if known[1] is not None else start) \
-                and (first_after is None or first_after >= known[0]):
-            low = min(start, known[0])
-            high = None if first_after is None or known[1] is None else max(first_after, known[1])
-            self._empty = (low, high)
-        else:
+        meets = known is not None and (known[1] is None or start <= known[1]) \
+            and (first_after is None or first_after >= known[0])
+        if not meets:
             self._empty = (start, first_after)
+            return
+        high = None if first_after is None or known[1] is None else max(first_after, known[1])
+        self._empty = (min(start, known[0]), high)
 
 
 class StoreLockedError(StoreError):
