@@ -49,6 +49,11 @@ class DriftSettings(Section):
     # Tag keys that say an IaC tool owns a resource, on top of the CloudFormation stack,
     # Terraform and Pulumi tags: a change by anyone else is out-of-band drift.
     managed_by_tags: list[str] = Field(default_factory=list)
+    # The drift stage (`elava drift-stage serve`) derives drift from elava.attributed-changes in its
+    # own consumer group, off the worker's path; `elava worker` runs it as a supervised child
+    # unless stage_in_worker is false (then run `elava drift-stage serve` apart, as many as needed).
+    app_id: str = "elava-drift"
+    stage_in_worker: bool = True
 
 
 class PatternSettings(Section):

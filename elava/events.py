@@ -501,6 +501,9 @@ def binding_headers(ce_id: str, ce_type: str, source: str, schema: str | None) -
 
 
 _SPECVERSION = ("ce_specversion", b"1.0")
+# On an attributed change published again because CloudTrail re-attributed its version: the drift
+# stage does not report its drift again under ``analyzer.drift.attribution: false``.
+REATTRIBUTED = ("elava_reattributed", b"1")
 
 
 @functools.lru_cache(maxsize=1024)

@@ -3,13 +3,15 @@
 The path of one change, in order: observe decides it in memory (streams/observe.py:
 the head it replaces, the new version, the change event); attribution judges who made
 it from that and the CloudTrail evidence kept in the store (streams/attribution/join.py);
-the version is stored once, with its attribution; drift is derived from the change and
-its attribution (streams/analyzers/drift.py), and the lifecycle patterns it completes
-from the resource's versions (streams/analyzers/patterns.py); both are kept with the
-version (streams/store/findings.py).
+the version is stored once, with its attribution; the lifecycle patterns it completes are
+found from the resource's versions (streams/analyzers/patterns.py) and kept with the
+version (streams/store/findings.py). Drift is a function of the change and its attribution
+(streams/analyzers/drift.py): the embedded driver derives it here (``drift_here``); the worker
+leaves it to the drift stage, which reads the attributed changes it publishes
+(streams/drivers/worker/drift_stage.py). Neither keeps it: a query derives it again.
 
 A CloudTrail event is kept as evidence and may re-attribute a version it explains
-better, which publishes the attribution and drift again. Policies are not evaluated
+better, which publishes the attribution (and so its drift) again. Policies are not evaluated
 here: they read the attributed changes after they are published (the policy stage on
 Kafka, the embedded driver after each page), so a policy that fails or hangs can
 neither hold nor lose a change.
@@ -41,8 +43,8 @@ class Produced:
     drift: list[DriftEvent] = field(default_factory=list)
     waste: list[WasteFinding] = field(default_factory=list)  # added by the waste stage (streams/waste_stage.py)
     patterns: list[PatternEvent] = field(default_factory=list)
-    # Bytes of events serialised already (the drift kept with its version), by event id: published as they are.
-    encoded: dict[str, bytes] = field(default_factory=dict)
+    # The attributions are of versions stored before (a CloudTrail event re-attributed them), not new ones.
+    reattributed: bool = False
     # A change's resource and diff as its version stores them (JSON-mode dumps), by the change's
     # event id: what the worker writes the change's bytes from (ChangeEvent.to_bytes).
     stored: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = field(default_factory=dict)
@@ -83,12 +85,14 @@ class Produced:
 
 class PartitionProcessor:
     """``drift``: ``enabled: false`` publishes no drift; ``attribution: false`` publishes drift
-    without its actor, once (not again when CloudTrail names the actor later)."""
+    without its actor, once (not again when CloudTrail names the actor later). ``drift_here``:
+    false when a drift stage derives it from the published attributed changes instead."""
 
     def __init__(self, store: VersionStore, drift: DriftSettings | None = None,
-                 patterns: PatternSettings | None = None) -> None:
+                 patterns: PatternSettings | None = None, *, drift_here: bool = True) -> None:
         self.store = store
         self.drift = drift or DriftSettings()
+        self.drift_here = drift_here
         self.observer = Observer(store)
         self.attributor = Attributor(store)
         self.analyzers = Analyzers(store, self.drift, patterns)
@@ -108,6 +112,7 @@ class PartitionProcessor:
                 self._store_and_report(observed, produced)
             self.observer.record_scan(event)  # last: see Observer.deletions
         else:
+            produced.reattributed = True
             for update in self.attributor.on_trail(event):
                 produced.attributed.append(update)
                 if self.drift.attribution:
@@ -138,4 +143,5 @@ class PartitionProcessor:
         produced.patterns.extend(self.analyzers.patterns(observed.change, observed.version))  # as just written
 
     def _add_drift(self, change: ChangeEvent, attributed: AttributedChange | None, produced: Produced) -> None:
-        produced.drift.extend(self.analyzers.drift(change, attributed, produced.encoded))  # reads analyzer.drift.enabled
+        if self.drift_here:
+            produced.drift.extend(self.analyzers.drift(change, attributed))  # reads analyzer.drift.enabled

@@ -15,6 +15,7 @@
 #   ELAVA_WORKER [User:elava-worker]        ELAVA_WORKER_APP [elava-worker]       (worker.app_id)
 #                                           ELAVA_POLICIES_APP [elava-policies]   (policies.app_id)
 #                                           ELAVA_FLEET_APP [elava-fleet-patterns] (analyzer.patterns.fleet_app_id)
+#                                           ELAVA_DRIFT_APP [elava-drift]          (analyzer.drift.app_id)
 #   ELAVA_EXECUTOR [User:elava-executor]    ELAVA_EXECUTOR_APP [elava-executor]   (executor.app_id)
 set -euo pipefail
 
@@ -28,6 +29,7 @@ WORKER="${ELAVA_WORKER:-User:elava-worker}"
 WORKER_APP="${ELAVA_WORKER_APP:-elava-worker}"
 POLICIES_APP="${ELAVA_POLICIES_APP:-elava-policies}"
 FLEET_APP="${ELAVA_FLEET_APP:-elava-fleet-patterns}"
+DRIFT_APP="${ELAVA_DRIFT_APP:-elava-drift}"
 EXECUTOR="${ELAVA_EXECUTOR:-User:elava-executor}"
 EXECUTOR_APP="${ELAVA_EXECUTOR_APP:-elava-executor}"
 
@@ -56,8 +58,8 @@ allow_topics "$COLLECTOR" Read scan-requests checkpoints layout cloudtrail
 # The scheduler: scan requests out.
 allow_topics "$SCHEDULER" Write scan-requests
 
-# The worker and its policy and fleet-pattern stages (the worker's children, or `elava
-# policy serve` and `elava fleet serve` apart, with the worker's credentials): observations
+# The worker and its policy, drift and fleet-pattern stages (the worker's children, or `elava
+# policy serve`, `elava drift-stage serve` and `elava fleet serve` apart, with the worker's credentials): observations
 # and CloudTrail in; changes, drift, patterns, waste, its shard layout; each stage reads
 # attributed changes in its own group, and the policy stage is the only writer of actions. The worker's internal topics (table changelogs, the assignor's)
 # and consumer groups start with its app id.
@@ -69,6 +71,7 @@ allow_topics "$WORKER" Write changes attributed-changes drift patterns waste pol
   --resource-pattern-type prefixed --group "$WORKER_APP"
 "${KAFKA_ACLS[@]}" --add --allow-principal "$WORKER" --operation Read --group "$POLICIES_APP"
 "${KAFKA_ACLS[@]}" --add --allow-principal "$WORKER" --operation Read --group "$FLEET_APP"
+"${KAFKA_ACLS[@]}" --add --allow-principal "$WORKER" --operation Read --group "$DRIFT_APP"
 
 # The executor: the only reader of actions; results (and their OCSF copies), its ledger
 # and the DLQ out.

@@ -59,13 +59,19 @@ def topics_list(config: ConfigOpt = None) -> None:
 @app.command()
 def worker(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
            loglevel: Annotated[str, typer.Option(help="Log level.")] = "INFO") -> None:
-    """Run a stream worker (Faust): observations in; changes, drift and DLQ out. The policy stage
-    and the fleet-pattern stage run beside it as child processes (policies.stage_in_worker,
-    analyzer.patterns.fleet_stage_in_worker; see `elava policy serve`, `elava fleet serve`)."""
+    """Run a stream worker (Faust): observations in; changes, attributions and DLQ out. The policy
+    stage, the drift stage and the fleet-pattern stage run beside it as child processes
+    (policies.stage_in_worker, analyzer.drift.stage_in_worker, analyzer.patterns.fleet_stage_in_worker;
+    see `elava policy serve`, `elava drift-stage serve`, `elava fleet serve`)."""
     from elava.exceptions import SettingsError
     from elava.kafka.clients import ensure_topics
     from elava.kafka.layout_record import check_layout
-    from elava.processes.policy_supervisor import StageStartError, fleet_stage_for_worker, stage_for_worker
+    from elava.processes.policy_supervisor import (
+        StageStartError,
+        drift_stage_for_worker,
+        fleet_stage_for_worker,
+        stage_for_worker,
+    )
     from streams.drivers.worker.app import run_worker
     from streams.drivers.worker.web import check_exposure
 
@@ -76,12 +82,14 @@ def worker(config: ConfigOpt = None, bootstrap_servers: BootstrapOpt = None,
     stages = []
     try:
         stages.append(stage_for_worker(settings, config, bootstrap_servers, loglevel))
+        stages.append(drift_stage_for_worker(settings, config, bootstrap_servers, loglevel))
         stages.append(fleet_stage_for_worker(settings, config, bootstrap_servers, loglevel))
     except StageStartError as exc:  # the stage has said why on stderr
         for stage in filter(None, stages):
             stage.stop()
-        raise SettingsError(f"{exc}; the worker does not start without it (policies.stage_in_worker or "
-                            "analyzer.patterns.fleet_stage_in_worker: false runs it apart)") from None
+        raise SettingsError(f"{exc}; the worker does not start without it (policies.stage_in_worker, "
+                            "analyzer.drift.stage_in_worker or analyzer.patterns.fleet_stage_in_worker: "
+                            "false runs it apart)") from None
     configure_telemetry(settings.telemetry, "worker")
     try:
         run_worker(settings, loglevel=loglevel)
@@ -183,7 +191,7 @@ from elava.cli import executor; executor.register(app)  # noqa: E402,E702,I001  
 from elava.cli import dlq; dlq.register(app)  # noqa: E402,E702,I001  dlq list, replay
 from elava.cli import actions; actions.register(app)  # noqa: E402,E702,I001  actions (audit trail)
 from elava.cli import waste; waste.register(app)  # noqa: E402,E702,I001  waste (open findings)
-from elava.cli import fleet; fleet.register(app)  # noqa: E402,E702,I001  fleet serve
+from elava.cli import fleet; fleet.register(app)  # noqa: E402,E702,I001  fleet serve, drift-stage serve
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from elava.kafka.clients import ensure_topics, new_consumer, new_producer
 from elava.processes.worker_process import (
     WorkerProcess,
     wait_until_decided,
+    wait_until_drift_judged,
     wait_until_judged,
     wait_until_processed,
 )
@@ -91,7 +92,7 @@ class KafkaDriver:
         self.settings: Settings = load_settings(
             None, kafka__bootstrap_servers=bootstrap_servers, kafka__topic_prefix=run,
             kafka__partitions=4, worker__app_id=run, policies__app_id=f"{run}-policies",
-            analyzer__patterns__fleet_app_id=f"{run}-fleet",
+            analyzer__patterns__fleet_app_id=f"{run}-fleet", analyzer__drift__app_id=f"{run}-drift",
             worker__data_dir=str(work_dir / "worker"), worker__web_port=free_port(),
             # The demo's own signing key: its policy stage signs action requests as a real one does.
             signing__key_id="demo", signing__keys={"demo": secrets.token_hex(32)}, **DEMO_SETTINGS)
@@ -117,6 +118,7 @@ class KafkaDriver:
         await wait_until_processed(self.settings, self.worker, timeout=self.settle_timeout)
         if self.settings.policies.enabled:  # the stage decides once the worker has published
             await wait_until_decided(self.settings, self.worker, timeout=self.settle_timeout)
+        await wait_until_drift_judged(self.settings, self.worker, timeout=self.settle_timeout)
         await wait_until_judged(self.settings, self.worker, timeout=self.settle_timeout)
         return await self._drain()
 

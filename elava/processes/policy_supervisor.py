@@ -1,5 +1,5 @@
 """`elava worker` runs its stages as supervised children: the policy stage (`elava policy
-serve`) and the fleet-pattern stage (`elava fleet serve`).
+serve`), the drift stage (`elava drift-stage serve`) and the fleet-pattern stage (`elava fleet serve`).
 
 One command still starts everything a small installation needs, while the worker never
 waits for a policy: the stage is its own process and consumer group. The child is
@@ -106,6 +106,18 @@ def stage_for_worker(settings: Settings, config: Path | None, bootstrap_servers:
     if not (settings.policies.enabled and settings.policies.stage_in_worker):
         return None
     supervisor = PolicyStageSupervisor(_options(config, bootstrap_servers, loglevel))
+    supervisor.start()
+    return supervisor
+
+
+def drift_stage_for_worker(settings: Settings, config: Path | None, bootstrap_servers: str | None,
+                           loglevel: str) -> PolicyStageSupervisor | None:
+    """The started drift stage (streams/drivers/worker/drift_stage.py), or None if drift or the child are off."""
+    drift = settings.analyzer.drift
+    if not (drift.enabled and drift.stage_in_worker):
+        return None
+    supervisor = PolicyStageSupervisor(_options(config, bootstrap_servers, loglevel), ("drift-stage", "serve"),
+                                       "drift stage")
     supervisor.start()
     return supervisor
 

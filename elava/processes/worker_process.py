@@ -45,7 +45,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
             # The worker enforces storage.retention on its partitions (streams/store/retention.py).
             "ELAVA_STORAGE__RETENTION": str(settings.storage.retention.total_seconds()),
             **policy_env(settings), **web_env(settings), **signing_env(settings), **waste_env(settings),
-            **telemetry_env(settings), **patterns_env(settings)}
+            **telemetry_env(settings), **patterns_env(settings), **drift_env(settings)}
 
 
 def telemetry_env(settings: Settings) -> dict[str, str]:
@@ -74,6 +74,12 @@ def waste_env(settings: Settings) -> dict[str, str]:
     """Every analyzer.waste setting: the worker runs the rules as the parent was told to."""
     return {f"ELAVA_ANALYZER__WASTE__{name.upper()}": _setting_text(value)
             for name, value in settings.analyzer.waste.model_dump().items()}
+
+
+def drift_env(settings: Settings) -> dict[str, str]:
+    """Every analyzer.drift setting: the worker's drift stage judges as the parent was told to."""
+    return {f"ELAVA_ANALYZER__DRIFT__{name.upper()}": _setting_text(value)
+            for name, value in settings.analyzer.drift.model_dump().items()}
 
 
 def patterns_env(settings: Settings) -> dict[str, str]:
@@ -212,6 +218,16 @@ async def wait_until_decided(settings: Settings, stage: ServiceProcess | None = 
     (call it after wait_until_processed: the worker publishes them)."""
     await wait_until_committed(settings, settings.policies.app_id, Topics(settings.kafka).attributed_changes,
                                timeout, process=stage, who="the policy stage")
+
+
+async def wait_until_drift_judged(settings: Settings, stage: ServiceProcess | None = None,
+                                  timeout: float = 120.0) -> None:
+    """Wait until the drift stage's group has committed every attributed change published so far."""
+    drift = settings.analyzer.drift
+    if not (drift.enabled and drift.stage_in_worker):
+        return
+    await wait_until_committed(settings, drift.app_id, Topics(settings.kafka).attributed_changes, timeout,
+                               process=stage, who="the drift stage")
 
 
 async def wait_until_judged(settings: Settings, stage: ServiceProcess | None = None,

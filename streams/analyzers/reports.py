@@ -1,8 +1,9 @@
 """What `elava drift`, `elava patterns`, ``/v1/drift`` and ``/v1/patterns`` answer, from a store.
 
-Drift and the patterns of one resource are read as they were found and kept with their
-versions (streams/store/findings.py); patterns across resources are computed over the
-same window (fleet.py).
+Drift is derived from each version of the window (its change and stored attribution) by the
+same analyzer that published it, under the settings of the reader; the patterns of one resource
+are read as they were kept with their versions (streams/store/findings.py); patterns across
+resources are computed over the same window (fleet.py).
 """
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ from datetime import datetime
 from fnmatch import fnmatchcase
 
 from elava.analyzer_events import DriftEvent, PatternEvent
-from elava.settings import PatternSettings
+from elava.settings import DriftSettings, PatternSettings
+from streams.analyzers.drift import DriftAnalyzer
 from streams.analyzers.fleet import fleet_patterns
 from streams.analyzers.severity import RANK
+from streams.attribution.join import VersionAttribution
+from streams.observe import change_from_version
 from streams.store.findings import Findings
-from streams.store.versioned import VersionStore
+from streams.store.records import Version
+from streams.store.versioned import VersionStore, to_micros
 
 SEVERITIES = RANK
 
@@ -25,20 +30,39 @@ def drift_order(found: DriftEvent) -> tuple:
     return found.detected_at, found.uid, found.version or 0, found.event_id
 
 
+def drift_of_version(analyzer: DriftAnalyzer, version: Version) -> DriftEvent | None:
+    """The drift of a stored version: what was published for it (the same event, the same id),
+    from its change and the attribution stored with it, judged by ``analyzer``."""
+    if version.kind != "modified" or not version.diff or version.resource is None:
+        return None
+    change = change_from_version(version, None)
+    attributed = None
+    if version.attribution is not None:
+        attributed = VersionAttribution.from_record(version.attribution).event(change)
+    return analyzer.drift_for(change, attributed)
+
+
 def drift_report(store: VersionStore, since: datetime, until: datetime, severity: str = "info",
-                 type_glob: str = "*") -> list[DriftEvent]:
-    """Drift found on versions of ``[since, until]``, at ``severity`` or worse, of matching types, by time."""
+                 type_glob: str = "*", settings: DriftSettings | None = None) -> list[DriftEvent]:
+    """Drift on versions of ``[since, until]``, at ``severity`` or worse, of matching types, by time."""
     if severity not in RANK:
         raise ValueError(f"severity must be one of {', '.join(RANK)}, not {severity!r}")
-    floor = RANK.index(severity)
-    return sorted((found for found in Findings(store).between(since, until)
-                   if isinstance(found, DriftEvent) and RANK.index(found.severity) >= floor
-                   and fnmatchcase(found.type, type_glob)), key=drift_order)
+    settings = settings or DriftSettings()
+    if not settings.enabled:
+        return []
+    floor, analyzer = RANK.index(severity), DriftAnalyzer(settings)
+    found = []
+    for entry in store.changed_between(to_micros(since), to_micros(until) + 1):
+        version = store.get_version(entry.uid, entry.version)
+        drift = drift_of_version(analyzer, version) if version is not None else None
+        if drift is not None and RANK.index(drift.severity) >= floor and fnmatchcase(drift.type, type_glob):
+            found.append(drift)
+    return sorted(found, key=drift_order)
 
 
 def kept_patterns(store: VersionStore, since: datetime, until: datetime) -> list[PatternEvent]:
     """Patterns of one resource, kept with versions that began in the window."""
-    return [found for found in Findings(store).between(since, until) if isinstance(found, PatternEvent)]
+    return list(Findings(store).between(since, until))
 
 
 def chosen_patterns(every: list[PatternEvent], pattern: str | None = None) -> list[PatternEvent]:

@@ -1,5 +1,6 @@
 """The analyzers of one partition under ``analyzer.drift`` and ``analyzer.patterns``: drift and
-lifecycle patterns of each stored change, each finding kept with its version (streams/store/findings.py).
+lifecycle patterns of each stored change. Patterns are kept with their version
+(streams/store/findings.py); drift is not (it is derived again on read, streams/analyzers/reports.py).
 
 Both drivers call it through the partition processor, so they find the same things.
 """
@@ -24,19 +25,12 @@ class Analyzers:
         self.lifecycle = LifecyclePatterns(store, self.patterns_settings, self.drift_analyzer.ignore)
         self.findings = Findings(store)
 
-    def drift(self, change: ChangeEvent, attributed: AttributedChange | None,
-              encoded: dict[str, bytes] | None = None) -> list[DriftEvent]:
-        """The drift of a change just stored (``analyzer.drift.enabled``), kept with its version;
-        ``encoded`` gets the bytes it was kept as, by event id (published as they are)."""
+    def drift(self, change: ChangeEvent, attributed: AttributedChange | None) -> list[DriftEvent]:
+        """The drift of a change just stored (``analyzer.drift.enabled``)."""
         if not self.drift_settings.enabled:
             return []
         drift = self.drift_analyzer.drift_for(change, attributed)
-        if drift is None:
-            return []
-        data = self.findings.record_drift(drift)
-        if encoded is not None:
-            encoded[drift.event_id] = data
-        return [drift]
+        return [drift] if drift is not None else []
 
     def patterns(self, change: ChangeEvent, stored: Version | None = None) -> list[PatternEvent]:
         """The lifecycle patterns a change just stored completes (``analyzer.patterns.enabled``);

@@ -17,11 +17,19 @@ from typing import Any
 from elava.events import utcnow
 from elava.settings import AnalyzerSettings
 from elava.timeparse import parse_time
+from streams.analyzers.drift import DriftAnalyzer
 from streams.analyzers.fleet import fleet_inputs, item_json
-from streams.analyzers.reports import SEVERITIES, chosen_patterns, drift_report, kept_patterns, pattern_report
-from streams.store.findings import Findings
+from streams.analyzers.reports import (
+    SEVERITIES,
+    chosen_patterns,
+    drift_of_version,
+    drift_report,
+    kept_patterns,
+    pattern_report,
+)
 from streams.store.openapi import OPENAPI
 from streams.store.queries import InventoryFilter, TemporalQueries
+from streams.store.records import Version
 from streams.store.relation_walk import related_walk, run_on, subject_of
 from streams.store.relations import MAX_DEPTH, relations_json
 from streams.store.render_json import inventory_json, net_change_json, version_json, who_json
@@ -77,14 +85,14 @@ def resource(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
     return 200, version_json(version, q.subject(version))
 
 
-def history(q: TemporalQueries, params: Mapping[str, str]) -> Answer:
+def history(q: TemporalQueries, params: Mapping[str, str], analyzer: AnalyzerSettings) -> Answer:
     versions = q.history(_uid(params), _moment(params, "since"), _moment(params, "until"))
-    findings = Findings(q.store)
-    return 200, [{**version_json(v, q.subject(v)), "drift": _drift_json(findings, v.uid, v.version)} for v in versions]
+    drift = DriftAnalyzer(analyzer.drift) if analyzer.drift.enabled else None
+    return 200, [{**version_json(v, q.subject(v)), "drift": _drift_json(drift, v)} for v in versions]
 
 
-def _drift_json(findings: Findings, uid: str, version: int) -> dict[str, Any] | None:
-    found = findings.drift_of(uid, version)
+def _drift_json(drift: DriftAnalyzer | None, version: Version) -> dict[str, Any] | None:
+    found = drift_of_version(drift, version) if drift is not None else None
     return found.model_dump(mode="json") if found is not None else None
 
 
@@ -184,7 +192,7 @@ def drift(q: TemporalQueries, params: Mapping[str, str], analyzer: AnalyzerSetti
     severity = params.get("severity", "info")
     if severity not in SEVERITIES:
         raise BadRequest(f"severity: one of {', '.join(SEVERITIES)}")
-    found = drift_report(q.store, *_findings_window(params), severity, params.get("type") or "*")
+    found = drift_report(q.store, *_findings_window(params), severity, params.get("type") or "*", analyzer.drift)
     return 200, [d.model_dump(mode="json") for d in found[:limit_of(params)]]
 
 
@@ -203,12 +211,12 @@ def patterns_part(q: TemporalQueries, params: Mapping[str, str], analyzer: Analy
 
 
 ROUTES: dict[str, Callable[[TemporalQueries, Mapping[str, str]], Answer]] = {
-    "/v1/resource": resource, "/v1/history": history, "/v1/who": who,
+    "/v1/resource": resource, "/v1/who": who,
     "/v1/inventory": inventory, "/v1/changes": changes, "/v1/diff": diff, "/v1/related": related, "/v1/waste": waste,
 }
-# Answers that depend on the analyzer settings (severity rules are stored; fleet patterns' thresholds are not).
+# Answers that depend on the analyzer settings (drift is derived on read; fleet patterns' thresholds are not stored).
 FINDING_ROUTES: dict[str, Callable[[TemporalQueries, Mapping[str, str], AnalyzerSettings], Answer]] = {
-    "/v1/drift": drift, "/v1/patterns": patterns,
+    "/v1/history": history, "/v1/drift": drift, "/v1/patterns": patterns,
 }
 # A worker asked for its partitions answers these with a share the merge completes.
 PART_ROUTES: dict[str, Callable[[TemporalQueries, Mapping[str, str], AnalyzerSettings], Answer]] = {

@@ -16,7 +16,7 @@ retention have run and finds no key outside ``KEYSPACES``.
 | ``e`` | ``e\\x00<uid>\\x00<event time:8B>\\x00<event id>`` | CloudTrail evidence for attribution | ``EVIDENCE_KEPT`` after the call |
 | ``p`` | ``p\\x00<shard>\\x00<scan>\\x00<whole id>\\x00<index:4B>`` | parts of a chunked message (streams/chunks.py) | until a later scan's marker of the shard, at most ``storage.retention`` |
 | ``p`` | ``p\\x00<shard>\\x00<scan>\\x00\\x00`` | when the first part of that scan arrived | with the scan's parts |
-| ``f`` | ``f\\x00<uid>\\x00<version:4B>\\x00<finding>`` | drift and lifecycle patterns found on a version (streams/store/findings.py) | with its version |
+| ``f`` | ``f\\x00<uid>\\x00<version:4B>\\x00<finding>`` | lifecycle patterns found on a version (streams/store/findings.py; drift is derived on read) | with its version |
 | ``r`` | ``r\\x00<target uid>\\x00<source uid>`` | "what uses this": some kept version of the source has an edge to the target (its versions say which, and when) | written with the first version that has the edge; dropped with the last one (retention of ``v``) |
 | ``c`` | ``c\\x00<name>`` | cursors of retention's walks | one per walk, replaced |
 | ``l`` | ``l\\x00shard_buckets`` | the shard layout membership follows (streams/layout.py) | one key, replaced |

@@ -146,7 +146,8 @@ async def measure(bootstrap: str, events: int, background_size: int, rate: float
 
     run = f"latency-{uuid.uuid4().hex[:6]}"
     settings = load_settings(None, kafka__bootstrap_servers=bootstrap, kafka__topic_prefix=run,
-                             worker__app_id=run, worker__data_dir=str(work / "w"), worker__web_port=0)
+                             worker__app_id=run, worker__data_dir=str(work / "w"), worker__web_port=0,
+                             policies__app_id=f"{run}-policies", analyzer__drift__app_id=f"{run}-drift")
     await ensure_topics(settings.kafka)
     worker = WorkerProcess(settings, work / "worker.log")
     worker.start()

@@ -207,7 +207,7 @@ async def run(args: argparse.Namespace, bootstrap: str, work_dir: Path) -> dict:
     if args.no_policies:
         overrides["policies__enabled"] = False
     settings = load_settings(None, kafka__bootstrap_servers=bootstrap, kafka__topic_prefix=name,
-                             worker__app_id=name, policies__app_id=f"{name}-policies",
+                             worker__app_id=name, policies__app_id=f"{name}-policies", analyzer__drift__app_id=f"{name}-drift",
                              worker__data_dir=str(work_dir / "worker"),
                              worker__session_timeout="60s", worker__web_port=free_port(), **overrides)
     kafka = settings.kafka

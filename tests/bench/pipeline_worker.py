@@ -74,7 +74,7 @@ class _StageCpu:
 
 
 def _is_stage(cmdline: list[str], command: str) -> bool:
-    """``command`` (``policy``, ``fleet``) followed by ``serve`` in the command line."""
+    """``command`` (``policy``, ``drift-stage``, ``fleet``) followed by ``serve`` in the command line."""
     return any(cmdline[n:n + 2] == [command, "serve"] for n in range(len(cmdline) - 1))
 
 
@@ -85,10 +85,12 @@ class _Samples:
         self.process = process
         self.stage_cpu = _StageCpu(process, "policy")
         self.fleet_cpu = _StageCpu(process, "fleet")
+        self.drift_cpu = _StageCpu(process, "drift-stage")
         self.times: list[float] = []
         self.cpu: list[float] = []
         self.stage: list[float] = []
         self.fleet: list[float] = []
+        self.drift: list[float] = []
         self.machine = MachineCpu()
         self.machine_at: list[CpuReading] = []  # read with ``times``
 
@@ -98,6 +100,7 @@ class _Samples:
         self.cpu.append(cpu.user + cpu.system)
         self.stage.append(self.stage_cpu())
         self.fleet.append(self.fleet_cpu())
+        self.drift.append(self.drift_cpu())
         self.machine_at.append(self.machine.read())
 
     def machine_between(self, start: float, end: float) -> dict:
@@ -221,6 +224,8 @@ async def measure_worker(settings: Settings, rounds: list[Round], work_dir: Path
             figures = await _paused_rounds(watcher, rounds, publish, spy, launched)
         memory = _rss(process)
         stage = await _stage_figures(watcher, figures, launched) if settings.policies.enabled else None
+        drift = (await _stage_figures(watcher, figures, launched, settings.analyzer.drift.app_id, samples.drift)
+                 if settings.analyzer.drift.enabled else None)
         samples.take()
     finally:
         await watcher.admin.close()
@@ -236,12 +241,15 @@ async def measure_worker(settings: Settings, rounds: list[Round], work_dir: Path
     if mode == "continuous":
         figures = _continuous_figures(rounds, outputs, samples, figures["done_at"], launched)
     outputs.pop("_first_ts")
-    return {"mode": mode} | figures | memory | {"outputs": outputs, "policy_stage": stage}
+    return {"mode": mode} | figures | memory | {"outputs": outputs, "policy_stage": stage, "drift_stage": drift}
 
 
-async def _stage_figures(watcher: _Watcher, figures: dict, launched: float) -> dict:
-    """Wait until the policy stage has decided every attributed change; its lag and CPU."""
+async def _stage_figures(watcher: _Watcher, figures: dict, launched: float, group: str | None = None,
+                         series: list[float] | None = None) -> dict:
+    """Wait until a stage (the policy stage, or ``group`` whose CPU is ``series``) has handled every
+    attributed change; its lag and CPU."""
     settings = watcher.settings
+    group, series = group or settings.policies.app_id, series if series is not None else watcher.samples.stage
     topic = Topics(settings.kafka).attributed_changes
     parts = [TopicPartition(topic, p) for p in range(settings.kafka.partitions)]
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers)
@@ -252,14 +260,14 @@ async def _stage_figures(watcher: _Watcher, figures: dict, launched: float) -> d
         await consumer.stop()
     worker_done = figures["_spans"][-1][1] if figures.get("_spans") else figures["done_at"]
     start = figures["_spans"][0][0] if figures.get("_spans") else launched
-    done = await watcher.until_committed(ends, group=settings.policies.app_id, topic=topic)
+    done = await watcher.until_committed(ends, group=group, topic=topic)
     samples, changes = watcher.samples, sum(ends.values())
-    cpu = samples.stage_at(done) - samples.stage_at(start)
+    cpu = samples.at(done, series) - samples.at(start, series)
     worker_cpu = samples.at(worker_done) - samples.at(start)
     return {"attributed_changes": changes, "caught_up_s_after_worker": round(max(0.0, done - worker_done), 2),
             "cpu_s": round(cpu, 2), "cpu_us_per_attributed_change": round(cpu / max(1, changes) * 1e6, 1),
-            "cpu_s_while_worker_ran": round(samples.stage_at(worker_done) - samples.stage_at(start), 2),
-            "worker_cpu_s": round(worker_cpu, 2), "startup_cpu_s": round(samples.stage_at(start), 2)}
+            "cpu_s_while_worker_ran": round(samples.at(worker_done, series) - samples.at(start, series), 2),
+            "worker_cpu_s": round(worker_cpu, 2), "startup_cpu_s": round(samples.at(start, series), 2)}
 
 
 async def _paused_rounds(watcher: _Watcher, rounds: list[Round], publish: Publish, spy: _Spy,
@@ -314,6 +322,7 @@ def _phase(name: str, observations: int, start: float, end: float, samples: _Sam
             "cpu_us_per_observation": round(cpu / observations * 1e6, 2),
             "policy_stage_cpu_s": round(samples.stage_at(end) - samples.stage_at(start), 2),
             "fleet_stage_cpu_s": round(samples.at(end, samples.fleet) - samples.at(start, samples.fleet), 2),
+            "drift_stage_cpu_s": round(samples.at(end, samples.drift) - samples.at(start, samples.drift), 2),
             } | samples.machine_between(start, end)
 
 

@@ -51,6 +51,7 @@ class SecureBroker:
         env = {**self.script_env(), "ELAVA_TOPIC_PREFIX": self.prefix,
                "ELAVA_COLLECTOR_GROUP": f"{self.prefix}-collectors", "ELAVA_WORKER_APP": f"{self.prefix}-worker",
                "ELAVA_POLICIES_APP": f"{self.prefix}-policies", "ELAVA_FLEET_APP": f"{self.prefix}-fleet",
+               "ELAVA_DRIFT_APP": f"{self.prefix}-drift",
                "ELAVA_EXECUTOR_APP": f"{self.prefix}-executor"}
         _run(["bash", str(ACLS), "bash", str(SCRIPT), "acls"], env, "grant the ACLs")
 
@@ -67,7 +68,7 @@ class SecureBroker:
             None, kafka__bootstrap_servers=self.bootstrap, kafka__topic_prefix=self.prefix, kafka__partitions=2,
             kafka__shard_buckets=2, collector__group_id=f"{self.prefix}-collectors",
             worker__app_id=f"{self.prefix}-worker", worker__data_dir=str(work_dir / "worker"), worker__web_port=0,
-            policies__app_id=f"{self.prefix}-policies",
+            policies__app_id=f"{self.prefix}-policies", analyzer__drift__app_id=f"{self.prefix}-drift",
             analyzer__patterns__fleet_app_id=f"{self.prefix}-fleet",
             executor__app_id=f"{self.prefix}-executor", executor__session_timeout="6s", **overrides)
 

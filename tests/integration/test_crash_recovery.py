@@ -87,7 +87,7 @@ def settings_for(bootstrap: str, work: Path, **extra) -> Settings:
     return load_settings(None, kafka__bootstrap_servers=bootstrap, kafka__topic_prefix=run, kafka__partitions=4,
                          kafka__shard_buckets=BUCKETS, worker__app_id=run, worker__data_dir=str(work / run),
                          worker__session_timeout="6s", worker__stall_timeout="60s", worker__web_port=0,
-                         policies__app_id=f"{run}-policies",
+                         policies__app_id=f"{run}-policies", analyzer__drift__app_id=f"{run}-drift",
                          **extra)
 
 

@@ -73,7 +73,7 @@ def settings_for(bootstrap: str, work: Path, policies: Path, **extra):
     run = f"stage-{uuid.uuid4().hex[:6]}"
     return load_settings(None, kafka__bootstrap_servers=bootstrap, kafka__topic_prefix=run, kafka__partitions=2,
                          worker__app_id=run, worker__data_dir=str(work / run), worker__web_port=free_port(),
-                         policies__path=str(policies), policies__app_id=f"{run}-policies",
+                         policies__path=str(policies), policies__app_id=f"{run}-policies", analyzer__drift__app_id=f"{run}-drift",
                          policies__evaluation_timeout="2s", **extra)
 
 

@@ -49,7 +49,7 @@ def pipeline_settings(bootstrap: str, account, tmp_path, metrics_port: int):
     return load_settings(
         None, kafka__bootstrap_servers=bootstrap, kafka__topic_prefix=run, kafka__partitions=2,
         kafka__shard_buckets=2, worker__app_id=run, worker__data_dir=str(tmp_path / "worker"), worker__web_port=0,
-        policies__app_id=f"{run}-policies", executor__app_id=f"{run}-executor", executor__session_timeout="6s",
+        policies__app_id=f"{run}-policies", analyzer__drift__app_id=f"{run}-drift", executor__app_id=f"{run}-executor", executor__session_timeout="6s",
         providers__aws__endpoint_url=account.endpoint_url, signing__key_id=key_id, signing__keys={key_id: key.decode()},
         telemetry__traces="file", telemetry__file_path=str(tmp_path / "spans.jsonl"),
         telemetry__metrics="prometheus", telemetry__prometheus_port=metrics_port)

@@ -269,7 +269,7 @@ async def _apply(message: Any, parsed: RawPage | Observation | ScanMarker | Trai
             return
         analyzer = worker.settings.analyzer
         produced = (Produced() if isinstance(parsed, MetricsObservation)
-                    else PartitionProcessor(store, analyzer.drift, analyzer.patterns).process(parsed))
+                    else PartitionProcessor(store, analyzer.drift, analyzer.patterns, drift_here=False).process(parsed))
         produced.waste.extend(waste_findings(store, analyzer.waste, read))
         telemetry.record_page(produced, parsed)
     except SchemaError as exc:  # a changed resource of a page is invalid: validated before any write

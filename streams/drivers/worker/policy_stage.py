@@ -2,13 +2,10 @@
 
 The worker publishes every change and attribution whatever the policies do; this
 stage reads ``elava.attributed-changes`` in its own consumer group
-(``policies.app_id``), on plain aiokafka. Each poll's records are one batch for the
-evaluating child (streams/policy/isolated.py, which times every evaluation out and
-replaces itself when it hangs or leaks); everything the batch yields is published and
-its delivery awaited, and only then are the offsets committed. What a batch yields goes to
-the producer as one record batch per topic-partition (streams/drivers/worker/batch_send.py). A crash redelivers what
-was not committed, and a redelivered change gives the same events under the same ids
-(at-least-once with idempotent effects: deterministic ids, no Faust exactly_once).
+(``policies.app_id``), on plain aiokafka (streams/drivers/worker/committing_stage.py: what a
+poll yields is delivered before its offsets are committed). Each poll's records are one batch
+for the evaluating child (streams/policy/isolated.py, which times every evaluation out and
+replaces itself when it hangs or leaks).
 
 Run it inside `elava worker` (a supervised child, the default), or apart to scale it:
 every stage of one group shares the partitions of the attributed changes.
@@ -23,34 +20,24 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka import TopicPartition
 
 from elava import telemetry
 from elava.events import ActionRequest, Event, PolicyDecision, cloudevent_headers
 from elava.exceptions import SchemaError
 from elava.heap import settle_heap
-from elava.kafka.clients import STAGE_FETCH, new_consumer, new_producer, record_lag
 from elava.settings import Settings
 from elava.signing import Signer, keyring_from, signed_headers
 from elava.topics import Topics
-from streams.dlq import dead_letter
 from streams.drivers.worker.batch_send import BatchedSends
+from streams.drivers.worker.committing_stage import CommittingStage
 from streams.policy.isolated import IsolatedPolicies
 from streams.siem.policies import policy_severities
 from streams.siem.sink import ocsf_copies
 
 log = logging.getLogger("elava.policies")
 SOURCE = "elava/policies"
-FETCH_WAIT_MS = 500
 BATCH_RECORDS = 500  # one round trip to the evaluating child per poll of at most this many changes
-# Heartbeats run apart from the batches, so a dead stage is noticed within the session timeout.
-# A batch on which a broken policy times out again and again can take long, though, and the
-# group must not evict a stage that is still working through it (it would be redelivered forever).
-MAX_POLL_INTERVAL_MS = 3_600_000
-# Whole record batches per topic-partition: with aiokafka's 16 KiB default, each full batch waits
-# for the one before it to leave (one batch per partition in the accumulator).
-PRODUCER_BATCH_BYTES = 1024 * 1024
 
 
 async def send_action(sends: BatchedSends, topics: Topics, request: ActionRequest, signer: Signer | None) -> None:
@@ -66,43 +53,23 @@ async def send_decision(sends: BatchedSends, topics: Topics, decision: PolicyDec
                           cloudevent_headers(decision, SOURCE))
 
 
-class PolicyStage:
+class PolicyStage(CommittingStage):
+    batch_records = BATCH_RECORDS
+    source = SOURCE
+
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.topics = Topics(settings.kafka)
+        super().__init__(settings, settings.policies.app_id, log)
         self.policies: IsolatedPolicies | None = None
-        self.producer: AIOKafkaProducer | None = None
-        self.sends = BatchedSends(lambda: self.producer, stop_on_failure=False)  # deliveries awaited here
-        self.consumer: AIOKafkaConsumer | None = None
         self.signer = keyring_from(settings.signing).signer()
         self.severities = policy_severities(settings.policies)  # for the OCSF findings of decisions
 
-    async def run(self, stop: asyncio.Event, ready: Callable[[], None] | None = None) -> None:
+    async def prepare(self) -> None:
         # Policies first: one that does not load stops the start-up, before any offset moves.
         self.policies = await asyncio.to_thread(IsolatedPolicies, self.settings.policies)
-        if ready is not None:
-            ready()
-        self.producer = new_producer(self.settings.kafka,
-                                     max_batch_size=max(PRODUCER_BATCH_BYTES, self.settings.kafka.max_message_bytes))
-        self.consumer = self.new_consumer()
-        try:
-            await self.producer.start()
-            self.consumer.subscribe([self.topics.attributed_changes])
-            await self.consumer.start()
-            log.info("policy stage: %s -> %s, %s (group %s)", self.topics.attributed_changes,
-                     self.topics.policy_decisions, self.topics.actions, self.settings.policies.app_id)
-            while not stop.is_set():
-                batch = await self.consumer.getmany(timeout_ms=FETCH_WAIT_MS, max_records=BATCH_RECORDS)
-                if batch:
-                    await self.handle(batch)
-                    await self._commit(batch)
-                    record_lag(self.consumer, self.settings.policies.app_id, batch)
-        finally:
-            await self._shutdown()
 
-    def new_consumer(self) -> AIOKafkaConsumer:
-        return new_consumer(self.settings.kafka, group_id=self.settings.policies.app_id, auto_offset_reset="earliest",
-                            max_poll_interval_ms=MAX_POLL_INTERVAL_MS, **STAGE_FETCH)
+    async def close(self) -> None:
+        if self.policies is not None:
+            await asyncio.to_thread(self.policies.close)
 
     async def handle(self, batch: dict[TopicPartition, list[Any]]) -> None:
         """Evaluate one poll's changes, publish what they yield, and wait until it is delivered."""
@@ -132,32 +99,6 @@ class PolicyStage:
             await send_action(self.sends, self.topics, event, self.signer)
         else:
             await send_decision(self.sends, self.topics, event)
-
-    async def _commit(self, batch: dict[TopicPartition, list[Any]]) -> None:
-        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
-        try:
-            await self.consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as exc:
-            # Another stage took the partitions over: it evaluates them again, under the same ids.
-            log.warning("offset commit failed (%s); these changes will be decided again", exc)
-
-    async def _dead_letter(self, record: Any, reason: str) -> None:
-        log.warning("dead letter from %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason)
-
-        async def send(key: bytes | None, value: bytes | None, headers: list) -> None:
-            # Delivered with the batch's other records, before the commit.
-            await self.sends.add_keyed(self.topics.dlq, key, value, headers)
-
-        await dead_letter(send, record, reason, by=SOURCE)
-
-    async def _shutdown(self) -> None:
-        for client in (self.consumer, self.producer):
-            try:
-                await client.stop()
-            except Exception as exc:  # noqa: BLE001 - shut the rest down regardless
-                log.warning("during shutdown: %s", exc)
-        if self.policies is not None:
-            await asyncio.to_thread(self.policies.close)
 
 
 async def serve(settings: Settings, ready_fd: int | None = None, with_parent: bool = False) -> None:

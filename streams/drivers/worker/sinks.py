@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from elava.events import Event, cloudevent_headers
+from elava.events import REATTRIBUTED, Event, cloudevent_headers
 from elava.topics import Topics
 from streams.dlq.letters import Headers
 from streams.drivers.worker.batch_send import BatchedSends
@@ -25,10 +25,12 @@ class TopicSink:
     topic: str
     source: str
 
-    async def send(self, uid: str, event: Event, data: bytes | None = None) -> None:
-        """``data``: ``event.to_bytes()`` when the caller made them already."""
+    async def send(self, uid: str, event: Event, data: bytes | None = None, again: bool = False) -> None:
+        """``data``: ``event.to_bytes()`` when the caller made them already; ``again``: an
+        attributed change of a version stored before (``REATTRIBUTED``)."""
+        headers = cloudevent_headers(event, self.source)
         await self.sends.add_keyed(self.topic, uid.encode(), data or event.to_bytes(),
-                                   cloudevent_headers(event, self.source))
+                                   [*headers, REATTRIBUTED] if again else headers)
 
 
 @dataclass(frozen=True)
@@ -82,9 +84,9 @@ class WorkerSinks:
             await self.changes.send(change.uid, change, change_bytes[change.event_id])
         # The change inside each is serialised once (above).
         for attributed, data in zip(produced.attributed, produced.attributed_bytes(change_bytes), strict=True):
-            await self.attributed.send(attributed.change.uid, attributed, data)
-        for drift in produced.drift:  # serialised once, when it was kept with its version
-            await self.drift.send(drift.uid, drift, produced.encoded.get(drift.event_id))
+            await self.attributed.send(attributed.change.uid, attributed, data, produced.reattributed)
+        for drift in produced.drift:  # none where the drift stage derives it (the worker's default)
+            await self.drift.send(drift.uid, drift)
         for finding in produced.waste:
             await self.waste.send(finding.uid, finding)
         for pattern in produced.patterns:

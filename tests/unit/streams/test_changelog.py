@@ -49,16 +49,16 @@ def test_a_created_resource_is_at_most_two_changelog_records():
     assert len(records) / len(groups) <= 2
 
 
-def test_a_modified_resource_is_its_version_record_and_what_was_found_on_it():
-    """The drift found on a tag change is kept with the version (streams/store/findings.py): it
-    is no function of the record alone (it depends on settings), so it travels."""
+def test_a_modified_resource_is_its_version_record_alone():
+    """The drift of a tag change is not kept (streams/store/findings.py): a function of the
+    version and its attribution, it is derived again on read, so no second record travels."""
     _, records, store = recorded()
     groups = one_shard(10, "sg")
     processor = PartitionProcessor(store)
     processor.process(page(groups, T0, scan="s1"))
     records.clear()
     processor.process(page([sg(g.id, {"owner": "bob"}) for g in groups], T0 + timedelta(hours=1), scan="s2"))
-    assert by_keyspace(records) == {"versions": 10, "findings": 10}
+    assert by_keyspace(records) == {"versions": 10}
 
 
 def test_the_local_store_still_holds_heads_the_time_indexes_and_used_by():

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 from elava.events import Actor, TouchedResource, TrailEvent
 from elava.parts import split
-from elava.settings import WasteSettings
+from elava.settings import PatternSettings, WasteSettings
 from streams.analyzers.waste.analyzer import WasteAnalyzer
 from streams.chunks import PartAssembler
 from streams.drivers.worker.input_gaps import record_applied
@@ -46,7 +46,7 @@ def everything(kv: MemoryKV, now) -> VersionStore:
     """A store that went through each kind of input, and retention with its cursors."""
     store = VersionStore(kv)
     align_layout(store, BUCKETS)
-    processor = PartitionProcessor(store)
+    processor = PartitionProcessor(store, patterns=PatternSettings(short_lived="3h"))  # sg-1: a finding kept
     processor.process(page([sg("sg-1")], now, scan="s1"))
     processor.process(trail("sg-1", now + timedelta(minutes=1)))
     processor.process(trail("sg-2", now + timedelta(minutes=1), "e2"))

@@ -12,9 +12,9 @@ import streams.observe
 from elava.events import Actor, TouchedResource, TrailEvent
 from elava.exceptions import SchemaError
 from elava.settings import DriftSettings
+from streams.analyzers.reports import drift_report
 from streams.pages import read_page
 from streams.process import PartitionProcessor
-from streams.store.findings import drift_key
 from streams.store.kv import MemoryKV
 from streams.store.versioned import VersionStore
 from tests.unit.streams.fixtures import ACCOUNT, REGION, T0, marker, page, sg, shard
@@ -117,15 +117,26 @@ def test_drift_is_reported_and_reported_again_with_its_actor_by_default():
     assert [d.actor.name for d in late.drift] == ["alice"]
 
 
-def test_each_drift_is_published_as_the_bytes_it_is_kept_as():
-    processor = PartitionProcessor(VersionStore(kv := MemoryKV()))
+def test_a_query_derives_the_drift_last_published_for_a_version_not_a_kept_copy():
+    store = VersionStore(kv := MemoryKV())
+    processor = PartitionProcessor(store)
     processor.process(page([sg("sg-1")], T0, scan="s1"))
     modified = page([sg("sg-1", ingress=[SSH_WORLD])], T0 + timedelta(hours=1), scan="s2")
+    window = (T0, T0 + timedelta(days=1))
     for event in (modified, trail("AuthorizeSecurityGroupIngress", T0 + timedelta(minutes=30))):
-        produced = processor.process(event)  # the modification's drift, then the same drift with its actor
-        [drift] = produced.drift
-        assert produced.encoded == {drift.event_id: kv.get(drift_key(drift.uid, drift.version))}
-        assert produced.encoded[drift.event_id] == drift.to_bytes()
+        [drift] = processor.process(event).drift  # the modification's drift, then the same drift with its actor
+        assert drift_report(store, *window) == [drift]
+    assert not [key for key, _ in kv.scan(b"f")]  # nothing kept: derived from the version and its attribution
+
+
+def test_where_a_drift_stage_derives_drift_the_processor_reports_none_and_marks_reattributions():
+    processor = PartitionProcessor(VersionStore(MemoryKV()), drift_here=False)
+    processor.process(page([sg("sg-1")], T0, scan="s1"))
+    opened = processor.process(page([sg("sg-1", ingress=[SSH_WORLD])], T0 + timedelta(hours=1), scan="s2"))
+    late = processor.process(trail("AuthorizeSecurityGroupIngress", T0 + timedelta(minutes=30)))
+    assert (opened.drift, late.drift) == ([], [])
+    assert (opened.reattributed, late.reattributed) == (False, True)
+    assert [a.actor.name for a in late.attributed] == ["alice"]
 
 
 def test_drift_disabled_reports_no_drift_but_every_change_and_attribution():

@@ -54,19 +54,16 @@ def test_the_api_answers_drift_and_the_history_carries_it():
     assert [(v["version"], (v["drift"] or {}).get("severity")) for v in history] == [(1, None), (2, "critical")]
 
 
-def test_retention_takes_findings_with_their_versions():
-    from streams.store.findings import Findings
-
+def test_retention_takes_drift_with_its_versions():
     store = VersionStore(MemoryKV())
     processor = PartitionProcessor(store)
     for hour, rules in enumerate([[], [OFFICE], [OFFICE, SSH]]):
         processor.process(page([sg("sg-1", ingress=rules)], T0 + hour * HOUR, scan=f"s{hour}"))
-    findings, uid = Findings(store), sg("sg-1").uid
-    assert findings.drift_of(uid, 2) is not None and findings.drift_of(uid, 3) is not None
+    window = (T0, T0 + 5 * HOUR)
+    assert [d.version for d in drift_report(store, *window)] == [2, 3]
     enforce_retention(store, HOUR, T0 + 5 * HOUR)  # v3 was valid at the window's start: kept; v1, v2 dropped
-    assert [v.version for v in store.versions(uid)] == [3]
-    assert findings.drift_of(uid, 2) is None  # no finding outlives its version
-    assert findings.drift_of(uid, 3).severity == "critical"
+    assert [v.version for v in store.versions(sg("sg-1").uid)] == [3]
+    assert [(d.version, d.severity) for d in drift_report(store, *window)] == [(3, "critical")]  # none outlives its version
 
 
 def instance(ident, name="web"):

@@ -1,4 +1,4 @@
-"""The stages (policies, fleet patterns) ask the broker for batches, not for every record batch
+"""The stages (policies, drift, fleet patterns) ask the broker for batches, not for every record batch
 the worker appends: fewer fetch requests for the broker to answer (docs/benchmarks.md)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 
 from elava.kafka.clients import STAGE_FETCH
 from elava.settings import Settings
-from streams.drivers.worker import fleet_stage, policy_stage
+from streams.drivers.worker import committing_stage, drift_stage, fleet_stage, policy_stage
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def consumer_options(monkeypatch) -> list[dict[str, Any]]:
         made.append(options)
         return object()
 
-    monkeypatch.setattr(policy_stage, "new_consumer", recorded)
+    monkeypatch.setattr(committing_stage, "new_consumer", recorded)
     monkeypatch.setattr(fleet_stage, "new_consumer", recorded)
     return made
 
@@ -34,6 +34,7 @@ SETTINGS = Settings()
 
 
 @pytest.mark.parametrize(("stage", "group"), [(policy_stage.PolicyStage, SETTINGS.policies.app_id),
+                                              (drift_stage.DriftStage, SETTINGS.analyzer.drift.app_id),
                                               (fleet_stage.FleetStage, SETTINGS.analyzer.patterns.fleet_app_id)])
 def test_each_stage_consumer_asks_for_batches_in_its_own_group(stage, group, consumer_options):
     stage(SETTINGS).new_consumer()
