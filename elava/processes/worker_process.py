@@ -197,6 +197,12 @@ class PolicyStageProcess(ServiceProcess):
         return worker_env(self.settings)
 
 
+class DriftStageProcess(PolicyStageProcess):
+    """`elava drift-stage serve` on its own (analyzer.drift.stage_in_worker off in the worker beside it)."""
+
+    command = "drift-stage serve"
+
+
 async def committed_offsets(admin: AIOKafkaAdminClient, group: str) -> dict:
     try:
         return await admin.list_consumer_group_offsets(group)
@@ -222,9 +228,10 @@ async def wait_until_decided(settings: Settings, stage: ServiceProcess | None = 
 
 async def wait_until_drift_judged(settings: Settings, stage: ServiceProcess | None = None,
                                   timeout: float = 120.0) -> None:
-    """Wait until the drift stage's group has committed every attributed change published so far."""
+    """Wait until the drift stage's group (the worker's child, or one run apart) has committed every
+    attributed change published so far."""
     drift = settings.analyzer.drift
-    if not (drift.enabled and drift.stage_in_worker):
+    if not drift.enabled:
         return
     await wait_until_committed(settings, drift.app_id, Topics(settings.kafka).attributed_changes, timeout,
                                process=stage, who="the drift stage")

@@ -1,5 +1,6 @@
-"""A worker killed with SIGKILL mid-stream ends with the store of an uninterrupted run, and
-a policy stage killed mid-stream with the decisions and actions of an uninterrupted one.
+"""A worker killed with SIGKILL mid-stream ends with the store of an uninterrupted run, a
+policy stage killed mid-stream with the decisions and actions of an uninterrupted one, and a
+drift stage killed mid-stream with the drift of an uninterrupted one.
 
 Both runs consume the same pages. The killed run is SIGKILLed three times at seeded
 random moments and restarted; then its local state is wiped and rebuilt from the
@@ -24,14 +25,17 @@ import rocksdict
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from collectors.publish import KafkaSink
+from elava.analyzer_events import DriftEvent
 from elava.events import ActionRequest, ChangeEvent, Event, Observation, PolicyDecision, Resource
 from elava.kafka.clients import ensure_topics, new_admin, new_producer
 from elava.processes.worker_process import (
+    DriftStageProcess,
     PolicyStageProcess,
     WorkerProcess,
     committed_offsets,
     uncommitted,
     wait_until_decided,
+    wait_until_drift_judged,
     wait_until_processed,
 )
 from elava.settings import Settings, load_settings
@@ -124,7 +128,8 @@ async def read_outputs(settings: Settings) -> dict[str, list]:
     topics = Topics(settings.kafka)
     return {"changes": await read_events(settings, topics.changes, ChangeEvent),
             "policy_decisions": await read_events(settings, topics.policy_decisions, PolicyDecision),
-            "actions": await read_events(settings, topics.actions, ActionRequest)}
+            "actions": await read_events(settings, topics.actions, ActionRequest),
+            "drift": await read_events(settings, topics.drift, DriftEvent)}
 
 
 async def run_uninterrupted(settings: Settings, messages: list) -> None:
@@ -228,8 +233,8 @@ async def copy_topic(settings: Settings, source: str, target: str) -> None:
         await producer.stop()
 
 
-async def stage_backlog(settings: Settings) -> int:
-    """Attributed changes published but not yet committed by the policy stage's group."""
+async def stage_backlog(settings: Settings, group: str) -> int:
+    """Attributed changes published but not yet committed by a stage's group."""
     topic = Topics(settings.kafka).attributed_changes
     parts = [TopicPartition(topic, p) for p in range(settings.kafka.partitions)]
     consumer, admin = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers), new_admin(settings.kafka)
@@ -237,32 +242,32 @@ async def stage_backlog(settings: Settings) -> int:
     await admin.start()
     try:
         ends = await consumer.end_offsets(parts)
-        committed = await committed_offsets(admin, settings.policies.app_id)
+        committed = await committed_offsets(admin, group)
         return sum(end - (committed[tp].offset if tp in committed else 0) for tp, end in ends.items())
     finally:
         await admin.close()
         await consumer.stop()
 
 
-async def kill_mid_stream(settings: Settings, stage: PolicyStageProcess, rng: random.Random) -> bool:
-    """Start the stage, let it commit some of its input, SIGKILL it; whether input was left undecided."""
-    before = await stage_backlog(settings)
+async def kill_mid_stream(settings: Settings, stage: PolicyStageProcess, rng: random.Random, group: str) -> bool:
+    """Start the stage, let it commit some of its input, SIGKILL it; whether input was left unhandled."""
+    before = await stage_backlog(settings, group)
     stage.start()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 120
-    while await stage_backlog(settings) == before and loop.time() < deadline:
+    while await stage_backlog(settings, group) == before and loop.time() < deadline:
         stage.check_alive()
         await asyncio.sleep(0.1)
     await asyncio.sleep(rng.uniform(0.0, 0.5))
     stage.kill()
     await asyncio.sleep(1.0)  # a commit already on its way lands; nothing more can come from the dead stage
-    return await stage_backlog(settings) > 0
+    return await stage_backlog(settings, group) > 0
 
 
-async def test_sigkilled_policy_stage_decides_like_an_uninterrupted_one(kafka_bootstrap, tmp_path):
-    # The attributed changes of one worker run, decided by two standalone stages on two copies.
-    calm = settings_for(kafka_bootstrap, tmp_path, policies__stage_in_worker=False)
-    crashed = settings_for(kafka_bootstrap, tmp_path, policies__stage_in_worker=False)
+async def attributed_changes_twice(kafka_bootstrap, tmp_path) -> tuple[Settings, Settings]:
+    """The attributed changes of one worker run (its stages off), on two copies of the topics."""
+    off = {"policies__stage_in_worker": False, "analyzer__drift__stage_in_worker": False}
+    calm, crashed = settings_for(kafka_bootstrap, tmp_path, **off), settings_for(kafka_bootstrap, tmp_path, **off)
     for settings in (calm, crashed):
         await ensure_topics(settings.kafka)
     worker = WorkerProcess(calm, calm.worker.data_dir.with_suffix(".log"))
@@ -273,21 +278,24 @@ async def test_sigkilled_policy_stage_decides_like_an_uninterrupted_one(kafka_bo
     finally:
         worker.stop()
     await copy_topic(calm, Topics(calm.kafka).attributed_changes, Topics(crashed.kafka).attributed_changes)
+    return calm, crashed
 
-    stage = PolicyStageProcess(calm, tmp_path / "calm-stage.log")
+
+async def run_stage(stage: PolicyStageProcess, wait) -> None:
     stage.start()
     try:
-        await wait_until_decided(calm, stage, timeout=300)
+        await wait(stage.settings, stage, timeout=300)
     finally:
         stage.stop()
+
+
+async def test_sigkilled_policy_stage_decides_like_an_uninterrupted_one(kafka_bootstrap, tmp_path):
+    calm, crashed = await attributed_changes_twice(kafka_bootstrap, tmp_path)
+    await run_stage(PolicyStageProcess(calm, tmp_path / "calm-stage.log"), wait_until_decided)
     stage, rng = PolicyStageProcess(crashed, tmp_path / "crashed-stage.log"), random.Random(20261130)
-    kills_with_backlog = [await kill_mid_stream(crashed, stage, rng) for _ in range(3)]
+    kills_with_backlog = [await kill_mid_stream(crashed, stage, rng, crashed.policies.app_id) for _ in range(3)]
     assert any(kills_with_backlog), "every kill came after the stage had decided everything: more input"
-    stage.start()
-    try:
-        await wait_until_decided(crashed, stage, timeout=300)
-    finally:
-        stage.stop()
+    await run_stage(stage, wait_until_decided)
 
     calm_out, crashed_out = await read_outputs(calm), await read_outputs(crashed)
     assert len({a.event_id for a in calm_out["actions"]}) == 2 * (RESOURCES // 100)
@@ -296,3 +304,20 @@ async def test_sigkilled_policy_stage_decides_like_an_uninterrupted_one(kafka_bo
         assert calm_ids, topic
         difference = compare_by_id(calm_ids, {e.event_id: e for e in crashed_out[topic]}, topic)
         assert not difference, difference
+
+
+async def test_sigkilled_drift_stage_reports_the_drift_of_an_uninterrupted_one(kafka_bootstrap, tmp_path):
+    calm, crashed = await attributed_changes_twice(kafka_bootstrap, tmp_path)
+    await run_stage(DriftStageProcess(calm, tmp_path / "calm-drift.log"), wait_until_drift_judged)
+    stage, rng = DriftStageProcess(crashed, tmp_path / "crashed-drift.log"), random.Random(20261205)
+    kills_with_backlog = [await kill_mid_stream(crashed, stage, rng, crashed.analyzer.drift.app_id) for _ in range(3)]
+    assert any(kills_with_backlog), "every kill came after the stage had judged everything: more input"
+    await run_stage(stage, wait_until_drift_judged)
+
+    calm_out, crashed_out = await read_outputs(calm), await read_outputs(crashed)
+    calm_ids = {e.event_id: e for e in calm_out["drift"]}
+    # Every tenth resource changes its tags in rounds two and three: one drift each time.
+    assert len(calm_ids) == 2 * (RESOURCES // 10)
+    assert {e.change_id for e in calm_ids.values()} == {c.event_id for c in calm_out["changes"] if c.kind == "modified"}
+    difference = compare_by_id(calm_ids, {e.event_id: e for e in crashed_out["drift"]}, "drift")
+    assert not difference, difference
