@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from elava.settings import Settings
 
@@ -103,33 +104,30 @@ def stage_for_worker(settings: Settings, config: Path | None, bootstrap_servers:
                      loglevel: str) -> PolicyStageSupervisor | None:
     """The started stage `elava worker` runs beside itself, or None if policies or the child are off.
     The child reads the same settings: the same file, environment and overrides."""
-    if not (settings.policies.enabled and settings.policies.stage_in_worker):
-        return None
-    supervisor = PolicyStageSupervisor(_options(config, bootstrap_servers, loglevel))
-    supervisor.start()
-    return supervisor
+    policies = settings.policies
+    return _started(policies.enabled and policies.stage_in_worker, _options(config, bootstrap_servers, loglevel))
 
 
 def drift_stage_for_worker(settings: Settings, config: Path | None, bootstrap_servers: str | None,
                            loglevel: str) -> PolicyStageSupervisor | None:
     """The started drift stage (streams/drivers/worker/drift_stage.py), or None if drift or the child are off."""
     drift = settings.analyzer.drift
-    if not (drift.enabled and drift.stage_in_worker):
-        return None
-    supervisor = PolicyStageSupervisor(_options(config, bootstrap_servers, loglevel), ("drift-stage", "serve"),
-                                       "drift stage")
-    supervisor.start()
-    return supervisor
+    return _started(drift.enabled and drift.stage_in_worker, _options(config, bootstrap_servers, loglevel),
+                    ("drift-stage", "serve"), "drift stage")
 
 
 def fleet_stage_for_worker(settings: Settings, config: Path | None, bootstrap_servers: str | None,
                            loglevel: str) -> PolicyStageSupervisor | None:
     """The started fleet-pattern stage (streams/drivers/worker/fleet_stage.py), or None if patterns or the child are off."""
     patterns = settings.analyzer.patterns
-    if not (patterns.enabled and patterns.fleet_stage_in_worker):
+    return _started(patterns.enabled and patterns.fleet_stage_in_worker, _options(config, bootstrap_servers, loglevel),
+                    ("fleet", "serve"), "fleet-pattern stage")
+
+
+def _started(wanted: bool, options: list[str], *how: Any) -> PolicyStageSupervisor | None:
+    if not wanted:
         return None
-    supervisor = PolicyStageSupervisor(_options(config, bootstrap_servers, loglevel), ("fleet", "serve"),
-                                       "fleet-pattern stage")
+    supervisor = PolicyStageSupervisor(options, *how)
     supervisor.start()
     return supervisor
 
