@@ -43,8 +43,6 @@ class Produced:
     drift: list[DriftEvent] = field(default_factory=list)
     waste: list[WasteFinding] = field(default_factory=list)  # added by the waste stage (streams/waste_stage.py)
     patterns: list[PatternEvent] = field(default_factory=list)
-    # The attributions are of versions stored before (a CloudTrail event re-attributed them), not new ones.
-    reattributed: bool = False
     # A change's resource and diff as its version stores them (JSON-mode dumps), by the change's
     # event id: what the worker writes the change's bytes from (ChangeEvent.to_bytes).
     stored: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = field(default_factory=dict)
@@ -112,7 +110,6 @@ class PartitionProcessor:
                 self._store_and_report(observed, produced)
             self.observer.record_scan(event)  # last: see Observer.deletions
         else:
-            produced.reattributed = True
             for update in self.attributor.on_trail(event):
                 produced.attributed.append(update)
                 if self.drift.attribution:

@@ -191,7 +191,7 @@ from elava.cli import executor; executor.register(app)  # noqa: E402,E702,I001  
 from elava.cli import dlq; dlq.register(app)  # noqa: E402,E702,I001  dlq list, replay
 from elava.cli import actions; actions.register(app)  # noqa: E402,E702,I001  actions (audit trail)
 from elava.cli import waste; waste.register(app)  # noqa: E402,E702,I001  waste (open findings)
-from elava.cli import fleet; fleet.register(app)  # noqa: E402,E702,I001  fleet serve, drift-stage serve
+from elava.cli import stages; stages.register(app)  # noqa: E402,E702,I001  fleet serve, drift-stage serve
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ resources are computed over the same window (fleet.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from fnmatch import fnmatchcase
 
@@ -20,9 +21,10 @@ from streams.attribution.join import VersionAttribution
 from streams.observe import change_from_version
 from streams.store.findings import Findings
 from streams.store.records import Version
-from streams.store.versioned import VersionStore, to_micros
+from streams.store.versioned import TimeEntry, VersionStore, to_micros
 
 SEVERITIES = RANK
+VERSIONS_READ_TOGETHER = 256  # a window's versions are read in MultiGets of this many, not all at once
 
 
 def drift_order(found: DriftEvent) -> tuple:
@@ -51,13 +53,21 @@ def drift_report(store: VersionStore, since: datetime, until: datetime, severity
     if not settings.enabled:
         return []
     floor, analyzer = RANK.index(severity), DriftAnalyzer(settings)
-    found = []
-    for entry in store.changed_between(to_micros(since), to_micros(until) + 1):
-        version = store.get_version(entry.uid, entry.version)
-        drift = drift_of_version(analyzer, version) if version is not None else None
-        if drift is not None and RANK.index(drift.severity) >= floor and fnmatchcase(drift.type, type_glob):
-            found.append(drift)
+    every = (drift_of_version(analyzer, version) for version in _versions_between(store, since, until))
+    found = [drift for drift in every
+             if drift is not None and RANK.index(drift.severity) >= floor and fnmatchcase(drift.type, type_glob)]
     return sorted(found, key=drift_order)
+
+
+def _versions_between(store: VersionStore, since: datetime, until: datetime) -> Iterator[Version]:
+    """The versions that began in ``[since, until]``, read a chunk at a time (one MultiGet each)."""
+    chunk: list[TimeEntry] = []
+    for entry in store.changed_between(to_micros(since), to_micros(until) + 1):
+        chunk.append(entry)
+        if len(chunk) == VERSIONS_READ_TOGETHER:
+            yield from store.versions_of(chunk)
+            chunk = []
+    yield from store.versions_of(chunk)
 
 
 def kept_patterns(store: VersionStore, since: datetime, until: datetime) -> list[PatternEvent]:

@@ -141,6 +141,12 @@ class VersionStore:
         data = self.kv.get(version_key(uid, version))
         return Version.from_bytes(uid, data) if data is not None else None
 
+    def versions_of(self, entries: list[TimeEntry]) -> list[Version]:
+        """The versions ``entries`` name that the store holds, in their order, read together."""
+        found = self.kv.get_many([version_key(entry.uid, entry.version) for entry in entries])
+        return [Version.from_bytes(entry.uid, data) for entry, data in zip(entries, found, strict=True)
+                if data is not None]
+
     def shard_members(self, shard: str) -> Iterator[str]:
         for uid, _ in self.shard_member_ids(shard):
             yield uid

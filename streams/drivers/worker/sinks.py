@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from elava.events import REATTRIBUTED, Event, cloudevent_headers
+from elava.events import REATTRIBUTED, Event, TrailEvent, cloudevent_headers
 from elava.topics import Topics
 from streams.dlq.letters import Headers
 from streams.drivers.worker.batch_send import BatchedSends
@@ -82,9 +82,10 @@ class WorkerSinks:
         change_bytes = produced.change_bytes()
         for change in produced.changes:
             await self.changes.send(change.uid, change, change_bytes[change.event_id])
-        # The change inside each is serialised once (above).
+        # The change inside each is serialised once (above). A CloudTrail event's are re-attributions.
+        again = isinstance(read, TrailEvent)
         for attributed, data in zip(produced.attributed, produced.attributed_bytes(change_bytes), strict=True):
-            await self.attributed.send(attributed.change.uid, attributed, data, produced.reattributed)
+            await self.attributed.send(attributed.change.uid, attributed, data, again)
         for drift in produced.drift:  # none where the drift stage derives it (the worker's default)
             await self.drift.send(drift.uid, drift)
         for finding in produced.waste:

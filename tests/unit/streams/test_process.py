@@ -129,13 +129,12 @@ def test_a_query_derives_the_drift_last_published_for_a_version_not_a_kept_copy(
     assert not [key for key, _ in kv.scan(b"f")]  # nothing kept: derived from the version and its attribution
 
 
-def test_where_a_drift_stage_derives_drift_the_processor_reports_none_and_marks_reattributions():
+def test_where_a_drift_stage_derives_drift_the_processor_reports_none():
     processor = PartitionProcessor(VersionStore(MemoryKV()), drift_here=False)
     processor.process(page([sg("sg-1")], T0, scan="s1"))
     opened = processor.process(page([sg("sg-1", ingress=[SSH_WORLD])], T0 + timedelta(hours=1), scan="s2"))
     late = processor.process(trail("AuthorizeSecurityGroupIngress", T0 + timedelta(minutes=30)))
     assert (opened.drift, late.drift) == ([], [])
-    assert (opened.reattributed, late.reattributed) == (False, True)
     assert [a.actor.name for a in late.attributed] == ["alice"]
 
 
