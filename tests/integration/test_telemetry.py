@@ -5,6 +5,7 @@ would scrape them."""
 from __future__ import annotations
 
 import json
+import random
 import re
 import socket
 import urllib.request
@@ -14,7 +15,6 @@ import pytest
 
 from collectors.service import run_collector
 from elava import telemetry
-from elava.demo.simulated import free_port
 from elava.events import ActionRequest
 from elava.processes.worker_process import WorkerProcess, wait_until_decided, wait_until_processed
 from elava.settings import load_settings
@@ -26,16 +26,24 @@ from tests.unit.streams.executor.fixtures import KEY
 pytestmark = pytest.mark.integration
 
 
-def ports_side_by_side() -> int:
-    """A free port whose next one is free too (a worker and its policy stage serve metrics on both)."""
+def free_run_of_ports(count: int) -> int:
+    """The first of ``count`` consecutive free ports (a worker and its policy stage serve metrics on
+    two of them), below the kernel's ephemeral range so the suite's own outgoing connections, which
+    the kernel numbers from that range, cannot take one between this probe and the bind."""
+    rng = random.Random()
     while True:
-        port = free_port()
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
+        first = rng.randrange(20000, 32000 - count)
+        if all(_free(port) for port in range(first, first + count)):
+            return first
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def scrape(port: int) -> str:
@@ -61,7 +69,8 @@ def with_port(settings, port: int):
 
 async def test_one_trace_follows_a_volume_from_scan_to_executor_and_metrics_are_scraped(kafka_bootstrap, account,
                                                                                         tmp_path):
-    worker_port, here_port = ports_side_by_side(), free_port()
+    worker_port = free_run_of_ports(3)  # the worker, its policy stage, and this process
+    here_port = worker_port + 2
     settings = pipeline_settings(kafka_bootstrap, account, tmp_path, worker_port)
     volume = account.client("ec2").create_volume(AvailabilityZone="us-east-1a", Size=8)["VolumeId"]
 
