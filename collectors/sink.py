@@ -8,6 +8,10 @@ delivery (an awaitable that raises if it was lost); the batcher awaits a shard's
 page deliveries before its marker, and the marker's before the scan is reported. A
 sink that is done when the call returns hands back None; one that knows at once
 that it could not deliver raises ``DeliveryFailed``.
+
+A page's resources hold JSON's own values (str, int, float, bool, None, list, dict: the
+collector builds them with ``to_json_safe``, collectors/aws/normalize.py), as a worker reads
+them from Kafka: the embedded driver stores them as they are.
 """
 
 from __future__ import annotations

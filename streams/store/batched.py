@@ -118,8 +118,15 @@ class _FlushingReader:
         self._made_after = -1  # the flushes its reader has seen
 
     def items(self, start: bytes, end: bytes) -> list[tuple[bytes, bytes]]:
+        return self._current(start, end).items(start, end)
+
+    def any_in(self, start: bytes, end: bytes) -> bool:
+        return self._current(start, end).any_in(start, end)
+
+    def _current(self, start: bytes, end: bytes) -> RangeReader:
+        """The backend's reader, once the range's pending writes are flushed."""
         writes = self._writes
         writes._flush_if_pending_in(start, end)
         if self._reader is None or self._made_after != writes.flushes:
             self._reader, self._made_after = writes.kv.ranges(), writes.flushes
-        return self._reader.items(start, end)
+        return self._reader

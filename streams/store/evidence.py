@@ -38,6 +38,7 @@ class EvidenceLog:
     def __init__(self, kv: KV) -> None:
         self.kv = kv
         self._reader: RangeReader | None = None  # within ``read_together``
+        self._none_kept: bool | None = None  # within it: no evidence at all (None: not read yet)
 
     @contextmanager
     def read_together(self) -> Iterator[None]:
@@ -46,7 +47,7 @@ class EvidenceLog:
         read through a new iterator costs more than the seek of one kept for the input. Within
         an input only ``keep`` writes evidence (and makes the reader again); retention's sweep
         runs between inputs, with an evidence log of its own."""
-        self._reader = self.kv.ranges()
+        self._reader, self._none_kept = self.kv.ranges(), None
         try:
             yield
         finally:
@@ -55,6 +56,15 @@ class EvidenceLog:
     def keep(self, uid: str, at: int, event_id: str, data: bytes) -> None:
         self.kv.put(evidence_key(uid, at, event_id), data)
         self._read_again()
+
+    def none_kept(self) -> bool:
+        """Whether the store holds no evidence at all, known once per ``read_together``: a scan
+        without CloudTrail (or a partition CloudTrail never named) then reads none per change."""
+        if self._reader is None:
+            return False
+        if self._none_kept is None:
+            self._none_kept = not self._reader.any_in(EVIDENCE_START, EVIDENCE_END)
+        return self._none_kept
 
     def between(self, uid: str, start: int, end: int) -> list[bytes]:
         """The evidence of ``uid`` whose call was in ``[start, end]`` (microseconds), oldest first."""
@@ -65,7 +75,7 @@ class EvidenceLog:
     def _read_again(self) -> None:
         """After a write of evidence: a reader made before it may not see it."""
         if self._reader is not None:
-            self._reader = self.kv.ranges()
+            self._reader, self._none_kept = self.kv.ranges(), None
 
     def sweep(self, cutoff: int, budget: int, cursor: bytes | None) -> tuple[Sweep, bytes | None]:
         """Forget evidence of calls before ``cutoff``, visiting at most ``budget`` keys after ``cursor``.

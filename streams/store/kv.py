@@ -42,6 +42,10 @@ class RangeReader(Protocol):
 
     def items(self, start: bytes, end: bytes) -> list[tuple[bytes, bytes]]: ...
 
+    def any_in(self, start: bytes, end: bytes) -> bool:
+        """Whether the range holds a key (reading at most one)."""
+        ...
+
 
 class ScanningReader:
     """Each range read by the KV's own ``scan_range`` (a backend without iterators to reuse)."""
@@ -51,6 +55,9 @@ class ScanningReader:
 
     def items(self, start: bytes, end: bytes) -> list[tuple[bytes, bytes]]:
         return list(self.kv.scan_range(start, end))
+
+    def any_in(self, start: bytes, end: bytes) -> bool:
+        return next(iter(self.kv.scan_range(start, end)), None) is not None
 
 
 class IteratorReader:
@@ -85,6 +92,20 @@ class IteratorReader:
         if not found:
             self._learn_empty(start, iterator.key() if iterator.valid() else None)
         return found
+
+    def any_in(self, start: bytes, end: bytes) -> bool:
+        empty = self._empty
+        if empty is not None and empty[0] <= start and (empty[1] is None or end <= empty[1]):
+            return False
+        iterator = self._iterator
+        if iterator is None:
+            iterator = self._iterator = self._db.iter()
+        iterator.seek(start)
+        first = iterator.key() if iterator.valid() else None
+        if first is not None and first < end:
+            return True
+        self._learn_empty(start, first)
+        return False
 
     def _learn_empty(self, start: bytes, first_after: bytes | None) -> None:
         """[start, first_after) holds no key: joined to the span known, if they meet, else instead of it."""

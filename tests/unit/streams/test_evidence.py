@@ -36,3 +36,18 @@ def test_evidence_kept_while_reading_together_is_read(kv):
         assert log.between("a", 0, 100) == [b"late"]
         log.keep("b", 50, "other", b"other")
         assert log.between("b", 0, 100) == [b"other"]
+
+
+def test_a_store_without_evidence_is_known_to_hold_none_until_some_is_kept(kv):
+    log = EvidenceLog(kv)
+    assert not log.none_kept()  # outside an input's reads it is never assumed
+    kv.put(b"f\x00after the evidence keyspace", b"")  # keys around it are not evidence
+    kv.put(b"d\x00before it", b"")
+    with log.read_together():
+        assert log.none_kept()
+        log.keep("a", 50, "late", b"late")
+        assert not log.none_kept()
+        assert log.between("a", 0, 100) == [b"late"]
+    with log.read_together():
+        assert not log.none_kept()
+
