@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from elava.exceptions import StoreError
 
@@ -21,6 +21,11 @@ FORMAT_KEY = b"\x00format"
 COMPRESSION = "lz4"
 BOTTOMMOST_COMPRESSION: str | None = "zstd"
 BLOCK_SIZE = 16384
+# The embedded store's block cache (RocksDB's default is 8 MiB): a scan compares each page with its
+# resources' heads, spread over the whole keyspace, so a cache smaller than the heads re-reads and
+# decompresses a block per resource (docs/benchmarks.md, "The store's options on reopen").
+BLOCK_CACHE_MIB = 256
+MIB = 1024 * 1024
 
 
 class KV(Protocol):
@@ -247,9 +252,10 @@ class RocksKV:
         if not read_only:
             path.mkdir(parents=True, exist_ok=True)
         access = rocksdict.AccessType.read_only() if read_only else rocksdict.AccessType.read_write()
+        self._cache = rocksdict.Cache(BLOCK_CACHE_MIB * MIB)  # outlives the database opened with it
+        options = _options(compression, bottommost_compression, block_size, self._cache)
         try:
-            self._db = rocksdict.Rdict(str(path), options=_options(compression, bottommost_compression, block_size),
-                                      access_type=access)
+            self._db = open_rdict(path, options, access)
         except Exception as exc:  # rocksdict raises plain Exception on open failures
             if "lock" in str(exc).lower():
                 raise StoreLockedError(
@@ -327,7 +333,17 @@ class RocksKV:
         self._db.close()
 
 
-def _options(compression: str, bottommost: str | None, block_size: int):
+def open_rdict(path: Path, options: Any, access: Any) -> Any:
+    """A raw-mode Rdict opened with ``options`` whether it exists or not. Reopening a database,
+    rocksdict gives its existing column families RocksDB's default table options unless they
+    are named with their options: an 8 MiB block cache and no bloom filter, from the first
+    restart on (a guard test in tests/unit/streams/test_kv.py)."""
+    import rocksdict
+
+    return rocksdict.Rdict(str(path), options=options, column_families={"default": options}, access_type=access)
+
+
+def _options(compression: str, bottommost: str | None, block_size: int, cache: Any):
     import rocksdict
 
     options = rocksdict.Options(raw_mode=True)
@@ -338,5 +354,6 @@ def _options(compression: str, bottommost: str | None, block_size: int):
     table = rocksdict.BlockBasedOptions()
     table.set_block_size(block_size)
     table.set_bloom_filter(10, False)  # a head lookup for a new uid is a miss: skip files cheaply
+    table.set_block_cache(cache)
     options.set_block_based_table_factory(table)
     return options

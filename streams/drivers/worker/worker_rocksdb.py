@@ -20,9 +20,8 @@ from typing import Any
 import rocksdict
 from faust.stores.rocksdb import RocksDBOptions
 
-from streams.store.kv import BLOCK_SIZE, BOTTOMMOST_COMPRESSION, COMPRESSION
+from streams.store.kv import BLOCK_SIZE, BOTTOMMOST_COMPRESSION, COMPRESSION, MIB, open_rdict
 
-MIB = 1024 * 1024
 MEMTABLE_SHARE = 2  # the memtables of all partitions get at most 1/2 of the budget
 
 
@@ -38,7 +37,7 @@ class SharedMemoryRocksDB(RocksDBOptions):
             memory_mib * MIB // MEMTABLE_SHARE, False, self.cache)
 
     def open(self, path: Path, *, read_only: bool = False) -> Any:
-        db = rocksdict.Rdict(str(path), options=self.as_options(), access_type=rocksdict.AccessType.read_write())
+        db = open_rdict(path, self.as_options(), rocksdict.AccessType.read_write())  # its options on reopen too
         db.set_read_options(rocksdict.ReadOptions())
         return db
 

@@ -73,3 +73,32 @@ def test_a_page_of_empty_reads_in_no_order_needs_few_seeks(tmp_path):
         del reader, db
     finally:
         kv.close()
+
+
+def _cache_capacity(db) -> int:
+    return int(db.property_value("rocksdb.block-cache-capacity"))
+
+
+def test_a_store_reopened_keeps_its_table_options(tmp_path):
+    """rocksdict gives an existing database's column families RocksDB's default table options
+    unless they are named: an 8 MiB cache and no bloom filter from the first reopen on."""
+    from streams.store.kv import BLOCK_CACHE_MIB, MIB
+
+    RocksKV(tmp_path / "store").close()
+    for reopened in (RocksKV(tmp_path / "store"), RocksKV(tmp_path / "store", read_only=True)):
+        try:
+            assert _cache_capacity(reopened._db) == BLOCK_CACHE_MIB * MIB
+        finally:
+            reopened.close()
+
+
+def test_a_worker_partition_reopened_shares_the_workers_cache(tmp_path):
+    from streams.drivers.worker.worker_rocksdb import SharedMemoryRocksDB
+
+    options = SharedMemoryRocksDB(memory_mib=48, write_buffer_mib=4, write_buffers=2)
+    options.open(tmp_path / "partition").close()
+    reopened = options.open(tmp_path / "partition")
+    try:
+        assert _cache_capacity(reopened) == 48 * 1024 * 1024
+    finally:
+        reopened.close()
