@@ -253,7 +253,7 @@ class RocksKV:
             path.mkdir(parents=True, exist_ok=True)
         access = rocksdict.AccessType.read_only() if read_only else rocksdict.AccessType.read_write()
         self._cache = rocksdict.Cache(BLOCK_CACHE_MIB * MIB)  # outlives the database opened with it
-        options = _options(compression, bottommost_compression, block_size, self._cache)
+        options = store_options(compression, bottommost_compression, block_size, self._cache)
         try:
             self._db = open_rdict(path, options, access)
         except Exception as exc:  # rocksdict raises plain Exception on open failures
@@ -343,7 +343,7 @@ def open_rdict(path: Path, options: Any, access: Any) -> Any:
     return rocksdict.Rdict(str(path), options=options, column_families={"default": options}, access_type=access)
 
 
-def _options(compression: str, bottommost: str | None, block_size: int, cache: Any):
+def store_options(compression: str, bottommost: str | None, block_size: int, cache: Any):
     import rocksdict
 
     options = rocksdict.Options(raw_mode=True)
