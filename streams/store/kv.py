@@ -337,10 +337,16 @@ def open_rdict(path: Path, options: Any, access: Any) -> Any:
     """A raw-mode Rdict opened with ``options`` whether it exists or not. Reopening a database,
     rocksdict gives its existing column families RocksDB's default table options unless they
     are named with their options: an 8 MiB block cache and no bloom filter, from the first
-    restart on (a guard test in tests/unit/streams/test_kv.py)."""
+    restart on (a guard test in tests/unit/streams/test_kv.py). Every column family it holds is
+    named (a read-write open must open them all)."""
     import rocksdict
 
-    return rocksdict.Rdict(str(path), options=options, column_families={"default": options}, access_type=access)
+    try:
+        names = rocksdict.Rdict.list_cf(str(path))
+    except Exception:  # rocksdict raises plain Exception: no database there yet
+        names = ["default"]
+    return rocksdict.Rdict(str(path), options=options, column_families={name: options for name in names},
+                           access_type=access)
 
 
 def store_options(compression: str, bottommost: str | None, block_size: int, cache: Any):

@@ -130,6 +130,19 @@ def test_values_become_json():
     assert partition_for("us-gov-west-1") == "aws-us-gov" and partition_for("eu-west-1") == "aws"
 
 
+def test_a_collected_resource_is_stored_as_its_json_mode_dump():
+    """The embedded driver stores a collector's resource as it is (``json_form``, collectors/sink.py):
+    what the collector makes of AWS's values must be what pydantic's JSON mode would leave."""
+    from elava.events import Resource
+    from streams.pages import json_form
+
+    answer = {"when": datetime(2025, 1, 1, 12, 0), "blob": b"\x00\x01", "ids": {3, 1}, "size": Decimal("1.5"),
+              "pair": ("a", 1), "nested": [{"at": datetime(2025, 1, 2), "n": Decimal("2")}], 7: "numeric key"}
+    resource = Resource(uid="arn:aws:ec2:us-east-1:123456789012:volume/vol-1", type="ec2.volume", id="vol-1",
+                        account="123456789012", region="us-east-1", attributes=to_json_safe(answer))
+    assert json_form(resource) == resource.model_dump(mode="json")
+
+
 def test_botocore_is_configured_for_adaptive_retries():
     config = client_config(max_concurrency=32, endpoint_url=None)
     assert config.retries == BOTOCORE_RETRIES == {"mode": "adaptive", "max_attempts": 10}

@@ -102,3 +102,17 @@ def test_a_worker_partition_reopened_shares_the_workers_cache(tmp_path):
         assert _cache_capacity(reopened) == 48 * 1024 * 1024
     finally:
         reopened.close()
+
+
+def test_a_database_with_column_families_of_its_own_is_refused_as_not_a_store(tmp_path):
+    import pytest
+    import rocksdict
+
+    from elava.exceptions import StoreError
+
+    foreign = rocksdict.Rdict(str(tmp_path / "other"), options=rocksdict.Options(raw_mode=True))
+    foreign.create_column_family("extra", rocksdict.Options(raw_mode=True))
+    foreign.put(b"k", b"v")
+    foreign.close()
+    with pytest.raises(StoreError, match="not an Elava store"):
+        RocksKV(tmp_path / "other")
