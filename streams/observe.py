@@ -106,8 +106,8 @@ class Observer:
 
         ``lead``: its head's leading fields when ``screen_with_heads`` read them for this page already;
         ``content_hash``: ``resource.content_hash()`` when the screening computed it already;
-        ``from_json``: the resource was validated from JSON (a page read from Kafka), so its values
-        are JSON's already and its stored form needs no conversion (``json_form``).
+        ``from_json``: the resource's values are JSON's already (a page read from Kafka, or a
+        collector's page: collectors/sink.py), so its stored form needs no conversion (``json_form``).
         """
         valid_from = self._micros_of(page.observed_at)
         if isinstance(lead, Unread):

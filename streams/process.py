@@ -95,18 +95,16 @@ class PartitionProcessor:
         self.attributor = Attributor(store)
         self.analyzers = Analyzers(store, self.drift, patterns)
 
-    def process(self, event: Observation | RawPage | ScanMarker | TrailEvent, *, json_values: bool = False) -> Produced:
-        """``json_values``: an Observation's attribute values are JSON's own (str, int, float, bool,
-        None, list, dict), as collectors make them (collectors/sink.py): stored as they are."""
+    def process(self, event: Observation | RawPage | ScanMarker | TrailEvent) -> Produced:
         with self.attributor.reading():
-            return self._process(event, json_values)
+            return self._process(event)
 
-    def _process(self, event: Observation | RawPage | ScanMarker | TrailEvent, json_values: bool) -> Produced:
+    def _process(self, event: Observation | RawPage | ScanMarker | TrailEvent) -> Produced:
         produced = Produced()
         if isinstance(event, RawPage):  # validated where it differs from the store, before any write
             self._observe(self.observer.screen_with_heads(event), event.header, produced, from_json=True)
-        elif isinstance(event, Observation):
-            self._observe(self.observer.with_heads(event), event, produced, from_json=json_values)
+        elif isinstance(event, Observation):  # a collector's page: JSON's values (collectors/sink.py)
+            self._observe(self.observer.with_heads(event), event, produced, from_json=True)
         elif isinstance(event, ScanMarker):
             for observed in list(self.observer.deletions(event)):
                 self._store_and_report(observed, produced)

@@ -79,8 +79,6 @@ class Attributor:
         return self.evidence_log.read_together()
 
     def evidence(self, uid: str, start: datetime, end: datetime) -> list[TrailEvent]:
-        if self.evidence_log.none_kept():
-            return []
         return [TrailEvent.from_bytes(data) for data in self.evidence_log.between(uid, to_micros(start), to_micros(end))]
 
     def attribute(self, observed: Observed) -> VersionAttribution | None:

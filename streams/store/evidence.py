@@ -68,6 +68,8 @@ class EvidenceLog:
 
     def between(self, uid: str, start: int, end: int) -> list[bytes]:
         """The evidence of ``uid`` whose call was in ``[start, end]`` (microseconds), oldest first."""
+        if self.none_kept():
+            return []
         low, high = evidence_bound(uid, start), evidence_bound(uid, end + 1)
         found = self._reader.items(low, high) if self._reader is not None else self.kv.scan_range(low, high)
         return [data for _, data in found]

@@ -80,13 +80,9 @@ class IteratorReader:
         self._empty: tuple[bytes, bytes | None] | None = None  # [start, end) holding no key; None: to the last
 
     def items(self, start: bytes, end: bytes) -> list[tuple[bytes, bytes]]:
-        empty = self._empty
-        if empty is not None and empty[0] <= start and (empty[1] is None or end <= empty[1]):
-            return []
-        iterator = self._iterator
+        iterator = self._at(start, end)
         if iterator is None:
-            iterator = self._iterator = self._db.iter()
-        iterator.seek(start)
+            return []
         found = []
         while iterator.valid():
             key = iterator.key()
@@ -99,18 +95,24 @@ class IteratorReader:
         return found
 
     def any_in(self, start: bytes, end: bytes) -> bool:
-        empty = self._empty
-        if empty is not None and empty[0] <= start and (empty[1] is None or end <= empty[1]):
-            return False
-        iterator = self._iterator
+        iterator = self._at(start, end)
         if iterator is None:
-            iterator = self._iterator = self._db.iter()
-        iterator.seek(start)
+            return False
         first = iterator.key() if iterator.valid() else None
         if first is not None and first < end:
             return True
         self._learn_empty(start, first)
         return False
+
+    def _at(self, start: bytes, end: bytes):
+        """The iterator moved to ``start``; None when ``[start, end)`` lies in the span known empty."""
+        empty = self._empty
+        if empty is not None and empty[0] <= start and (empty[1] is None or end <= empty[1]):
+            return None
+        if self._iterator is None:
+            self._iterator = self._db.iter()
+        self._iterator.seek(start)
+        return self._iterator
 
     def _learn_empty(self, start: bytes, first_after: bytes | None) -> None:
         """[start, first_after) holds no key: joined to the span known, if they meet, else instead of it."""

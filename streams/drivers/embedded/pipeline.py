@@ -103,8 +103,7 @@ class EmbeddedPipeline:
 
     async def page(self, obs: Observation) -> None:
         with self._applied():
-            # A collector's page holds JSON's values (collectors/sink.py): stored without a JSON-mode dump.
-            self._record(self.processor.process(obs, json_values=True))
+            self._record(self.processor.process(obs))
 
     async def marker(self, marker: ScanMarker) -> None:
         self.outputs.markers.append(marker)
